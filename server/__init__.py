@@ -1,0 +1,59 @@
+"""Hamlet: an ODK-compatible survey server. create_app() wires the pieces together and nothing else."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, request
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from server import problems
+from server.config import Settings
+from server.db import make_engine, make_sessionmaker
+from server.models.blobs import BlobStore
+
+log = logging.getLogger("hamlet")
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or Settings.from_env()
+    app = Flask(__name__)
+    app.config["HAMLET"] = settings
+    app.config["SECRET_KEY"] = settings.secret_key
+    app.config["JSON_SORT_KEYS"] = False
+    app.json.sort_keys = False
+    app.json.ensure_ascii = False
+
+    engine = make_engine(settings.database_url)
+    app.extensions["hamlet.engine"] = engine
+    app.extensions["hamlet.sessionmaker"] = make_sessionmaker(engine)
+    app.extensions["hamlet.blobs"] = BlobStore(settings.data_dir)
+
+    problems.register(app)
+
+    from server.api import register_api
+    from server.openrosa import bp as openrosa_bp
+    from server.auth.identify import KeyPrefixMiddleware, identify
+    from server.context import close_db, db
+
+    app.register_blueprint(openrosa_bp)
+    register_api(app)
+
+    @app.before_request
+    def _identify():
+        identify(request, db())
+
+    app.teardown_appcontext(close_db)
+
+    from server.cli import register_cli
+
+    register_cli(app)
+
+    # ProxyFix outermost: X-Forwarded-* decide the scheme and host used in absolute URLs.
+    app.wsgi_app = ProxyFix(KeyPrefixMiddleware(app.wsgi_app), x_for=1, x_proto=1, x_host=1, x_port=1,
+                            x_prefix=1)
+
+    if settings.admin_email and settings.admin_password:
+        from server.bootstrap import ensure_site_admin
+
+        ensure_site_admin(app, settings.admin_email, settings.admin_password)
+    return app

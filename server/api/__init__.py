@@ -1,0 +1,11 @@
+"""The /v1 REST resources, compatible with ODK Central's API (what pyodk and Central's clients call)."""
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register_api(app: Flask) -> None:
+    from server.api import app_users, forms, projects, sessions, users
+
+    for module in (sessions, users, projects, forms, app_users):
+        app.register_blueprint(module.bp)

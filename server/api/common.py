@@ -1,0 +1,82 @@
+"""Small helpers shared by the REST resources: request parsing, lookups that 404, commits."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import g, request
+from marshmallow import Schema, ValidationError
+
+from server import problems
+from server.auth.permissions import require
+from server.context import db
+from server.models.forms import Form, live_form
+from server.models.projects import Project, live_project
+
+
+def is_true(value: str | None) -> bool:
+    """Central's isTrue: case-insensitive, so pyodk's `True` counts (odk-protocol §0.7)."""
+    return value is not None and value.strip().lower() == "true"
+
+
+def json_body(schema: Schema) -> dict[str, Any]:
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        data: Any = {}
+    else:
+        try:
+            data = request.get_json(force=True, silent=False)
+        except Exception:
+            raise problems.Unparseable(f"Could not parse the given data ({len(raw)} chars) as JSON.",
+                                       details={"format": "json", "rawLength": len(raw)}) from None
+    try:
+        return schema.load(data)
+    except ValidationError as exc:
+        field, messages = next(iter(exc.normalized_messages().items()))
+        text = "; ".join(messages) if isinstance(messages, list) else str(messages)
+        code = problems.MissingParameter if "required" in text.lower() else problems.UnexpectedValue
+        raise code(f"Invalid value for '{field}': {text}", details={"field": field}) from None
+
+
+def project_or_404(project_id: int, *verbs: str) -> Project:
+    project = live_project(db(), project_id)
+    if project is None:
+        raise problems.NotFound(f"There is no project {project_id}.")
+    if verbs:
+        require(db(), g.actor, project.id, *verbs)
+    return project
+
+
+def form_or_404(project_id: int, xml_form_id: str, *verbs: str) -> Form:
+    project = live_project(db(), project_id)
+    form = live_form(db(), project_id, xml_form_id) if project is not None else None
+    if form is None:
+        raise problems.NotFound(f"There is no form '{xml_form_id}' in project {project_id}.")
+    if verbs:
+        require(db(), g.actor, project_id, *verbs, form_id=form.id)
+    return form
+
+
+def commit() -> None:
+    db().commit()
+
+
+def success() -> dict:
+    return {"success": True}
+
+
+def read_body_limited(limit: int) -> bytes:
+    """The request body, refusing (413) anything past `limit` bytes, chunked uploads included."""
+    length = request.content_length
+    if length is not None and length > limit:
+        raise problems.PayloadTooLarge(f"The upload is {length:,} bytes; this server accepts at most {limit:,} bytes here.")
+    chunks, size = [], 0
+    while size <= limit:
+        chunk = request.stream.read(min(1024 * 1024, limit + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    data = b"".join(chunks)
+    if len(data) > limit:
+        raise problems.PayloadTooLarge(f"The upload is larger than the {limit:,} bytes this server accepts here.")
+    return data

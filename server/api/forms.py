@@ -1,0 +1,250 @@
+"""Forms: upload (XLSForm or XForm), drafts and publishing, versions, media, state."""
+from __future__ import annotations
+
+from urllib.parse import unquote
+
+from flask import Blueprint, Response, g, request, send_file
+from sqlalchemy import func, select
+
+from server import problems
+from server.api.common import commit, form_or_404, is_true, json_body, project_or_404, read_body_limited, success
+from server.api.schemas import FormPatch, attachment_json, form_json
+from server.auth.permissions import can, verbs_for
+from server.context import blobs, db, settings
+from server.db import utcnow
+from server.models import form_versions as fv
+from server.models.blobs import Blob
+from server.models.forms import Form, FormDef
+
+bp = Blueprint("forms", __name__, url_prefix="/v1/projects/<int:project_id>")
+
+
+def _shown_def(form: Form) -> FormDef | None:
+    def_id = form.current_def_id or form.draft_def_id
+    return db().get(FormDef, def_id) if def_id else None
+
+
+def _upload() -> fv.Definition:
+    data = read_body_limited(settings().max_form_bytes)
+    fallback = request.headers.get("X-XlsForm-FormId-Fallback")
+    return fv.read_definition(data, settings(), unquote(fallback) if fallback else None,
+                              ignore_warnings=is_true(request.args.get("ignoreWarnings")))
+
+
+def _with_report(body: dict, definition: fv.Definition) -> dict:
+    body["warnings"] = definition.warnings
+    body["validation"] = definition.validation
+    return body
+
+
+def readable_form(project_id: int, xml_form_id: str, draft: bool = False) -> tuple[Form, FormDef]:
+    """Central's canReadForm: drafts need form.update; closed forms need form.read; open ones open_form.read."""
+    form = form_or_404(project_id, xml_form_id)
+    verbs = verbs_for(db(), g.actor, project_id, form.id)
+    def_id = form.draft_def_id if draft else form.current_def_id
+    if draft or def_id is None:
+        wanted: tuple[str, ...] = ("form.update",)
+    elif form.state == "closed":
+        wanted = ("form.read",)
+    else:
+        wanted = ("form.read", "open_form.read")
+    if not can(verbs, *wanted):
+        if g.actor is None:
+            raise problems.AuthenticationFailed("Sign in to read this form.")
+        raise problems.InsufficientRights()
+    if def_id is None:
+        raise problems.NotFound("This form has no draft." if draft else "This form has not been published yet.")
+    return form, db().get(FormDef, def_id)
+
+
+@bp.get("/forms")
+def list_forms(project_id: int):
+    project_or_404(project_id, "form.list", "open_form.list")
+    verbs = verbs_for(db(), g.actor, project_id)
+    stmt = (select(Form, FormDef).join(FormDef, FormDef.id == func.coalesce(Form.current_def_id, Form.draft_def_id))
+            .where(Form.project_id == project_id, Form.deleted_at.is_(None)).order_by(Form.xml_form_id))
+    if not can(verbs, "form.list"):
+        stmt = stmt.where(Form.state != "closed", Form.current_def_id.is_not(None))
+    return [form_json(form, form_def) for form, form_def in db().execute(stmt)]
+
+
+@bp.post("/forms")
+def create_form(project_id: int):
+    project_or_404(project_id, "form.create")
+    definition = _upload()
+    form = fv.create_form(db(), blobs(), project_id, definition, g.actor.id if g.actor else None,
+                          publish=is_true(request.args.get("publish")))
+    commit()
+    return _with_report(form_json(form, _shown_def(form)), definition)
+
+
+@bp.get("/forms/<xml_form_id>")
+def get_form(project_id: int, xml_form_id: str):
+    form = form_or_404(project_id, xml_form_id, "form.read", "open_form.read")
+    return form_json(form, _shown_def(form))
+
+
+@bp.patch("/forms/<xml_form_id>")
+def patch_form(project_id: int, xml_form_id: str):
+    form = form_or_404(project_id, xml_form_id, "form.update")
+    fv.set_state(form, json_body(FormPatch())["state"])
+    commit()
+    return form_json(form, _shown_def(form))
+
+
+@bp.delete("/forms/<xml_form_id>")
+def delete_form(project_id: int, xml_form_id: str):
+    form = form_or_404(project_id, xml_form_id, "form.delete")
+    form.deleted_at = utcnow()
+    commit()
+    return success()
+
+
+def _xml_response(form_def: FormDef) -> Response:
+    resp = Response(form_def.xml.encode("utf-8"), content_type="application/xml")
+    resp.set_etag(form_def.hash)
+    return resp.make_conditional(request)
+
+
+@bp.get("/forms/<xml_form_id>.xml")
+def form_xml(project_id: int, xml_form_id: str):
+    _, form_def = readable_form(project_id, xml_form_id)
+    return _xml_response(form_def)
+
+
+@bp.get("/forms/<xml_form_id>/draft.xml")
+def draft_xml(project_id: int, xml_form_id: str):
+    _, form_def = readable_form(project_id, xml_form_id, draft=True)
+    return _xml_response(form_def)
+
+
+def _source_response(form: Form, form_def: FormDef, ext: str) -> Response:
+    if form_def.xls_blob_id is None:
+        raise problems.NotFound("This form version was uploaded as an XForm; there is no XLSForm to download.")
+    blob = db().get(Blob, form_def.xls_blob_id)
+    return send_file(blobs().path_for(blob.sha256), mimetype=form_def.xls_content_type, as_attachment=True,
+                     download_name=f"{form.xml_form_id}.{ext}", etag=blob.md5)
+
+
+@bp.get("/forms/<xml_form_id>.xlsx")
+@bp.get("/forms/<xml_form_id>.xls")
+def form_source(project_id: int, xml_form_id: str):
+    form, form_def = readable_form(project_id, xml_form_id)
+    return _source_response(form, form_def, request.path.rsplit(".", 1)[-1])
+
+
+@bp.get("/forms/<xml_form_id>/versions")
+def versions(project_id: int, xml_form_id: str):
+    form = form_or_404(project_id, xml_form_id, "form.read")
+    return [form_json(form, d) for d in fv.published_versions(db(), form)]
+
+
+def _version(form: Form, version: str) -> FormDef:
+    for d in fv.published_versions(db(), form):
+        if d.version == version or (version == "___" and d.version == ""):
+            return d
+    raise problems.NotFound(f"Form '{form.xml_form_id}' has no published version '{version}'.")
+
+
+@bp.get("/forms/<xml_form_id>/versions/<version>")
+def version(project_id: int, xml_form_id: str, version: str):
+    form = form_or_404(project_id, xml_form_id, "form.read")
+    return form_json(form, _version(form, version))
+
+
+@bp.get("/forms/<xml_form_id>/versions/<version>.xml")
+def version_xml(project_id: int, xml_form_id: str, version: str):
+    form = form_or_404(project_id, xml_form_id, "form.read")
+    return _xml_response(_version(form, version))
+
+
+# --- drafts ----------------------------------------------------------------------------------------
+
+@bp.post("/forms/<xml_form_id>/draft")
+def create_draft(project_id: int, xml_form_id: str):
+    form = form_or_404(project_id, xml_form_id, "form.update")
+    has_body = (request.content_length or 0) > 0 or request.headers.get("Transfer-Encoding", "").lower() == "chunked"
+    definition = _upload() if has_body else None
+    fv.create_draft(db(), blobs(), form, definition, g.actor.id if g.actor else None)
+    commit()
+    body = success()
+    if definition is not None:
+        _with_report(body, definition)
+    return body
+
+
+@bp.get("/forms/<xml_form_id>/draft")
+def get_draft(project_id: int, xml_form_id: str):
+    form, form_def = readable_form(project_id, xml_form_id, draft=True)
+    return form_json(form, form_def)
+
+
+@bp.delete("/forms/<xml_form_id>/draft")
+def delete_draft(project_id: int, xml_form_id: str):
+    form = form_or_404(project_id, xml_form_id, "form.update")
+    fv.discard_draft(db(), form)
+    commit()
+    return success()
+
+
+@bp.post("/forms/<xml_form_id>/draft/publish")
+def publish(project_id: int, xml_form_id: str):
+    form = form_or_404(project_id, xml_form_id, "form.update")
+    version = request.args.get("version")
+    fv.publish_draft(db(), form, version if version not in (None, "") else None)
+    commit()
+    return success()
+
+
+@bp.get("/forms/<xml_form_id>/draft/attachments")
+def draft_attachments(project_id: int, xml_form_id: str):
+    _, form_def = readable_form(project_id, xml_form_id, draft=True)
+    return [attachment_json(a, b) for a, b in fv.attachments_of(db(), form_def.id)]
+
+
+@bp.post("/forms/<xml_form_id>/draft/attachments/<path:name>")
+def upload_draft_attachment(project_id: int, xml_form_id: str, name: str):
+    form = form_or_404(project_id, xml_form_id, "form.update")
+    limit = settings().max_submission_bytes
+    if request.content_length is not None and request.content_length > limit:
+        raise problems.PayloadTooLarge(f"The file is {request.content_length:,} bytes; this server accepts at most {limit:,}.")
+    slot = fv.upload_attachment(db(), blobs(), form, name, request.stream, request.headers.get("Content-Type"), limit)
+    commit()
+    return attachment_json(slot, db().get(Blob, slot.blob_id))
+
+
+@bp.delete("/forms/<xml_form_id>/draft/attachments/<path:name>")
+def clear_draft_attachment(project_id: int, xml_form_id: str, name: str):
+    form = form_or_404(project_id, xml_form_id, "form.update")
+    fv.check_attachment_name(name)
+    fv.clear_attachment(db(), form, name)
+    commit()
+    return success()
+
+
+@bp.get("/forms/<xml_form_id>/draft/attachments/<path:name>")
+def draft_attachment(project_id: int, xml_form_id: str, name: str):
+    fv.check_attachment_name(name)
+    _, form_def = readable_form(project_id, xml_form_id, draft=True)
+    return attachment_file(form_def, name)
+
+
+@bp.get("/forms/<xml_form_id>/attachments")
+def published_attachments(project_id: int, xml_form_id: str):
+    _, form_def = readable_form(project_id, xml_form_id)
+    return [attachment_json(a, b) for a, b in fv.attachments_of(db(), form_def.id)]
+
+
+@bp.get("/forms/<xml_form_id>/attachments/<path:name>")
+def published_attachment(project_id: int, xml_form_id: str, name: str):
+    fv.check_attachment_name(name)
+    _, form_def = readable_form(project_id, xml_form_id)
+    return attachment_file(form_def, name)
+
+
+def attachment_file(form_def: FormDef, name: str) -> Response:
+    slot, blob = fv.attachment(db(), form_def.id, name)
+    if blob is None:
+        raise problems.NotFound(f"The media file '{name}' has not been uploaded for this form version.")
+    return send_file(blobs().path_for(blob.sha256), mimetype=slot.content_type or "application/octet-stream",
+                     as_attachment=True, download_name=name, etag=blob.md5, conditional=True)

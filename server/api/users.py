@@ -1,0 +1,131 @@
+"""Web users: site administrators create them; everyone can see and change their own account."""
+from __future__ import annotations
+
+from flask import Blueprint, g, request
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from server import problems
+from server.api.common import commit, json_body, success
+from server.api.schemas import PasswordChange, UserIn, UserOut, UserPatch
+from server.auth.permissions import require_site_admin
+from server.context import db
+from server.db import utcnow
+from server.models.accounts import USER, Actor, create_user, end_sessions
+
+bp = Blueprint("users", __name__, url_prefix="/v1/users")
+
+MIN_PASSWORD = 10
+
+
+def check_password_strength(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise problems.PasswordTooShort(f"The password must be at least {MIN_PASSWORD} characters long.")
+    if len(password) > 72 * 4:
+        raise problems.Problem("The password is too long.", code="400.38")
+
+
+def _user_or_404(user_id: int) -> Actor:
+    user = db().get(Actor, user_id)
+    if user is None or user.type != USER or user.deleted_at is not None:
+        raise problems.NotFound(f"There is no user {user_id}.")
+    return user
+
+
+def _current() -> Actor:
+    if g.actor is None:
+        raise problems.AuthenticationFailed("Sign in first.")
+    return g.actor
+
+
+def _user_json(user: Actor, extended: bool = False) -> dict:
+    body = UserOut().dump(user)
+    if extended:
+        body["verbs"] = ["*"] if user.is_site_admin else []
+    return body
+
+
+@bp.get("/current")
+def current():
+    actor = _current()
+    extended = request.headers.get("X-Extended-Metadata", "").lower() == "true"
+    if actor.type != USER:
+        return {**UserOut().dump(actor), "email": None}
+    return _user_json(actor, extended)
+
+
+@bp.get("")
+def list_users():
+    require_site_admin(g.actor)
+    q = request.args.get("q")
+    stmt = select(Actor).where(Actor.type == USER, Actor.deleted_at.is_(None)).order_by(Actor.email)
+    if q:
+        stmt = stmt.where(Actor.email.contains(q.lower()) | Actor.display_name.contains(q))
+    return [_user_json(u) for u in db().scalars(stmt)]
+
+
+@bp.post("")
+def create():
+    require_site_admin(g.actor)
+    body = json_body(UserIn())
+    if body.get("password"):
+        check_password_strength(body["password"])
+    try:
+        user = create_user(db(), body["email"], body.get("password"), body.get("displayName"))
+        commit()
+    except IntegrityError:
+        db().rollback()
+        raise problems.UniquenessViolation(f"A user with email {body['email']} already exists.",
+                                           details={"fields": ["email"], "values": [body["email"]]}) from None
+    return _user_json(user)
+
+
+@bp.get("/<int:user_id>")
+def get(user_id: int):
+    if _current().id != user_id:
+        require_site_admin(g.actor)
+    return _user_json(_user_or_404(user_id))
+
+
+@bp.patch("/<int:user_id>")
+def patch(user_id: int):
+    if _current().id != user_id:
+        require_site_admin(g.actor)
+    user = _user_or_404(user_id)
+    body = json_body(UserPatch())
+    if "email" in body:
+        user.email = body["email"].strip().lower()
+    if "displayName" in body:
+        user.display_name = body["displayName"]
+    user.updated_at = utcnow()
+    try:
+        commit()
+    except IntegrityError:
+        db().rollback()
+        raise problems.UniquenessViolation("Another user already has that email address.") from None
+    return _user_json(user)
+
+
+@bp.put("/<int:user_id>/password")
+def change_password(user_id: int):
+    if _current().id != user_id:
+        raise problems.InsufficientRights("You may only change your own password.")
+    user = _user_or_404(user_id)
+    body = json_body(PasswordChange())
+    if not user.check_password(body["old"]):
+        raise problems.AuthenticationFailed("The current password is not correct.")
+    check_password_strength(body["new"])
+    user.set_password(body["new"])
+    user.updated_at = utcnow()
+    commit()
+    return success()
+
+
+@bp.delete("/<int:user_id>")
+def delete(user_id: int):
+    require_site_admin(g.actor)
+    user = _user_or_404(user_id)
+    user.deleted_at = utcnow()
+    end_sessions(db(), user.id)
+    commit()
+    return success()

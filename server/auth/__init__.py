@@ -1,0 +1,1 @@
+"""Who is calling (tokens, sessions, passwords) and what they may do (roles and verbs)."""

@@ -1,0 +1,73 @@
+"""Resolve the caller of each request: app-user key in the URL, Bearer token, or Basic over HTTPS."""
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qsl, urlencode
+
+from flask import Request, g
+
+from server.models.accounts import actor_for_token, is_wellformed_token, user_by_email
+from server.problems import AuthenticationFailed, HttpsOnly, InsufficientRights
+
+_KEY_PATH = re.compile(r"^/v1/key/([^/]*)(/.*)?$")
+
+
+class KeyPrefixMiddleware:
+    """Central's app-user URLs carry the token as a path prefix: /v1/key/{token}/projects/…
+
+    The prefix is moved out of PATH_INFO so every route is defined once, and kept in the environ so
+    OpenRosa responses can build URLs under the same prefix (odk-protocol §4.2). `?st=` is the query
+    form of the same thing."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        m = _KEY_PATH.match(path)
+        if m:
+            environ["hamlet.key"] = m.group(1)
+            environ["hamlet.prefix"] = f"/v1/key/{m.group(1)}"
+            environ["PATH_INFO"] = "/v1" + (m.group(2) or "/")
+        else:
+            query = environ.get("QUERY_STRING", "")
+            if "st=" in query:
+                pairs = parse_qsl(query, keep_blank_values=True)
+                st = [v for k, v in pairs if k == "st"]
+                if st:
+                    environ["hamlet.key"] = st[0]
+                    environ["hamlet.prefix"] = f"/v1/key/{st[0]}"
+                    environ["QUERY_STRING"] = urlencode([(k, v) for k, v in pairs if k != "st"])
+        return self.app(environ, start_response)
+
+
+def identify(request: Request, db) -> None:
+    """Set g.actor (or None) and g.auth_session. Raises a Problem for credentials that fail."""
+    g.actor = None
+    g.auth_session = None
+    key = request.environ.get("hamlet.key")
+    if key is not None:
+        # A bad key is 403, never 401: a 401 would make ODK Collect prompt for a password (§4.2).
+        found = actor_for_token(db, key) if is_wellformed_token(key) else None
+        if found is None:
+            raise InsufficientRights("This app user key is not valid or has been revoked. Ask your supervisor for a new QR code.")
+        g.actor, g.auth_session = found
+        return
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    scheme = scheme.lower()
+    if scheme == "bearer":
+        found = actor_for_token(db, value.strip())
+        if found is None:
+            raise AuthenticationFailed("The session token is not valid or has expired; sign in again.")
+        g.actor, g.auth_session = found
+    elif scheme == "basic":
+        if not request.is_secure:
+            raise HttpsOnly()
+        auth = request.authorization
+        if auth is None or not auth.username:
+            raise AuthenticationFailed()
+        user = user_by_email(db, auth.username)
+        if user is None or not user.check_password(auth.password or ""):
+            raise AuthenticationFailed()
+        g.actor = user

@@ -1,0 +1,187 @@
+"""The `hamlet` command: database, users, projects, forms, and a development server."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+
+def _app_factory() -> Flask:
+    from server import create_app
+
+    return create_app()
+
+
+def register_cli(app: Flask) -> None:
+    """Nothing to register on the app itself: the commands live on the `hamlet` group below."""
+
+
+@click.group(cls=FlaskGroup, create_app=_app_factory, add_default_commands=False, add_version_option=False)
+def main() -> None:
+    """Hamlet: an ODK-compatible survey server."""
+
+
+def _session():
+    return current_app.extensions["hamlet.sessionmaker"]()
+
+
+# --- database ----------------------------------------------------------------------------------------
+
+@main.group()
+def db() -> None:
+    """Database migrations."""
+
+
+def alembic_config(url: str):
+    from alembic.config import Config
+
+    here = Path(__file__).parent
+    cfg = Config()
+    cfg.set_main_option("script_location", str(here / "migrations"))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def upgrade_database(url: str) -> None:
+    from alembic import command
+
+    command.upgrade(alembic_config(url), "head")
+
+
+@db.command("upgrade")
+@with_appcontext
+def db_upgrade() -> None:
+    """Apply every migration (safe to run on every release)."""
+    upgrade_database(current_app.config["HAMLET"].database_url)
+    settings = current_app.config["HAMLET"]
+    if settings.admin_email and settings.admin_password:
+        from server.bootstrap import ensure_site_admin
+
+        ensure_site_admin(current_app, settings.admin_email, settings.admin_password)
+    click.echo("database is up to date")
+
+
+# --- users and projects ------------------------------------------------------------------------------
+
+@main.group()
+def user() -> None:
+    """Web users."""
+
+
+@user.command("create")
+@click.argument("email")
+@click.option("--role", type=click.Choice(["admin", "none"]), default="none", help="site role")
+@click.option("--name", "display_name", default=None, help="display name")
+@click.option("--password-stdin", is_flag=True, help="read the password from standard input")
+@with_appcontext
+def user_create(email: str, role: str, display_name: str | None, password_stdin: bool) -> None:
+    """Create a web user; the password is prompted for, or read from stdin."""
+    from server.api.users import MIN_PASSWORD
+    from server.models.accounts import create_user, user_by_email
+
+    if password_stdin or not sys.stdin.isatty():
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    if len(password) < MIN_PASSWORD:
+        raise click.ClickException(f"the password must be at least {MIN_PASSWORD} characters long")
+    with _session() as s:
+        if user_by_email(s, email):
+            raise click.ClickException(f"a user with email {email} already exists")
+        u = create_user(s, email, password, display_name, site_role="admin" if role == "admin" else None)
+        s.commit()
+        click.echo(f"created user {u.id} <{u.email}>{' (site administrator)' if role == 'admin' else ''}")
+
+
+@main.group()
+def project() -> None:
+    """Projects."""
+
+
+@project.command("create")
+@click.argument("name")
+@with_appcontext
+def project_create(name: str) -> None:
+    """Create a project and print its id."""
+    from server.models.projects import Project
+
+    with _session() as s:
+        p = Project(name=name)
+        s.add(p)
+        s.commit()
+        click.echo(p.id)
+
+
+# --- forms -------------------------------------------------------------------------------------------
+
+@main.group()
+def form() -> None:
+    """Forms."""
+
+
+@form.command("publish")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--project", "project_id", type=int, required=True)
+@click.option("--media", "media_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="folder holding the form's media files (default: the XLSForm's folder)")
+@click.option("--ignore-warnings", is_flag=True)
+@with_appcontext
+def form_publish(path: Path, project_id: int, media_dir: Path | None, ignore_warnings: bool) -> None:
+    """Publish an XLSForm or XForm: a new form, or a new version of an existing one, with its media."""
+    from server import problems
+    from server.models import form_versions as fv
+    from server.models.forms import live_form
+    from server.models.projects import live_project
+
+    settings = current_app.config["HAMLET"]
+    store = current_app.extensions["hamlet.blobs"]
+    media_dir = media_dir or path.parent
+    with _session() as s:
+        if live_project(s, project_id) is None:
+            raise click.ClickException(f"there is no project {project_id}")
+        try:
+            definition = fv.read_definition(path.read_bytes(), settings, fallback_id=path.stem,
+                                            ignore_warnings=ignore_warnings)
+            existing = live_form(s, project_id, definition.info.xml_form_id)
+            if existing is None:
+                f = fv.create_form(s, store, project_id, definition, None)
+            else:
+                fv.create_draft(s, store, existing, definition, None)
+                f = existing
+            attached = []
+            for name in definition.info.media:
+                candidate = media_dir / name
+                if name not in definition.generated_media and candidate.is_file():
+                    with candidate.open("rb") as fh:
+                        fv.upload_attachment(s, store, f, name, fh, None, settings.max_submission_bytes)
+                    attached.append(name)
+            version = fv.publish_draft(s, f)
+            s.commit()
+        except problems.Problem as exc:
+            s.rollback()
+            details = f"\n{exc.details}" if exc.details else ""
+            raise click.ClickException(f"{exc.message}{details}") from None
+        missing = [n for n in definition.info.media if n not in attached and n not in definition.generated_media]
+        click.echo(f"published {f.xml_form_id} version {version.version!r} in project {project_id}"
+                   f" (md5 {version.hash}); media attached: {', '.join(attached) or 'none'}"
+                   + (f"; media still missing: {', '.join(missing)}" if missing else ""))
+        for w in definition.warnings:
+            click.echo(f"warning: {w}")
+        click.echo(definition.validation.get("message", ""))
+
+
+# --- serving -----------------------------------------------------------------------------------------
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1")
+@click.option("--port", default=8000, type=int)
+@click.option("--workers", default=2, type=int)
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve with gunicorn (the production server), as the Procfile does."""
+    import os
+
+    os.execvp(sys.executable, [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}",
+                               "--workers", str(workers), "--access-logfile", "-", "server:create_app()"])

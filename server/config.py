@@ -1,0 +1,75 @@
+"""Settings, read once from HAMLET_* environment variables."""
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _int(env: dict, name: str, default: int) -> int:
+    raw = env.get(name)
+    return int(raw) if raw not in (None, "") else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    data_dir: Path
+    secret_key: str
+    base_url: str | None = None
+    admin_email: str | None = None
+    admin_password: str | None = None
+    # Largest form definition upload (XLSForm or XForm) and form media file.
+    max_form_bytes: int = 10 * 1024 * 1024
+    # Largest submission POST; advertised to Collect in X-OpenRosa-Accept-Content-Length.
+    max_submission_bytes: int = 100_000_000
+    # "auto": run ODK Validate when Java is installed; "on": require it; "off": never.
+    odk_validate: str = "auto"
+    session_hours: int = 24
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: dict | None = None, **overrides) -> "Settings":
+        env = dict(os.environ if env is None else env)
+        instance = Path(env.get("HAMLET_INSTANCE_DIR", "instance")).resolve()
+        default_db = f"sqlite:///{instance / 'hamlet.db'}"
+        values = dict(
+            database_url=normalise_database_url(env.get("HAMLET_DATABASE_URL") or default_db),
+            data_dir=Path(env.get("HAMLET_DATA_DIR") or instance / "data").resolve(),
+            secret_key=env.get("HAMLET_SECRET_KEY") or _dev_secret(instance),
+            base_url=(env.get("HAMLET_BASE_URL") or "").rstrip("/") or None,
+            admin_email=env.get("HAMLET_ADMIN_EMAIL") or None,
+            admin_password=env.get("HAMLET_ADMIN_PASSWORD") or None,
+            max_form_bytes=_int(env, "HAMLET_MAX_FORM_BYTES", 10 * 1024 * 1024),
+            max_submission_bytes=_int(env, "HAMLET_MAX_SUBMISSION_BYTES", 100_000_000),
+            odk_validate=(env.get("HAMLET_ODK_VALIDATE") or "auto").lower(),
+            session_hours=_int(env, "HAMLET_SESSION_HOURS", 24),
+        )
+        values.update(overrides)
+        return cls(**values)
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the postgres:// and postgresql:// spellings of hosting platforms; use psycopg 3."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def _dev_secret(instance: Path) -> str:
+    """Without HAMLET_SECRET_KEY, keep a random key in the instance folder so sessions survive restarts."""
+    path = instance / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        instance.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another worker won the race
+            return path.read_text().strip()
+        with os.fdopen(fd, "w") as f:
+            f.write(key)
+        return key

@@ -1,0 +1,131 @@
+"""Actors (web users and app users), their session tokens and their role assignments."""
+from __future__ import annotations
+
+import base64
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import ForeignKey, String, select, delete
+from sqlalchemy.orm import Mapped, Session, mapped_column
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from server.db import Base, UTCDateTime, utcnow
+
+USER = "user"
+APP_USER = "field_key"
+
+
+class Actor(Base):
+    """Anyone who can act: a web user (email + password) or an app user (a token for ODK Collect).
+
+    One id space for both, as in Central, so submitterId and assignment paths use the same ids."""
+
+    __tablename__ = "actors"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    type: Mapped[str] = mapped_column(String(16))
+    display_name: Mapped[str] = mapped_column(String(255))
+    email: Mapped[str | None] = mapped_column(String(320), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    site_role: Mapped[str | None] = mapped_column(String(32))  # "admin" for site administrators
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id"))  # app users belong to one project
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("actors.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def is_site_admin(self) -> bool:
+        return self.site_role == "admin"
+
+    def set_password(self, password: str) -> None:
+        # scrypt through werkzeug: a memory-hard KDF with a per-password salt.
+        self.password_hash = generate_password_hash(password, method="scrypt")
+
+    def check_password(self, password: str) -> bool:
+        return bool(self.password_hash) and check_password_hash(self.password_hash, password)
+
+
+class AuthSession(Base):
+    """A bearer token: a web login (expires) or an app user's long-lived key (revoked by deletion)."""
+
+    __tablename__ = "sessions"
+
+    token: Mapped[str] = mapped_column(String(64), primary_key=True)
+    actor_id: Mapped[int] = mapped_column(ForeignKey("actors.id", ondelete="CASCADE"), index=True)
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ProjectAssignment(Base):
+    __tablename__ = "project_assignments"
+
+    actor_id: Mapped[int] = mapped_column(ForeignKey("actors.id", ondelete="CASCADE"), primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
+class FormAssignment(Base):
+    """App users reach a form through the app-user role on that form (Central's role id 2)."""
+
+    __tablename__ = "form_assignments"
+
+    actor_id: Mapped[int] = mapped_column(ForeignKey("actors.id", ondelete="CASCADE"), primary_key=True)
+    form_id: Mapped[int] = mapped_column(ForeignKey("forms.id", ondelete="CASCADE"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
+def new_token() -> str:
+    """64 characters from [A-Za-z0-9!$], like Central's tokens (48 random bytes in base64)."""
+    raw = base64.b64encode(secrets.token_bytes(48)).decode()
+    return raw.replace("/", "!").replace("+", "$")
+
+
+def is_wellformed_token(token: str) -> bool:
+    return len(token) == 64 and all(c.isascii() and (c.isalnum() or c in "!$") for c in token)
+
+
+def create_session(db: Session, actor: Actor, hours: int | None) -> AuthSession:
+    now = utcnow()
+    session = AuthSession(
+        token=new_token(), actor_id=actor.id, csrf=secrets.token_urlsafe(32), created_at=now,
+        expires_at=now + timedelta(hours=hours) if hours else None,
+    )
+    db.add(session)
+    db.flush()
+    return session
+
+
+def actor_for_token(db: Session, token: str) -> tuple[Actor, AuthSession] | None:
+    row = db.execute(
+        select(Actor, AuthSession).join(AuthSession, AuthSession.actor_id == Actor.id)
+        .where(AuthSession.token == token, Actor.deleted_at.is_(None))
+    ).first()
+    if row is None:
+        return None
+    actor, session = row
+    if session.expires_at is not None and session.expires_at < utcnow():
+        return None
+    return actor, session
+
+
+def end_sessions(db: Session, actor_id: int) -> None:
+    db.execute(delete(AuthSession).where(AuthSession.actor_id == actor_id))
+
+
+def user_by_email(db: Session, email: str) -> Actor | None:
+    return db.scalars(
+        select(Actor).where(Actor.email == email.strip().lower(), Actor.type == USER, Actor.deleted_at.is_(None))
+    ).first()
+
+
+def create_user(db: Session, email: str, password: str | None, display_name: str | None = None,
+                site_role: str | None = None) -> Actor:
+    user = Actor(type=USER, email=email.strip().lower(), display_name=display_name or email.strip(),
+                 site_role=site_role)
+    if password:
+        user.set_password(password)
+    db.add(user)
+    db.flush()
+    return user

@@ -1,0 +1,26 @@
+"""Projects: the unit of permission (one per district or ward, as Central's projects)."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, String, Text, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from server.db import Base, UTCDateTime, utcnow
+
+
+class Project(Base):
+    __tablename__ = "projects"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(Text)
+    archived: Mapped[bool] = mapped_column(Boolean, default=False)
+    key_id: Mapped[int | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+def live_project(db: Session, project_id: int) -> Project | None:
+    return db.scalars(select(Project).where(Project.id == project_id, Project.deleted_at.is_(None))).first()

@@ -1,0 +1,2 @@
+"""OpenRosa endpoints that ODK Collect calls: form list, manifest (and submission, later)."""
+from server.openrosa.routes import bp  # noqa: F401

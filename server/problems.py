@@ -1,0 +1,120 @@
+"""Typed errors with ODK Central's numeric codes, and the one place they become HTTP responses.
+
+REST routes answer `{"message", "code", "details"}` as Central does (pyodk reads `code`); OpenRosa
+routes answer an OpenRosaResponse envelope, which ODK Collect shows to the enumerator."""
+from __future__ import annotations
+
+from typing import Any
+from xml.sax.saxutils import escape
+
+from flask import Flask, Response, json, request
+from werkzeug.exceptions import HTTPException
+
+
+class Problem(Exception):
+    code: str = "500.1"
+    message: str = "An internal error occurred."
+
+    def __init__(self, message: str | None = None, details: dict | None = None, code: str | None = None):
+        if message is not None:
+            self.message = message
+        if code is not None:
+            self.code = code
+        self.details = details
+        super().__init__(self.message)
+
+    @property
+    def status(self) -> int:
+        return int(self.code.split(".")[0])
+
+    def to_json(self) -> dict[str, Any]:
+        # Central sends codes as JSON numbers (409.3) and skips minor numbers ending in 0 for that reason.
+        body: dict[str, Any] = {"message": self.message, "code": float(self.code)}
+        if self.details is not None:
+            body["details"] = self.details
+        return body
+
+
+def problem(code: str, default_message: str):
+    return type(f"Problem_{code.replace('.', '_')}", (Problem,), {"code": code, "message": default_message})
+
+
+# 400: the request cannot be used as it is.
+Unparseable = problem("400.1", "Could not parse the request body.")
+MissingParameter = problem("400.2", "A required parameter is missing.")
+UnexpectedAttribute = problem("400.4", "A parameter was not expected.")
+InvalidHeader = problem("400.6", "A request header has an invalid value.")
+MissingMultipartField = problem("400.7", "Required multipart POST field xml_submission_file missing.")
+UnexpectedValue = problem("400.8", "A value was not expected here.")
+XlsFormInvalid = problem("400.15", "The given XLSForm file was not valid. Please see the error details for more information.")
+FormWarnings = problem("400.16", "The form is valid, but with warnings. Check the warnings and, if they are acceptable, resubmit with ?ignoreWarnings=true.")
+ExpectedDeprecation = problem("400.19", "This PUT endpoint expects a deprecatedID metadata tag pointing at the current version instanceID.")
+PasswordTooShort = problem("400.21", "The password must be at least 10 characters long.")
+RequestTooLarge = problem("400.36", "Request body too large.")
+MultipartFailed = problem("400.39", "Multipart form content failed to parse.")
+# 401/403: who you are, and what you may do.
+AuthenticationFailed = problem("401.2", "Could not authenticate with the provided credentials.")
+HttpsOnly = problem("401.3", "This authentication method is only available over HTTPS.")
+InsufficientRights = problem("403.1", "The authentication you provided does not have rights to perform that action.")
+# 404: not there.
+NotFound = problem("404.1", "Could not find the resource you were looking for.")
+DeprecatedIdNotFound = problem("404.5", "You tried to update a submission that cannot be found.")
+FormVersionNotFound = problem("404.6", "The form version specified in this submission does not exist.")
+# 406, 409, 413, 415.
+NotAcceptable = problem("406.1", "Requested format not acceptable.")
+XmlConflict = problem("409.1", "A submission already exists with this ID, but with different XML. Resubmissions to attach additional multimedia must resubmit an identical xml_submission_file.")
+NotAcceptingSubmissions = problem("409.2", "This form is not currently accepting submissions. Please talk to your program staff if this is unexpected.")
+UniquenessViolation = problem("409.3", "A resource already exists with these values.")
+VersionUniquenessViolation = problem("409.6", "A published version of this form already has this version string.")
+NoPublishedVersion = problem("409.7", "Could not delete the draft, because the form has not been published.")
+DeprecatingOldSubmission = problem("409.9", "The copy you were editing is now out of date. Get the new version and make your edits again.")
+DeletedSubmission = problem("409.18", "This submission has been deleted. You may not resubmit it.")
+PayloadTooLarge = problem("413.1", "The upload is larger than this server accepts.")
+UnsupportedMediaType = problem("415.1", "This content type is not supported here.")
+InternalError = problem("500.1", "An internal error occurred.")
+NotImplementedYet = problem("501.1", "This feature is not supported by this server.")
+
+
+def openrosa_envelope(message: str, nature: str = "") -> str:
+    return (
+        '<OpenRosaResponse xmlns="http://openrosa.org/http/response" items="0">'
+        f'<message nature="{escape(nature)}">{escape(message)}</message>'
+        "</OpenRosaResponse>"
+    )
+
+
+def render(prob: Problem) -> Response:
+    if getattr(request, "openrosa", False) or (request.endpoint or "").startswith("openrosa."):
+        resp = Response(openrosa_envelope(prob.message, "error"), status=prob.status,
+                        content_type="text/xml; charset=utf-8")
+        from server.openrosa.headers import add_openrosa_headers
+
+        add_openrosa_headers(resp)
+        return resp
+    return Response(json.dumps(prob.to_json(), ensure_ascii=False), status=prob.status,
+                    content_type="application/json; charset=utf-8")
+
+
+_HTTP_TO_PROBLEM = {
+    404: NotFound,
+    405: lambda: Problem("This method is not allowed on this resource.", code="405.1"),
+    413: PayloadTooLarge,
+}
+
+
+def register(app: Flask) -> None:
+    app.register_error_handler(Problem, render)
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException):
+        factory = _HTTP_TO_PROBLEM.get(exc.code or 500)
+        if factory is not None:
+            prob = factory()
+        else:
+            prob = Problem(exc.description or exc.name, code=f"{exc.code}.1")
+        return render(prob)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        return render(InternalError())

@@ -1,0 +1,1 @@
+"""XForms and XLSForms as plain data: conversion, metadata, schema. No Flask, no database."""

@@ -1,0 +1,156 @@
+"""A real app over a real database: SQLite by default, PostgreSQL when HAMLET_TEST_DATABASE_URL says so."""
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from werkzeug.serving import make_server
+
+from server import create_app
+from server.cli import upgrade_database
+from server.config import Settings, normalise_database_url
+from server.db import Base
+
+CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
+if not CORPUS.exists():
+    CORPUS = Path(os.environ.get("HAMLET_CORPUS", "../shared/corpus")).resolve()
+XLSFORMS = Path(__file__).resolve().parents[1] / "xlsforms"
+ADMIN_EMAIL = "admin@hamlet.test"
+ADMIN_PASSWORD = "correct horse battery"
+
+
+def pytest_report_header(config):
+    return f"hamlet database: {_database_url(Path('/tmp'))}"
+
+
+def _database_url(tmp: Path) -> str:
+    url = os.environ.get("HAMLET_TEST_DATABASE_URL")
+    return normalise_database_url(url) if url else f"sqlite:///{tmp / 'hamlet-test.db'}"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    url = _database_url(tmp_path_factory.mktemp("db"))
+    if url.startswith("postgresql"):
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+    upgrade_database(url)  # the migrations are under test too
+    return url
+
+
+def _empty_all_tables(app) -> None:
+    engine = app.extensions["hamlet.engine"]
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            conn.execute(text("PRAGMA foreign_keys=OFF"))
+            for t in tables:
+                conn.execute(text(f"DELETE FROM {t}"))
+            conn.execute(text("PRAGMA foreign_keys=ON"))
+
+
+@pytest.fixture
+def settings(database_url, tmp_path) -> Settings:
+    return Settings(database_url=database_url, data_dir=tmp_path / "data", secret_key="test-secret",
+                    admin_email=ADMIN_EMAIL, admin_password=ADMIN_PASSWORD, odk_validate="off")
+
+
+@pytest.fixture
+def app(settings):
+    application = create_app(settings)
+    _empty_all_tables(application)
+    from server.bootstrap import ensure_site_admin
+
+    ensure_site_admin(application, ADMIN_EMAIL, ADMIN_PASSWORD)
+    yield application
+    application.extensions["hamlet.engine"].dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+class Api:
+    """A signed-in REST caller over the Flask test client."""
+
+    def __init__(self, client, token: str):
+        self.client = client
+        self.token = token
+
+    def _headers(self, headers=None):
+        h = {"Authorization": f"Bearer {self.token}"}
+        h.update(headers or {})
+        return h
+
+    def get(self, path, **kw):
+        return self.client.get(path, headers=self._headers(kw.pop("headers", None)), **kw)
+
+    def delete(self, path, **kw):
+        return self.client.delete(path, headers=self._headers(kw.pop("headers", None)), **kw)
+
+    def post(self, path, json_body=None, data=None, content_type=None, **kw):
+        headers = self._headers(kw.pop("headers", None))
+        if json_body is not None:
+            return self.client.post(path, data=json.dumps(json_body), content_type="application/json",
+                                    headers=headers, **kw)
+        return self.client.post(path, data=data, content_type=content_type, headers=headers, **kw)
+
+    def patch(self, path, json_body, **kw):
+        return self.client.patch(path, data=json.dumps(json_body), content_type="application/json",
+                                 headers=self._headers(kw.pop("headers", None)), **kw)
+
+    def put(self, path, json_body, **kw):
+        return self.client.put(path, data=json.dumps(json_body), content_type="application/json",
+                               headers=self._headers(kw.pop("headers", None)), **kw)
+
+
+def sign_in(client, email=ADMIN_EMAIL, password=ADMIN_PASSWORD) -> str:
+    resp = client.post("/v1/sessions", json={"email": email, "password": password})
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    return resp.get_json()["token"]
+
+
+@pytest.fixture
+def admin(client) -> Api:
+    return Api(client, sign_in(client))
+
+
+@pytest.fixture
+def project(admin) -> int:
+    resp = admin.post("/v1/projects", json_body={"name": "Phường Thạc Gián"})
+    assert resp.status_code == 200
+    return resp.get_json()["id"]
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+XLS = "application/vnd.ms-excel"
+
+
+def publish_file(api: Api, project_id: int, path: Path, fallback: str | None = None, publish=True,
+                 ignore_warnings=True):
+    data = path.read_bytes()
+    ctype = {".xlsx": XLSX, ".xls": XLS}.get(path.suffix, "application/xml")
+    headers = {"X-XlsForm-FormId-Fallback": fallback} if fallback else {}
+    query = f"?publish={'true' if publish else 'false'}&ignoreWarnings={'true' if ignore_warnings else 'false'}"
+    return api.post(f"/v1/projects/{project_id}/forms{query}", data=data, content_type=ctype, headers=headers)
+
+
+@pytest.fixture
+def live_server(app):
+    """The app on a real port, for real HTTP clients (pyodk, requests)."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=5)
