@@ -185,3 +185,50 @@ def serve(host: str, port: int, workers: int) -> None:
 
     os.execvp(sys.executable, [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}",
                                "--workers", str(workers), "--access-logfile", "-", "server:create_app()"])
+
+
+# --- the quick start's demo --------------------------------------------------------------------------
+
+@main.command("demo")
+@click.option("--email", default="admin@hamlet.local", show_default=True)
+@with_appcontext
+def demo(email: str) -> None:
+    """Idempotent demo setup: an administrator, a project, and the household survey published in it."""
+    import secrets
+
+    from sqlalchemy import select
+
+    from server.models.accounts import create_user, user_by_email
+    from server.models.forms import FormDef, live_form
+    from server.models.projects import Project
+
+    settings = current_app.config["HAMLET"]
+    creds = settings.data_dir.parent / "demo-credentials.txt"
+    with _session() as s:
+        if user_by_email(s, email) is None:
+            password = secrets.token_urlsafe(12)
+            create_user(s, email, password, "Demo administrator", site_role="admin")
+            s.commit()
+            creds.parent.mkdir(parents=True, exist_ok=True)
+            creds.write_text(f"{email}\n{password}\n")
+            creds.chmod(0o600)
+        lines = creds.read_text().split("\n") if creds.exists() else [email, "(set before; see HAMLET docs to reset)"]
+        project = s.scalars(select(Project).where(Project.name == "Demo", Project.deleted_at.is_(None))).first()
+        if project is None:
+            project = Project(name="Demo")
+            s.add(project)
+            s.commit()
+        project_id = project.id
+        survey = Path(__file__).resolve().parents[1] / "xlsforms" / "household_digital_survey.xlsx"
+        form = live_form(s, project_id, "household_digital_survey")
+        published = s.get(FormDef, form.current_def_id) if form is not None and form.current_def_id else None
+    if survey.exists() and published is None:
+        ctx = click.get_current_context()
+        ctx.invoke(form_publish, path=survey, project_id=project_id, media_dir=None, ignore_warnings=False)
+    click.echo("")
+    click.echo("Hamlet demo")
+    click.echo(f"  web API:        http://127.0.0.1:8000/v1   (project {project_id})")
+    click.echo(f"  administrator:  {lines[0]}")
+    click.echo(f"  password:       {lines[1]}")
+    click.echo(f"  ODK Collect:    create an app user: POST /v1/projects/{project_id}/app-users, then use")
+    click.echo(f"                  http://<this machine>:8000/v1/key/<token>/projects/{project_id} as the server URL")

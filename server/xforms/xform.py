@@ -11,6 +11,7 @@ from server.xforms.safexml import XmlRejected, attr, child, local, parse
 
 _MEDIA_REF = re.compile(r"jr://(images|audio|video|file|file-csv)/([^\"'<>\s]+)")
 _MEDIA_TYPE = {"images": "image", "audio": "audio", "video": "video", "file": "file", "file-csv": "file"}
+_EXTERNAL_SELECT = re.compile(r"<(?:\w+:)?input\b[^>]*\squery=")
 _FORBIDDEN_ID_SUFFIX = re.compile(r"\.(xlsx?|xml)$")
 
 
@@ -90,6 +91,9 @@ def read_xform(xml: str) -> XFormInfo:
     media: dict[str, str] = {}
     for kind, name in _MEDIA_REF.findall(xml):
         media.setdefault(name, _MEDIA_TYPE[kind])
+    if _EXTERNAL_SELECT.search(xml):
+        # select_one_external reads its choices from an itemsets.csv that the XForm never names.
+        media.setdefault("itemsets.csv", "file")
     for name in media:
         problem = unsafe_file_name(name)
         if problem:

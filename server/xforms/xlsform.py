@@ -69,17 +69,24 @@ def locate(message: str) -> dict:
     return details
 
 
-def convert(data: bytes, file_type: str, form_name: str | None) -> Conversion:
-    """Convert an XLS or XLSX workbook. Raises XlsFormError with pyxform's own message."""
+def convert(data: bytes, file_type: str, fallback_id: str | None) -> Conversion:
+    """Convert an XLS or XLSX workbook. Raises XlsFormError with pyxform's own message.
+
+    pyxform takes the form ID from the settings sheet, else from the file name, so the workbook is
+    written under the fallback ID (X-XlsForm-FormId-Fallback, or the uploaded file's stem)."""
     from pyxform.xls2xform import convert as pyxform_convert
 
+    stem = re.sub(r"[^\w.:-]", "_", fallback_id or "")[:200].strip(".") or "data"
     warnings: list[str] = []
-    try:
-        result = pyxform_convert(xlsform=io.BytesIO(data), warnings=warnings, validate=False,
-                                 pretty_print=True, form_name=form_name or "data", file_type=f".{file_type}")
-    except Exception as exc:  # pyxform raises PyXFormError, but also ValueError/KeyError on odd workbooks
-        message = str(exc).strip() or exc.__class__.__name__
-        raise XlsFormError(message, {"error": message, **locate(message)}) from None
+    with tempfile.TemporaryDirectory(prefix="hamlet-xlsform-") as tmp:
+        path = os.path.join(tmp, f"{stem}.{file_type}")
+        with open(path, "wb") as f:
+            f.write(data)
+        try:
+            result = pyxform_convert(xlsform=path, warnings=warnings, validate=False, pretty_print=True)
+        except Exception as exc:  # pyxform raises PyXFormError, but also ValueError/KeyError on odd workbooks
+            message = str(exc).strip().replace(path, f"{stem}.{file_type}") or exc.__class__.__name__
+            raise XlsFormError(message, {"error": message, **locate(message)}) from None
     return Conversion(xml=result.xform, warnings=list(result.warnings or warnings),
                       itemsets_csv=result.itemsets, file_type=file_type)
 
@@ -103,7 +110,8 @@ def odk_validate(xml: str, mode: str = "auto") -> ValidateResult:
         try:
             check_xform(path)
         except ODKValidateError as exc:
-            text = str(exc).replace(path, "form.xml")
+            stem = os.path.splitext(os.path.basename(path))[0]
+            text = str(exc).replace(path, "form.xml").replace("${" + stem + "}", "form").replace(stem, "form")
             lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
             return ValidateResult("failed", "ODK Validate found errors: " + " ".join(lines), lines)
         return ValidateResult("passed", "ODK Validate passed.")
