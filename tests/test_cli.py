@@ -1,0 +1,69 @@
+"""The `hamlet` command as an operator uses it on a fresh machine."""
+import pytest
+from click.testing import CliRunner
+
+from conftest import CORPUS
+from server.cli import main
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    for key in ("HAMLET_DATABASE_URL", "HAMLET_DATA_DIR", "HAMLET_ADMIN_EMAIL", "HAMLET_ADMIN_PASSWORD"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("HAMLET_INSTANCE_DIR", str(tmp_path / "instance"))
+    monkeypatch.setenv("HAMLET_ODK_VALIDATE", "off")
+    return tmp_path
+
+
+def run(*args, input=None):
+    result = CliRunner().invoke(main, list(args), input=input, catch_exceptions=False)
+    return result
+
+
+def test_fresh_install_migrate_create_user_project_and_publish(env):
+    assert "up to date" in run("db", "upgrade").output
+    assert (env / "instance" / "hamlet.db").exists()
+    out = run("user", "create", "lan@example.vn", "--role", "admin", input="a long password\n")
+    assert out.exit_code == 0 and "site administrator" in out.output
+    again = run("user", "create", "lan@example.vn", input="a long password\n")
+    assert again.exit_code != 0 and "already exists" in again.output
+    short = run("user", "create", "b@example.vn", input="short\n")
+    assert short.exit_code != 0 and "at least" in short.output
+    project_id = run("project", "create", "Phường Tân Chính").output.strip()
+    assert project_id == "1"
+    media = CORPUS / "collect-external-csv-cascade"
+    out = run("form", "publish", str(media / "form.xml"), "--project", "1", "--media", str(media / "form-media"))
+    assert out.exit_code == 0, out.output
+    assert "published ecsv" in out.output and "external_csv_cities.csv" in out.output
+    # Publishing the same version again is refused with the reason.
+    out = run("form", "publish", str(media / "form.xml"), "--project", "1")
+    assert out.exit_code != 0 and "already published" in out.output
+
+
+def test_broken_xlsform_shows_pyxforms_row(env):
+    run("db", "upgrade")
+    run("project", "create", "x")
+    out = run("form", "publish", str(CORPUS / "ipa-household-survey/form.xlsx"), "--project", "1")
+    assert out.exit_code != 0 and "row" in out.output and "choices" in out.output
+
+
+def test_admin_from_environment_is_created_on_upgrade(env, monkeypatch):
+    monkeypatch.setenv("HAMLET_ADMIN_EMAIL", "root@example.vn")
+    monkeypatch.setenv("HAMLET_ADMIN_PASSWORD", "from the environment")
+    run("db", "upgrade")
+    from server import create_app
+
+    app = create_app()
+    resp = app.test_client().post("/v1/sessions", json={"email": "root@example.vn", "password": "from the environment"})
+    assert resp.status_code == 200
+
+
+def test_demo_is_idempotent_and_prints_credentials(env):
+    run("db", "upgrade")
+    first = run("demo")
+    assert first.exit_code == 0, first.output
+    assert "admin@hamlet.local" in first.output and "password:" in first.output
+    second = run("demo")
+    assert second.exit_code == 0
+    password = [ln.split()[-1] for ln in first.output.splitlines() if "password:" in ln][0]
+    assert password in second.output
