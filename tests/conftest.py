@@ -64,13 +64,27 @@ def settings(database_url, tmp_path) -> Settings:
                     admin_email=ADMIN_EMAIL, admin_password=ADMIN_PASSWORD, odk_validate="off")
 
 
-@pytest.fixture
-def app(settings):
-    application = create_app(settings)
-    _empty_all_tables(application)
-    from server.bootstrap import ensure_site_admin
+@pytest.fixture(scope="session")
+def admin_password_hash() -> str:
+    """scrypt is slow on purpose; hash the fixture admin's password once per run."""
+    from werkzeug.security import generate_password_hash
 
-    ensure_site_admin(application, ADMIN_EMAIL, ADMIN_PASSWORD)
+    return generate_password_hash(ADMIN_PASSWORD, method="scrypt")
+
+
+@pytest.fixture
+def app(settings, admin_password_hash):
+    from dataclasses import replace
+
+    application = create_app(replace(settings, admin_email=None, admin_password=None))
+    application.config["HAMLET"] = settings
+    _empty_all_tables(application)
+    from server.models.accounts import create_user
+
+    with application.extensions["hamlet.sessionmaker"]() as s:
+        admin = create_user(s, ADMIN_EMAIL, None, site_role="admin")
+        admin.password_hash = admin_password_hash
+        s.commit()
     yield application
     application.extensions["hamlet.engine"].dispose()
 
@@ -121,8 +135,14 @@ def sign_in(client, email=ADMIN_EMAIL, password=ADMIN_PASSWORD) -> str:
 
 
 @pytest.fixture
-def admin(client) -> Api:
-    return Api(client, sign_in(client))
+def admin(client, app) -> Api:
+    """Signed in without paying for a password check; sign-in itself is tested in test_accounts."""
+    from server.models.accounts import create_session, user_by_email
+
+    with app.extensions["hamlet.sessionmaker"]() as s:
+        token = create_session(s, user_by_email(s, ADMIN_EMAIL), hours=1).token
+        s.commit()
+    return Api(client, token)
 
 
 @pytest.fixture
