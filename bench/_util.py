@@ -1,0 +1,563 @@
+"""Shared helpers for the benchmarks: a real gunicorn in a subprocess, a keep-alive HTTP client,
+latency statistics, server CPU accounting from /proc, wrk, and a throwaway PostgreSQL database.
+
+Standard library only (plus psycopg, a Hamlet dependency, for PostgreSQL)."""
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parents[1]          # /work/main
+PYTHON = ROOT / ".venv" / "bin" / "python"
+HAMLET = ROOT / ".venv" / "bin" / "hamlet"
+ADMIN_EMAIL = "bench@hamlet.test"
+ADMIN_PASSWORD = "bench password 123"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def corpus_dir() -> Path:
+    env = os.environ.get("HAMLET_CORPUS")
+    return Path(env).resolve() if env else Path(__file__).resolve().parents[2] / "shared" / "corpus"
+
+
+def python_exe() -> str:
+    return str(PYTHON) if PYTHON.exists() else sys.executable
+
+
+def hamlet_exe() -> list[str]:
+    return [str(HAMLET)] if HAMLET.exists() else [python_exe(), "-m", "server.cli"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Interrupted(BaseException):
+    pass
+
+
+def install_signal_handlers() -> None:
+    """SIGTERM/SIGHUP unwind like Ctrl-C, so every `finally` (gunicorn, temp dirs, databases) runs."""
+    def handler(signum, frame):
+        raise Interrupted(f"signal {signum}")
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, handler)
+
+
+# --- statistics ---------------------------------------------------------------------------------------
+
+def percentile(values: list[float], p: float) -> float:
+    """Nearest-rank percentile (p in 0..100)."""
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    k = max(0, min(len(s) - 1, int(round(p / 100 * len(s) + 0.5)) - 1))
+    return s[k]
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
+
+
+# --- the database -------------------------------------------------------------------------------------
+
+def _plain_pg(url: str) -> str:
+    """psycopg wants postgresql://; accept postgres:// and postgresql+psycopg:// too."""
+    for prefix in ("postgresql+psycopg://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql://" + url[len(prefix):]
+    return url
+
+
+def _with_dbname(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
+
+
+@contextmanager
+def database(url: str | None, tmp: Path, prefix: str = "hamlet_bench"):
+    """Yield a Db (URL for Hamlet, label, CPU probe). SQLite: a file in `tmp`. PostgreSQL: a fresh database
+    `{prefix}_{pid}` created next to the one `url` names, dropped on exit (stale ones of dead runs too)."""
+    if not url or url.startswith("sqlite"):
+        db = url or f"sqlite:///{tmp / 'hamlet.db'}"
+        yield Db(db, f"SQLite ({db}; in-process, so its CPU is the server's)")
+        return
+    import psycopg
+
+    admin_url = _plain_pg(url)
+    name = f"{prefix}_{os.getpid()}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        version = conn.execute("SHOW server_version").fetchone()[0]
+        for (stale,) in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE %s",
+                                     (prefix + "\\_%",)).fetchall():
+            m = re.fullmatch(re.escape(prefix) + r"_(\d+)", stale)
+            if m and (stale == name or not Path(f"/proc/{m.group(1)}").exists()):
+                conn.execute(f'DROP DATABASE IF EXISTS "{stale}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    probe = None
+    try:
+        probe = psycopg.connect(admin_url, autocommit=True)
+        yield Db(_with_dbname(admin_url, name),
+                 f"PostgreSQL {version} (database {name} at {urlsplit(admin_url).hostname})", probe, name)
+    finally:
+        if probe is not None:
+            probe.close()
+        try:
+            with psycopg.connect(admin_url, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        except Exception as exc:  # noqa: BLE001 - report, don't mask the real error
+            print(f"warning: could not drop database {name}: {exc}", file=sys.stderr)
+
+
+class Db:
+    """The database under test. For a PostgreSQL server on this machine, `cpu_ticks()` sums the CPU of the
+    backends serving our database (pids from pg_stat_activity, times from /proc); otherwise it is None."""
+
+    def __init__(self, url: str, label: str, probe=None, name: str | None = None):
+        self.url, self.label, self._probe, self._name = url, label, probe, name
+
+    def analyze(self) -> bool:
+        """PostgreSQL: ANALYZE the bench database, as autovacuum would within a minute of bulk loading
+        (a fresh database has no statistics and gets poor plans). SQLite: nothing (Hamlet never runs it)."""
+        if self._probe is None:
+            return False
+        import psycopg
+
+        with psycopg.connect(_plain_pg(self.url), autocommit=True) as conn:
+            conn.execute("ANALYZE")
+        return True
+
+    def cpu_ticks(self) -> dict[int, int] | None:
+        if self._probe is None:
+            return None
+        try:
+            pids = [r[0] for r in self._probe.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s",
+                                                      (self._name,)).fetchall()]
+        except Exception:  # noqa: BLE001
+            return None
+        ticks = {}
+        for pid in pids:
+            try:
+                if Path(f"/proc/{pid}/comm").read_text().strip() not in ("postgres", "postmaster"):
+                    return None       # not a local server: these pids are someone else's
+            except OSError:
+                return None
+            ticks[pid] = _cpu_ticks(pid, children=False)
+        return ticks
+
+
+@contextmanager
+def temp_dir(prefix: str = "hamlet-bench-"):
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+# --- the server -------------------------------------------------------------------------------------
+
+def server_env(tmp: Path, database_url: str, **extra: str) -> dict:
+    env = dict(os.environ)
+    env.update(HAMLET_INSTANCE_DIR=str(tmp / "instance"), HAMLET_DATA_DIR=str(tmp / "data"),
+               HAMLET_DATABASE_URL=database_url, HAMLET_SECRET_KEY="bench-secret-key",
+               HAMLET_ADMIN_EMAIL=ADMIN_EMAIL, HAMLET_ADMIN_PASSWORD=ADMIN_PASSWORD)
+    env.update(extra)
+    return env
+
+
+def upgrade_database(env: dict) -> None:
+    out = subprocess.run(hamlet_exe() + ["db", "upgrade"], env=env, cwd=ROOT, capture_output=True, text=True,
+                         timeout=300)
+    if out.returncode != 0:
+        raise RuntimeError(f"hamlet db upgrade failed ({out.returncode}):\n{out.stdout}\n{out.stderr}")
+
+
+class Gunicorn:
+    """`python -m gunicorn -w N --bind 127.0.0.1:PORT 'server:create_app()'`, logging to a file."""
+
+    def __init__(self, env: dict, log: Path, workers: int = 2, timeout: int = 120):
+        self.env, self.log, self.workers, self.timeout = env, log, workers, timeout
+        self.port = free_port()
+        self.proc: subprocess.Popen | None = None
+        self._log_fh = None
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self, ready_timeout: float = 60) -> "Gunicorn":
+        self._log_fh = open(self.log, "ab")
+        cmd = [python_exe(), "-m", "gunicorn", "-w", str(self.workers), "--bind", self.host,
+               "--timeout", str(self.timeout)]
+        if _gunicorn_has_control_socket():
+            # gunicorn >= 24 opens ~/.gunicorn/gunicorn.ctl by default, shared by every gunicorn of this user
+            cmd.append("--no-control-socket")
+        cmd.append("server:create_app()")
+        self.proc = subprocess.Popen(cmd, env=self.env, cwd=ROOT, stdout=self._log_fh, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        deadline = time.monotonic() + ready_timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"gunicorn exited with {self.proc.returncode}:\n{self.log_text()[-3000:]}")
+            if len(self.worker_pids()) >= self.workers and self._answers():
+                return self
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"gunicorn did not come up in {ready_timeout}s:\n{self.log_text()[-3000:]}")
+            time.sleep(0.1)
+
+    def _answers(self) -> bool:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+            conn.request("GET", "/v1/projects")
+            conn.getresponse().read()
+            conn.close()
+            return True
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            try:
+                self.proc.terminate()               # the master: graceful shutdown of its workers
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                pass
+        try:                                         # any worker still around: the group we created
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        self.proc = None
+        if self._log_fh:
+            self._log_fh.close()
+            self._log_fh = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    # --- process accounting ---
+
+    def worker_pids(self) -> list[int]:
+        return _children(self.proc.pid) if self.proc else []
+
+    def cpu_ticks(self) -> dict[int, int]:
+        """CPU clock ticks of the master and its workers (and their children), by pid."""
+        if self.proc is None:
+            return {}
+        pids = [self.proc.pid]
+        i = 0
+        while i < len(pids) and i < 1000:
+            pids.extend(_children(pids[i]))
+            i += 1
+        return {p: _cpu_ticks(p) for p in pids}
+
+    def log_text(self) -> str:
+        try:
+            return self.log.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+
+def _gunicorn_has_control_socket() -> bool:
+    out = subprocess.run([python_exe(), "-c", "import gunicorn.config as c; "
+                          "print(any(s.name == 'control_socket_disable' for s in c.KNOWN_SETTINGS))"],
+                         capture_output=True, text=True, timeout=60)
+    return out.stdout.strip() == "True"
+
+
+def _children(pid: int) -> list[int]:
+    out: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except FileNotFoundError:
+        return out
+    for tid in tasks:
+        try:
+            out.extend(int(c) for c in Path(f"/proc/{pid}/task/{tid}/children").read_text().split())
+        except (FileNotFoundError, ProcessLookupError, ValueError):
+            pass
+    return out
+
+
+def _cpu_ticks(pid: int, children: bool = True) -> int:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0
+    fields = stat[stat.rindex(")") + 2:].split()   # after "pid (comm) "; fields[0] is state (field 3)
+    # utime (14) + stime (15), and cutime (16) + cstime (17): reaped children such as ODK Validate's java
+    return sum(int(f) for f in fields[11:15 if children else 13])
+
+
+def _delta_seconds(before: dict[int, int], after: dict[int, int]) -> float:
+    """Processes that appeared in between count in full; ones that vanished are lost (and flagged)."""
+    return sum(t - before.get(p, 0) for p, t in after.items()) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU seconds used between enter and exit by the server's processes (`seconds`, and `stable`: whether
+    its process set stayed the same) and, when measurable, by the database server's backends (`db_seconds`)."""
+
+    db: "Db | None" = None
+
+    def __init__(self, server: Gunicorn, db: "Db | None" = None):
+        self.server = server
+        self.db = db or CpuMeter.db
+        self.seconds, self.db_seconds, self.stable = 0.0, None, True
+
+    def __enter__(self):
+        self.t0 = self.server.cpu_ticks()
+        self.d0 = self.db.cpu_ticks() if self.db else None
+        return self
+
+    def __exit__(self, *exc):
+        t1 = self.server.cpu_ticks()
+        d1 = self.db.cpu_ticks() if self.db else None
+        self.seconds = _delta_seconds(self.t0, t1)
+        self.stable = set(self.t0) == set(t1)
+        self.db_seconds = _delta_seconds(self.d0, d1) if self.d0 is not None and d1 is not None else None
+
+
+def log_problems(text: str, limit: int = 40) -> list[str]:
+    """Lines of a gunicorn log worth showing: errors, tracebacks, worker timeouts and restarts."""
+    keep = []
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if re.search(r"\[(ERROR|CRITICAL)\]|Traceback|WORKER TIMEOUT|Worker .* (was sent|exited)|Exception", line):
+            keep.append(line)
+            if line.startswith("Traceback"):
+                j = i + 1
+                while j < len(lines) and (lines[j].startswith((" ", "\t")) or not lines[j].strip()):
+                    j += 1
+                if j < len(lines):
+                    keep.append(lines[j])
+    return keep[:limit]
+
+
+# --- the client ---------------------------------------------------------------------------------------
+
+@dataclass
+class Response:
+    status: int
+    headers: dict
+    body: bytes
+
+    def json(self):
+        return json.loads(self.body)
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+
+class Client:
+    """One persistent http.client connection, reused for sequential requests. (Gunicorn's sync workers
+    answer `Connection: close`, in which case http.client reconnects transparently on the next request.)"""
+
+    def __init__(self, host: str, token: str | None = None, timeout: float = 300):
+        h, p = host.rsplit(":", 1)
+        self.conn = http.client.HTTPConnection(h, int(p), timeout=timeout)
+        self.token = token
+        self.reconnects = 0
+
+    def request(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None,
+                json_body=None) -> Response:
+        hdrs = {}
+        if self.token:
+            hdrs["Authorization"] = f"Bearer {self.token}"
+        if json_body is not None:
+            body = json.dumps(json_body).encode()
+            hdrs["Content-Type"] = "application/json"
+        hdrs.update(headers or {})
+        for attempt in range(2):
+            try:
+                self.conn.request(method, path, body=body, headers=hdrs)
+                resp = self.conn.getresponse()
+                data = resp.read()
+                return Response(resp.status, dict(resp.getheaders()), data)
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError,
+                    http.client.CannotSendRequest, http.client.ResponseNotReady):
+                self.conn.close()
+                self.reconnects += 1
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, **kw):
+        return self.request("POST", path, **kw)
+
+    def close(self):
+        self.conn.close()
+
+
+def expect(resp: Response, what: str, status: int = 200) -> Response:
+    if resp.status != status:
+        raise RuntimeError(f"{what}: HTTP {resp.status}: {resp.text[:2000]}")
+    return resp
+
+
+def sign_in(host: str, email: str = ADMIN_EMAIL, password: str = ADMIN_PASSWORD) -> str:
+    c = Client(host)
+    try:
+        return expect(c.post("/v1/sessions", json_body={"email": email, "password": password}), "sign in").json()["token"]
+    finally:
+        c.close()
+
+
+@dataclass
+class Latency:
+    label: str
+    samples: list[float] = field(default_factory=list)
+    wall: float = 0.0
+    errors: int = 0
+    cpu: float | None = None
+    cpu_stable: bool = True
+    db_cpu: float | None = None
+
+    @property
+    def n(self) -> int:
+        return len(self.samples)
+
+    def p(self, q: float) -> float:
+        return percentile(self.samples, q)
+
+    @property
+    def rate(self) -> float:
+        return self.n / self.wall if self.wall else float("nan")
+
+    @property
+    def cpu_ms_per_request(self) -> float | None:
+        return None if self.cpu is None or not self.n else self.cpu * 1000 / self.n
+
+    @property
+    def db_cpu_ms_per_request(self) -> float | None:
+        return None if self.db_cpu is None or not self.n else self.db_cpu * 1000 / self.n
+
+    def line(self) -> str:
+        cpu = (f", server CPU {self.cpu_ms_per_request:.2f} ms/req" if self.cpu is not None else "")
+        if self.db_cpu is not None:
+            cpu += f" + PostgreSQL {self.db_cpu_ms_per_request:.2f} ms/req"
+        if not self.cpu_stable:
+            cpu += " (worker set changed during the run!)"
+        err = f", {self.errors} errors" if self.errors else ""
+        return (f"{self.label}: n={self.n} p50 {self.p(50)*1000:.2f} ms  p95 {self.p(95)*1000:.2f} ms  "
+                f"p99 {self.p(99)*1000:.2f} ms  max {max(self.samples)*1000:.2f} ms  {self.rate:.0f} req/s{cpu}{err}")
+
+
+def measure(server: Gunicorn, label: str, path: str, headers: dict, token: str | None = None,
+            warmup: int = 50, requests: int = 500, check=None) -> Latency:
+    """Sequential requests over one keep-alive client: `warmup` unmeasured, then `requests` timed."""
+    client = Client(server.host, token)
+    result = Latency(label)
+    try:
+        for _ in range(warmup):
+            r = client.get(path, headers=headers)
+            expect(r, f"{label} (warm-up)")
+        if check is not None:
+            check(r)
+        with CpuMeter(server) as cpu:
+            t0 = time.perf_counter()
+            for _ in range(requests):
+                t = time.perf_counter()
+                r = client.get(path, headers=headers)
+                result.samples.append(time.perf_counter() - t)
+                if r.status != 200:
+                    result.errors += 1
+            result.wall = time.perf_counter() - t0
+        result.cpu, result.cpu_stable, result.db_cpu = cpu.seconds, cpu.stable, cpu.db_seconds
+    finally:
+        client.close()
+    return result
+
+
+# --- wrk ----------------------------------------------------------------------------------------------
+
+@dataclass
+class WrkResult:
+    label: str
+    rate: float
+    requests: int
+    latency: dict           # "avg", "50%", "75%", "90%", "99%", "max" -> seconds
+    errors: str | None
+    non_2xx: int
+    cpu: float | None = None
+    cpu_stable: bool = True
+    db_cpu: float | None = None
+
+    def line(self) -> str:
+        lat = "  ".join(f"{k} {v*1000:.2f} ms" for k, v in self.latency.items())
+        cpu = f", server CPU {self.cpu*1000/self.requests:.2f} ms/req" if self.cpu is not None and self.requests else ""
+        if self.db_cpu is not None and self.requests:
+            cpu += f" + PostgreSQL {self.db_cpu*1000/self.requests:.2f} ms/req"
+        bad = (f", non-2xx {self.non_2xx}" if self.non_2xx else "") + (f", {self.errors}" if self.errors else "")
+        return f"{self.label}: {self.rate:.0f} req/s ({self.requests} requests)  {lat}{cpu}{bad}"
+
+
+def _wrk_time(value: str) -> float:
+    m = re.fullmatch(r"([\d.]+)(us|ms|s|m)", value)
+    if not m:
+        return float("nan")
+    return float(m.group(1)) * {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}[m.group(2)]
+
+
+def wrk_available() -> str | None:
+    return shutil.which("wrk")
+
+
+def run_wrk(server: Gunicorn, label: str, path: str, headers: dict, duration: int = 10, connections: int = 4,
+            threads: int = 2) -> WrkResult:
+    cmd = [wrk_available() or "wrk", f"-t{min(threads, connections)}", f"-c{connections}", f"-d{duration}s",
+           "--latency", "--timeout", "10s"]
+    for k, v in headers.items():
+        cmd += ["-H", f"{k}: {v}"]
+    cmd.append(f"http://{server.host}{path}")
+    with CpuMeter(server) as cpu:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60)
+    if out.returncode != 0:
+        raise RuntimeError(f"wrk failed ({out.returncode}): {out.stderr or out.stdout}")
+    text = out.stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+    total = int(re.search(r"(\d+) requests in", text).group(1))
+    latency = {}
+    m = re.search(r"Latency\s+(\S+)\s+(\S+)\s+(\S+)", text)
+    if m:
+        latency["avg"] = _wrk_time(m.group(1))
+    for q in ("50%", "75%", "90%", "99%"):
+        m = re.search(rf"^\s+{re.escape(q)}\s+(\S+)", text, re.M)
+        if m:
+            latency[q] = _wrk_time(m.group(1))
+    m = re.search(r"Latency\s+\S+\s+\S+\s+(\S+)", text)
+    if m:
+        latency["max"] = _wrk_time(m.group(1))
+    err = re.search(r"Socket errors:[^\n]*", text)
+    non = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
+    return WrkResult(label, rate, total, latency, err.group(0) if err else None, int(non.group(1)) if non else 0,
+                     cpu.seconds, cpu.stable, cpu.db_seconds)
