@@ -10,6 +10,7 @@ from server import problems
 from server.config import Settings
 from server.db import make_engine, make_sessionmaker
 from server.models.blobs import BlobStore
+from server.models.form_data import VersionCache
 
 log = logging.getLogger("hamlet")
 
@@ -27,6 +28,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["hamlet.engine"] = engine
     app.extensions["hamlet.sessionmaker"] = make_sessionmaker(engine)
     app.extensions["hamlet.blobs"] = BlobStore(settings.data_dir)
+    app.extensions["hamlet.cache"] = VersionCache()
 
     problems.register(app)
 

@@ -184,7 +184,8 @@ def serve(host: str, port: int, workers: int) -> None:
     import os
 
     os.execvp(sys.executable, [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}",
-                               "--workers", str(workers), "--access-logfile", "-", "server:create_app()"])
+                               "--workers", str(workers), "--no-control-socket", "--access-logfile", "-",
+                               "server:create_app()"])
 
 
 # --- the quick start's demo --------------------------------------------------------------------------

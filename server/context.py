@@ -18,6 +18,10 @@ def blobs() -> BlobStore:
     return current_app.extensions["hamlet.blobs"]
 
 
+def cache():
+    return current_app.extensions["hamlet.cache"]
+
+
 def settings() -> Settings:
     return current_app.config["HAMLET"]
 

@@ -46,9 +46,16 @@ def database_url(tmp_path_factory) -> str:
 
 
 def _empty_all_tables(app) -> None:
+    import re
+
+    from sqlalchemy import inspect
+
     engine = app.extensions["hamlet.engine"]
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    data_tables = [t for t in inspect(engine).get_table_names() if re.fullmatch(r"d\d+(_r\d+)?", t)]
     with engine.begin() as conn:
+        for t in sorted(data_tables, reverse=True):  # repeat tables (d1_r1) before their root (d1)
+            conn.execute(text(f"DROP TABLE {t}"))
         if engine.dialect.name == "postgresql":
             conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
         else:

@@ -63,7 +63,10 @@ def test_demo_is_idempotent_and_prints_credentials(env):
     first = run("demo")
     assert first.exit_code == 0, first.output
     assert "admin@hamlet.local" in first.output and "password:" in first.output
+    assert "published household_digital_survey version '2026112301'" in first.output
+    assert "areas.csv" in first.output
     second = run("demo")
     assert second.exit_code == 0
+    assert "published" not in second.output
     password = [ln.split()[-1] for ln in first.output.splitlines() if "password:" in ln][0]
     assert password in second.output

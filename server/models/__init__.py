@@ -3,3 +3,5 @@ from server.models.blobs import Blob  # noqa: F401
 from server.models.accounts import Actor, AuthSession, ProjectAssignment, FormAssignment  # noqa: F401
 from server.models.projects import Project  # noqa: F401
 from server.models.forms import Form, FormDef, FormAttachment  # noqa: F401
+from server.models.submissions import Submission, SubmissionDef, SubmissionAttachment, Comment  # noqa: F401
+from server.models.form_data import FormTable, FormColumn  # noqa: F401

@@ -201,6 +201,10 @@ def publish_draft(db: Session, form: Form, version: str | None = None) -> FormDe
     if taken:
         raise _version_taken(form, draft.version)
     draft.published_at = utcnow()
+    from server.models.form_data import ensure_tables
+    from server.xforms.schema import read_schema
+
+    ensure_tables(db, form.id, read_schema(draft.xml))
     form.current_def_id = draft.id
     form.draft_def_id = None
     form.updated_at = draft.published_at

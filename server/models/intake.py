@@ -1,0 +1,237 @@
+"""Receiving a submission: Central's decision flow (odk-protocol §5.2) over the storage of
+models/submissions.py and models/form_data.py. Every refusal is a typed Problem; nothing is written
+unless the whole submission is accepted, in one transaction."""
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+import uuid
+from dataclasses import dataclass
+from typing import BinaryIO, Mapping
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from server import problems
+from server.db import utcnow
+from server.models.blobs import BlobStore, ensure_blob
+from server.models.form_data import DataTables, VersionCache
+from server.models.forms import Form, FormDef
+from server.models.submissions import Submission, SubmissionAttachment, SubmissionDef, def_by_instance
+from server.xforms.submission import ParsedSubmission, SubmissionRejected, read_identity, read_rows
+from server.xforms.xform import unsafe_file_name
+
+
+@dataclass
+class Upload:
+    """A file part of the multipart POST, named by its field name as Collect names it (§3.2)."""
+
+    name: str
+    stream: BinaryIO
+    content_type: str | None = None
+
+
+@dataclass
+class Received:
+    submission: Submission
+    created: bool           # False for an identical resend (attachment top-up)
+    attachments_added: int
+
+
+def identify(xml: bytes) -> tuple[object, ParsedSubmission]:
+    if not xml or not xml.strip():
+        raise problems.MissingMultipartField("The submission XML is empty.")
+    try:
+        return read_identity(xml)
+    except SubmissionRejected as exc:
+        raise problems.MissingParameter(f"The submission XML cannot be used: {exc}", details={"field": "form ID"}) from None
+
+
+def published_version(db: Session, form: Form, version: str) -> FormDef:
+    form_def = db.scalars(select(FormDef).where(FormDef.form_id == form.id, FormDef.version == version,
+                                                FormDef.published_at.is_not(None))).first()
+    if form_def is None:
+        raise problems.FormVersionNotFound(
+            f"The form version specified in this submission '{version}' does not exist. Download the current "
+            f"version of form '{form.xml_form_id}' and fill it in again.", details={"formVersion": version})
+    return form_def
+
+
+def receive(db: Session, store: BlobStore, cache: VersionCache, form: Form, root, parsed: ParsedSubmission, xml: bytes,
+            uploads: Mapping[str, Upload], submitter_id: int | None, device_id: str | None,
+            user_agent: str | None, limit: int, openrosa: bool = True) -> Received:
+    """Store a new submission, top up an identical resend, or store an edit. Caller commits."""
+    if form.state == "closed":
+        raise problems.NotAcceptingSubmissions()
+    form_def = published_version(db, form, parsed.version)
+    if parsed.instance_id is None:
+        if parsed.encrypted:
+            raise problems.MissingParameter("An encrypted submission must carry meta/instanceID.",
+                                            details={"field": "instanceID"})
+        parsed.instance_id = f"uuid:{uuid.uuid4()}"
+    read_rows(root, parsed, cache.schema(form_def))
+    for name in parsed.attachments:
+        reason = unsafe_file_name(name)
+        if reason:
+            raise problems.UnexpectedValue(f"The submission names an attachment '{name}' that cannot be stored: {reason}.",
+                                           details={"field": "attachment", "value": name})
+    if parsed.deprecated_id:
+        return _edit(db, store, cache, form, form_def, parsed, xml, uploads, submitter_id, device_id, user_agent, limit)
+    found = def_by_instance(db, form.id, parsed.instance_id)
+    if found is not None:
+        return _resend(db, store, found, parsed, xml, uploads, limit, openrosa)
+    try:
+        with db.begin_nested():
+            return _create(db, store, cache, form, form_def, parsed, xml, uploads, submitter_id, device_id, user_agent, limit)
+    except IntegrityError:
+        # Someone stored the same instanceID a moment ago: now it is a resend.
+        found = def_by_instance(db, form.id, parsed.instance_id)
+        if found is None:
+            raise
+        return _resend(db, store, found, parsed, xml, uploads, limit, openrosa)
+
+
+def _resend(db, store, found, parsed, xml, uploads, limit, openrosa) -> Received:
+    sdef, sub = found
+    if sub.deleted_at is not None:
+        raise problems.DeletedSubmission()
+    if not openrosa:
+        raise problems.UniquenessViolation(f"A submission with instanceID {parsed.instance_id} already exists.",
+                                           details={"fields": ["instanceID"], "values": [parsed.instance_id]})
+    if not sdef.current:
+        raise problems.DeprecatingOldSubmission(
+            f"The submission {parsed.instance_id} has since been edited; this copy is out of date.")
+    if sdef.xml != xml:
+        raise problems.XmlConflict()
+    added = _store_attachments(db, store, sdef, parsed.attachments, uploads, limit)
+    if added:
+        sub.updated_at = utcnow()
+    return Received(sub, False, added)
+
+
+def _new_def(db, sub: Submission, form_def: FormDef, parsed, xml, submitter_id, device_id, user_agent) -> SubmissionDef:
+    sdef = SubmissionDef(submission_id=sub.id, form_id=sub.form_id, form_def_id=form_def.id,
+                         instance_id=parsed.instance_id, deprecated_id=parsed.deprecated_id,
+                         instance_name=parsed.instance_name, xml=xml, xml_sha256=hashlib.sha256(xml).hexdigest(),
+                         encrypted=parsed.encrypted, submitter_id=submitter_id, device_id=device_id,
+                         user_agent=(user_agent or None) and user_agent[:255], current=True, created_at=utcnow())
+    db.add(sdef)
+    db.flush()
+    return sdef
+
+
+def _create(db, store, cache, form, form_def, parsed, xml, uploads, submitter_id, device_id, user_agent, limit) -> Received:
+    now = utcnow()
+    sub = Submission(form_id=form.id, instance_id=parsed.instance_id, submitter_id=submitter_id,
+                     device_id=(device_id or None) and device_id[:255], created_at=now, edits=0)
+    db.add(sub)
+    db.flush()
+    sdef = _new_def(db, sub, form_def, parsed, xml, submitter_id, device_id, user_agent)
+    sub.current_def_id = sdef.id
+    _write_rows(db, cache.tables(db, form.id, form_def.id), sub.id, parsed)
+    added = _store_attachments(db, store, sdef, parsed.attachments, uploads, limit)
+    db.flush()
+    return Received(sub, True, added)
+
+
+def _edit(db, store, cache, form, form_def, parsed, xml, uploads, submitter_id, device_id, user_agent, limit) -> Received:
+    found = def_by_instance(db, form.id, parsed.deprecated_id)
+    if found is None:
+        raise problems.DeprecatedIdNotFound(
+            f"You tried to update a submission, but it cannot be found ({parsed.deprecated_id}).",
+            details={"deprecatedId": parsed.deprecated_id})
+    old, sub = found
+    if sub.deleted_at is not None:
+        raise problems.DeletedSubmission()
+    if not old.current:
+        again = def_by_instance(db, form.id, parsed.instance_id)
+        if again is not None and again[0].current and again[0].xml == xml:
+            added = _store_attachments(db, store, again[0], parsed.attachments, uploads, limit)
+            return Received(sub, False, added)
+        raise problems.DeprecatingOldSubmission(
+            f"You tried to update a submission, but the copy you were editing ({parsed.deprecated_id}) is now out "
+            "of date. Get the new version and make your edits again.", details={"deprecatedId": parsed.deprecated_id})
+    if def_by_instance(db, form.id, parsed.instance_id) is not None:
+        raise problems.UniquenessViolation(f"A resource already exists with instanceID value(s) of {parsed.instance_id}.",
+                                           details={"fields": ["instanceID"], "values": [parsed.instance_id]})
+    old.current = False
+    db.flush()
+    sdef = _new_def(db, sub, form_def, parsed, xml, submitter_id, device_id, user_agent)
+    sub.current_def_id = sdef.id
+    sub.edits = (sub.edits or 0) + 1
+    sub.review_state = "edited"
+    sub.updated_at = utcnow()
+    tables = cache.tables(db, form.id, form_def.id)
+    _delete_rows(db, tables, sub.id)
+    _write_rows(db, tables, sub.id, parsed)
+    # Attachments not sent again come along by name from the version being edited (§5.3).
+    previous = {a.name: a for a in db.scalars(select(SubmissionAttachment)
+                                                  .where(SubmissionAttachment.submission_def_id == old.id))}
+    for name in parsed.attachments:
+        if name in previous and previous[name].blob_id is not None and name not in uploads:
+            db.add(SubmissionAttachment(submission_def_id=sdef.id, name=name, blob_id=previous[name].blob_id,
+                                        content_type=previous[name].content_type, updated_at=utcnow()))
+    db.flush()
+    added = _store_attachments(db, store, sdef, parsed.attachments, uploads, limit)
+    return Received(sub, True, added)
+
+
+def _write_rows(db: Session, tables: DataTables, submission_id: int, parsed: ParsedSubmission) -> None:
+    cols = tables.columns
+    root_values = {"submission_id": submission_id}
+    for path, text in parsed.root.items():
+        where = cols.get(path)
+        if where is not None and where[0] == "":
+            root_values[where[1]] = text
+    db.execute(insert(tables.root), [root_values])
+    by_repeat: dict[str, list[dict]] = {}
+    for row in parsed.repeats:
+        values = {"submission_id": submission_id, "row_key": row.key, "parent_key": row.parent_key}
+        for path, text in row.values.items():
+            where = cols.get(path)
+            if where is not None and where[0] == row.repeat:
+                values[where[1]] = text
+        by_repeat.setdefault(row.repeat, []).append(values)
+    for repeat, rows in by_repeat.items():
+        table = tables.repeats.get(repeat)
+        if table is None:
+            continue
+        # executemany needs the same keys in every row.
+        keys = set().union(*rows)
+        db.execute(insert(table), [{k: r.get(k) for k in keys} for r in rows])
+
+
+def _delete_rows(db: Session, tables: DataTables, submission_id: int) -> None:
+    for table in tables.repeats.values():
+        db.execute(delete(table).where(table.c.submission_id == submission_id))
+    db.execute(delete(tables.root).where(tables.root.c.submission_id == submission_id))
+
+
+def _store_attachments(db: Session, store: BlobStore, sdef: SubmissionDef, expected: list[str],
+                       uploads: Mapping[str, Upload], limit: int) -> int:
+    """Store the parts whose names the XML expects; other parts are ignored, as Central does."""
+    existing = {a.name: a for a in db.scalars(select(SubmissionAttachment)
+                                                  .where(SubmissionAttachment.submission_def_id == sdef.id))}
+    added = 0
+    for name in expected:
+        upload = uploads.get(name)
+        slot = existing.get(name)
+        if slot is None:
+            slot = SubmissionAttachment(submission_def_id=sdef.id, name=name)
+            db.add(slot)
+        if upload is None:
+            continue
+        try:
+            sha, md5, size = store.put_stream(upload.stream, limit=limit)
+        except ValueError:
+            raise problems.PayloadTooLarge(f"The attachment '{name}' is larger than {limit:,} bytes.") from None
+        slot.blob_id = ensure_blob(db, sha, md5, size).id
+        ctype = upload.content_type
+        if not ctype or ctype == "application/octet-stream":
+            ctype = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        slot.content_type = ctype
+        slot.updated_at = utcnow()
+        added += 1
+    db.flush()
+    return added
