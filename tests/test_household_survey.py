@@ -1,7 +1,6 @@
 """The household survey that ships in xlsforms/: it publishes cleanly, in Vietnamese and English,
 with the area registry as its location-cascade media."""
 import csv
-import hashlib
 import shutil
 
 import pytest

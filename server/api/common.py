@@ -3,14 +3,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import g, request
+from flask import request
 from marshmallow import Schema, ValidationError
 
 from server import problems
-from server.auth.permissions import require
 from server.context import db
-from server.models.forms import Form, live_form
-from server.models.projects import Project, live_project
+from server.access import form_or_404, project_or_404  # noqa: F401  (re-exported for the resources)
 
 
 def is_true(value: str | None) -> bool:
@@ -35,25 +33,6 @@ def json_body(schema: Schema) -> dict[str, Any]:
         text = "; ".join(messages) if isinstance(messages, list) else str(messages)
         code = problems.MissingParameter if "required" in text.lower() else problems.UnexpectedValue
         raise code(f"Invalid value for '{field}': {text}", details={"field": field}) from None
-
-
-def project_or_404(project_id: int, *verbs: str) -> Project:
-    project = live_project(db(), project_id)
-    if project is None:
-        raise problems.NotFound(f"There is no project {project_id}.")
-    if verbs:
-        require(db(), g.actor, project.id, *verbs)
-    return project
-
-
-def form_or_404(project_id: int, xml_form_id: str, *verbs: str) -> Form:
-    project = live_project(db(), project_id)
-    form = live_form(db(), project_id, xml_form_id) if project is not None else None
-    if form is None:
-        raise problems.NotFound(f"There is no form '{xml_form_id}' in project {project_id}.")
-    if verbs:
-        require(db(), g.actor, project_id, *verbs, form_id=form.id)
-    return form
 
 
 def commit() -> None:

@@ -7,6 +7,7 @@ from flask import Blueprint, Response, g, request, send_file
 from sqlalchemy import func, select
 
 from server import problems
+from server.access import readable_form
 from server.api.common import commit, form_or_404, is_true, json_body, project_or_404, read_body_limited, success
 from server.api.schemas import FormPatch, attachment_json, form_json
 from server.auth.permissions import can, verbs_for
@@ -35,26 +36,6 @@ def _with_report(body: dict, definition: fv.Definition) -> dict:
     body["warnings"] = definition.warnings
     body["validation"] = definition.validation
     return body
-
-
-def readable_form(project_id: int, xml_form_id: str, draft: bool = False) -> tuple[Form, FormDef]:
-    """Central's canReadForm: drafts need form.update; closed forms need form.read; open ones open_form.read."""
-    form = form_or_404(project_id, xml_form_id)
-    verbs = verbs_for(db(), g.actor, project_id, form.id)
-    def_id = form.draft_def_id if draft else form.current_def_id
-    if draft or def_id is None:
-        wanted: tuple[str, ...] = ("form.update",)
-    elif form.state == "closed":
-        wanted = ("form.read",)
-    else:
-        wanted = ("form.read", "open_form.read")
-    if not can(verbs, *wanted):
-        if g.actor is None:
-            raise problems.AuthenticationFailed("Sign in to read this form.")
-        raise problems.InsufficientRights()
-    if def_id is None:
-        raise problems.NotFound("This form has no draft." if draft else "This form has not been published yet.")
-    return form, db().get(FormDef, def_id)
 
 
 @bp.get("/forms")

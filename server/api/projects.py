@@ -7,9 +7,9 @@ from sqlalchemy import delete, func, select
 from server import problems
 from server.api.common import commit, json_body, project_or_404, success
 from server.api.schemas import ProjectIn, ProjectOut, ProjectPatch
-from server.auth.permissions import ROLES, ROLES_BY_ID, can, require_site_admin, role_by_ref, verbs_for
+from server.auth.permissions import ROLES, require_site_admin, role_by_ref, verbs_for
 from server.context import db
-from server.db import isoformat, utcnow
+from server.db import utcnow
 from server.models.accounts import APP_USER, Actor, ProjectAssignment
 from server.models.forms import Form
 from server.models.projects import Project

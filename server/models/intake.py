@@ -9,7 +9,7 @@ import uuid
 from dataclasses import dataclass
 from typing import BinaryIO, Mapping
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 

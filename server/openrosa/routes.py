@@ -9,7 +9,7 @@ from flask import Blueprint, Response, current_app, g, request
 from sqlalchemy import exists, select
 
 from server import problems
-from server.api.common import form_or_404, project_or_404
+from server.access import project_or_404, readable_form
 from server.auth.permissions import can, verbs_for
 from server.context import db
 from server.models.accounts import FormAssignment
@@ -84,8 +84,6 @@ def project_form_list(project_id: int):
 @bp.get("/v1/projects/<int:project_id>/forms/<xml_form_id>/manifest")
 @openrosa
 def form_manifest(project_id: int, xml_form_id: str):
-    from server.api.forms import readable_form
-
     form, form_def = readable_form(project_id, xml_form_id)
     return _xml(manifest(_manifest_files(form_def.id), f"{project_base(project_id)}/forms/{_quote(form.xml_form_id)}"))
 
@@ -93,8 +91,6 @@ def form_manifest(project_id: int, xml_form_id: str):
 @bp.get("/v1/projects/<int:project_id>/forms/<xml_form_id>/draft/manifest")
 @openrosa
 def draft_manifest(project_id: int, xml_form_id: str):
-    from server.api.forms import readable_form
-
     form, form_def = readable_form(project_id, xml_form_id, draft=True)
     return _xml(manifest(_manifest_files(form_def.id), f"{project_base(project_id)}/forms/{_quote(form.xml_form_id)}/draft"))
 

@@ -1,7 +1,6 @@
 """XLSForm → XForm with pyxform, and the deeper check by ODK Validate when Java is present."""
 from __future__ import annotations
 
-import io
 import os
 import re
 import shutil
