@@ -90,6 +90,14 @@ def render(prob: Problem) -> Response:
         from server.openrosa.headers import add_openrosa_headers
 
         add_openrosa_headers(resp)
+        if prob.status == 401:
+            # Without a challenge (quoted realm) Collect reports an error instead of asking (§4.1).
+            from flask import current_app
+
+            from server.auth.digest import challenges
+
+            for value in challenges(current_app.config["SECRET_KEY"], request.is_secure, getattr(prob, "stale", False)):
+                resp.headers.add("WWW-Authenticate", value)
         return resp
     return Response(json.dumps(prob.to_json(), ensure_ascii=False), status=prob.status,
                     content_type="application/json; charset=utf-8")

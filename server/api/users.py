@@ -95,6 +95,7 @@ def patch(user_id: int):
     body = json_body(UserPatch())
     if "email" in body:
         user.email = body["email"].strip().lower()
+        user.digest_ha1 = None  # Digest hashes the email; it works again after the next password change
     if "displayName" in body:
         user.display_name = body["displayName"]
     user.updated_at = utcnow()

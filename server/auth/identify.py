@@ -61,6 +61,8 @@ def identify(request: Request, db) -> None:
         if found is None:
             raise AuthenticationFailed("The session token is not valid or has expired; sign in again.")
         g.actor, g.auth_session = found
+    elif scheme == "digest":
+        g.actor = _digest_user(request, db)
     elif scheme == "basic":
         if not request.is_secure:
             raise HttpsOnly()
@@ -71,3 +73,24 @@ def identify(request: Request, db) -> None:
         if user is None or not user.check_password(auth.password or ""):
             raise AuthenticationFailed()
         g.actor = user
+
+
+def _digest_user(request: Request, db):
+    from flask import current_app
+
+    from server.auth import digest
+
+    auth = request.authorization
+    if auth is None or auth.type != "digest":
+        raise AuthenticationFailed()
+    state = digest.nonce_state(current_app.config["SECRET_KEY"], auth.parameters.get("nonce", ""))
+    user = user_by_email(db, auth.username or "")
+    uri_path = (auth.parameters.get("uri") or "").split("?", 1)[0]
+    if (state == "bad" or user is None or not uri_path.endswith(request.path)
+            or not digest.check(auth, user.digest_ha1, request.method)):
+        raise AuthenticationFailed("The username or password is not correct.")
+    if state == "stale":
+        problem = AuthenticationFailed("The sign-in has expired; sign in again.")
+        problem.stale = True
+        raise problem
+    return user

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import secrets
 from datetime import datetime, timedelta
 
@@ -27,6 +28,9 @@ class Actor(Base):
     display_name: Mapped[str] = mapped_column(String(255))
     email: Mapped[str | None] = mapped_column(String(320), unique=True)
     password_hash: Mapped[str | None] = mapped_column(String(255))
+    # HTTP Digest (ODK Collect with username and password) needs MD5(user:realm:password): no KDF can
+    # answer a Digest challenge. Kept beside the scrypt hash, used only for Digest (§4.1).
+    digest_ha1: Mapped[str | None] = mapped_column(String(32))
     site_role: Mapped[str | None] = mapped_column(String(32))  # "admin" for site administrators
     project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id"))  # app users belong to one project
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("actors.id"))
@@ -41,6 +45,8 @@ class Actor(Base):
     def set_password(self, password: str) -> None:
         # scrypt through werkzeug: a memory-hard KDF with a per-password salt.
         self.password_hash = generate_password_hash(password, method="scrypt")
+        if self.email:
+            self.digest_ha1 = digest_ha1(self.email, password)
 
     def check_password(self, password: str) -> bool:
         return bool(self.password_hash) and check_password_hash(self.password_hash, password)
@@ -74,6 +80,13 @@ class FormAssignment(Base):
     actor_id: Mapped[int] = mapped_column(ForeignKey("actors.id", ondelete="CASCADE"), primary_key=True)
     form_id: Mapped[int] = mapped_column(ForeignKey("forms.id", ondelete="CASCADE"), primary_key=True)
     role: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
+DIGEST_REALM = "Hamlet"
+
+
+def digest_ha1(username: str, password: str) -> str:
+    return hashlib.md5(f"{username}:{DIGEST_REALM}:{password}".encode("utf-8")).hexdigest()
 
 
 def new_token() -> str:

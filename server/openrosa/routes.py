@@ -81,6 +81,34 @@ def project_form_list(project_id: int):
     return _xml(form_list(forms, project_base(project_id), verbose=verbose))
 
 
+@bp.get("/formList")
+@bp.get("/v1/formList")
+@openrosa
+def root_form_list():
+    """For Collect set up with the server's plain address and a username (Digest): every project."""
+    if g.actor is None:
+        raise problems.AuthenticationFailed("Sign in with your username and password.")
+    from server.models.accounts import ProjectAssignment
+    from server.models.projects import Project
+
+    stmt = select(Project.id).where(Project.deleted_at.is_(None)).order_by(Project.id)
+    if not g.actor.is_site_admin:
+        stmt = stmt.where(Project.id.in_(select(ProjectAssignment.project_id)
+                                         .where(ProjectAssignment.actor_id == g.actor.id)))
+    verbose = request.args.get("verbose", "").lower() == "true"
+    parts = []
+    for project_id in db().scalars(stmt):
+        listed = listed_forms(project_id, request.args.get("formID"))
+        parts.append(form_list(listed, f"{public_base()}{request.script_root}/v1/projects/{project_id}", verbose))
+    return _xml(_merge_lists(parts))
+
+
+def _merge_lists(documents: list[str]) -> str:
+    head = '<?xml version="1.0" encoding="UTF-8"?>\n<xforms xmlns="http://openrosa.org/xforms/xformsList">'
+    bodies = [d.split(">", 2)[2].rsplit("</xforms>", 1)[0] for d in documents]
+    return head + "".join(bodies) + "</xforms>\n"
+
+
 @bp.get("/v1/projects/<int:project_id>/forms/<xml_form_id>/manifest")
 @openrosa
 def form_manifest(project_id: int, xml_form_id: str):

@@ -16,6 +16,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table('actors', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('digest_ha1', sa.String(length=32), nullable=True))
     op.create_table('form_columns',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('form_id', sa.Integer(), nullable=False),
@@ -119,6 +121,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('actors', schema=None) as batch_op:
+        batch_op.drop_column('digest_ha1')
     with op.batch_alter_table('submissions', schema=None) as batch_op:
         batch_op.drop_constraint(op.f('fk_submissions_current_def_id_submission_defs'), type_='foreignkey')
     op.drop_table('submission_attachments')

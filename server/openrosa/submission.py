@@ -1,0 +1,130 @@
+"""OpenRosa submission (odk-protocol §3): HEAD for the size limit, POST multipart from ODK Collect."""
+from __future__ import annotations
+
+from flask import Response, g, request
+from sqlalchemy import select
+
+from server import problems
+from server.access import project_or_404
+from server.auth.permissions import require, verbs_for, can
+from server.context import blobs, cache, db, settings
+from server.models.forms import Form, live_form
+from server.models.intake import Upload, identify, receive
+from server.openrosa.routes import bp, openrosa
+from server.problems import openrosa_envelope
+
+SUCCESS = "full submission upload was successful!"
+# Collect shows this text as it is (only Central's exact English text becomes its own "Success").
+RECEIVED = "Đã nhận phiếu khảo sát đầy đủ. / Submission received in full."
+RESENT = "Phiếu này đã được nhận trước đó; tệp đính kèm đã được cập nhật. / Already received; attachments updated."
+
+
+def _created(message: str) -> Response:
+    return Response(openrosa_envelope(message), status=201, content_type="text/xml; charset=utf-8")
+
+
+def _require_caller() -> None:
+    if g.actor is None:
+        raise problems.AuthenticationFailed("Sign in to send submissions.")
+
+
+@bp.route("/v1/projects/<int:project_id>/submission", methods=["HEAD", "GET"])
+@openrosa
+def submission_head(project_id: int):
+    """Collect sends HEAD first and needs 204 with the size limit; a 200 would stop it (§3.1)."""
+    project_or_404(project_id)
+    _require_caller()
+    return Response(status=204)
+
+
+@bp.route("/submission", methods=["HEAD", "GET"])
+@bp.route("/v1/submission", methods=["HEAD", "GET"])
+@openrosa
+def root_submission_head():
+    _require_caller()
+    return Response(status=204)
+
+
+def _read_post() -> tuple[bytes, dict[str, Upload]]:
+    request.max_content_length = settings().max_submission_bytes
+    try:
+        files = request.files
+        form_fields = request.form
+    except problems.Problem:
+        raise
+    except Exception as exc:  # werkzeug's multipart parser: bad boundary, truncated body …
+        if getattr(exc, "code", None) == 413:
+            raise problems.PayloadTooLarge(
+                f"The submission is larger than the {settings().max_submission_bytes:,} bytes this server accepts.") from None
+        raise problems.MultipartFailed("The multipart body could not be read (was the upload cut off?); send it again.") from None
+    part = files.get("xml_submission_file")
+    if part is not None:
+        xml = part.read()
+    elif "xml_submission_file" in form_fields:
+        xml = form_fields["xml_submission_file"].encode("utf-8")
+    else:
+        raise problems.MissingMultipartField("Required multipart POST field xml_submission_file missing.",
+                                             details={"field": "xml_submission_file"})
+    uploads: dict[str, Upload] = {}
+    for name, storage in files.items(multi=True):
+        if name == "xml_submission_file":
+            continue
+        uploads[name] = Upload(name=name, stream=storage.stream, content_type=storage.mimetype or None)
+    return xml, uploads
+
+
+def _accept(project_id: int | None) -> Response:
+    if request.content_length is not None and request.content_length > settings().max_submission_bytes:
+        raise problems.PayloadTooLarge(
+            f"The submission is {request.content_length:,} bytes; this server accepts at most "
+            f"{settings().max_submission_bytes:,}. Send large attachments in several uploads.")
+    xml, uploads = _read_post()
+    root, parsed = identify(xml)
+    form = _find_form(project_id, parsed.xml_form_id)
+    require(db(), g.actor, form.project_id, "submission.create", form_id=form.id)
+    received = receive(db(), blobs(), cache(), form, root, parsed, xml, uploads,
+                       submitter_id=g.actor.id if g.actor else None, device_id=request.args.get("deviceID"),
+                       user_agent=_user_agent(), limit=settings().max_submission_bytes)
+    db().commit()
+    return _created(RECEIVED if received.created else RESENT)
+
+
+def _user_agent() -> str | None:
+    ua = request.headers.get("User-Agent")
+    client = request.headers.get("ODK-Client")
+    if client:
+        ua = f"{client} {ua}" if ua else client
+    return ua[:255] if ua else None
+
+
+def _find_form(project_id: int | None, xml_form_id: str) -> Form:
+    if project_id is not None:
+        project_or_404(project_id)
+        form = live_form(db(), project_id, xml_form_id)
+        if form is None:
+            raise problems.NotFound(f"There is no form '{xml_form_id}' in this project. Check that the form is "
+                                    "published here, or download the form again.")
+        return form
+    # The server root (Collect configured with a plain URL and a username): the caller's projects.
+    _require_caller()
+    candidates = [f for f in db().scalars(select(Form).where(Form.xml_form_id == xml_form_id, Form.deleted_at.is_(None)))
+                  if can(verbs_for(db(), g.actor, f.project_id, f.id), "submission.create")]
+    if not candidates:
+        raise problems.NotFound(f"There is no form '{xml_form_id}' you can submit to on this server.")
+    if len(candidates) > 1:
+        raise problems.UnexpectedValue(f"Form '{xml_form_id}' exists in several of your projects; set the server URL "
+                                       "to the project's address (…/v1/projects/<id>).")
+    return candidates[0]
+
+
+@bp.post("/v1/projects/<int:project_id>/submission")
+@openrosa
+def submit(project_id: int):
+    return _accept(project_id)
+
+
+@bp.post("/submission")
+@bp.post("/v1/submission")
+@openrosa
+def root_submit():
+    return _accept(None)
