@@ -1,0 +1,270 @@
+"""Submissions over REST, as Central serves them to pyodk: list, get, XML, create, edit, review,
+delete/restore, versions, comments and attachments."""
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, Response, g, redirect, request, send_file
+from sqlalchemy import select
+from marshmallow import fields, validate
+
+from server import problems
+from server.access import form_or_404
+from server.api.common import commit, is_true, json_body, read_body_limited, success
+from server.api.schemas import In
+from server.auth.permissions import can, verbs_for
+from server.context import blobs, cache, db, settings
+from server.db import isoformat, utcnow
+from server.models import submission_queries as q
+from server.models.blobs import ensure_blob
+from server.models.intake import identify, receive
+from server.models.submissions import REVIEW_STATES, Comment, Submission, SubmissionDef
+from server.xforms.xform import unsafe_file_name
+
+bp = Blueprint("submissions", __name__, url_prefix="/v1/projects/<int:project_id>/forms/<xml_form_id>")
+
+
+class ReviewIn(In):
+    reviewState = fields.String(required=True, validate=validate.OneOf(REVIEW_STATES))
+
+
+class CommentIn(In):
+    body = fields.String(required=True, validate=validate.Length(min=1, max=10000))
+
+
+def version_json(sdef: SubmissionDef) -> dict:
+    return {"instanceId": sdef.instance_id, "instanceName": sdef.instance_name, "submitterId": sdef.submitter_id,
+            "deviceId": sdef.device_id, "userAgent": sdef.user_agent, "createdAt": isoformat(sdef.created_at),
+            "current": sdef.current}
+
+
+def submission_json(sub: Submission, sdef: SubmissionDef, names: dict[int, str] | None = None) -> dict:
+    """Central's Submission; no `attachments` key, which pyodk adds itself (odk-protocol §7.2)."""
+    body = {
+        "instanceId": sub.instance_id,
+        "submitterId": sub.submitter_id,
+        "deviceId": sub.device_id,
+        "userAgent": sdef.user_agent,
+        "instanceName": sdef.instance_name,
+        "reviewState": sub.review_state,
+        "createdAt": isoformat(sub.created_at),
+        "updatedAt": isoformat(sub.updated_at),
+        "deletedAt": isoformat(sub.deleted_at),
+        "currentVersion": version_json(sdef),
+    }
+    if names is not None:
+        body["submitter"] = {"id": sub.submitter_id, "displayName": names.get(sub.submitter_id)}
+    return body
+
+
+def _extended() -> bool:
+    return request.headers.get("X-Extended-Metadata", "").lower() == "true"
+
+
+def _names(subs) -> dict[int, str] | None:
+    return q.display_names(db(), {s.submitter_id for s in subs if s.submitter_id}) if _extended() else None
+
+
+def _one(project_id: int, xml_form_id: str, instance_id: str, *verbs: str, include_deleted: bool = False):
+    form = form_or_404(project_id, xml_form_id, *verbs)
+    row = q.by_instance(db(), form.id, instance_id, include_deleted)
+    if row is None:
+        root = q.root_of_version(db(), form.id, instance_id)
+        if root is not None and root != instance_id:
+            raise _Redirect(root)
+        raise problems.NotFound(f"There is no submission {instance_id} of form '{xml_form_id}'.")
+    return form, row[0], row[1]
+
+
+class _Redirect(Exception):
+    def __init__(self, root: str):
+        self.root = root
+
+
+@bp.errorhandler(_Redirect)
+def _to_root(exc: _Redirect):
+    # A later version's instanceID leads to the logical submission (§5.3).
+    path = request.path.replace(request.view_args["instance_id"], exc.root, 1)
+    return redirect(path, code=301)
+
+
+@bp.get("/submissions")
+def list_submissions(project_id: int, xml_form_id: str):
+    form = form_or_404(project_id, xml_form_id, "submission.list")
+    limit = request.args.get("limit", type=int)
+    offset = request.args.get("offset", default=0, type=int)
+    rows = q.list_for_form(db(), form.id, deleted=is_true(request.args.get("deleted")), limit=limit, offset=offset)
+    names = _names([s for s, _ in rows])
+    resp = [submission_json(s, d, names) for s, d in rows]
+    return Response(json.dumps(resp, ensure_ascii=False), content_type="application/json",
+                    headers={"X-Total-Count": str(q.count_for_form(db(), form.id))})
+
+
+@bp.post("/submissions")
+def create_submission(project_id: int, xml_form_id: str):
+    """pyodk's submissions.create: a raw XML body; 200 with the Submission (§5.4)."""
+    form = form_or_404(project_id, xml_form_id, "submission.create")
+    xml = read_body_limited(settings().max_submission_bytes)
+    root, parsed = identify(xml)
+    if parsed.xml_form_id != form.xml_form_id:
+        raise problems.UnexpectedValue(f"The submission is for form '{parsed.xml_form_id}', not '{form.xml_form_id}'.",
+                                       details={"field": "form ID", "value": parsed.xml_form_id})
+    received = receive(db(), blobs(), cache(), form, root, parsed, xml, {}, g.actor.id if g.actor else None,
+                       request.args.get("deviceID"), request.headers.get("User-Agent"),
+                       settings().max_submission_bytes, openrosa=False)
+    commit()
+    sub = received.submission
+    return submission_json(sub, db().get(SubmissionDef, sub.current_def_id))
+
+
+@bp.get("/submissions/<instance_id>")
+def get_submission(project_id: int, xml_form_id: str, instance_id: str):
+    _, sub, sdef = _one(project_id, xml_form_id, instance_id, "submission.read")
+    return submission_json(sub, sdef, _names([sub]))
+
+
+@bp.get("/submissions/<instance_id>.xml")
+def submission_xml(project_id: int, xml_form_id: str, instance_id: str):
+    """The current version's XML exactly as it was received."""
+    _, _, sdef = _one(project_id, xml_form_id, instance_id, "submission.read")
+    return Response(sdef.xml, content_type="application/xml")
+
+
+@bp.put("/submissions/<instance_id>")
+def edit_submission(project_id: int, xml_form_id: str, instance_id: str):
+    form, sub, sdef = _one(project_id, xml_form_id, instance_id, "submission.update")
+    xml = read_body_limited(settings().max_submission_bytes)
+    root, parsed = identify(xml)
+    if not parsed.deprecated_id:
+        raise problems.ExpectedDeprecation()
+    if parsed.xml_form_id != form.xml_form_id:
+        raise problems.UnexpectedValue(f"The submission is for form '{parsed.xml_form_id}', not '{form.xml_form_id}'.")
+    if parsed.deprecated_id != sdef.instance_id:
+        raise problems.DeprecatingOldSubmission(
+            f"The deprecatedID {parsed.deprecated_id} is not the current version ({sdef.instance_id}) of this submission.")
+    receive(db(), blobs(), cache(), form, root, parsed, xml, {}, g.actor.id if g.actor else None,
+            request.args.get("deviceID"), request.headers.get("User-Agent"), settings().max_submission_bytes)
+    commit()
+    db().refresh(sub)
+    return submission_json(sub, db().get(SubmissionDef, sub.current_def_id))
+
+
+@bp.patch("/submissions/<instance_id>")
+def review(project_id: int, xml_form_id: str, instance_id: str):
+    _, sub, sdef = _one(project_id, xml_form_id, instance_id, "submission.update")
+    sub.review_state = json_body(ReviewIn())["reviewState"]
+    sub.updated_at = utcnow()
+    commit()
+    return submission_json(sub, sdef)
+
+
+@bp.delete("/submissions/<instance_id>")
+def delete_submission(project_id: int, xml_form_id: str, instance_id: str):
+    _, sub, _ = _one(project_id, xml_form_id, instance_id, "submission.delete")
+    sub.deleted_at = utcnow()
+    commit()
+    return success()
+
+
+@bp.post("/submissions/<instance_id>/restore")
+def restore_submission(project_id: int, xml_form_id: str, instance_id: str):
+    _, sub, _ = _one(project_id, xml_form_id, instance_id, "submission.delete", include_deleted=True)
+    if sub.deleted_at is None:
+        raise problems.NotFound("This submission is not deleted.")
+    sub.deleted_at = None
+    commit()
+    return success()
+
+
+@bp.get("/submissions/<instance_id>/versions")
+def list_versions(project_id: int, xml_form_id: str, instance_id: str):
+    _, sub, _ = _one(project_id, xml_form_id, instance_id, "submission.read")
+    return [version_json(v) for v in q.versions(db(), sub.id)]
+
+
+@bp.get("/submissions/<instance_id>/versions/<version_id>.xml")
+def version_xml(project_id: int, xml_form_id: str, instance_id: str, version_id: str):
+    _, sub, _ = _one(project_id, xml_form_id, instance_id, "submission.read")
+    for v in q.versions(db(), sub.id):
+        if v.instance_id == version_id:
+            return Response(v.xml, content_type="application/xml")
+    raise problems.NotFound(f"Submission {instance_id} has no version {version_id}.")
+
+
+@bp.get("/submissions/<instance_id>/comments")
+def list_comments(project_id: int, xml_form_id: str, instance_id: str):
+    _, sub, _ = _one(project_id, xml_form_id, instance_id, "submission.read")
+    comments = db().scalars(select(Comment).where(Comment.submission_id == sub.id).order_by(Comment.id.desc()))
+    return [{"body": c.body, "actorId": c.actor_id, "createdAt": isoformat(c.created_at)} for c in comments]
+
+
+@bp.post("/submissions/<instance_id>/comments")
+def add_comment(project_id: int, xml_form_id: str, instance_id: str):
+    _, sub, _ = _one(project_id, xml_form_id, instance_id, "submission.read")
+    body = json_body(CommentIn())["body"]
+    comment = Comment(submission_id=sub.id, actor_id=g.actor.id, body=body, created_at=utcnow())
+    db().add(comment)
+    commit()
+    return {"body": comment.body, "actorId": comment.actor_id, "createdAt": isoformat(comment.created_at)}
+
+
+@bp.get("/submissions/<instance_id>/attachments")
+def list_attachments(project_id: int, xml_form_id: str, instance_id: str):
+    _, _, sdef = _one(project_id, xml_form_id, instance_id, "submission.read")
+    return [{"name": a.name, "exists": b is not None, "updatedAt": isoformat(a.updated_at)}
+            for a, b in q.attachments(db(), sdef.id)]
+
+
+def _slot(sdef: SubmissionDef, name: str):
+    reason = unsafe_file_name(name)
+    if reason:
+        raise problems.UnexpectedValue(f"The attachment name '{name}' cannot be used: {reason}.")
+    for a, b in q.attachments(db(), sdef.id):
+        if a.name == name:
+            return a, b
+    raise problems.NotFound(f"This submission does not expect an attachment named '{name}'.")
+
+
+@bp.get("/submissions/<instance_id>/attachments/<path:name>")
+def get_attachment(project_id: int, xml_form_id: str, instance_id: str, name: str):
+    _, _, sdef = _one(project_id, xml_form_id, instance_id, "submission.read")
+    slot, blob = _slot(sdef, name)
+    if blob is None:
+        raise problems.NotFound(f"The attachment '{name}' has not been uploaded yet.")
+    return send_file(blobs().path_for(blob.sha256), mimetype=slot.content_type or "application/octet-stream",
+                     as_attachment=True, download_name=name, etag=blob.md5, conditional=True)
+
+
+@bp.post("/submissions/<instance_id>/attachments/<path:name>")
+def upload_attachment(project_id: int, xml_form_id: str, instance_id: str, name: str):
+    """Staff may replace any attachment; a submitter may only fill an empty slot of their own submission."""
+    form = form_or_404(project_id, xml_form_id)
+    _, sub, sdef = _one(project_id, xml_form_id, instance_id)
+    slot, blob = _slot(sdef, name)
+    verbs = verbs_for(db(), g.actor, project_id, form.id)
+    own_empty = can(verbs, "submission.create") and g.actor is not None and sub.submitter_id == g.actor.id and blob is None
+    if not (can(verbs, "submission.update") or own_empty):
+        raise problems.InsufficientRights()
+    limit = settings().max_submission_bytes
+    if request.content_length is not None and request.content_length > limit:
+        raise problems.PayloadTooLarge(f"The file is larger than {limit:,} bytes.")
+    try:
+        sha, md5, size = blobs().put_stream(request.stream, limit=limit)
+    except ValueError:
+        raise problems.PayloadTooLarge(f"The file is larger than {limit:,} bytes.") from None
+    slot.blob_id = ensure_blob(db(), sha, md5, size).id
+    slot.content_type = request.headers.get("Content-Type") or None
+    slot.updated_at = utcnow()
+    sub.updated_at = slot.updated_at
+    commit()
+    return success()
+
+
+@bp.delete("/submissions/<instance_id>/attachments/<path:name>")
+def clear_attachment(project_id: int, xml_form_id: str, instance_id: str, name: str):
+    _, sub, sdef = _one(project_id, xml_form_id, instance_id, "submission.update")
+    slot, _ = _slot(sdef, name)
+    slot.blob_id = None
+    slot.updated_at = utcnow()
+    commit()
+    return success()
