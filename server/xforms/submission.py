@@ -70,9 +70,9 @@ def read_rows(root: etree._Element, parsed: ParsedSubmission, schema: Schema) ->
     """Fill the root row, repeat rows and expected attachments of an identified submission."""
     if parsed.encrypted:
         names = []
-        media = child(root, "media")
-        if media is not None:
-            names += [(f.text or "").strip() for f in media if local(f.tag) == "file"]
+        for media in root:
+            if local(media.tag) == "media":  # one <media> per file, or several files in one (Collect, Ona)
+                names += [(f.text or "").strip() for f in media if local(f.tag) == "file"]
         enc = child(root, "encryptedXmlFile")
         if enc is not None:
             names.append((enc.text or "").strip())
