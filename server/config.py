@@ -24,6 +24,8 @@ class Settings:
     max_form_bytes: int = 10 * 1024 * 1024
     # Largest submission POST; advertised to Collect in X-OpenRosa-Accept-Content-Length.
     max_submission_bytes: int = 100_000_000
+    # A household roster of 10,000 people is an error or an attack, not a household.
+    max_repeat_instances: int = 5000
     # "auto": run ODK Validate when Java is installed; "on": require it; "off": never.
     odk_validate: str = "auto"
     session_hours: int = 24
@@ -44,6 +46,7 @@ class Settings:
             max_form_bytes=_int(env, "HAMLET_MAX_FORM_BYTES", 10 * 1024 * 1024),
             max_submission_bytes=_int(env, "HAMLET_MAX_SUBMISSION_BYTES", 100_000_000),
             odk_validate=(env.get("HAMLET_ODK_VALIDATE") or "auto").lower(),
+            max_repeat_instances=_int(env, "HAMLET_MAX_REPEAT_INSTANCES", 5000),
             session_hours=_int(env, "HAMLET_SESSION_HOURS", 24),
         )
         values.update(overrides)

@@ -111,7 +111,8 @@ def create_submission(project_id: int, xml_form_id: str):
                                        details={"field": "form ID", "value": parsed.xml_form_id})
     received = receive(db(), blobs(), cache(), form, root, parsed, xml, {}, g.actor.id if g.actor else None,
                        request.args.get("deviceID"), request.headers.get("User-Agent"),
-                       settings().max_submission_bytes, openrosa=False)
+                       settings().max_submission_bytes, openrosa=False,
+                       max_repeats=settings().max_repeat_instances)
     commit()
     sub = received.submission
     return submission_json(sub, db().get(SubmissionDef, sub.current_def_id))
@@ -143,7 +144,8 @@ def edit_submission(project_id: int, xml_form_id: str, instance_id: str):
         raise problems.DeprecatingOldSubmission(
             f"The deprecatedID {parsed.deprecated_id} is not the current version ({sdef.instance_id}) of this submission.")
     receive(db(), blobs(), cache(), form, root, parsed, xml, {}, g.actor.id if g.actor else None,
-            request.args.get("deviceID"), request.headers.get("User-Agent"), settings().max_submission_bytes)
+            request.args.get("deviceID"), request.headers.get("User-Agent"), settings().max_submission_bytes,
+            max_repeats=settings().max_repeat_instances)
     commit()
     db().refresh(sub)
     return submission_json(sub, db().get(SubmissionDef, sub.current_def_id))

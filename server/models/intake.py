@@ -60,7 +60,7 @@ def published_version(db: Session, form: Form, version: str) -> FormDef:
 
 def receive(db: Session, store: BlobStore, cache: VersionCache, form: Form, root, parsed: ParsedSubmission, xml: bytes,
             uploads: Mapping[str, Upload], submitter_id: int | None, device_id: str | None,
-            user_agent: str | None, limit: int, openrosa: bool = True) -> Received:
+            user_agent: str | None, limit: int, openrosa: bool = True, max_repeats: int = 5000) -> Received:
     """Store a new submission, top up an identical resend, or store an edit. Caller commits."""
     if form.state == "closed":
         raise problems.NotAcceptingSubmissions()
@@ -71,6 +71,11 @@ def receive(db: Session, store: BlobStore, cache: VersionCache, form: Form, root
                                             details={"field": "instanceID"})
         parsed.instance_id = f"uuid:{uuid.uuid4()}"
     read_rows(root, parsed, cache.schema(form_def))
+    if len(parsed.repeats) > max_repeats:
+        raise problems.UnexpectedValue(
+            f"The submission has {len(parsed.repeats):,} repeat instances; this server accepts at most "
+            f"{max_repeats:,} in one submission (HAMLET_MAX_REPEAT_INSTANCES).",
+            details={"field": "repeat instances", "value": len(parsed.repeats)})
     for name in parsed.attachments:
         reason = unsafe_file_name(name)
         if reason:

@@ -84,7 +84,8 @@ def _accept(project_id: int | None) -> Response:
     require(db(), g.actor, form.project_id, "submission.create", form_id=form.id)
     received = receive(db(), blobs(), cache(), form, root, parsed, xml, uploads,
                        submitter_id=g.actor.id if g.actor else None, device_id=request.args.get("deviceID"),
-                       user_agent=_user_agent(), limit=settings().max_submission_bytes)
+                       user_agent=_user_agent(), limit=settings().max_submission_bytes,
+                       max_repeats=settings().max_repeat_instances)
     db().commit()
     return _created(RECEIVED if received.created else RESENT)
 

@@ -18,7 +18,8 @@ def parse(data: bytes) -> etree._Element:
     try:
         root = etree.fromstring(data, _PARSER)
     except etree.XMLSyntaxError as exc:
-        raise XmlRejected(f"The XML is not well-formed: {exc.msg} (line {exc.lineno}, column {exc.offset}).") from None
+        where = "" if "line" in exc.msg else f" (line {exc.lineno}, column {exc.offset})"
+        raise XmlRejected(f"The XML is not well-formed: {exc.msg}{where}.") from None
     docinfo = root.getroottree().docinfo
     if docinfo.internalDTD is not None or docinfo.doctype:
         # Entity declarations enable expansion bombs and external entity reads; no ODK client sends them.
