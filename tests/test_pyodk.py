@@ -77,3 +77,58 @@ def test_pyodk_sees_central_error_codes(odk, tmp_path):
     with pytest.raises(PyODKError) as caught:
         odk.forms.create(definition=path)
     assert caught.value.is_central_error(409.3)
+
+
+# --- submissions -----------------------------------------------------------------------------------
+
+def _survey(odk):
+    from conftest import XLSFORMS
+
+    return odk.forms.create(definition=XLSFORMS / "household_digital_survey.xlsx").xmlFormId
+
+
+def test_submissions_create_list_get_review_edit(odk, project, tmp_path):
+    import random
+
+    from server.synthetic import random_household, to_xml
+
+    form_id = _survey(odk)
+    h = random_household(random.Random(42), "DN-TK-TG-01")
+    created = odk.submissions.create(xml=to_xml(h).decode("utf-8"), form_id=form_id, device_id="collect:pyodk")
+    assert created.instanceId == h.instance_id and isinstance(created.submitterId, int)
+    assert created.deviceId == "collect:pyodk"
+    listed = odk.submissions.list(form_id=form_id)
+    assert [s.instanceId for s in listed] == [h.instance_id]
+    got = odk.submissions.get(instance_id=h.instance_id, form_id=form_id)
+    assert got.instanceName == f"DN-TK-TG-01 – {h.respondent}"
+    odk.submissions.review(instance_id=h.instance_id, review_state="hasIssues", form_id=form_id,
+                           comment="Thiếu số điện thoại")
+    assert odk.submissions.get(instance_id=h.instance_id, form_id=form_id).reviewState == "hasIssues"
+    comments = odk.submissions.list_comments(instance_id=h.instance_id, form_id=form_id)
+    assert [c.body for c in comments] == ["Thiếu số điện thoại"]
+    old_id = h.instance_id
+    h.instance_id = "uuid:11111111-2222-4333-8444-555555555555"
+    edited_xml = to_xml(h, deprecated_id=old_id).decode("utf-8").replace("<phone>", "<phone>0")
+    odk.submissions.edit(instance_id=old_id, xml=edited_xml, form_id=form_id, comment="Đã sửa")
+    after = odk.submissions.get(instance_id=old_id, form_id=form_id)
+    assert after.reviewState == "edited"
+    assert odk.get(f"projects/{project}/forms/{form_id}/submissions/{old_id}.xml").text == edited_xml
+
+
+def test_submissions_create_with_attachment_and_duplicate_is_409(odk, project, tmp_path):
+    import random
+
+    from pyodk.errors import PyODKError
+
+    from server.synthetic import random_household, to_xml
+
+    form_id = _survey(odk)
+    h = random_household(random.Random(43), "DN-TK-TG-01", photo=True)
+    photo = tmp_path / h.photo
+    photo.write_bytes(b"\xff\xd8 photo of the house number")
+    odk.submissions.create(xml=to_xml(h).decode("utf-8"), form_id=form_id, attachments=[photo])
+    assert odk.get(f"projects/{project}/forms/{form_id}/submissions/{h.instance_id}/attachments/{h.photo}").content \
+        == photo.read_bytes()
+    with pytest.raises(PyODKError) as caught:
+        odk.submissions.create(xml=to_xml(h).decode("utf-8"), form_id=form_id)
+    assert caught.value.is_central_error(409.3)
