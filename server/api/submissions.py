@@ -16,8 +16,8 @@ from server.auth.permissions import can, verbs_for
 from server.context import blobs, cache, db, settings
 from server.db import isoformat, utcnow
 from server.models import submission_queries as q
+from server.models.intake import identify, published_version, receive
 from server.models.blobs import ensure_blob
-from server.models.intake import identify, receive
 from server.models.submissions import REVIEW_STATES, Comment, Submission, SubmissionDef
 from server.xforms.xform import unsafe_file_name
 
@@ -109,12 +109,13 @@ def create_submission(project_id: int, xml_form_id: str):
     if parsed.xml_form_id != form.xml_form_id:
         raise problems.UnexpectedValue(f"The submission is for form '{parsed.xml_form_id}', not '{form.xml_form_id}'.",
                                        details={"field": "form ID", "value": parsed.xml_form_id})
-    received = receive(db(), blobs(), cache(), form, root, parsed, xml, {}, g.actor.id if g.actor else None,
+    form_def = published_version(db(), form, parsed.version)
+    received = receive(db(), blobs(), cache(), form, form_def, root, parsed, xml, {}, g.actor.id if g.actor else None,
                        request.args.get("deviceID"), request.headers.get("User-Agent"),
                        settings().max_submission_bytes, openrosa=False,
                        max_repeats=settings().max_repeat_instances)
     commit()
-    sub = received.submission
+    sub = db().get(Submission, received.submission_id)
     return submission_json(sub, db().get(SubmissionDef, sub.current_def_id))
 
 
@@ -143,7 +144,8 @@ def edit_submission(project_id: int, xml_form_id: str, instance_id: str):
     if parsed.deprecated_id != sdef.instance_id:
         raise problems.DeprecatingOldSubmission(
             f"The deprecatedID {parsed.deprecated_id} is not the current version ({sdef.instance_id}) of this submission.")
-    receive(db(), blobs(), cache(), form, root, parsed, xml, {}, g.actor.id if g.actor else None,
+    receive(db(), blobs(), cache(), form, published_version(db(), form, parsed.version), root, parsed, xml, {},
+            g.actor.id if g.actor else None,
             request.args.get("deviceID"), request.headers.get("User-Agent"), settings().max_submission_bytes,
             max_repeats=settings().max_repeat_instances)
     commit()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, union_all
 from sqlalchemy.orm import Session
 
 from server.models.accounts import Actor, FormAssignment, ProjectAssignment
@@ -47,15 +47,18 @@ def verbs_for(db: Session, actor: Actor | None, project_id: int | None, form_id:
         return set()
     if actor.is_site_admin:
         return {"*"}
-    verbs: set[str] = set()
+    queries = []
     if project_id is not None:
-        for role in db.scalars(select(ProjectAssignment.role).where(
-                ProjectAssignment.actor_id == actor.id, ProjectAssignment.project_id == project_id)):
-            verbs |= ROLES[role].verbs
+        queries.append(select(ProjectAssignment.role).where(ProjectAssignment.actor_id == actor.id,
+                                                            ProjectAssignment.project_id == project_id))
     if form_id is not None:
-        for role in db.scalars(select(FormAssignment.role).where(
-                FormAssignment.actor_id == actor.id, FormAssignment.form_id == form_id)):
-            verbs |= ROLES[role].verbs
+        queries.append(select(FormAssignment.role).where(FormAssignment.actor_id == actor.id,
+                                                         FormAssignment.form_id == form_id))
+    if not queries:
+        return set()
+    verbs: set[str] = set()
+    for role in db.scalars(queries[0] if len(queries) == 1 else union_all(*queries)):
+        verbs |= ROLES[role].verbs
     return verbs
 
 

@@ -9,7 +9,9 @@ import uuid
 from dataclasses import dataclass
 from typing import BinaryIO, Mapping
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -34,7 +36,7 @@ class Upload:
 
 @dataclass
 class Received:
-    submission: Submission
+    submission_id: int
     created: bool           # False for an identical resend (attachment top-up)
     attachments_added: int
 
@@ -48,23 +50,48 @@ def identify(xml: bytes) -> tuple[object, ParsedSubmission]:
         raise problems.MissingParameter(f"The submission XML cannot be used: {exc}", details={"field": "form ID"}) from None
 
 
+def resolve(db: Session, project_id: int, xml_form_id: str, version: str) -> tuple[Form, FormDef]:
+    """The live form and the published version a submission names, in one query (the hot path)."""
+    from sqlalchemy import and_
+
+    from server.models.projects import Project
+
+    row = db.execute(
+        select(Form, FormDef).join(Project, Project.id == Form.project_id)
+        .outerjoin(FormDef, and_(FormDef.form_id == Form.id, FormDef.version == version,
+                                 FormDef.published_at.is_not(None)))
+        .where(Form.project_id == project_id, Form.xml_form_id == xml_form_id, Form.deleted_at.is_(None),
+               Project.deleted_at.is_(None))).first()
+    if row is None:
+        raise problems.NotFound(f"There is no form '{xml_form_id}' in this project. Check that the form is "
+                                "published here, or download the form again.")
+    form, form_def = row
+    if form_def is None:
+        raise _unknown_version(form, version)
+    return form, form_def
+
+
+def _unknown_version(form: Form, version: str) -> problems.Problem:
+    return problems.FormVersionNotFound(
+        f"The form version specified in this submission '{version}' does not exist. Download the current "
+        f"version of form '{form.xml_form_id}' and fill it in again.", details={"formVersion": version})
+
+
 def published_version(db: Session, form: Form, version: str) -> FormDef:
     form_def = db.scalars(select(FormDef).where(FormDef.form_id == form.id, FormDef.version == version,
                                                 FormDef.published_at.is_not(None))).first()
     if form_def is None:
-        raise problems.FormVersionNotFound(
-            f"The form version specified in this submission '{version}' does not exist. Download the current "
-            f"version of form '{form.xml_form_id}' and fill it in again.", details={"formVersion": version})
+        raise _unknown_version(form, version)
     return form_def
 
 
-def receive(db: Session, store: BlobStore, cache: VersionCache, form: Form, root, parsed: ParsedSubmission, xml: bytes,
-            uploads: Mapping[str, Upload], submitter_id: int | None, device_id: str | None,
-            user_agent: str | None, limit: int, openrosa: bool = True, max_repeats: int = 5000) -> Received:
+def receive(db: Session, store: BlobStore, cache: VersionCache, form: Form, form_def: FormDef, root,
+            parsed: ParsedSubmission, xml: bytes, uploads: Mapping[str, Upload], submitter_id: int | None,
+            device_id: str | None, user_agent: str | None, limit: int, openrosa: bool = True,
+            max_repeats: int = 5000) -> Received:
     """Store a new submission, top up an identical resend, or store an edit. Caller commits."""
     if form.state == "closed":
         raise problems.NotAcceptingSubmissions()
-    form_def = published_version(db, form, parsed.version)
     if parsed.instance_id is None:
         if parsed.encrypted:
             raise problems.MissingParameter("An encrypted submission must carry meta/instanceID.",
@@ -83,18 +110,20 @@ def receive(db: Session, store: BlobStore, cache: VersionCache, form: Form, root
                                            details={"field": "attachment", "value": name})
     if parsed.deprecated_id:
         return _edit(db, store, cache, form, form_def, parsed, xml, uploads, submitter_id, device_id, user_agent, limit)
-    found = def_by_instance(db, form.id, parsed.instance_id)
-    if found is not None:
-        return _resend(db, store, found, parsed, xml, uploads, limit, openrosa)
+    form_id = form.id
     try:
-        with db.begin_nested():
-            return _create(db, store, cache, form, form_def, parsed, xml, uploads, submitter_id, device_id, user_agent, limit)
-    except IntegrityError:
-        # Someone stored the same instanceID a moment ago: now it is a resend.
-        found = def_by_instance(db, form.id, parsed.instance_id)
-        if found is None:
-            raise
-        return _resend(db, store, found, parsed, xml, uploads, limit, openrosa)
+        received = _create(db, store, cache, form, form_def, parsed, xml, uploads, submitter_id, device_id,
+                           user_agent, limit)
+    except IntegrityError:  # the instanceID is a later version of another submission: nothing was kept
+        db.rollback()
+        received = None
+    if received is not None:
+        return received
+    # The instanceID is already stored (or was, a moment ago, by a concurrent identical POST).
+    found = def_by_instance(db, form_id, parsed.instance_id)
+    if found is None:
+        raise problems.InternalError("The submission could not be stored; please send it again.")
+    return _resend(db, store, found, parsed, xml, uploads, limit, openrosa)
 
 
 def _resend(db, store, found, parsed, xml, uploads, limit, openrosa) -> Received:
@@ -109,35 +138,64 @@ def _resend(db, store, found, parsed, xml, uploads, limit, openrosa) -> Received
             f"The submission {parsed.instance_id} has since been edited; this copy is out of date.")
     if sdef.xml != xml:
         raise problems.XmlConflict()
-    added = _store_attachments(db, store, sdef, parsed.attachments, uploads, limit)
+    added = _store_attachments(db, store, sdef.id, parsed.attachments, uploads, limit)
     if added:
         sub.updated_at = utcnow()
-    return Received(sub, False, added)
+    return Received(sub.id, False, added)
 
 
-def _new_def(db, sub: Submission, form_def: FormDef, parsed, xml, submitter_id, device_id, user_agent) -> SubmissionDef:
-    sdef = SubmissionDef(submission_id=sub.id, form_id=sub.form_id, form_def_id=form_def.id,
-                         instance_id=parsed.instance_id, deprecated_id=parsed.deprecated_id,
-                         instance_name=parsed.instance_name, xml=xml, xml_sha256=hashlib.sha256(xml).hexdigest(),
-                         encrypted=parsed.encrypted, submitter_id=submitter_id, device_id=device_id,
-                         user_agent=(user_agent or None) and user_agent[:255], current=True, created_at=utcnow())
+def _new_def(db, sub: Submission, form, form_def: FormDef, parsed, xml, submitter_id, device_id,
+             user_agent) -> SubmissionDef:
+    sdef = SubmissionDef(**_def_values(sub.id, form, form_def, parsed, xml, submitter_id,
+                                       (device_id or None) and device_id[:255], user_agent, utcnow()))
     db.add(sdef)
     db.flush()
     return sdef
 
 
-def _create(db, store, cache, form, form_def, parsed, xml, uploads, submitter_id, device_id, user_agent, limit) -> Received:
+_statements: dict[str, tuple] = {}
+
+
+def _insert_statements(dialect: str):
+    """Built once per dialect: SQLAlchemy then reuses their compiled form on every submission."""
+    found = _statements.get(dialect)
+    if found is None:
+        dialect_insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        subs, defs = Submission.__table__, SubmissionDef.__table__
+        found = (dialect_insert(subs).on_conflict_do_nothing(index_elements=["form_id", "instance_id"])
+                 .returning(subs.c.id),
+                 insert(defs).returning(defs.c.id),
+                 update(subs).where(subs.c.id == bindparam("sub_id")).values(current_def_id=bindparam("def_id")))
+        _statements[dialect] = found
+    return found
+
+
+def _create(db, store, cache, form, form_def, parsed, xml, uploads, submitter_id, device_id, user_agent,
+            limit) -> Received | None:
+    """Insert a new submission; None when its instanceID is already there (the database decides)."""
     now = utcnow()
-    sub = Submission(form_id=form.id, instance_id=parsed.instance_id, submitter_id=submitter_id,
-                     device_id=(device_id or None) and device_id[:255], created_at=now, edits=0)
-    db.add(sub)
-    db.flush()
-    sdef = _new_def(db, sub, form_def, parsed, xml, submitter_id, device_id, user_agent)
-    sub.current_def_id = sdef.id
-    _write_rows(db, cache.tables(db, form.id, form_def.id), sub.id, parsed)
-    added = _store_attachments(db, store, sdef, parsed.attachments, uploads, limit)
-    db.flush()
-    return Received(sub, True, added)
+    device_id = (device_id or None) and device_id[:255]
+    conn = db.connection()
+    insert_sub, insert_def, set_current = _insert_statements(conn.dialect.name)
+    sub_id = conn.execute(insert_sub, dict(form_id=form.id, instance_id=parsed.instance_id, submitter_id=submitter_id,
+                                           device_id=device_id, review_state=None, edits=0, draft=False,
+                                           created_at=now)).scalar()
+    if sub_id is None:
+        return None
+    def_id = conn.execute(insert_def, _def_values(sub_id, form, form_def, parsed, xml, submitter_id, device_id,
+                                                  user_agent, now)).scalar()
+    conn.execute(set_current, dict(sub_id=sub_id, def_id=def_id))
+    _write_rows(conn, cache.tables(db, form.id, form_def.id), sub_id, parsed)
+    added = _store_attachments(db, store, def_id, parsed.attachments, uploads, limit, new=True)
+    return Received(sub_id, True, added)
+
+
+def _def_values(sub_id, form, form_def, parsed, xml, submitter_id, device_id, user_agent, now) -> dict:
+    return dict(submission_id=sub_id, form_id=form.id, form_def_id=form_def.id, instance_id=parsed.instance_id,
+                deprecated_id=parsed.deprecated_id, instance_name=parsed.instance_name, xml=xml,
+                xml_sha256=hashlib.sha256(xml).hexdigest(), encrypted=parsed.encrypted, submitter_id=submitter_id,
+                device_id=device_id, user_agent=(user_agent or None) and user_agent[:255], current=True,
+                created_at=now)
 
 
 def _edit(db, store, cache, form, form_def, parsed, xml, uploads, submitter_id, device_id, user_agent, limit) -> Received:
@@ -152,8 +210,8 @@ def _edit(db, store, cache, form, form_def, parsed, xml, uploads, submitter_id, 
     if not old.current:
         again = def_by_instance(db, form.id, parsed.instance_id)
         if again is not None and again[0].current and again[0].xml == xml:
-            added = _store_attachments(db, store, again[0], parsed.attachments, uploads, limit)
-            return Received(sub, False, added)
+            added = _store_attachments(db, store, again[0].id, parsed.attachments, uploads, limit)
+            return Received(sub.id, False, added)
         raise problems.DeprecatingOldSubmission(
             f"You tried to update a submission, but the copy you were editing ({parsed.deprecated_id}) is now out "
             "of date. Get the new version and make your edits again.", details={"deprecatedId": parsed.deprecated_id})
@@ -162,7 +220,7 @@ def _edit(db, store, cache, form, form_def, parsed, xml, uploads, submitter_id, 
                                            details={"fields": ["instanceID"], "values": [parsed.instance_id]})
     old.current = False
     db.flush()
-    sdef = _new_def(db, sub, form_def, parsed, xml, submitter_id, device_id, user_agent)
+    sdef = _new_def(db, sub, form, form_def, parsed, xml, submitter_id, device_id, user_agent)
     sub.current_def_id = sdef.id
     sub.edits = (sub.edits or 0) + 1
     sub.review_state = "edited"
@@ -178,11 +236,12 @@ def _edit(db, store, cache, form, form_def, parsed, xml, uploads, submitter_id, 
             db.add(SubmissionAttachment(submission_def_id=sdef.id, name=name, blob_id=previous[name].blob_id,
                                         content_type=previous[name].content_type, updated_at=utcnow()))
     db.flush()
-    added = _store_attachments(db, store, sdef, parsed.attachments, uploads, limit)
-    return Received(sub, True, added)
+    added = _store_attachments(db, store, sdef.id, parsed.attachments, uploads, limit)
+    return Received(sub.id, True, added)
 
 
-def _write_rows(db: Session, tables: DataTables, submission_id: int, parsed: ParsedSubmission) -> None:
+def _write_rows(db, tables: DataTables, submission_id: int, parsed: ParsedSubmission) -> None:
+    """`db` is a Session or a Connection; inserts are plain Core executemany calls."""
     cols = tables.columns
     root_values = {"submission_id": submission_id}
     for path, text in parsed.root.items():
@@ -213,17 +272,19 @@ def _delete_rows(db: Session, tables: DataTables, submission_id: int) -> None:
     db.execute(delete(tables.root).where(tables.root.c.submission_id == submission_id))
 
 
-def _store_attachments(db: Session, store: BlobStore, sdef: SubmissionDef, expected: list[str],
-                       uploads: Mapping[str, Upload], limit: int) -> int:
+def _store_attachments(db: Session, store: BlobStore, sdef_id: int, expected: list[str],
+                       uploads: Mapping[str, Upload], limit: int, new: bool = False) -> int:
     """Store the parts whose names the XML expects; other parts are ignored, as Central does."""
-    existing = {a.name: a for a in db.scalars(select(SubmissionAttachment)
-                                                  .where(SubmissionAttachment.submission_def_id == sdef.id))}
+    if not expected:
+        return 0
+    existing = {} if new else {a.name: a for a in db.scalars(
+        select(SubmissionAttachment).where(SubmissionAttachment.submission_def_id == sdef_id))}
     added = 0
     for name in expected:
         upload = uploads.get(name)
         slot = existing.get(name)
         if slot is None:
-            slot = SubmissionAttachment(submission_def_id=sdef.id, name=name)
+            slot = SubmissionAttachment(submission_def_id=sdef_id, name=name)
             db.add(slot)
         if upload is None:
             continue

@@ -8,8 +8,8 @@ from server import problems
 from server.access import project_or_404
 from server.auth.permissions import require, verbs_for, can
 from server.context import blobs, cache, db, settings
-from server.models.forms import Form, live_form
-from server.models.intake import Upload, identify, receive
+from server.models.forms import Form
+from server.models.intake import Upload, identify, published_version, receive, resolve
 from server.openrosa.routes import bp, openrosa
 from server.problems import openrosa_envelope
 
@@ -80,9 +80,15 @@ def _accept(project_id: int | None) -> Response:
             f"{settings().max_submission_bytes:,}. Send large attachments in several uploads.")
     xml, uploads = _read_post()
     root, parsed = identify(xml)
-    form = _find_form(project_id, parsed.xml_form_id)
+    if g.actor is None:
+        raise problems.AuthenticationFailed("Sign in to send submissions.")
+    if project_id is not None:
+        form, form_def = resolve(db(), project_id, parsed.xml_form_id, parsed.version)
+    else:
+        form = _find_form(parsed.xml_form_id)
+        form_def = published_version(db(), form, parsed.version)
     require(db(), g.actor, form.project_id, "submission.create", form_id=form.id)
-    received = receive(db(), blobs(), cache(), form, root, parsed, xml, uploads,
+    received = receive(db(), blobs(), cache(), form, form_def, root, parsed, xml, uploads,
                        submitter_id=g.actor.id if g.actor else None, device_id=request.args.get("deviceID"),
                        user_agent=_user_agent(), limit=settings().max_submission_bytes,
                        max_repeats=settings().max_repeat_instances)
@@ -98,16 +104,8 @@ def _user_agent() -> str | None:
     return ua[:255] if ua else None
 
 
-def _find_form(project_id: int | None, xml_form_id: str) -> Form:
-    if project_id is not None:
-        project_or_404(project_id)
-        form = live_form(db(), project_id, xml_form_id)
-        if form is None:
-            raise problems.NotFound(f"There is no form '{xml_form_id}' in this project. Check that the form is "
-                                    "published here, or download the form again.")
-        return form
-    # The server root (Collect configured with a plain URL and a username): the caller's projects.
-    _require_caller()
+def _find_form(xml_form_id: str) -> Form:
+    """At the server root (Collect set up with a plain URL and a username): the caller's projects."""
     candidates = [f for f in db().scalars(select(Form).where(Form.xml_form_id == xml_form_id, Form.deleted_at.is_(None)))
                   if can(verbs_for(db(), g.actor, f.project_id, f.id), "submission.create")]
     if not candidates:
