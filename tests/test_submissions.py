@@ -216,3 +216,52 @@ def test_revoked_app_user_stops_at_once(admin, client, project, key_base):
     token = key_base.split("/")[3]
     assert admin.delete(f"/v1/sessions/{token}").status_code == 200
     assert submit(client, key_base, to_xml(household())).status_code == 403
+
+
+def test_extended_form_metadata_counts_submissions(admin, client, key_base, survey):
+    for seed in (1, 2, 3):
+        submit(client, key_base, to_xml(household(seed)))
+    h = household(1)
+    admin.patch(f"{survey}/submissions/{h.instance_id}", {"reviewState": "hasIssues"})
+    body = admin.get(survey, headers={"X-Extended-Metadata": "true"}).get_json()
+    assert body["submissions"] == 3
+    assert body["reviewStates"] == {"received": 2, "hasIssues": 1, "edited": 0}
+    assert body["lastSubmission"].endswith("Z")
+
+
+def test_roles_on_submissions(admin, client, project, key_base, survey):
+    from conftest import Api, sign_in
+
+    h = household()
+    submit(client, key_base, to_xml(h))
+    users = {}
+    for role in ("viewer", "formfill", "manager"):
+        uid = admin.post("/v1/users", json_body={"email": f"{role}@x.vn", "password": "long enough pw"}).get_json()["id"]
+        admin.post(f"/v1/projects/{project}/assignments/{role}/{uid}")
+        users[role] = Api(client, sign_in(client, f"{role}@x.vn", "long enough pw"))
+    one = f"{survey}/submissions/{h.instance_id}"
+    assert users["viewer"].get(f"{survey}/submissions").status_code == 200
+    assert users["viewer"].patch(one, {"reviewState": "approved"}).status_code == 403
+    assert users["viewer"].delete(one).status_code == 403
+    assert users["formfill"].get(f"{survey}/submissions").status_code == 403
+    assert users["formfill"].get(f"{one}.xml").status_code == 403
+    resp = users["formfill"].post(f"{survey}/submissions", data=to_xml(household(5)), content_type="application/xml")
+    assert resp.status_code == 200
+    assert users["manager"].patch(one, {"reviewState": "approved"}).get_json()["reviewState"] == "approved"
+    bad = users["manager"].patch(one, {"reviewState": "published"})
+    assert bad.status_code == 400
+
+
+def test_rest_create_checks_the_form_id(admin, survey):
+    from collect import instance
+
+    resp = admin.post(f"{survey}/submissions", data=instance("other_form", "1", "<a/>"), content_type="application/xml")
+    assert resp.status_code == 400 and resp.get_json()["code"] == 400.8
+
+
+def test_rest_edit_needs_deprecated_id(admin, client, key_base, survey):
+    h = household()
+    submit(client, key_base, to_xml(h))
+    resp = admin.client.put(f"{survey}/submissions/{h.instance_id}", data=to_xml(household(9)),
+                            content_type="application/xml", headers={"Authorization": f"Bearer {admin.token}"})
+    assert resp.status_code == 400 and resp.get_json()["code"] == 400.19

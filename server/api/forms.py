@@ -59,10 +59,28 @@ def create_form(project_id: int):
     return _with_report(form_json(form, _shown_def(form)), definition)
 
 
+def _submission_stats(form: Form) -> dict:
+    """Central's X-Extended-Metadata for a form: counts by review state and the latest submission."""
+    from server.models.submissions import Submission
+
+    rows = db().execute(select(Submission.review_state, func.count(), func.max(Submission.created_at))
+                        .where(Submission.form_id == form.id, Submission.deleted_at.is_(None),
+                               Submission.draft.is_(False)).group_by(Submission.review_state)).all()
+    counts = {state: n for state, n, _ in rows}
+    last = max((latest for _, _, latest in rows if latest is not None), default=None)
+    from server.db import isoformat
+
+    return {"submissions": sum(counts.values()),
+            "reviewStates": {"received": counts.get(None, 0), "hasIssues": counts.get("hasIssues", 0),
+                             "edited": counts.get("edited", 0)},
+            "lastSubmission": isoformat(last), "excelContentType": None}
+
+
 @bp.get("/forms/<xml_form_id>")
 def get_form(project_id: int, xml_form_id: str):
     form = form_or_404(project_id, xml_form_id, "form.read", "open_form.read")
-    return form_json(form, _shown_def(form))
+    extra = _submission_stats(form) if request.headers.get("X-Extended-Metadata", "").lower() == "true" else None
+    return form_json(form, _shown_def(form), extra)
 
 
 @bp.patch("/forms/<xml_form_id>")
