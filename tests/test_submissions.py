@@ -1,5 +1,4 @@
 """Submissions from ODK Collect, as Central receives them (odk-protocol §3, §5, §10 checks 6–13)."""
-import hashlib
 import random
 
 import pytest
