@@ -85,7 +85,9 @@ def openrosa_envelope(message: str, nature: str = "") -> str:
 
 def render(prob: Problem) -> Response:
     if getattr(request, "openrosa", False) or (request.endpoint or "").startswith("openrosa."):
-        resp = Response(openrosa_envelope(prob.message, "error"), status=prob.status,
+        from server.openrosa.messages import bilingual
+
+        resp = Response(openrosa_envelope(bilingual(prob.code, prob.message), "error"), status=prob.status,
                         content_type="text/xml; charset=utf-8")
         from server.openrosa.headers import add_openrosa_headers
 

@@ -264,3 +264,9 @@ def test_rest_edit_needs_deprecated_id(admin, client, key_base, survey):
     resp = admin.client.put(f"{survey}/submissions/{h.instance_id}", data=to_xml(household(9)),
                             content_type="application/xml", headers={"Authorization": f"Bearer {admin.token}"})
     assert resp.status_code == 400 and resp.get_json()["code"] == 400.19
+
+
+def test_refusals_speak_vietnamese_and_english(admin, client, key_base, survey):
+    admin.patch(survey, {"state": "closed"})
+    text = message(submit(client, key_base, to_xml(household())))
+    assert text.startswith("Biểu mẫu đã đóng") and "not currently accepting" in text
