@@ -173,6 +173,42 @@ def form_publish(path: Path, project_id: int, media_dir: Path | None, ignore_war
         click.echo(definition.validation.get("message", ""))
 
 
+# --- areas ---------------------------------------------------------------------------------------------
+
+@main.group()
+def areas() -> None:
+    """The area registry (province → district → commune → village)."""
+
+
+def load_areas(project_id: int, path: Path) -> str:
+    from server.models import areas as registry
+    from server.models.projects import live_project
+
+    store = current_app.extensions["hamlet.blobs"]
+    with _session() as s:
+        if live_project(s, project_id) is None:
+            raise click.ClickException(f"there is no project {project_id}")
+        try:
+            rows = registry.parse_registry(path.read_bytes())
+        except registry.RegistryInvalid as exc:
+            lines = [f"  row {e['row']}, column {e['column']}: {e['message']}" if e.get("row") else f"  {e['message']}"
+                     for e in exc.errors]
+            raise click.ClickException("the area registry has problems; nothing was changed:\n" + "\n".join(lines)) from None
+        count = registry.replace_registry(s, project_id, rows)
+        forms = registry.sync_form_media(s, store, project_id)
+        s.commit()
+    return f"loaded {count} areas into project {project_id}" + (f"; areas.csv updated for {', '.join(forms)}" if forms else "")
+
+
+@areas.command("load")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--project", "project_id", type=int, required=True)
+@with_appcontext
+def areas_load(path: Path, project_id: int) -> None:
+    """Replace a project's area registry with a CSV or XLSX (code, name, level, parent, expected_households)."""
+    click.echo(load_areas(project_id, path))
+
+
 # --- serving -----------------------------------------------------------------------------------------
 
 @main.command("serve")
@@ -223,6 +259,9 @@ def demo(email: str) -> None:
         survey = Path(__file__).resolve().parents[1] / "xlsforms" / "household_digital_survey.xlsx"
         form = live_form(s, project_id, "household_digital_survey")
         published = s.get(FormDef, form.current_def_id) if form is not None and form.current_def_id else None
+    xlsforms = Path(__file__).resolve().parents[1] / "xlsforms"
+    if published is None:
+        click.echo(load_areas(project_id, xlsforms / "areas.csv"))
     if survey.exists() and published is None:
         ctx = click.get_current_context()
         ctx.invoke(form_publish, path=survey, project_id=project_id, media_dir=None, ignore_warnings=False)

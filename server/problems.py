@@ -48,6 +48,9 @@ MissingMultipartField = problem("400.7", "Required multipart POST field xml_subm
 UnexpectedValue = problem("400.8", "A value was not expected here.")
 XlsFormInvalid = problem("400.15", "The given XLSForm file was not valid. Please see the error details for more information.")
 FormWarnings = problem("400.16", "The form is valid, but with warnings. Check the warnings and, if they are acceptable, resubmit with ?ignoreWarnings=true.")
+# Hamlet's own (Central has no such resources): numbered from .91 so they never collide with Central's.
+AreaRegistryInvalid = problem("400.91", "The area registry has errors; nothing was changed.")
+IndicatorsInvalid = problem("400.92", "The indicators workbook has errors; nothing was changed.")
 ExpectedDeprecation = problem("400.19", "This PUT endpoint expects a deprecatedID metadata tag pointing at the current version instanceID.")
 PasswordTooShort = problem("400.21", "The password must be at least 10 characters long.")
 RequestTooLarge = problem("400.36", "Request body too large.")
