@@ -1,0 +1,248 @@
+"""The indicators workbook of a form: indicators, target sets and settings, checked like an XLSForm.
+
+Sheets (form designers edit them in Excel):
+  indicators  name, label::<language> (<code>)…, unit (household | a repeat's name), filter, condition
+  targets     target_set, label::…, criterion, indicator, comparator (>=, >, <=, <), threshold (0–100),
+              level, year, pillar (optional)
+  settings    area_field — the field holding the household's lowest-level area code
+Every mistake is reported with its sheet, row and column; nothing is stored unless all is well."""
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import asdict, dataclass, field
+
+from server.models.areas import LEVELS
+from server.xforms.schema import Schema
+
+COMPARATORS = (">=", ">", "<=", "<")
+HOUSEHOLD = "household"
+
+
+@dataclass
+class Indicator:
+    name: str
+    labels: dict[str, str]
+    unit: str                      # "household" or a repeat's name
+    unit_path: str                 # "" for the form root, else the repeat's path ("household/members")
+    filter: str
+    condition: str
+    fields: dict[str, str] = field(default_factory=dict)   # ${name} -> field path, for filter and condition
+
+
+@dataclass
+class Criterion:
+    target_set: str
+    labels: dict[str, str]
+    criterion: str
+    indicator: str
+    comparator: str
+    threshold: float
+    level: str
+    year: int | None
+    pillar: str | None
+
+
+@dataclass
+class Workbook:
+    area_field: str
+    area_path: str
+    indicators: list[Indicator]
+    criteria: list[Criterion]
+
+    def to_json(self) -> dict:
+        return {"areaField": self.area_field, "areaPath": self.area_path,
+                "indicators": [asdict(i) for i in self.indicators], "criteria": [asdict(c) for c in self.criteria]}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Workbook":
+        return cls(data["areaField"], data["areaPath"], [Indicator(**i) for i in data["indicators"]],
+                   [Criterion(**c) for c in data["criteria"]])
+
+    def target_sets(self) -> dict[str, dict[str, str]]:
+        sets: dict[str, dict[str, str]] = {}
+        for c in self.criteria:
+            sets.setdefault(c.target_set, {}).update({k: v for k, v in c.labels.items() if v})
+        return sets
+
+
+class WorkbookInvalid(ValueError):
+    def __init__(self, errors: list[dict]):
+        super().__init__(f"{len(errors)} problem(s) in the indicators workbook")
+        self.errors = errors
+
+
+def _col_letter(index: int) -> str:
+    letters = ""
+    index += 1
+    while index:
+        index, rem = divmod(index - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
+
+
+def _sheet(wb, name: str, errors: list[dict], required: bool = True):
+    for ws in wb.worksheets:
+        if ws.title.strip().lower() == name:
+            rows = [["" if v is None else (str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)).strip()
+                     for v in r] for r in ws.iter_rows(values_only=True)]
+            return [r for r in rows]
+    if required:
+        errors.append({"sheet": name, "row": None, "column": None, "message": f"The workbook has no '{name}' sheet."})
+    return None
+
+
+def _table(rows, sheet: str, required: tuple[str, ...], errors: list[dict]):
+    """(header index, [(row number, {column: (letter, value)})]) for the non-empty rows of a sheet."""
+    if not rows:
+        errors.append({"sheet": sheet, "row": None, "column": None, "message": f"The '{sheet}' sheet is empty."})
+        return {}, []
+    header = [h.strip() for h in rows[0]]
+    index = {h.lower(): i for i, h in enumerate(header) if h}
+    for col in required:
+        if col not in index:
+            errors.append({"sheet": sheet, "row": 1, "column": col, "message": f"Required column '{col}' is missing."})
+    out = []
+    for n, r in enumerate(rows[1:], start=2):
+        if not any(c for c in r):
+            continue
+        out.append((n, {h.lower(): (_col_letter(i), r[i] if i < len(r) else "") for i, h in enumerate(header) if h}))
+    return index, out
+
+
+_LABEL = re.compile(r"^label::(.+)$", re.I)
+
+
+def _labels(cells: dict) -> dict[str, str]:
+    return {m.group(1).strip(): v for k, (_, v) in cells.items() if (m := _LABEL.match(k)) and v}
+
+
+def parse_workbook(data: bytes, schema: Schema) -> Workbook:
+    from openpyxl import load_workbook
+
+    from server.indicators.expressions import ExpressionError, parse, resolve
+
+    errors: list[dict] = []
+    try:
+        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises several kinds for files that are not workbooks
+        raise WorkbookInvalid([{"sheet": None, "row": None, "column": None,
+                                "message": f"The upload is not an .xlsx workbook ({exc.__class__.__name__})."}]) from None
+    ind_rows, tgt_rows, set_rows = _sheet(wb, "indicators", errors), _sheet(wb, "targets", errors), _sheet(wb, "settings", errors)
+    wb.close()
+    if errors:
+        raise WorkbookInvalid(errors)
+
+    repeats = {r.path[-1]: r.path for r in schema.repeats()}
+
+    def err(sheet, row, cells, col, message):
+        letter = cells.get(col, ("", ""))[0] if cells else ""
+        errors.append({"sheet": sheet, "row": row, "column": col, "cell": f"{letter}{row}" if letter and row else None,
+                       "message": message})
+
+    # settings: a two-column sheet (key, value) or a header row with area_field.
+    _, settings_rows = _table(set_rows, "settings", (), errors)
+    area_field = ""
+    for n, cells in settings_rows:
+        if "area_field" in cells:
+            area_field = cells["area_field"][1]
+    if not area_field and set_rows and len(set_rows) > 1 and set_rows[0] and set_rows[0][0].lower() == "key":
+        area_field = next((r[1] for r in set_rows[1:] if r and r[0] == "area_field" and len(r) > 1), "")
+    area_path = ""
+    if not area_field:
+        errors.append({"sheet": "settings", "row": 1, "column": "area_field", "cell": None,
+                       "message": "Set area_field: the form field that holds the household's lowest-level area code."})
+    else:
+        try:
+            area_path = resolve(parse(f"${{{area_field}}}"), schema, None)[area_field]
+        except ExpressionError as exc:
+            errors.append({"sheet": "settings", "row": 2, "column": "area_field", "cell": None, "message": str(exc)})
+
+    _, rows = _table(ind_rows, "indicators", ("name", "unit", "filter", "condition"), errors)
+    indicators: list[Indicator] = []
+    seen: dict[str, int] = {}
+    for n, cells in rows:
+        name = cells.get("name", ("", ""))[1]
+        if not name:
+            err("indicators", n, cells, "name", "The indicator has no name.")
+            continue
+        if name in seen:
+            err("indicators", n, cells, "name", f"Duplicate indicator '{name}' (first on row {seen[name]}).")
+            continue
+        seen[name] = n
+        unit = (cells.get("unit", ("", ""))[1] or HOUSEHOLD).strip()
+        if unit == HOUSEHOLD:
+            unit_path: tuple[str, ...] | None = None
+        elif unit in repeats:
+            unit_path = repeats[unit]
+        else:
+            err("indicators", n, cells, "unit", f"Unknown unit '{unit}'; use 'household' or a repeat group of the "
+                f"form ({', '.join(repeats) or 'it has none'}).")
+            continue
+        fields: dict[str, str] = {}
+        ok = True
+        for col in ("filter", "condition"):
+            text = cells.get(col, ("", ""))[1]
+            if not text:
+                if col == "condition":
+                    err("indicators", n, cells, col, "The condition is empty: say who counts in the numerator.")
+                    ok = False
+                continue
+            try:
+                fields.update(resolve(parse(text), schema, unit_path))
+            except ExpressionError as exc:
+                err("indicators", n, cells, col, f"{exc} (in: {text})")
+                ok = False
+        if ok:
+            indicators.append(Indicator(name, _labels(cells), unit, "/".join(unit_path) if unit_path else "",
+                                        cells.get("filter", ("", ""))[1], cells["condition"][1], fields))
+
+    _, rows = _table(tgt_rows, "targets", ("target_set", "criterion", "indicator", "comparator", "threshold", "level"), errors)
+    criteria: list[Criterion] = []
+    seen_criteria: dict[tuple[str, str, str], int] = {}
+    for n, cells in rows:
+        get = lambda c: cells.get(c, ("", ""))[1]  # noqa: E731
+        target_set, criterion, indicator = get("target_set"), get("criterion"), get("indicator")
+        if not target_set:
+            err("targets", n, cells, "target_set", "The target set is empty.")
+        if not criterion:
+            err("targets", n, cells, "criterion", "The criterion has no id.")
+        key = (target_set, criterion, get("level").lower())
+        if criterion and key in seen_criteria:
+            err("targets", n, cells, "criterion", f"Duplicate criterion '{criterion}' in target set '{target_set}' "
+                f"(first on row {seen_criteria[key]}).")
+        seen_criteria.setdefault(key, n)
+        if indicator not in seen:
+            hint = _close(indicator, list(seen))
+            err("targets", n, cells, "indicator", f"Unknown indicator '{indicator}'{hint}.")
+        comparator = get("comparator").replace("≥", ">=").replace("≤", "<=").replace("=>", ">=").replace("=<", "<=")
+        if comparator not in COMPARATORS:
+            err("targets", n, cells, "comparator", f"Unknown comparator '{get('comparator')}'; use one of {', '.join(COMPARATORS)}.")
+        threshold = None
+        try:
+            threshold = float(get("threshold").replace("%", "").replace(",", "."))
+            if not 0 <= threshold <= 100:
+                err("targets", n, cells, "threshold", f"The threshold {get('threshold')} is outside 0–100 (a percentage).")
+        except ValueError:
+            err("targets", n, cells, "threshold", f"The threshold '{get('threshold')}' is not a number (a percentage, 0–100).")
+        level = get("level").lower()
+        if level not in LEVELS:
+            err("targets", n, cells, "level", f"Unknown level '{get('level')}'; use one of {', '.join(LEVELS)}.")
+        year = None
+        if get("year"):
+            try:
+                year = int(get("year"))
+            except ValueError:
+                err("targets", n, cells, "year", f"The year '{get('year')}' is not a whole number.")
+        criteria.append(Criterion(target_set, _labels(cells), criterion, indicator, comparator, threshold or 0.0,
+                                  level, year, get("pillar") or None))
+    if errors:
+        raise WorkbookInvalid(errors)
+    return Workbook(area_field, area_path, indicators, criteria)
+
+
+def _close(word: str, options: list[str]) -> str:
+    import difflib
+
+    match = difflib.get_close_matches(word, options, n=1)
+    return f"; did you mean '{match[0]}'?" if match else ""
