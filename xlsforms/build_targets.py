@@ -12,14 +12,16 @@ from openpyxl import Workbook  # noqa: E402
 
 VI, EN = "Tiếng Việt (vi)", "English (en)"
 OUTPUT = Path(__file__).resolve().parent / "household_digital_targets.xlsx"
+CONSENTED = "${consent} = 'yes'"
 WORKING_AGE = "${age} >= 15 and ${age} <= 60"
 PAYS_DIGITALLY = "${bank_account} = 'yes' or (count-selected(${ewallets}) > 0 and not(selected(${ewallets}, 'none')))"
 
 INDICATORS = [
     # name, vi, en, unit, filter, condition
-    ("hh_broadband", "Hộ có Internet cáp quang/băng rộng cố định", "Households with fixed broadband", "household", "",
-     "${fixed_broadband} != 'none' and ${fixed_broadband} != 'dont_know'"),
-    ("hh_fibre", "Hộ có Internet cáp quang", "Households with fibre broadband", "household", "",
+    # Households that refused the interview answer nothing, so household indicators count consenting ones.
+    ("hh_broadband", "Hộ có Internet cáp quang/băng rộng cố định", "Households with fixed broadband", "household",
+     CONSENTED, "${fixed_broadband} = 'fibre' or ${fixed_broadband} = 'cable' or ${fixed_broadband} = 'adsl'"),
+    ("hh_fibre", "Hộ có Internet cáp quang", "Households with fibre broadband", "household", CONSENTED,
      "${fixed_broadband} = 'fibre'"),
     ("adult_smartphone", "Người trưởng thành (15+) có điện thoại thông minh", "Adults (15+) with a smartphone", "members",
      "${age} >= 15", "${smartphone} = 'yes'"),
@@ -40,7 +42,8 @@ INDICATORS = [
      "household", "${runs_business} = 'yes'", "not(selected(${ecommerce_platforms}, 'none'))"),
     ("business_cashless", "Hộ kinh doanh nhận thanh toán không dùng tiền mặt", "Household businesses accepting cashless payment",
      "household", "${runs_business} = 'yes'", "not(selected(${cashless}, 'none'))"),
-    ("hh_ecommerce_account", "Hộ có tài khoản thương mại điện tử", "Households with an e-commerce account", "household", "",
+    ("hh_ecommerce_account", "Hộ có tài khoản thương mại điện tử", "Households with an e-commerce account", "household",
+     CONSENTED,
      "${hh_ecommerce} = 'yes'"),
     ("adult_online_shopping", "Người từ 15 tuổi mua sắm trực tuyến", "People 15+ who shop online", "members",
      "${age} >= 15", "${shopped_online} = 'yes'"),

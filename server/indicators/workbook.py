@@ -114,7 +114,14 @@ _LABEL = re.compile(r"^label::(.+)$", re.I)
 
 
 def _labels(cells: dict) -> dict[str, str]:
-    return {m.group(1).strip(): v for k, (_, v) in cells.items() if (m := _LABEL.match(k)) and v}
+    """{"vi": …, "en": …} from label::Tiếng Việt (vi) / label::English (en) columns."""
+    out = {}
+    for key, (_, value) in cells.items():
+        m = _LABEL.match(key)
+        if m and value:
+            code = re.search(r"\(([a-z]{2,3}(?:-[a-z]+)?)\)\s*$", m.group(1))
+            out[code.group(1) if code else m.group(1).strip()] = value
+    return out
 
 
 def parse_workbook(data: bytes, schema: Schema) -> Workbook:
