@@ -6,3 +6,4 @@ from server.models.forms import Form, FormDef, FormAttachment  # noqa: F401
 from server.models.submissions import Submission, SubmissionDef, SubmissionAttachment, Comment  # noqa: F401
 from server.models.form_data import FormTable, FormColumn  # noqa: F401
 from server.models.areas import Area  # noqa: F401
+from server.models.indicators import IndicatorSet  # noqa: F401

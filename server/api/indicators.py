@@ -1,0 +1,114 @@
+"""Indicators of a form over REST: upload the workbook, read results per area as JSON or CSV."""
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime, timezone
+
+from flask import Blueprint, Response, request
+
+from server import problems
+from server.access import form_or_404
+from server.api.common import commit, is_true, read_body_limited
+from server.context import blobs, db, settings
+from server.indicators.results import ReportError, ReportQuery, report
+from server.indicators.workbook import WorkbookInvalid, parse_workbook
+from server.models.blobs import ensure_blob
+from server.models.forms import FormDef
+from server.models.indicators import indicator_set, save_workbook
+from server.xforms.schema import read_schema
+
+bp = Blueprint("indicators", __name__, url_prefix="/v1/projects/<int:project_id>/forms/<xml_form_id>")
+
+
+def load_workbook(form, data: bytes):
+    if form.current_def_id is None:
+        raise problems.NotFound("Publish the form before giving it indicators.")
+    schema = read_schema(db().get(FormDef, form.current_def_id).xml)
+    try:
+        workbook = parse_workbook(data, schema)
+    except WorkbookInvalid as exc:
+        first = exc.errors[0]
+        where = ", ".join(f"{k} {first[k]}" for k in ("sheet", "row", "column") if first.get(k))
+        raise problems.IndicatorsInvalid(
+            f"The indicators workbook has {len(exc.errors)} problem(s); nothing was changed. First: "
+            f"{where + ': ' if where else ''}{first['message']}", details={"errors": exc.errors}) from None
+    sha, md5, size = blobs().put_bytes(data)
+    saved = save_workbook(db(), form.id, workbook, ensure_blob(db(), sha, md5, size).id)
+    return workbook, saved
+
+
+@bp.put("/indicators")
+def put_indicators(project_id: int, xml_form_id: str):
+    form = form_or_404(project_id, xml_form_id, "form.update")
+    workbook, saved = load_workbook(form, read_body_limited(settings().max_form_bytes))
+    commit()
+    return {"success": True, "indicators": len(workbook.indicators), "targetSets": sorted(workbook.target_sets()),
+            "criteria": len(workbook.criteria), "areaField": workbook.area_field, "generation": saved.generation}
+
+
+@bp.get("/indicators/definition")
+def get_definition(project_id: int, xml_form_id: str):
+    form = form_or_404(project_id, xml_form_id, "form.read")
+    found = indicator_set(db(), form.id)
+    if found is None:
+        raise problems.NotFound("This form has no indicators yet.")
+    return found.definition
+
+
+def _date(name: str) -> datetime | None:
+    raw = request.args.get(name)
+    if not raw:
+        return None
+    try:
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise problems.UnexpectedValue(f"'{raw}' is not a date (use YYYY-MM-DD).", details={"field": name}) from None
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def _query() -> ReportQuery:
+    try:
+        low = float(request.args.get("lowCoverage", "30")) / 100
+    except ValueError:
+        raise problems.UnexpectedValue("lowCoverage is a percentage, e.g. 30.") from None
+    return ReportQuery(target_set=request.args.get("targetSet") or None, level=request.args.get("level") or None,
+                       area=request.args.get("area") or None, since=_date("from"), until=_date("to"),
+                       include_rejected=is_true(request.args.get("includeRejected")), low_coverage=low)
+
+
+def _report(project_id: int, xml_form_id: str) -> dict:
+    form = form_or_404(project_id, xml_form_id, "submission.read")
+    try:
+        return report(db(), form, _query())
+    except ReportError as exc:
+        raise problems.UnexpectedValue(str(exc)) from None
+
+
+@bp.get("/indicators")
+def get_indicators(project_id: int, xml_form_id: str):
+    return _report(project_id, xml_form_id)
+
+
+CSV_COLUMNS = ["area_code", "area_name", "level", "households", "expected_households", "coverage", "achieved",
+               "indicator", "numerator", "denominator", "value", "ci_low", "ci_high", "comparator", "target", "met"]
+
+
+def report_csv(result: dict) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(CSV_COLUMNS)
+    for a in result["areas"]:
+        for i in a["indicators"]:
+            w.writerow([a["code"], a["name"], a["level"], a["households"], a["expectedHouseholds"], a["coverage"],
+                        a["achieved"], i["name"], i["numerator"], i["denominator"], i["value"], i["ciLow"], i["ciHigh"],
+                        i["comparator"], i["target"], i["met"]])
+    return buf.getvalue()
+
+
+@bp.get("/indicators.csv")
+def get_indicators_csv(project_id: int, xml_form_id: str):
+    body = report_csv(_report(project_id, xml_form_id))
+    bom = "\ufeff" if is_true(request.args.get("bom")) else ""
+    return Response(bom + body, content_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{xml_form_id}-indicators.csv"'})
