@@ -11,7 +11,7 @@ from server import problems
 from server.access import form_or_404
 from server.api.common import commit, is_true, read_body_limited
 from server.context import blobs, db, settings
-from server.indicators.results import ReportError, ReportQuery, report
+from server.indicators.results import ReportError, ReportQuery, coverage_report, follow_up_list, report
 from server.indicators.workbook import WorkbookInvalid, parse_workbook
 from server.models.blobs import ensure_blob
 from server.models.forms import FormDef
@@ -112,3 +112,44 @@ def get_indicators_csv(project_id: int, xml_form_id: str):
     bom = "\ufeff" if is_true(request.args.get("bom")) else ""
     return Response(bom + body, content_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{xml_form_id}-indicators.csv"'})
+
+
+@bp.get("/coverage")
+def get_coverage(project_id: int, xml_form_id: str):
+    form = form_or_404(project_id, xml_form_id, "submission.read")
+    q = _query()
+    try:
+        return coverage_report(db(), form, q.level, q.area, q.low_coverage, q.include_rejected)
+    except ReportError as exc:
+        raise problems.UnexpectedValue(str(exc)) from None
+
+
+def _follow_up(project_id: int, xml_form_id: str) -> dict:
+    form = form_or_404(project_id, xml_form_id, "submission.read")
+    name = request.args.get("indicator")
+    if not name:
+        raise problems.MissingParameter("Say which indicator: ?indicator=…", details={"field": "indicator"})
+    try:
+        return follow_up_list(db(), form, name, request.args.get("area") or None,
+                              is_true(request.args.get("includeRejected")))
+    except ReportError as exc:
+        raise problems.UnexpectedValue(str(exc)) from None
+
+
+@bp.get("/follow-up")
+def get_follow_up(project_id: int, xml_form_id: str):
+    return _follow_up(project_id, xml_form_id)
+
+
+@bp.get("/follow-up.csv")
+def get_follow_up_csv(project_id: int, xml_form_id: str):
+    result = _follow_up(project_id, xml_form_id)
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["area", "name", "address", "phone", "count", "people", "instance_id", "instance_name", "duplicate_of"])
+    for h in result["households"]:
+        w.writerow([h["area"], h["name"], h["address"], h["phone"], h["count"], "; ".join(p or "" for p in h.get("people", [])),
+                    h["instanceId"], h["instanceName"], " ".join(h["duplicateOf"])])
+    bom = "\ufeff" if is_true(request.args.get("bom")) else ""
+    return Response(bom + buf.getvalue(), content_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{xml_form_id}-follow-up.csv"'})

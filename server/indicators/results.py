@@ -90,3 +90,67 @@ def _assemble(db, project_id, workbook, criteria, sums, query: ReportQuery) -> d
         "unmatchedAreas": [{"code": code or None, "households": n} for code, n in sorted(unmatched.items())],
         "indicators": [{"name": i.name, "labels": i.labels, "unit": i.unit} for i in workbook.indicators],
     }
+
+
+def _scope(db: Session, project_id: int, area: str | None, level: str | None = None) -> tuple[list[Area], set[str] | None]:
+    areas = areas_of(db, project_id)
+    if not area:
+        return areas, None
+    found = next((a for a in areas if a.code == area), None)
+    if found is None:
+        raise ReportError(f"Unknown area '{area}' in this project's registry.")
+    inside = [a for a in areas if a.path == found.path or a.path.startswith(found.path + "/")]
+    return inside, {a.code for a in inside}
+
+
+def _prepared(db: Session, form) -> Workbook:
+    found = store.indicator_set(db, form.id)
+    if found is None:
+        raise ReportError("This form has no indicators workbook yet; its settings name the area field.")
+    workbook = Workbook.from_json(found.definition)
+    if store.refresh(db, form.id, workbook, found.generation):
+        db.commit()
+    return workbook
+
+
+def coverage_report(db: Session, form, level: str | None, area: str | None, low_coverage: float,
+                    include_rejected: bool = False) -> dict:
+    from server.indicators.followup import coverage
+
+    if level and level not in LEVELS:
+        raise ReportError(f"Unknown level '{level}'; use one of {', '.join(LEVELS)}.")
+    workbook = _prepared(db, form)
+    areas, codes = _scope(db, form.project_id, area)
+    counts = coverage(db, form.id, workbook, codes, include_rejected)
+    nodes = {a.code: AreaNode(a.code, a.name, a.level, a.parent_code, a.expected_households) for a in areas_of(db, form.project_id)}
+    for a in nodes.values():
+        if a.parent in nodes:
+            nodes[a.parent].children.append(a.code)
+    roll_up(nodes, {code: (n, {}) for code, n in counts["byArea"].items() if code in nodes})
+    rows = []
+    for a in areas:
+        if level and a.level != level:
+            continue
+        node = nodes[a.code]
+        expected = node.expected_households
+        pct = round(100 * node.households / expected, 2) if expected else None
+        rows.append({"code": a.code, "name": a.name, "level": a.level, "parent": a.parent_code,
+                     "households": node.households, "expectedHouseholds": expected, "coverage": pct,
+                     "lowCoverage": pct is not None and pct < low_coverage * 100})
+    unmatched = [{"code": c or None, "households": n} for c, n in sorted(counts["byArea"].items()) if c not in nodes]
+    return {"areas": rows, "byEnumerator": counts["byEnumerator"], "byDay": counts["byDay"],
+            "unmatchedAreas": unmatched, "lowCoverageThreshold": round(low_coverage * 100, 2)}
+
+
+def follow_up_list(db: Session, form, indicator_name: str, area: str | None, include_rejected: bool = False) -> dict:
+    from server.indicators.followup import follow_up
+
+    workbook = _prepared(db, form)
+    indicator = next((i for i in workbook.indicators if i.name == indicator_name), None)
+    if indicator is None:
+        raise ReportError(f"Unknown indicator '{indicator_name}'; this form has "
+                          f"{', '.join(i.name for i in workbook.indicators)}.")
+    _, codes = _scope(db, form.project_id, area)
+    rows = follow_up(db, form.id, workbook, indicator, codes, include_rejected)
+    return {"indicator": indicator.name, "labels": indicator.labels, "unit": indicator.unit, "area": area,
+            "households": rows}

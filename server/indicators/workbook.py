@@ -43,21 +43,27 @@ class Criterion:
     pillar: str | None
 
 
+# Optional settings naming the fields a follow-up visit needs; the defaults are the shipped survey's.
+CONTACT_FIELDS = {"name_field": "respondent_name", "address_field": "address", "phone_field": "phone",
+                  "member_name_field": "member_name", "household_id_field": ""}
+
+
 @dataclass
 class Workbook:
     area_field: str
     area_path: str
     indicators: list[Indicator]
     criteria: list[Criterion]
+    contacts: dict[str, str] = field(default_factory=dict)  # setting -> field path, where the form has it
 
     def to_json(self) -> dict:
-        return {"areaField": self.area_field, "areaPath": self.area_path,
+        return {"areaField": self.area_field, "areaPath": self.area_path, "contacts": self.contacts,
                 "indicators": [asdict(i) for i in self.indicators], "criteria": [asdict(c) for c in self.criteria]}
 
     @classmethod
     def from_json(cls, data: dict) -> "Workbook":
         return cls(data["areaField"], data["areaPath"], [Indicator(**i) for i in data["indicators"]],
-                   [Criterion(**c) for c in data["criteria"]])
+                   [Criterion(**c) for c in data["criteria"]], data.get("contacts", {}))
 
     def target_sets(self) -> dict[str, dict[str, str]]:
         sets: dict[str, dict[str, str]] = {}
@@ -150,9 +156,19 @@ def parse_workbook(data: bytes, schema: Schema) -> Workbook:
     # settings: a two-column sheet (key, value) or a header row with area_field.
     _, settings_rows = _table(set_rows, "settings", (), errors)
     area_field = ""
+    contacts: dict[str, str] = {}
     for n, cells in settings_rows:
         if "area_field" in cells:
             area_field = cells["area_field"][1]
+        for key, default in CONTACT_FIELDS.items():
+            name = cells.get(key, ("", ""))[1] if key in cells else default
+            if not name:
+                continue
+            owner = next((f for f in schema.leaves() if f.path[-1] == name), None)
+            if owner is not None:
+                contacts[key] = "/".join(owner.path)
+            elif key in cells:
+                err("settings", n, cells, key, f"The form has no field '{name}'.")
     if not area_field and set_rows and len(set_rows) > 1 and set_rows[0] and set_rows[0][0].lower() == "key":
         area_field = next((r[1] for r in set_rows[1:] if r and r[0] == "area_field" and len(r) > 1), "")
     area_path = ""
@@ -245,7 +261,7 @@ def parse_workbook(data: bytes, schema: Schema) -> Workbook:
                                   level, year, get("pillar") or None))
     if errors:
         raise WorkbookInvalid(errors)
-    return Workbook(area_field, area_path, indicators, criteria)
+    return Workbook(area_field, area_path, indicators, criteria, contacts)
 
 
 def _close(word: str, options: list[str]) -> str:
