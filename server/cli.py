@@ -209,6 +209,88 @@ def areas_load(path: Path, project_id: int) -> None:
     click.echo(load_areas(project_id, path))
 
 
+# --- indicators ----------------------------------------------------------------------------------------
+
+@main.group()
+def indicators() -> None:
+    """Indicators, targets and coverage of a form."""
+
+
+def _form(s, project_id: int, form_id: str):
+    from server.models.forms import live_form
+
+    form = live_form(s, project_id, form_id)
+    if form is None:
+        raise click.ClickException(f"there is no form '{form_id}' in project {project_id}")
+    return form
+
+
+@indicators.command("load")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--project", "project_id", type=int, required=True)
+@click.option("--form", "form_id", required=True)
+@with_appcontext
+def indicators_load(path: Path, project_id: int, form_id: str) -> None:
+    """Give a form its indicators workbook (indicators, targets, settings sheets)."""
+    from server.indicators.workbook import WorkbookInvalid, parse_workbook
+    from server.models.blobs import ensure_blob
+    from server.models.forms import FormDef
+    from server.models.indicators import save_workbook
+    from server.xforms.schema import read_schema
+
+    store = current_app.extensions["hamlet.blobs"]
+    with _session() as s:
+        form = _form(s, project_id, form_id)
+        if form.current_def_id is None:
+            raise click.ClickException("publish the form first")
+        data = path.read_bytes()
+        try:
+            workbook = parse_workbook(data, read_schema(s.get(FormDef, form.current_def_id).xml))
+        except WorkbookInvalid as exc:
+            lines = [f"  {e.get('sheet') or ''} row {e.get('row')}, column {e.get('column')}: {e['message']}" for e in exc.errors]
+            raise click.ClickException("the workbook has problems; nothing was changed:\n" + "\n".join(lines)) from None
+        sha, md5, size = store.put_bytes(data)
+        save_workbook(s, form.id, workbook, ensure_blob(s, sha, md5, size).id)
+        s.commit()
+    click.echo(f"loaded {len(workbook.indicators)} indicators and {len(workbook.criteria)} criteria in "
+               f"{len(workbook.target_sets())} target sets for {form_id}")
+
+
+@indicators.command("report")
+@click.option("--project", "project_id", type=int, required=True)
+@click.option("--form", "form_id", required=True)
+@click.option("--target-set", default=None)
+@click.option("--level", default=None)
+@click.option("--area", default=None)
+@click.option("--csv", "as_csv", is_flag=True, help="CSV instead of a table")
+@with_appcontext
+def indicators_report(project_id: int, form_id: str, target_set: str | None, level: str | None, area: str | None,
+                      as_csv: bool) -> None:
+    """Print the indicators per area against a target set."""
+    from server.api.indicators import report_csv
+    from server.indicators.results import ReportError, ReportQuery, report
+
+    with _session() as s:
+        try:
+            result = report(s, _form(s, project_id, form_id), ReportQuery(target_set=target_set, level=level, area=area))
+        except ReportError as exc:
+            raise click.ClickException(str(exc)) from None
+    if as_csv:
+        click.echo(report_csv(result), nl=False)
+        return
+    for a in result["areas"]:
+        badge = {True: "ĐẠT / achieved", False: "chưa đạt / not yet", None: "—"}[a["achieved"]]
+        cov = f"{a['coverage']:.1f}%" if a["coverage"] is not None else "?"
+        click.echo(f"{a['code']:<14} {a['name']:<28} {a['households']:>6} hh ({cov} of {a['expectedHouseholds'] or '?'})  {badge}")
+        for i in a["indicators"]:
+            value = f"{i['value']:.1f}%" if i["value"] is not None else "  n/a"
+            target = f" {i['comparator']} {i['target']:g}%" if i["target"] is not None else ""
+            mark = {True: "✓", False: "✗", None: " "}[i["met"]]
+            click.echo(f"    {mark} {i['name']:<30} {value:>7}  ({i['numerator']}/{i['denominator']}){target}")
+    for u in result["unmatchedAreas"]:
+        click.echo(f"unmatched area code {u['code']!r}: {u['households']} households not in the registry")
+
+
 # --- serving -----------------------------------------------------------------------------------------
 
 @main.command("serve")
@@ -265,6 +347,8 @@ def demo(email: str) -> None:
     if survey.exists() and published is None:
         ctx = click.get_current_context()
         ctx.invoke(form_publish, path=survey, project_id=project_id, media_dir=None, ignore_warnings=False)
+        ctx.invoke(indicators_load, path=xlsforms / "household_digital_targets.xlsx", project_id=project_id,
+                   form_id="household_digital_survey")
     click.echo("")
     click.echo("Hamlet demo")
     click.echo(f"  web API:        http://127.0.0.1:8000/v1   (project {project_id})")

@@ -70,3 +70,35 @@ def test_demo_is_idempotent_and_prints_credentials(env):
     assert "published" not in second.output
     password = [ln.split()[-1] for ln in first.output.splitlines() if "password:" in ln][0]
     assert password in second.output
+
+
+def test_indicators_load_and_report_from_the_command_line(env):
+    import random
+
+    from server import create_app
+    from server.models.intake import identify, receive, resolve
+    from server.synthetic import random_household, to_xml
+
+    run("db", "upgrade")
+    assert run("demo").exit_code == 0
+    app = create_app()
+    with app.app_context():
+        s = app.extensions["hamlet.sessionmaker"]()
+        rng = random.Random(5)
+        for _ in range(20):
+            xml = to_xml(random_household(rng, "DN-HV-HP-01"))
+            root, parsed = identify(xml)
+            form, form_def = resolve(s, 1, parsed.xml_form_id, parsed.version)
+            receive(s, app.extensions["hamlet.blobs"], app.extensions["hamlet.cache"], form, form_def, root, parsed,
+                    xml, {}, None, None, None, 10**8)
+        s.commit()
+        s.close()
+    out = run("indicators", "report", "--project", "1", "--form", "household_digital_survey",
+              "--target-set", "thac_gian_kdc", "--level", "village", "--area", "DN-HV-HP")
+    assert out.exit_code == 0, out.output
+    assert "DN-HV-HP-01" in out.output and "20 hh" in out.output and "hh_broadband" in out.output
+    csv_out = run("indicators", "report", "--project", "1", "--form", "household_digital_survey", "--csv")
+    assert csv_out.output.startswith("area_code,area_name,level,households")
+    bad = run("indicators", "load", str(CORPUS / "onadata-accents/form.xlsx"), "--project", "1",
+              "--form", "household_digital_survey")
+    assert bad.exit_code != 0 and "nothing was changed" in bad.output
