@@ -161,6 +161,23 @@ class Db:
             ticks[pid] = _cpu_ticks(pid, children=False)
         return ticks
 
+    def cluster_cpu_ticks(self) -> dict[int, int] | None:
+        """For a local PostgreSQL server: CPU ticks of every child of the postmaster (all backends, plus the
+        WAL writer, checkpointer, background writer and autovacuum, whose work commits cause), by pid."""
+        if self._probe is None:
+            return None
+        try:
+            backend = self._probe.execute("SELECT pg_backend_pid()").fetchone()[0]
+            stat = Path(f"/proc/{backend}/stat").read_text()
+            postmaster = int(stat[stat.rindex(")") + 2:].split()[1])
+            if Path(f"/proc/{postmaster}/comm").read_text().strip() not in ("postgres", "postmaster"):
+                return None
+        except (OSError, ValueError, IndexError):
+            return None
+        except Exception:  # noqa: BLE001 - psycopg errors: no probe
+            return None
+        return {pid: _cpu_ticks(pid, children=False) for pid in _children(postmaster)}
+
 
 @contextmanager
 def temp_dir(prefix: str = "hamlet-bench-"):
@@ -190,10 +207,13 @@ def upgrade_database(env: dict) -> None:
 
 
 class Gunicorn:
-    """`python -m gunicorn -w N --bind 127.0.0.1:PORT 'server:create_app()'`, logging to a file."""
+    """`python -m gunicorn -w N --bind 127.0.0.1:PORT 'server:create_app()'`, logging to a file.
+    `worker_class`/`threads` (e.g. "gthread", 4) and `extra_args` are passed on when given."""
 
-    def __init__(self, env: dict, log: Path, workers: int = 2, timeout: int = 120):
+    def __init__(self, env: dict, log: Path, workers: int = 2, timeout: int = 120, worker_class: str | None = None,
+                 threads: int | None = None, extra_args: list[str] | tuple[str, ...] = ()):
         self.env, self.log, self.workers, self.timeout = env, log, workers, timeout
+        self.worker_class, self.threads, self.extra_args = worker_class, threads, list(extra_args)
         self.port = free_port()
         self.proc: subprocess.Popen | None = None
         self._log_fh = None
@@ -206,6 +226,11 @@ class Gunicorn:
         self._log_fh = open(self.log, "ab")
         cmd = [python_exe(), "-m", "gunicorn", "-w", str(self.workers), "--bind", self.host,
                "--timeout", str(self.timeout)]
+        if self.worker_class:
+            cmd += ["--worker-class", self.worker_class]
+        if self.threads:
+            cmd += ["--threads", str(self.threads)]
+        cmd += self.extra_args
         if _gunicorn_has_control_socket():
             # gunicorn >= 24 opens ~/.gunicorn/gunicorn.ctl by default, shared by every gunicorn of this user
             cmd.append("--no-control-socket")
@@ -276,6 +301,19 @@ class Gunicorn:
             i += 1
         return {p: _cpu_ticks(p) for p in pids}
 
+    def pids(self) -> list[int]:
+        """The master, its workers and their children."""
+        return list(self.cpu_ticks())
+
+    def rss_bytes(self) -> tuple[int, int]:
+        """(current RSS summed over the master and workers, largest per-process peak VmHWM), from /proc."""
+        total, hwm = 0, 0
+        for pid in self.pids():
+            mem = proc_memory(pid)
+            total += mem.get("VmRSS", 0)
+            hwm = max(hwm, mem.get("VmHWM", 0))
+        return total, hwm
+
     def log_text(self) -> str:
         try:
             return self.log.read_text(errors="replace")
@@ -301,6 +339,19 @@ def _children(pid: int) -> list[int]:
             out.extend(int(c) for c in Path(f"/proc/{pid}/task/{tid}/children").read_text().split())
         except (FileNotFoundError, ProcessLookupError, ValueError):
             pass
+    return out
+
+
+def proc_memory(pid: int) -> dict[str, int]:
+    """VmRSS, VmHWM (peak RSS) … of a process in bytes, from /proc/<pid>/status ({} once it is gone)."""
+    out = {}
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.startswith("Vm") and value.strip().endswith("kB"):
+                out[key] = int(value.split()[0]) * 1024
+    except (FileNotFoundError, ProcessLookupError, ValueError):
+        pass
     return out
 
 
@@ -561,3 +612,131 @@ def run_wrk(server: Gunicorn, label: str, path: str, headers: dict, duration: in
     non = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
     return WrkResult(label, rate, total, latency, err.group(0) if err else None, int(non.group(1)) if non else 0,
                      cpu.seconds, cpu.stable, cpu.db_seconds)
+
+
+# --- a CPU profiler for gunicorn workers -----------------------------------------------------------------
+
+def install_cpu_sampler(out: Path, interval: float = 0.002, dump_every: float = 1.0) -> None:
+    """Statistical CPU profiler for this process, for benchmarks (no dependencies, works in gunicorn workers).
+
+    SIGPROF fires every `interval` seconds of the process's CPU time (so idle waits cost nothing and are
+    never sampled). The handler charges each thread's CPU time since the previous signal (its own CPU
+    clock) to that thread's current Python stack. For the main thread, which runs gunicorn sync
+    workers' requests, the stack is exact; other threads are seen where they wait for the GIL, so with
+    gthread workers the attribution is approximate. A daemon thread rewrites `out` every `dump_every`
+    seconds with the cumulative totals as collapsed stacks: `outer;…;inner MICROSECONDS` per line."""
+    import signal
+    import threading
+
+    main = threading.main_thread().ident
+    clocks: dict[int, int] = {}
+    last: dict[int, int] = {}
+    totals: dict[tuple, int] = {}
+    dumper_ident: list[int] = []
+
+    def cpu_ns(ident: int) -> int | None:
+        try:
+            clock = clocks.get(ident)
+            if clock is None:
+                clock = clocks[ident] = time.pthread_getcpuclockid(ident)
+            return time.clock_gettime_ns(clock)
+        except (OSError, OverflowError):
+            return None
+
+    def handler(signum, frame):
+        for ident, top in sys._current_frames().items():
+            if ident in dumper_ident:
+                continue
+            now = cpu_ns(ident)
+            if now is None:
+                continue
+            delta = now - last.get(ident, now)
+            last[ident] = now
+            if delta <= 0:
+                continue
+            f = frame if ident == main else top
+            codes = []
+            while f is not None and len(codes) < 200:
+                codes.append(f.f_code)
+                f = f.f_back
+            key = tuple(codes)
+            totals[key] = totals.get(key, 0) + delta
+
+    def name(code) -> str:
+        fn = code.co_filename
+        for marker in ("site-packages/", str(ROOT) + "/"):
+            if marker in fn:
+                fn = fn.split(marker, 1)[1]
+                break
+        return f"{code.co_qualname if hasattr(code, 'co_qualname') else code.co_name} ({fn}:{code.co_firstlineno})"
+
+    def dump():
+        snapshot = dict(totals)                  # a C-level copy: atomic under the GIL
+        lines = [";".join(name(c) for c in reversed(k)) + f" {v // 1000}" for k, v in snapshot.items() if v >= 1000]
+        tmp = out.with_suffix(".tmp")
+        tmp.write_text("\n".join(lines) + "\n")
+        os.replace(tmp, out)
+
+    def dumper():
+        dumper_ident.append(threading.get_ident())
+        while True:
+            time.sleep(dump_every)
+            try:
+                dump()
+            except Exception:  # noqa: BLE001 - profiling must never break the worker
+                pass
+
+    def stop():
+        signal.setitimer(signal.ITIMER_PROF, 0, 0)   # else a late SIGPROF kills the exiting process
+        try:
+            dump()
+        except Exception:  # noqa: BLE001
+            pass
+
+    import atexit
+
+    atexit.register(stop)
+    threading.Thread(target=dumper, name="cpu-sampler-dump", daemon=True).start()
+    signal.signal(signal.SIGPROF, handler)
+    signal.siginterrupt(signal.SIGPROF, False)     # SA_RESTART: don't make C libraries see EINTR
+    try:
+        # gunicorn workers wake on a pipe for every signal; a full pipe must not print warnings
+        fd = signal.set_wakeup_fd(-1)
+        if fd != -1:
+            signal.set_wakeup_fd(fd, warn_on_full_buffer=False)
+    except (ValueError, TypeError):
+        pass
+    signal.setitimer(signal.ITIMER_PROF, interval, interval)
+
+
+def read_collapsed(folder: Path, pattern: str = "worker-*.txt") -> dict[str, int]:
+    """Sum the collapsed-stack files in `folder` (as install_cpu_sampler writes them) into one dict."""
+    totals: dict[str, int] = {}
+    for path in Path(folder).glob(pattern):
+        try:
+            text = path.read_text(errors="replace")
+        except FileNotFoundError:
+            continue
+        for line in text.splitlines():
+            stack, _, count = line.rpartition(" ")
+            if stack and count.isdigit():
+                totals[stack] = totals.get(stack, 0) + int(count)
+    return totals
+
+
+def gunicorn_profile_config(folder: Path, interval: float = 0.002) -> Path:
+    """A gunicorn config file (pass `-c` it) that runs install_cpu_sampler in every worker, writing
+    `folder`/worker-<pid>.txt."""
+    folder.mkdir(parents=True, exist_ok=True)
+    conf = folder / "gunicorn_profile.conf.py"
+    conf.write_text(
+        "import os, sys\n"
+        f"sys.path.insert(0, {str(Path(__file__).resolve().parent)!r})\n"
+        "from pathlib import Path\n\n\n"
+        "def post_worker_init(worker):\n"
+        "    from _util import install_cpu_sampler\n"
+        f"    install_cpu_sampler(Path({str(folder)!r}) / f'worker-{{os.getpid()}}.txt', interval={interval!r})\n\n\n"
+        "def worker_exit(server, worker):\n"
+        "    import signal\n"
+        "    signal.setitimer(signal.ITIMER_PROF, 0, 0)\n")
+    return conf
