@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, request
+from flask.sessions import SessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from server import problems
@@ -13,6 +14,16 @@ from server.models.blobs import BlobStore
 from server.models.form_data import VersionCache
 
 log = logging.getLogger("hamlet")
+
+
+class NoCookieSessions(SessionInterface):
+    """Flask opens a cookie session on every request by default; the REST and OpenRosa APIs never use one."""
+
+    def open_session(self, app, request):
+        return None
+
+    def save_session(self, app, session, response):
+        return None
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -31,6 +42,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["hamlet.cache"] = VersionCache()
 
     problems.register(app)
+    app.session_interface = NoCookieSessions()  # the API authenticates by token; no cookie session to open
 
     from server.api import register_api
     from server.openrosa import bp as openrosa_bp

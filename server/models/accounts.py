@@ -4,9 +4,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ForeignKey, String, select, delete
+from sqlalchemy import ForeignKey, String, bindparam, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -110,17 +111,58 @@ def create_session(db: Session, actor: Actor, hours: int | None) -> AuthSession:
     return session
 
 
-def actor_for_token(db: Session, token: str) -> tuple[Actor, AuthSession] | None:
-    row = db.execute(
-        select(Actor, AuthSession).join(AuthSession, AuthSession.actor_id == Actor.id)
-        .where(AuthSession.token == token, Actor.deleted_at.is_(None))
-    ).first()
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling, read in one query per request: the actor's columns without an ORM object."""
+
+    id: int
+    type: str
+    display_name: str
+    email: str | None
+    site_role: str | None
+    project_id: int | None
+    created_at: datetime
+    updated_at: datetime | None
+    deleted_at: datetime | None
+
+    @property
+    def is_site_admin(self) -> bool:
+        return self.site_role == "admin"
+
+
+@dataclass(frozen=True)
+class TokenSession:
+    token: str
+    csrf: str
+    created_at: datetime
+    expires_at: datetime | None
+
+
+_CALLER_COLUMNS = ("id", "type", "display_name", "email", "site_role", "project_id", "created_at", "updated_at",
+                   "deleted_at")
+_BY_TOKEN = None
+
+
+def _by_token_statement():
+    """Built once: the token lookup runs on every request, twice per Collect upload (HEAD, POST)."""
+    global _BY_TOKEN
+    if _BY_TOKEN is None:
+        a, t = Actor.__table__, AuthSession.__table__
+        _BY_TOKEN = (select(*[a.c[c] for c in _CALLER_COLUMNS], t.c.token, t.c.csrf,
+                            t.c.created_at.label("session_created_at"), t.c.expires_at)
+                     .join(t, t.c.actor_id == a.c.id)
+                     .where(t.c.token == bindparam("token"), a.c.deleted_at.is_(None)))
+    return _BY_TOKEN
+
+
+def actor_for_token(db: Session, token: str) -> tuple[Caller, TokenSession] | None:
+    row = db.connection().execute(_by_token_statement(), {"token": token}).first()
     if row is None:
         return None
-    actor, session = row
+    session = TokenSession(row.token, row.csrf, row.session_created_at, row.expires_at)
     if session.expires_at is not None and session.expires_at < utcnow():
         return None
-    return actor, session
+    return Caller(*[row[i] for i in range(len(_CALLER_COLUMNS))]), session
 
 
 def end_sessions(db: Session, actor_id: int) -> None:
