@@ -50,22 +50,39 @@ def identify(xml: bytes) -> tuple[object, ParsedSubmission]:
         raise problems.MissingParameter(f"The submission XML cannot be used: {exc}", details={"field": "form ID"}) from None
 
 
-def resolve(db: Session, project_id: int, xml_form_id: str, version: str) -> tuple[Form, FormDef]:
-    """The live form and the published version a submission names, in one query (the hot path)."""
-    from sqlalchemy import and_
+def resolve(db: Session, project_id: int, xml_form_id: str, version: str,
+            caller=None) -> tuple[Form, FormDef]:
+    """The live form and the published version a submission names — and, given the caller, whether
+    they may submit to it — in one query (the hot path). Raises the Problem for each refusal."""
+    from sqlalchemy import and_, exists, literal
+    from sqlalchemy.orm import defer
 
+    from server.auth.permissions import ROLES
+    from server.models.accounts import FormAssignment, ProjectAssignment
     from server.models.projects import Project
 
+    if caller is None or caller.is_site_admin:
+        allowed = literal(True)
+    else:
+        roles = [r.system for r in ROLES.values() if "submission.create" in r.verbs]
+        allowed = (exists().where(ProjectAssignment.actor_id == caller.id, ProjectAssignment.project_id == project_id,
+                                  ProjectAssignment.role.in_(roles))
+                   | exists().where(FormAssignment.actor_id == caller.id, FormAssignment.form_id == Form.id,
+                                    FormAssignment.role.in_(roles)))
     row = db.execute(
-        select(Form, FormDef).join(Project, Project.id == Form.project_id)
+        select(Form, FormDef, allowed.label("allowed")).join(Project, Project.id == Form.project_id)
         .outerjoin(FormDef, and_(FormDef.form_id == Form.id, FormDef.version == version,
                                  FormDef.published_at.is_not(None)))
+        .options(defer(FormDef.xml))  # the XForm text is only read once per version, for its schema
         .where(Form.project_id == project_id, Form.xml_form_id == xml_form_id, Form.deleted_at.is_(None),
                Project.deleted_at.is_(None))).first()
+    if row is not None and not row.allowed:
+        raise problems.InsufficientRights("You may not submit to this form. Ask your supervisor to give your "
+                                          "account or app user access to it.")
     if row is None:
         raise problems.NotFound(f"There is no form '{xml_form_id}' in this project. Check that the form is "
                                 "published here, or download the form again.")
-    form, form_def = row
+    form, form_def = row[0], row[1]
     if form_def is None:
         raise _unknown_version(form, version)
     return form, form_def

@@ -32,8 +32,8 @@ def _require_caller() -> None:
 @openrosa
 def submission_head(project_id: int):
     """Collect sends HEAD first and needs 204 with the size limit; a 200 would stop it (§3.1)."""
-    project_or_404(project_id)
     _require_caller()
+    project_or_404(project_id)
     return Response(status=204)
 
 
@@ -83,11 +83,11 @@ def _accept(project_id: int | None) -> Response:
     if g.actor is None:
         raise problems.AuthenticationFailed("Sign in to send submissions.")
     if project_id is not None:
-        form, form_def = resolve(db(), project_id, parsed.xml_form_id, parsed.version)
+        form, form_def = resolve(db(), project_id, parsed.xml_form_id, parsed.version, g.actor)
     else:
         form = _find_form(parsed.xml_form_id)
         form_def = published_version(db(), form, parsed.version)
-    require(db(), g.actor, form.project_id, "submission.create", form_id=form.id)
+        require(db(), g.actor, form.project_id, "submission.create", form_id=form.id)
     received = receive(db(), blobs(), cache(), form, form_def, root, parsed, xml, uploads,
                        submitter_id=g.actor.id if g.actor else None, device_id=request.args.get("deviceID"),
                        user_agent=_user_agent(), limit=settings().max_submission_bytes,
