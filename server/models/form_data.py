@@ -107,12 +107,14 @@ class VersionCache:
         self._tables: dict[int, DataTables] = {}
         self._lock = threading.Lock()
 
-    def schema(self, form_def) -> Schema:
-        found = self._schemas.get(form_def.id)
+    def schema(self, db: Session, form_def_id: int) -> Schema:
+        found = self._schemas.get(form_def_id)
         if found is None:
-            found = read_schema(form_def.xml)
+            from server.models.forms import FormDef
+
+            found = read_schema(db.scalar(select(FormDef.xml).where(FormDef.id == form_def_id)))
             with self._lock:
-                self._schemas[form_def.id] = found
+                self._schemas[form_def_id] = found
         return found
 
     def tables(self, db: Session, form_id: int, form_def_id: int) -> DataTables:

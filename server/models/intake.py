@@ -50,42 +50,73 @@ def identify(xml: bytes) -> tuple[object, ParsedSubmission]:
         raise problems.MissingParameter(f"The submission XML cannot be used: {exc}", details={"field": "form ID"}) from None
 
 
+@dataclass(frozen=True)
+class FormRef:
+    id: int
+    project_id: int
+    xml_form_id: str
+    state: str
+
+
+@dataclass(frozen=True)
+class VersionRef:
+    id: int
+    version: str
+
+
+_RESOLVE: dict[bool, object] = {}
+
+
+def _resolve_statement(check_roles: bool):
+    """Built once: form, published version and the caller's right to submit, as one Core query."""
+    found = _RESOLVE.get(check_roles)
+    if found is None:
+        from sqlalchemy import and_, exists, literal
+
+        from server.auth.permissions import ROLES
+        from server.models.accounts import FormAssignment, ProjectAssignment
+        from server.models.projects import Project
+
+        f, d, p = Form.__table__, FormDef.__table__, Project.__table__
+        if check_roles:
+            roles = [r.system for r in ROLES.values() if "submission.create" in r.verbs]
+            pa, fa = ProjectAssignment.__table__, FormAssignment.__table__
+            allowed = (exists().where(pa.c.actor_id == bindparam("actor"), pa.c.project_id == f.c.project_id,
+                                      pa.c.role.in_(roles))
+                       | exists().where(fa.c.actor_id == bindparam("actor"), fa.c.form_id == f.c.id,
+                                        fa.c.role.in_(roles)))
+        else:
+            allowed = literal(True)
+        found = (select(f.c.id, f.c.project_id, f.c.xml_form_id, f.c.state, d.c.id.label("def_id"),
+                        d.c.version, allowed.label("allowed"))
+                 .join(p, p.c.id == f.c.project_id)
+                 .outerjoin(d, and_(d.c.form_id == f.c.id, d.c.version == bindparam("version"),
+                                    d.c.published_at.is_not(None)))
+                 .where(f.c.project_id == bindparam("project"), f.c.xml_form_id == bindparam("form"),
+                        f.c.deleted_at.is_(None), p.c.deleted_at.is_(None)))
+        _RESOLVE[check_roles] = found
+    return found
+
+
 def resolve(db: Session, project_id: int, xml_form_id: str, version: str,
-            caller=None) -> tuple[Form, FormDef]:
+            caller=None) -> tuple[FormRef, VersionRef]:
     """The live form and the published version a submission names — and, given the caller, whether
     they may submit to it — in one query (the hot path). Raises the Problem for each refusal."""
-    from sqlalchemy import and_, exists, literal
-    from sqlalchemy.orm import defer
-
-    from server.auth.permissions import ROLES
-    from server.models.accounts import FormAssignment, ProjectAssignment
-    from server.models.projects import Project
-
-    if caller is None or caller.is_site_admin:
-        allowed = literal(True)
-    else:
-        roles = [r.system for r in ROLES.values() if "submission.create" in r.verbs]
-        allowed = (exists().where(ProjectAssignment.actor_id == caller.id, ProjectAssignment.project_id == project_id,
-                                  ProjectAssignment.role.in_(roles))
-                   | exists().where(FormAssignment.actor_id == caller.id, FormAssignment.form_id == Form.id,
-                                    FormAssignment.role.in_(roles)))
-    row = db.execute(
-        select(Form, FormDef, allowed.label("allowed")).join(Project, Project.id == Form.project_id)
-        .outerjoin(FormDef, and_(FormDef.form_id == Form.id, FormDef.version == version,
-                                 FormDef.published_at.is_not(None)))
-        .options(defer(FormDef.xml))  # the XForm text is only read once per version, for its schema
-        .where(Form.project_id == project_id, Form.xml_form_id == xml_form_id, Form.deleted_at.is_(None),
-               Project.deleted_at.is_(None))).first()
-    if row is not None and not row.allowed:
-        raise problems.InsufficientRights("You may not submit to this form. Ask your supervisor to give your "
-                                          "account or app user access to it.")
+    check = caller is not None and not caller.is_site_admin
+    params = {"project": project_id, "form": xml_form_id, "version": version}
+    if check:
+        params["actor"] = caller.id
+    row = db.connection().execute(_resolve_statement(check), params).first()
     if row is None:
         raise problems.NotFound(f"There is no form '{xml_form_id}' in this project. Check that the form is "
                                 "published here, or download the form again.")
-    form, form_def = row[0], row[1]
-    if form_def is None:
+    if not row.allowed:
+        raise problems.InsufficientRights("You may not submit to this form. Ask your supervisor to give your "
+                                          "account or app user access to it.")
+    form = FormRef(row.id, row.project_id, row.xml_form_id, row.state)
+    if row.def_id is None:
         raise _unknown_version(form, version)
-    return form, form_def
+    return form, VersionRef(row.def_id, row.version)
 
 
 def _unknown_version(form: Form, version: str) -> problems.Problem:
@@ -114,7 +145,7 @@ def receive(db: Session, store: BlobStore, cache: VersionCache, form: Form, form
             raise problems.MissingParameter("An encrypted submission must carry meta/instanceID.",
                                             details={"field": "instanceID"})
         parsed.instance_id = f"uuid:{uuid.uuid4()}"
-    read_rows(root, parsed, cache.schema(form_def))
+    read_rows(root, parsed, cache.schema(db, form_def.id))
     if len(parsed.repeats) > max_repeats:
         raise problems.UnexpectedValue(
             f"The submission has {len(parsed.repeats):,} repeat instances; this server accepts at most "

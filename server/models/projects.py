@@ -24,3 +24,17 @@ class Project(Base):
 
 def live_project(db: Session, project_id: int) -> Project | None:
     return db.scalars(select(Project).where(Project.id == project_id, Project.deleted_at.is_(None))).first()
+
+
+_LIVE = None
+
+
+def project_exists(db: Session, project_id: int) -> bool:
+    """Cheap existence check for hot paths (Collect's HEAD before every upload)."""
+    global _LIVE
+    if _LIVE is None:
+        from sqlalchemy import bindparam
+
+        t = Project.__table__
+        _LIVE = select(t.c.id).where(t.c.id == bindparam("id"), t.c.deleted_at.is_(None))
+    return db.connection().execute(_LIVE, {"id": project_id}).first() is not None

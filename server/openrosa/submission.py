@@ -5,7 +5,7 @@ from flask import Response, g, request
 from sqlalchemy import select
 
 from server import problems
-from server.access import project_or_404
+from server.models.projects import project_exists
 from server.auth.permissions import require, verbs_for, can
 from server.context import blobs, cache, db, settings
 from server.models.forms import Form
@@ -33,7 +33,8 @@ def _require_caller() -> None:
 def submission_head(project_id: int):
     """Collect sends HEAD first and needs 204 with the size limit; a 200 would stop it (§3.1)."""
     _require_caller()
-    project_or_404(project_id)
+    if not project_exists(db(), project_id):
+        raise problems.NotFound(f"There is no project {project_id}.")
     return Response(status=204)
 
 
