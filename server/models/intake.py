@@ -9,14 +9,14 @@ import uuid
 from dataclasses import dataclass
 from typing import BinaryIO, Mapping
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import LargeBinary, bindparam, delete, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from server import problems
-from server.db import utcnow
+from server.db import UTCDateTime, utcnow
 from server.models.blobs import BlobStore, ensure_blob
 from server.models.form_data import DataTables, VersionCache
 from server.models.forms import Form, FormDef
@@ -224,18 +224,53 @@ def _create(db, store, cache, form, form_def, parsed, xml, uploads, submitter_id
     now = utcnow()
     device_id = (device_id or None) and device_id[:255]
     conn = db.connection()
+    values = _def_values(0, form, form_def, parsed, xml, submitter_id, device_id, user_agent, now)
+    if conn.dialect.name == "postgresql":
+        row = conn.execute(_PG_CREATE, {**values, "edits": 0, "draft": False}).first()
+        if row is None:
+            return None
+        sub_id, def_id = row
+    else:
+        sub_id, def_id = _create_stepwise(conn, form, parsed, submitter_id, device_id, now, values)
+        if sub_id is None:
+            return None
+    _write_rows(conn, cache.tables(db, form.id, form_def.id), sub_id, parsed)
+    added = _store_attachments(db, store, def_id, parsed.attachments, uploads, limit, new=True)
+    return Received(sub_id, True, added)
+
+
+# PostgreSQL: the submission and its first version in one statement. The version's id is drawn
+# first so the submission can point at it; foreign keys are checked at the end of the statement.
+_PG_CREATE = text("""
+WITH ids AS (SELECT nextval(pg_get_serial_sequence('submission_defs', 'id')) AS def_id),
+sub AS (
+  INSERT INTO submissions (form_id, instance_id, current_def_id, submitter_id, device_id, review_state, edits,
+                           draft, created_at)
+  SELECT :form_id, :instance_id, ids.def_id, :submitter_id, :device_id, NULL, :edits, :draft, :created_at FROM ids
+  ON CONFLICT (form_id, instance_id) DO NOTHING
+  RETURNING id, current_def_id
+),
+def AS (
+  INSERT INTO submission_defs (id, submission_id, form_id, form_def_id, instance_id, deprecated_id, instance_name,
+                               xml, xml_sha256, encrypted, submitter_id, device_id, user_agent, current, created_at)
+  SELECT sub.current_def_id, sub.id, :form_id, :form_def_id, :instance_id, :deprecated_id, :instance_name,
+         :xml, :xml_sha256, :encrypted, :submitter_id, :device_id, :user_agent, true, :created_at FROM sub
+  RETURNING submission_id, id
+)
+SELECT submission_id, id FROM def
+""").bindparams(bindparam("xml", type_=LargeBinary), bindparam("created_at", type_=UTCDateTime))
+
+
+def _create_stepwise(conn, form, parsed, submitter_id, device_id, now, values):
     insert_sub, insert_def, set_current = _insert_statements(conn.dialect.name)
     sub_id = conn.execute(insert_sub, dict(form_id=form.id, instance_id=parsed.instance_id, submitter_id=submitter_id,
                                            device_id=device_id, review_state=None, edits=0, draft=False,
                                            created_at=now)).scalar()
     if sub_id is None:
-        return None
-    def_id = conn.execute(insert_def, _def_values(sub_id, form, form_def, parsed, xml, submitter_id, device_id,
-                                                  user_agent, now)).scalar()
+        return None, None
+    def_id = conn.execute(insert_def, {**values, "submission_id": sub_id}).scalar()
     conn.execute(set_current, dict(sub_id=sub_id, def_id=def_id))
-    _write_rows(conn, cache.tables(db, form.id, form_def.id), sub_id, parsed)
-    added = _store_attachments(db, store, def_id, parsed.attachments, uploads, limit, new=True)
-    return Received(sub_id, True, added)
+    return sub_id, def_id
 
 
 def _def_values(sub_id, form, form_def, parsed, xml, submitter_id, device_id, user_agent, now) -> dict:
@@ -292,18 +327,18 @@ def _write_rows(db, tables: DataTables, submission_id: int, parsed: ParsedSubmis
     """`db` is a Session or a Connection; inserts are plain Core executemany calls."""
     cols = tables.columns
     root_values = {"submission_id": submission_id}
-    for path, text in parsed.root.items():
+    for path, value in parsed.root.items():
         where = cols.get(path)
         if where is not None and where[0] == "":
-            root_values[where[1]] = text
+            root_values[where[1]] = value
     db.execute(insert(tables.root), [root_values])
     by_repeat: dict[str, list[dict]] = {}
     for row in parsed.repeats:
         values = {"submission_id": submission_id, "row_key": row.key, "parent_key": row.parent_key}
-        for path, text in row.values.items():
+        for path, value in row.values.items():
             where = cols.get(path)
             if where is not None and where[0] == row.repeat:
-                values[where[1]] = text
+                values[where[1]] = value
         by_repeat.setdefault(row.repeat, []).append(values)
     for repeat, rows in by_repeat.items():
         table = tables.repeats.get(repeat)
