@@ -6,13 +6,14 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.indicators.report import AreaNode, area_result, roll_up
 from server.indicators.workbook import Workbook
 from server.models import indicators as store
-from server.models.areas import LEVELS, Area, areas_of
+from server.models.areas import LEVELS, areas_of
+from server.models.projects import Project
 
 
 class ReportError(ValueError):
@@ -34,8 +35,8 @@ _cache: "OrderedDict[tuple, dict]" = OrderedDict()
 _lock = threading.Lock()
 
 
-def _registry_version(db: Session, project_id: int) -> tuple:
-    return tuple(db.execute(select(func.count(), func.max(Area.id)).where(Area.project_id == project_id)).one())
+def _registry_version(db: Session, project_id: int) -> int:
+    return db.scalar(select(Project.areas_generation).where(Project.id == project_id))
 
 
 def report(db: Session, form, query: ReportQuery) -> dict:

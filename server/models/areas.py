@@ -10,7 +10,7 @@ import io
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint, delete, insert, select
+from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint, delete, insert, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from server.db import Base
@@ -185,7 +185,11 @@ def _paths(rows: list[AreaRow]) -> dict[str, str]:
 
 def replace_registry(db: Session, project_id: int, rows: list[AreaRow]) -> int:
     """The uploaded registry replaces the project's, in the caller's transaction."""
+    from server.models.projects import Project
+
     paths = _paths(rows)
+    db.execute(update(Project).where(Project.id == project_id)
+               .values(areas_generation=Project.areas_generation + 1))
     db.execute(delete(Area).where(Area.project_id == project_id))
     if rows:
         db.execute(insert(Area), [dict(project_id=project_id, code=a.code, name=a.name, level=a.level,
