@@ -1,0 +1,130 @@
+"""Export options from a request's parameters: Central's (`groupPaths`, `deletedFields`,
+`splitSelectMultiples`, `$filter`) and Hamlet's (`bom`, `labels`, `area`, `from`, `to`, `reviewState`).
+
+Every bad value is a 400 that names the parameter, before any byte of the export is sent."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time, timezone
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from server import problems
+from server.exports.plan import ExportOptions
+from server.exports.source import Selection
+from server.exports.tables import Export, prepare
+from server.models.areas import Area
+from server.models.forms import Form
+from server.models.submissions import REVIEW_STATES
+from server.xforms.labels import UnknownLanguage
+
+
+@dataclass
+class Requested:
+    export: Export
+    bom: bool
+
+
+def _bool(args: dict, name: str, default: bool) -> bool:
+    value = args.get(name)
+    if value is None or value == "":
+        return default
+    v = value.strip().lower()
+    if v not in ("true", "false"):
+        raise problems.UnexpectedValue(f"'{name}' must be true or false, not '{value}'.", details={"field": name})
+    return v == "true"
+
+
+def _moment(args: dict, name: str, end: bool = False) -> datetime | None:
+    value = (args.get(name) or "").strip()
+    if not value:
+        return None
+    try:
+        if len(value) == 10:  # a date: from its first moment; `to` includes the whole day
+            day = datetime.fromisoformat(value)
+            moment = datetime.combine(day.date(), time.min, tzinfo=timezone.utc)
+            if end:
+                from datetime import timedelta
+                moment += timedelta(days=1)
+            return moment
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise problems.UnexpectedValue(f"'{name}' must be a date (2026-11-23) or an ISO date-time, not '{value}'.",
+                                       details={"field": name}) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _review_states(args: dict) -> list[str | None]:
+    raw = (args.get("reviewState") or "").strip()
+    if not raw:
+        return []
+    out: list[str | None] = []
+    for part in raw.split(","):
+        state = part.strip()
+        if state in ("received", "null"):
+            out.append(None)
+        elif state in REVIEW_STATES:
+            out.append(state)
+        else:
+            raise problems.UnexpectedValue(
+                f"Unknown review state '{state}'; use received, {', '.join(REVIEW_STATES)} (comma-separated).",
+                details={"field": "reviewState"})
+    return out
+
+
+def _area(db: Session, form: Form, args: dict, selection: Selection, fields) -> None:
+    code = (args.get("area") or "").strip()
+    if not code:
+        return
+    root = db.scalar(select(Area).where(Area.project_id == form.project_id, Area.code == code))
+    if root is None:
+        raise problems.UnexpectedValue(f"There is no area '{code}' in this project's registry.", details={"field": "area"})
+    codes = list(db.scalars(select(Area.code).where(Area.project_id == form.project_id,
+                                                    (Area.path == root.path) | Area.path.startswith(root.path + "/"))))
+    field_name = (args.get("areaField") or "").strip()
+    path = None
+    if field_name:
+        path = next(("/".join(f.path) for f in fields if f.name == field_name or "/".join(f.path) == field_name), None)
+        if path is None:
+            raise problems.UnexpectedValue(f"The form has no field '{field_name}'.", details={"field": "areaField"})
+    else:
+        from server.indicators.workbook import Workbook
+        from server.models.indicators import indicator_set
+
+        found = indicator_set(db, form.id)
+        if found is not None:
+            path = Workbook.from_json(found.definition).area_path
+    if path is None:
+        raise problems.MissingParameter("Say which field holds the area code (areaField=village), or upload an "
+                                        "indicators workbook whose settings name it.", details={"field": "areaField"})
+    selection.area_codes = codes
+    selection.area_path = path
+
+
+def from_request(db: Session, form: Form, args: dict, for_people: bool = False) -> Requested:
+    options = ExportOptions(group_paths=_bool(args, "groupPaths", True),
+                            split_select_multiples=_bool(args, "splitSelectMultiples", False),
+                            deleted_fields=_bool(args, "deletedFields", False))
+    selection = Selection(form_id=form.id, since=_moment(args, "from"), until=_moment(args, "to", end=True),
+                          review_states=_review_states(args))
+    text = (args.get("$filter") or "").strip()
+    if text:
+        from server.odata.filter import submission_filter
+
+        selection.odata_filter = submission_filter(text)
+    language = (args.get("labels") or "").strip() or None
+    if language and language.lower() == "false":
+        language = None
+    try:
+        export = prepare(db, form, selection, options, language)
+    except UnknownLanguage as exc:
+        raise problems.UnexpectedValue(str(exc), details={"field": "labels"}) from None
+    _area(db, form, args, selection, export.fields)
+    if selection.area_codes is not None:
+        found = export.tables.columns.get(selection.area_path)
+        if found is None or found[0] != "":
+            raise problems.UnexpectedValue(f"The area field '{selection.area_path}' is not a question of the household "
+                                           "(it must be outside any repeat).", details={"field": "areaField"})
+        selection.area_column = found[1]
+    return Requested(export=export, bom=_bool(args, "bom", for_people))

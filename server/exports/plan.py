@@ -1,0 +1,172 @@
+"""Which columns an export has, in which order, under which names: Central's CSV layout (odk-protocol §6).
+
+A plan is made from a form's fields alone, before any row is read, so every format (CSV, XLSX,
+GeoJSON) and every table (the root, one per repeat) shares one definition of the layout. Rows are
+then plain sequences of stored texts, one per field, turned into cells by `TablePlan.cells`."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from server.xforms.schema import Field, Schema
+
+ROOT_META = ["KEY", "SubmitterID", "SubmitterName", "AttachmentsPresent", "AttachmentsExpected", "Status",
+             "ReviewState", "DeviceID", "Edits", "FormVersion"]
+REPEAT_META = ["PARENT_KEY", "KEY"]
+GEOPOINT_PARTS = ("Latitude", "Longitude", "Altitude", "Accuracy")
+_SPACE = re.compile(r"\s+")
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    group_paths: bool = True
+    split_select_multiples: bool = False
+    deleted_fields: bool = False
+
+
+@dataclass
+class ColumnPlan:
+    """One field of a table and the header cells it becomes."""
+
+    field: Field
+    headers: list[str]
+    choices: tuple[str, ...] = ()      # the values seen in data, when select multiples are split
+
+    @property
+    def path(self) -> str:
+        return "/".join(self.field.path)
+
+
+@dataclass
+class TablePlan:
+    repeat: Field | None                      # None for the root table
+    file_name: str = ""
+    columns: list[ColumnPlan] = field(default_factory=list)
+
+    @property
+    def repeat_path(self) -> str:
+        return "/".join(self.repeat.path) if self.repeat else ""
+
+    @property
+    def paths(self) -> list[str]:
+        return [c.path for c in self.columns]
+
+    def header(self) -> list[str]:
+        cells = [h for c in self.columns for h in c.headers]
+        return (["SubmissionDate"] + cells + ROOT_META) if self.repeat is None else (cells + REPEAT_META)
+
+    def cells(self, values: Sequence[str | None]) -> list:
+        """The data cells of one row, from the stored texts of its fields (None: element absent)."""
+        if self._plain:
+            return list(values)
+        out: list = []
+        for col, value in zip(self.columns, values):
+            kind = col.field.type
+            if kind == "geopoint":
+                parts = _SPACE.split(value) if value else []
+                out += (parts + [None] * 4)[:4]
+            elif col.choices:
+                out.append(value)
+                chosen = set(_SPACE.split(value)) if value else set()
+                out += [1 if c in chosen else 0 for c in col.choices]
+            else:
+                out.append(value)
+        return out
+
+    @property
+    def _plain(self) -> bool:
+        found = self.__dict__.get("_plain_cache")
+        if found is None:
+            found = all(c.field.type != "geopoint" and not c.choices for c in self.columns)
+            self.__dict__["_plain_cache"] = found
+        return found
+
+
+def merged_fields(versions: list[Schema]) -> list[Field]:
+    """Fields of every published version, oldest first: a field a later version dropped keeps its
+    place after the last field of its parent group (Central's deletedFields order)."""
+    result: list[Field] = []
+    for schema in versions:
+        newer = list(schema.fields)
+        if not result:
+            result = newer
+            continue
+        known = {f.path for f in newer}
+        older, merged = result, newer
+        i = 0
+        while i < len(older):
+            f = older[i]
+            if f.path in known:
+                i += 1
+                continue
+            prefix = "/" + "/".join(f.path[:-1]) if len(f.path) > 1 else ""
+            at = len(merged) - 1
+            while at >= 0 and not ("/" + "/".join(merged[at].path)).startswith(prefix):
+                at -= 1
+            end = i + 1
+            while end < len(older) and older[end].path[: len(f.path)] == f.path:
+                end += 1
+            merged[at + 1:at + 1] = older[i:end]
+            i = end
+        result = merged
+    return result
+
+
+def plan_tables(form_id_text: str, fields: list[Field], options: ExportOptions,
+                select_values: dict[str, list[str]] | None = None) -> list[TablePlan]:
+    """The root table and one table per repeat, in form order, with Central's headers and file names."""
+    root = TablePlan(repeat=None, file_name=f"{form_id_text}.csv")
+    tables = [root]
+    stack: list[TablePlan] = [root]
+    for f in fields:
+        while stack[-1].repeat is not None and f.path[: len(stack[-1].repeat.path)] != stack[-1].repeat.path:
+            stack.pop()
+        if f.type == "repeat":
+            table = TablePlan(repeat=f)
+            tables.append(table)
+            stack.append(table)
+            continue
+        if f.type == "structure":
+            continue
+        table = stack[-1]
+        base = ("-".join(f.path[len(table.repeat.path) if table.repeat else 0:]) if options.group_paths
+                else f.name)
+        if f.type == "geopoint":
+            table.columns.append(ColumnPlan(f, [f"{base}-{p}" for p in GEOPOINT_PARTS]))
+        elif f.type == "select" and options.split_select_multiples:
+            values = tuple((select_values or {}).get("/".join(f.path), ()))
+            table.columns.append(ColumnPlan(f, [base] + [f"{base}/{v}" for v in values], values))
+        else:
+            table.columns.append(ColumnPlan(f, [base]))
+    repeats = tables[1:]
+    totals: dict[str, int] = {}
+    for t in repeats:
+        totals[t.repeat.name] = totals.get(t.repeat.name, 0) + 1
+    seen: dict[str, int] = {}
+    for t in repeats:
+        name = t.repeat.name
+        if totals[name] > 1:
+            seen[name] = seen.get(name, 0) + 1
+            t.file_name = f"{form_id_text}-{name}~{seen[name]}.csv"
+        else:
+            t.file_name = f"{form_id_text}-{name}.csv"
+    for t in tables:
+        t.file_name = sanitize_file_name(t.file_name)
+    return tables
+
+
+_UNSAFE = re.compile(r'[/\?<>\\:\*\|"\x00-\x1f\x80-\x9f]')
+_RESERVED = re.compile(r"^\.+$")
+_WINDOWS = re.compile(r"^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?$", re.IGNORECASE)
+
+
+def sanitize_file_name(name: str) -> str:
+    """What the sanitize-filename package Central uses would make of a name: unsafe characters
+    dropped, reserved names emptied, trailing dots and spaces trimmed, at most 255 bytes."""
+    name = _UNSAFE.sub("", name)
+    name = _RESERVED.sub("", name)
+    name = _WINDOWS.sub("", name)
+    name = re.sub(r"[\. ]+$", "", name)
+    encoded = name.encode("utf-8")[:255]
+    return encoded.decode("utf-8", errors="ignore")

@@ -1,0 +1,159 @@
+"""An export's tables as rows of cells: the root table and one per repeat, in Central's layout.
+
+`Export` holds everything decided while the request is still open (the form's fields, the plan,
+the selection, the labels); `root_table`/`repeat_table` then turn streamed database rows into
+cells. Every file format (CSV, XLSX, GeoJSON) reads its rows from here."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterator
+
+from sqlalchemy import Connection, select
+from sqlalchemy.orm import Session
+
+from server.db import isoformat
+from server.exports import source
+from server.exports.plan import ExportOptions, TablePlan, merged_fields, plan_tables
+from server.models.form_data import DataTables, data_tables
+from server.models.forms import Form, FormDef
+from server.xforms.labels import FormLabels, read_labels
+from server.xforms.schema import Field, read_schema
+
+NOT_DECRYPTED = "not decrypted"
+MISSING_ENCRYPTED_DATA = "missing encrypted form data"
+
+
+@dataclass
+class Export:
+    form: Form
+    fields: list[Field]
+    tables: DataTables
+    selection: source.Selection
+    options: ExportOptions
+    labels: FormLabels | None = None
+    plans: list[TablePlan] = field(default_factory=list)
+
+    @property
+    def root(self) -> TablePlan:
+        return self.plans[0]
+
+    def columns(self, plan: TablePlan) -> list[str]:
+        return [self.tables.columns[p][1] for p in plan.paths]
+
+
+def prepare(db: Session, form: Form, selection: source.Selection, options: ExportOptions,
+            language: str | None = None) -> Export:
+    """Fields of the published version (or of every published version with deletedFields)."""
+    current = db.scalar(select(FormDef.xml).where(FormDef.id == form.current_def_id))
+    if options.deleted_fields:
+        xmls = db.scalars(select(FormDef.xml).where(FormDef.form_id == form.id, FormDef.published_at.is_not(None))
+                          .order_by(FormDef.published_at, FormDef.id))
+        fields = merged_fields([read_schema(x) for x in xmls])
+    else:
+        fields = read_schema(current).fields
+    tables = data_tables(db, form.id)
+    # A field no stored version ever had a column for (a form without data yet) still gets its header.
+    labels = read_labels(current, language) if language else None
+    export = Export(form=form, fields=fields, tables=tables, selection=selection, options=options, labels=labels)
+    return export
+
+
+def make_plans(conn: Connection, export: Export) -> list[TablePlan]:
+    values = None
+    if export.options.split_select_multiples:
+        paths = ["/".join(f.path) for f in export.fields if f.type == "select" and "/".join(f.path) in export.tables.columns]
+        values = source.select_values(conn, export.tables, paths, export.selection)
+    export.plans = plan_tables(export.form.xml_form_id, export.fields, export.options, values)
+    return export.plans
+
+
+def _answers(export: Export, plan: TablePlan) -> tuple[list[str], list[int]]:
+    """The stored columns a plan reads, and where each field's value sits among them (-1: none yet)."""
+    columns: list[str] = []
+    where: list[int] = []
+    for path in plan.paths:
+        found = export.tables.columns.get(path)
+        if found is None or found[0] != plan.repeat_path:
+            where.append(-1)
+        else:
+            where.append(len(columns))
+            columns.append(found[1])
+    return columns, where
+
+
+def _picker(where: list[int], offset: int):
+    if all(w == i for i, w in enumerate(where)):
+        return lambda row: row[offset:]
+    return lambda row: [row[offset + w] if w >= 0 else None for w in where]
+
+
+def root_table(conn: Connection, export: Export) -> Iterator[list]:
+    plan = export.root
+    columns, where = _answers(export, plan)
+    pick = _picker(where, 12)
+    label = _labeller(export, plan)
+    for row in source.root_rows(conn, export.tables, columns, export.selection):
+        (_, instance_id, created_at, submitter_id, submitter_name, present, expected, encrypted, review_state,
+         device_id, edits, version) = row[:12]
+        if encrypted:
+            cells = [None] * (len(plan.header()) - 11)
+            status = NOT_DECRYPTED if present == expected else MISSING_ENCRYPTED_DATA
+        else:
+            values = pick(row)
+            cells = plan.cells(label(values) if label else values)
+            status = None
+        yield [isoformat(created_at), *cells, instance_id, submitter_id, submitter_name, present, expected,
+               status, review_state, device_id, edits, version]
+
+
+def repeat_table(conn: Connection, export: Export, plan: TablePlan) -> Iterator[list]:
+    columns, where = _answers(export, plan)
+    pick = _picker(where, 3)
+    label = _labeller(export, plan)
+    if plan.repeat_path not in export.tables.repeats:
+        return
+    for row in source.repeat_rows(conn, export.tables, plan.repeat_path, columns, export.selection):
+        instance_id, key, parent_key = row[0], row[1], row[2]
+        values = pick(row)
+        cells = plan.cells(label(values) if label else values)
+        yield [*cells, f"{instance_id}/{parent_key}" if parent_key else instance_id, f"{instance_id}/{key}"]
+
+
+def header(export: Export, plan: TablePlan) -> list[str]:
+    names = plan.header()
+    if export.labels is None:
+        return names
+    out = list(names)
+    i = 0 if plan.repeat is not None else 1
+    for col in plan.columns:
+        question = export.labels.questions.get(col.path)
+        choices = export.labels.choices.get(col.path, {})
+        if question and col.field.type == "geopoint":
+            for j, name in enumerate(col.headers):
+                out[i + j] = f"{question} ({name.rsplit('-', 1)[-1]})"
+        elif question:
+            out[i] = question
+            for j, value in enumerate(col.choices, start=1):
+                out[i + j] = f"{question} ({choices.get(value, value)})"
+        i += len(col.headers)
+    return out
+
+
+def _labeller(export: Export, plan: TablePlan):
+    """With labels asked for: choice values become their labels (select multiples joined by '; ')."""
+    if export.labels is None:
+        return None
+    # Split select-multiple columns keep their values: the 0/1 columns are computed from them.
+    lookups = [(None if c.choices else export.labels.choices.get(c.path), c.field.type == "select")
+               for c in plan.columns]
+    if not any(lookup for lookup, _ in lookups):
+        return None
+
+    def label(values):
+        out = list(values)
+        for i, (lookup, multiple) in enumerate(lookups):
+            v = out[i]
+            if lookup and v:
+                out[i] = "; ".join(lookup.get(x, x) for x in v.split()) if multiple else lookup.get(v.strip(), v)
+        return out
+    return label
