@@ -76,6 +76,16 @@ PayloadTooLarge = problem("413.1", "The upload is larger than this server accept
 UnsupportedMediaType = problem("415.1", "This content type is not supported here.")
 InternalError = problem("500.1", "An internal error occurred.")
 NotImplementedYet = problem("501.1", "This feature is not supported by this server.")
+# OData (odk-protocol §7.3): Central's codes for what its OData subset refuses.
+ODataUnparseable = problem("400.18", "The OData filter expression you provided could not be parsed.")
+ODataPropertyNotFound = problem("400.23", "Could not find a property with that name.")
+ODataSelectUnsupported = problem("400.24", "The given OData select property uses features not supported by this server.")
+ODataSkiptokenNotFound = problem("400.34", "Record associated with the provided $skiptoken not found.")
+ODataSkiptokenInvalid = problem("400.35", "Invalid $skiptoken")
+ODataExpressionUnsupported = problem("501.4", "The given OData filter expression uses features not supported by this server.")
+ODataFieldUnsupported = problem("501.5", "The given OData filter expression references fields not supported by this server.")
+ODataExpandUnsupported = problem("501.6", 'The given OData expand expression is not supported by this server. Currently, only "$expand=*" is supported.')
+ODataSelectExpandUnsupported = problem("501.11", "This server doesn't support $select query parameter with $expand.")
 
 
 def openrosa_envelope(message: str, nature: str = "") -> str:
