@@ -356,3 +356,76 @@ def demo(email: str) -> None:
     click.echo(f"  password:       {lines[1]}")
     click.echo(f"  ODK Collect:    create an app user: POST /v1/projects/{project_id}/app-users, then use")
     click.echo(f"                  http://<this machine>:8000/v1/key/<token>/projects/{project_id} as the server URL")
+
+
+# --- exports -----------------------------------------------------------------------------------------
+
+EXPORT_SUFFIX = {"csv": ".csv.zip", "xlsx": ".xlsx", "geojson": ".geojson", "persons": "-persons.csv"}
+
+
+@main.command("export")
+@click.argument("form_id")
+@click.option("--project", "project_id", type=int, required=True)
+@click.option("--format", "fmt", type=click.Choice(sorted(EXPORT_SUFFIX)), default="csv", show_default=True,
+              help="csv: Central's CSV zip; xlsx: one sheet per table; geojson: one feature per household; "
+                   "persons: one row per roster member with the household's answers")
+@click.option("--labels", default=None, help="a language code (vi, en): labels instead of names")
+@click.option("--area", default=None, help="an area code of the registry; its descendants are included")
+@click.option("--from", "since", default=None, help="submitted on or after (2026-11-01)")
+@click.option("--to", "until", default=None, help="submitted on or before (2026-11-30)")
+@click.option("--review-state", default=None, help="comma-separated: received,approved,hasIssues,edited,rejected")
+@click.option("--media", is_flag=True, help="csv only: add the attachments under media/")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("exports"),
+              show_default=True)
+@with_appcontext
+def export(form_id: str, project_id: int, fmt: str, labels: str | None, area: str | None, since: str | None,
+           until: str | None, review_state: str | None, media: bool, out_dir: Path) -> None:
+    """Write a form's submissions to a file under --out, streamed as the web download is."""
+    import time
+
+    from server import problems
+    from server.exports import options as opts
+    from server.models.areas import areas_of
+
+    engine = current_app.extensions["hamlet.engine"]
+    args = {k: v for k, v in {"labels": labels, "area": area, "from": since, "to": until,
+                              "reviewState": review_state, "bom": "true" if fmt == "persons" else None}.items() if v}
+    with _session() as s:
+        form = _form(s, project_id, form_id)
+        if form.current_def_id is None:
+            raise click.ClickException(f"form '{form_id}' has not been published")
+        try:
+            requested = opts.from_request(s, form, args, for_people=fmt == "persons")
+            export_ = requested.export
+            if fmt == "csv":
+                from server.exports.csv_files import zip_chunks
+                chunks = zip_chunks(engine, current_app.extensions["hamlet.blobs"], export_, media, requested.bom)
+            elif fmt == "xlsx":
+                from server.exports.xlsx import xlsx_chunks
+                chunks = xlsx_chunks(engine, export_)
+            elif fmt == "geojson":
+                from server.exports.geojson import geojson_chunks
+                chunks = geojson_chunks(engine, export_)
+            else:
+                from server.exports.persons import Registry, person_chunks
+                if export_.selection.area_path is None:
+                    opts.attach_area_field(s, form, export_)
+                registry = Registry({a.code: (a.name, a.level, a.parent_code) for a in areas_of(s, project_id)})
+                chunks = person_chunks(engine, export_, None, registry, requested.bom)
+        except problems.Problem as exc:
+            raise click.ClickException(exc.message) from None
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / f"{form_id}{EXPORT_SUFFIX[fmt]}"
+    partial = target.with_name(target.name + ".part")
+    started = time.perf_counter()
+    size = 0
+    try:
+        with open(partial, "wb") as f:
+            for chunk in chunks:
+                f.write(chunk)
+                size += len(chunk)
+        partial.replace(target)
+    except problems.Problem as exc:
+        partial.unlink(missing_ok=True)
+        raise click.ClickException(exc.message) from None
+    click.echo(f"{target}  {size / 1e6:.1f} MB in {time.perf_counter() - started:.1f} s")

@@ -9,7 +9,6 @@ from flask import Blueprint, Response, current_app, request
 
 from server import problems
 from server.access import form_or_404
-from server.api.common import is_true
 from server.context import blobs, db
 from server.exports import options as opts
 from server.exports.csv_files import root_csv_chunks, zip_chunks
@@ -25,12 +24,14 @@ def attachment(file_name: str) -> str:
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
-def _export(project_id: int, xml_form_id: str, for_people: bool = False):
+def _export(project_id: int, xml_form_id: str, for_people: bool = False, language: str | None = None):
     form = form_or_404(project_id, xml_form_id, "submission.read")
     if form.current_def_id is None:
         raise problems.NotFound("This form has not been published yet, so it has no submissions to export.")
     args = request.form if request.method == "POST" else request.args
     merged = {**request.args.to_dict(), **args.to_dict()}
+    if language is not None:
+        merged["labels"] = language
     return form, opts.from_request(db(), form, merged, for_people=for_people)
 
 
@@ -54,8 +55,54 @@ def csv_root(project_id: int, xml_form_id: str):
                     headers={"Content-Disposition": attachment(f"{form.xml_form_id}.csv")})
 
 
-def flag(name: str, default: bool) -> bool:
-    value = request.values.get(name)
-    if value is None:
-        return default
-    return is_true(value)
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@bp.get("/submissions.xlsx")
+def xlsx(project_id: int, xml_form_id: str):
+    """Every table as a sheet. `labels=vi` shows labels instead of names; `labelRow=vi` adds them
+    as a second header row under the names."""
+    from server.exports.xlsx import xlsx_chunks
+
+    form, export = _export(project_id, xml_form_id, for_people=True)
+    label_row = None
+    language = (request.args.get("labelRow") or "").strip()
+    if language and language.lower() != "false":
+        _, label_row = _export(project_id, xml_form_id, for_people=True, language=language)
+        label_row = label_row.export
+    return Response(xlsx_chunks(_engine(), export.export, label_row), content_type=XLSX_TYPE,
+                    headers={"Content-Disposition": attachment(f"{form.xml_form_id}.xlsx")})
+
+
+@bp.get("/submissions.geojson")
+def geojson(project_id: int, xml_form_id: str):
+    from server.exports.geojson import geojson_chunks
+
+    form, export = _export(project_id, xml_form_id)
+    wanted = (request.args.get("geometry") or "").strip() or None
+    if wanted and not any(f.type == "geopoint" and (f.name == wanted or "/".join(f.path) == wanted)
+                          for f in export.export.fields):
+        raise problems.UnexpectedValue(f"The form has no geopoint question '{wanted}'.", details={"field": "geometry"})
+    return Response(geojson_chunks(_engine(), export.export, wanted), content_type="application/geo+json",
+                    headers={"Content-Disposition": attachment(f"{form.xml_form_id}.geojson")})
+
+
+@bp.get("/persons.csv")
+def persons(project_id: int, xml_form_id: str):
+    """One row per roster member with the household's answers and area names (`repeat=members`)."""
+    from server.exports.persons import Registry, person_chunks
+    from server.models.areas import areas_of
+
+    form, export = _export(project_id, xml_form_id, for_people=True)
+    repeat = (request.args.get("repeat") or "").strip() or None
+    repeats = [f for f in export.export.fields if f.type == "repeat"]
+    if not repeats or (repeat and not any(f.name == repeat or "/".join(f.path) == repeat for f in repeats)):
+        raise problems.UnexpectedValue(
+            f"The form has no repeat group '{repeat}'." if repeats and repeat else "This form has no repeat group.",
+            details={"field": "repeat"})
+    if export.export.selection.area_path is None:
+        opts.attach_area_field(db(), form, export.export)
+    registry = Registry({a.code: (a.name, a.level, a.parent_code) for a in areas_of(db(), form.project_id)})
+    return Response(person_chunks(_engine(), export.export, repeat, registry, export.bom),
+                    content_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": attachment(f"{form.xml_form_id}-persons.csv")})

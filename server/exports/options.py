@@ -73,33 +73,47 @@ def _review_states(args: dict) -> list[str | None]:
     return out
 
 
-def _area(db: Session, form: Form, args: dict, selection: Selection, fields) -> None:
-    code = (args.get("area") or "").strip()
-    if not code:
-        return
-    root = db.scalar(select(Area).where(Area.project_id == form.project_id, Area.code == code))
-    if root is None:
-        raise problems.UnexpectedValue(f"There is no area '{code}' in this project's registry.", details={"field": "area"})
-    codes = list(db.scalars(select(Area.code).where(Area.project_id == form.project_id,
-                                                    (Area.path == root.path) | Area.path.startswith(root.path + "/"))))
-    field_name = (args.get("areaField") or "").strip()
-    path = None
+def area_field_path(db: Session, form: Form, fields, field_name: str | None) -> str | None:
+    """The field holding the household's area code: `areaField`, else the indicators workbook's."""
     if field_name:
         path = next(("/".join(f.path) for f in fields if f.name == field_name or "/".join(f.path) == field_name), None)
         if path is None:
             raise problems.UnexpectedValue(f"The form has no field '{field_name}'.", details={"field": "areaField"})
-    else:
-        from server.indicators.workbook import Workbook
-        from server.models.indicators import indicator_set
+        return path
+    from server.indicators.workbook import Workbook
+    from server.models.indicators import indicator_set
 
-        found = indicator_set(db, form.id)
-        if found is not None:
-            path = Workbook.from_json(found.definition).area_path
+    found = indicator_set(db, form.id)
+    return Workbook.from_json(found.definition).area_path if found is not None else None
+
+
+def attach_area_field(db: Session, form: Form, export: Export, field_name: str | None = None) -> None:
+    path = area_field_path(db, form, export.fields, field_name)
     if path is None:
+        return
+    found = export.tables.columns.get(path)
+    if found is None or found[0] != "":
+        raise problems.UnexpectedValue(f"The area field '{path}' is not a question of the household "
+                                       "(it must be outside any repeat).", details={"field": "areaField"})
+    export.selection.area_path, export.selection.area_column = path, found[1]
+
+
+def _area(db: Session, form: Form, args: dict, export: Export) -> None:
+    code = (args.get("area") or "").strip()
+    field_name = (args.get("areaField") or "").strip() or None
+    if not code:
+        if field_name:
+            attach_area_field(db, form, export, field_name)
+        return
+    root = db.scalar(select(Area).where(Area.project_id == form.project_id, Area.code == code))
+    if root is None:
+        raise problems.UnexpectedValue(f"There is no area '{code}' in this project's registry.", details={"field": "area"})
+    attach_area_field(db, form, export, field_name)
+    if export.selection.area_path is None:
         raise problems.MissingParameter("Say which field holds the area code (areaField=village), or upload an "
                                         "indicators workbook whose settings name it.", details={"field": "areaField"})
-    selection.area_codes = codes
-    selection.area_path = path
+    export.selection.area_codes = list(db.scalars(select(Area.code).where(
+        Area.project_id == form.project_id, (Area.path == root.path) | Area.path.startswith(root.path + "/"))))
 
 
 def from_request(db: Session, form: Form, args: dict, for_people: bool = False) -> Requested:
@@ -120,11 +134,5 @@ def from_request(db: Session, form: Form, args: dict, for_people: bool = False) 
         export = prepare(db, form, selection, options, language)
     except UnknownLanguage as exc:
         raise problems.UnexpectedValue(str(exc), details={"field": "labels"}) from None
-    _area(db, form, args, selection, export.fields)
-    if selection.area_codes is not None:
-        found = export.tables.columns.get(selection.area_path)
-        if found is None or found[0] != "":
-            raise problems.UnexpectedValue(f"The area field '{selection.area_path}' is not a question of the household "
-                                           "(it must be outside any repeat).", details={"field": "areaField"})
-        selection.area_column = found[1]
+    _area(db, form, args, export)
     return Requested(export=export, bom=_bool(args, "bom", for_people))

@@ -138,3 +138,16 @@ def attachment_blobs(conn: Connection, tables: DataTables, selection: Selection)
             .order_by(s.c.created_at.desc(), s.c.id.desc(), a.c.name))
     yield from conn.execution_options(**STREAM).execute(stmt)
 
+
+
+def person_rows(conn: Connection, tables: DataTables, repeat_path: str, columns: list[str], root_columns: list[str],
+                selection: Selection) -> Iterator[tuple]:
+    """(instance id, created at, row key, parent key, *roster answers, *household answers): each roster
+    row beside its household's answers, in the repeat export's order."""
+    s, rep, root = SUBMISSIONS, tables.repeats[repeat_path], tables.root
+    stmt = (select(s.c.instance_id, s.c.created_at, rep.c.row_key, rep.c.parent_key, *[rep.c[c] for c in columns],
+                   *[root.c[c] for c in root_columns])
+            .select_from(s.join(rep, rep.c.submission_id == s.c.id).join(root, root.c.submission_id == s.c.id))
+            .where(*selection.where(s, root))
+            .order_by(s.c.created_at.desc(), s.c.id.desc(), rep.c.id))
+    yield from conn.execution_options(**STREAM).execute(stmt)

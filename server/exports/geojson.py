@@ -1,0 +1,73 @@
+"""Households as a GeoJSON FeatureCollection, one Feature per submission, streamed.
+
+The geometry is the household's geopoint (the root table's first, or the one asked for); its
+properties are the root table's columns, so a GIS user sees what the CSV shows. A household with
+no location keeps its Feature with a null geometry rather than disappearing from the map's table."""
+from __future__ import annotations
+
+import json
+from typing import Iterator
+
+from sqlalchemy import Engine
+
+from server import problems
+from server.exports.csv_files import connect
+from server.exports.tables import Export, header, make_plans, root_table
+
+NUMERIC_TYPES = {"int", "integer", "decimal"}
+
+
+def geometry_column(export: Export, field_name: str | None) -> int | None:
+    """Where, in a root row, the geopoint's four cells start (None: the form has no geopoint)."""
+    at = 1  # SubmissionDate
+    for col in export.root.columns:
+        if col.field.type == "geopoint" and (field_name is None or col.field.name == field_name
+                                             or col.path == field_name):
+            return at
+        at += len(col.headers)
+    if field_name:
+        raise problems.UnexpectedValue(f"The form has no geopoint question '{field_name}' outside its repeats.",
+                                       details={"field": "geometry"})
+    return None
+
+
+def _number(value):
+    if value is None or value == "":
+        return None
+    try:
+        return float(value) if any(c in value for c in ".eE") else int(value)
+    except ValueError:
+        return value
+
+
+def _point(cells: list) -> dict | None:
+    lat, lon, alt = (_number(c) for c in cells[:3])
+    if not isinstance(lat, (int, float)) or not isinstance(lon, (int, float)):
+        return None
+    coords = [lon, lat] + ([alt] if isinstance(alt, (int, float)) else [])
+    return {"type": "Point", "coordinates": coords}
+
+
+def geojson_chunks(engine: Engine, export: Export, geometry_field: str | None = None) -> Iterator[bytes]:
+    with connect(engine) as conn:
+        make_plans(conn, export)
+        names = header(export, export.root)
+        at = geometry_column(export, geometry_field)
+        numeric = [False] + [c.field.type in NUMERIC_TYPES or c.field.type == "geopoint"
+                             for c in export.root.columns for _ in c.headers]
+        keep = [i for i in range(len(names)) if at is None or not at <= i < at + 4]
+        key_at = len(names) - 10
+        yield b'{"type":"FeatureCollection","features":['
+        first = True
+        out: list[str] = []
+        for row in root_table(conn, export):
+            props = {names[i]: (_number(row[i]) if i < len(numeric) and numeric[i] else row[i]) for i in keep}
+            feature = {"type": "Feature", "id": row[key_at],
+                       "geometry": _point(row[at:at + 4]) if at is not None else None, "properties": props}
+            out.append(("" if first else ",") + json.dumps(feature, ensure_ascii=False, separators=(",", ":")))
+            first = False
+            if len(out) >= 500:
+                yield "".join(out).encode("utf-8")
+                out.clear()
+        out.append("]}")
+        yield "".join(out).encode("utf-8")

@@ -1,0 +1,87 @@
+"""The person-level table: one row per roster member, beside the household's area and answers.
+
+What analysts otherwise build by hand from the root and repeat CSVs with a join on PARENT_KEY:
+here the join is done once, in the database, and the area code comes with the names of the
+village, commune, district and province it belongs to (from the project's registry)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator
+
+from sqlalchemy import Engine
+
+from server import problems
+from server.db import isoformat
+from server.exports import source
+from server.exports.csv_files import connect, csv_bytes
+from server.exports.plan import TablePlan
+from server.exports.tables import Export, _labeller, header, make_plans
+from server.models.areas import LEVELS
+
+
+@dataclass
+class Registry:
+    """code -> (name, level, parent code) of every area in the project."""
+
+    areas: dict[str, tuple[str, str, str | None]]
+
+    def names_by_level(self, code: str | None) -> dict[str, str]:
+        out: dict[str, str] = {}
+        seen: set[str] = set()
+        while code and code in self.areas and code not in seen:
+            seen.add(code)
+            name, level, parent = self.areas[code]
+            out.setdefault(level, name)
+            code = parent
+        return out
+
+
+def roster_plan(export: Export, repeat_name: str | None) -> TablePlan:
+    repeats = [p for p in export.plans[1:]]
+    if not repeats:
+        raise problems.UnexpectedValue("This form has no repeat group, so it has no person-level table.",
+                                       details={"field": "repeat"})
+    if repeat_name is None:
+        return repeats[0]
+    for p in repeats:
+        if p.repeat.name == repeat_name or p.repeat_path == repeat_name:
+            return p
+    raise problems.UnexpectedValue(f"The form has no repeat group '{repeat_name}'; it has "
+                                   f"{', '.join(p.repeat.name for p in repeats)}.", details={"field": "repeat"})
+
+
+def person_chunks(engine: Engine, export: Export, repeat_name: str | None, registry: Registry | None,
+                  bom: bool = True) -> Iterator[bytes]:
+    with connect(engine) as conn:
+        make_plans(conn, export)
+        roster = roster_plan(export, repeat_name)
+        household = TablePlan(repeat=None, columns=[c for c in export.root.columns if c.field.path[0] != "meta"])
+        rcols = [export.tables.columns[p][1] for p in roster.paths]
+        hcols = [export.tables.columns[p][1] for p in household.paths]
+        own = header(export, roster)[:-2]
+        theirs = header(export, household)[1:-10]
+        taken = set(own)
+        theirs = [f"household-{h}" if h in taken else h for h in theirs]
+        area_at = None
+        area_levels: list[str] = []
+        if registry is not None and export.selection.area_path in household.paths:
+            area_at = household.paths.index(export.selection.area_path)
+            area_levels = list(reversed(LEVELS))
+        head = own + theirs + [f"{level} name" for level in area_levels] + ["SubmissionDate", "PARENT_KEY", "KEY"]
+        n = len(rcols)
+        label_roster, label_household = _labeller(export, roster), _labeller(export, household)
+
+        def rows():
+            for row in source.person_rows(conn, export.tables, roster.repeat_path, rcols, hcols, export.selection):
+                instance_id, created_at, key, parent_key = row[:4]
+                answers = row[4:]
+                mine, hers = answers[:n], answers[n:]
+                cells = (roster.cells(label_roster(mine) if label_roster else mine)
+                         + household.cells(label_household(hers) if label_household else hers))
+                if area_at is not None:
+                    names = registry.names_by_level(hers[area_at])
+                    cells += [names.get(level) for level in area_levels]
+                yield cells + [isoformat(created_at), f"{instance_id}/{parent_key}" if parent_key else instance_id,
+                               f"{instance_id}/{key}"]
+
+        yield from csv_bytes(head, rows(), bom)

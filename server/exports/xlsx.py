@@ -1,0 +1,124 @@
+"""An Excel workbook streamed as it is written: one sheet per table, the header frozen.
+
+openpyxl and XlsxWriter both finish the whole file before the first byte can leave, which for
+100k households means a long silent wait and a temporary file; a workbook is only a zip of XML
+parts, so it is written here part by part into the same ZipStream the CSV zip uses. Strings are
+inline (no shared-string table to hold in memory); numbers stay numbers so Excel can sum them."""
+from __future__ import annotations
+
+import re
+from typing import Iterable, Iterator
+from xml.sax.saxutils import escape, quoteattr
+
+from sqlalchemy import Engine
+
+from server.exports.csv_files import connect
+from server.exports.tables import Export, header, make_plans, repeat_table, root_table
+from server.exports.zipstream import ZipStream
+
+MAX_ROWS = 1_048_576
+_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_NUMBER = re.compile(r"-?(0|[1-9]\d{0,14})(\.\d+)?")
+NUMERIC_TYPES = {"int", "integer", "decimal"}
+ROWS_PER_CHUNK = 500
+
+CONTENT_TYPES = """<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/styles.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>{sheets}</Types>"""
+SHEET_TYPE = '<Override PartName="/xl/worksheets/sheet{n}.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+ROOT_RELS = """<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>"""
+WORKBOOK = """<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets>{sheets}</sheets></workbook>"""
+WORKBOOK_RELS = """<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">{rels}<Relationship Id="rIdStyles" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles" Target="styles.xml"/></Relationships>"""
+STYLES = """<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><fonts count="2"><font><sz val="11"/><name val="Calibri"/></font><font><b/><sz val="11"/><name val="Calibri"/></font></fonts><fills count="2"><fill><patternFill patternType="none"/></fill><fill><patternFill patternType="gray125"/></fill></fills><borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders><cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs><cellXfs count="2"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/><xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/></cellXfs></styleSheet>"""
+SHEET_START = """<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetViews><sheetView workbookViewId="0"><pane ySplit="{rows}" topLeftCell="A{first}" activePane="bottomLeft" state="frozen"/></sheetView></sheetViews><sheetData>"""
+SHEET_END = "</sheetData></worksheet>"
+
+
+def sheet_names(names: list[str]) -> list[str]:
+    """Excel's rules: at most 31 characters, none of []:*?/\\, unique regardless of case."""
+    out: list[str] = []
+    taken: set[str] = set()
+    for name in names:
+        base = re.sub(r"[\[\]:*?/\\]", "_", name)[:31] or "Sheet"
+        candidate, n = base, 1
+        while candidate.lower() in taken:
+            n += 1
+            candidate = f"{base[:31 - len(str(n)) - 1]}~{n}"
+        taken.add(candidate.lower())
+        out.append(candidate)
+    return out
+
+
+def _text_cell(value: str, style: str = "") -> str:
+    text = _ILLEGAL.sub("", value)
+    space = ' xml:space="preserve"' if text[:1].isspace() or text[-1:].isspace() else ""
+    return f'<c t="inlineStr"{style}><is><t{space}>{escape(text)}</t></is></c>'
+
+
+def _row(cells: list, numeric: list[bool], style: str = "") -> str:
+    parts = ["<row>"]
+    for i, value in enumerate(cells):
+        if value is None or value == "":
+            parts.append("<c/>")
+        elif isinstance(value, int) and not isinstance(value, bool):
+            parts.append(f"<c><v>{value}</v></c>")
+        elif i < len(numeric) and numeric[i] and _NUMBER.fullmatch(value):
+            parts.append(f"<c><v>{value}</v></c>")
+        else:
+            parts.append(_text_cell(str(value), style))
+    parts.append("</row>")
+    return "".join(parts)
+
+
+def _numeric_flags(export: Export, plan) -> list[bool]:
+    flags: list[bool] = [] if plan.repeat is not None else [False]
+    for col in plan.columns:
+        flags += [col.field.type in NUMERIC_TYPES or col.field.type == "geopoint"] * len(col.headers)
+    return flags
+
+
+def _sheet(head: list[str], labels: list[str] | None, rows: Iterable[list], numeric: list[bool]) -> Iterator[bytes]:
+    frozen = 2 if labels else 1
+    out = [SHEET_START.format(rows=frozen, first=frozen + 1), _row(head, [], ' s="1"')]
+    if labels:
+        out.append(_row(labels, [], ' s="1"'))
+    written = frozen
+    for row in rows:
+        if written >= MAX_ROWS:
+            break  # Excel's limit; the CSV export has no such limit
+        out.append(_row(row, numeric))
+        written += 1
+        if len(out) >= ROWS_PER_CHUNK:
+            yield "".join(out).encode("utf-8")
+            out.clear()
+    out.append(SHEET_END)
+    yield "".join(out).encode("utf-8")
+
+
+def xlsx_chunks(engine: Engine, export: Export, label_row: Export | None = None) -> Iterator[bytes]:
+    """`label_row`: the same export prepared with labels, whose header becomes a second header row."""
+    with connect(engine) as conn:
+        plans = make_plans(conn, export)
+        if label_row is not None:
+            label_row.plans = plans
+        names = sheet_names([export.form.xml_form_id] + [p.repeat.name for p in plans[1:]])
+        archive = ZipStream(compresslevel=1)
+        sheets = "".join(SHEET_TYPE.format(n=i + 1) for i in range(len(plans)))
+        yield from archive.entry("[Content_Types].xml", [CONTENT_TYPES.format(sheets=sheets).encode()])
+        yield from archive.entry("_rels/.rels", [ROOT_RELS.encode()])
+        book = "".join(f'<sheet name={quoteattr(n)} sheetId="{i + 1}" r:id="rId{i + 1}"/>' for i, n in enumerate(names))
+        yield from archive.entry("xl/workbook.xml", [WORKBOOK.format(sheets=book).encode("utf-8")])
+        rels = "".join(f'<Relationship Id="rId{i + 1}" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+                       f'relationships/worksheet" Target="worksheets/sheet{i + 1}.xml"/>' for i in range(len(plans)))
+        yield from archive.entry("xl/_rels/workbook.xml.rels", [WORKBOOK_RELS.format(rels=rels).encode()])
+        yield from archive.entry("xl/styles.xml", [STYLES.encode()])
+        for i, plan in enumerate(plans):
+            rows = root_table(conn, export) if plan.repeat is None else repeat_table(conn, export, plan)
+            labels = header(label_row, plan) if label_row is not None else None
+            yield from archive.entry(f"xl/worksheets/sheet{i + 1}.xml",
+                                     _sheet(header(export, plan), labels, rows, _numeric_flags(export, plan)))
+        yield from archive.finish()
