@@ -15,7 +15,14 @@ ROOT_META = ["KEY", "SubmitterID", "SubmitterName", "AttachmentsPresent", "Attac
              "ReviewState", "DeviceID", "Edits", "FormVersion"]
 REPEAT_META = ["PARENT_KEY", "KEY"]
 GEOPOINT_PARTS = ("Latitude", "Longitude", "Altitude", "Accuracy")
-_SPACE = re.compile(r"\s+")
+# JavaScript's \s, which Central splits geopoints and select multiples on. Python's \s differs: it
+# also matches U+001C–U+001F and U+0085 (NEL), and does not match U+FEFF.
+SPACE = re.compile("[\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]+")
+
+
+def split_values(text: str) -> list[str]:
+    """The values of a select multiple, as Central records them: split on whitespace, blanks dropped."""
+    return [v for v in SPACE.split(text) if v]
 
 
 @dataclass(frozen=True)
@@ -64,11 +71,13 @@ class TablePlan:
         for col, value in zip(self.columns, values):
             kind = col.field.type
             if kind == "geopoint":
-                parts = _SPACE.split(value) if value else []
+                # Central: lat, lon, alt, acc = text.split(/\s+/), so a leading space makes an empty
+                # latitude and a fifth part is dropped.
+                parts = SPACE.split(value) if value else []
                 out += (parts + [None] * 4)[:4]
             elif col.choices:
                 out.append(value)
-                chosen = set(_SPACE.split(value)) if value else set()
+                chosen = set(SPACE.split(value)) if value else set()
                 out += [1 if c in chosen else 0 for c in col.choices]
             else:
                 out.append(value)

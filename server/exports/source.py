@@ -10,6 +10,7 @@ from typing import Iterator
 
 from sqlalchemy import ColumnElement, Connection, Table, case, func, or_, select
 
+from server.exports.plan import split_values
 from server.models.accounts import Actor
 from server.models.form_data import DataTables
 from server.models.forms import FormDef
@@ -120,7 +121,7 @@ def select_values(conn: Connection, tables: DataTables, paths: list[str], select
         stmt = select(t.c[column]).distinct().select_from(joined).where(*selection.where(s, root), t.c[column].is_not(None))
         values: set[str] = set()
         for (text,) in conn.execute(stmt):
-            values.update(v for v in text.split() if v)
+            values.update(split_values(text))
         if values:
             out[path] = sorted(values)
     return out
