@@ -72,20 +72,38 @@ def _original_version():
             .where(first.c.submission_id == SUBMISSIONS.c.id).order_by(first.c.id).limit(1).scalar_subquery())
 
 
+# The file an encrypted submission's answers travel in. Central looks it up by the name the envelope
+# gives (<encryptedXmlFile>), which the envelope is not parsed for here; every ODK client (Collect,
+# Enketo, Briefcase) names it so.
+ENCRYPTED_DATA_FILE = "submission.xml.enc"
+
+
+def _encrypted_data_missing():
+    """True when the current version's encrypted data file was named but never received: Central's
+    'missing encrypted form data' (its encHasData is false)."""
+    a = ATTACHMENTS.alias("enc_data")
+    return (select(a.c.name).where(a.c.submission_def_id == SUBMISSIONS.c.current_def_id,
+                                   a.c.name == ENCRYPTED_DATA_FILE, a.c.blob_id.is_(None))
+            .exists())
+
+
 def root_rows(conn: Connection, tables: DataTables, columns: list[str], selection: Selection) -> Iterator[tuple]:
     """(submission id, instance id, created at, submitter id, submitter name, attachments present,
-    attachments expected, encrypted, review state, device id, edits, form version, *answers), newest first."""
+    attachments expected, encrypted state, review state, device id, edits, form version, *answers), newest
+    first. The encrypted state is 0 for a plain submission, 1 for an encrypted one, 2 for an encrypted one
+    whose encrypted data never arrived."""
     s, d, root = SUBMISSIONS, DEFS.alias("current_def"), tables.root
     actor = Actor.__table__
     present = (select(func.count(ATTACHMENTS.c.blob_id)).where(ATTACHMENTS.c.submission_def_id == s.c.current_def_id)
                .scalar_subquery())
     expected = (select(func.count()).select_from(ATTACHMENTS)
                 .where(ATTACHMENTS.c.submission_def_id == s.c.current_def_id).scalar_subquery())
+    encrypted = case((d.c.encrypted.is_(False), 0), (_encrypted_data_missing(), 2), else_=1)
     fd = FormDef.__table__.alias("current_form_def")
     version = case((s.c.edits == 0, fd.c.version), else_=_original_version())
     answers = [root.c[c] for c in columns]
     stmt = (select(s.c.id, s.c.instance_id, s.c.created_at, s.c.submitter_id, actor.c.display_name, present, expected,
-                   d.c.encrypted, s.c.review_state, s.c.device_id, s.c.edits, version, *answers)
+                   encrypted, s.c.review_state, s.c.device_id, s.c.edits, version, *answers)
             .select_from(s.join(d, d.c.id == s.c.current_def_id).join(fd, fd.c.id == d.c.form_def_id)
                          .outerjoin(actor, actor.c.id == s.c.submitter_id)
                          .outerjoin(root, root.c.submission_id == s.c.id))
@@ -128,14 +146,18 @@ def select_values(conn: Connection, tables: DataTables, paths: list[str], select
 
 
 def attachment_blobs(conn: Connection, tables: DataTables, selection: Selection) -> Iterator[tuple[str, str]]:
-    """(file name, blob sha256) of every attachment present on the exported submissions' current versions."""
+    """(file name, blob sha256) of every attachment present on the exported submissions' current versions.
+
+    Not those of encrypted submissions: Central's export leaves them out unless it decrypts them."""
     from server.models.blobs import Blob
 
-    s, a, b = SUBMISSIONS, ATTACHMENTS, Blob.__table__
-    joined = s.join(a, a.c.submission_def_id == s.c.current_def_id).join(b, b.c.id == a.c.blob_id)
+    s, a, b, d = SUBMISSIONS, ATTACHMENTS, Blob.__table__, DEFS.alias("current_def")
+    joined = (s.join(d, d.c.id == s.c.current_def_id).join(a, a.c.submission_def_id == d.c.id)
+              .join(b, b.c.id == a.c.blob_id))
     if selection.needs_root:
         joined = joined.join(tables.root, tables.root.c.submission_id == s.c.id)
-    stmt = (select(a.c.name, b.c.sha256).select_from(joined).where(*selection.where(s, tables.root))
+    stmt = (select(a.c.name, b.c.sha256).select_from(joined)
+            .where(*selection.where(s, tables.root), d.c.encrypted.is_(False))
             .order_by(s.c.created_at.desc(), s.c.id.desc(), a.c.name))
     yield from conn.execution_options(**STREAM).execute(stmt)
 

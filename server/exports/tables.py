@@ -97,7 +97,7 @@ def root_table(conn: Connection, export: Export) -> Iterator[list]:
          device_id, edits, version) = row[:12]
         if encrypted:
             cells = [None] * (len(plan.header()) - 11)
-            status = NOT_DECRYPTED if present == expected else MISSING_ENCRYPTED_DATA
+            status = MISSING_ENCRYPTED_DATA if encrypted == 2 else NOT_DECRYPTED
         else:
             values = pick(row)
             cells = plan.cells(label(values) if label else values)
