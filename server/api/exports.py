@@ -3,8 +3,6 @@ person-level table. Central's paths keep Central's defaults, so existing scripts
 bytes; the options beyond Central (bom, labels, area, from/to, reviewState) are opt-in."""
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from flask import Blueprint, Response, current_app, request
 
 from server import problems
@@ -12,16 +10,14 @@ from server.access import form_or_404
 from server.context import blobs, db
 from server.exports import options as opts
 from server.exports.csv_files import root_csv_chunks, zip_chunks
-from server.exports.plan import sanitize_file_name
+from server.exports.plan import content_disposition
 
 bp = Blueprint("exports", __name__, url_prefix="/v1/projects/<int:project_id>/forms/<xml_form_id>")
 
 
 def attachment(file_name: str) -> str:
     """Central's Content-Disposition: an ASCII fallback and the UTF-8 name (RFC 5987)."""
-    name = sanitize_file_name(file_name)
-    ascii_name = name.encode("ascii", "replace").decode("ascii").replace('"', "")
-    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
+    return content_disposition(file_name)
 
 
 def _export(project_id: int, xml_form_id: str, for_people: bool = False, language: str | None = None):

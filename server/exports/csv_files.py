@@ -11,6 +11,7 @@ from typing import Iterable, Iterator
 from sqlalchemy import Engine
 
 from server.exports import source
+from server.exports.plan import sanitize_file_name
 from server.exports.tables import Export, header, make_plans, repeat_table, root_table
 from server.exports.zipstream import ZipStream
 from server.models.blobs import BlobStore
@@ -55,8 +56,11 @@ def zip_chunks(engine: Engine, store: BlobStore, export: Export, media: bool, bo
             yield from archive.entry(plan.file_name, csv_bytes(header(export, plan),
                                                                repeat_table(conn, export, plan), bom))
         if media:
+            # Central names each file media/<sanitized name>. Where two submissions hold files of one
+            # name Central writes both entries under that name; here the first one written is kept.
             seen: set[str] = set()
             for name, sha in source.attachment_blobs(conn, export.tables, export.selection):
+                name = sanitize_file_name(name)
                 if name in seen:
                     continue
                 seen.add(name)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from typing import Sequence
+from urllib.parse import quote
 
 from server.xforms.schema import Field, Schema
 
@@ -179,3 +180,14 @@ def sanitize_file_name(name: str) -> str:
     name = re.sub(r"[\. ]+$", "", name)
     encoded = name.encode("utf-8")[:255]
     return encoded.decode("utf-8", errors="ignore")
+
+
+_NOT_ASCII = re.compile(r"[^\x00-\x7f]+")
+
+
+def content_disposition(file_name: str, kind: str = "attachment") -> str:
+    """Central's Content-Disposition (lib/util/http.js): the sanitized name, with each run of non-ASCII
+    characters as one '-' in the plain `filename`, and percent-encoded as encodeURIComponent does it,
+    plus ' ( ) * encoded and | ` ^ left as they are (RFC 5987), in `filename*`."""
+    name = sanitize_file_name(file_name)
+    return f"{kind}; filename=\"{_NOT_ASCII.sub('-', name)}\"; filename*=UTF-8''{quote(name, safe='!|`^')}"
