@@ -1,0 +1,183 @@
+"""OData v4 feeds of a form's submissions, as ODK Central serves them (odk-protocol §7.3): what
+pyodk's `submissions.get_table()` reads, and what Excel and Power BI open with "From OData Feed".
+
+    GET /v1/projects/{p}/forms/{f}.svc                               service document
+    GET /v1/projects/{p}/forms/{f}.svc/$metadata                     EDMX
+    GET /v1/projects/{p}/forms/{f}.svc/Submissions[.group.repeat]    data documents
+    GET /v1/projects/{p}/forms/{f}.svc/Submissions('uuid:…')[/group/repeat[('id')/…]]
+
+Readable by whoever may read the form's submissions (`submission.read`: project managers and
+viewers, site administrators), with a session token or, over https, Basic email and password."""
+from __future__ import annotations
+
+import json
+import re
+from urllib.parse import parse_qsl, quote
+
+from flask import Blueprint, Response, g, request, stream_with_context
+
+from server import problems
+from server.access import readable_form
+from server.auth.permissions import require
+from server.context import cache, db
+from server.odata import rows as odata_rows
+from server.odata.documents import edmx, service_document
+from server.odata.query import check_options, parse_query
+from server.openrosa.routes import public_base
+
+bp = Blueprint("odata", __name__, url_prefix="/v1/projects/<int:project_id>/forms/<xml_form_id>.svc")
+
+JSON_TYPE = "application/json; charset=utf-8; odata.metadata=minimal"
+_ENTITY_SEGMENT = re.compile(r"^([^(]+)\('(.*)'\)$", re.S)
+_JSON_FORMAT = re.compile(r"(^|,)(application/json|json)($|;|,)", re.I)
+_XML_FORMAT = re.compile(r"(^|,)(application/(atom(svc)?\+)?xml|atom|xml)($|;|,)", re.I)
+
+
+def _dumps(value) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _json(body: dict) -> Response:
+    return Response(_dumps(body), content_type=JSON_TYPE)
+
+
+def _preflight(fmt: str) -> None:
+    """Central's OData preprocessor: the response format, OData-MaxVersion, the query options."""
+    asked = request.args.get("$format")
+    accept = asked if asked else request.headers.get("Accept", "")
+    wants_json, wants_xml = bool(_JSON_FORMAT.search(accept)), bool(_XML_FORMAT.search(accept))
+    # Only a request for the other format alone is refused (clients such as Power BI accept both).
+    if (fmt == "json" and wants_xml and not wants_json) or (fmt == "xml" and wants_json and not wants_xml):
+        raise problems.NotAcceptable(f"Requested format not acceptable: {accept}",
+                                     details={"allowed": ["application/json", "json"] if fmt == "json"
+                                              else ["application/xml", "atom"], "got": accept})
+    max_version = request.headers.get("OData-MaxVersion")
+    if max_version:
+        try:
+            too_old = float(max_version) < 4.0
+        except ValueError:
+            too_old = False
+        if too_old:
+            raise problems.NotFound("This server speaks OData 4.0 only.")
+    check_options(request.args)
+
+
+def _form(project_id: int, xml_form_id: str):
+    form, _ = readable_form(project_id, xml_form_id)
+    require(db(), g.actor, project_id, "submission.read", form_id=form.id)
+    return form
+
+
+def _raw_path() -> str | None:
+    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
+    return raw.split("?", 1)[0] if raw else None
+
+
+def _service_root(project_id: int, xml_form_id: str) -> str:
+    """The absolute URL of `….svc` as the client wrote it (Central echoes the request's own path)."""
+    raw = _raw_path()
+    base = public_base() + request.script_root
+    if raw:
+        at = raw.find(".svc/")
+        if at < 0 and raw.endswith(".svc"):
+            at = len(raw) - 4
+        if at >= 0:
+            return base + raw[:at + 4]
+    prefix = request.environ.get("hamlet.prefix", "/v1")
+    return f"{base}{prefix}/projects/{project_id}/forms/{quote(xml_form_id, safe='')}.svc"
+
+
+def _request_url(service_root: str, rest: str) -> str:
+    raw = _raw_path()
+    if raw:
+        at = raw.find(".svc/")
+        if at >= 0:
+            return service_root + raw[at + 4:]
+    return f"{service_root}/{quote(rest, safe=chr(39) + '()/$,:')}"
+
+
+def _query_pairs() -> list[tuple[str, str]]:
+    return parse_qsl(request.query_string.decode("latin-1"), keep_blank_values=True)
+
+
+@bp.after_request
+def _odata_headers(resp: Response) -> Response:
+    resp.headers["OData-Version"] = "4.0"
+    if resp.status_code == 401 and request.is_secure:
+        # Excel and Power BI then ask for the account's email and password.
+        resp.headers.setdefault("WWW-Authenticate", 'Basic realm="Hamlet", charset="UTF-8"')
+    return resp
+
+
+@bp.errorhandler(problems.Problem)
+def _odata_problem(prob: problems.Problem):
+    if request.endpoint == "odata.metadata":
+        from xml.sax.saxutils import escape
+
+        details = "" if prob.details is None else escape(_dumps(prob.details))
+        body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<error code="{escape(prob.code)}">\n'
+                f"  <message>{escape(prob.message)}</message>\n  <details>{details}</details>\n</error>")
+        return Response(body, status=prob.status, content_type="text/xml; charset=utf-8")
+    return problems.render(prob)
+
+
+@bp.get("")
+def service(project_id: int, xml_form_id: str):
+    _preflight("json")
+    form = _form(project_id, xml_form_id)
+    view, _ = odata_rows._form_view(db(), form, cache())
+    return _json(service_document(view, _service_root(project_id, xml_form_id)))
+
+
+@bp.get("/$metadata", endpoint="metadata")
+def metadata(project_id: int, xml_form_id: str):
+    _preflight("xml")
+    form = _form(project_id, xml_form_id)
+    view, _ = odata_rows._form_view(db(), form, cache())
+    return Response(edmx(view), content_type="application/xml; charset=utf-8")
+
+
+@bp.get("/<path:rest>")
+def data(project_id: int, xml_form_id: str, rest: str):
+    _preflight("json")
+    form = _form(project_id, xml_form_id)
+    root = _service_root(project_id, xml_form_id)
+    url, args = _request_url(root, rest), _query_pairs()
+    if "(" in rest or "/" in rest:
+        segments = []
+        for part in rest.split("/"):
+            m = _ENTITY_SEGMENT.match(part)
+            segments.append((m.group(1), m.group(2)) if m else (part, None))
+        return _json(odata_rows.entity_document(db(), form, segments, request.args, cache=cache(),
+                                                service_root=root, url=url, args=args))
+    plan = odata_rows.make_plan(db(), form, rest, parse_query(request.args), cache=cache(), service_root=root)
+    if plan.query.top is not None:
+        return _json(odata_rows.document(plan, url, args))
+    return _stream(plan)
+
+
+def _stream(plan) -> Response:
+    """A whole table (no `$top`): written as it is read, a batch of submissions at a time, so a
+    100,000-household export never sits in memory."""
+    total = odata_rows.count(plan) if plan.query.count else None
+    found = odata_rows.rows(plan)
+    first = next(found, None)  # errors (a stale $skiptoken…) surface before the 200 is sent
+    tail = "]," + '"@odata.context":' + _dumps(odata_rows.context_url(plan))
+    if total is not None:
+        tail += f',"@odata.count":{total}'
+    tail += "}"
+
+    def generate():
+        if first is None:
+            yield '{"value":[' + tail
+            return
+        chunk = ['{"value":[' + _dumps(first[0])]
+        for obj, _ in found:
+            chunk.append("," + _dumps(obj))
+            if len(chunk) >= 500:
+                yield "".join(chunk)
+                chunk = []
+        chunk.append(tail)
+        yield "".join(chunk)
+
+    return Response(stream_with_context(generate()), content_type=JSON_TYPE)

@@ -1,0 +1,155 @@
+"""The OData service document and the `$metadata` EDMX (CSDL 4.0) of a form, laid out line for line
+as Central lays them out (odk-protocol §7.3), so clients that cache or compare them see no difference.
+
+Submission metadata is the complex type `org.opendatakit.submission.metadata`; the form's own types
+live in `org.opendatakit.user.<formId>`: `Submissions` and one EntityType per repeat (with its
+parent's id), a ComplexType per group, repeats as NavigationProperties, leaf types per EDM_TYPES."""
+from __future__ import annotations
+
+from xml.sax.saxutils import quoteattr
+
+from server.odata.schema import FormView, Node, sanitize
+from server.odata.values import edm_type
+
+FQDN_ROOT = "org.opendatakit.user"
+
+_HEAD = """<?xml version="1.0" encoding="UTF-8"?>
+<edmx:Edmx xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx" Version="4.0">
+  <edmx:DataServices>
+    <Schema xmlns="http://docs.oasis-open.org/odata/ns/edm" Namespace="org.opendatakit.submission">
+      <ComplexType Name="metadata">
+        <Property Name="submissionDate" Type="Edm.DateTimeOffset"/>
+        <Property Name="updatedAt" Type="Edm.DateTimeOffset"/>
+        <Property Name="deletedAt" Type="Edm.DateTimeOffset"/>
+        <Property Name="submitterId" Type="Edm.String"/>
+        <Property Name="submitterName" Type="Edm.String"/>
+        <Property Name="attachmentsPresent" Type="Edm.Int64"/>
+        <Property Name="attachmentsExpected" Type="Edm.Int64"/>
+        <Property Name="status" Type="org.opendatakit.submission.Status"/>
+        <Property Name="reviewState" Type="org.opendatakit.submission.ReviewState"/>
+        <Property Name="deviceId" Type="Edm.String"/>
+        <Property Name="edits" Type="Edm.Int64"/>
+        <Property Name="formVersion" Type="Edm.String"/>
+      </ComplexType>
+      <EnumType Name="Status">
+        <Member Name="notDecrypted"/>
+        <Member Name="missingEncryptedFormData"/>
+      </EnumType>
+      <EnumType Name="ReviewState">
+        <Member Name="hasIssues"/>
+        <Member Name="edited"/>
+        <Member Name="rejected"/>
+        <Member Name="approved"/>
+      </EnumType>
+    </Schema>
+"""
+
+# What the Submissions entity set can do (Capabilities vocabulary), as Central declares it.
+_CAPABILITIES_BEFORE = """          <Annotation Term="Org.OData.Capabilities.V1.ConformanceLevel" EnumMember="Org.OData.Capabilities.V1.ConformanceLevelType/Minimal"/>
+          <Annotation Term="Org.OData.Capabilities.V1.BatchSupported" Bool="false"/>
+          <Annotation Term="Org.OData.Capabilities.V1.CountRestrictions">
+            <Record><PropertyValue Property="Countable" Bool="true"/></Record>
+          </Annotation>
+          <Annotation Term="Org.OData.Capabilities.V1.FilterFunctions">
+            <Record>
+              <PropertyValue Property="NonCountableProperties">
+                <Collection>
+                  <String>eq</String>
+                </Collection>
+              </PropertyValue>
+            </Record>
+          </Annotation>
+          <Annotation Term="Org.OData.Capabilities.V1.FilterFunctions">
+            <Record>
+              <PropertyValue Property="Filterable" Bool="true"/>
+              <PropertyValue Property="RequiresFilter" Bool="false"/>
+              <PropertyValue Property="NonFilterableProperties">
+                <Collection>
+"""
+_CAPABILITIES_AFTER = """                </Collection>
+              </PropertyValue>
+            </Record>
+          </Annotation>
+          <Annotation Term="Org.OData.Capabilities.V1.SortRestrictions">
+            <Record><PropertyValue Property="Sortable" Bool="false"/></Record>
+          </Annotation>
+          <Annotation Term="Org.OData.Capabilities.V1.ExpandRestrictions">
+            <Record><PropertyValue Property="Expandable" Bool="false"/></Record>
+          </Annotation>
+"""
+
+
+def service_document(view: FormView, service_root: str) -> dict:
+    """`service_root`: the absolute URL of `….svc`."""
+    return {
+        "@odata.context": f"{service_root}/$metadata",
+        "value": [{"name": name, "kind": "EntitySet", "url": name} for name in view.tables],
+    }
+
+
+def _fqdn(xml_form_id: str) -> str:
+    return f"{FQDN_ROOT}.{sanitize(xml_form_id)}"
+
+
+def _type_name(node: Node) -> str:
+    """A group's or repeat's type name: its whole OData path joined by dots."""
+    return node.odata_path[1:].replace("/", ".")
+
+
+def edmx(view: FormView) -> str:
+    fqdn = _fqdn(view.xml_form_id)
+    entities: list[tuple[str, list[str], bool, list[str]]] = []   # name, property lines, primary, names
+    complexes: list[tuple[str, list[str]]] = []
+
+    def properties(container: Node) -> tuple[list[str], list[str]]:
+        lines, names = [], []
+        for child in container.children:
+            names.append(child.key)
+            if child.type == "repeat":
+                lines.append(f'        <NavigationProperty Name="{child.key}" '
+                             f'Type="Collection({fqdn}.Submissions.{_type_name(child)})"/>')
+            elif child.type == "structure":
+                lines.append(f'        <Property Name="{child.key}" Type="{fqdn}.{_type_name(child)}"/>')
+            else:
+                lines.append(f'        <Property Name="{child.key}" Type="{edm_type(child.type)}"/>')
+        return lines, names
+
+    def walk(container: Node) -> None:
+        # Types appear in the order their fields do, entity types (repeats) and complex types (groups)
+        # each in their own list.
+        for child in container.children:
+            if child.type == "structure":
+                complexes.append((_type_name(child), properties(child)[0]))
+                walk(child)
+            elif child.type == "repeat":
+                lines, names = properties(child)
+                parent_line = f'        <Property Name="{child.table.parent_key}" Type="Edm.String"/>'
+                entities.append((child.table.name, [parent_line] + lines, False, names))
+                walk(child)
+
+    lines, names = properties(view.root)
+    entities.append(("Submissions", ['        <Property Name="__system" Type="org.opendatakit.submission.metadata"/>']
+                     + lines, True, names))
+    walk(view.root)
+    # Submissions first, then the repeats in document order (walk() appended them after it).
+    out = [_HEAD, f'    <Schema xmlns="http://docs.oasis-open.org/odata/ns/edm" Namespace="{fqdn}">\n']
+    for name, props, _, _ in entities:
+        out.append(f'      <EntityType Name="{name}">\n')
+        out.append('        <Key><PropertyRef Name="__id"/></Key>\n')
+        out.append('        <Property Name="__id" Type="Edm.String"/>\n')
+        out.extend(p + "\n" for p in props)
+        out.append("      </EntityType>\n")
+    for name, props in complexes:
+        out.append(f'      <ComplexType Name="{name}">\n')
+        out.extend(p + "\n" for p in props)
+        out.append("      </ComplexType>\n")
+    out.append(f"      <EntityContainer Name={quoteattr(view.xml_form_id)}>\n")
+    for name, _, primary, names in entities:
+        out.append(f'        <EntitySet Name="{name}" EntityType="{fqdn}.{name}">\n')
+        if primary:
+            out.append(_CAPABILITIES_BEFORE)
+            out.extend(f"                  <PropertyPath>{n}</PropertyPath>\n" for n in names)
+            out.append(_CAPABILITIES_AFTER)
+        out.append("        </EntitySet>\n")
+    out.append("      </EntityContainer>\n    </Schema>\n  </edmx:DataServices>\n</edmx:Edmx>")
+    return "".join(out)

@@ -1,0 +1,655 @@
+"""OData data documents read straight from the column tables (README, "How submissions are stored").
+
+    page(db, form, "Submissions.household.members", {"$top": "1000"})   # → the JSON document as a dict
+
+A page is a few indexed queries, never a scan of the form's submissions:
+1. the submissions of the page, in Central's order (newest first: `created_at DESC, id DESC`, or
+   `$orderby`), filtered by `$filter`, without drafts and (unless the filter speaks of deletedAt)
+   deleted ones, continuing after the `$skiptoken` position by keyset — joined, for the
+   `Submissions` table, to the submitter, the current version and the root data row;
+2. for a repeat table, its rows for those submissions (`submission_id IN (…)`, the index every
+   repeat table has), in document order; submissions are taken in batches sized from the rows per
+   submission seen so far, until the page is full;
+3. what the rows show besides their own columns: attachment counts and the original form version
+   (`__system`), whether each nested repeat has rows (navigation links), or with `$expand=*` the
+   nested rows themselves — again by `submission_id IN (…)`.
+
+JSON shapes, ids and key order are Central's (odk-protocol §7.3): groups nested, fields first, then
+`__id`, `__system` (or the parent's id), then navigation links; a repeat row's `__id` is the SHA-1
+Central computes, its parent key `__Submissions-id` or `__Submissions-<path>-id`."""
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass, field
+from typing import Iterator, Mapping
+from urllib.parse import quote_plus
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from server import problems
+from server.db import isoformat
+from server.models.accounts import Actor
+from server.models.blobs import Blob
+from server.models.form_data import DataTables, VersionCache, data_tables
+from server.models.forms import Form, FormDef
+from server.models.submissions import SubmissionAttachment, SubmissionDef
+from server.odata.filter import SUBMISSIONS, exclude_deleted, submission_filter, submission_order
+from server.odata.query import ODataQuery, make_skiptoken, parse_query
+from server.odata.schema import FormView, Node, Table, form_view, navigation_link, parent_id, repeat_id
+from server.odata.values import converter
+from server.xforms.schema import read_schema
+
+SYSTEM_FIELDS = ("submissionDate", "updatedAt", "submitterId", "submitterName", "attachmentsPresent",
+                 "attachmentsExpected", "status", "reviewState", "deviceId", "edits", "formVersion", "deletedAt")
+_SELECTABLE_SYSTEM = {"__system"} | {f"__system/{f}" for f in SYSTEM_FIELDS}
+
+SD = SubmissionDef.__table__
+FD = FormDef.__table__
+ACTORS = Actor.__table__
+ATTACHMENTS = SubmissionAttachment.__table__
+BLOBS = Blob.__table__
+
+_LEAF, _GROUP = 0, 1
+
+
+# --- what a request shows: the shape of its rows -------------------------------------------------
+
+@dataclass
+class Shape:
+    """How one table's row (or a group in it) becomes a JSON object. Leaves index into the row's
+    selected data columns; groups share them; repeats get a navigation link (or their rows)."""
+    entries: list[tuple] = field(default_factory=list)     # (_LEAF, key, index, convert) / (_GROUP, key, Shape)
+    repeats: list[Node] = field(default_factory=list)
+
+
+def _selection(view: FormView, table: Table, select: list[str] | None) -> set[Node] | None:
+    """Central's `$select`: named fields (paths relative to the table, `/` between groups), the
+    groups on their way (a repeat on the way is 400.24), and everything in a named group; `__id`,
+    the parent key and (on Submissions) `__system[/…]` are metadata. Unknown names are 400.23."""
+    if select is None:
+        return None
+    chosen: set[Node] = set()
+    ids = {"__id"} if table.is_root else {"__id", table.parent_key}
+    base = "" if table.is_root else table.node.odata_path
+    for prop in select:
+        if prop in ids or (table.is_root and prop in _SELECTABLE_SYSTEM):
+            continue
+        node = view.by_odata_path.get(f"{base}/{prop}")
+        if node is None:
+            raise problems.ODataPropertyNotFound(f"Could not find a property named '{prop}'",
+                                                 details={"property": prop})
+        chosen.add(node)
+        up = node.parent
+        while up is not None and up is not table.node and up.type != "root" and up not in chosen:
+            if up.type == "repeat":
+                raise problems.ODataSelectUnsupported(
+                    f"The given OData select property '{prop}' uses features not supported by this server.",
+                    details={"property": prop})
+            chosen.add(up)
+            up = up.parent
+        if node.type == "structure":
+            stack = [node]
+            while stack:
+                for c in stack.pop().children:
+                    chosen.add(c)
+                    if c.type == "structure":
+                        stack.append(c)
+    return chosen
+
+
+def _shape(container: Node, chosen: set[Node] | None, columns: list[str], wkt: bool) -> Shape:
+    shape = Shape()
+    for c in container.children:
+        if chosen is not None and c not in chosen:
+            continue
+        if c.type == "structure":
+            shape.entries.append((_GROUP, c.key, _shape(c, chosen, columns, wkt)))
+        elif c.type == "repeat":
+            shape.repeats.append(c)
+        else:
+            if c.column is None:
+                index = None
+            else:
+                index = len(columns)
+                columns.append(c.column)
+            shape.entries.append((_LEAF, c.key, index, converter(c.type, wkt)))
+    return shape
+
+
+def _descendant_repeats(node: Node) -> list[Node]:
+    out = []
+    for c in node.children:
+        if c.type == "repeat":
+            out.append(c)
+        if c.type in ("structure", "repeat"):
+            out.extend(_descendant_repeats(c))
+    return out
+
+
+# --- the plan of one request ---------------------------------------------------------------------
+
+_VIEWS: "weakref.WeakKeyDictionary[VersionCache, dict[int, FormView]]" = weakref.WeakKeyDictionary()
+
+
+def _form_view(db: Session, form: Form, cache: VersionCache | None) -> tuple[FormView, DataTables]:
+    def_id = form.current_def_id
+    if def_id is None:
+        raise problems.NotFound("This form has not been published yet.")
+    if cache is None:
+        schema = read_schema(db.scalar(select(FD.c.xml).where(FD.c.id == def_id)))
+        tables = data_tables(db, form.id)
+        return form_view(form.xml_form_id, schema, tables.columns), tables
+    tables = cache.tables(db, form.id, def_id)
+    views = _VIEWS.setdefault(cache, {})
+    view = views.get(def_id)
+    if view is None:
+        view = views[def_id] = form_view(form.xml_form_id, cache.schema(db, def_id), tables.columns)
+    return view, tables
+
+
+@dataclass
+class Plan:
+    db: Session
+    form_id: int
+    view: FormView
+    tables: DataTables
+    table: Table
+    query: ODataQuery
+    service_root: str
+    shape: Shape = None
+    columns: list[str] = None                 # data columns of the table's rows, in shape order
+    metadata: set[str] | None = None
+    child_shapes: dict[str, tuple[Shape, list[str]]] = None   # repeat path → shape (for $expand)
+    where: list = None
+    order: list = None
+    keyset: bool = True                       # default order: pages continue by (created_at, id)
+
+    @property
+    def data_table(self):
+        return self.tables.root if self.table.is_root else self.tables.repeats[self.table.repeat_path]
+
+
+def make_plan(db: Session, form: Form, table_name: str, query: ODataQuery | Mapping[str, str],
+              cache: VersionCache | None = None, service_root: str = "") -> Plan:
+    if not isinstance(query, ODataQuery):
+        query = parse_query(query)
+    view, tables = _form_view(db, form, cache)
+    table = view.table(table_name)
+    if table is None or (not table.is_root and table.repeat_path not in tables.repeats):
+        raise problems.NotFound(f"There is no table '{table_name}' in this form's OData service.")
+    plan = Plan(db, form.id, view, tables, table, query, service_root)
+    chosen = _selection(view, table, query.select)
+    plan.metadata = query.metadata
+    plan.columns = []
+    plan.shape = _shape(table.node, chosen, plan.columns, query.wkt)
+    plan.child_shapes = {}
+    if query.expand:
+        for r in _descendant_repeats(table.node):
+            cols: list[str] = []
+            plan.child_shapes[r.path] = (_shape(r, None, cols, query.wkt), cols)
+    s = SUBMISSIONS
+    plan.where = [s.c.form_id == form.id, s.c.draft.is_(False), exclude_deleted(query.filter),
+                  submission_filter(query.filter, root_only=not table.is_root)]
+    if query.orderby is not None:
+        plan.order = submission_order(query.orderby)
+        plan.keyset = False
+    else:
+        plan.order = [s.c.created_at.desc(), s.c.id.desc()]
+    return plan
+
+
+# --- building JSON objects ----------------------------------------------------------------------
+
+class _Builder:
+    def __init__(self, plan: Plan):
+        self.plan = plan
+        self.expand = plan.query.expand
+        self.exists: dict[str, set] = {}        # repeat path → {(submission id, parent key)}
+        self.children: dict[str, dict] = {}     # repeat path → {(submission id, parent key): [rows]}
+
+    def load_nested(self, shape: Shape, submission_ids: list[int]) -> None:
+        """What navigation links and `$expand=*` need for these submissions."""
+        if not submission_ids:
+            return
+        conn = self.plan.db.connection()
+        if self.expand:
+            for path, (_, cols) in self.plan.child_shapes.items():
+                t = self.plan.tables.repeats.get(path)
+                groups: dict = {}
+                if t is not None:
+                    stmt = (select(t.c.submission_id, t.c.row_key, t.c.parent_key, *[t.c[c] for c in cols])
+                            .where(t.c.submission_id.in_(submission_ids)).order_by(t.c.id))
+                    for row in conn.execute(stmt):
+                        groups.setdefault((row[0], row[2]), []).append(row)
+                self.children[path] = groups
+            return
+        for node in _all_repeats(shape):
+            t = self.plan.tables.repeats.get(node.path)
+            if t is None:
+                self.exists[node.path] = set()
+                continue
+            stmt = select(t.c.submission_id, t.c.parent_key).where(t.c.submission_id.in_(submission_ids)).distinct()
+            self.exists[node.path] = {(r[0], r[1]) for r in conn.execute(stmt)}
+
+    def fill(self, shape: Shape, values, offset: int, sub_id: int, iid: str, row_key: str, extras) -> dict:
+        d: dict = {}
+        for entry in shape.entries:
+            if entry[0] == _LEAF:
+                index = entry[2]
+                v = None if index is None else values[offset + index]
+                d[entry[1]] = None if v is None or v == "" else entry[3](v)
+            else:
+                d[entry[1]] = self.fill(entry[2], values, offset, sub_id, iid, row_key, None)
+        if extras:
+            d.update(extras)
+        for node in shape.repeats:
+            key = (sub_id, row_key)
+            if self.expand:
+                rows = self.children.get(node.path, {}).get(key)
+                if rows:
+                    d[node.key + "@odata.navigationLink"] = navigation_link(iid, row_key, node)
+                    child_shape = self.plan.child_shapes[node.path][0]
+                    d[node.key] = [self.fill(child_shape, r, 3, sub_id, iid, r[1], (("__id", repeat_id(iid, r[1])),))
+                                   for r in rows]
+            elif key in self.exists.get(node.path, ()):
+                d[node.key + "@odata.navigationLink"] = navigation_link(iid, row_key, node)
+        return d
+
+
+def _all_repeats(shape: Shape) -> list[Node]:
+    out = list(shape.repeats)
+    for entry in shape.entries:
+        if entry[0] == _GROUP:
+            out.extend(_all_repeats(entry[2]))
+    return out
+
+
+# --- Submissions ---------------------------------------------------------------------------------
+
+# Columns of the root query, before the data columns.
+_ID, _IID, _CREATED, _UPDATED, _DELETED, _SUBMITTER, _DEVICE, _REVIEW, _EDITS, _DEF, _NAME, _ENC, _VERSION = range(13)
+_ROOT_META = 13
+
+
+def _submission_batches(plan: Plan, columns: list, joined, cursor: tuple | None, inclusive: bool,
+                        first_offset: int, sizes: Iterator[int]) -> Iterator[list]:
+    """The plan's submissions in order, in batches. `cursor`: (created_at, id) to continue after
+    (or from, when `inclusive`); only in the default order. `sizes` gives each batch's size."""
+    s = SUBMISSIONS
+    conn = plan.db.connection()
+    last, offset = None, first_offset
+    while True:
+        stmt = select(*columns).select_from(joined).where(*plan.where)
+        at = last or cursor
+        if plan.keyset and at is not None:
+            same = s.c.id <= at[1] if (inclusive and last is None) else s.c.id < at[1]
+            stmt = stmt.where(or_(s.c.created_at < at[0], and_(s.c.created_at == at[0], same)))
+        if offset:
+            stmt = stmt.offset(offset)
+        n = next(sizes)
+        rows = conn.execute(stmt.order_by(*plan.order).limit(n)).all()
+        if not rows:
+            return
+        yield rows
+        if len(rows) < n:
+            return
+        if plan.keyset:
+            last, offset = (rows[-1][2], rows[-1][0]), 0
+        else:
+            offset += len(rows)
+
+
+def _cursor_of(plan: Plan, instance_id) -> tuple | None:
+    s = SUBMISSIONS
+    if not isinstance(instance_id, str):
+        raise problems.ODataSkiptokenInvalid()
+    row = plan.db.connection().execute(
+        select(s.c.created_at, s.c.id).where(s.c.form_id == plan.form_id, s.c.draft.is_(False),
+                                             s.c.instance_id == instance_id)).first()
+    return (row[0], row[1]) if row else None
+
+
+def _system(plan: Plan, rows: list) -> dict[int, dict]:
+    """`__system` of each submission row, keyed by submission id."""
+    wanted = plan.metadata
+    if wanted is not None and "__system" not in wanted and not any(m.startswith("__system/") for m in wanted):
+        return {}
+    conn = plan.db.connection()
+    def_ids = [r[_DEF] for r in rows]
+    counts = {d: (p, e) for d, p, e in conn.execute(
+        select(ATTACHMENTS.c.submission_def_id, func.count(ATTACHMENTS.c.blob_id), func.count())
+        .where(ATTACHMENTS.c.submission_def_id.in_(def_ids)).group_by(ATTACHMENTS.c.submission_def_id))}
+    edited = [r[_ID] for r in rows if r[_EDITS]]
+    first_versions: dict[int, str] = {}
+    if edited:
+        firsts = (select(func.min(SD.c.id)).where(SD.c.submission_id.in_(edited)).group_by(SD.c.submission_id))
+        first_versions = dict(conn.execute(select(SD.c.submission_id, FD.c.version)
+                                           .join(FD, FD.c.id == SD.c.form_def_id).where(SD.c.id.in_(firsts))).all())
+    status = _encryption_status(plan, [r for r in rows if r[_ENC]])
+    out = {}
+    for r in rows:
+        present, expected = counts.get(r[_DEF], (0, 0))
+        version = first_versions.get(r[_ID], r[_VERSION]) if r[_EDITS] else r[_VERSION]
+        system = {
+            "submissionDate": isoformat(r[_CREATED]),
+            "updatedAt": isoformat(r[_UPDATED]),
+            "submitterId": None if r[_SUBMITTER] is None else str(r[_SUBMITTER]),
+            "submitterName": r[_NAME] or None,
+            "attachmentsPresent": present,
+            "attachmentsExpected": expected,
+            "status": status.get(r[_DEF]),
+            "reviewState": r[_REVIEW] or None,
+            "deviceId": r[_DEVICE] or None,
+            "edits": r[_EDITS] or 0,
+            "formVersion": version if version is not None else "",
+            "deletedAt": isoformat(r[_DELETED]),
+        }
+        if wanted is not None and "__system" not in wanted:
+            system = {k: v for k, v in system.items() if f"__system/{k}" in wanted}
+        out[r[_ID]] = system
+    return out
+
+
+def _encryption_status(plan: Plan, rows: list) -> dict[int, str]:
+    """Central's `status` of a submission still encrypted: notDecrypted when its encrypted XML file
+    has arrived, missingEncryptedFormData when not."""
+    if not rows:
+        return {}
+    from server.xforms.safexml import child, parse
+
+    conn = plan.db.connection()
+    out = {}
+    for def_id, xml in conn.execute(select(SD.c.id, SD.c.xml).where(SD.c.id.in_([r[_DEF] for r in rows]))):
+        name = None
+        try:
+            el = child(parse(bytes(xml)), "encryptedXmlFile")
+            name = (el.text or "").strip() if el is not None else None
+        except Exception:  # noqa: BLE001 - a broken envelope is simply missing its data
+            name = None
+        has = name and conn.execute(select(ATTACHMENTS.c.blob_id).where(
+            ATTACHMENTS.c.submission_def_id == def_id, ATTACHMENTS.c.name == name,
+            ATTACHMENTS.c.blob_id.is_not(None))).first() is not None
+        out[def_id] = "notDecrypted" if has else "missingEncryptedFormData"
+    return out
+
+
+def _root_rows(plan: Plan, first_batch: int | None) -> Iterator[tuple[dict, tuple]]:
+    """(JSON object, position) of every Submissions row of the plan, in order; the position is what
+    a `$skiptoken` continues after."""
+    s, d = SUBMISSIONS, plan.tables.root
+    q = plan.query
+    cursor = None
+    if q.skiptoken is not None:
+        cursor = _cursor_of(plan, q.skiptoken.get("instanceId"))
+        if cursor is None:  # Central: a token whose submission is gone continues nowhere
+            return
+    columns = [s.c.id, s.c.instance_id, s.c.created_at, s.c.updated_at, s.c.deleted_at, s.c.submitter_id,
+               s.c.device_id, s.c.review_state, s.c.edits, s.c.current_def_id, ACTORS.c.display_name,
+               SD.c.encrypted, FD.c.version] + [d.c[c] for c in plan.columns]
+    joined = (s.join(SD, SD.c.id == s.c.current_def_id).join(FD, FD.c.id == SD.c.form_def_id)
+              .outerjoin(ACTORS, ACTORS.c.id == s.c.submitter_id))
+    if plan.columns:
+        joined = joined.outerjoin(d, d.c.submission_id == s.c.id)
+    sizes = _sizes(first_batch, 1000)
+    builder = _Builder(plan)
+    wanted = plan.metadata
+    for rows in _submission_batches(plan, columns, joined, cursor, False, q.skip, sizes):
+        ids = [r[_ID] for r in rows]
+        builder.load_nested(plan.shape, ids)
+        systems = _system(plan, rows)
+        for r in rows:
+            extras = []
+            if wanted is None or "__id" in wanted:
+                extras.append(("__id", r[_IID]))
+            if r[_ID] in systems:
+                extras.append(("__system", systems[r[_ID]]))
+            if r[_ENC]:  # still encrypted: nothing but its metadata
+                obj = dict(extras)
+            else:
+                obj = builder.fill(plan.shape, r, _ROOT_META, r[_ID], r[_IID], "", extras)
+            yield obj, (r[_IID],)
+
+
+def _sizes(first: int | None, then: int) -> Iterator[int]:
+    yield first if first else then
+    while True:
+        yield then
+
+
+# --- repeat tables -------------------------------------------------------------------------------
+
+def _repeat_rows(plan: Plan, need: int | None) -> Iterator[tuple[dict, tuple]]:
+    """(JSON object, position) of every row of a repeat table, in order: submissions in the plan's
+    order, rows within one in document order. Position: (instanceID, KEY, row id)."""
+    s, t = SUBMISSIONS, plan.data_table
+    q = plan.query
+    conn = plan.db.connection()
+    cursor, resume_sub, resume_row = None, None, None
+    if q.skiptoken is not None:
+        cursor, resume_sub, resume_row = _repeat_cursor(plan)
+    skip = q.skip
+    builder = _Builder(plan)
+    wanted = plan.metadata
+    parent_key_name = plan.table.parent_key
+    data_cols = [t.c[c] for c in plan.columns]
+
+    # Batch sizes follow the rows per submission seen so far, so a page of n rows costs about one
+    # batch of submissions; while skipping ($skip), only counts are read, in large batches.
+    seen = {"subs": 0, "rows": 0, "emitted": 0, "skip": skip}
+
+    def sizes() -> Iterator[int]:
+        while True:
+            if seen["skip"] > 0:
+                yield 5000
+            elif need is None:
+                yield 1000
+            else:
+                ratio = seen["rows"] / seen["subs"] if seen["subs"] else 4.0
+                left = max(need - seen["emitted"], 1)
+                yield max(20, min(5000, int(left / max(ratio, 0.05) * 1.2) + 10))
+
+    def after_resume(stmt):
+        if resume_sub is not None:
+            stmt = stmt.where(or_(t.c.submission_id != resume_sub, t.c.id > resume_row))
+        return stmt
+
+    sub_columns = [s.c.id, s.c.instance_id, s.c.created_at]
+    for subs in _submission_batches(plan, sub_columns, s, cursor, True, 0, sizes()):
+        ids = [r[0] for r in subs]
+        seen["subs"] += len(subs)
+        if seen["skip"] > 0:
+            counted = conn.execute(after_resume(select(func.count()).select_from(t)
+                                                .where(t.c.submission_id.in_(ids)))).scalar()
+            seen["rows"] += counted
+            if counted <= seen["skip"]:
+                seen["skip"] -= counted
+                continue
+        stmt = after_resume(select(t.c.id, t.c.submission_id, t.c.row_key, t.c.parent_key, *data_cols)
+                            .where(t.c.submission_id.in_(ids)).order_by(t.c.id))
+        by_sub: dict[int, list] = {}
+        fetched = 0
+        for row in conn.execute(stmt):
+            by_sub.setdefault(row[1], []).append(row)
+            fetched += 1
+        if seen["skip"] <= 0:
+            seen["rows"] += fetched
+        builder.load_nested(plan.shape, [i for i in ids if i in by_sub])
+        for sub in subs:
+            for row in by_sub.get(sub[0], ()):
+                if seen["skip"] > 0:
+                    seen["skip"] -= 1
+                    continue
+                iid, key = sub[1], row[2]
+                rid, pid = repeat_id(iid, key), parent_id(iid, row[3])
+                extras = []
+                if wanted is None or "__id" in wanted:
+                    extras.append(("__id", rid))
+                if wanted is None or parent_key_name in wanted:
+                    extras.append((parent_key_name, pid))
+                obj = builder.fill(plan.shape, row, 4, sub[0], iid, key, extras)
+                seen["emitted"] += 1
+                yield obj, (rid, iid, key, pid)
+
+
+def _repeat_cursor(plan: Plan) -> tuple:
+    """Where a repeat-table `$skiptoken` continues: the submission's (created_at, id), and the row."""
+    token = plan.query.skiptoken
+    iid, key, rid = token.get("instanceId"), token.get("key"), token.get("repeatId")
+    if rid is None:
+        raise problems.ODataSkiptokenInvalid()
+    if not isinstance(iid, str) or not isinstance(key, str) or repeat_id(iid, key) != rid:
+        raise problems.ODataSkiptokenNotFound()
+    s, t = SUBMISSIONS, plan.data_table
+    found = plan.db.connection().execute(
+        select(s.c.created_at, s.c.id, t.c.id).join(t, t.c.submission_id == s.c.id)
+        .where(s.c.form_id == plan.form_id, s.c.draft.is_(False), s.c.instance_id == iid, t.c.row_key == key)).first()
+    if found is None:
+        raise problems.ODataSkiptokenNotFound()
+    return (found[0], found[1]), found[1], found[2]
+
+
+# --- counting, pages and whole tables ------------------------------------------------------------
+
+def count(plan: Plan) -> int:
+    """`@odata.count`: every row the filter selects, whatever the paging."""
+    s = SUBMISSIONS
+    stmt = select(func.count()).select_from(s).where(*plan.where)
+    if not plan.table.is_root:
+        t = plan.data_table
+        stmt = select(func.count()).select_from(t.join(s, s.c.id == t.c.submission_id)).where(*plan.where)
+    return plan.db.connection().execute(stmt).scalar()
+
+
+def rows(plan: Plan, need: int | None = None) -> Iterator[tuple[dict, tuple]]:
+    """Every row of the plan's table after its `$skip`/`$skiptoken`, as (object, position)."""
+    if plan.table.is_root:
+        return _root_rows(plan, need)
+    return _repeat_rows(plan, need)
+
+
+def context_url(plan: Plan) -> str:
+    return f"{plan.service_root}/$metadata#{plan.table.name}"
+
+
+def next_token(plan: Plan, position: tuple) -> dict:
+    if plan.table.is_root:
+        return {"instanceId": position[0]}
+    return {"repeatId": position[0], "instanceId": position[1], "key": position[2]}
+
+
+def next_link(base_url: str, args: list[tuple[str, str]], token: dict | None = None,
+              skip: int | None = None) -> str:
+    """The request's URL with `$skip` dropped and `$skiptoken` set (or, for `$orderby`, a new
+    `$skip`), encoded as Central encodes it (URLSearchParams: `%24top=1&%24skiptoken=01…`)."""
+    out, placed = [], False
+    new_key, new_value = ("$skiptoken", make_skiptoken(token)) if token is not None else ("$skip", str(skip))
+    for k, v in args:
+        if k == "$skip" or k == "$skiptoken":
+            if k == new_key and not placed:
+                out.append((k, new_value))
+                placed = True
+            continue
+        out.append((k, v))
+    if not placed:
+        out.append((new_key, new_value))
+    return base_url + "?" + "&".join(f"{_form_encode(k)}={_form_encode(v)}" for k, v in out)
+
+
+def _form_encode(text: str) -> str:
+    return quote_plus(text, safe="*").replace("~", "%7E")
+
+
+def page(db: Session, form: Form, table: str, query: ODataQuery | Mapping[str, str], *,
+         cache: VersionCache | None = None, service_root: str = "", url: str | None = None,
+         args: list[tuple[str, str]] | None = None) -> dict:
+    """One OData data document of a table (`Submissions`, `Submissions.household.members`, …) of the
+    form's published version, as a dict ready for JSON: `value`, `@odata.context`, and
+    `@odata.nextLink` when `$top` left rows over, `@odata.count` with `$count=true`.
+    `query`: an ODataQuery or the raw query options (`{"$top": "1000", "$filter": …}`).
+    `url`/`args`: the request's absolute URL (without query) and its query pairs, for the next link."""
+    plan = make_plan(db, form, table, query, cache=cache, service_root=service_root)
+    return document(plan, url, args)
+
+
+def document(plan: Plan, url: str | None = None, args: list[tuple[str, str]] | None = None) -> dict:
+    q = plan.query
+    if url is None:
+        url = f"{plan.service_root}/{plan.table.name}"
+    if args is None:
+        args = [(k, str(v)) for k, v in (("$top", q.top), ("$filter", q.filter), ("$orderby", q.orderby))
+                if v is not None]
+    body: dict = {"value": []}
+    if q.top != 0:
+        limit = q.top
+        values, last, more = [], None, False
+        for obj, position in rows(plan, None if limit is None else limit + 1):
+            if limit is not None and len(values) == limit:
+                more = True
+                break
+            values.append(obj)
+            last = position
+        body["value"] = values
+        body["@odata.context"] = context_url(plan)
+        if more and last is not None:
+            if plan.keyset:
+                body["@odata.nextLink"] = next_link(url, args, token=next_token(plan, last))
+            else:
+                body["@odata.nextLink"] = next_link(url, args, skip=q.skip + limit)
+    else:
+        body["@odata.context"] = context_url(plan)
+    if q.count:
+        body["@odata.count"] = count(plan)
+    return body
+
+
+def entity_document(db: Session, form: Form, segments: list[tuple[str, str | None]],
+                    query: ODataQuery | Mapping[str, str], *, cache: VersionCache | None = None,
+                    service_root: str = "", url: str = "", args: list[tuple[str, str]] | None = None) -> dict:
+    """Central's single-entity form: `Submissions('uuid:…')`, `Submissions('uuid:…')/household/members`,
+    `…/children/child('<row id>')/toys/toy`. The rows of one (live) submission, narrowed to the
+    children of the last row named by id; `$top`, `$skip`, `$count`, `$select`, `$expand` apply,
+    `$skiptoken` carries `{"repeatId"}` (or `{"instanceId"}`), `$filter` and `$orderby` do not."""
+    from dataclasses import replace
+
+    if not isinstance(query, ODataQuery):
+        query = parse_query(query)
+    names = [name for name, _ in segments]
+    instance_id = segments[0][1]
+    if names[0] != "Submissions" or instance_id is None:
+        raise problems.NotFound()
+    plan = make_plan(db, form, ".".join(names), replace(query, skip=0, skiptoken=None, orderby=None, filter=None),
+                     cache=cache, service_root=service_root)
+    s = SUBMISSIONS
+    plan.where = [s.c.form_id == form.id, s.c.draft.is_(False), s.c.deleted_at.is_(None),
+                  s.c.instance_id == instance_id]
+    plan.order, plan.keyset = [s.c.created_at.desc(), s.c.id.desc()], True
+    if db.connection().execute(select(s.c.id).where(*plan.where)).first() is None:
+        raise problems.NotFound(f"There is no submission {instance_id} of form '{form.xml_form_id}'.")
+    found = list(rows(plan))
+    last_named = max(i for i, (_, ident) in enumerate(segments) if ident is not None)
+    if last_named > 0:
+        field_name = "__" + "-".join(names[:last_named + 1]) + "-id"
+        wanted = segments[last_named][1]
+        found = [(obj, pos) for obj, pos in found
+                 if field_name == plan.table.parent_key and len(pos) > 3 and pos[3] == wanted]
+    total = len(found)
+    offset = query.skip
+    if query.skiptoken is not None:
+        token_id = query.skiptoken.get("repeatId")
+        if not token_id:
+            raise problems.ODataSkiptokenInvalid()
+        ids = [pos[0] for _, pos in found]
+        if token_id not in ids:
+            raise problems.ODataSkiptokenNotFound()
+        offset = ids.index(token_id) + 1
+    end = total if query.top is None else offset + query.top
+    pared = found[offset:end]
+    body: dict = {"value": [obj for obj, _ in pared], "@odata.context": context_url(plan)}
+    if pared and total - end > 0:
+        last = pared[-1][1]
+        token = {"instanceId": last[0]} if plan.table.is_root else {"repeatId": last[0]}
+        body["@odata.nextLink"] = next_link(url, args or [], token=token)
+    if query.count:
+        body["@odata.count"] = total
+    return body
