@@ -33,6 +33,8 @@ class Actor(Base):
     # answer a Digest challenge. Kept beside the scrypt hash, used only for Digest (§4.1).
     digest_ha1: Mapped[str | None] = mapped_column(String(32))
     site_role: Mapped[str | None] = mapped_column(String(32))  # "admin" for site administrators
+    # The web pages' language ("vi" or "en"); None means the default, Vietnamese.
+    language: Mapped[str | None] = mapped_column(String(8))
     project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id"))  # app users belong to one project
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("actors.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -184,3 +186,61 @@ def create_user(db: Session, email: str, password: str | None, display_name: str
     db.add(user)
     db.flush()
     return user
+
+
+# --- app users (the web pages use these; the REST resource has the same steps inline) --------------
+
+def app_users_of(db: Session, project_id: int) -> list[tuple[Actor, str | None]]:
+    """A project's live app users, newest first, each with its key (None once revoked)."""
+    rows = db.execute(
+        select(Actor, AuthSession.token).outerjoin(AuthSession, AuthSession.actor_id == Actor.id)
+        .where(Actor.project_id == project_id, Actor.type == APP_USER, Actor.deleted_at.is_(None))
+        .order_by(Actor.created_at.desc(), Actor.id.desc()))
+    return [(actor, token) for actor, token in rows]
+
+
+def app_user(db: Session, project_id: int, actor_id: int) -> Actor | None:
+    actor = db.get(Actor, actor_id)
+    if actor is None or actor.type != APP_USER or actor.project_id != project_id or actor.deleted_at is not None:
+        return None
+    return actor
+
+
+def key_of(db: Session, actor_id: int) -> str | None:
+    return db.scalar(select(AuthSession.token).where(AuthSession.actor_id == actor_id))
+
+
+def create_app_user(db: Session, project_id: int, display_name: str, created_by_id: int | None) -> tuple[Actor, str]:
+    """An app user and its long-lived key (no expiry: revoked by deleting the row)."""
+    actor = Actor(type=APP_USER, display_name=display_name, project_id=project_id, created_by_id=created_by_id,
+                  created_at=utcnow())
+    db.add(actor)
+    db.flush()
+    return actor, create_session(db, actor, hours=None).token
+
+
+def revoke_app_user(db: Session, actor: Actor) -> None:
+    """The key stops working at once; the app user's submissions keep its id and name."""
+    actor.deleted_at = utcnow()
+    end_sessions(db, actor.id)
+
+
+def form_access(db: Session, actor_ids: list[int]) -> dict[int, set[int]]:
+    """For each app user, the forms it may list and submit to (the app-user role on the form)."""
+    out: dict[int, set[int]] = {a: set() for a in actor_ids}
+    if actor_ids:
+        for a in db.scalars(select(FormAssignment).where(FormAssignment.actor_id.in_(actor_ids),
+                                                         FormAssignment.role == "app-user")):
+            out[a.actor_id].add(a.form_id)
+    return out
+
+
+def set_form_access(db: Session, actor: Actor, form_ids: set[int]) -> None:
+    """Give an app user exactly these forms (ids already checked to be in its project)."""
+    have = form_access(db, [actor.id])[actor.id]
+    for form_id in form_ids - have:
+        db.add(FormAssignment(actor_id=actor.id, form_id=form_id, role="app-user"))
+    if have - form_ids:
+        db.execute(delete(FormAssignment).where(FormAssignment.actor_id == actor.id, FormAssignment.role == "app-user",
+                                                FormAssignment.form_id.in_(have - form_ids)))
+    db.flush()

@@ -80,3 +80,16 @@ class FormAttachment(Base):
 def live_form(db: Session, project_id: int, xml_form_id: str) -> Form | None:
     return db.scalars(select(Form).where(
         Form.project_id == project_id, Form.xml_form_id == xml_form_id, Form.deleted_at.is_(None))).first()
+
+
+def project_forms(db: Session, project_id: int, include_unlisted: bool = True) -> list[tuple[Form, "FormDef"]]:
+    """A project's live forms with the definition to show (published, else the draft), by form ID.
+
+    Without `include_unlisted`, only what a data collector may list: published and not closed."""
+    from sqlalchemy import func
+
+    stmt = (select(Form, FormDef).join(FormDef, FormDef.id == func.coalesce(Form.current_def_id, Form.draft_def_id))
+            .where(Form.project_id == project_id, Form.deleted_at.is_(None)).order_by(Form.xml_form_id))
+    if not include_unlisted:
+        stmt = stmt.where(Form.state != "closed", Form.current_def_id.is_not(None))
+    return [(f, d) for f, d in db.execute(stmt)]

@@ -40,3 +40,14 @@ def project_exists(db: Session, project_id: int) -> bool:
         t = Project.__table__
         _LIVE = select(t.c.id).where(t.c.id == bindparam("id"), t.c.deleted_at.is_(None))
     return db.connection().execute(_LIVE, {"id": project_id}).first() is not None
+
+
+def visible_projects(db: Session, actor) -> list[Project]:
+    """The live projects an actor may see: all for a site administrator, else those with a role in them."""
+    from server.models.accounts import ProjectAssignment
+
+    stmt = select(Project).where(Project.deleted_at.is_(None)).order_by(Project.name, Project.id)
+    if not actor.is_site_admin:
+        mine = select(ProjectAssignment.project_id).where(ProjectAssignment.actor_id == actor.id)
+        stmt = stmt.where(Project.id.in_(mine))
+    return list(db.scalars(stmt))

@@ -25,6 +25,16 @@ def count_for_form(db: Session, form_id: int) -> int:
         Submission.form_id == form_id, Submission.deleted_at.is_(None), Submission.draft.is_(False)))
 
 
+def counts_by_form(db: Session, form_ids: list[int]) -> dict[int, int]:
+    """Live submissions per form, in one GROUP BY (a project page lists every form's count)."""
+    if not form_ids:
+        return {}
+    rows = db.execute(select(Submission.form_id, func.count()).where(
+        Submission.form_id.in_(form_ids), Submission.deleted_at.is_(None), Submission.draft.is_(False))
+        .group_by(Submission.form_id))
+    return {form_id: n for form_id, n in rows}
+
+
 def by_instance(db: Session, form_id: int, instance_id: str, include_deleted: bool = False):
     """The logical submission whose first instanceID is `instance_id`, with its current version."""
     stmt = (select(Submission, SubmissionDef).join(SubmissionDef, SubmissionDef.id == Submission.current_def_id)
