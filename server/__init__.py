@@ -48,9 +48,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     from server.openrosa import bp as openrosa_bp
     from server.auth.identify import KeyPrefixMiddleware, identify
     from server.context import close_db, db
+    from server.web import register_web
 
     app.register_blueprint(openrosa_bp)
     register_api(app)
+    register_web(app)  # the pages, with their own cookie session; /v1 keeps NoCookieSessions
 
     @app.before_request
     def _identify():

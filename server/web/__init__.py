@@ -1,0 +1,80 @@
+"""The web pages for supervisors and form designers: server-rendered, Vietnamese first.
+
+One parent blueprint (`web`) carries what every page needs — who is signed in, the language, the
+CSRF check on every POST, HTML error pages — and holds one child blueprint per area of the site
+(account, projects and forms, app users). Later areas (submissions, the progress dashboard) are
+further children; base.html's navigation and the project tabs already leave room for them.
+
+Like api/ and openrosa/, web/ knows about requests and imports the domain (models/, xforms/,
+access.py); it never imports api/ or openrosa/."""
+from __future__ import annotations
+
+from flask import Blueprint, Flask, g, redirect, request, session, url_for
+
+from server.web import errors, i18n
+from server.web import sessions as web_session
+
+bp = Blueprint("web", __name__, template_folder="templates", static_folder="static",
+               static_url_path="/web-static")
+
+# Endpoints a visitor may reach before signing in.
+PUBLIC = {"web.static", "web.account.sign_in", "web.account.language"}
+
+
+@bp.before_request
+def _who_and_which_language():
+    web_session.load_user()
+    user = g.get("user")
+    g.locale = (i18n.normalise(user.language) if user is not None else None) \
+        or i18n.normalise(session.get("lang")) or i18n.DEFAULT_LOCALE
+
+
+@bp.before_request
+def _csrf():
+    """Every state-changing request must carry this session's token; refused before any view runs."""
+    if request.method in ("POST", "PUT", "PATCH", "DELETE") and not web_session.csrf_ok():
+        return errors.page(400, i18n._("This form has expired or did not come from this site, so nothing "
+                                       "was changed. Go back, reload the page and try again."))
+
+
+@bp.before_request
+def _signed_in():
+    if g.actor is None and request.endpoint not in PUBLIC:
+        return redirect(url_for("web.account.sign_in", next=request.full_path.rstrip("?")))
+
+
+@bp.after_request
+def _private(response):
+    # Pages show tokens (QR codes) and personal data: never keep them in a shared cache.
+    if request.endpoint != "web.static":
+        response.headers.setdefault("Cache-Control", "no-store")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    return response
+
+
+@bp.get("/")
+def home():
+    return redirect(url_for("web.projects.list_projects"))
+
+
+def _assemble() -> None:
+    """Children and error pages are attached once, at import: create_app may run many times (tests)."""
+    from server.web import account, app_users, forms, projects
+
+    for child in (account.bp, projects.bp, forms.bp, app_users.bp):
+        bp.register_blueprint(child)
+    errors.register_pages(bp)
+
+
+_assemble()
+
+
+def register_web(app: Flask) -> None:
+    """Wire the pages into the app: the blueprint, the cookie session, Jinja's i18n, the 404 page."""
+    app.register_blueprint(bp)
+    web_session.install(app)
+    i18n.init_jinja(app)
+    # Globals, not a context processor: imported macros (macros.html) see globals only.
+    app.jinja_env.globals.update(csrf_token=web_session.csrf_token, CSRF_FIELD=web_session.CSRF_FIELD)
+    errors.register_not_found(app)

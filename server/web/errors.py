@@ -1,0 +1,53 @@
+"""Errors as pages: the same Problems the REST API raises, shown to a person in their language."""
+from __future__ import annotations
+
+from flask import Blueprint, Flask, current_app, g, render_template, request, session
+from werkzeug.exceptions import HTTPException
+
+from server import problems
+from server.web.i18n import DEFAULT_LOCALE, _, normalise
+from server.web.sessions import is_api_path
+
+
+def _message(status: int) -> str:
+    return {
+        400: _("The request could not be used."),
+        401: _("Sign in to see this page."),
+        403: _("You do not have permission to do this in this project. Ask a project manager."),
+        404: _("This page does not exist, or it belongs to something you cannot see."),
+        405: _("This page cannot be used that way."),
+        413: _("The file is larger than this server accepts."),
+        500: _("Something went wrong on the server. Try again; if it keeps happening, tell your administrator."),
+    }.get(status, _("The request could not be used."))
+
+
+def page(status: int, message: str | None = None):
+    """A full HTML page for an error, with the status code."""
+    if "locale" not in g:  # a URL no route matched: the blueprint's before_request did not run
+        g.locale = normalise(session.get("lang")) or DEFAULT_LOCALE
+    return render_template("error.html", status=status, message=message or _message(status)), status
+
+
+def register_pages(bp: Blueprint) -> None:
+    @bp.errorhandler(problems.Problem)
+    def _problem(exc: problems.Problem):
+        # The API's messages are English; a page shows its own translated sentence for the status.
+        return page(exc.status)
+
+    @bp.errorhandler(HTTPException)
+    def _http(exc: HTTPException):
+        return page(exc.code or 500)
+
+    @bp.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        current_app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        return page(500)
+
+
+def register_not_found(app: Flask) -> None:
+    @app.errorhandler(404)
+    def _not_found(exc):
+        """Unknown URLs outside the API get a page; the API's answer stays Central's JSON."""
+        if is_api_path(request.path):
+            return problems.render(problems.NotFound())
+        return page(404)

@@ -1,0 +1,163 @@
+"""One form: its state, draft and publishing, versions, media files, and a preview of its questions."""
+from __future__ import annotations
+
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+
+from server import problems
+from server.access import form_or_404, project_or_404
+from server.auth.permissions import can, require, verbs_for
+from server.context import blobs, db, settings
+from server.models import form_versions as fv
+from server.models.forms import FORM_STATES, Form, FormDef
+from server.models.submission_queries import counts_by_form
+from server.web.i18n import _, current_locale
+from server.web.projects import located
+from server.xforms.labels import UnknownLanguage, languages, read_labels
+from server.xforms.schema import read_schema
+
+bp = Blueprint("forms", __name__, url_prefix="/projects/<int:project_id>/forms/<xml_form_id>")
+
+def N_(message: str) -> str:
+    """Marks a string for the catalog; it is translated where it is shown."""
+    return message
+
+
+STATE_LABELS = {"open": N_("Open"), "closing": N_("Closing"), "closed": N_("Closed")}
+# XForm data types as a form designer would call them in the preview.
+TYPE_LABELS = {
+    "string": N_("text"), "int": N_("integer"), "decimal": N_("decimal"), "date": N_("date"),
+    "dateTime": N_("date and time"), "time": N_("time"), "geopoint": N_("GPS point"), "geotrace": N_("GPS line"),
+    "geoshape": N_("GPS area"), "binary": N_("file or photo"), "barcode": N_("barcode"), "boolean": N_("yes/no"),
+    "select1": N_("select one"), "select": N_("select multiple"), "structure": N_("group"),
+    "repeat": N_("repeated group"), "unknown": N_("other"),
+}
+
+
+def _form(project_id: int, xml_form_id: str, *verbs: str):
+    project = project_or_404(project_id)
+    return project, form_or_404(project_id, xml_form_id, *verbs)
+
+
+def render_form(project, form: Form, status: int = 200, error: str | None = None, media_errors: dict | None = None):
+    verbs = verbs_for(db(), g.actor, project.id, form.id)
+    current = db().get(FormDef, form.current_def_id) if form.current_def_id else None
+    draft = db().get(FormDef, form.draft_def_id) if form.draft_def_id and can(verbs, "form.update") else None
+    versions = fv.published_versions(db(), form) if can(verbs, "form.read") else []
+    return render_template(
+        "form.html", project=project, form=form, current=current, draft=draft, versions=versions, verbs=verbs,
+        can=can, states=FORM_STATES, draft_media=fv.attachments_of(db(), draft.id) if draft else [],
+        current_media=fv.attachments_of(db(), current.id) if current else [],
+        warnings=[located(w) for w in (draft.warnings or [])] if draft else [],
+        submissions=counts_by_form(db(), [form.id]).get(form.id, 0) if can(verbs, "submission.list") else None,
+        error=error, media_errors=media_errors or {}), status
+
+
+@bp.get("")
+def form(project_id: int, xml_form_id: str):
+    project, form = _form(project_id, xml_form_id, "form.read", "open_form.read")
+    return render_form(project, form)
+
+
+@bp.post("/publish")
+def publish(project_id: int, xml_form_id: str):
+    project, form = _form(project_id, xml_form_id, "form.update")
+    version = (request.form.get("version") or "").strip() or None
+    try:
+        published = fv.publish_draft(db(), form, version)
+    except problems.VersionUniquenessViolation as exc:
+        db().rollback()
+        taken = (exc.details or {}).get("version", "")
+        return render_form(project, form, 409, _(
+            "Version “%(version)s” of this form is already published. Change the version in the XLSForm's "
+            "settings sheet and upload it again, or type a new version below.", version=taken))
+    except problems.NotFound:
+        db().rollback()
+        return render_form(project, form, 409, _("This form has no draft to publish."))
+    db().commit()
+    flash(_("Published version “%(version)s”. ODK Collect will offer it at the next form update.",
+            version=published.version), "ok")
+    return redirect(url_for(".form", project_id=project_id, xml_form_id=xml_form_id))
+
+
+@bp.post("/state")
+def state(project_id: int, xml_form_id: str):
+    project, form = _form(project_id, xml_form_id, "form.update")
+    chosen = request.form.get("state")
+    if chosen not in FORM_STATES:
+        return render_form(project, form, 400, _("Choose open, closing or closed."))
+    fv.set_state(form, chosen)
+    db().commit()
+    flash(_("The form is now: %(state)s.", state=_(STATE_LABELS[chosen])), "ok")
+    return redirect(url_for(".form", project_id=project_id, xml_form_id=xml_form_id))
+
+
+@bp.post("/draft")
+def new_draft(project_id: int, xml_form_id: str):
+    """A draft copied from the published version: where media files are changed, as in Central."""
+    project, form = _form(project_id, xml_form_id, "form.update")
+    if form.draft_def_id is None:
+        fv.create_draft(db(), blobs(), form, None, g.actor.id)
+        db().commit()
+    return redirect(url_for(".form", project_id=project_id, xml_form_id=xml_form_id))
+
+
+@bp.post("/draft/discard")
+def discard_draft(project_id: int, xml_form_id: str):
+    project, form = _form(project_id, xml_form_id, "form.update")
+    try:
+        fv.discard_draft(db(), form)
+    except problems.Problem:
+        db().rollback()
+        return render_form(project, form, 409, _("A form that was never published keeps its draft."))
+    db().commit()
+    flash(_("The draft was discarded."), "ok")
+    return redirect(url_for(".form", project_id=project_id, xml_form_id=xml_form_id))
+
+
+@bp.post("/media")
+def upload_media(project_id: int, xml_form_id: str):
+    project, form = _form(project_id, xml_form_id, "form.update")
+    name = request.form.get("name") or ""
+    upload = request.files.get("file")
+    if form.draft_def_id is None:
+        return render_form(project, form, 409, _("Create a draft before changing media files."))
+    declared = {slot.name for slot, _blob in fv.attachments_of(db(), form.draft_def_id)}
+    if name not in declared:
+        return render_form(project, form, 400, _("This form declares no media file with that name."))
+    if upload is None or not upload.filename:
+        return render_form(project, form, 400, media_errors={name: _("Choose a file to upload.")})
+    limit = settings().max_submission_bytes
+    try:
+        fv.upload_attachment(db(), blobs(), form, name, upload.stream, upload.mimetype, limit)
+    except problems.PayloadTooLarge:
+        db().rollback()
+        return render_form(project, form, 413, media_errors={
+            name: _("The file is too large: this server accepts media files up to %(size)s MB.",
+                    size=limit // 1_000_000)})
+    db().commit()
+    flash(_("Uploaded %(name)s.", name=name), "ok")
+    return redirect(url_for(".form", project_id=project_id, xml_form_id=xml_form_id))
+
+
+@bp.get("/preview")
+def preview(project_id: int, xml_form_id: str):
+    """The questions with their labels in the page's language (or the form's default language)."""
+    project, form = _form(project_id, xml_form_id, "form.read", "open_form.read")
+    want_draft = request.args.get("draft") == "1"
+    if want_draft:
+        require(db(), g.actor, project_id, "form.update", form_id=form.id)
+    def_id = form.draft_def_id if want_draft else form.current_def_id
+    if def_id is None:
+        raise problems.NotFound()
+    form_def = db().get(FormDef, def_id)
+    try:
+        labels = read_labels(form_def.xml, current_locale())
+    except UnknownLanguage:
+        labels = read_labels(form_def.xml, None)
+    schema = read_schema(form_def.xml)
+    rows = [{"depth": len(f.path) - 1, "name": f.name, "path": "/".join(f.path), "type": f.type,
+             "type_label": _(TYPE_LABELS.get(f.type, TYPE_LABELS["unknown"])),
+             "label": labels.questions.get("/".join(f.path)), "choices": labels.choices.get("/".join(f.path), {})}
+            for f in schema.fields]
+    return render_template("preview.html", project=project, form=form, form_def=form_def, rows=rows,
+                           draft=want_draft, languages=languages(form_def.xml))
