@@ -66,31 +66,38 @@ class TablePlan:
 
     def cells(self, values: Sequence[str | None]) -> list:
         """The data cells of one row, from the stored texts of its fields (None: element absent)."""
-        if self._plain:
-            return list(values)
-        out: list = []
-        for col, value in zip(self.columns, values):
-            kind = col.field.type
-            if kind == "geopoint":
-                # Central: lat, lon, alt, acc = text.split(/\s+/), so a leading space makes an empty
-                # latitude and a fifth part is dropped.
-                parts = SPACE.split(value) if value else []
-                out += (parts + [None] * 4)[:4]
-            elif col.choices:
-                out.append(value)
-                chosen = set(SPACE.split(value)) if value else set()
-                out += [1 if c in chosen else 0 for c in col.choices]
-            else:
-                out.append(value)
-        return out
+        fn = self.__dict__.get("_cells")
+        if fn is None:
+            fn = self.__dict__["_cells"] = self._compile()
+        return fn(values)
 
-    @property
-    def _plain(self) -> bool:
-        found = self.__dict__.get("_plain_cache")
-        if found is None:
-            found = all(c.field.type != "geopoint" and not c.choices for c in self.columns)
-            self.__dict__["_plain_cache"] = found
-        return found
+    def _compile(self):
+        """Runs of plain columns are copied as slices; only geopoints and split selects are looked at
+        one by one (an export calls this for every row)."""
+        special = [(i, col.field.type == "geopoint", col.choices) for i, col in enumerate(self.columns)
+                   if col.field.type == "geopoint" or col.choices]
+        if not special:
+            return list
+
+        def cells(values):
+            out: list = []
+            start = 0
+            for i, geopoint, choices in special:
+                out.extend(values[start:i])
+                value = values[i]
+                if geopoint:
+                    # Central: lat, lon, alt, acc = text.split(/\s+/), so a leading space makes an empty
+                    # latitude and a fifth part is dropped.
+                    parts = SPACE.split(value) if value else []
+                    out += (parts + [None] * 4)[:4]
+                else:
+                    out.append(value)
+                    chosen = set(SPACE.split(value)) if value else set()
+                    out += [1 if c in chosen else 0 for c in choices]
+                start = i + 1
+            out.extend(values[start:])
+            return out
+        return cells
 
 
 def merged_fields(versions: list[Schema]) -> list[Field]:

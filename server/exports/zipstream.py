@@ -46,7 +46,9 @@ class ZipStream:
     """`entry(name, chunks)` adds a file from an iterable of bytes and yields archive bytes as they
     accumulate; `finish()` yields the central directory."""
 
-    def __init__(self, compresslevel: int = 6) -> None:
+    def __init__(self, compresslevel: int = 1) -> None:
+        # Level 1: deflate at ~200 MB/s instead of ~90 MB/s at the default 6, for a file ~40% larger
+        # (measured on roster CSVs); on 100k households that is about a second of CPU per export.
         self._sink = _Sink()
         self._zip = zipfile.ZipFile(self._sink, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=compresslevel)
 

@@ -1,0 +1,225 @@
+"""Benchmark: exports of 100k households with ~4-person rosters from a real gunicorn on PostgreSQL.
+
+    .venv/bin/python bench/export.py                          # 100k households, PostgreSQL, 3 runs each
+    .venv/bin/python bench/export.py --households 20000 --repeat 5
+    .venv/bin/python bench/export.py --database-url sqlite:// # the embedded default instead
+
+The data set is made by bench/_bulk.py (the shipped household survey, ~45 household fields and 13 per
+person, 500 villages; rows exactly as intake stores them) in a fresh database. Then, against
+`gunicorn -w 2 'server:create_app()'`:
+
+1. **Right after the burst of ingest**, before any ANALYZE (ODK Central is 3-15x slower here): one
+   CSV zip.
+2. After `ANALYZE` (as autovacuum does shortly after): `--repeat` runs each of the CSV zip
+   (`submissions.csv.zip?attachments=false`), the XLSX, the person table and the GeoJSON.
+3. OData pages of 1,000 rows, when the server has OData: the first and a deep page of `Submissions`
+   and of the roster table `Submissions.household.members`, `--pages` times each.
+
+Reported for each download: wall time to the last byte, time to the first byte, size, rows checked
+(the archive is opened and its rows counted against what was loaded), the server's CPU seconds
+(gunicorn processes, and PostgreSQL's backends for the bench database), and the server's peak
+memory: the largest RSS of any gunicorn process sampled every 50 ms during the download. Targets
+(issue 5): CSV zip <= 20 s, first byte <= 1 s, peak RSS <= 250 MB, XLSX <= 90 s, an OData page
+<= 200 ms."""
+from __future__ import annotations
+
+import argparse
+import http.client
+import io
+import statistics
+import sys
+import threading
+import time
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _bulk import bulk_load  # noqa: E402
+from _util import (CpuMeter, Gunicorn, database, install_signal_handlers, proc_memory, server_env,  # noqa: E402
+                   sign_in, temp_dir)
+
+MB = 1024 * 1024
+
+
+@dataclass
+class Download:
+    label: str
+    seconds: float
+    first_byte: float
+    size: int
+    peak_rss: int
+    cpu: float
+    db_cpu: float | None
+    body: bytes | None = None
+
+
+class PeakRss:
+    """The largest RSS of any of the server's processes while the block runs (sampled every 50 ms)."""
+
+    def __init__(self, server: Gunicorn):
+        self.server, self.peak, self._stop = server, 0, threading.Event()
+
+    def _run(self):
+        while not self._stop.is_set():
+            for pid in self.server.pids():
+                self.peak = max(self.peak, proc_memory(pid).get("VmRSS", 0))
+            self._stop.wait(0.05)
+
+    def __enter__(self):
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+def download(server: Gunicorn, db, token: str, label: str, path: str, keep: bool = False) -> Download:
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=600)
+    size, first, chunks = 0, None, []
+    with PeakRss(server) as rss, CpuMeter(server, db) as cpu:
+        t0 = time.perf_counter()
+        conn.request("GET", path, headers={"Authorization": f"Bearer {token}"})
+        resp = conn.getresponse()
+        if resp.status != 200:
+            raise RuntimeError(f"{label}: HTTP {resp.status}: {resp.read()[:500]!r}")
+        while True:
+            chunk = resp.read1(1 << 20)
+            if not chunk:
+                break
+            if first is None:
+                first = time.perf_counter() - t0
+            size += len(chunk)
+            if keep:
+                chunks.append(chunk)
+        seconds = time.perf_counter() - t0
+    conn.close()
+    return Download(label, seconds, first or seconds, size, rss.peak, cpu.seconds, cpu.db_seconds,
+                    b"".join(chunks) if keep else None)
+
+
+def csv_rows(body: bytes) -> dict[str, int]:
+    with zipfile.ZipFile(io.BytesIO(body)) as z:
+        return {name: z.read(name).count(b"\n") - 1 for name in z.namelist()}
+
+
+def line(d: Download) -> str:
+    db = f" + db {d.db_cpu:.1f} s" if d.db_cpu is not None else ""
+    return (f"  {d.label:<34} {d.seconds:7.2f} s   first byte {d.first_byte * 1000:6.0f} ms   {d.size / MB:7.1f} MB   "
+            f"server CPU {d.cpu:5.1f} s{db}   peak RSS {d.peak_rss / MB:5.0f} MB")
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--households", type=int, default=100_000)
+    ap.add_argument("--villages", type=int, default=500)
+    ap.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--pages", type=int, default=10)
+    ap.add_argument("--workers", type=int, default=2)
+    args = ap.parse_args(argv)
+    install_signal_handlers()
+    with temp_dir("hamlet-bench-export-") as tmp:
+        db_url = None if args.database_url.startswith("sqlite") else args.database_url
+        with database(db_url, tmp, prefix="hamlet_bench_export") as db:
+            print(f"database: {db.label}")
+            info = bulk_load(db.url, households=args.households, villages=args.villages, data_dir=tmp / "data",
+                             analyze=False)
+            print(f"loaded {info.households:,} households, {info.members:,} members in {info.seconds:.0f} s")
+            env = server_env(tmp, db.url)
+            base = f"/v1/projects/{info.project_id}/forms/{info.xml_form_id}"
+            results: dict[str, list[Download]] = {}
+            with Gunicorn(env, tmp / "gunicorn.log", workers=args.workers) as server:
+                token = sign_in(server.host)
+                print("\nright after the burst of ingest (no ANALYZE yet):")
+                d = download(server, db, token, "CSV zip (stale statistics)", f"{base}/submissions.csv.zip?attachments=false",
+                             keep=True)
+                rows = csv_rows(d.body)
+                print(line(d))
+                print(f"  rows: {rows}")
+                stale = d
+                assert rows[f"{info.xml_form_id}.csv"] == info.households, rows
+                assert rows[f"{info.xml_form_id}-members.csv"] == info.members, rows
+                t = time.perf_counter()
+                if db.analyze():
+                    print(f"\nANALYZE: {time.perf_counter() - t:.1f} s")
+                runs = [("CSV zip", f"{base}/submissions.csv.zip?attachments=false"),
+                        ("root CSV", f"{base}/submissions.csv"),
+                        ("XLSX", f"{base}/submissions.xlsx"),
+                        ("person table CSV", f"{base}/persons.csv"),
+                        ("GeoJSON", f"{base}/submissions.geojson")]
+                for i in range(args.repeat):
+                    print(f"\nrun {i + 1} of {args.repeat}:")
+                    for label, path in runs:
+                        d = download(server, db, token, label, path)
+                        results.setdefault(label, []).append(d)
+                        print(line(d))
+                odata = odata_pages(server, token, base, info, args.pages)
+            print(f"\nsummary ({info.households:,} households, {info.members:,} roster rows; medians of {args.repeat}):")
+            med = {k: Download(k, statistics.median(x.seconds for x in v), statistics.median(x.first_byte for x in v),
+                               int(statistics.median(x.size for x in v)), max(x.peak_rss for x in v),
+                               statistics.median(x.cpu for x in v),
+                               statistics.median(x.db_cpu for x in v) if v[0].db_cpu is not None else None)
+                   for k, v in results.items()}
+            for d in med.values():
+                print(line(d))
+            print(f"  stale statistics: CSV zip {stale.seconds:.2f} s vs {med['CSV zip'].seconds:.2f} s after ANALYZE "
+                  f"({stale.seconds / med['CSV zip'].seconds:.2f}x)")
+            csv_zip, xlsx = med["CSV zip"], med["XLSX"]
+            peak = max(d.peak_rss for v in results.values() for d in v)
+            print("\ntargets (issue 5):")
+            print(f"  CSV zip <= 20 s:           {csv_zip.seconds:6.2f} s   {verdict(csv_zip.seconds <= 20)}")
+            print(f"  first byte <= 1 s:         {max(d.first_byte for d in med.values()) * 1000:6.0f} ms  "
+                  f"{verdict(max(d.first_byte for d in med.values()) <= 1)}")
+            print(f"  server peak RSS <= 250 MB: {peak / MB:6.0f} MB  {verdict(peak <= 250 * MB)}")
+            print(f"  XLSX <= 90 s:              {xlsx.seconds:6.2f} s   {verdict(xlsx.seconds <= 90)}")
+            if odata:
+                worst = max(odata.values())
+                print(f"  OData page <= 200 ms:      {worst * 1000:6.0f} ms  {verdict(worst <= 0.2)} (slowest median)")
+    return 0
+
+
+def odata_pages(server: Gunicorn, token: str, base: str, info, pages: int) -> dict[str, float]:
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
+    headers = {"Authorization": f"Bearer {token}"}
+    conn.request("GET", f"{base}.svc", headers=headers)
+    resp = conn.getresponse()
+    resp.read()
+    if resp.status != 200:
+        print(f"\nOData: the server answers {resp.status} for {base}.svc; skipped")
+        return {}
+    deep = max(0, info.households - 1000)
+    cases = {"Submissions, first 1,000": f"{base}.svc/Submissions?%24top=1000",
+             f"Submissions, $skip={deep:,}": f"{base}.svc/Submissions?%24top=1000&%24skip={deep}",
+             "Submissions $expand=*, 1,000": f"{base}.svc/Submissions?%24top=1000&%24expand=*",
+             "members (repeat), first 1,000": f"{base}.svc/Submissions.household.members?%24top=1000",
+             f"members (repeat), $skip={deep * 4:,}": f"{base}.svc/Submissions.household.members?%24top=1000&%24skip={deep * 4}",
+             "Submissions $count, $top=0": f"{base}.svc/Submissions?%24top=0&%24count=true"}
+    out = {}
+    print(f"\nOData pages ({pages} requests each, median / p95 wall ms):")
+    for label, path in cases.items():
+        times = []
+        for _ in range(pages):
+            t = time.perf_counter()
+            conn.request("GET", path, headers=headers)
+            resp = conn.getresponse()
+            body = resp.read()
+            times.append(time.perf_counter() - t)
+            if resp.status != 200:
+                raise RuntimeError(f"OData {label}: HTTP {resp.status}: {body[:300]!r}")
+        times.sort()
+        out[label] = statistics.median(times)
+        print(f"  {label:<36} {out[label] * 1000:7.1f}   {times[int(0.95 * (len(times) - 1))] * 1000:7.1f}   "
+              f"{len(body) / 1024:7.0f} KB")
+    conn.close()
+    return out
+
+
+if __name__ == "__main__":
+    sys.exit(main())
