@@ -351,11 +351,13 @@ def demo(email: str) -> None:
                    form_id="household_digital_survey")
     click.echo("")
     click.echo("Hamlet demo")
+    click.echo("  web pages:      http://127.0.0.1:8000/   (sign in with the administrator below)")
     click.echo(f"  web API:        http://127.0.0.1:8000/v1   (project {project_id})")
     click.echo(f"  administrator:  {lines[0]}")
     click.echo(f"  password:       {lines[1]}")
-    click.echo(f"  ODK Collect:    create an app user: POST /v1/projects/{project_id}/app-users, then use")
-    click.echo(f"                  http://<this machine>:8000/v1/key/<token>/projects/{project_id} as the server URL")
+    click.echo(f"  ODK Collect:    create an app user on http://<this machine>:8000/projects/{project_id}/app-users")
+    click.echo("                  and scan its QR code (or POST /v1/projects/…/app-users and use")
+    click.echo(f"                  http://<this machine>:8000/v1/key/<token>/projects/{project_id} as the server URL)")
 
 
 # --- exports -----------------------------------------------------------------------------------------

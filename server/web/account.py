@@ -29,6 +29,18 @@ def safe_next(target: str | None, default: str) -> str:
     return target
 
 
+_DUMMY_HASH: list[str] = []
+
+
+def _spend_a_password_check(password: str) -> None:
+    """An unknown email costs the same scrypt time as a wrong password: timing tells no one who has an account."""
+    from werkzeug.security import check_password_hash, generate_password_hash
+
+    if not _DUMMY_HASH:
+        _DUMMY_HASH.append(generate_password_hash("not a password of anyone", method="scrypt"))
+    check_password_hash(_DUMMY_HASH[0], password)
+
+
 @bp.route("/sign-in", methods=["GET", "POST"])
 def sign_in():
     default = url_for("web.projects.list_projects")
@@ -44,6 +56,8 @@ def sign_in():
         if user is not None and user.check_password(password):
             web_session.sign_in(user)
             return redirect(target)
+        if user is None and password:
+            _spend_a_password_check(password)
         if email and password:
             error, status = _("The email address or password is not correct."), 401
         else:
