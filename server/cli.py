@@ -377,11 +377,13 @@ EXPORT_SUFFIX = {"csv": ".csv.zip", "xlsx": ".xlsx", "geojson": ".geojson", "per
 @click.option("--to", "until", default=None, help="submitted on or before (2026-11-30)")
 @click.option("--review-state", default=None, help="comma-separated: received,approved,hasIssues,edited,rejected")
 @click.option("--media", is_flag=True, help="csv only: add the attachments under media/")
+@click.option("--private-key", "private_key", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="PEM private key of an encrypted form: its submissions are decrypted")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("exports"),
               show_default=True)
 @with_appcontext
 def export(form_id: str, project_id: int, fmt: str, labels: str | None, area: str | None, since: str | None,
-           until: str | None, review_state: str | None, media: bool, out_dir: Path) -> None:
+           until: str | None, review_state: str | None, media: bool, private_key: Path | None, out_dir: Path) -> None:
     """Write a form's submissions to a file under --out, streamed as the web download is."""
     import time
 
@@ -399,6 +401,16 @@ def export(form_id: str, project_id: int, fmt: str, labels: str | None, area: st
         try:
             requested = opts.from_request(s, form, args, for_people=fmt == "persons")
             export_ = requested.export
+            if private_key is not None:
+                from server.exports.decrypted import Decryptor, WrongKey, check_key
+                from server.xforms.encryption import DecryptionFailed, load_private_key
+
+                try:
+                    export_.decryptor = Decryptor(load_private_key(private_key.read_bytes()),
+                                                  current_app.extensions["hamlet.blobs"])
+                    check_key(s.connection(), export_.decryptor, export_.selection, export_.tables)
+                except (DecryptionFailed, WrongKey) as exc:
+                    raise click.ClickException(str(exc)) from None
             if fmt == "csv":
                 from server.exports.csv_files import zip_chunks
                 chunks = zip_chunks(engine, current_app.extensions["hamlet.blobs"], export_, media, requested.bom)

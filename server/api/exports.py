@@ -26,9 +26,43 @@ def _export(project_id: int, xml_form_id: str, for_people: bool = False, languag
         raise problems.NotFound("This form has not been published yet, so it has no submissions to export.")
     args = request.form if request.method == "POST" else request.args
     merged = {**request.args.to_dict(), **args.to_dict()}
+    merged.pop("privateKey", None)
     if language is not None:
         merged["labels"] = language
-    return form, opts.from_request(db(), form, merged, for_people=for_people)
+    requested = opts.from_request(db(), form, merged, for_people=for_people)
+    requested.export.decryptor = _decryptor()
+    if requested.export.decryptor is not None:
+        from server.exports.decrypted import WrongKey, check_key
+
+        try:
+            check_key(db().connection(), requested.export.decryptor, requested.export.selection, requested.export.tables)
+        except WrongKey as exc:
+            raise problems.UnexpectedValue(str(exc), details={"field": "privateKey"}) from None
+    return form, requested
+
+
+def _decryptor():
+    """A private key POSTed with the export (form field or file part `privateKey`, optional
+    `privateKeyPassphrase`) opens encrypted submissions for this download only; it is never stored
+    or logged, and never accepted in a URL."""
+    if request.method != "POST":
+        if "privateKey" in request.args:
+            raise problems.UnexpectedValue("Send the private key in a POST body, never in the URL (URLs end up in logs).",
+                                           details={"field": "privateKey"})
+        return None
+    part = request.files.get("privateKey")
+    pem = part.read() if part is not None else (request.form.get("privateKey") or "").encode()
+    if not pem.strip():
+        return None
+    from server.exports.decrypted import Decryptor
+    from server.xforms.encryption import DecryptionFailed, load_private_key
+
+    try:
+        key = load_private_key(pem, request.form.get("privateKeyPassphrase") or None)
+    except DecryptionFailed as exc:
+        raise problems.UnexpectedValue(f"{exc} Send the PEM file that belongs to the form's public key.",
+                                       details={"field": "privateKey"}) from None
+    return Decryptor(key, blobs())
 
 
 def _engine():

@@ -66,6 +66,17 @@ def zip_chunks(engine: Engine, store: BlobStore, export: Export, media: bool, bo
                 seen.add(name)
                 with store.open(sha) as fp:
                     yield from archive.file(f"media/{name}", fp)
+            if export.decryptor is not None:
+                # Decrypted files go in under their own names, without .enc, as Central writes them.
+                from server.exports.decrypted import encrypted_in_order
+
+                for submission_id, _, _ in list(encrypted_in_order(conn, export.selection, export.tables)):
+                    opened, _ = export.decryptor.open(conn, submission_id)
+                    for name, data in (export.decryptor.last_media.items() if opened is not None else ()):
+                        name = sanitize_file_name(name)
+                        if name not in seen:
+                            seen.add(name)
+                            yield from archive.entry(f"media/{name}", [data])
         yield from archive.finish()
 
 

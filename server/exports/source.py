@@ -113,14 +113,15 @@ def root_rows(conn: Connection, tables: DataTables, columns: list[str], selectio
 
 
 def repeat_rows(conn: Connection, tables: DataTables, repeat_path: str, columns: list[str],
-                selection: Selection) -> Iterator[tuple]:
+                selection: Selection, ordered: bool = False) -> Iterator[tuple]:
     """(instance id, row key, parent key, *answers) of one repeat, submissions newest first, rows in
-    document order within each."""
+    document order within each; `ordered` puts the submission's (created at, id) first, for merging."""
     s, rep, root = SUBMISSIONS, tables.repeats[repeat_path], tables.root
     joined = s.join(rep, rep.c.submission_id == s.c.id)
     if selection.needs_root:
         joined = joined.join(root, root.c.submission_id == s.c.id)
-    stmt = (select(s.c.instance_id, rep.c.row_key, rep.c.parent_key, *[rep.c[c] for c in columns])
+    order = [s.c.created_at, s.c.id] if ordered else []
+    stmt = (select(*order, s.c.instance_id, rep.c.row_key, rep.c.parent_key, *[rep.c[c] for c in columns])
             .select_from(joined).where(*selection.where(s, root))
             .order_by(s.c.created_at.desc(), s.c.id.desc(), rep.c.id))
     yield from conn.execution_options(**STREAM).execute(stmt)

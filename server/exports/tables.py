@@ -32,6 +32,7 @@ class Export:
     options: ExportOptions
     labels: FormLabels | None = None
     plans: list[TablePlan] = field(default_factory=list)
+    decryptor: object | None = None     # server.exports.decrypted.Decryptor, with a private key given
 
     @property
     def root(self) -> TablePlan:
@@ -95,7 +96,14 @@ def root_table(conn: Connection, export: Export) -> Iterator[list]:
     for row in source.root_rows(conn, export.tables, columns, export.selection):
         (_, instance_id, created_at, submitter_id, submitter_name, present, expected, encrypted, review_state,
          device_id, edits, version) = row[:12]
-        if encrypted:
+        opened = None
+        if encrypted and export.decryptor is not None and encrypted != 2:
+            opened, status = export.decryptor.open(conn, row[0])
+        if opened is not None:
+            values = [opened.root.get(p) for p in plan.paths]
+            cells = plan.cells(label(values) if label else values)
+            status = None
+        elif encrypted:
             cells = [None] * (len(plan.header()) - 11)
             status = MISSING_ENCRYPTED_DATA if encrypted == 2 else NOT_DECRYPTED
         else:
@@ -112,11 +120,47 @@ def repeat_table(conn: Connection, export: Export, plan: TablePlan) -> Iterator[
     label = _labeller(export, plan)
     if plan.repeat_path not in export.tables.repeats:
         return
+    if export.decryptor is not None:
+        yield from _repeat_with_decrypted(conn, export, plan, columns, where, label)
+        return
     for row in source.repeat_rows(conn, export.tables, plan.repeat_path, columns, export.selection):
         instance_id, key, parent_key = row[0], row[1], row[2]
         values = pick(row)
         cells = plan.cells(label(values) if label else values)
         yield [*cells, f"{instance_id}/{parent_key}" if parent_key else instance_id, f"{instance_id}/{key}"]
+
+
+def _repeat_with_decrypted(conn, export: Export, plan: TablePlan, columns, where, label) -> Iterator[list]:
+    """The stored rows and those of decrypted submissions, merged in the export's order (newest first)."""
+    from server.exports.decrypted import encrypted_in_order
+
+    pick = _picker(where, 5)
+
+    def rows_of(parsed, instance_id):
+        for r in parsed.repeats:
+            if r.repeat != plan.repeat_path:
+                continue
+            values = [r.values.get(p) for p in plan.paths]
+            cells = plan.cells(label(values) if label else values)
+            yield [*cells, f"{instance_id}/{r.parent_key}" if r.parent_key else instance_id, f"{instance_id}/{r.key}"]
+
+    pending = iter(list(encrypted_in_order(conn, export.selection, export.tables)))
+    nxt = next(pending, None)
+    for row in source.repeat_rows(conn, export.tables, plan.repeat_path, columns, export.selection, ordered=True):
+        while nxt is not None and (nxt[2], nxt[0]) > (row[0], row[1]):
+            opened, _ = export.decryptor.open(conn, nxt[0])
+            if opened is not None:
+                yield from rows_of(opened, nxt[1])
+            nxt = next(pending, None)
+        instance_id, key, parent_key = row[2], row[3], row[4]
+        values = pick(row)
+        cells = plan.cells(label(values) if label else values)
+        yield [*cells, f"{instance_id}/{parent_key}" if parent_key else instance_id, f"{instance_id}/{key}"]
+    while nxt is not None:
+        opened, _ = export.decryptor.open(conn, nxt[0])
+        if opened is not None:
+            yield from rows_of(opened, nxt[1])
+        nxt = next(pending, None)
 
 
 def header(export: Export, plan: TablePlan) -> list[str]:
