@@ -533,10 +533,10 @@ def exclude_deleted(text: str | None) -> ColumnElement:
     return true() if references_deleted_at(text) else SUBMISSIONS.c.deleted_at.is_(None)
 
 
-def submission_order(text: str) -> list:
-    """`$orderby` as ORDER BY clauses: fields as in `$filter`, `asc` (nulls first, the default) or
-    `desc` (nulls last), then `submissions.id` in the first direction so the order is total."""
-    clauses, first_desc = [], None
+def order_spec(text: str) -> list[tuple]:
+    """`$orderby` as (column, descending) pairs: fields as in `$filter`, `asc` (the default) or `desc`
+    (501.5 for anything else), then `submissions.id` in the first direction so the order is total."""
+    spec, first_desc = [], None
     for item in text.split(","):
         words = item.split()
         name = words[0] if words else ""
@@ -551,9 +551,21 @@ def submission_order(text: str) -> list:
                 f"The given OData filter expression references fields not supported by this server: {direction}",
                 details={"text": direction})
         desc = direction.lower() == "desc"
-        column = _FIELDS[key][0]
-        clauses.append(column.desc().nulls_last() if desc else column.asc().nulls_first())
+        spec.append((_FIELDS[key][0], desc))
         if first_desc is None:
             first_desc = desc
-    clauses.append(SUBMISSIONS.c.id.desc() if first_desc else SUBMISSIONS.c.id.asc())
-    return clauses
+    spec.append((SUBMISSIONS.c.id, first_desc))
+    return spec
+
+
+def order_clause(column, desc: bool, nulls: bool = True):
+    """Central's sort of one column: ascending with nulls first, or descending with nulls last."""
+    if not nulls:
+        return column.desc() if desc else column.asc()
+    return column.desc().nulls_last() if desc else column.asc().nulls_first()
+
+
+def submission_order(text: str) -> list:
+    """`$orderby` as ORDER BY clauses (see order_spec); the tie-breaking id needs no nulls rule."""
+    spec = order_spec(text)
+    return [order_clause(c, d) for c, d in spec[:-1]] + [order_clause(*spec[-1], nulls=False)]

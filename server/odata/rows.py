@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Iterator, Mapping
 from urllib.parse import quote_plus
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, exists, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from server import problems
@@ -34,7 +34,7 @@ from server.models.blobs import Blob
 from server.models.form_data import DataTables, VersionCache, data_tables
 from server.models.forms import Form, FormDef
 from server.models.submissions import SubmissionAttachment, SubmissionDef
-from server.odata.filter import SUBMISSIONS, exclude_deleted, submission_filter, submission_order
+from server.odata.filter import SUBMISSIONS, exclude_deleted, order_clause, order_spec, submission_filter
 from server.odata.query import ODataQuery, make_skiptoken, parse_query
 from server.odata.schema import FormView, Node, Table, form_view, navigation_link, parent_id, repeat_id
 from server.odata.values import converter
@@ -50,16 +50,13 @@ ACTORS = Actor.__table__
 ATTACHMENTS = SubmissionAttachment.__table__
 BLOBS = Blob.__table__
 
-_LEAF, _GROUP = 0, 1
-
-
 # --- what a request shows: the shape of its rows -------------------------------------------------
 
 @dataclass
 class Shape:
     """How one table's row (or a group in it) becomes a JSON object. Leaves index into the row's
     selected data columns; groups share them; repeats get a navigation link (or their rows)."""
-    entries: list[tuple] = field(default_factory=list)     # (_LEAF, key, index, convert) / (_GROUP, key, Shape)
+    entries: list[tuple] = field(default_factory=list)     # (key, index, convert, None) / (key, None, None, Shape)
     repeats: list[Node] = field(default_factory=list)
 
 
@@ -104,7 +101,7 @@ def _shape(container: Node, chosen: set[Node] | None, columns: list[str], wkt: b
         if chosen is not None and c not in chosen:
             continue
         if c.type == "structure":
-            shape.entries.append((_GROUP, c.key, _shape(c, chosen, columns, wkt)))
+            shape.entries.append((c.key, None, None, _shape(c, chosen, columns, wkt)))
         elif c.type == "repeat":
             shape.repeats.append(c)
         else:
@@ -113,7 +110,7 @@ def _shape(container: Node, chosen: set[Node] | None, columns: list[str], wkt: b
             else:
                 index = len(columns)
                 columns.append(c.column)
-            shape.entries.append((_LEAF, c.key, index, converter(c.type, wkt)))
+            shape.entries.append((c.key, index, converter(c.type, wkt), None))
     return shape
 
 
@@ -163,6 +160,7 @@ class Plan:
     child_shapes: dict[str, tuple[Shape, list[str]]] = None   # repeat path → shape (for $expand)
     where: list = None
     order: list = None
+    order_spec: list = None                   # (column, descending, Central's nulls rule)
     keyset: bool = True                       # default order: pages continue by (created_at, id)
 
     @property
@@ -192,10 +190,13 @@ def make_plan(db: Session, form: Form, table_name: str, query: ODataQuery | Mapp
     plan.where = [s.c.form_id == form.id, s.c.draft.is_(False), exclude_deleted(query.filter),
                   submission_filter(query.filter, root_only=not table.is_root)]
     if query.orderby is not None:
-        plan.order = submission_order(query.orderby)
+        spec = order_spec(query.orderby)
+        plan.order_spec = [(c, d, True) for c, d in spec[:-1]] + [(*spec[-1], False)]
         plan.keyset = False
     else:
-        plan.order = [s.c.created_at.desc(), s.c.id.desc()]
+        # Central's order, newest first; no NULLS clause, so the (form_id, created_at) index serves it.
+        plan.order_spec = [(s.c.created_at, True, False), (s.c.id, True, False)]
+    plan.order = [order_clause(c, d, n) for c, d, n in plan.order_spec]
     return plan
 
 
@@ -208,39 +209,38 @@ class _Builder:
         self.exists: dict[str, set] = {}        # repeat path → {(submission id, parent key)}
         self.children: dict[str, dict] = {}     # repeat path → {(submission id, parent key): [rows]}
 
-    def load_nested(self, shape: Shape, submission_ids: list[int]) -> None:
-        """What navigation links and `$expand=*` need for these submissions."""
+    def load_expanded(self, submission_ids: list[int]) -> None:
+        """`$expand=*`: every nested repeat row of these submissions, by (submission, parent key)."""
         if not submission_ids:
             return
         conn = self.plan.db.connection()
-        if self.expand:
-            for path, (_, cols) in self.plan.child_shapes.items():
-                t = self.plan.tables.repeats.get(path)
-                groups: dict = {}
-                if t is not None:
-                    stmt = (select(t.c.submission_id, t.c.row_key, t.c.parent_key, *[t.c[c] for c in cols])
-                            .where(t.c.submission_id.in_(submission_ids)).order_by(t.c.id))
-                    for row in conn.execute(stmt):
-                        groups.setdefault((row[0], row[2]), []).append(row)
-                self.children[path] = groups
-            return
-        for node in _all_repeats(shape):
-            t = self.plan.tables.repeats.get(node.path)
-            if t is None:
-                self.exists[node.path] = set()
-                continue
-            stmt = select(t.c.submission_id, t.c.parent_key).where(t.c.submission_id.in_(submission_ids)).distinct()
-            self.exists[node.path] = {(r[0], r[1]) for r in conn.execute(stmt)}
+        for path, (_, cols) in self.plan.child_shapes.items():
+            t = self.plan.tables.repeats.get(path)
+            groups: dict = {}
+            if t is not None:
+                stmt = (select(t.c.submission_id, t.c.row_key, t.c.parent_key, *[t.c[c] for c in cols])
+                        .where(t.c.submission_id.in_(submission_ids)).order_by(t.c.id))
+                for row in conn.execute(stmt):
+                    groups.setdefault((row[0], row[2]), []).append(row)
+            self.children[path] = groups
+
+    def note_links(self, nodes: list[Node], row, first: int, sub_id: int, row_key: str) -> None:
+        """Record which nested repeats have rows, from the EXISTS columns of a row."""
+        for i, node in enumerate(nodes):
+            if row[first + i]:
+                self.exists.setdefault(node.path, set()).add((sub_id, row_key))
 
     def fill(self, shape: Shape, values, offset: int, sub_id: int, iid: str, row_key: str, extras) -> dict:
         d: dict = {}
-        for entry in shape.entries:
-            if entry[0] == _LEAF:
-                index = entry[2]
-                v = None if index is None else values[offset + index]
-                d[entry[1]] = None if v is None or v == "" else entry[3](v)
+        for key, index, convert, group in shape.entries:
+            if group is not None:
+                d[key] = self.fill(group, values, offset, sub_id, iid, row_key, None)
+                continue
+            v = None if index is None else values[offset + index]
+            if v is None or v == "":
+                d[key] = None
             else:
-                d[entry[1]] = self.fill(entry[2], values, offset, sub_id, iid, row_key, None)
+                d[key] = v if convert is None else convert(v)
         if extras:
             d.update(extras)
         for node in shape.repeats:
@@ -260,42 +260,57 @@ class _Builder:
 def _all_repeats(shape: Shape) -> list[Node]:
     out = list(shape.repeats)
     for entry in shape.entries:
-        if entry[0] == _GROUP:
-            out.extend(_all_repeats(entry[2]))
+        if entry[3] is not None:
+            out.extend(_all_repeats(entry[3]))
     return out
 
 
-# --- Submissions ---------------------------------------------------------------------------------
+def _link_columns(plan: Plan, nodes: list[Node], submission_id, row_key) -> list:
+    """EXISTS columns telling, per row, whether each nested repeat has rows under it (its link)."""
+    out = []
+    for node in nodes:
+        t = plan.tables.repeats.get(node.path)
+        if t is None:
+            out.append(literal(False))
+            continue
+        cond = t.c.submission_id == submission_id
+        if row_key is not None:
+            cond = and_(cond, t.c.parent_key == row_key)
+        out.append(exists().where(cond))
+    return out
 
-# Columns of the root query, before the data columns.
-_ID, _IID, _CREATED, _UPDATED, _DELETED, _SUBMITTER, _DEVICE, _REVIEW, _EDITS, _DEF, _NAME, _ENC, _VERSION = range(13)
-_ROOT_META = 13
 
+# --- walking submissions -------------------------------------------------------------------------
 
 def _submission_batches(plan: Plan, columns: list, joined, cursor: tuple | None, inclusive: bool,
                         first_offset: int, sizes: Iterator[int]) -> Iterator[list]:
-    """The plan's submissions in order, in batches. `cursor`: (created_at, id) to continue after
-    (or from, when `inclusive`); only in the default order. `sizes` gives each batch's size."""
+    """The plan's submissions in order, in batches: `columns` selected from `joined` (which holds
+    `submissions`), for the ids a narrow ordered query on `submissions` alone picks. `cursor`:
+    (created_at, id) to continue after (or from, when `inclusive`), in the default order only.
+    The first two columns must be the submission's id and created_at."""
     s = SUBMISSIONS
     conn = plan.db.connection()
     last, offset = None, first_offset
     while True:
-        stmt = select(*columns).select_from(joined).where(*plan.where)
+        n = next(sizes)
+        ids = select(s.c.id.label("page_id")).where(*plan.where)
         at = last or cursor
         if plan.keyset and at is not None:
             same = s.c.id <= at[1] if (inclusive and last is None) else s.c.id < at[1]
-            stmt = stmt.where(or_(s.c.created_at < at[0], and_(s.c.created_at == at[0], same)))
+            ids = ids.where(or_(s.c.created_at < at[0], and_(s.c.created_at == at[0], same)))
+        ids = ids.order_by(*plan.order).limit(n)
         if offset:
-            stmt = stmt.offset(offset)
-        n = next(sizes)
-        rows = conn.execute(stmt.order_by(*plan.order).limit(n)).all()
+            ids = ids.offset(offset)
+        page = ids.subquery("page")
+        stmt = select(*columns).select_from(page.join(joined, s.c.id == page.c.page_id)).order_by(*plan.order)
+        rows = conn.execute(stmt).all()
         if not rows:
             return
         yield rows
         if len(rows) < n:
             return
         if plan.keyset:
-            last, offset = (rows[-1][2], rows[-1][0]), 0
+            last, offset = (rows[-1][1], rows[-1][0]), 0
         else:
             offset += len(rows)
 
@@ -310,16 +325,26 @@ def _cursor_of(plan: Plan, instance_id) -> tuple | None:
     return (row[0], row[1]) if row else None
 
 
+def _sizes(first: int | None, then: int) -> Iterator[int]:
+    yield first if first else then
+    while True:
+        yield then
+
+
+# --- Submissions ---------------------------------------------------------------------------------
+
+# Columns of the root query, before the EXISTS columns of repeats and the data columns.
+(_ID, _CREATED, _IID, _UPDATED, _DELETED, _SUBMITTER, _DEVICE, _REVIEW, _EDITS, _DEF, _NAME, _ENC, _VERSION,
+ _PRESENT, _EXPECTED) = range(15)
+_ROOT_META = 15
+
+
 def _system(plan: Plan, rows: list) -> dict[int, dict]:
     """`__system` of each submission row, keyed by submission id."""
     wanted = plan.metadata
     if wanted is not None and "__system" not in wanted and not any(m.startswith("__system/") for m in wanted):
         return {}
     conn = plan.db.connection()
-    def_ids = [r[_DEF] for r in rows]
-    counts = {d: (p, e) for d, p, e in conn.execute(
-        select(ATTACHMENTS.c.submission_def_id, func.count(ATTACHMENTS.c.blob_id), func.count())
-        .where(ATTACHMENTS.c.submission_def_id.in_(def_ids)).group_by(ATTACHMENTS.c.submission_def_id))}
     edited = [r[_ID] for r in rows if r[_EDITS]]
     first_versions: dict[int, str] = {}
     if edited:
@@ -329,15 +354,14 @@ def _system(plan: Plan, rows: list) -> dict[int, dict]:
     status = _encryption_status(plan, [r for r in rows if r[_ENC]])
     out = {}
     for r in rows:
-        present, expected = counts.get(r[_DEF], (0, 0))
         version = first_versions.get(r[_ID], r[_VERSION]) if r[_EDITS] else r[_VERSION]
         system = {
             "submissionDate": isoformat(r[_CREATED]),
             "updatedAt": isoformat(r[_UPDATED]),
             "submitterId": None if r[_SUBMITTER] is None else str(r[_SUBMITTER]),
             "submitterName": r[_NAME] or None,
-            "attachmentsPresent": present,
-            "attachmentsExpected": expected,
+            "attachmentsPresent": r[_PRESENT] or 0,
+            "attachmentsExpected": r[_EXPECTED] or 0,
             "status": status.get(r[_DEF]),
             "reviewState": r[_REVIEW] or None,
             "deviceId": r[_DEVICE] or None,
@@ -384,9 +408,16 @@ def _root_rows(plan: Plan, first_batch: int | None) -> Iterator[tuple[dict, tupl
         cursor = _cursor_of(plan, q.skiptoken.get("instanceId"))
         if cursor is None:  # Central: a token whose submission is gone continues nowhere
             return
-    columns = [s.c.id, s.c.instance_id, s.c.created_at, s.c.updated_at, s.c.deleted_at, s.c.submitter_id,
-               s.c.device_id, s.c.review_state, s.c.edits, s.c.current_def_id, ACTORS.c.display_name,
-               SD.c.encrypted, FD.c.version] + [d.c[c] for c in plan.columns]
+    a = ATTACHMENTS
+    present = (select(func.count(a.c.blob_id)).where(a.c.submission_def_id == s.c.current_def_id)
+               .scalar_subquery())
+    expected = select(func.count()).where(a.c.submission_def_id == s.c.current_def_id).scalar_subquery()
+    linked = [] if plan.query.expand else _all_repeats(plan.shape)
+    columns = ([s.c.id, s.c.created_at, s.c.instance_id, s.c.updated_at, s.c.deleted_at, s.c.submitter_id,
+                s.c.device_id, s.c.review_state, s.c.edits, s.c.current_def_id, ACTORS.c.display_name,
+                SD.c.encrypted, FD.c.version, present, expected]
+               + _link_columns(plan, linked, s.c.id, None) + [d.c[c] for c in plan.columns])
+    data_at = _ROOT_META + len(linked)
     joined = (s.join(SD, SD.c.id == s.c.current_def_id).join(FD, FD.c.id == SD.c.form_def_id)
               .outerjoin(ACTORS, ACTORS.c.id == s.c.submitter_id))
     if plan.columns:
@@ -395,10 +426,11 @@ def _root_rows(plan: Plan, first_batch: int | None) -> Iterator[tuple[dict, tupl
     builder = _Builder(plan)
     wanted = plan.metadata
     for rows in _submission_batches(plan, columns, joined, cursor, False, q.skip, sizes):
-        ids = [r[_ID] for r in rows]
-        builder.load_nested(plan.shape, ids)
+        if plan.query.expand:
+            builder.load_expanded([r[_ID] for r in rows])
         systems = _system(plan, rows)
         for r in rows:
+            builder.note_links(linked, r, _ROOT_META, r[_ID], "")
             extras = []
             if wanted is None or "__id" in wanted:
                 extras.append(("__id", r[_IID]))
@@ -407,87 +439,108 @@ def _root_rows(plan: Plan, first_batch: int | None) -> Iterator[tuple[dict, tupl
             if r[_ENC]:  # still encrypted: nothing but its metadata
                 obj = dict(extras)
             else:
-                obj = builder.fill(plan.shape, r, _ROOT_META, r[_ID], r[_IID], "", extras)
+                obj = builder.fill(plan.shape, r, data_at, r[_ID], r[_IID], "", extras)
             yield obj, (r[_IID],)
-
-
-def _sizes(first: int | None, then: int) -> Iterator[int]:
-    yield first if first else then
-    while True:
-        yield then
 
 
 # --- repeat tables -------------------------------------------------------------------------------
 
+def _landing(plan: Plan, skip: int) -> tuple | None:
+    """Where `$skip` repeat rows end: the submission holding row number `skip` (0-based), as (its
+    0-based position among the plan's submissions, id, created_at, rows of it to skip). One query:
+    repeat rows counted per submission (through the index) and summed in the plan's order; the
+    submission where the running sum passes `skip` is the only row with `before <= skip < upto`, so
+    the database can stop reading there."""
+    s, t = SUBMISSIONS, plan.data_table
+    n = select(func.count()).where(t.c.submission_id == s.c.id).scalar_subquery()
+    # OFFSET 0 keeps PostgreSQL from copying the count into every expression that uses it.
+    counted = select(s.c.id, s.c.created_at, n.label("n"),
+                     *[c.label(f"o{i}") for i, (c, _, _) in enumerate(plan.order_spec)]).where(*plan.where)
+    counted = counted.order_by(*plan.order).offset(0).subquery("counted")
+    order = [order_clause(counted.c[f"o{i}"], d, nulls) for i, (_, d, nulls) in enumerate(plan.order_spec)]
+    upto = func.sum(counted.c.n).over(order_by=order, rows=(None, 0))
+    position = func.row_number().over(order_by=order, rows=(None, 0))  # the same window: one pass
+    running = select(counted.c.id, counted.c.created_at, counted.c.n, upto.label("upto"),
+                     position.label("position")).subquery("running")
+    found = plan.db.connection().execute(
+        select(running.c.position, running.c.id, running.c.created_at, running.c.upto - running.c.n)
+        .where(running.c.upto > skip, running.c.upto - running.c.n <= skip).limit(1)).first()
+    if found is None:
+        return None
+    return int(found[0]) - 1, found[1], found[2], skip - int(found[3])
+
+
 def _repeat_rows(plan: Plan, need: int | None) -> Iterator[tuple[dict, tuple]]:
     """(JSON object, position) of every row of a repeat table, in order: submissions in the plan's
-    order, rows within one in document order. Position: (instanceID, KEY, row id)."""
+    order, rows within one in document order. Position: (row id, instanceID, KEY, parent id)."""
     s, t = SUBMISSIONS, plan.data_table
     q = plan.query
     conn = plan.db.connection()
-    cursor, resume_sub, resume_row = None, None, None
+    cursor, resume_sub, resume_row, first_offset, skip_in_first = None, None, None, 0, 0
     if q.skiptoken is not None:
         cursor, resume_sub, resume_row = _repeat_cursor(plan)
-    skip = q.skip
+    elif q.skip:
+        landing = _landing(plan, q.skip)
+        if landing is None:
+            return
+        position, sub_id, created_at, skip_in_first = landing
+        if plan.keyset:
+            cursor = (created_at, sub_id)
+        else:
+            first_offset = position
     builder = _Builder(plan)
     wanted = plan.metadata
     parent_key_name = plan.table.parent_key
-    data_cols = [t.c[c] for c in plan.columns]
+    linked = [] if q.expand else _all_repeats(plan.shape)
+    data_at = 4 + len(linked)
+    row_columns = ([t.c.id, t.c.submission_id, t.c.row_key, t.c.parent_key]
+                   + _link_columns(plan, linked, t.c.submission_id, t.c.row_key) + [t.c[c] for c in plan.columns])
 
     # Batch sizes follow the rows per submission seen so far, so a page of n rows costs about one
-    # batch of submissions; while skipping ($skip), only counts are read, in large batches.
-    seen = {"subs": 0, "rows": 0, "emitted": 0, "skip": skip}
+    # batch of submissions.
+    seen = {"subs": 0, "rows": 0, "emitted": 0}
 
     def sizes() -> Iterator[int]:
         while True:
-            if seen["skip"] > 0:
-                yield 5000
-            elif need is None:
+            if need is None:
                 yield 1000
             else:
                 ratio = seen["rows"] / seen["subs"] if seen["subs"] else 4.0
-                left = max(need - seen["emitted"], 1)
+                left = max(need + skip_in_first - seen["emitted"], 1)
                 yield max(20, min(5000, int(left / max(ratio, 0.05) * 1.2) + 10))
 
-    def after_resume(stmt):
+    first_sub = None
+    sub_columns = [s.c.id, s.c.created_at, s.c.instance_id]
+    for subs in _submission_batches(plan, sub_columns, s, cursor, True, first_offset, sizes()):
+        ids = [r[0] for r in subs]
+        if first_sub is None:
+            first_sub = ids[0]
+        seen["subs"] += len(subs)
+        stmt = select(*row_columns).where(t.c.submission_id.in_(ids)).order_by(t.c.id)
         if resume_sub is not None:
             stmt = stmt.where(or_(t.c.submission_id != resume_sub, t.c.id > resume_row))
-        return stmt
-
-    sub_columns = [s.c.id, s.c.instance_id, s.c.created_at]
-    for subs in _submission_batches(plan, sub_columns, s, cursor, True, 0, sizes()):
-        ids = [r[0] for r in subs]
-        seen["subs"] += len(subs)
-        if seen["skip"] > 0:
-            counted = conn.execute(after_resume(select(func.count()).select_from(t)
-                                                .where(t.c.submission_id.in_(ids)))).scalar()
-            seen["rows"] += counted
-            if counted <= seen["skip"]:
-                seen["skip"] -= counted
-                continue
-        stmt = after_resume(select(t.c.id, t.c.submission_id, t.c.row_key, t.c.parent_key, *data_cols)
-                            .where(t.c.submission_id.in_(ids)).order_by(t.c.id))
         by_sub: dict[int, list] = {}
         fetched = 0
         for row in conn.execute(stmt):
             by_sub.setdefault(row[1], []).append(row)
             fetched += 1
-        if seen["skip"] <= 0:
-            seen["rows"] += fetched
-        builder.load_nested(plan.shape, [i for i in ids if i in by_sub])
+        seen["rows"] += fetched
+        if q.expand:
+            builder.load_expanded([i for i in ids if i in by_sub])
         for sub in subs:
-            for row in by_sub.get(sub[0], ()):
-                if seen["skip"] > 0:
-                    seen["skip"] -= 1
-                    continue
-                iid, key = sub[1], row[2]
+            found = by_sub.get(sub[0], ())
+            if sub[0] == first_sub and skip_in_first:
+                found = found[skip_in_first:]
+            for row in found:
+                iid, key = sub[2], row[2]
+                builder.note_links(linked, row, 4, sub[0], key)
                 rid, pid = repeat_id(iid, key), parent_id(iid, row[3])
                 extras = []
                 if wanted is None or "__id" in wanted:
                     extras.append(("__id", rid))
                 if wanted is None or parent_key_name in wanted:
                     extras.append((parent_key_name, pid))
-                obj = builder.fill(plan.shape, row, 4, sub[0], iid, key, extras)
+                obj = builder.fill(plan.shape, row, data_at, sub[0], iid, key, extras)
                 seen["emitted"] += 1
                 yield obj, (rid, iid, key, pid)
 

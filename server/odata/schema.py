@@ -156,8 +156,13 @@ def parent_id(instance_id: str, parent_row_key: str) -> str:
     return repeat_id(instance_id, parent_row_key) if parent_row_key else instance_id
 
 
+_URI_SAFE = re.compile(r"[A-Za-z0-9\-_.!~*'():]*")
+
+
 def encode_component(value: str) -> str:
     """JavaScript's encodeURIComponent, as Central writes ids into links."""
+    if _URI_SAFE.fullmatch(value):  # `uuid:…`, the usual case
+        return value.replace(":", "%3A")
     return quote(value, safe="-_.!~*'()")
 
 

@@ -16,20 +16,30 @@ import re
 from decimal import Decimal
 from typing import Callable
 
-_INT = re.compile(r"[ \t\n\r\f\v]*([+-]?\d+)")
-_FLOAT = re.compile(r"[ \t\n\r\f\v]*([+-]?(?:Infinity|\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?))")
+_INT = re.compile(r"[ \t\n\r\f\v\u00a0\u2028\u2029\ufeff]*([+-]?[0-9]+)")
+_FLOAT = re.compile(r"[ \t\n\r\f\v\u00a0\u2028\u2029\ufeff]*([+-]?(?:Infinity|[0-9]+\.?[0-9]*(?:[eE][+-]?[0-9]+)?|\.[0-9]+(?:[eE][+-]?[0-9]+)?))")
 _SPACES = re.compile(r"\s+")
 _POINTS = re.compile(r"; ?")
 _SHORT_OFFSET = re.compile(r"[+-]\d\d$")
 
 
 def parse_int(text: str) -> int | None:
+    if text.isascii() and text.isdigit():  # the usual case, without a regular expression
+        return int(text)
     m = _INT.match(text)
     return int(m.group(1)) if m else None
 
 
+_PLAIN_NUMBER = str.maketrans("", "", "0123456789.-")
+
+
 def parse_float(text: str) -> float | None:
     """JavaScript's parseFloat; None for NaN."""
+    if text and text.isascii() and not text.translate(_PLAIN_NUMBER) and text[0] != ".":
+        try:  # digits, dots and minus signs only: float() agrees with parseFloat when it accepts it
+            return float(text)
+        except ValueError:
+            pass
     m = _FLOAT.match(text)
     if not m:
         return None
@@ -42,11 +52,15 @@ def parse_float(text: str) -> float | None:
 def json_number(x: float | None):
     """A float as JSON would carry it from JavaScript: integral values without `.0`, NaN and
     infinities as null."""
-    if x is None or math.isnan(x) or math.isinf(x):
+    if x is None or x != x or x in _INFINITIES:
         return None
-    if x.is_integer() and abs(x) < 2 ** 53:
+    if x.is_integer() and -_SAFE < x < _SAFE:
         return int(x)
     return x
+
+
+_INFINITIES = (math.inf, -math.inf)
+_SAFE = 2.0 ** 53
 
 
 def js_number(x: float) -> str:
@@ -77,7 +91,8 @@ def js_number(x: float) -> str:
 
 
 def _split_point(text: str) -> list[float | None]:
-    return [parse_float(p) for p in _SPACES.split(text)]
+    parts = text.split(" ") if "\t" not in text and "\n" not in text and "  " not in text else _SPACES.split(text)
+    return [parse_float(p) for p in parts]
 
 
 def _point(text: str):
@@ -143,10 +158,6 @@ def geoline(text: str, wkt: bool, polygon: bool):
     return value
 
 
-def _text(text: str):
-    return text
-
-
 def _int(text: str):
     return parse_int(text)
 
@@ -160,8 +171,9 @@ def _datetime(text: str):
     return trimmed + ":00" if _SHORT_OFFSET.search(trimmed) else trimmed
 
 
-def converter(kind: str, wkt: bool) -> Callable[[str], object]:
-    """The function turning a non-empty stored text of this field type into its OData value."""
+def converter(kind: str, wkt: bool) -> Callable[[str], object] | None:
+    """The function turning a non-empty stored text of this field type into its OData value (None:
+    the text is the value)."""
     if kind == "int":
         return _int
     if kind == "decimal":
@@ -174,7 +186,7 @@ def converter(kind: str, wkt: bool) -> Callable[[str], object]:
         return lambda t: geoline(t, wkt, polygon=True)
     if kind == "dateTime":
         return _datetime
-    return _text
+    return None  # the text itself
 
 
 EDM_TYPES = {
