@@ -10,6 +10,7 @@ from server.auth.permissions import require, verbs_for, can
 from server.context import blobs, cache, db, settings
 from server.models.forms import Form
 from server.models.intake import Upload, identify, published_version, receive, resolve
+from server.openrosa.multipart import BodyTooLarge, MultipartInvalid, read_parts
 from server.openrosa.routes import bp, openrosa
 from server.problems import openrosa_envelope
 
@@ -47,31 +48,29 @@ def root_submission_head():
 
 
 def _read_post() -> tuple[bytes, dict[str, Upload]]:
-    request.max_content_length = settings().max_submission_bytes
+    limit = settings().max_submission_bytes
     try:
-        files = request.files
-        form_fields = request.form
-    except problems.Problem:
-        raise
-    except Exception as exc:  # werkzeug's multipart parser: bad boundary, truncated body …
-        if getattr(exc, "code", None) == 413:
-            raise problems.PayloadTooLarge(
-                f"The submission is larger than the {settings().max_submission_bytes:,} bytes this server accepts.") from None
-        raise problems.MultipartFailed("The multipart body could not be read (was the upload cut off?); send it again.") from None
-    part = files.get("xml_submission_file")
-    if part is not None:
-        xml = part.read()
-    elif "xml_submission_file" in form_fields:
-        xml = form_fields["xml_submission_file"].encode("utf-8")
-    else:
+        parts = read_parts(request.stream, request.headers.get("Content-Type", ""), limit)
+    except BodyTooLarge:
+        raise problems.PayloadTooLarge(f"The submission is larger than the {limit:,} bytes this server accepts.") from None
+    except MultipartInvalid as exc:
+        raise problems.MultipartFailed(f"The multipart body could not be read ({exc}); send it again.") from None
+    xml = None
+    uploads: dict[str, Upload] = {}
+    for part in parts:
+        if part.name == "xml_submission_file":
+            if xml is None:
+                xml = part.read()
+        elif part.filename is not None:
+            uploads[part.name] = Upload(name=part.name, stream=part.file, content_type=_mimetype(part.content_type))
+    if xml is None:
         raise problems.MissingMultipartField("Required multipart POST field xml_submission_file missing.",
                                              details={"field": "xml_submission_file"})
-    uploads: dict[str, Upload] = {}
-    for name, storage in files.items(multi=True):
-        if name == "xml_submission_file":
-            continue
-        uploads[name] = Upload(name=name, stream=storage.stream, content_type=storage.mimetype or None)
     return xml, uploads
+
+
+def _mimetype(content_type: str | None) -> str | None:
+    return content_type.split(";", 1)[0].strip().lower() or None if content_type else None
 
 
 def _accept(project_id: int | None) -> Response:
