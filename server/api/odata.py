@@ -14,7 +14,8 @@ import json
 import re
 from urllib.parse import parse_qsl, quote
 
-from flask import Blueprint, Response, g, request, stream_with_context
+from flask import Blueprint, Response, current_app, g, request
+from sqlalchemy.orm import Session
 
 from server import problems
 from server.access import readable_form
@@ -150,34 +151,54 @@ def data(project_id: int, xml_form_id: str, rest: str):
             segments.append((m.group(1), m.group(2)) if m else (part, None))
         return _json(odata_rows.entity_document(db(), form, segments, request.args, cache=cache(),
                                                 service_root=root, url=url, args=args))
-    plan = odata_rows.make_plan(db(), form, rest, parse_query(request.args), cache=cache(), service_root=root)
-    if plan.query.top is not None:
+    query = parse_query(request.args)
+    if query.top is not None:
+        plan = odata_rows.make_plan(db(), form, rest, query, cache=cache(), service_root=root)
         return _json(odata_rows.document(plan, url, args))
-    return _stream(plan)
+    return _stream(form, rest, query, root)
 
 
-def _stream(plan) -> Response:
+def _stream(form, table: str, query, root: str) -> Response:
     """A whole table (no `$top`): written as it is read, a batch of submissions at a time, so a
-    100,000-household export never sits in memory."""
-    total = odata_rows.count(plan) if plan.query.count else None
-    found = odata_rows.rows(plan)
-    first = next(found, None)  # errors (a stale $skiptoken…) surface before the 200 is sent
+    100,000-household table never sits in memory. The read has its own connection (one snapshot
+    on PostgreSQL), which lives as long as the response does."""
+    engine = current_app.extensions["hamlet.engine"]
+    conn = engine.connect()
+    if engine.dialect.name == "postgresql":
+        conn = conn.execution_options(isolation_level="REPEATABLE READ")
+    session = Session(bind=conn)
+
+    def close() -> None:
+        session.close()
+        conn.close()
+
+    try:
+        plan = odata_rows.make_plan(session, form, table, query, cache=cache(), service_root=root)
+        total = odata_rows.count(plan) if query.count else None
+        found = odata_rows.rows(plan)
+        first = next(found, None)  # errors (a stale $skiptoken…) surface before the 200 is sent
+    except Exception:
+        close()
+        raise
     tail = "]," + '"@odata.context":' + _dumps(odata_rows.context_url(plan))
     if total is not None:
         tail += f',"@odata.count":{total}'
     tail += "}"
 
     def generate():
-        if first is None:
-            yield '{"value":[' + tail
-            return
-        chunk = ['{"value":[' + _dumps(first[0])]
-        for obj, _ in found:
-            chunk.append("," + _dumps(obj))
-            if len(chunk) >= 500:
-                yield "".join(chunk)
-                chunk = []
-        chunk.append(tail)
-        yield "".join(chunk)
+        try:
+            if first is None:
+                yield '{"value":[' + tail
+                return
+            chunk = ['{"value":[' + _dumps(first[0])]
+            for obj, _ in found:
+                chunk.append("," + _dumps(obj))
+                if len(chunk) >= 500:
+                    yield "".join(chunk)
+                    chunk = []
+            chunk.append(tail)
+            yield "".join(chunk)
+        finally:
+            close()
 
-    return Response(stream_with_context(generate()), content_type=JSON_TYPE)
+    return Response(generate(), content_type=JSON_TYPE)
