@@ -629,9 +629,12 @@ def document(plan: Plan, url: str | None = None, args: list[tuple[str, str]] | N
     q = plan.query
     if url is None:
         url = f"{plan.service_root}/{plan.table.name}"
-    if args is None:
-        args = [(k, str(v)) for k, v in (("$top", q.top), ("$filter", q.filter), ("$orderby", q.orderby))
-                if v is not None]
+    if args is None:  # called directly (not for a request): the options this query has
+        args = [(k, v) for k, v in (
+            ("$top", str(q.top) if q.top is not None else None), ("$skip", str(q.skip) if q.skip else None),
+            ("$count", "true" if q.count else None), ("$wkt", "true" if q.wkt else None), ("$filter", q.filter),
+            ("$expand", "*" if q.expand else None), ("$select", ",".join(q.select) if q.select else None),
+            ("$orderby", q.orderby)) if v is not None]
     body: dict = {"value": []}
     if q.top != 0:
         limit = q.top
