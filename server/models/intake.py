@@ -250,17 +250,18 @@ class _AllInOne:
     """PostgreSQL: submission, first version, household row and roster rows in one statement.
 
     One round trip instead of four, sent as driver SQL (no per-call compilation), and prepared by
-    psycopg after a few uses, so PostgreSQL parses and plans it once per connection. The roster
-    rows arrive as one array per column and are unnested into the repeat table."""
+    psycopg after a few uses, so PostgreSQL parses and plans it once per connection. The household's
+    answers arrive as one array and the roster as one array per column (unnested into the repeat
+    table), which keeps the statement under psycopg's 50 parameters and 4 KB, so its conversion
+    is cached too."""
 
     sql: str
-    root: tuple[tuple[str, str], ...]                                   # (field path, param)
+    root: tuple[tuple[str, str], ...]          # (field path, column): the household's answers, one array
     repeats: tuple[tuple[str, str, str, tuple[tuple[str, str], ...]], ...]  # (repeat path, keys, parents, columns)
 
     def params(self, values: dict, parsed: ParsedSubmission) -> dict:
         out = {c: values[c] for c in _DEF_COLUMNS}
-        for path, param in self.root:
-            out[param] = parsed.root.get(path)
+        out["household"] = [parsed.root.get(path) for path, _ in self.root]
         for repeat, keys, parents, columns in self.repeats:
             rows = [r for r in parsed.repeats if r.repeat == repeat]
             out[keys] = [r.key for r in rows]
@@ -283,7 +284,7 @@ def _pg_create_all(tables: DataTables) -> _AllInOne:
         if repeat == "" or repeat in tables.repeats:
             by_table.setdefault(repeat, []).append((path, column))
     root_cols = [(p, c) for p, c in by_table.get("", []) if c in tables.root.c]
-    root = tuple((p, f"r_{c}") for p, c in root_cols)
+    root = tuple((p, c) for p, c in root_cols)
     parts = ["""WITH ids AS (SELECT nextval(pg_get_serial_sequence('submission_defs', 'id')) AS def_id),
 sub AS (
   INSERT INTO submissions (form_id, instance_id, current_def_id, submitter_id, device_id, review_state, edits,
@@ -303,7 +304,8 @@ def AS (
              f""",
 household AS (
   INSERT INTO {tables.root.name} (submission_id{''.join(', ' + c for _, c in root_cols)})
-  SELECT def.submission_id{''.join(f', %({param})s' for _, param in root)} FROM def
+  SELECT def.submission_id{''.join(f', v[{i + 1}]' for i in range(len(root)))}
+  FROM def, (SELECT CAST(%(household)s AS text[]) AS v) AS answers
 )"""]
     repeats = []
     for i, (repeat, table) in enumerate(tables.repeats.items()):
