@@ -126,7 +126,7 @@ def _odata_problem(prob: problems.Problem):
 def service(project_id: int, xml_form_id: str):
     _preflight("json")
     form = _form(project_id, xml_form_id)
-    view, _ = odata_rows._form_view(db(), form, cache())
+    view, _ = odata_rows.form_view_of(db(), form, cache())
     return _json(service_document(view, _service_root(project_id, xml_form_id)))
 
 
@@ -134,7 +134,7 @@ def service(project_id: int, xml_form_id: str):
 def metadata(project_id: int, xml_form_id: str):
     _preflight("xml")
     form = _form(project_id, xml_form_id)
-    view, _ = odata_rows._form_view(db(), form, cache())
+    view, _ = odata_rows.form_view_of(db(), form, cache())
     return Response(edmx(view), content_type="application/xml; charset=utf-8")
 
 

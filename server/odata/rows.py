@@ -3,16 +3,17 @@
     page(db, form, "Submissions.household.members", {"$top": "1000"})   # → the JSON document as a dict
 
 A page is a few indexed queries, never a scan of the form's submissions:
-1. the submissions of the page, in Central's order (newest first: `created_at DESC, id DESC`, or
-   `$orderby`), filtered by `$filter`, without drafts and (unless the filter speaks of deletedAt)
-   deleted ones, continuing after the `$skiptoken` position by keyset — joined, for the
-   `Submissions` table, to the submitter, the current version and the root data row;
+1. the page's submissions, picked by a narrow query on `submissions` alone in Central's order
+   (newest first: `created_at DESC, id DESC` on the (form_id, created_at) index, or `$orderby`),
+   filtered by `$filter`, without drafts and (unless the filter speaks of deletedAt) deleted ones,
+   continuing after a `$skiptoken` by keyset; for `Submissions` they are then joined by primary key
+   to the submitter, the current version, the root data row, attachment counts and one EXISTS per
+   repeat (its navigation link);
 2. for a repeat table, its rows for those submissions (`submission_id IN (…)`, the index every
    repeat table has), in document order; submissions are taken in batches sized from the rows per
-   submission seen so far, until the page is full;
-3. what the rows show besides their own columns: attachment counts and the original form version
-   (`__system`), whether each nested repeat has rows (navigation links), or with `$expand=*` the
-   nested rows themselves — again by `submission_id IN (…)`.
+   submission seen so far, until the page is full. `$skip` there counts repeat rows: one query sums
+   them per submission, in order, and stops at the submission where the page begins;
+3. with `$expand=*`, the nested rows of the page's submissions, again by `submission_id IN (…)`.
 
 JSON shapes, ids and key order are Central's (odk-protocol §7.3): groups nested, fields first, then
 `__id`, `__system` (or the parent's id), then navigation links; a repeat row's `__id` is the SHA-1
@@ -30,7 +31,6 @@ from sqlalchemy.orm import Session
 from server import problems
 from server.db import isoformat
 from server.models.accounts import Actor
-from server.models.blobs import Blob
 from server.models.form_data import DataTables, VersionCache, data_tables
 from server.models.forms import Form, FormDef
 from server.models.submissions import SubmissionAttachment, SubmissionDef
@@ -48,7 +48,6 @@ SD = SubmissionDef.__table__
 FD = FormDef.__table__
 ACTORS = Actor.__table__
 ATTACHMENTS = SubmissionAttachment.__table__
-BLOBS = Blob.__table__
 
 # --- what a request shows: the shape of its rows -------------------------------------------------
 
@@ -129,7 +128,8 @@ def _descendant_repeats(node: Node) -> list[Node]:
 _VIEWS: "weakref.WeakKeyDictionary[VersionCache, dict[int, FormView]]" = weakref.WeakKeyDictionary()
 
 
-def _form_view(db: Session, form: Form, cache: VersionCache | None) -> tuple[FormView, DataTables]:
+def form_view_of(db: Session, form: Form, cache: VersionCache | None) -> tuple[FormView, DataTables]:
+    """The OData view of the form's published version, and its data tables (cached per version)."""
     def_id = form.current_def_id
     if def_id is None:
         raise problems.NotFound("This form has not been published yet.")
@@ -172,7 +172,7 @@ def make_plan(db: Session, form: Form, table_name: str, query: ODataQuery | Mapp
               cache: VersionCache | None = None, service_root: str = "") -> Plan:
     if not isinstance(query, ODataQuery):
         query = parse_query(query)
-    view, tables = _form_view(db, form, cache)
+    view, tables = form_view_of(db, form, cache)
     table = view.table(table_name)
     if table is None or (not table.is_root and table.repeat_path not in tables.repeats):
         raise problems.NotFound(f"There is no table '{table_name}' in this form's OData service.")
