@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 from flask import Blueprint, Response, g, redirect, request, send_file
-from sqlalchemy import select
 from marshmallow import fields, validate
 
 from server import problems
@@ -18,7 +17,8 @@ from server.db import isoformat, utcnow
 from server.models import submission_queries as q
 from server.models.intake import identify, published_version, receive
 from server.models.blobs import ensure_blob
-from server.models.submissions import REVIEW_STATES, Comment, Submission, SubmissionDef
+from server.models.submissions import (MAX_COMMENT, REVIEW_STATES, Submission, SubmissionDef, add_comment as
+                                       store_comment, comments_of, set_review_state)
 from server.xforms.xform import unsafe_file_name
 
 bp = Blueprint("submissions", __name__, url_prefix="/v1/projects/<int:project_id>/forms/<xml_form_id>")
@@ -29,7 +29,7 @@ class ReviewIn(In):
 
 
 class CommentIn(In):
-    body = fields.String(required=True, validate=validate.Length(min=1, max=10000))
+    body = fields.String(required=True, validate=validate.Length(min=1, max=MAX_COMMENT))
 
 
 def version_json(sdef: SubmissionDef) -> dict:
@@ -156,8 +156,7 @@ def edit_submission(project_id: int, xml_form_id: str, instance_id: str):
 @bp.patch("/submissions/<instance_id>")
 def review(project_id: int, xml_form_id: str, instance_id: str):
     _, sub, sdef = _one(project_id, xml_form_id, instance_id, "submission.update")
-    sub.review_state = json_body(ReviewIn())["reviewState"]
-    sub.updated_at = utcnow()
+    set_review_state(sub, json_body(ReviewIn())["reviewState"])
     commit()
     return submission_json(sub, sdef)
 
@@ -198,16 +197,15 @@ def version_xml(project_id: int, xml_form_id: str, instance_id: str, version_id:
 @bp.get("/submissions/<instance_id>/comments")
 def list_comments(project_id: int, xml_form_id: str, instance_id: str):
     _, sub, _ = _one(project_id, xml_form_id, instance_id, "submission.read")
-    comments = db().scalars(select(Comment).where(Comment.submission_id == sub.id).order_by(Comment.id.desc()))
-    return [{"body": c.body, "actorId": c.actor_id, "createdAt": isoformat(c.created_at)} for c in comments]
+    return [{"body": c.body, "actorId": c.actor_id, "createdAt": isoformat(c.created_at)}
+            for c in comments_of(db(), sub.id)]
 
 
 @bp.post("/submissions/<instance_id>/comments")
 def add_comment(project_id: int, xml_form_id: str, instance_id: str):
     _, sub, _ = _one(project_id, xml_form_id, instance_id, "submission.read")
     body = json_body(CommentIn())["body"]
-    comment = Comment(submission_id=sub.id, actor_id=g.actor.id, body=body, created_at=utcnow())
-    db().add(comment)
+    comment = store_comment(db(), sub, g.actor.id, body)
     commit()
     return {"body": comment.body, "actorId": comment.actor_id, "createdAt": isoformat(comment.created_at)}
 

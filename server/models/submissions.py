@@ -10,6 +10,9 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from server.db import Base, UTCDateTime, utcnow
 
 REVIEW_STATES = ("hasIssues", "edited", "approved", "rejected")
+# What a reviewer may choose (`edited` is set by an edit, never by hand in the pages).
+REVIEW_CHOICES = ("approved", "hasIssues", "rejected")
+MAX_COMMENT = 10000
 
 
 class Submission(Base):
@@ -88,3 +91,23 @@ def def_by_instance(db: Session, form_id: int, instance_id: str) -> tuple[Submis
     row = db.execute(select(SubmissionDef, Submission).join(Submission, Submission.id == SubmissionDef.submission_id)
                      .where(SubmissionDef.form_id == form_id, SubmissionDef.instance_id == instance_id)).first()
     return (row[0], row[1]) if row else None
+
+
+def set_review_state(sub: Submission, state: str) -> None:
+    """Central's PATCH reviewState: the same step for the REST API and the pages."""
+    if state not in REVIEW_STATES:
+        raise ValueError(f"unknown review state {state!r}")
+    sub.review_state = state
+    sub.updated_at = utcnow()
+
+
+def add_comment(db: Session, sub: Submission, actor_id: int, body: str) -> Comment:
+    comment = Comment(submission_id=sub.id, actor_id=actor_id, body=body, created_at=utcnow())
+    db.add(comment)
+    db.flush()
+    return comment
+
+
+def comments_of(db: Session, submission_id: int) -> list[Comment]:
+    """Newest first, as Central lists them."""
+    return list(db.scalars(select(Comment).where(Comment.submission_id == submission_id).order_by(Comment.id.desc())))
