@@ -220,7 +220,7 @@ class _Builder:
             if t is not None:
                 stmt = (select(t.c.submission_id, t.c.row_key, t.c.parent_key, *[t.c[c] for c in cols])
                         .where(t.c.submission_id.in_(submission_ids)).order_by(t.c.id))
-                for row in conn.execute(stmt):
+                for row in conn.execute(stmt).all():
                     groups.setdefault((row[0], row[2]), []).append(row)
             self.children[path] = groups
 
@@ -521,7 +521,7 @@ def _repeat_rows(plan: Plan, need: int | None) -> Iterator[tuple[dict, tuple]]:
             stmt = stmt.where(or_(t.c.submission_id != resume_sub, t.c.id > resume_row))
         by_sub: dict[int, list] = {}
         fetched = 0
-        for row in conn.execute(stmt):
+        for row in conn.execute(stmt).all():
             by_sub.setdefault(row[1], []).append(row)
             fetched += 1
         seen["rows"] += fetched

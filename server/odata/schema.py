@@ -144,10 +144,13 @@ def repeat_id(instance_id: str, row_key: str) -> str:
     """Central's id of a repeat row: the SHA-1 of `Submissions#<instanceId>` and, for each element on
     the way down, `<group>#` or `<repeat>#<0-based index among its siblings>`, joined by `%%`.
     `row_key` is the KEY suffix the column tables keep, e.g. `household/members[2]`."""
-    parts = [f"Submissions#{instance_id}"]
+    parts = ["Submissions#" + instance_id]
     for segment in row_key.split("/"):
-        m = _KEY_SEGMENT.fullmatch(segment)
-        parts.append(f"{m.group(1)}#{int(m.group(2)) - 1}" if m else f"{segment}#")
+        if segment.endswith("]"):  # name[n]; XML names never hold brackets
+            at = segment.rindex("[")
+            parts.append(f"{segment[:at]}#{int(segment[at + 1:-1]) - 1}")
+        else:
+            parts.append(segment + "#")
     return hashlib.sha1("%%".join(parts).encode("utf-8")).hexdigest()
 
 
