@@ -704,6 +704,8 @@ def test_select_fields_groups_and_metadata(admin, project, roster, toys):
     toys_rows = get(admin, f"{toys}.svc/Submissions.children.child.toys.toy?$select=__Submissions-children-child-id")
     assert {tuple(t) for t in toys_rows["value"]} == {("__Submissions-children-child-id",)}
     assert get(admin, f"{roster}.svc/Submissions?$select=*&$top=1")["value"][0]["__id"] == "rthree"
+    # Empty options are as if absent, as in Central.
+    assert len(get(admin, f"{roster}.svc/Submissions?$select=&$top=&$skip=&$expand=")["value"]) == 3
 
 
 def test_select_refusals(admin, roster):

@@ -46,7 +46,7 @@ def _true(value: str | None) -> bool:
 
 
 def _non_negative(name: str, value: str | None) -> int | None:
-    if value is None:
+    if value is None or not value.strip():  # empty: as if absent (Central reads NaN as "no limit")
         return None
     text = value.strip()
     if not text.isdigit():
@@ -79,7 +79,7 @@ def parse_query(args: Mapping[str, str]) -> ODataQuery:
         wkt=_true(args.get("$wkt")),
         filter=args.get("$filter"),
         expand=args.get("$expand") == "*",
-        select=None if select is None or select.strip() == "*" else [p.strip() for p in select.split(",")],
+        select=None if select is None or select.strip() in ("", "*") else [p.strip() for p in select.split(",")],
         orderby=args.get("$orderby"),
     )
     token = args.get("$skiptoken")
