@@ -5,18 +5,19 @@ from __future__ import annotations
 
 import hashlib
 import mimetypes
+import time
 import uuid
 from dataclasses import dataclass
 from typing import BinaryIO, Mapping
 
-from sqlalchemy import LargeBinary, bindparam, delete, insert, select, text, update
+from sqlalchemy import bindparam, delete, event, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from server import problems
-from server.db import UTCDateTime, utcnow
+from server.db import utcnow
 from server.models.blobs import BlobStore, ensure_blob
 from server.models.form_data import DataTables, VersionCache
 from server.models.forms import Form, FormDef
@@ -98,11 +99,27 @@ def _resolve_statement(check_roles: bool):
     return found
 
 
+# Forms resolved in the last second, per worker: an enumerator's uploads come in bursts. Any change
+# to a form, version, project or role through this process forgets them (listeners below); other
+# workers see a closed form or a withdrawn role within RESOLVED_TTL seconds.
+RESOLVED_TTL = 1.0
+_resolved: dict[tuple, tuple[float, tuple[FormRef, VersionRef]]] = {}
+
+
+def forget_resolved() -> None:
+    _resolved.clear()
+
+
 def resolve(db: Session, project_id: int, xml_form_id: str, version: str,
             caller=None) -> tuple[FormRef, VersionRef]:
     """The live form and the published version a submission names — and, given the caller, whether
     they may submit to it — in one query (the hot path). Raises the Problem for each refusal."""
     check = caller is not None and not caller.is_site_admin
+    key = (project_id, xml_form_id, version, caller.id if check else None)
+    now = time.monotonic()
+    hit = _resolved.get(key)
+    if hit is not None and hit[0] > now:
+        return hit[1]
     params = {"project": project_id, "form": xml_form_id, "version": version}
     if check:
         params["actor"] = caller.id
@@ -116,7 +133,33 @@ def resolve(db: Session, project_id: int, xml_form_id: str, version: str,
     form = FormRef(row.id, row.project_id, row.xml_form_id, row.state)
     if row.def_id is None:
         raise _unknown_version(form, version)
-    return form, VersionRef(row.def_id, row.version)
+    found = (form, VersionRef(row.def_id, row.version))
+    if len(_resolved) > 10_000:
+        _resolved.clear()
+    _resolved[key] = (now + RESOLVED_TTL, found)
+    return found
+
+
+def _watched() -> tuple:
+    from server.models.accounts import FormAssignment, ProjectAssignment
+    from server.models.projects import Project
+
+    return (Form, FormDef, Project, ProjectAssignment, FormAssignment)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _forget_on_bulk_change(state) -> None:
+    if (state.is_delete or state.is_update) and state.bind_mapper is not None and \
+            state.bind_mapper.class_ in _watched():
+        forget_resolved()
+
+
+@event.listens_for(Session, "after_flush")
+def _forget_on_change(session: Session, _context) -> None:
+    if _resolved:
+        watched = _watched()
+        if any(isinstance(o, watched) for o in (*session.new, *session.dirty, *session.deleted)):
+            forget_resolved()
 
 
 def _unknown_version(form: Form, version: str) -> problems.Problem:
