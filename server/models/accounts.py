@@ -4,15 +4,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ForeignKey, String, bindparam, delete, event, select
+from sqlalchemy import ForeignKey, String, bindparam, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from server.db import Base, UTCDateTime, utcnow
+from server.models.recent import Recent
 
 USER = "user"
 APP_USER = "field_key"
@@ -158,49 +158,22 @@ def _by_token_statement():
     return _BY_TOKEN
 
 
-# Tokens seen in the last second, per worker: Collect's HEAD and POST of one upload come within
-# milliseconds, and the lookup was a tenth of a submission's CPU. Any change to a session or an
-# actor made through this process forgets them all at once (the listeners below); another worker
-# notices a revoked key within TOKEN_TTL seconds.
-TOKEN_TTL = 1.0
-_recent: dict[str, tuple[float, "tuple[Caller, TokenSession]"]] = {}
-
-
-def forget_tokens() -> None:
-    _recent.clear()
+# HEAD and POST of one upload share one lookup (server/models/recent.py says why and how it is kept fresh).
+_recent_tokens = Recent("tokens", lambda: (Actor, AuthSession))
 
 
 def actor_for_token(db: Session, token: str) -> tuple[Caller, TokenSession] | None:
-    now = time.monotonic()
-    hit = _recent.get(token)
-    if hit is not None and hit[0] > now:
-        found = hit[1]
-    else:
+    found = _recent_tokens.get(token)
+    if found is None:
         row = db.connection().execute(_by_token_statement(), {"token": token}).first()
         if row is None:
-            _recent.pop(token, None)
             return None
         found = (Caller(*[row[i] for i in range(len(_CALLER_COLUMNS))]),
                  TokenSession(row.token, row.csrf, row.session_created_at, row.expires_at))
-        if len(_recent) > 10_000:
-            _recent.clear()
-        _recent[token] = (now + TOKEN_TTL, found)
+        _recent_tokens.put(token, found)
     if found[1].expires_at is not None and found[1].expires_at < utcnow():
         return None
     return found
-
-
-@event.listens_for(Session, "do_orm_execute")
-def _forget_on_bulk_change(state) -> None:
-    if (state.is_delete or state.is_update) and state.bind_mapper is not None and \
-            state.bind_mapper.class_ in (Actor, AuthSession):
-        forget_tokens()
-
-
-@event.listens_for(Session, "after_flush")
-def _forget_on_change(session: Session, _context) -> None:
-    if _recent and any(isinstance(o, (Actor, AuthSession)) for o in (*session.dirty, *session.deleted)):
-        forget_tokens()
 
 
 def end_sessions(db: Session, actor_id: int) -> None:
@@ -280,3 +253,46 @@ def set_form_access(db: Session, actor: Actor, form_ids: set[int]) -> None:
         db.execute(delete(FormAssignment).where(FormAssignment.actor_id == actor.id, FormAssignment.role == "app-user",
                                                 FormAssignment.form_id.in_(have - form_ids)))
     db.flush()
+
+
+# --- web users and their project roles (the pages use these; the REST resources the same steps) ----
+
+PROJECT_ROLES = ("manager", "viewer", "formfill")
+
+
+def web_users(db: Session) -> list[Actor]:
+    return list(db.scalars(select(Actor).where(Actor.type == USER, Actor.deleted_at.is_(None)).order_by(Actor.email)))
+
+
+def web_user(db: Session, user_id: int) -> Actor | None:
+    user = db.get(Actor, user_id)
+    return user if user is not None and user.type == USER and user.deleted_at is None else None
+
+
+def delete_user(db: Session, user: Actor) -> None:
+    """As DELETE /v1/users/{id}: the account stays for history (submissions, comments), signed out everywhere."""
+    user.deleted_at = utcnow()
+    end_sessions(db, user.id)
+
+
+def project_roles(db: Session, project_id: int) -> list[tuple[Actor, str]]:
+    """The live web users holding a role in the project, with the role, by email."""
+    rows = db.execute(select(Actor, ProjectAssignment.role).join(ProjectAssignment, ProjectAssignment.actor_id == Actor.id)
+                      .where(ProjectAssignment.project_id == project_id, Actor.deleted_at.is_(None))
+                      .order_by(Actor.email, Actor.id, ProjectAssignment.role))
+    return [(actor, role) for actor, role in rows]
+
+
+def assign_role(db: Session, project_id: int, actor: Actor, role: str) -> bool:
+    """Give a project role (once); False when the actor already had it."""
+    if db.get(ProjectAssignment, (actor.id, project_id, role)) is not None:
+        return False
+    db.add(ProjectAssignment(actor_id=actor.id, project_id=project_id, role=role))
+    db.flush()
+    return True
+
+
+def unassign_role(db: Session, project_id: int, actor_id: int, role: str) -> None:
+    db.execute(delete(ProjectAssignment).where(ProjectAssignment.actor_id == actor_id,
+                                               ProjectAssignment.project_id == project_id,
+                                               ProjectAssignment.role == role))

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import mimetypes
-import time
 import uuid
 from dataclasses import dataclass
 from typing import BinaryIO, Mapping
 
-from sqlalchemy import bindparam, delete, event, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -20,6 +19,7 @@ from server import problems
 from server.db import utcnow
 from server.models.blobs import BlobStore, ensure_blob
 from server.models.form_data import DataTables, VersionCache
+from server.models.recent import Recent
 from server.models.forms import Form, FormDef
 from server.models.submissions import Submission, SubmissionAttachment, SubmissionDef, def_by_instance
 from server.xforms.submission import ParsedSubmission, SubmissionRejected, read_identity, read_rows
@@ -99,15 +99,15 @@ def _resolve_statement(check_roles: bool):
     return found
 
 
-# Forms resolved in the last second, per worker: an enumerator's uploads come in bursts. Any change
-# to a form, version, project or role through this process forgets them (listeners below); other
-# workers see a closed form or a withdrawn role within RESOLVED_TTL seconds.
-RESOLVED_TTL = 1.0
-_resolved: dict[tuple, tuple[float, tuple[FormRef, VersionRef]]] = {}
+def _watched() -> tuple:
+    from server.models.accounts import FormAssignment, ProjectAssignment
+    from server.models.projects import Project
+
+    return (Form, FormDef, Project, ProjectAssignment, FormAssignment)
 
 
-def forget_resolved() -> None:
-    _resolved.clear()
+# An enumerator's uploads come in bursts (server/models/recent.py).
+_recent_forms = Recent("resolved forms", _watched)
 
 
 def resolve(db: Session, project_id: int, xml_form_id: str, version: str,
@@ -116,10 +116,9 @@ def resolve(db: Session, project_id: int, xml_form_id: str, version: str,
     they may submit to it — in one query (the hot path). Raises the Problem for each refusal."""
     check = caller is not None and not caller.is_site_admin
     key = (project_id, xml_form_id, version, caller.id if check else None)
-    now = time.monotonic()
-    hit = _resolved.get(key)
-    if hit is not None and hit[0] > now:
-        return hit[1]
+    hit = _recent_forms.get(key)
+    if hit is not None:
+        return hit
     params = {"project": project_id, "form": xml_form_id, "version": version}
     if check:
         params["actor"] = caller.id
@@ -134,32 +133,9 @@ def resolve(db: Session, project_id: int, xml_form_id: str, version: str,
     if row.def_id is None:
         raise _unknown_version(form, version)
     found = (form, VersionRef(row.def_id, row.version))
-    if len(_resolved) > 10_000:
-        _resolved.clear()
-    _resolved[key] = (now + RESOLVED_TTL, found)
+    _recent_forms.put(key, found)
     return found
 
-
-def _watched() -> tuple:
-    from server.models.accounts import FormAssignment, ProjectAssignment
-    from server.models.projects import Project
-
-    return (Form, FormDef, Project, ProjectAssignment, FormAssignment)
-
-
-@event.listens_for(Session, "do_orm_execute")
-def _forget_on_bulk_change(state) -> None:
-    if (state.is_delete or state.is_update) and state.bind_mapper is not None and \
-            state.bind_mapper.class_ in _watched():
-        forget_resolved()
-
-
-@event.listens_for(Session, "after_flush")
-def _forget_on_change(session: Session, _context) -> None:
-    if _resolved:
-        watched = _watched()
-        if any(isinstance(o, watched) for o in (*session.new, *session.dirty, *session.deleted)):
-            forget_resolved()
 
 
 def _unknown_version(form: Form, version: str) -> problems.Problem:

@@ -7,6 +7,7 @@ from sqlalchemy import Boolean, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from server.db import Base, UTCDateTime, utcnow
+from server.models.recent import Recent
 
 
 class Project(Base):
@@ -31,15 +32,23 @@ def live_project(db: Session, project_id: int) -> Project | None:
 _LIVE = None
 
 
+_recent_projects = Recent("live projects", lambda: (Project,))
+
+
 def project_exists(db: Session, project_id: int) -> bool:
     """Cheap existence check for hot paths (Collect's HEAD before every upload)."""
     global _LIVE
+    if _recent_projects.get(project_id):
+        return True
     if _LIVE is None:
         from sqlalchemy import bindparam
 
         t = Project.__table__
         _LIVE = select(t.c.id).where(t.c.id == bindparam("id"), t.c.deleted_at.is_(None))
-    return db.connection().execute(_LIVE, {"id": project_id}).first() is not None
+    found = db.connection().execute(_LIVE, {"id": project_id}).first() is not None
+    if found:
+        _recent_projects.put(project_id, True)
+    return found
 
 
 def visible_projects(db: Session, actor) -> list[Project]:
