@@ -52,7 +52,7 @@ def _empty_all_tables(app) -> None:
 
     engine = app.extensions["hamlet.engine"]
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
-    data_tables = [t for t in inspect(engine).get_table_names() if re.fullmatch(r"(d\d+(_r\d+)?|ic\d+)", t)]
+    data_tables = [t for t in inspect(engine).get_table_names() if re.fullmatch(r"(d\d+(_r\d+)?|i[abc]\d+)", t)]
     with engine.begin() as conn:
         for t in sorted(data_tables, reverse=True):  # repeat tables (d1_r1) before their root (d1)
             conn.execute(text(f"DROP TABLE {t}"))

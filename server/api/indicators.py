@@ -5,13 +5,14 @@ import csv
 import io
 from datetime import datetime, timezone
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, current_app, request
 
 from server import problems
 from server.access import form_or_404
 from server.api.common import commit, is_true, read_body_limited
 from server.context import blobs, db, settings
-from server.indicators.results import ReportError, ReportQuery, coverage_report, follow_up_list, report
+from server.indicators.results import (ReportError, ReportQuery, coverage_report, follow_up_list, report,
+                                      report_body)
 from server.indicators.workbook import WorkbookInvalid, parse_workbook
 from server.models.blobs import ensure_blob
 from server.models.forms import FormDef
@@ -87,7 +88,12 @@ def _report(project_id: int, xml_form_id: str) -> dict:
 
 @bp.get("/indicators")
 def get_indicators(project_id: int, xml_form_id: str):
-    return _report(project_id, xml_form_id)
+    form = form_or_404(project_id, xml_form_id, "submission.read")
+    try:
+        body = report_body(db(), form, _query(), lambda result: current_app.json.response(result).get_data())
+    except ReportError as exc:
+        raise problems.UnexpectedValue(str(exc)) from None
+    return Response(body, mimetype=current_app.json.mimetype)
 
 
 CSV_COLUMNS = ["area_code", "area_name", "level", "households", "expected_households", "coverage", "achieved",

@@ -6,11 +6,13 @@ the condition. Results are sums of these over areas, so a new or edited househol
 own row (the incremental part) and roll-ups are exact sums, never averages of percentages."""
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 
 from server.indicators.expressions import compile_expression
-from server.indicators.workbook import Indicator, Workbook
+from server.indicators.workbook import Workbook
 
 
 def needed_fields(workbook: Workbook) -> dict[str, set[str]]:
@@ -23,11 +25,18 @@ def needed_fields(workbook: Workbook) -> dict[str, set[str]]:
     return need
 
 
-def _frame_for(ind: Indicator, unit_frame: pd.DataFrame) -> pd.DataFrame:
-    """Columns named as the expressions name them (${age} → 'age'), from path-named columns."""
-    return pd.DataFrame({name: unit_frame[path] if path in unit_frame else pd.Series([None] * len(unit_frame),
-                                                                                   index=unit_frame.index, dtype=object)
-                         for name, path in ind.fields.items()}, index=unit_frame.index)
+@functools.lru_cache(maxsize=512)
+def _compiled(text: str):
+    return compile_expression(text, as_boolean=True)
+
+
+def _with_columns(frame: pd.DataFrame, paths) -> pd.DataFrame:
+    """The frame with an all-absent column for each path it lacks (a field no submission has yet)."""
+    missing = [p for p in paths if p not in frame.columns]
+    if not missing:
+        return frame
+    blank = np.empty(len(frame), dtype=object)
+    return frame.assign(**{p: blank for p in missing})
 
 
 def contributions(workbook: Workbook, households: pd.DataFrame, units: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -35,27 +44,40 @@ def contributions(workbook: Workbook, households: pd.DataFrame, units: dict[str,
 
     `households` has `submission_id` plus one column per needed root field path; each frame in
     `units` (a repeat path → frame) has `submission_id` plus its fields and any ancestor fields it
-    references, already joined."""
-    out = pd.DataFrame({"submission_id": households["submission_id"].to_numpy()})
-    area = households[workbook.area_path] if workbook.area_path in households else pd.Series([None] * len(households))
-    out["area_code"] = area.fillna("").astype(str).str.strip().to_numpy()
+    references, already joined. Expressions read those path-named columns directly (${age} → the
+    column of its path), and each column is converted once for all the indicators of its unit."""
+    n = len(households)
+    ids = households["submission_id"].to_numpy()
+    columns: dict[str, np.ndarray] = {"submission_id": ids}
+    area = households[workbook.area_path] if workbook.area_path in households else pd.Series([None] * n, dtype=object)
+    columns["area_code"] = area.fillna("").astype(object).map(str).str.strip().to_numpy(dtype=object)
+    memos: dict[str, dict] = {}
+    frames: dict[str, pd.DataFrame] = {}
+    row_of: dict[str, np.ndarray] = {}
     for ind in workbook.indicators:
-        frame = households if ind.unit_path == "" else units.get(ind.unit_path)
+        unit = ind.unit_path
+        frame = households if unit == "" else units.get(unit)
         if frame is None or frame.empty:
-            out[f"{ind.name}__n"] = 0
-            out[f"{ind.name}__d"] = 0
+            columns[f"{ind.name}__n"] = np.zeros(n, dtype=np.int64)
+            columns[f"{ind.name}__d"] = np.zeros(n, dtype=np.int64)
             continue
-        data = _frame_for(ind, frame)
-        passes = (compile_expression(ind.filter, as_boolean=True)(data).to_numpy(dtype=bool) if ind.filter
-                  else np.ones(len(frame), dtype=bool))
-        meets = passes & compile_expression(ind.condition, as_boolean=True)(data).to_numpy(dtype=bool)
-        if ind.unit_path == "":
-            out[f"{ind.name}__d"] = passes.astype(np.int64)
-            out[f"{ind.name}__n"] = meets.astype(np.int64)
+        if unit not in frames:
+            paths = {p for i in workbook.indicators if i.unit_path == unit for p in i.fields.values()}
+            frames[unit] = _with_columns(frame, sorted(paths))
+            memos[unit] = {}
+            if unit:
+                # each unit row's household, as a position in `ids`
+                row_of[unit] = pd.Index(ids).get_indexer(frames[unit]["submission_id"].to_numpy())
+        data, memo = frames[unit], memos[unit]
+        passes = (_compiled(ind.filter)(data, ind.fields, memo).to_numpy(dtype=bool) if ind.filter
+                  else np.ones(len(data), dtype=bool))
+        meets = passes & _compiled(ind.condition)(data, ind.fields, memo).to_numpy(dtype=bool)
+        if unit == "":
+            columns[f"{ind.name}__d"] = passes.astype(np.int64)
+            columns[f"{ind.name}__n"] = meets.astype(np.int64)
         else:
-            sums = pd.DataFrame({"submission_id": frame["submission_id"].to_numpy(), "d": passes.astype(np.int64),
-                                 "n": meets.astype(np.int64)}).groupby("submission_id", sort=False)[["n", "d"]].sum()
-            aligned = sums.reindex(out["submission_id"]).fillna(0).astype(np.int64)
-            out[f"{ind.name}__n"] = aligned["n"].to_numpy()
-            out[f"{ind.name}__d"] = aligned["d"].to_numpy()
-    return out
+            where = row_of[unit]
+            keep = where >= 0
+            columns[f"{ind.name}__n"] = np.bincount(where[keep], weights=meets[keep], minlength=n).astype(np.int64)
+            columns[f"{ind.name}__d"] = np.bincount(where[keep], weights=passes[keep], minlength=n).astype(np.int64)
+    return pd.DataFrame(columns)

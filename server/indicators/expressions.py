@@ -517,19 +517,22 @@ class _Evaluation:
     """One evaluation over one frame; holds the per-column factorisations so each column is
     converted once however often the expression mentions it."""
 
-    def __init__(self, frame: pd.DataFrame):
+    def __init__(self, frame: pd.DataFrame, names: dict[str, str] | None = None,
+                 memo: dict[str, _Column] | None = None):
         self.frame = frame
-        self.columns: dict[str, _Column] = {}
+        self.names = names or {}
+        self.columns: dict[str, _Column] = {} if memo is None else memo   # frame column -> factorised
 
     def eval(self, node: Expr) -> _V:
         if isinstance(node, Literal):
             return _V("str" if isinstance(node.value, str) else "num", node.value)
         if isinstance(node, Ref):
-            if node.name not in self.columns:
-                if node.name not in self.frame.columns:
-                    raise KeyError(f"the frame has no column {node.name!r} for ${{{node.name}}}")
-                self.columns[node.name] = _Column(self.frame[node.name])
-            return _V("field", self.columns[node.name])
+            column = self.names.get(node.name, node.name)
+            if column not in self.columns:
+                if column not in self.frame.columns:
+                    raise KeyError(f"the frame has no column {column!r} for ${{{node.name}}}")
+                self.columns[column] = _Column(self.frame[column])
+            return _V("field", self.columns[column])
         if isinstance(node, Negate):
             return _v("num", np.negative(_num(self.eval(node.operand))))
         if isinstance(node, Binary):
@@ -576,11 +579,15 @@ class _Evaluation:
         return _v(kind, _apply(fn, converted, _DTYPES[kind]))
 
 
-def compile_expression(expr: Expr | str, *, as_boolean: bool = False) -> Callable[[pd.DataFrame], pd.Series]:
+def compile_expression(expr: Expr | str, *, as_boolean: bool = False) -> Callable[..., pd.Series]:
     """A function evaluating `expr` over a frame with one column per referenced field NAME, holding
     the submitted XML text (str) or None/NaN where the question was not relevant or not answered.
     It returns a Series on the frame's index: bool for conditions (or always, with as_boolean=True,
     converted as XPath boolean() does), float for numbers, object (str) for text.
+
+    `evaluate(frame, names=None, memo=None)`: `names` maps a field name to the frame column holding it
+    (default: the column of that name); `memo` (a dict kept by the caller) holds each column's
+    factorisation, so several expressions over one frame convert each column once.
 
     Semantics (XPath 1.0 as JavaRosa applies it):
     - An absent answer is '' as text and NaN as a number. `=`, `<`, `>`, ... involving NaN are
@@ -601,9 +608,10 @@ def compile_expression(expr: Expr | str, *, as_boolean: bool = False) -> Callabl
     """
     tree = parse(expr) if isinstance(expr, str) else expr
 
-    def evaluate(frame: pd.DataFrame) -> pd.Series:
+    def evaluate(frame: pd.DataFrame, names: dict[str, str] | None = None,
+                 memo: dict | None = None) -> pd.Series:
         with np.errstate(all="ignore"):
-            value = _Evaluation(frame).eval(tree)
+            value = _Evaluation(frame, names, memo).eval(tree)
             kind = "bool" if as_boolean else "str" if value.kind == "field" else value.kind
             data = {"bool": _bool, "num": _num, "str": _text}[kind](value)
         dtype = _DTYPES[kind]

@@ -5,6 +5,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Callable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -31,7 +32,13 @@ class ReportQuery:
     low_coverage: float = 0.3
 
 
-_cache: "OrderedDict[tuple, dict]" = OrderedDict()
+@dataclass
+class _Entry:
+    result: dict
+    body: bytes | None = None    # the result as the API serves it, made once
+
+
+_cache: "OrderedDict[tuple, _Entry]" = OrderedDict()
 _lock = threading.Lock()
 
 
@@ -40,6 +47,19 @@ def _registry_version(db: Session, project_id: int) -> int:
 
 
 def report(db: Session, form, query: ReportQuery) -> dict:
+    return _report(db, form, query).result
+
+
+def report_body(db: Session, form, query: ReportQuery, serialise: Callable[[dict], bytes]) -> bytes:
+    """The report serialised by `serialise`, kept with it: a report whose inputs have not changed is
+    served without being serialised again (half a megabyte of JSON for 500 villages)."""
+    entry = _report(db, form, query)
+    if entry.body is None:
+        entry.body = serialise(entry.result)
+    return entry.body
+
+
+def _report(db: Session, form, query: ReportQuery) -> _Entry:
     found = store.indicator_set(db, form.id)
     if found is None:
         raise ReportError("This form has no indicators yet; upload an indicators workbook (PUT …/indicators).")
@@ -52,20 +72,19 @@ def report(db: Session, form, query: ReportQuery) -> dict:
                               f"{', '.join(workbook.target_sets()) or 'none'}.")
     if query.level and query.level not in LEVELS:
         raise ReportError(f"Unknown level '{query.level}'; use one of {', '.join(LEVELS)}.")
-    key = (form.id, found.generation, query, store.data_version(db, form.id), _registry_version(db, form.project_id))
+    version = store.data_version(db, form.id)
+    key = (form.id, found.generation, query, version, _registry_version(db, form.project_id))
     cached = _cache.get(key)
     if cached is not None:
         return cached
-    computed = store.refresh(db, form.id, workbook, found.generation)
-    if computed:
-        db.commit()
+    store.refresh_if_changed(db, form.id, workbook, found.generation, version)
     sums = store.aggregate(db, form.id, workbook, query.include_rejected, query.since, query.until)
-    result = _assemble(db, form.project_id, workbook, criteria, sums, query)
+    entry = _Entry(_assemble(db, form.project_id, workbook, criteria, sums, query))
     with _lock:
-        _cache[key] = result
+        _cache[key] = entry
         while len(_cache) > 128:
             _cache.popitem(last=False)
-    return result
+    return entry
 
 
 def _assemble(db, project_id, workbook, criteria, sums, query: ReportQuery) -> dict:
@@ -109,8 +128,7 @@ def _prepared(db: Session, form) -> Workbook:
     if found is None:
         raise ReportError("This form has no indicators workbook yet; its settings name the area field.")
     workbook = Workbook.from_json(found.definition)
-    if store.refresh(db, form.id, workbook, found.generation):
-        db.commit()
+    store.refresh_if_changed(db, form.id, workbook, found.generation, store.data_version(db, form.id))
     return workbook
 
 

@@ -1,0 +1,218 @@
+"""The stored per-area sums (ia{form}) move by deltas, and must always equal a computation from scratch.
+
+Reports are compared with the report after a forced recomputation of every household (a workbook
+upload starts a new generation, which computes everything again), after every kind of change:
+new households, edits, reviews, deletions, restores, a household deleted from the database behind
+the server's back, a stale row only a full check can find. Chunks are made tiny so that a refresh
+spans several of them."""
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+from collect import submit
+from conftest import XLSFORMS, XLSX
+from sqlalchemy import text
+
+from server.models import indicators as store
+from server.synthetic import random_household, to_xml
+
+FORM = "household_digital_survey"
+TARGETS = XLSFORMS / "household_digital_targets.xlsx"
+REGISTRY = """code,name,level,parent,expected_households
+P,Tỉnh,province,,
+P-D,Huyện,district,P,
+P-D-A,Xã A,commune,P-D,
+P-D-A-1,Thôn A1,village,P-D-A,40
+P-D-A-2,Thôn A2,village,P-D-A,30
+P-D-B,Xã B,commune,P-D,
+P-D-B-1,Thôn B1,village,P-D-B,20
+"""
+VILLAGES = ["P-D-A-1", "P-D-A-2", "P-D-B-1", "P-D-X-9"]   # the last one is not in the registry
+
+
+@pytest.fixture
+def form(admin, project, monkeypatch):
+    monkeypatch.setattr(store, "CHUNK", 3)
+    resp = admin.post(f"/v1/projects/{project}/forms?publish=true&ignoreWarnings=true",
+                      data=(XLSFORMS / "household_digital_survey.xlsx").read_bytes(), content_type=XLSX)
+    assert resp.status_code == 200, resp.get_json()
+    assert admin.client.put(f"/v1/projects/{project}/areas", data=REGISTRY.encode(), content_type="text/csv",
+                            headers=admin._headers()).status_code == 200
+    path = f"/v1/projects/{project}/forms/{FORM}"
+    assert _workbook(admin, path).status_code == 200
+    return path
+
+
+@pytest.fixture
+def key(admin, project, form):
+    user = admin.post(f"/v1/projects/{project}/app-users", json_body={"displayName": "Tổ 1"}).get_json()
+    admin.post(f"{form}/assignments/app-user/{user['id']}")
+    return f"/v1/key/{user['token']}/projects/{project}"
+
+
+def _workbook(admin, form):
+    return admin.client.put(f"{form}/indicators", data=TARGETS.read_bytes(), content_type=XLSX,
+                            headers=admin._headers())
+
+
+def households(seed: int, n: int):
+    rng = random.Random(seed)
+    return [random_household(rng, rng.choice(VILLAGES)) for _ in range(n)]
+
+
+def post(client, key, xml: bytes):
+    resp = submit(client, key, xml)
+    assert resp.status_code == 201, resp.data
+
+
+QUERIES = ["", "includeRejected=true", "targetSet=tan_uyen_2025&level=village", "level=commune"]
+
+
+def reports(admin, form) -> list[dict]:
+    out = []
+    for q in QUERIES:
+        resp = admin.get(f"{form}/indicators?{q}")
+        assert resp.status_code == 200, resp.get_json()
+        out.append(resp.get_json())
+    return out
+
+
+def recomputed(admin, form) -> list[dict]:
+    """The same reports after every household has been computed again from its answers."""
+    assert _workbook(admin, form).status_code == 200
+    return reports(admin, form)
+
+
+@pytest.fixture
+def computed(monkeypatch):
+    """How many households each refresh computes (counted as they are handed to the engine)."""
+    seen: list[int] = []
+    original = store._compute
+
+    def counting(conn, tables, workbook, ids, defs):
+        seen.append(len(ids))
+        return original(conn, tables, workbook, ids, defs)
+
+    monkeypatch.setattr(store, "_compute", counting)
+    return seen
+
+
+def test_the_sums_follow_every_kind_of_change(admin, client, form, key, computed):
+    first = households(1, 10)
+    for h in first:
+        post(client, key, to_xml(h))
+    assert reports(admin, form) == recomputed(admin, form)
+
+    # New households, an edit, an edit of that edit, a rejection, a deletion: found by the incremental search.
+    reports(admin, form)                       # a baseline for this generation
+    for h in households(2, 4):
+        post(client, key, to_xml(h))
+    edited = households(3, 1)[0]
+    edited.instance_id = "uuid:0b0e8a9c-0000-4000-8000-000000000001"
+    post(client, key, to_xml(edited, deprecated_id=first[0].instance_id))
+    again = households(4, 1)[0]
+    again.instance_id = "uuid:0b0e8a9c-0000-4000-8000-000000000002"
+    post(client, key, to_xml(again, deprecated_id=edited.instance_id))
+    assert admin.patch(f"{form}/submissions/{first[1].instance_id}", {"reviewState": "rejected"}).status_code == 200
+    assert admin.delete(f"{form}/submissions/{first[2].instance_id}").status_code == 200
+    computed.clear()
+    incremental = reports(admin, form)
+    assert sum(computed) == 4 + 1 + 1 + 1   # the new ones, the edited one (once), the rejected, the deleted
+    assert incremental == recomputed(admin, form)
+
+    # A restore and an approval: the restore stamps nothing, so the per-state counts disagree with the
+    # sums and every household is checked.
+    reports(admin, form)
+    assert admin.post(f"{form}/submissions/{first[2].instance_id}/restore").status_code == 200
+    assert admin.patch(f"{form}/submissions/{first[1].instance_id}", {"reviewState": "approved"}).status_code == 200
+    assert reports(admin, form) == recomputed(admin, form)
+
+
+def test_one_new_household_is_the_only_one_computed(admin, client, form, key, computed):
+    for h in households(5, 8):
+        post(client, key, to_xml(h))
+    reports(admin, form)
+    assert sum(computed) == 8 and max(computed) <= 3          # in chunks of 3
+    computed.clear()
+    post(client, key, to_xml(households(6, 1)[0]))
+    after = reports(admin, form)
+    assert computed == [1]
+    assert after == recomputed(admin, form)
+
+
+def test_a_household_deleted_from_the_database_leaves_the_sums(app, admin, client, form, key):
+    hs = households(7, 6)
+    for h in hs:
+        post(client, key, to_xml(h))
+    reports(admin, form)
+    with app.extensions["hamlet.engine"].begin() as conn:   # behind the server's back: the row cascades away
+        conn.execute(text("UPDATE submissions SET current_def_id = NULL WHERE instance_id = :i"),
+                     {"i": hs[0].instance_id})
+        conn.execute(text("DELETE FROM submissions WHERE instance_id = :i"), {"i": hs[0].instance_id})
+    after = reports(admin, form)
+    assert sum(a["households"] for a in after[0]["areas"] if a["level"] == "province") + \
+        sum(u["households"] for u in after[0]["unmatchedAreas"]) == 5
+    assert after == recomputed(admin, form)
+
+
+def test_every_household_is_checked_when_the_last_full_check_is_old(app, admin, client, form, key, monkeypatch):
+    for h in households(8, 6):
+        post(client, key, to_xml(h))
+    reports(admin, form)
+    # A stored row that no longer matches its household (as an edit whose commit landed long after the time
+    # it stamped could leave it). While the full check is recent, a change looks only at the candidates …
+    with app.extensions["hamlet.engine"].begin() as conn:
+        form_id = conn.execute(text("SELECT id FROM forms WHERE xml_form_id = :f"), {"f": FORM}).scalar()
+        conn.execute(text(f"UPDATE ic{form_id} SET def_id = 0 WHERE submission_id = "
+                          f"(SELECT min(submission_id) FROM ic{form_id})"))
+
+    def wrong_rows():
+        with app.extensions["hamlet.engine"].connect() as conn:
+            return conn.execute(text(f"SELECT count(*) FROM ic{form_id} WHERE def_id = 0")).scalar()
+
+    store._baselines.clear()                   # a new process: it trusts the baseline stored in ib{form}
+    post(client, key, to_xml(households(9, 1)[0]))
+    reports(admin, form)
+    assert wrong_rows() == 1
+    # … and once the last full check is older than FULL_CHECK_SECONDS, the next change checks every one.
+    monkeypatch.setattr(store, "FULL_CHECK_SECONDS", 0.0)
+    post(client, key, to_xml(households(10, 1)[0]))
+    after = reports(admin, form)
+    assert wrong_rows() == 0
+    assert after == recomputed(admin, form)
+
+
+def test_writing_a_chunk_twice_changes_nothing(app, admin, client, project, form, key):
+    """Two workers refreshing at once compute the same households; the second write finds them done."""
+    for h in households(9, 5):
+        post(client, key, to_xml(h))
+    from sqlalchemy import select
+
+    from server.indicators.workbook import Workbook
+    from server.models.form_data import data_tables
+    from server.models.forms import live_form
+    from server.models.submissions import Submission
+
+    with app.extensions["hamlet.sessionmaker"]() as s:
+        f = live_form(s, project, FORM)
+        found = store.indicator_set(s, f.id)
+        wb = Workbook.from_json(found.definition)
+        ic, ia = store._ensure_tables(s, f.id, len(wb.indicators))
+        sub = Submission.__table__
+        rows = s.execute(select(sub.c.id, sub.c.current_def_id).where(sub.c.form_id == f.id).order_by(sub.c.id)).all()
+        ids = np.array([r[0] for r in rows], dtype=np.int64)
+        defs = np.array([r[1] for r in rows], dtype=np.int64)
+        frame = store._compute(s.connection(), data_tables(s, f.id), wb, ids, defs)
+        s.commit()
+        assert store._apply(s, f.id, ic, ia, len(wb.indicators), found.generation, frame) == 5
+        s.commit()
+        sums = s.execute(select(ia)).all()
+        assert store._apply(s, f.id, ic, ia, len(wb.indicators), found.generation, frame) == 0
+        s.commit()
+        assert s.execute(select(ia)).all() == sums
+        # a chunk computed for an older workbook generation writes nothing
+        assert store._apply(s, f.id, ic, ia, len(wb.indicators), found.generation - 1, frame) is None
+        s.rollback()
+    assert reports(admin, form) == recomputed(admin, form)
