@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -76,6 +77,20 @@ class ProjectAssignment(Base):
     role: Mapped[str] = mapped_column(String(32), primary_key=True)
 
 
+class AreaAssignment(Base):
+    """Limits an actor's project roles to some areas of the project's registry and everything below them.
+
+    No rows for (actor, project): the whole project. Site administrators are never limited. See
+    server/auth/scope.py for how a scope is read and applied."""
+
+    __tablename__ = "area_assignments"
+
+    actor_id: Mapped[int] = mapped_column(ForeignKey("actors.id", ondelete="CASCADE"), primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True,
+                                            index=True)
+    area_code: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
 class FormAssignment(Base):
     """App users reach a form through the app-user role on that form (Central's role id 2)."""
 
@@ -99,8 +114,11 @@ def new_token() -> str:
     return raw.replace("/", "!").replace("+", "$")
 
 
+_TOKEN = re.compile(r"[A-Za-z0-9!$]{64}")
+
+
 def is_wellformed_token(token: str) -> bool:
-    return len(token) == 64 and all(c.isascii() and (c.isalnum() or c in "!$") for c in token)
+    return _TOKEN.fullmatch(token) is not None
 
 
 def create_session(db: Session, actor: Actor, hours: int | None) -> AuthSession:
