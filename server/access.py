@@ -6,6 +6,7 @@ from flask import g
 
 from server import problems
 from server.auth.permissions import can, require, verbs_for
+from server.auth.scope import AreaScope, FormScope, area_scope, form_scope
 from server.context import db
 from server.models.forms import Form, FormDef, live_form
 from server.models.projects import Project, live_project
@@ -48,3 +49,14 @@ def readable_form(project_id: int, xml_form_id: str, draft: bool = False) -> tup
     if def_id is None:
         raise problems.NotFound("This form has no draft." if draft else "This form has not been published yet.")
     return form, db().get(FormDef, def_id)
+
+
+def caller_area_scope(project_id: int) -> AreaScope | None:
+    """The areas the caller is limited to in the project (None: the whole project)."""
+    return area_scope(db(), g.actor, project_id)
+
+
+def submission_scope(form: Form) -> FormScope | None:
+    """The caller's scope over the form's submissions (None: all of them); 403 when the caller is
+    limited to some areas and the form has no area field to tell where a household is."""
+    return form_scope(db(), g.actor, form)

@@ -96,6 +96,40 @@ def user_create(email: str, role: str, display_name: str | None, password_stdin:
         click.echo(f"created user {u.id} <{u.email}>{' (site administrator)' if role == 'admin' else ''}")
 
 
+@user.command("scope")
+@click.argument("email")
+@click.option("--project", "project_id", type=int, required=True)
+@click.option("--area", "areas", multiple=True, help="an area code of the project's registry (repeat for several)")
+@click.option("--clear", is_flag=True, help="give the user the whole project again")
+@with_appcontext
+def user_scope(email: str, project_id: int, areas: tuple[str, ...], clear: bool) -> None:
+    """Limit a user's roles in a project to some areas and everything below them (or --clear)."""
+    from server.auth.scope import UnknownAreas, set_areas
+    from server.models.accounts import user_by_email
+    from server.models.projects import live_project
+
+    if bool(areas) == clear:
+        raise click.UsageError("give one or more --area CODE, or --clear")
+    with _session() as s:
+        u = user_by_email(s, email)
+        if u is None:
+            raise click.ClickException(f"there is no user with email {email}")
+        if live_project(s, project_id) is None:
+            raise click.ClickException(f"there is no project {project_id}")
+        if u.is_site_admin and areas:
+            raise click.ClickException(f"{email} is a site administrator; administrators are never limited to areas")
+        try:
+            codes = set_areas(s, u.id, project_id, [] if clear else list(areas))
+        except UnknownAreas as exc:
+            raise click.ClickException(f"not in project {project_id}'s registry: {', '.join(exc.codes)}; "
+                                       "nothing was changed") from None
+        s.commit()
+        if codes:
+            click.echo(f"{email} sees only {', '.join(codes)} (and the areas below) in project {project_id}")
+        else:
+            click.echo(f"{email} sees the whole of project {project_id}")
+
+
 @main.group()
 def project() -> None:
     """Projects."""

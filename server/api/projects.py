@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 from flask import Blueprint, g, request
+from marshmallow import fields, validate
 from sqlalchemy import delete, func, select
 
 from server import problems
 from server.api.common import commit, json_body, project_or_404, success
-from server.api.schemas import ProjectIn, ProjectOut, ProjectPatch
+from server.api.schemas import In, ProjectIn, ProjectOut, ProjectPatch
 from server.auth.permissions import ROLES, require_site_admin, role_by_ref, verbs_for
+from server.auth.scope import UnknownAreas, area_assignments_of, area_scope, assigned_areas, set_areas
 from server.context import db
 from server.db import utcnow
 from server.models.accounts import APP_USER, Actor, ProjectAssignment
@@ -109,6 +111,7 @@ def _assignment_target(project_id: int, role_ref: str, actor_id: int):
 @bp.post("/projects/<int:project_id>/assignments/<role_ref>/<int:actor_id>")
 def assign(project_id: int, role_ref: str, actor_id: int):
     role, actor = _assignment_target(project_id, role_ref, actor_id)
+    _within_callers_areas(project_id, actor, assigned_areas(db(), actor.id, project_id))
     if db().get(ProjectAssignment, (actor.id, project_id, role.system)) is None:
         db().add(ProjectAssignment(actor_id=actor.id, project_id=project_id, role=role.system))
         commit()
@@ -123,6 +126,69 @@ def unassign(project_id: int, role_ref: str, actor_id: int):
                                                  ProjectAssignment.role == role.system))
     commit()
     return success()
+
+
+# --- area-scoped roles (Hamlet's extension; server/auth/scope.py) ---------------------------------
+
+class AreasIn(In):
+    areas = fields.List(fields.String(validate=validate.Length(min=1, max=64)), required=True)
+
+
+def _within_callers_areas(project_id: int, actor: Actor, areas: list[str]) -> None:
+    """A caller limited to some areas may hand out only what it holds: roles and areas inside its own
+    areas, never the whole project, and never to itself."""
+    mine = area_scope(db(), g.actor, project_id)
+    if mine is None:
+        return
+    if actor.id == g.actor.id:
+        raise problems.InsufficientRights("You may not change your own areas or roles; ask a project manager "
+                                          "who is not limited to some areas.")
+    if not areas or any(code not in mine for code in areas):
+        raise problems.InsufficientRights(
+            f"You may see only {mine.describe()}, so you may give others roles and areas inside those only: "
+            "give the user areas inside yours first.", details={"areas": sorted(mine.roots)})
+
+
+def _area_actor(project_id: int, actor_id: int) -> Actor:
+    actor = db().get(Actor, actor_id)
+    if actor is None or actor.deleted_at is not None or (actor.type == APP_USER and actor.project_id != project_id):
+        raise problems.NotFound(f"There is no user {actor_id}.")
+    return actor
+
+
+@bp.get("/projects/<int:project_id>/assignments/areas")
+def list_area_assignments(project_id: int):
+    """Every actor limited to some areas of the project, with its areas; an actor not listed sees it all."""
+    project_or_404(project_id, "assignment.list")
+    return [{"actorId": actor_id, "areas": codes} for actor_id, codes in area_assignments_of(db(), project_id).items()]
+
+
+@bp.get("/projects/<int:project_id>/assignments/<int:actor_id>/areas")
+def get_area_assignment(project_id: int, actor_id: int):
+    project_or_404(project_id, "assignment.list")
+    actor = _area_actor(project_id, actor_id)
+    return {"actorId": actor.id, "areas": assigned_areas(db(), actor.id, project_id)}
+
+
+@bp.put("/projects/<int:project_id>/assignments/<int:actor_id>/areas")
+def put_area_assignment(project_id: int, actor_id: int):
+    """Replace the actor's areas: `{"areas": ["DN-HV-HP"]}` limits each of its roles in the project to
+    those areas and everything below them; `{"areas": []}` gives it the whole project again."""
+    project_or_404(project_id, "assignment.create")
+    actor = _area_actor(project_id, actor_id)
+    wanted = json_body(AreasIn())["areas"]
+    if actor.is_site_admin and wanted:
+        raise problems.UnexpectedValue(f"User {actor.id} is a site administrator; administrators are never limited "
+                                       "to some areas.", details={"field": "areas"})
+    _within_callers_areas(project_id, actor, [c.strip() for c in wanted if c.strip()])
+    try:
+        codes = set_areas(db(), actor.id, project_id, wanted)
+    except UnknownAreas as exc:
+        db().rollback()
+        raise problems.UnexpectedValue(f"These area codes are not in this project's registry: {', '.join(exc.codes)}. "
+                                       "Nothing was changed.", details={"field": "areas", "unknown": exc.codes}) from None
+    commit()
+    return {"actorId": actor.id, "areas": codes}
 
 
 @bp.post("/assignments/<role_ref>/<int:actor_id>")

@@ -1,6 +1,6 @@
 """The data model, one module per concept. Importing this package registers every table."""
 from server.models.blobs import Blob  # noqa: F401
-from server.models.accounts import Actor, AuthSession, ProjectAssignment, FormAssignment  # noqa: F401
+from server.models.accounts import Actor, AreaAssignment, AuthSession, ProjectAssignment, FormAssignment  # noqa: F401
 from server.models.projects import Project  # noqa: F401
 from server.models.forms import Form, FormDef, FormAttachment  # noqa: F401
 from server.models.submissions import Submission, SubmissionDef, SubmissionAttachment, Comment  # noqa: F401
