@@ -61,11 +61,16 @@ def create_form(project_id: int):
 
 def _submission_stats(form: Form) -> dict:
     """Central's X-Extended-Metadata for a form: counts by review state and the latest submission."""
-    from server.models.submissions import Submission
+    from server.access import submission_scope
+    from server.auth.scope import AreaScopeUnavailable
+    from server.models.submission_queries import review_state_counts
 
-    rows = db().execute(select(Submission.review_state, func.count(), func.max(Submission.created_at))
-                        .where(Submission.form_id == form.id, Submission.deleted_at.is_(None),
-                               Submission.draft.is_(False)).group_by(Submission.review_state)).all()
+    try:
+        scope = submission_scope(form)   # a caller limited to some areas counts only their households
+    except AreaScopeUnavailable:
+        return {"submissions": None, "reviewStates": {"received": None, "hasIssues": None, "edited": None},
+                "lastSubmission": None, "excelContentType": None}
+    rows = review_state_counts(db(), form.id, scope)
     counts = {state: n for state, n, _ in rows}
     last = max((latest for _, _, latest in rows if latest is not None), default=None)
     from server.db import isoformat

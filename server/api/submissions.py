@@ -1,5 +1,8 @@
 """Submissions over REST, as Central serves them to pyodk: list, get, XML, create, edit, review,
-delete/restore, versions, comments and attachments."""
+delete/restore, versions, comments and attachments.
+
+A caller limited to some areas (server/auth/scope.py) finds only its areas' households: any other
+is 404, as if it were not there. Creating one is not limited (an enumerator may collect anywhere)."""
 from __future__ import annotations
 
 import json
@@ -8,7 +11,7 @@ from flask import Blueprint, Response, g, redirect, request, send_file
 from marshmallow import fields, validate
 
 from server import problems
-from server.access import form_or_404
+from server.access import form_or_404, submission_scope
 from server.api.common import commit, is_true, json_body, read_body_limited, success
 from server.api.schemas import In
 from server.auth.permissions import can, verbs_for
@@ -65,11 +68,13 @@ def _names(subs) -> dict[int, str] | None:
     return q.display_names(db(), {s.submitter_id for s in subs if s.submitter_id}) if _extended() else None
 
 
-def _one(project_id: int, xml_form_id: str, instance_id: str, *verbs: str, include_deleted: bool = False):
+def _one(project_id: int, xml_form_id: str, instance_id: str, *verbs: str, include_deleted: bool = False,
+         scoped: bool = True):
     form = form_or_404(project_id, xml_form_id, *verbs)
-    row = q.by_instance(db(), form.id, instance_id, include_deleted)
+    scope = submission_scope(form) if scoped else None
+    row = q.by_instance(db(), form.id, instance_id, include_deleted, scope=scope)
     if row is None:
-        root = q.root_of_version(db(), form.id, instance_id)
+        root = q.root_of_version(db(), form.id, instance_id, scope=scope)
         if root is not None and root != instance_id:
             raise _Redirect(root)
         raise problems.NotFound(f"There is no submission {instance_id} of form '{xml_form_id}'.")
@@ -93,11 +98,13 @@ def list_submissions(project_id: int, xml_form_id: str):
     form = form_or_404(project_id, xml_form_id, "submission.list")
     limit = request.args.get("limit", type=int)
     offset = request.args.get("offset", default=0, type=int)
-    rows = q.list_for_form(db(), form.id, deleted=is_true(request.args.get("deleted")), limit=limit, offset=offset)
+    scope = submission_scope(form)
+    rows = q.list_for_form(db(), form.id, deleted=is_true(request.args.get("deleted")), limit=limit, offset=offset,
+                           scope=scope)
     names = _names([s for s, _ in rows])
     resp = [submission_json(s, d, names) for s, d in rows]
     return Response(json.dumps(resp, ensure_ascii=False), content_type="application/json",
-                    headers={"X-Total-Count": str(q.count_for_form(db(), form.id))})
+                    headers={"X-Total-Count": str(q.count_for_form(db(), form.id, scope))})
 
 
 @bp.post("/submissions")
@@ -241,10 +248,17 @@ def get_attachment(project_id: int, xml_form_id: str, instance_id: str, name: st
 def upload_attachment(project_id: int, xml_form_id: str, instance_id: str, name: str):
     """Staff may replace any attachment; a submitter may only fill an empty slot of their own submission."""
     form = form_or_404(project_id, xml_form_id)
-    _, sub, sdef = _one(project_id, xml_form_id, instance_id)
+    _, sub, sdef = _one(project_id, xml_form_id, instance_id, scoped=False)
+    own = g.actor is not None and sub.submitter_id == g.actor.id
+    if not own:
+        # Staff outside their areas: as if the submission were not there. A submitter's own upload is
+        # collecting, which no area limits.
+        scope = submission_scope(form)
+        if scope is not None and q.by_instance(db(), form.id, sub.instance_id, scope=scope) is None:
+            raise problems.NotFound(f"There is no submission {instance_id} of form '{xml_form_id}'.")
     slot, blob = _slot(sdef, name)
     verbs = verbs_for(db(), g.actor, project_id, form.id)
-    own_empty = can(verbs, "submission.create") and g.actor is not None and sub.submitter_id == g.actor.id and blob is None
+    own_empty = can(verbs, "submission.create") and own and blob is None
     if not (can(verbs, "submission.update") or own_empty):
         raise problems.InsufficientRights()
     limit = settings().max_submission_bytes

@@ -1,15 +1,25 @@
-"""Reading submissions for the REST API: lists, one by instance ID, versions, attachments."""
+"""Reading submissions for the REST API: lists, one by instance ID, versions, attachments.
+
+Every function that finds submissions takes the caller's `scope` (server/auth/scope.py `form_scope`):
+with one, only the households of the caller's areas are found, so a household elsewhere reads as
+absent (404), never as forbidden. None: unlimited."""
 from __future__ import annotations
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from server.auth.scope import FormScope
 from server.models.accounts import Actor
 from server.models.blobs import Blob
 from server.models.submissions import Submission, SubmissionAttachment, SubmissionDef
 
 
-def list_for_form(db: Session, form_id: int, deleted: bool = False, limit: int | None = None, offset: int = 0):
+def _in_scope(stmt, scope: FormScope | None):
+    return stmt if scope is None else stmt.where(scope.clause(Submission.__table__))
+
+
+def list_for_form(db: Session, form_id: int, deleted: bool = False, limit: int | None = None, offset: int = 0,
+                  scope: FormScope | None = None):
     """(Submission, current SubmissionDef) pairs, newest first, as Central lists them."""
     stmt = (select(Submission, SubmissionDef).join(SubmissionDef, SubmissionDef.id == Submission.current_def_id)
             .where(Submission.form_id == form_id, Submission.draft.is_(False))
@@ -17,37 +27,74 @@ def list_for_form(db: Session, form_id: int, deleted: bool = False, limit: int |
             .order_by(Submission.created_at.desc(), Submission.id.desc()).offset(offset))
     if limit is not None:
         stmt = stmt.limit(limit)
-    return db.execute(stmt).all()
+    return db.execute(_in_scope(stmt, scope)).all()
 
 
-def count_for_form(db: Session, form_id: int) -> int:
-    return db.scalar(select(func.count()).select_from(Submission).where(
-        Submission.form_id == form_id, Submission.deleted_at.is_(None), Submission.draft.is_(False)))
+def count_for_form(db: Session, form_id: int, scope: FormScope | None = None) -> int:
+    return db.scalar(_in_scope(select(func.count()).select_from(Submission).where(
+        Submission.form_id == form_id, Submission.deleted_at.is_(None), Submission.draft.is_(False)), scope))
 
 
-def counts_by_form(db: Session, form_ids: list[int]) -> dict[int, int]:
-    """Live submissions per form, in one GROUP BY (a project page lists every form's count)."""
+def counts_by_form(db: Session, form_ids: list[int], actor=None) -> dict[int, int | None]:
+    """Live submissions per form, in one GROUP BY (a project page lists every form's count).
+
+    With `actor`, as that caller may see them: an actor limited to some areas gets the count of its
+    areas' households per form, or None for a form that has no area field (nothing can be shown)."""
     if not form_ids:
         return {}
+    if actor is not None and not actor.is_site_admin:
+        limited = _scoped_counts(db, form_ids, actor)
+        if limited is not None:
+            return limited
     rows = db.execute(select(Submission.form_id, func.count()).where(
         Submission.form_id.in_(form_ids), Submission.deleted_at.is_(None), Submission.draft.is_(False))
         .group_by(Submission.form_id))
     return {form_id: n for form_id, n in rows}
 
 
-def by_instance(db: Session, form_id: int, instance_id: str, include_deleted: bool = False):
+def _scoped_counts(db: Session, form_ids: list[int], actor) -> dict[int, int | None] | None:
+    """Per-form counts for an actor limited in the forms' project; None when it is not limited."""
+    from server.auth.scope import AreaScopeUnavailable, form_scope
+    from server.models.forms import Form
+
+    forms = list(db.scalars(select(Form).where(Form.id.in_(form_ids))))
+    out: dict[int, int | None] = {}
+    for form in forms:
+        try:
+            scope = form_scope(db, actor, form)
+        except AreaScopeUnavailable:
+            out[form.id] = None
+            continue
+        if scope is None:
+            return None      # not limited in this project: one GROUP BY for all
+        out[form.id] = count_for_form(db, form.id, scope)
+    return out
+
+
+def by_instance(db: Session, form_id: int, instance_id: str, include_deleted: bool = False,
+                scope: FormScope | None = None):
     """The logical submission whose first instanceID is `instance_id`, with its current version."""
     stmt = (select(Submission, SubmissionDef).join(SubmissionDef, SubmissionDef.id == Submission.current_def_id)
             .where(Submission.form_id == form_id, Submission.instance_id == instance_id))
     if not include_deleted:
         stmt = stmt.where(Submission.deleted_at.is_(None))
-    return db.execute(stmt).first()
+    return db.execute(_in_scope(stmt, scope)).first()
 
 
-def root_of_version(db: Session, form_id: int, instance_id: str) -> str | None:
+def root_of_version(db: Session, form_id: int, instance_id: str, scope: FormScope | None = None) -> str | None:
     """The logical instanceID that a later version's instanceID belongs to."""
-    return db.scalar(select(Submission.instance_id).join(SubmissionDef, SubmissionDef.submission_id == Submission.id)
-                     .where(SubmissionDef.form_id == form_id, SubmissionDef.instance_id == instance_id))
+    return db.scalar(_in_scope(select(Submission.instance_id)
+                               .join(SubmissionDef, SubmissionDef.submission_id == Submission.id)
+                               .where(SubmissionDef.form_id == form_id, SubmissionDef.instance_id == instance_id),
+                               scope))
+
+
+def review_state_counts(db: Session, form_id: int, scope: FormScope | None = None) -> list[tuple]:
+    """(review state, live submissions, latest created_at) per review state: a form's extended metadata."""
+    return db.execute(_in_scope(select(Submission.review_state, func.count(), func.max(Submission.created_at))
+                                .where(Submission.form_id == form_id, Submission.deleted_at.is_(None),
+                                       Submission.draft.is_(False)), scope)
+                      .group_by(Submission.review_state)).all()
 
 
 def versions(db: Session, submission_id: int) -> list[SubmissionDef]:
