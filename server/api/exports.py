@@ -3,13 +3,14 @@ person-level table. Central's paths keep Central's defaults, so existing scripts
 bytes; the options beyond Central (bom, labels, area, from/to, reviewState) are opt-in.
 
 Each route reads its options from the request and hands them to server/exports/downloads.py, which
-the pages' downloads use too."""
+the pages' downloads use too, with the caller's area scope: a caller limited to some areas downloads
+only their households (server/auth/scope.py)."""
 from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, request
 
 from server import problems
-from server.access import form_or_404
+from server.access import form_or_404, submission_scope
 from server.context import blobs, db
 from server.exports import downloads
 from server.exports.plan import content_disposition
@@ -39,9 +40,10 @@ def _decryptor():
 
 def _download(project_id: int, xml_form_id: str, kind: str) -> Response:
     form = form_or_404(project_id, xml_form_id, "submission.read")
+    scope = submission_scope(form)
     args = {**request.args.to_dict(), **(request.form.to_dict() if request.method == "POST" else {})}
     found = downloads.build(db(), current_app.extensions["hamlet.engine"], blobs(), form, kind, args,
-                            _decryptor() if form.current_def_id is not None else None)
+                            _decryptor() if form.current_def_id is not None else None, scope=scope)
     return Response(found.chunks, content_type=found.content_type,
                     headers={"Content-Disposition": attachment(found.file_name)})
 

@@ -3,7 +3,11 @@
 The REST routes (api/exports.py) and the pages (web/downloads.py) both build their downloads here
 from a plain dict of options, so a page's download and the REST export with the same options are
 the same bytes. No Flask here: each caller turns a Download into its own response. Every bad option
-is a Problem raised by `build`, before the first byte."""
+is a Problem raised by `build`, before the first byte.
+
+`scope` is the caller's FormScope (server/auth/scope.py `form_scope`) when it is limited to some
+areas: every table, media file and person row then comes from its areas' households only. The
+`hamlet export` command is the administrator's and passes none."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -47,14 +51,14 @@ def decryptor_from_pem(pem: bytes, passphrase: str | None, store: BlobStore):
 
 
 def requested(db: Session, form: Form, args: dict, for_people: bool = False, language: str | None = None,
-              decryptor=None) -> opts.Requested:
+              decryptor=None, scope=None) -> opts.Requested:
     """The export's options and selection from `args`; with a key, checked to open the first encrypted one."""
     if form.current_def_id is None:
         raise problems.NotFound("This form has not been published yet, so it has no submissions to export.")
     merged = {k: v for k, v in args.items() if k != "privateKey"}
     if language is not None:
         merged["labels"] = language
-    found = opts.from_request(db, form, merged, for_people=for_people)
+    found = opts.from_request(db, form, merged, for_people=for_people, scope=scope)
     found.export.decryptor = decryptor
     if decryptor is not None:
         from server.exports.decrypted import WrongKey, check_key
@@ -67,47 +71,48 @@ def requested(db: Session, form: Form, args: dict, for_people: bool = False, lan
 
 
 def build(db: Session, engine: Engine, store: BlobStore, form: Form, kind: str, args: dict,
-          decryptor=None) -> Download:
-    """The download `kind` (one of KINDS) of the form's submissions with the options in `args`."""
+          decryptor=None, scope=None) -> Download:
+    """The download `kind` (one of KINDS) of the form's submissions with the options in `args`, of the
+    households in `scope` only when one is given."""
     if kind == "submissions.csv.zip":
         from server.exports.csv_files import zip_chunks
 
-        export = requested(db, form, args, decryptor=decryptor)
+        export = requested(db, form, args, decryptor=decryptor, scope=scope)
         media = not (str(args.get("attachments", "")).strip().lower() == "false")
         name = f"{form.xml_form_id}.zip" if media else f"{form.xml_form_id}.csv.zip"
         return Download(name, "application/zip", zip_chunks(engine, store, export.export, media, export.bom))
     if kind == "submissions.csv":
         from server.exports.csv_files import root_csv_chunks
 
-        export = requested(db, form, args, decryptor=decryptor)
+        export = requested(db, form, args, decryptor=decryptor, scope=scope)
         return Download(f"{form.xml_form_id}.csv", "text/csv; charset=utf-8",
                         root_csv_chunks(engine, export.export, export.bom))
     if kind == "submissions.xlsx":
-        return _xlsx(db, engine, form, args, decryptor)
+        return _xlsx(db, engine, form, args, decryptor, scope)
     if kind == "submissions.geojson":
-        return _geojson(db, engine, form, args, decryptor)
+        return _geojson(db, engine, form, args, decryptor, scope)
     if kind == "persons.csv":
-        return _persons(db, engine, form, args, decryptor)
+        return _persons(db, engine, form, args, decryptor, scope)
     raise problems.NotFound(f"There is no download '{kind}'.")
 
 
-def _xlsx(db: Session, engine: Engine, form: Form, args: dict, decryptor) -> Download:
+def _xlsx(db: Session, engine: Engine, form: Form, args: dict, decryptor, scope) -> Download:
     """Every table as a sheet. `labels=vi` shows labels instead of names; `labelRow=vi` adds them
     as a second header row under the names."""
     from server.exports.xlsx import xlsx_chunks
 
-    export = requested(db, form, args, for_people=True, decryptor=decryptor)
+    export = requested(db, form, args, for_people=True, decryptor=decryptor, scope=scope)
     label_row = None
     language = str(args.get("labelRow") or "").strip()
     if language and language.lower() != "false":
-        label_row = requested(db, form, args, for_people=True, language=language).export
+        label_row = requested(db, form, args, for_people=True, language=language, scope=scope).export
     return Download(f"{form.xml_form_id}.xlsx", XLSX_TYPE, xlsx_chunks(engine, export.export, label_row))
 
 
-def _geojson(db: Session, engine: Engine, form: Form, args: dict, decryptor) -> Download:
+def _geojson(db: Session, engine: Engine, form: Form, args: dict, decryptor, scope) -> Download:
     from server.exports.geojson import geojson_chunks
 
-    export = requested(db, form, args, decryptor=decryptor)
+    export = requested(db, form, args, decryptor=decryptor, scope=scope)
     wanted = str(args.get("geometry") or "").strip() or None
     if wanted and not any(f.type == "geopoint" and (f.name == wanted or "/".join(f.path) == wanted)
                           for f in export.export.fields):
@@ -116,12 +121,12 @@ def _geojson(db: Session, engine: Engine, form: Form, args: dict, decryptor) -> 
                     geojson_chunks(engine, export.export, wanted))
 
 
-def _persons(db: Session, engine: Engine, form: Form, args: dict, decryptor) -> Download:
+def _persons(db: Session, engine: Engine, form: Form, args: dict, decryptor, scope) -> Download:
     """One row per roster member with the household's answers and area names (`repeat=members`)."""
     from server.exports.persons import Registry, person_chunks
     from server.models.areas import areas_of
 
-    export = requested(db, form, args, for_people=True, decryptor=decryptor)
+    export = requested(db, form, args, for_people=True, decryptor=decryptor, scope=scope)
     repeat = str(args.get("repeat") or "").strip() or None
     repeats = [f for f in export.export.fields if f.type == "repeat"]
     if not repeats or (repeat and not any(f.name == repeat or "/".join(f.path) == repeat for f in repeats)):

@@ -100,6 +100,7 @@ def attach_area_field(db: Session, form: Form, export: Export, field_name: str |
 
 def _area(db: Session, form: Form, args: dict, export: Export) -> None:
     code = (args.get("area") or "").strip()
+    scope = export.selection.scope
     field_name = (args.get("areaField") or "").strip() or None
     if not code:
         if field_name:
@@ -112,16 +113,24 @@ def _area(db: Session, form: Form, args: dict, export: Export) -> None:
     if export.selection.area_path is None:
         raise problems.MissingParameter("Say which field holds the area code (areaField=village), or upload an "
                                         "indicators workbook whose settings name it.", details={"field": "areaField"})
+    below = Area.path.startswith(root.path + "/", autoescape=True)   # a code's "_" is no wildcard
     export.selection.area_codes = list(db.scalars(select(Area.code).where(
-        Area.project_id == form.project_id, (Area.path == root.path) | Area.path.startswith(root.path + "/"))))
+        Area.project_id == form.project_id, (Area.path == root.path) | below)))
+    if scope is not None and not scope.area.narrow(export.selection.area_codes):
+        # The caller's areas apply anyway (Selection.scope); an area wholly outside them is an error
+        # rather than an empty file, and reads as absent.
+        raise problems.NotFound(f"The area '{code}' is outside the areas you may see ({scope.area.describe()}).",
+                                details={"field": "area", "area": code})
 
 
-def from_request(db: Session, form: Form, args: dict, for_people: bool = False) -> Requested:
+def from_request(db: Session, form: Form, args: dict, for_people: bool = False, scope=None) -> Requested:
+    """The export `args` ask for. `scope`: the caller's FormScope (server/auth/scope.py `form_scope`)
+    when it is limited to some areas; its households are then the only ones the export can hold."""
     options = ExportOptions(group_paths=_bool(args, "groupPaths", True),
                             split_select_multiples=_bool(args, "splitSelectMultiples", False),
                             deleted_fields=_bool(args, "deletedFields", False))
     selection = Selection(form_id=form.id, since=_moment(args, "from"), until=_moment(args, "to", end=True),
-                          review_states=_review_states(args))
+                          review_states=_review_states(args), scope=scope)
     text = (args.get("$filter") or "").strip()
     if text:
         from server.odata.filter import submission_filter

@@ -10,6 +10,7 @@ from typing import Iterator
 
 from sqlalchemy import ColumnElement, Connection, Table, case, func, or_, select
 
+from server.auth.scope import FormScope
 from server.exports.plan import split_values
 from server.models.accounts import Actor
 from server.models.form_data import DataTables
@@ -31,6 +32,9 @@ class Selection:
     area_path: str | None = None        # the field holding the household's area code
     area_column: str | None = None      # and its column in the root table
     area_codes: list[str] | None = None  # the area asked for and every area below it
+    # The caller's areas (server/auth/scope.py), when it is limited: on the workbook's area field,
+    # whatever `areaField` the request named, and always applied.
+    scope: FormScope | None = None
 
     def where(self, s: Table, root: Table | None) -> list[ColumnElement]:
         clauses: list[ColumnElement] = [s.c.form_id == self.form_id, s.c.draft.is_(False)]
@@ -52,11 +56,14 @@ class Selection:
             clauses.append(or_(*options))
         if self.area_codes is not None and root is not None and self.area_column:
             clauses.append(root.c[self.area_column].in_(self.area_codes))
+        if self.scope is not None:
+            clauses.append(self.scope.clause(s, root))
         return clauses
 
     @property
     def needs_root(self) -> bool:
-        return self.area_codes is not None and bool(self.area_column)
+        """Whether `where` reads the root table, which the caller must then join."""
+        return (self.area_codes is not None and bool(self.area_column)) or self.scope is not None
 
 
 SUBMISSIONS = Submission.__table__
