@@ -7,7 +7,8 @@ pyodk's `submissions.get_table()` reads, and what Excel and Power BI open with "
     GET /v1/projects/{p}/forms/{f}.svc/Submissions('uuid:…')[/group/repeat[('id')/…]]
 
 Readable by whoever may read the form's submissions (`submission.read`: project managers and
-viewers, site administrators), with a session token or, over https, Basic email and password."""
+viewers, site administrators), with a session token or, over https, Basic email and password. A
+caller limited to some areas reads only their households (server/auth/scope.py)."""
 from __future__ import annotations
 
 import json
@@ -18,7 +19,7 @@ from flask import Blueprint, Response, current_app, g, request
 from sqlalchemy.orm import Session
 
 from server import problems
-from server.access import readable_form
+from server.access import readable_form, submission_scope
 from server.auth.permissions import require
 from server.context import cache, db
 from server.odata import rows as odata_rows
@@ -142,6 +143,7 @@ def metadata(project_id: int, xml_form_id: str):
 def data(project_id: int, xml_form_id: str, rest: str):
     _preflight("json")
     form = _form(project_id, xml_form_id)
+    scope = submission_scope(form)
     root = _service_root(project_id, xml_form_id)
     url, args = _request_url(root, rest), _query_pairs()
     if "(" in rest or "/" in rest:
@@ -150,15 +152,15 @@ def data(project_id: int, xml_form_id: str, rest: str):
             m = _ENTITY_SEGMENT.match(part)
             segments.append((m.group(1), m.group(2)) if m else (part, None))
         return _json(odata_rows.entity_document(db(), form, segments, request.args, cache=cache(),
-                                                service_root=root, url=url, args=args))
+                                                service_root=root, url=url, args=args, scope=scope))
     query = parse_query(request.args)
     if query.top is not None:
-        plan = odata_rows.make_plan(db(), form, rest, query, cache=cache(), service_root=root)
+        plan = odata_rows.make_plan(db(), form, rest, query, cache=cache(), service_root=root, scope=scope)
         return _json(odata_rows.document(plan, url, args))
-    return _stream(form, rest, query, root)
+    return _stream(form, rest, query, root, scope)
 
 
-def _stream(form, table: str, query, root: str) -> Response:
+def _stream(form, table: str, query, root: str, scope=None) -> Response:
     """A whole table (no `$top`): written as it is read, a batch of submissions at a time, so a
     100,000-household table never sits in memory. The read has its own connection (one snapshot
     on PostgreSQL), which lives as long as the response does."""
@@ -173,7 +175,7 @@ def _stream(form, table: str, query, root: str) -> Response:
         conn.close()
 
     try:
-        plan = odata_rows.make_plan(session, form, table, query, cache=cache(), service_root=root)
+        plan = odata_rows.make_plan(session, form, table, query, cache=cache(), service_root=root, scope=scope)
         total = odata_rows.count(plan) if query.count else None
         found = odata_rows.rows(plan)
         first = next(found, None)  # errors (a stale $skiptoken…) surface before the 200 is sent

@@ -15,6 +15,10 @@ A page is a few indexed queries, never a scan of the form's submissions:
    them per submission, in order, and stops at the submission where the page begins;
 3. with `$expand=*`, the nested rows of the page's submissions, again by `submission_id IN (…)`.
 
+A caller limited to some areas (server/auth/scope.py) passes its `scope`: one more condition on
+`submissions` (a semi-join on the form's root table), so pages, counts, `$skip`, repeat tables,
+`$expand` and single entities hold only its areas' households, and another's entity is 404.
+
 JSON shapes, ids and key order are Central's (odk-protocol §7.3): groups nested, fields first, then
 `__id`, `__system` (or the parent's id), then navigation links; a repeat row's `__id` is the SHA-1
 Central computes, its parent key `__Submissions-id` or `__Submissions-<path>-id`."""
@@ -162,6 +166,7 @@ class Plan:
     order: list = None
     order_spec: list = None                   # (column, descending, Central's nulls rule)
     keyset: bool = True                       # default order: pages continue by (created_at, id)
+    scope: object = None                      # the caller's FormScope, when limited to some areas
 
     @property
     def data_table(self):
@@ -169,7 +174,8 @@ class Plan:
 
 
 def make_plan(db: Session, form: Form, table_name: str, query: ODataQuery | Mapping[str, str],
-              cache: VersionCache | None = None, service_root: str = "") -> Plan:
+              cache: VersionCache | None = None, service_root: str = "", scope=None) -> Plan:
+    """`scope`: the caller's FormScope when it is limited to some areas (None: every household)."""
     if not isinstance(query, ODataQuery):
         query = parse_query(query)
     view, tables = form_view_of(db, form, cache)
@@ -189,6 +195,9 @@ def make_plan(db: Session, form: Form, table_name: str, query: ODataQuery | Mapp
     s = SUBMISSIONS
     plan.where = [s.c.form_id == form.id, s.c.draft.is_(False), exclude_deleted(query.filter),
                   submission_filter(query.filter, root_only=not table.is_root)]
+    plan.scope = scope
+    if scope is not None:
+        plan.where.append(scope.clause(s))
     if query.orderby is not None:
         spec = order_spec(query.orderby)
         plan.order_spec = [(c, d, True) for c, d in spec[:-1]] + [(*spec[-1], False)]
@@ -319,9 +328,11 @@ def _cursor_of(plan: Plan, instance_id) -> tuple | None:
     s = SUBMISSIONS
     if not isinstance(instance_id, str):
         raise problems.ODataSkiptokenInvalid()
-    row = plan.db.connection().execute(
-        select(s.c.created_at, s.c.id).where(s.c.form_id == plan.form_id, s.c.draft.is_(False),
-                                             s.c.instance_id == instance_id)).first()
+    stmt = select(s.c.created_at, s.c.id).where(s.c.form_id == plan.form_id, s.c.draft.is_(False),
+                                                s.c.instance_id == instance_id)
+    if plan.scope is not None:
+        stmt = stmt.where(plan.scope.clause(s))
+    row = plan.db.connection().execute(stmt).first()
     return (row[0], row[1]) if row else None
 
 
@@ -554,9 +565,11 @@ def _repeat_cursor(plan: Plan) -> tuple:
     if not isinstance(iid, str) or not isinstance(key, str) or repeat_id(iid, key) != rid:
         raise problems.ODataSkiptokenNotFound()
     s, t = SUBMISSIONS, plan.data_table
-    found = plan.db.connection().execute(
-        select(s.c.created_at, s.c.id, t.c.id).join(t, t.c.submission_id == s.c.id)
-        .where(s.c.form_id == plan.form_id, s.c.draft.is_(False), s.c.instance_id == iid, t.c.row_key == key)).first()
+    stmt = (select(s.c.created_at, s.c.id, t.c.id).join(t, t.c.submission_id == s.c.id)
+            .where(s.c.form_id == plan.form_id, s.c.draft.is_(False), s.c.instance_id == iid, t.c.row_key == key))
+    if plan.scope is not None:
+        stmt = stmt.where(plan.scope.clause(s))
+    found = plan.db.connection().execute(stmt).first()
     if found is None:
         raise problems.ODataSkiptokenNotFound()
     return (found[0], found[1]), found[1], found[2]
@@ -615,13 +628,14 @@ def _form_encode(text: str) -> str:
 
 def page(db: Session, form: Form, table: str, query: ODataQuery | Mapping[str, str], *,
          cache: VersionCache | None = None, service_root: str = "", url: str | None = None,
-         args: list[tuple[str, str]] | None = None) -> dict:
+         args: list[tuple[str, str]] | None = None, scope=None) -> dict:
     """One OData data document of a table (`Submissions`, `Submissions.household.members`, …) of the
     form's published version, as a dict ready for JSON: `value`, `@odata.context`, and
     `@odata.nextLink` when `$top` left rows over, `@odata.count` with `$count=true`.
     `query`: an ODataQuery or the raw query options (`{"$top": "1000", "$filter": …}`).
-    `url`/`args`: the request's absolute URL (without query) and its query pairs, for the next link."""
-    plan = make_plan(db, form, table, query, cache=cache, service_root=service_root)
+    `url`/`args`: the request's absolute URL (without query) and its query pairs, for the next link.
+    `scope`: the caller's FormScope when it is limited to some areas."""
+    plan = make_plan(db, form, table, query, cache=cache, service_root=service_root, scope=scope)
     return document(plan, url, args)
 
 
@@ -661,7 +675,8 @@ def document(plan: Plan, url: str | None = None, args: list[tuple[str, str]] | N
 
 def entity_document(db: Session, form: Form, segments: list[tuple[str, str | None]],
                     query: ODataQuery | Mapping[str, str], *, cache: VersionCache | None = None,
-                    service_root: str = "", url: str = "", args: list[tuple[str, str]] | None = None) -> dict:
+                    service_root: str = "", url: str = "", args: list[tuple[str, str]] | None = None,
+                    scope=None) -> dict:
     """Central's single-entity form: `Submissions('uuid:…')`, `Submissions('uuid:…')/household/members`,
     `…/children/child('<row id>')/toys/toy`. The rows of one (live) submission, narrowed to the
     children of the last row named by id; `$top`, `$skip`, `$count`, `$select`, `$expand` apply,
@@ -675,10 +690,12 @@ def entity_document(db: Session, form: Form, segments: list[tuple[str, str | Non
     if names[0] != "Submissions" or instance_id is None:
         raise problems.NotFound()
     plan = make_plan(db, form, ".".join(names), replace(query, skip=0, skiptoken=None, orderby=None, filter=None),
-                     cache=cache, service_root=service_root)
+                     cache=cache, service_root=service_root, scope=scope)
     s = SUBMISSIONS
     plan.where = [s.c.form_id == form.id, s.c.draft.is_(False), s.c.deleted_at.is_(None),
                   s.c.instance_id == instance_id]
+    if scope is not None:
+        plan.where.append(scope.clause(s))   # another area's household: 404, as if it were not there
     plan.order, plan.keyset = [s.c.created_at.desc(), s.c.id.desc()], True
     if db.connection().execute(select(s.c.id).where(*plan.where)).first() is None:
         raise problems.NotFound(f"There is no submission {instance_id} of form '{form.xml_form_id}'.")
