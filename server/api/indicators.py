@@ -1,4 +1,7 @@
-"""Indicators of a form over REST: upload the workbook, read results per area as JSON or CSV."""
+"""Indicators of a form over REST: upload the workbook, read results per area as JSON or CSV.
+
+A caller limited to some areas (server/auth/scope.py) gets only those areas and the ones below them;
+naming another area is 404."""
 from __future__ import annotations
 
 import csv
@@ -8,11 +11,11 @@ from datetime import datetime, timezone
 from flask import Blueprint, Response, current_app, request
 
 from server import problems
-from server.access import form_or_404
+from server.access import caller_area_scope, form_or_404
 from server.api.common import commit, is_true, read_body_limited
 from server.context import blobs, db, settings
-from server.indicators.results import (ReportError, ReportQuery, coverage_report, follow_up_list, report,
-                                      report_body)
+from server.indicators.results import (AreaNotVisible, ReportError, ReportQuery, coverage_report, follow_up_list,
+                                      report, report_body)
 from server.indicators.workbook import WorkbookInvalid, parse_workbook
 from server.models.blobs import ensure_blob
 from server.models.forms import FormDef
@@ -68,31 +71,38 @@ def _date(name: str) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
-def _query() -> ReportQuery:
+def _problem(exc: ReportError) -> problems.Problem:
+    if isinstance(exc, AreaNotVisible):
+        return problems.NotFound(str(exc), details={"area": request.args.get("area")})
+    return problems.UnexpectedValue(str(exc))
+
+
+def _query(project_id: int) -> ReportQuery:
     try:
         low = float(request.args.get("lowCoverage", "30")) / 100
     except ValueError:
         raise problems.UnexpectedValue("lowCoverage is a percentage, e.g. 30.") from None
     return ReportQuery(target_set=request.args.get("targetSet") or None, level=request.args.get("level") or None,
                        area=request.args.get("area") or None, since=_date("from"), until=_date("to"),
-                       include_rejected=is_true(request.args.get("includeRejected")), low_coverage=low)
+                       include_rejected=is_true(request.args.get("includeRejected")), low_coverage=low,
+                       scope=caller_area_scope(project_id))
 
 
 def _report(project_id: int, xml_form_id: str) -> dict:
     form = form_or_404(project_id, xml_form_id, "submission.read")
     try:
-        return report(db(), form, _query())
+        return report(db(), form, _query(project_id))
     except ReportError as exc:
-        raise problems.UnexpectedValue(str(exc)) from None
+        raise _problem(exc) from None
 
 
 @bp.get("/indicators")
 def get_indicators(project_id: int, xml_form_id: str):
     form = form_or_404(project_id, xml_form_id, "submission.read")
     try:
-        body = report_body(db(), form, _query(), lambda result: current_app.json.response(result).get_data())
+        body = report_body(db(), form, _query(project_id), lambda result: current_app.json.response(result).get_data())
     except ReportError as exc:
-        raise problems.UnexpectedValue(str(exc)) from None
+        raise _problem(exc) from None
     return Response(body, mimetype=current_app.json.mimetype)
 
 
@@ -123,11 +133,11 @@ def get_indicators_csv(project_id: int, xml_form_id: str):
 @bp.get("/coverage")
 def get_coverage(project_id: int, xml_form_id: str):
     form = form_or_404(project_id, xml_form_id, "submission.read")
-    q = _query()
+    q = _query(project_id)
     try:
-        return coverage_report(db(), form, q.level, q.area, q.low_coverage, q.include_rejected)
+        return coverage_report(db(), form, q.level, q.area, q.low_coverage, q.include_rejected, scope=q.scope)
     except ReportError as exc:
-        raise problems.UnexpectedValue(str(exc)) from None
+        raise _problem(exc) from None
 
 
 def _follow_up(project_id: int, xml_form_id: str) -> dict:
@@ -137,9 +147,9 @@ def _follow_up(project_id: int, xml_form_id: str) -> dict:
         raise problems.MissingParameter("Say which indicator: ?indicator=…", details={"field": "indicator"})
     try:
         return follow_up_list(db(), form, name, request.args.get("area") or None,
-                              is_true(request.args.get("includeRejected")))
+                              is_true(request.args.get("includeRejected")), scope=caller_area_scope(project_id))
     except ReportError as exc:
-        raise problems.UnexpectedValue(str(exc)) from None
+        raise _problem(exc) from None
 
 
 @bp.get("/follow-up")

@@ -1,4 +1,9 @@
-"""The indicators report of a form: refresh what changed, sum per area, roll up, judge targets."""
+"""The indicators report of a form: refresh what changed, sum per area, roll up, judge targets.
+
+A caller limited to some areas (server/auth/scope.py) passes its AreaScope: only the areas in it are
+listed — its assigned areas and those below them, never a parent above them, whose roll-up holds other
+communes' households — households outside the registry are not listed, and naming an area outside it
+is AreaNotVisible (404 over REST)."""
 from __future__ import annotations
 
 import threading
@@ -10,6 +15,7 @@ from typing import Callable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from server.auth.scope import AreaScope
 from server.indicators.report import AreaNode, area_result, roll_up
 from server.indicators.workbook import Workbook
 from server.models import indicators as store
@@ -21,6 +27,15 @@ class ReportError(ValueError):
     pass
 
 
+class AreaNotVisible(ReportError):
+    """An area outside the caller's scope: reported as absent (404), not as a bad request."""
+
+
+def _check_visible(scope: AreaScope | None, area: str | None) -> None:
+    if scope is not None and area and area not in scope:
+        raise AreaNotVisible(f"There is no area '{area}' among the areas you may see ({scope.describe()}).")
+
+
 @dataclass(frozen=True)
 class ReportQuery:
     target_set: str | None = None
@@ -30,6 +45,7 @@ class ReportQuery:
     until: datetime | None = None
     include_rejected: bool = False
     low_coverage: float = 0.3
+    scope: AreaScope | None = None    # the caller's areas when it is limited (part of the cache key)
 
 
 @dataclass
@@ -99,8 +115,12 @@ def _assemble(db, project_id, workbook, criteria, sums, query: ReportQuery) -> d
     if query.area:
         if query.area not in nodes:
             raise ReportError(f"Unknown area '{query.area}' in this project's registry.")
+        _check_visible(query.scope, query.area)
         root_path = next(a.path for a in areas if a.code == query.area)
         scope = {a.code for a in areas if a.path == root_path or a.path.startswith(root_path + "/")}
+    if query.scope is not None:
+        scope = query.scope.narrow(scope)
+        unmatched = {}   # not in the registry, so in nobody's areas
     chosen = [a for a in areas if (query.level is None or a.level == query.level) and (scope is None or a.code in scope)]
     return {
         "targetSet": query.target_set,
@@ -112,14 +132,22 @@ def _assemble(db, project_id, workbook, criteria, sums, query: ReportQuery) -> d
     }
 
 
-def _scope(db: Session, project_id: int, area: str | None, level: str | None = None) -> tuple[list[Area], set[str] | None]:
+def _scope(db: Session, project_id: int, area: str | None, level: str | None = None,
+           limit: AreaScope | None = None) -> tuple[list[Area], set[str] | None]:
+    """The registry areas under `area` (all when None) and their codes (None: no restriction), within
+    the caller's `limit` when it is limited to some areas."""
     areas = areas_of(db, project_id)
     if not area:
-        return areas, None
+        if limit is None:
+            return areas, None
+        return [a for a in areas if a.code in limit], set(limit.codes)
     found = next((a for a in areas if a.code == area), None)
     if found is None:
         raise ReportError(f"Unknown area '{area}' in this project's registry.")
+    _check_visible(limit, area)
     inside = [a for a in areas if a.path == found.path or a.path.startswith(found.path + "/")]
+    if limit is not None:
+        inside = [a for a in inside if a.code in limit]
     return inside, {a.code for a in inside}
 
 
@@ -133,13 +161,15 @@ def _prepared(db: Session, form) -> Workbook:
 
 
 def coverage_report(db: Session, form, level: str | None, area: str | None, low_coverage: float,
-                    include_rejected: bool = False) -> dict:
+                    include_rejected: bool = False, scope: AreaScope | None = None) -> dict:
+    """Households visited against expected per area (rolled up), per enumerator and per day; with
+    `scope`, of the caller's areas only (enumerators and days counted over those households)."""
     from server.indicators.followup import coverage
 
     if level and level not in LEVELS:
         raise ReportError(f"Unknown level '{level}'; use one of {', '.join(LEVELS)}.")
     workbook = _prepared(db, form)
-    areas, codes = _scope(db, form.project_id, area)
+    areas, codes = _scope(db, form.project_id, area, limit=scope)
     counts = coverage(db, form.id, workbook, codes, include_rejected)
     nodes = {a.code: AreaNode(a.code, a.name, a.level, a.parent_code, a.expected_households) for a in areas_of(db, form.project_id)}
     for a in nodes.values():
@@ -156,12 +186,15 @@ def coverage_report(db: Session, form, level: str | None, area: str | None, low_
         rows.append({"code": a.code, "name": a.name, "level": a.level, "parent": a.parent_code,
                      "households": node.households, "expectedHouseholds": expected, "coverage": pct,
                      "lowCoverage": pct is not None and pct < low_coverage * 100})
-    unmatched = [{"code": c or None, "households": n} for c, n in sorted(counts["byArea"].items()) if c not in nodes]
+    unmatched = [{"code": c or None, "households": n} for c, n in sorted(counts["byArea"].items())
+                 if c not in nodes and scope is None]
     return {"areas": rows, "byEnumerator": counts["byEnumerator"], "byDay": counts["byDay"],
             "unmatchedAreas": unmatched, "lowCoverageThreshold": round(low_coverage * 100, 2)}
 
 
-def follow_up_list(db: Session, form, indicator_name: str, area: str | None, include_rejected: bool = False) -> dict:
+def follow_up_list(db: Session, form, indicator_name: str, area: str | None, include_rejected: bool = False,
+                   scope: AreaScope | None = None) -> dict:
+    """The households to visit again for an indicator, in `area` (all when None), within `scope`."""
     from server.indicators.followup import follow_up
 
     workbook = _prepared(db, form)
@@ -169,7 +202,7 @@ def follow_up_list(db: Session, form, indicator_name: str, area: str | None, inc
     if indicator is None:
         raise ReportError(f"Unknown indicator '{indicator_name}'; this form has "
                           f"{', '.join(i.name for i in workbook.indicators)}.")
-    _, codes = _scope(db, form.project_id, area)
+    _, codes = _scope(db, form.project_id, area, limit=scope)
     rows = follow_up(db, form.id, workbook, indicator, codes, include_rejected)
     return {"indicator": indicator.name, "labels": indicator.labels, "unit": indicator.unit, "area": area,
             "households": rows}
