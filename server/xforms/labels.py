@@ -160,3 +160,27 @@ def _itemset(itemset: etree._Element, instances: dict, texts: dict[str, str]) ->
         label = texts.get(fields.get(label_name, "")) if by_itext else fields.get(label_name)
         out[value] = label or value
     return out
+
+
+def fields_choosing_from(xml: str | bytes, file_name: str) -> list[str]:
+    """Paths of the selects whose choices come from a form-media file (select_one_from_file
+    areas.csv), in form order: the last one of a cascade holds the most precise choice."""
+    root = _root(xml)
+    model = child(child(root, "head"), "model")
+    wanted = {attr(i, "id") for i in model if local(i.tag) == "instance"
+              and (attr(i, "src") or "").rsplit("/", 1)[-1] == file_name}
+    primary = next(i for i in model if local(i.tag) == "instance")
+    root_name = local(next(c for c in primary if isinstance(c.tag, str)).tag)
+    body = child(root, "body")
+    out: list[str] = []
+    if not wanted or body is None:
+        return out
+    for el in body.iter():
+        if not isinstance(el.tag, str) or local(el.tag) not in ("select", "select1"):
+            continue
+        for item in el:
+            if isinstance(item.tag, str) and local(item.tag) == "itemset":
+                m = _INSTANCE.search(attr(item, "nodeset") or "")
+                if m and m.group(1) in wanted:
+                    out.append(_path(attr(el, "ref") or attr(el, "nodeset") or "", root_name))
+    return out
