@@ -64,6 +64,10 @@ def _assemble() -> None:
 
     for child in (account.bp, projects.bp, forms.bp, app_users.bp):
         bp.register_blueprint(child)
+    from server.web import downloads, roles, submissions, users
+
+    for child in (submissions.bp, downloads.bp, users.bp, roles.bp):
+        bp.register_blueprint(child)
     errors.register_pages(bp)
 
 

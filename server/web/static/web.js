@@ -6,3 +6,10 @@ document.addEventListener("submit", function (event) {
 document.addEventListener("click", function (event) {
   if (event.target.closest("[data-print]")) window.print();
 });
+document.addEventListener("DOMContentLoaded", function () {
+  // On a phone the tabs scroll sideways: bring the current one into view.
+  document.querySelectorAll(".tabs").forEach(function (tabs) {
+    var current = tabs.querySelector("[aria-current]");
+    if (current && tabs.scrollWidth > tabs.clientWidth) tabs.scrollLeft = current.offsetLeft - tabs.offsetLeft - 8;
+  });
+});
