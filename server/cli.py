@@ -301,8 +301,8 @@ def indicators_load(path: Path, project_id: int, form_id: str) -> None:
 def indicators_report(project_id: int, form_id: str, target_set: str | None, level: str | None, area: str | None,
                       as_csv: bool) -> None:
     """Print the indicators per area against a target set."""
-    from server.api.indicators import report_csv
     from server.indicators.results import ReportError, ReportQuery, report
+    from server.indicators.tables import report_csv
 
     with _session() as s:
         try:

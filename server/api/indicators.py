@@ -4,8 +4,6 @@ A caller limited to some areas (server/auth/scope.py) gets only those areas and 
 naming another area is 404."""
 from __future__ import annotations
 
-import csv
-import io
 from datetime import datetime, timezone
 
 from flask import Blueprint, Response, current_app, request
@@ -16,6 +14,7 @@ from server.api.common import commit, is_true, read_body_limited
 from server.context import blobs, db, settings
 from server.indicators.results import (AreaNotVisible, ReportError, ReportQuery, coverage_report, follow_up_list,
                                       report, report_body)
+from server.indicators.tables import follow_up_csv, report_csv
 from server.indicators.workbook import WorkbookInvalid, parse_workbook
 from server.models.blobs import ensure_blob
 from server.models.forms import FormDef
@@ -106,22 +105,6 @@ def get_indicators(project_id: int, xml_form_id: str):
     return Response(body, mimetype=current_app.json.mimetype)
 
 
-CSV_COLUMNS = ["area_code", "area_name", "level", "households", "expected_households", "coverage", "achieved",
-               "indicator", "numerator", "denominator", "value", "ci_low", "ci_high", "comparator", "target", "met"]
-
-
-def report_csv(result: dict) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(CSV_COLUMNS)
-    for a in result["areas"]:
-        for i in a["indicators"]:
-            w.writerow([a["code"], a["name"], a["level"], a["households"], a["expectedHouseholds"], a["coverage"],
-                        a["achieved"], i["name"], i["numerator"], i["denominator"], i["value"], i["ciLow"], i["ciHigh"],
-                        i["comparator"], i["target"], i["met"]])
-    return buf.getvalue()
-
-
 @bp.get("/indicators.csv")
 def get_indicators_csv(project_id: int, xml_form_id: str):
     body = report_csv(_report(project_id, xml_form_id))
@@ -159,13 +142,7 @@ def get_follow_up(project_id: int, xml_form_id: str):
 
 @bp.get("/follow-up.csv")
 def get_follow_up_csv(project_id: int, xml_form_id: str):
-    result = _follow_up(project_id, xml_form_id)
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["area", "name", "address", "phone", "count", "people", "instance_id", "instance_name", "duplicate_of"])
-    for h in result["households"]:
-        w.writerow([h["area"], h["name"], h["address"], h["phone"], h["count"], "; ".join(p or "" for p in h.get("people", [])),
-                    h["instanceId"], h["instanceName"], " ".join(h["duplicateOf"])])
+    body = follow_up_csv(_follow_up(project_id, xml_form_id))
     bom = "\ufeff" if is_true(request.args.get("bom")) else ""
-    return Response(bom + buf.getvalue(), content_type="text/csv; charset=utf-8",
+    return Response(bom + body, content_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{xml_form_id}-follow-up.csv"'})

@@ -6,21 +6,17 @@ but not its numerator, with the contact details and the people concerned. Likely
 households are flagged: the same household id, or the same respondent name and phone in one village."""
 from __future__ import annotations
 
-from datetime import timedelta, timezone
-
 import numpy as np
 import pandas as pd
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from server.indicators.expressions import compile_expression
+from server.indicators.progress import coverage_counts
 from server.indicators.workbook import Indicator, Workbook
-from server.models.accounts import Actor
 from server.models.form_data import data_tables
 from server.models.indicators import _contributions_table
 from server.models.submissions import Submission, SubmissionDef
-
-VIETNAM = timezone(timedelta(hours=7))
 
 
 def _frame(conn, stmt) -> pd.DataFrame:
@@ -126,19 +122,6 @@ def _duplicates(frame: pd.DataFrame, contact_paths: dict[str, str]) -> dict[str,
 
 def coverage(db: Session, form_id: int, workbook: Workbook, area_codes: set[str] | None,
              include_rejected: bool = False) -> dict:
-    """Households visited per area code, per enumerator and per day (Vietnam time)."""
-    households = _households(db, form_id, workbook, area_codes, include_rejected)
-    by_area = households.groupby("area_code").size().to_dict() if not households.empty else {}
-    by_enumerator = []
-    by_day = []
-    if not households.empty:
-        names = dict(db.execute(select(Actor.id, Actor.display_name)
-                                .where(Actor.id.in_([int(x) for x in households["submitter_id"].dropna().unique()]))).all())
-        for sid, group in households.groupby(households["submitter_id"].fillna(-1)):
-            by_enumerator.append({"submitterId": None if sid == -1 else int(sid), "displayName": names.get(int(sid)),
-                                  "households": int(len(group)), "areas": int(group["area_code"].nunique())})
-        days = pd.to_datetime(households["created_at"], utc=True).dt.tz_convert(VIETNAM).dt.strftime("%Y-%m-%d")
-        for day, n in days.value_counts().sort_index().items():
-            by_day.append({"date": day, "households": int(n)})
-    by_enumerator.sort(key=lambda e: -e["households"])
-    return {"byArea": by_area, "byEnumerator": by_enumerator, "byDay": by_day}
+    """Households visited per area code, per enumerator and per day (Vietnam time): GROUP BYs over the
+    stored contributions (server/indicators/progress.py), which the progress dashboard shows too."""
+    return coverage_counts(db, form_id, workbook, area_codes, include_rejected)
