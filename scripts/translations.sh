@@ -11,11 +11,11 @@ PYBABEL=".venv/bin/pybabel"
 [ -x "$PYBABEL" ] || PYBABEL="pybabel"
 DIR=server/web/translations
 if [ "${1:-}" != "compile" ]; then
-  "$PYBABEL" extract -F server/web/babel.cfg -k N_ --no-location --sort-output \
+  "$PYBABEL" extract -F server/web/babel.cfg -k N_ --no-location --sort-output --width 100 \
     --project Hamlet --copyright-holder "Hamlet contributors" -o "$DIR/messages.pot" server/web
   for lang in vi en; do
     if [ -f "$DIR/$lang/LC_MESSAGES/messages.po" ]; then
-      "$PYBABEL" update --no-fuzzy-matching --ignore-obsolete -i "$DIR/messages.pot" -d "$DIR" -l "$lang"
+      "$PYBABEL" update --width 100 --no-fuzzy-matching --ignore-obsolete -i "$DIR/messages.pot" -d "$DIR" -l "$lang"
     else
       "$PYBABEL" init -i "$DIR/messages.pot" -d "$DIR" -l "$lang"
     fi
