@@ -29,6 +29,9 @@ class Settings:
     # "auto": run ODK Validate when Java is installed; "on": require it; "off": never.
     odk_validate: str = "auto"
     session_hours: int = 24
+    # The dashboard's map draws its points offline; with a tile URL ({z}/{x}/{y}) it draws tiles under them.
+    map_tiles: str | None = None
+    map_attribution: str | None = None
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -48,6 +51,8 @@ class Settings:
             odk_validate=(env.get("HAMLET_ODK_VALIDATE") or "auto").lower(),
             max_repeat_instances=_int(env, "HAMLET_MAX_REPEAT_INSTANCES", 5000),
             session_hours=_int(env, "HAMLET_SESSION_HOURS", 24),
+            map_tiles=(env.get("HAMLET_MAP_TILES") or "").strip() or None,
+            map_attribution=(env.get("HAMLET_MAP_ATTRIBUTION") or "").strip() or None,
         )
         values.update(overrides)
         return cls(**values)

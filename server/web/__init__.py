@@ -60,9 +60,9 @@ def home():
 
 def _assemble() -> None:
     """Children and error pages are attached once, at import: create_app may run many times (tests)."""
-    from server.web import account, app_users, forms, projects
+    from server.web import account, app_users, dashboard, forms, projects
 
-    for child in (account.bp, projects.bp, forms.bp, app_users.bp):
+    for child in (account.bp, projects.bp, forms.bp, app_users.bp, dashboard.bp):
         bp.register_blueprint(child)
     from server.web import downloads, roles, submissions, users
 

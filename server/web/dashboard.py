@@ -1,0 +1,229 @@
+"""The progress dashboard: coverage and indicators against targets per area, drill-down from the
+province to the village, progress per day and per enumerator, a map, and the follow-up lists.
+
+The filters are the REST API's (`targetSet`, `level`, `area`, `from`, `to`, `includeRejected`,
+`lowCoverage`, as `GET …/indicators` reads them) plus `indicator` (the one the areas, the map and the
+follow-up list show) and the page numbers of the three paged lists. The permission is the API's too:
+`submission.read` on the form (project managers and viewers). Figures come from
+server/indicators/dashboard.py; charts are SVG placed by charts.py and drawn in templates/charts.html."""
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, datetime, time, timedelta, timezone
+
+from flask import Blueprint, Response, g, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from server import problems
+from server.access import caller_area_scope, form_or_404, project_or_404
+from server.auth.permissions import can, verbs_for
+from server.context import db, settings
+from server.indicators import progress
+from server.indicators.dashboard import DashboardQuery, child_level, dashboard, listed_level
+from server.indicators.results import ReportQuery, follow_up_list, report
+from server.indicators.tables import follow_up_csv, report_csv
+from server.indicators.workbook import Workbook
+from server.models.areas import LEVELS, areas_of
+from server.models.forms import Form, FormDef, project_forms
+from server.models.indicators import IndicatorSet, indicator_set
+from server.models.projects import Project
+from server.web.charts import bar, columns, map_view
+from server.web.i18n import TIMEZONE, _, current_locale
+from server.web.paging import page_number, paginate
+
+bp = Blueprint("dashboard", __name__, url_prefix="/projects/<int:project_id>")
+
+AREAS_PER_PAGE, ENUMERATORS_PER_PAGE, FOLLOW_UP_PER_PAGE = 25, 10, 25
+MAP_POINTS = 1500
+FILTERS = ("targetSet", "level", "area", "from", "to", "indicator", "includeRejected", "lowCoverage")
+
+
+def N_(message: str) -> str:
+    """Marks a string for the catalog; it is translated where it is shown."""
+    return message
+
+
+LEVEL_NAMES = {"province": N_("province"), "district": N_("district"), "commune": N_("commune"),
+               "village": N_("village")}
+LEVELS_PLURAL = {"province": N_("Provinces"), "district": N_("Districts"), "commune": N_("Communes"),
+                 "village": N_("Villages")}
+STATUS_NAMES = {progress.MEETS: N_("meets it"), progress.PARTLY: N_("some of its people"),
+                progress.LACKS: N_("lacks it"), progress.NOT_CONCERNED: N_("not concerned")}
+
+
+def label(labels: dict | None, fallback: str = "") -> str:
+    """A workbook label in the page's language, else Vietnamese, else any, else the name."""
+    labels = labels or {}
+    return labels.get(current_locale()) or labels.get("vi") or next(iter(labels.values()), None) or fallback
+
+
+@bp.get("/dashboard")
+def index(project_id: int):
+    """The forms of the project that have indicators; straight to the dashboard when there is one."""
+    project = project_or_404(project_id, "submission.read")
+    verbs = verbs_for(db(), g.actor, project.id)
+    forms = project_forms(db(), project.id, include_unlisted=True)
+    ids = [f.id for f, _def in forms]
+    with_indicators = set(db().scalars(select(IndicatorSet.form_id).where(IndicatorSet.form_id.in_(ids)))) if ids else set()
+    ready = [(f, d) for f, d in forms if f.id in with_indicators and f.current_def_id]
+    if len(ready) == 1:
+        return redirect(url_for(".show", project_id=project.id, xml_form_id=ready[0][0].xml_form_id))
+    return render_template("dashboard_index.html", project=project, forms=forms, ready={f.id for f, _d in ready},
+                           verbs=verbs, can=can)
+
+
+def _form(project_id: int, xml_form_id: str) -> tuple[Project, Form, Workbook | None]:
+    project = project_or_404(project_id)
+    form = form_or_404(project_id, xml_form_id, "submission.read")
+    found = indicator_set(db(), form.id)
+    return project, form, Workbook.from_json(found.definition) if found else None
+
+
+def _date(name: str, errors: dict) -> datetime | None:
+    """`from`/`to` as the API reads them (an ISO date-time, UTC unless it says otherwise), except that a
+    bare date — what the page's date pickers send — is a day in Vietnam, as every page shows time:
+    `from` starts at its midnight (UTC+7), `to` ends at the next one (the day is included)."""
+    raw = (request.args.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        if len(raw) == 10:
+            day = date.fromisoformat(raw)
+            return datetime.combine(day + timedelta(days=1 if name == "to" else 0), time(), TIMEZONE)
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        errors[name] = _("“%(value)s” is not a date. Use the date picker, or type it as 2026-11-30.", value=raw)
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def _filters(workbook: Workbook, codes: set[str], scope) -> tuple[DashboardQuery, dict, dict]:
+    """(the query, the filter values to carry in links, the mistakes to show) from the query string.
+    A mistaken filter is left out and said so; another project's area code, or one outside the caller's
+    areas (`scope`, server/auth/scope.py), is a 404, as over the API."""
+    args, errors, keep = request.args, {}, {}
+    sets = workbook.target_sets()
+    if "targetSet" in args:
+        target_set = args.get("targetSet") or None
+        keep["targetSet"] = target_set or ""
+    else:
+        target_set = next(iter(sets), None)
+    if target_set is not None and target_set not in sets:
+        errors["targetSet"] = _("This form has no target set “%(name)s”. Choose one from the list.", name=target_set)
+        target_set, keep["targetSet"] = next(iter(sets), None), None
+    level = args.get("level") or None
+    if level is not None and level not in LEVELS:
+        errors["level"] = _("Choose a level from the list.")
+        level = None
+    area = args.get("area") or None
+    if area is not None and (area not in codes or (scope is not None and area not in scope)):
+        raise problems.NotFound()
+    since, until = _date("from", errors), _date("to", errors)
+    low = 30.0
+    if args.get("lowCoverage"):
+        try:
+            low = float(args["lowCoverage"].replace(",", "."))
+            if not 0 <= low <= 100:
+                raise ValueError
+        except ValueError:
+            errors["lowCoverage"] = _("The low-coverage threshold is a percentage between 0 and 100.")
+            low = 30.0
+    rejected = args.get("includeRejected") in ("true", "1", "on")
+    names = [i.name for i in workbook.indicators]
+    indicator = args.get("indicator") or None
+    if indicator is not None and indicator not in names:
+        errors["indicator"] = _("This form has no indicator “%(name)s”.", name=indicator)
+        indicator = None
+    keep.update({"level": level, "area": area, "from": None if "from" in errors else args.get("from"),
+                 "to": None if "to" in errors else args.get("to"), "indicator": indicator,
+                 "includeRejected": "true" if rejected else None,
+                 "lowCoverage": args.get("lowCoverage") if args.get("lowCoverage") and "lowCoverage" not in errors else None})
+    query = ReportQuery(target_set=target_set, level=level, area=area, since=since, until=until,
+                        include_rejected=rejected, low_coverage=low / 100, scope=scope)
+    return DashboardQuery(query, indicator, MAP_POINTS), {k: v for k, v in keep.items() if v is not None}, errors
+
+
+@bp.get("/forms/<xml_form_id>/dashboard")
+def show(project_id: int, xml_form_id: str):
+    project, form, workbook = _form(project_id, xml_form_id)
+    verbs = verbs_for(db(), g.actor, project.id, form.id)
+    title = db().scalar(select(FormDef.name).where(FormDef.id == form.current_def_id)) if form.current_def_id else None
+    if workbook is None:
+        return render_template("dashboard.html", project=project, form=form, title=title, verbs=verbs, can=can,
+                               d=None)
+    registry = areas_of(db(), project.id)
+    query, keep, errors = _filters(workbook, {a.code for a in registry}, caller_area_scope(project.id))
+    d = dashboard(db(), form, workbook, query, project.name)
+
+    pages = {k: request.args[k] for k in ("page", "epage", "fpage") if request.args.get(k)}
+
+    def here(**changes) -> str:
+        """This page's URL with some filters or page numbers changed (None removes one)."""
+        args = {**keep, **pages, **changes}
+        return url_for(".show", project_id=project.id, xml_form_id=form.xml_form_id,
+                       **{k: v for k, v in args.items() if v is not None and (v != "" or k == "targetSet")})
+
+    def drill(code: str) -> str:
+        """An area's own dashboard, listing the level below it (its villages' follow-up lists below those)."""
+        level_of = next((a.level for a in registry if a.code == code), None)
+        return here(area=code, level=child_level(level_of) if code in d.has_children else None,
+                    page=None, epage=None, fpage=None)
+
+    rows = paginate(d.rows, page_number(request.args.get("page")), AREAS_PER_PAGE)
+    enumerators = paginate(d.progress["byEnumerator"], page_number(request.args.get("epage")), ENUMERATORS_PER_PAGE)
+    follow = paginate(d.follow_up["households"], page_number(request.args.get("fpage")), FOLLOW_UP_PER_PAGE) \
+        if d.follow_up is not None else None
+    names = {i["name"]: i for i in d.indicators}
+    status_counts = {}
+    for p in d.points.points:
+        status_counts[p.status] = status_counts.get(p.status, 0) + 1
+    return render_template(
+        "dashboard.html", project=project, form=form, title=title, verbs=verbs, can=can, d=d, workbook=workbook,
+        errors=errors, keep=keep, here=here, drill=drill, rows=rows, enumerators=enumerators, follow=follow,
+        indicator_names=names, label=label, bar=bar, days=columns(d.progress["byDay"]),
+        view=map_view(d.points.points, settings().map_tiles), map_attribution=settings().map_attribution,
+        status_counts=status_counts, status_names=STATUS_NAMES, level_names=LEVEL_NAMES,
+        levels_plural=LEVELS_PLURAL, levels=LEVELS, target_sets=workbook.target_sets(),
+        chosen=names.get(d.indicator)), 400 if errors else 200
+
+
+def _csv(body: str, filename: str) -> Response:
+    # Excel opens UTF-8 CSV correctly only with a BOM (Hòa Phước, not HÃ²a PhÆ°á»›c).
+    return Response("\ufeff" + body, content_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@bp.get("/forms/<xml_form_id>/dashboard/follow-up.csv")
+def follow_up_download(project_id: int, xml_form_id: str):
+    """The API's …/follow-up.csv?bom=true, for the page's signed-in user (the API takes no cookie)."""
+    project, form, workbook = _form(project_id, xml_form_id)
+    if workbook is None:
+        raise problems.NotFound()
+    area = request.args.get("area") or None
+    scope = caller_area_scope(project.id)
+    if area is not None and (area not in {a.code for a in areas_of(db(), project.id)}
+                             or (scope is not None and area not in scope)):
+        raise problems.NotFound()
+    indicator = request.args.get("indicator") or ""
+    if indicator not in {i.name for i in workbook.indicators}:
+        raise problems.NotFound()
+    result = follow_up_list(db(), form, indicator, area, request.args.get("includeRejected") in ("true", "1", "on"),
+                            scope=scope)
+    return _csv(follow_up_csv(result), f"{form.xml_form_id}-{area or 'all'}-{indicator}-follow-up.csv")
+
+
+@bp.get("/forms/<xml_form_id>/dashboard/indicators.csv")
+def indicators_download(project_id: int, xml_form_id: str):
+    """The API's …/indicators.csv?bom=true for the dashboard's filters: the areas it lists."""
+    project, form, workbook = _form(project_id, xml_form_id)
+    if workbook is None:
+        raise problems.NotFound()
+    query, _keep, errors = _filters(workbook, {a.code for a in areas_of(db(), project.id)},
+                                    caller_area_scope(project.id))
+    if errors:
+        raise problems.UnexpectedValue()
+    area_level = next((a.level for a in areas_of(db(), project.id) if a.code == query.report.area), None)
+    result = report(db(), form, replace(query.report, level=None))
+    level = query.report.level or listed_level(result["areas"], area_level)
+    result = {**result, "level": level, "areas": [a for a in result["areas"] if a["level"] == level]}
+    return _csv(report_csv(result), f"{form.xml_form_id}-{query.report.area or 'all'}-indicators.csv")
