@@ -1,0 +1,461 @@
+"""The progress dashboard without a browser: its numbers are the REST API's for the same filter (the
+page's HTML parsed with lxml), drill-down, paging, the map's cap and tiles, follow-up lists and their
+CSV, the permissions of the API, and mistakes in the filters shown on the page."""
+from __future__ import annotations
+
+import dataclasses
+import re
+from urllib.parse import quote
+
+import lxml.html
+import pytest
+
+from server.web import i18n
+from server.web.charts import MAX_TILES, bar, columns, map_view, mercator
+from server.web.paging import page_number, paginate
+
+from .conftest import make_user
+from .dashboard_data import BUSY_VILLAGE, TEAMS, load
+
+
+@pytest.fixture
+def data(admin, client, app, project):
+    return load(admin, client, app, project)
+
+
+def parse(resp) -> lxml.html.HtmlElement:
+    return lxml.html.fromstring(resp.get_data(as_text=True))
+
+
+_STEP = re.compile(r"(>)?\s*([a-z0-9]*|\*)((?:[.#][\w-]+|\[[\w-]+(?:=[\w-]+)?\])*)")
+
+
+def css(el, selector: str) -> list:
+    """The elements a small CSS selector picks (tags, .class, #id, [attr], [attr=value], descendant and
+    child combinators), through XPath: lxml's cssselect needs a package this project does not use."""
+    xpath = "."
+    for m in _STEP.finditer(selector.strip()):
+        child, tag, rest = m.groups()
+        if not (tag or rest):
+            continue
+        conds = []
+        for part in re.findall(r"[.#][\w-]+|\[[^\]]+\]", rest):
+            if part[0] == ".":
+                conds.append(f"contains(concat(' ', normalize-space(@class), ' '), ' {part[1:]} ')")
+            elif part[0] == "#":
+                conds.append(f"@id='{part[1:]}'")
+            else:
+                name, _, value = part[1:-1].partition("=")
+                conds.append(f"@{name}='{value}'" if value else f"@{name}")
+        xpath += ("/" if child else "//") + (tag or "*") + "".join(f"[{c}]" for c in conds)
+    return el.xpath(xpath)
+
+
+def text(el) -> str:
+    return " ".join(el.text_content().split())
+
+
+# What the page writes for the API's values, in Vietnamese (the default language).
+def pct(value, locale="vi") -> str:
+    return "—" if value is None else i18n.percent(value, locale)
+
+
+def num(value, locale="vi") -> str:
+    return i18n.number(value, locale)
+
+
+SIGNS = {">=": "≥", "<=": "≤", ">": ">", "<": "<"}
+MET = {True: "đạt", False: "chưa đạt"}
+
+
+def coverage_text(area: dict) -> str:
+    visited = num(area["households"])
+    if area["expectedHouseholds"] is None:
+        return visited
+    shown = pct(area["coverage"]) if not 0 < area["coverage"] < 0.1 else f"< {pct(0.1)}"
+    return f"{visited} trên {num(area['expectedHouseholds'])} ({shown})"
+
+
+def check_chart(doc, entry: dict) -> None:
+    """The scope's bars: every indicator of the API's entry, written as the API says, in its order."""
+    rows = css(doc, "ol.hbars li.hbar-row")
+    assert [r.get("data-indicator") for r in rows] == [i["name"] for i in entry["indicators"]]
+    for row, i in zip(rows, entry["indicators"]):
+        assert (int(row.get("data-numerator")), int(row.get("data-denominator"))) == (i["numerator"], i["denominator"])
+        assert text(css(row, ".hbar-value .value")[0]) == pct(i["value"])
+        assert text(css(row, ".hbar-value .frac")[0]) == f"{num(i['numerator'])}/{num(i['denominator'])}"
+        if i["value"] is not None:
+            assert text(css(row, "span.ci")[0]) == f"{pct(i['ciLow'])}–{pct(i['ciHigh'])}"
+            svg = css(row, "svg.hbar")[0]
+            assert float(css(svg, "rect.value")[0].get("width")) == pytest.approx(i["value"], abs=0.01)
+            whisker = css(svg, "line.ci")[0]
+            assert (float(whisker.get("x1")), float(whisker.get("x2"))) == pytest.approx((i["ciLow"], i["ciHigh"]), abs=0.01)
+        badges = [text(b) for b in css(row, ".badge")]
+        if i["target"] is None:
+            assert not css(row, ".target") and not badges
+        else:
+            assert text(css(row, "span.target")[0]) == f"{SIGNS[i['comparator']]} {pct(i['target'])}"
+            assert float(css(row, "line.target")[0].get("x1")) == pytest.approx(min(i["target"], 100))
+            assert badges == [MET[i["met"]] if i["met"] is not None else "chưa đủ dữ liệu"]
+
+
+def page_rows(web, url: str) -> list[tuple[lxml.html.HtmlElement, object]]:
+    """Every row of the areas table, following the pager; (row, page) pairs."""
+    out, seen = [], 0
+    while url:
+        resp = web.get(url)
+        assert resp.status_code == 200, resp.get_data(as_text=True)[-2000:]
+        doc = parse(resp)
+        rows = css(doc, "table.areas tbody tr")
+        assert len(rows) <= 25     # one page at a time
+        out += [(r, doc) for r in rows]
+        nxt = css(doc, "nav.pager a[rel=next]")
+        url = nxt[0].get("href") if nxt and "page=" in nxt[0].get("href") and "epage" not in nxt[0].get("href") else None
+        seen += 1
+        assert seen < 10
+    return out
+
+
+@pytest.mark.parametrize("target_set, level, area", [
+    ("thac_gian_kdc", "village", None),           # 49 villages: two pages
+    ("da_nang_2023", "commune", "DN"),
+    ("tan_uyen_2025", "village", "DN-HV-HP"),
+    ("krong_pac_2025", "district", None),
+    ("", "province", None),                       # no target set: every indicator, no targets
+])
+def test_the_numbers_are_the_indicators_api(signed_in, admin, data, target_set, level, area):
+    query = f"targetSet={target_set}&level={level}" + (f"&area={area}" if area else "")
+    api = admin.get(f"{data.form}/indicators?{query}").get_json()
+    coverage = {a["code"]: a for a in admin.get(f"{data.form}/coverage?level={level}"
+                                                + (f"&area={area}" if area else "")).get_json()["areas"]}
+    rows = page_rows(signed_in, f"{data.page}?{query}")
+    assert [r.get("data-code") for r, _doc in rows] == [a["code"] for a in api["areas"]]
+    for (row, _doc), entry in zip(rows, api["areas"]):
+        assert text(css(row, "a")[0]) == entry["name"]
+        assert int(row.get("data-households")) == entry["households"] == coverage[entry["code"]]["households"]
+        assert text(css(row, ".cov-text")[0]) == coverage_text(coverage[entry["code"]])
+        assert bool(css(row, ".badge.low")) == coverage[entry["code"]]["lowCoverage"] == entry["lowCoverage"]
+        cell = css(row, "td.ind")[0]
+        shown = entry["indicators"][0]    # the default indicator: the first of the list
+        assert cell.get("data-indicator") == shown["name"]
+        assert (int(cell.get("data-numerator")), int(cell.get("data-denominator"))) == (shown["numerator"], shown["denominator"])
+        assert text(css(cell, ".value")[0]) == pct(shown["value"])
+        achieved = text(css(row, "td")[-1])
+        if not target_set:
+            assert achieved == "—"
+        elif entry["achieved"] is not None:
+            assert achieved == {True: "đạt chuẩn", False: "chưa đạt chuẩn"}[entry["achieved"]]
+    # The scope's own bars: the API's entry for that area at its level.
+    doc = rows[0][1]
+    if area:
+        scope_level = {"DN": "province", "DN-HV-HP": "commune"}[area]
+        [entry] = [a for a in admin.get(f"{data.form}/indicators?targetSet={target_set}&level={scope_level}&area={area}")
+                   .get_json()["areas"] if a["code"] == area]
+        check_chart(doc, entry)
+        summary = doc.get_element_by_id("coverage-summary")
+        assert int(summary.get("data-households")) == entry["households"]
+        assert text(css(summary, ".stat-value")[0]) == coverage_text(entry)
+
+
+def test_the_whole_project_sums_its_provinces(signed_in, admin, data):
+    doc = parse(signed_in.get(f"{data.page}?targetSet="))
+    provinces = admin.get(f"{data.form}/indicators?level=province").get_json()["areas"]
+    summary = doc.get_element_by_id("coverage-summary")
+    assert int(summary.get("data-households")) == sum(a["households"] for a in provinces) == data.households
+    for row in css(doc, "ol.hbars li.hbar-row"):
+        name = row.get("data-indicator")
+        n = sum(i["numerator"] for a in provinces for i in a["indicators"] if i["name"] == name)
+        d = sum(i["denominator"] for a in provinces for i in a["indicators"] if i["name"] == name)
+        assert (int(row.get("data-numerator")), int(row.get("data-denominator"))) == (n, d)
+        assert text(css(row, ".hbar-value .value")[0]) == pct(round(100 * n / d, 2) if d else None)
+
+
+def test_a_low_coverage_is_said_before_its_percentages(signed_in, admin, data):
+    doc = parse(signed_in.get(f"{data.page}?area=DN-HV-HP"))
+    [entry] = [a for a in admin.get(f"{data.form}/coverage?level=commune&area=DN-HV-HP").get_json()["areas"]]
+    assert entry["expectedHouseholds"] == 3800 and entry["lowCoverage"]
+    summary = text(doc.get_element_by_id("coverage-summary"))
+    assert f"{entry['households']} trên 3.800 ({pct(entry['coverage'])})" in summary and "độ phủ thấp" in summary
+    [notice] = css(doc, "p.notice.warning")
+    assert f"{entry['households']} trên 3.800 hộ" in text(notice)
+    # The threshold is the API's lowCoverage parameter: at 1% Hòa Phước is no longer low.
+    doc = parse(signed_in.get(f"{data.page}?area=DN-HV-HP&lowCoverage=1"))
+    assert not css(doc, "#coverage-summary .badge.low")
+
+
+def test_progress_per_day_and_per_enumerator_are_the_coverage_api(signed_in, admin, data):
+    for area in (None, "DN-HV-HP"):
+        cov = admin.get(f"{data.form}/coverage" + (f"?area={area}" if area else "")).get_json()
+        doc = parse(signed_in.get(data.page + (f"?area={area}" if area else "")))
+        days = {text(t).split(": ")[0]: text(t).split(": ")[1] for t in css(doc, "figure.days rect title")}
+        assert days == {i18n.day(__import__("datetime").date.fromisoformat(d["date"]), "vi"): num(d["households"])
+                        for d in cov["byDay"]}
+        assert len(cov["byDay"]) == 7 if area is None else len(cov["byDay"]) <= 7
+        table = [[text(td) for td in css(tr, "td")] for tr in css(doc, "table.enumerators tbody tr")]
+        assert table == [[e["displayName"], num(e["households"]), num(e["areas"])] for e in cov["byEnumerator"]]
+    whole = admin.get(f"{data.form}/coverage").get_json()
+    assert sorted(e["displayName"] for e in whole["byEnumerator"]) == sorted(TEAMS)
+    assert sum(e["households"] for e in whole["byEnumerator"]) == sum(d["households"] for d in whole["byDay"]) \
+        == data.households
+
+
+def test_dates_are_days_in_vietnam_and_match_the_api(signed_in, admin, data):
+    """A date picker's day is a whole day in Vietnam: from 24 to 26 November is the API's
+    from=2026-11-24T00:00+07:00 to=2026-11-27T00:00+07:00 (its `to` is exclusive)."""
+    since, until = quote("2026-11-24T00:00:00+07:00"), quote("2026-11-27T00:00:00+07:00")
+    api = admin.get(f"{data.form}/indicators?targetSet=tan_uyen_2025&level=commune&from={since}&to={until}").get_json()
+    rows = page_rows(signed_in, f"{data.page}?targetSet=tan_uyen_2025&level=commune&from=2026-11-24&to=2026-11-26")
+    assert [int(r.get("data-households")) for r, _ in rows] == [a["households"] for a in api["areas"]]
+    assert 0 < sum(a["households"] for a in api["areas"]) < data.households
+    doc = rows[0][1]
+    assert [text(t).split(": ")[0] for t in css(doc, "figure.days rect title")] == \
+        ["24/11/2026", "25/11/2026", "26/11/2026"]
+
+
+def test_drill_down_from_the_province_to_a_village(signed_in, data):
+    doc = parse(signed_in.get(data.page))
+    trail = []
+    for name in ("Thành phố Đà Nẵng", "Huyện Hòa Vang", "Xã Hòa Phước", "Thôn Quá Giáng 1"):
+        [link] = [a for a in css(doc, "table.areas a") if text(a) == name]
+        doc = parse(signed_in.get(link.get("href")))
+        trail.append(name)
+        assert text(css(doc, "h1")[0]).startswith(name)
+        assert text(css(doc, "nav.trail")[0]) == " › ".join(["Cả dự án", *trail])
+    # The village: its bars, no table of areas below it, and its follow-up list.
+    assert not css(doc, "table.areas") and css(doc, "ol.hbars li")
+    assert doc.get_element_by_id("follow-up") is not None
+    # Back up through the trail.
+    [commune] = [a for a in css(doc, "nav.trail a") if text(a) == "Xã Hòa Phước"]
+    assert "area=DN-HV-HP&" in commune.get("href") + "&" and "level=village" in commune.get("href")
+
+
+def test_follow_up_list_pages_flags_duplicates_and_downloads_the_api_csv(signed_in, admin, data):
+    name = "adult_digital_signature"      # few have one: most of the village's 42 households are listed
+    api = admin.get(f"{data.form}/follow-up?indicator={name}&area={BUSY_VILLAGE}").get_json()["households"]
+    assert len(api) > 25
+    # Not in the default target set: shown with every indicator (an indicator outside the target set
+    # shown falls back to the set's first, as switching sets in the filters would otherwise be a mistake).
+    shown, url = [], f"{data.page}?targetSet=&area={BUSY_VILLAGE}&indicator={name}"
+    while url:
+        doc = parse(signed_in.get(url))
+        items = css(doc, "ol.cards.follow > li")
+        assert len(items) <= 25
+        shown += items
+        nxt = [a for a in css(doc, "#follow-up nav.pager a[rel=next]")]
+        url = nxt[0].get("href") if nxt else None
+    assert [li.get("data-instance") for li in shown] == [h["instanceId"] for h in api]
+    for li, h in zip(shown, api):
+        assert text(css(li, ".who")[0]) == (h["name"] or h["instanceName"])
+        assert (h["phone"] or "") in text(li) and (h["address"] or "") in text(li)
+        assert bool(css(li, ".badge.missed")) == bool(h["duplicateOf"])
+    # A person-level indicator names the people concerned.
+    people = admin.get(f"{data.form}/follow-up?indicator=adult_smartphone&area={BUSY_VILLAGE}").get_json()["households"]
+    doc = parse(signed_in.get(f"{data.page}?targetSet=&area={BUSY_VILLAGE}&indicator=adult_smartphone"))
+    first = css(doc, "ol.cards.follow > li")[0]
+    assert all(p in text(first) for p in people[0]["people"] if p)
+    # The download is the API's CSV with a BOM, whoever asks for it.
+    [link] = css(doc, "#follow-up a[download]")
+    page_csv = signed_in.get(link.get("href"))
+    assert page_csv.status_code == 200 and page_csv.mimetype == "text/csv"
+    api_csv = admin.get(f"{data.form}/follow-up.csv?indicator=adult_smartphone&area={BUSY_VILLAGE}&bom=true")
+    assert page_csv.data == api_csv.data and page_csv.data.startswith("\ufeff".encode())
+
+
+def test_duplicate_households_are_flagged_in_the_list(signed_in, admin, data):
+    """Two teams entered the same household (same respondent and phone in one village)."""
+    rows = admin.get(f"{data.form}/follow-up?indicator=adult_bank_or_ewallet&area={BUSY_VILLAGE}").get_json()
+    flagged = [h for h in rows["households"] if h["duplicateOf"]]
+    doc = parse(signed_in.get(f"{data.page}?targetSet=&area={BUSY_VILLAGE}&indicator=adult_bank_or_ewallet"))
+    badges = css(doc, "ol.cards.follow .badge.missed")
+    assert len(badges) == len([h for h in flagged if h in rows["households"][:25]])
+    assert all(text(b) == "có thể trùng" for b in badges)
+
+
+def test_the_indicators_download_is_the_api_csv_for_the_same_filter(signed_in, admin, data):
+    doc = parse(signed_in.get(f"{data.page}?targetSet=da_nang_2023&area=DN"))
+    [link] = css(doc, "#indicators a[download]")
+    page_csv = signed_in.get(link.get("href"))
+    api_csv = admin.get(f"{data.form}/indicators.csv?targetSet=da_nang_2023&area=DN&level=district&bom=true")
+    assert page_csv.status_code == 200 and page_csv.data == api_csv.data
+
+
+def test_the_map_draws_at_most_its_cap_and_says_so(signed_in, data, monkeypatch):
+    doc = parse(signed_in.get(data.page))
+    assert len(css(doc, "#map svg circle")) == data.households     # every household has a GPS point
+    assert not css(doc, "#map svg image")                           # no tiles unless configured
+    # Coloured by the chosen indicator: a person-level one has households where only some people have it.
+    doc = parse(signed_in.get(f"{data.page}?targetSet=&indicator=adult_digital_signature"))
+    assert "st-partly" in {c.get("class") for c in css(doc, "#map svg circle")}
+    monkeypatch.setattr("server.web.dashboard.MAP_POINTS", 20)
+    doc = parse(signed_in.get(data.page))
+    circles = css(doc, "#map svg circle")
+    assert 0 < len(circles) <= 20
+    assert f"{len(circles)} trên {data.households} hộ" in text(doc.get_element_by_id("map"))
+    classes = {c.get("class") for c in circles}
+    assert classes <= {"st-meets", "st-partly", "st-lacks", "st-none"}
+
+
+def test_map_tiles_are_drawn_only_when_configured(signed_in, app, data):
+    settings = app.config["HAMLET"]
+    app.config["HAMLET"] = dataclasses.replace(settings, map_tiles="https://tiles.example.vn/{z}/{x}/{y}.png",
+                                               map_attribution="© OpenStreetMap")
+    try:
+        doc = parse(signed_in.get(f"{data.page}?area=DN-HV-HP"))
+    finally:
+        app.config["HAMLET"] = settings
+    images = css(doc, "#map svg image")
+    assert 0 < len(images) <= MAX_TILES
+    assert all(i.get("href").startswith("https://tiles.example.vn/") for i in images)
+    assert "© OpenStreetMap" in text(doc.get_element_by_id("map"))
+
+
+def test_the_project_tab_goes_to_the_one_dashboard(signed_in, data):
+    doc = parse(signed_in.get(f"/projects/{data.project}"))
+    [tab] = [a for a in css(doc, "nav.tabs a") if text(a) == "Tiến độ"]
+    resp = signed_in.get(tab.get("href"))
+    assert resp.status_code == 302 and resp.headers["Location"].endswith(data.page)
+
+
+def test_a_form_without_indicators_says_so(signed_in, admin, project):
+    from conftest import XLSFORMS, XLSX
+
+    admin.post(f"/v1/projects/{project}/forms?publish=true", data=(XLSFORMS / "household_digital_survey.xlsx")
+               .read_bytes(), content_type=XLSX)
+    resp = signed_in.get(f"/projects/{project}/dashboard")
+    assert resp.status_code == 200 and "Chưa có bảng chỉ số" in text(parse(resp))
+    resp = signed_in.get(f"/projects/{project}/forms/household_digital_survey/dashboard")
+    assert resp.status_code == 200 and "chưa có bảng chỉ số" in text(parse(resp))
+
+
+# --- permissions: the API's ----------------------------------------------------------------------------
+
+def test_viewers_see_it_data_collectors_do_not_and_other_projects_ids_are_404(app, client, admin, data,
+                                                                                 admin_password_hash):
+    from .conftest import Browserish
+
+    make_user(app, "viewer@hamlet.test", admin_password_hash, "viewer", data.project)
+    make_user(app, "collector@hamlet.test", admin_password_hash, "formfill", data.project)
+    viewer = Browserish(app.test_client()).sign_in("viewer@hamlet.test")
+    assert viewer.get(data.page).status_code == 200
+    assert viewer.get(f"{data.page}/follow-up.csv?indicator=hh_broadband&area={BUSY_VILLAGE}").status_code == 200
+    collector = Browserish(app.test_client()).sign_in("collector@hamlet.test")
+    assert collector.get(data.page).status_code == 403
+    assert collector.get(f"/projects/{data.project}/dashboard").status_code == 403
+    assert collector.get(f"{data.page}/follow-up.csv?indicator=hh_broadband&area={BUSY_VILLAGE}").status_code == 403
+    assert collector.get(f"{data.page}/indicators.csv").status_code == 403
+    assert not [a for a in css(parse(collector.get(f"/projects/{data.project}")), "nav.tabs a")
+                if "dashboard" in a.get("href")]
+    # Another project: its ids in the URL are 404, the form's and the areas' alike.
+    other = admin.post("/v1/projects", json_body={"name": "Khác"}).get_json()["id"]
+    admin_web = Browserish(app.test_client()).sign_in()
+    assert admin_web.get(f"/projects/{other}/forms/household_digital_survey/dashboard").status_code == 404
+    assert admin_web.get(f"/projects/{data.project}/forms/nope/dashboard").status_code == 404
+    assert admin_web.get(f"{data.page}?area=XX-99").status_code == 404
+    assert admin_web.get(f"{data.page}/follow-up.csv?indicator=hh_broadband&area=XX-99").status_code == 404
+    assert admin_web.get(f"{data.page}/follow-up.csv?indicator=nope&area={BUSY_VILLAGE}").status_code == 404
+    anonymous = app.test_client().get(data.page)
+    assert anonymous.status_code == 302 and anonymous.headers["Location"].startswith("/sign-in")
+
+
+def test_mistaken_filters_are_said_on_the_page(signed_in, data):
+    for query, words in [("targetSet=nope", "không có bộ tiêu chí"), ("from=30/11/2026", "không phải là ngày"),
+                         ("level=planet", "Chọn một cấp"), ("indicator=nope", "không có chỉ số"),
+                         ("lowCoverage=abc", "Ngưỡng độ phủ thấp")]:
+        resp = signed_in.get(f"{data.page}?{query}")
+        assert resp.status_code == 400, query
+        doc = parse(resp)
+        assert words in text(css(doc, "p.notice.error")[0]), (query, text(css(doc, "p.notice.error")[0]))
+        assert css(doc, "ol.hbars li")      # the dashboard is still there, without the mistaken filter
+
+
+def test_english_writes_numbers_the_english_way(app, admin, data, admin_password_hash):
+    from .conftest import Browserish
+
+    make_user(app, "en@hamlet.test", admin_password_hash, "viewer", data.project, language="en")
+    web = Browserish(app.test_client()).sign_in("en@hamlet.test")
+    doc = parse(web.get(f"{data.page}?targetSet=&area=DN-HV-HP"))
+    [entry] = admin.get(f"{data.form}/indicators?area=DN-HV-HP&level=commune").get_json()["areas"]
+    for row, i in zip(css(doc, "ol.hbars li.hbar-row"), entry["indicators"]):
+        assert text(css(row, ".hbar-value .value")[0]) == pct(i["value"], "en")
+    assert f"of {num(3800, 'en')}" in text(doc.get_element_by_id("coverage-summary"))
+    assert text(css(doc, "nav.trail a")[0]) == "Whole project"
+
+
+# --- the chart geometry and the pager, alone -------------------------------------------------------------
+
+def test_bars_place_value_interval_and_target_on_a_0_to_100_scale():
+    b = bar({"value": 77.78, "ciLow": 54.79, "ciHigh": 91.0, "target": 100.0, "met": False})
+    assert (b.value, b.low, b.high, b.target, b.state) == ("77.78", "54.79", "91", "100", "missed")
+    assert bar({"value": None, "ciLow": None, "ciHigh": None, "target": 50.0, "met": None}).state == "nodata"
+    assert bar({"value": 12.5, "ciLow": 1, "ciHigh": 40, "target": None, "met": None}).state == "untargeted"
+
+
+def test_days_without_visits_are_gaps_and_old_days_are_counted():
+    c = columns([{"date": "2026-11-01", "households": 3}, {"date": "2026-11-04", "households": 6}])
+    assert [d["households"] for d in c.days] == [3, 0, 0, 6] and c.peak == 6 and c.width == 40
+    many = [{"date": f"2026-{m:02d}-{d:02d}", "households": 1} for m in (8, 9, 10, 11) for d in range(1, 29)]
+    c = columns(many, max_days=30)
+    assert len(c.days) == 30 and c.hidden == len(many) - sum(d["households"] for d in c.days)
+
+
+def test_the_map_keeps_its_points_inside_and_its_tiles_few():
+    from server.indicators.progress import Point
+
+    pts = [Point(16.0 + i / 1000, 108.1 + i / 700, "meets") for i in range(50)]
+    view = map_view(pts, "https://t.example/{s}/{z}/{x}/{y}.png")
+    assert all(0 <= float(x) <= view.width and 0 <= float(y) <= view.height for x, y, _s in view.circles)
+    assert 0.6 * view.width <= view.height <= 1.25 * view.width
+    assert 0 < len(view.tiles) <= MAX_TILES and "{" not in view.tiles[0]["href"]
+    assert 6 < view.across_km < 12
+    x0, y0 = mercator(0, 0)
+    assert (x0, y0) == (0.5, 0.5)
+    lone = map_view([Point(21.0, 105.8, "lacks")])
+    assert lone.circles == [(str(lone.width // 2), str(lone.height // 2), "lacks")] and not lone.tiles
+
+
+def test_pages_are_clamped():
+    assert page_number("x") == 1 and page_number("-3") == 1 and page_number("4") == 4
+    p = paginate(list(range(60)), 9, 25)
+    assert (p.number, p.pages, p.first, p.last, list(p.items)) == (3, 3, 51, 60, list(range(50, 60)))
+    assert paginate([], 1, 25).first == 0
+
+
+def test_a_supervisor_limited_to_a_commune_sees_only_its_areas(app, admin, data, admin_password_hash):
+    """Area-scoped roles (server/auth/scope.py): the dashboard shows what the API shows the same user."""
+    from conftest import Api
+
+    from server.models.accounts import create_session, user_by_email
+
+    from .conftest import Browserish
+
+    uid = make_user(app, "hoaphuoc@hamlet.test", admin_password_hash, "viewer", data.project)
+    assert admin.put(f"/v1/projects/{data.project}/assignments/{uid}/areas", {"areas": ["DN-HV-HP"]}).status_code == 200
+    with app.extensions["hamlet.sessionmaker"]() as s:
+        token = create_session(s, user_by_email(s, "hoaphuoc@hamlet.test"), hours=1).token
+        s.commit()
+    api = Api(app.test_client(), token)
+    web = Browserish(app.test_client()).sign_in("hoaphuoc@hamlet.test")
+    # The whole project, for them, is their commune: its households, its row, no area above it.
+    doc = parse(web.get(data.page))
+    [commune] = api.get(f"{data.form}/indicators?targetSet=thac_gian_kdc&level=commune").get_json()["areas"]
+    assert commune["code"] == "DN-HV-HP"
+    assert int(css(doc, "#coverage-summary")[0].get("data-households")) == commune["households"]
+    assert [r.get("data-code") for r in css(doc, "table.areas tbody tr")] == ["DN-HV-HP"]
+    check_chart(doc, commune)     # thac_gian_kdc has no commune criteria: the same bars, no targets
+    cov = api.get(f"{data.form}/coverage").get_json()
+    assert sum(d["households"] for d in cov["byDay"]) == commune["households"]
+    assert len(css(doc, "#map svg circle")) == commune["households"]
+    # Its villages, with the trail stopping at what they may see.
+    doc = parse(web.get(f"{data.page}?area=DN-HV-HP"))
+    villages = api.get(f"{data.form}/indicators?level=village&area=DN-HV-HP").get_json()["areas"]
+    assert [r.get("data-code") for r in css(doc, "table.areas tbody tr")] == [v["code"] for v in villages]
+    assert [text(a) for a in css(doc, "nav.trail a")] == ["Cả dự án"]
+    # Anything else is absent, as over the API.
+    for area in ("DN", "DN-HV", "DN-TK-TG", "DN-TK-TG-01"):
+        assert web.get(f"{data.page}?area={area}").status_code == 404, area
+        assert api.get(f"{data.form}/indicators?area={area}").status_code == 404, area
+    assert web.get(f"{data.page}/follow-up.csv?indicator=hh_broadband&area=DN-TK-TG-01").status_code == 404
+    whole = web.get(f"{data.page}/follow-up.csv?indicator=hh_broadband")
+    assert whole.status_code == 200
+    assert whole.data == api.get(f"{data.form}/follow-up.csv?indicator=hh_broadband&bom=true").data
+    assert all(line.startswith(b"DN-HV-HP") for line in whole.data.splitlines()[1:])
