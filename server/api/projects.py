@@ -9,7 +9,7 @@ from server import problems
 from server.api.common import commit, json_body, project_or_404, success
 from server.api.schemas import In, ProjectIn, ProjectOut, ProjectPatch
 from server.auth.permissions import ROLES, require_site_admin, role_by_ref, verbs_for
-from server.auth.scope import UnknownAreas, area_assignments_of, area_scope, assigned_areas, set_areas
+from server.auth.scope import UnknownAreas, area_assignments_of, assigned_areas, check_hand_out, set_areas
 from server.context import db
 from server.db import utcnow
 from server.models.accounts import APP_USER, Actor, ProjectAssignment
@@ -111,7 +111,7 @@ def _assignment_target(project_id: int, role_ref: str, actor_id: int):
 @bp.post("/projects/<int:project_id>/assignments/<role_ref>/<int:actor_id>")
 def assign(project_id: int, role_ref: str, actor_id: int):
     role, actor = _assignment_target(project_id, role_ref, actor_id)
-    _within_callers_areas(project_id, actor, assigned_areas(db(), actor.id, project_id))
+    check_hand_out(db(), g.actor, project_id, actor.id, assigned_areas(db(), actor.id, project_id))
     if db().get(ProjectAssignment, (actor.id, project_id, role.system)) is None:
         db().add(ProjectAssignment(actor_id=actor.id, project_id=project_id, role=role.system))
         commit()
@@ -132,21 +132,6 @@ def unassign(project_id: int, role_ref: str, actor_id: int):
 
 class AreasIn(In):
     areas = fields.List(fields.String(validate=validate.Length(min=1, max=64)), required=True)
-
-
-def _within_callers_areas(project_id: int, actor: Actor, areas: list[str]) -> None:
-    """A caller limited to some areas may hand out only what it holds: roles and areas inside its own
-    areas, never the whole project, and never to itself."""
-    mine = area_scope(db(), g.actor, project_id)
-    if mine is None:
-        return
-    if actor.id == g.actor.id:
-        raise problems.InsufficientRights("You may not change your own areas or roles; ask a project manager "
-                                          "who is not limited to some areas.")
-    if not areas or any(code not in mine for code in areas):
-        raise problems.InsufficientRights(
-            f"You may see only {mine.describe()}, so you may give others roles and areas inside those only: "
-            "give the user areas inside yours first.", details={"areas": sorted(mine.roots)})
 
 
 def _area_actor(project_id: int, actor_id: int) -> Actor:
@@ -180,7 +165,7 @@ def put_area_assignment(project_id: int, actor_id: int):
     if actor.is_site_admin and wanted:
         raise problems.UnexpectedValue(f"User {actor.id} is a site administrator; administrators are never limited "
                                        "to some areas.", details={"field": "areas"})
-    _within_callers_areas(project_id, actor, [c.strip() for c in wanted if c.strip()])
+    check_hand_out(db(), g.actor, project_id, actor.id, [c.strip() for c in wanted if c.strip()])
     try:
         codes = set_areas(db(), actor.id, project_id, wanted)
     except UnknownAreas as exc:

@@ -115,6 +115,22 @@ def set_areas(db: Session, actor_id: int, project_id: int, codes: Iterable[str])
     return wanted
 
 
+def check_hand_out(db: Session, caller, project_id: int, target_id: int, areas: list[str]) -> None:
+    """A caller limited to some areas may hand out only what it holds: a role, or areas, to someone
+    limited to areas inside its own (`areas`: the target's areas after the change), never the whole
+    project, and never to itself. Raises InsufficientRights (403); unlimited callers pass."""
+    mine = area_scope(db, caller, project_id)
+    if mine is None:
+        return
+    if target_id == caller.id:
+        raise problems.InsufficientRights("You may not change your own areas or roles; ask a project manager "
+                                          "who is not limited to some areas.")
+    if not areas or any(code not in mine for code in areas):
+        raise problems.InsufficientRights(
+            f"You may see only {mine.describe()}, so you may give others roles and areas inside those only: "
+            "give the user areas inside yours first.", details={"areas": sorted(mine.roots)})
+
+
 # --- applied to one form's data -----------------------------------------------------------------
 
 @dataclass(frozen=True)
