@@ -408,3 +408,25 @@ def test_the_command_line_sets_and_clears_a_users_areas(app, field, viewer):
     assert out.exit_code == 0 and "whole" in out.output
     assert listed(viewer, field.survey) == set(field.village)
     assert hamlet("user", "scope", "hoaphuoc@example.vn", "--project", str(field.project)).exit_code != 0
+
+
+def test_the_pages_count_only_the_households_a_limited_viewer_may_see(app, client, field):
+    """The project page's per-form count and the form page's count, for a Hòa Phước viewer: 3, not 7."""
+    import re
+
+    from server.models.accounts import create_user
+
+    with app.extensions["hamlet.sessionmaker"]() as s:
+        user = create_user(s, "trang@example.vn", "mật khẩu đủ dài 123")
+        s.commit()
+        give(field.admin, field.project, "viewer", user.id, [HP])
+    page = client.get("/sign-in").get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    resp = client.post("/sign-in", data={"email": "trang@example.vn", "password": "mật khẩu đủ dài 123",
+                                         "csrf_token": csrf})
+    assert resp.status_code == 302
+    project_page = client.get(f"/projects/{field.project}").get_data(as_text=True)
+    counts = re.findall(r'<td class="num" data-label="[^"]*">(?:<a [^>]*>)?([\d.,—]+)<', project_page)
+    assert counts == ["3"], counts
+    form_page = client.get(f"/projects/{field.project}/forms/household_digital_survey").get_data(as_text=True)
+    assert re.search(r"<dd><a [^>]*>3</a></dd>", form_page)

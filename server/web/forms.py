@@ -48,7 +48,7 @@ def render_form(project, form: Form, status: int = 200, error: str | None = None
         can=can, states=FORM_STATES, draft_media=fv.attachments_of(db(), draft.id) if draft else [],
         current_media=fv.attachments_of(db(), current.id) if current else [],
         warnings=[located(w) for w in (draft.warnings or [])] if draft else [],
-        submissions=counts_by_form(db(), [form.id]).get(form.id, 0) if can(verbs, "submission.list") else None,
+        submissions=counts_by_form(db(), [form.id], actor=g.actor).get(form.id, 0) if can(verbs, "submission.list") else None,
         error=error, media_errors=media_errors or {}), status
 
 

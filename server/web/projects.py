@@ -43,7 +43,7 @@ def create_project():
 def render_project(project: Project, status: int = 200, upload_error: dict | None = None):
     verbs = verbs_for(db(), g.actor, project.id)
     forms = project_forms(db(), project.id, include_unlisted=can(verbs, "form.list"))
-    counts = counts_by_form(db(), [f.id for f, _def in forms]) if can(verbs, "submission.list") else {}
+    counts = counts_by_form(db(), [f.id for f, _def in forms], actor=g.actor) if can(verbs, "submission.list") else {}
     return render_template("project.html", project=project, forms=forms, counts=counts, verbs=verbs,
                            can=can, upload_error=upload_error), status
 
