@@ -11,7 +11,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from server import problems
 from server.access import project_or_404
 from server.auth.permissions import can, verbs_for
-from server.auth.scope import area_scope, assigned_areas
+from server.auth.scope import assigned_areas, check_hand_out
 from server.context import db
 from server.models import accounts
 from server.models.projects import Project
@@ -71,13 +71,13 @@ def assign(project_id: int):
 
 
 def _within_callers_areas(project: Project, user: accounts.Actor) -> bool:
-    """The REST API's rule (POST …/assignments/{role}/{actorId}): a caller limited to some areas gives
-    roles only to others already limited to areas inside its own (server/auth/scope.py)."""
-    mine = area_scope(db(), g.actor, project.id)
-    if mine is None:
-        return True
-    theirs = assigned_areas(db(), user.id, project.id)
-    return user.id != g.actor.id and bool(theirs) and all(code in mine for code in theirs)
+    """The REST API's rule (scope.check_hand_out): a caller limited to some areas gives roles only to
+    others already limited to areas inside its own."""
+    try:
+        check_hand_out(db(), g.actor, project.id, user.id, assigned_areas(db(), user.id, project.id))
+    except problems.InsufficientRights:
+        return False
+    return True
 
 
 @bp.post("/<int:actor_id>/<role>/remove")
