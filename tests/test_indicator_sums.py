@@ -115,7 +115,8 @@ def test_the_sums_follow_every_kind_of_change(admin, client, form, key, computed
     again = households(4, 1)[0]
     again.instance_id = "uuid:0b0e8a9c-0000-4000-8000-000000000002"
     post(client, key, to_xml(again, deprecated_id=edited.instance_id))
-    assert admin.patch(f"{form}/submissions/{first[1].instance_id}", {"reviewState": "rejected"}).status_code == 200
+    # (the rejected one far from the others: its chunk is not a range of ids)
+    assert admin.patch(f"{form}/submissions/{first[9].instance_id}", {"reviewState": "rejected"}).status_code == 200
     assert admin.delete(f"{form}/submissions/{first[2].instance_id}").status_code == 200
     computed.clear()
     incremental = reports(admin, form)
@@ -126,7 +127,7 @@ def test_the_sums_follow_every_kind_of_change(admin, client, form, key, computed
     # sums and every household is checked.
     reports(admin, form)
     assert admin.post(f"{form}/submissions/{first[2].instance_id}/restore").status_code == 200
-    assert admin.patch(f"{form}/submissions/{first[1].instance_id}", {"reviewState": "approved"}).status_code == 200
+    assert admin.patch(f"{form}/submissions/{first[9].instance_id}", {"reviewState": "approved"}).status_code == 200
     assert reports(admin, form) == recomputed(admin, form)
 
 
