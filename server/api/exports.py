@@ -19,11 +19,6 @@ bp = Blueprint("exports", __name__, url_prefix="/v1/projects/<int:project_id>/fo
 XLSX_TYPE = downloads.XLSX_TYPE
 
 
-def attachment(file_name: str) -> str:
-    """Central's Content-Disposition: an ASCII fallback and the UTF-8 name (RFC 5987)."""
-    return content_disposition(file_name)
-
-
 def _decryptor():
     """A private key POSTed with the export (form field or file part `privateKey`, optional
     `privateKeyPassphrase`) opens encrypted submissions for this download only; it is never stored
@@ -45,7 +40,7 @@ def _download(project_id: int, xml_form_id: str, kind: str) -> Response:
     found = downloads.build(db(), current_app.extensions["hamlet.engine"], blobs(), form, kind, args,
                             _decryptor() if form.current_def_id is not None else None, scope=scope)
     return Response(found.chunks, content_type=found.content_type,
-                    headers={"Content-Disposition": attachment(found.file_name)})
+                    headers={"Content-Disposition": content_disposition(found.file_name)})
 
 
 @bp.route("/submissions.csv.zip", methods=["GET", "POST"])

@@ -14,8 +14,6 @@ from server import problems
 from server.exports.csv_files import connect
 from server.exports.tables import Export, header, make_plans, root_table
 
-NUMERIC_TYPES = {"int", "integer", "decimal"}
-
 
 def geometry_column(export: Export, field_name: str | None) -> int | None:
     """Where, in a root row, the geopoint's four cells start (None: the form has no geopoint)."""
@@ -53,8 +51,7 @@ def geojson_chunks(engine: Engine, export: Export, geometry_field: str | None = 
         make_plans(conn, export)
         names = header(export, export.root)
         at = geometry_column(export, geometry_field)
-        numeric = [False] + [c.field.type in NUMERIC_TYPES or c.field.type == "geopoint"
-                             for c in export.root.columns for _ in c.headers]
+        numeric = export.root.numeric()
         keep = [i for i in range(len(names)) if at is None or not at <= i < at + 4]
         key_at = len(names) - 10
         yield b'{"type":"FeatureCollection","features":['

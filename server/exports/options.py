@@ -5,7 +5,7 @@ Every bad value is a 400 that names the parameter, before any byte of the export
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time, timezone
+from datetime import datetime, time, timedelta, timezone
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -45,7 +45,6 @@ def _moment(args: dict, name: str, end: bool = False) -> datetime | None:
             day = datetime.fromisoformat(value)
             moment = datetime.combine(day.date(), time.min, tzinfo=timezone.utc)
             if end:
-                from datetime import timedelta
                 moment += timedelta(days=1)
             return moment
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -133,9 +132,10 @@ def from_request(db: Session, form: Form, args: dict, for_people: bool = False, 
                           review_states=_review_states(args), scope=scope)
     text = (args.get("$filter") or "").strip()
     if text:
-        from server.odata.filter import submission_filter
+        from server.odata.filter import references_deleted_at, submission_filter
 
         selection.odata_filter = submission_filter(text)
+        selection.keeps_deleted = references_deleted_at(text)
     language = (args.get("labels") or "").strip() or None
     if language and language.lower() == "false":
         language = None

@@ -15,7 +15,7 @@ from server.db import isoformat
 from server.exports import source
 from server.exports.csv_files import connect, csv_bytes
 from server.exports.plan import TablePlan
-from server.exports.tables import Export, _labeller, header, make_plans
+from server.exports.tables import Export, header, labeller, make_plans
 from server.models.areas import LEVELS
 
 
@@ -69,7 +69,7 @@ def person_chunks(engine: Engine, export: Export, repeat_name: str | None, regis
             area_levels = list(reversed(LEVELS))
         head = own + theirs + [f"{level} name" for level in area_levels] + ["SubmissionDate", "PARENT_KEY", "KEY"]
         n = len(rcols)
-        label_roster, label_household = _labeller(export, roster), _labeller(export, household)
+        label_roster, label_household = labeller(export, roster), labeller(export, household)
 
         def rows():
             for row in source.person_rows(conn, export.tables, roster.repeat_path, rcols, hcols, export.selection):

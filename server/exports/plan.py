@@ -15,6 +15,7 @@ from server.xforms.schema import Field, Schema
 ROOT_META = ["KEY", "SubmitterID", "SubmitterName", "AttachmentsPresent", "AttachmentsExpected", "Status",
              "ReviewState", "DeviceID", "Edits", "FormVersion"]
 REPEAT_META = ["PARENT_KEY", "KEY"]
+NUMERIC_TYPES = {"int", "integer", "decimal"}
 GEOPOINT_PARTS = ("Latitude", "Longitude", "Altitude", "Accuracy")
 # JavaScript's \s, which Central splits geopoints and select multiples on. Python's \s differs: it
 # also matches U+001C–U+001F and U+0085 (NEL), and does not match U+FEFF.
@@ -59,6 +60,14 @@ class TablePlan:
     @property
     def paths(self) -> list[str]:
         return [c.path for c in self.columns]
+
+    def numeric(self) -> list[bool]:
+        """Per data cell of `header()` (root: after SubmissionDate): whether it holds a number by its
+        field's type, for formats that type their cells (XLSX numbers, GeoJSON properties)."""
+        flags = [] if self.repeat is not None else [False]
+        for col in self.columns:
+            flags += [col.field.type in NUMERIC_TYPES or col.field.type == "geopoint"] * len(col.headers)
+        return flags
 
     def header(self) -> list[str]:
         cells = [h for c in self.columns for h in c.headers]

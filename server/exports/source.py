@@ -26,6 +26,7 @@ class Selection:
 
     form_id: int
     odata_filter: ColumnElement | None = None
+    keeps_deleted: bool = False         # the $filter itself speaks of __system/deletedAt
     since: datetime | None = None
     until: datetime | None = None
     review_states: list[str | None] = field(default_factory=list)   # None: not reviewed yet
@@ -40,9 +41,7 @@ class Selection:
         clauses: list[ColumnElement] = [s.c.form_id == self.form_id, s.c.draft.is_(False)]
         if self.odata_filter is not None:
             clauses.append(self.odata_filter)
-            if "deleted_at" not in str(self.odata_filter):
-                clauses.append(s.c.deleted_at.is_(None))
-        else:
+        if not self.keeps_deleted:
             clauses.append(s.c.deleted_at.is_(None))
         if self.since is not None:
             clauses.append(s.c.created_at >= self.since)

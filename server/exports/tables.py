@@ -38,9 +38,6 @@ class Export:
     def root(self) -> TablePlan:
         return self.plans[0]
 
-    def columns(self, plan: TablePlan) -> list[str]:
-        return [self.tables.columns[p][1] for p in plan.paths]
-
 
 def prepare(db: Session, form: Form, selection: source.Selection, options: ExportOptions,
             language: str | None = None) -> Export:
@@ -92,42 +89,43 @@ def root_table(conn: Connection, export: Export) -> Iterator[list]:
     plan = export.root
     columns, where = _answers(export, plan)
     pick = _picker(where, 12)
-    label = _labeller(export, plan)
+    label = labeller(export, plan)
+    unread = [None] * (len(plan.header()) - 11)   # an encrypted submission's answer cells
     for row in source.root_rows(conn, export.tables, columns, export.selection):
         (_, instance_id, created_at, submitter_id, submitter_name, present, expected, encrypted, review_state,
          device_id, edits, version) = row[:12]
-        opened = None
-        if encrypted and export.decryptor is not None and encrypted != 2:
-            opened, status = export.decryptor.open(conn, row[0])
-        if opened is not None:
-            values = [opened.root.get(p) for p in plan.paths]
-            cells = plan.cells(label(values) if label else values)
-            status = None
-        elif encrypted:
-            cells = [None] * (len(plan.header()) - 11)
-            status = MISSING_ENCRYPTED_DATA if encrypted == 2 else NOT_DECRYPTED
-        else:
+        status = None
+        if not encrypted:
             values = pick(row)
-            cells = plan.cells(label(values) if label else values)
-            status = None
+        else:
+            opened = None
+            if export.decryptor is not None and encrypted != 2:
+                opened, status = export.decryptor.open(conn, row[0])
+            values = [opened.root.get(p) for p in plan.paths] if opened is not None else None
+            if opened is None and status is None:
+                status = MISSING_ENCRYPTED_DATA if encrypted == 2 else NOT_DECRYPTED
+        cells = unread if values is None else plan.cells(label(values) if label else values)
         yield [isoformat(created_at), *cells, instance_id, submitter_id, submitter_name, present, expected,
                status, review_state, device_id, edits, version]
 
 
+def _repeat_row(plan: TablePlan, label, values, instance_id: str, key: str, parent_key: str) -> list:
+    """A repeat file's row: its cells, then Central's PARENT_KEY and KEY."""
+    cells = plan.cells(label(values) if label else values)
+    return [*cells, f"{instance_id}/{parent_key}" if parent_key else instance_id, f"{instance_id}/{key}"]
+
+
 def repeat_table(conn: Connection, export: Export, plan: TablePlan) -> Iterator[list]:
-    columns, where = _answers(export, plan)
-    pick = _picker(where, 3)
-    label = _labeller(export, plan)
     if plan.repeat_path not in export.tables.repeats:
         return
+    columns, where = _answers(export, plan)
+    label = labeller(export, plan)
     if export.decryptor is not None:
         yield from _repeat_with_decrypted(conn, export, plan, columns, where, label)
         return
+    pick = _picker(where, 3)
     for row in source.repeat_rows(conn, export.tables, plan.repeat_path, columns, export.selection):
-        instance_id, key, parent_key = row[0], row[1], row[2]
-        values = pick(row)
-        cells = plan.cells(label(values) if label else values)
-        yield [*cells, f"{instance_id}/{parent_key}" if parent_key else instance_id, f"{instance_id}/{key}"]
+        yield _repeat_row(plan, label, pick(row), row[0], row[1], row[2])
 
 
 def _repeat_with_decrypted(conn, export: Export, plan: TablePlan, columns, where, label) -> Iterator[list]:
@@ -135,32 +133,26 @@ def _repeat_with_decrypted(conn, export: Export, plan: TablePlan, columns, where
     from server.exports.decrypted import encrypted_in_order
 
     pick = _picker(where, 5)
+    # Listed before the stored rows stream, as both use this connection.
+    pending = list(encrypted_in_order(conn, export.selection, export.tables))
+    at = 0
 
-    def rows_of(parsed, instance_id):
-        for r in parsed.repeats:
-            if r.repeat != plan.repeat_path:
-                continue
-            values = [r.values.get(p) for p in plan.paths]
-            cells = plan.cells(label(values) if label else values)
-            yield [*cells, f"{instance_id}/{r.parent_key}" if r.parent_key else instance_id, f"{instance_id}/{r.key}"]
+    def decrypted_until(created_at=None, submission_id=None) -> Iterator[list]:
+        """Rows of the encrypted submissions newer than (created_at, id); all that remain with None."""
+        nonlocal at
+        while at < len(pending) and (created_at is None or (pending[at][2], pending[at][0]) > (created_at, submission_id)):
+            submission_id_, instance_id, _ = pending[at]
+            at += 1
+            opened, _ = export.decryptor.open(conn, submission_id_)
+            for r in (opened.repeats if opened is not None else ()):
+                if r.repeat == plan.repeat_path:
+                    yield _repeat_row(plan, label, [r.values.get(p) for p in plan.paths], instance_id, r.key,
+                                      r.parent_key)
 
-    pending = iter(list(encrypted_in_order(conn, export.selection, export.tables)))
-    nxt = next(pending, None)
     for row in source.repeat_rows(conn, export.tables, plan.repeat_path, columns, export.selection, ordered=True):
-        while nxt is not None and (nxt[2], nxt[0]) > (row[0], row[1]):
-            opened, _ = export.decryptor.open(conn, nxt[0])
-            if opened is not None:
-                yield from rows_of(opened, nxt[1])
-            nxt = next(pending, None)
-        instance_id, key, parent_key = row[2], row[3], row[4]
-        values = pick(row)
-        cells = plan.cells(label(values) if label else values)
-        yield [*cells, f"{instance_id}/{parent_key}" if parent_key else instance_id, f"{instance_id}/{key}"]
-    while nxt is not None:
-        opened, _ = export.decryptor.open(conn, nxt[0])
-        if opened is not None:
-            yield from rows_of(opened, nxt[1])
-        nxt = next(pending, None)
+        yield from decrypted_until(row[0], row[1])
+        yield _repeat_row(plan, label, pick(row), row[2], row[3], row[4])
+    yield from decrypted_until()
 
 
 def header(export: Export, plan: TablePlan) -> list[str]:
@@ -183,7 +175,7 @@ def header(export: Export, plan: TablePlan) -> list[str]:
     return out
 
 
-def _labeller(export: Export, plan: TablePlan):
+def labeller(export: Export, plan: TablePlan):
     """With labels asked for: choice values become their labels (select multiples joined by '; ')."""
     if export.labels is None:
         return None

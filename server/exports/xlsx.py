@@ -19,7 +19,6 @@ from server.exports.zipstream import ZipStream
 MAX_ROWS = 1_048_576
 _ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _NUMBER = re.compile(r"-?(0|[1-9]\d{0,14})(\.\d+)?")
-NUMERIC_TYPES = {"int", "integer", "decimal"}
 ROWS_PER_CHUNK = 500
 
 CONTENT_TYPES = """<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
@@ -74,13 +73,6 @@ def _row(cells: list, numeric: list[bool], style: str = "") -> str:
     return "".join(parts)
 
 
-def _numeric_flags(export: Export, plan) -> list[bool]:
-    flags: list[bool] = [] if plan.repeat is not None else [False]
-    for col in plan.columns:
-        flags += [col.field.type in NUMERIC_TYPES or col.field.type == "geopoint"] * len(col.headers)
-    return flags
-
-
 def _sheet(head: list[str], labels: list[str] | None, rows: Iterable[list], numeric: list[bool]) -> Iterator[bytes]:
     frozen = 2 if labels else 1
     out = [SHEET_START.format(rows=frozen, first=frozen + 1), _row(head, [], ' s="1"')]
@@ -120,5 +112,5 @@ def xlsx_chunks(engine: Engine, export: Export, label_row: Export | None = None)
             rows = root_table(conn, export) if plan.repeat is None else repeat_table(conn, export, plan)
             labels = header(label_row, plan) if label_row is not None else None
             yield from archive.entry(f"xl/worksheets/sheet{i + 1}.xml",
-                                     _sheet(header(export, plan), labels, rows, _numeric_flags(export, plan)))
+                                     _sheet(header(export, plan), labels, rows, plan.numeric()))
         yield from archive.finish()
