@@ -616,7 +616,7 @@ def main(argv=None) -> int:
     ap.add_argument("--warmup", type=float, default=2, help="unmeasured seconds before each level (default 2)")
     ap.add_argument("--max-submissions", type=int, default=100_000, help="per level, whatever the duration")
     ap.add_argument("--workers", type=parse_list(int), default=[2], help="gunicorn workers (default 2 = cores); a list tries each")
-    ap.add_argument("--worker-class", type=parse_list(str), default=["sync"], help="sync and/or gthread")
+    ap.add_argument("--worker-class", type=parse_list(str), default=["gthread"], help="gthread (as shipped) and/or sync")
     ap.add_argument("--threads", type=parse_list(int), default=[4], help="threads per gthread worker (default 4)")
     ap.add_argument("--xml-kb", type=int, default=4, help="pad each submission's XML to this size (default 4)")
     ap.add_argument("--photo-kb", type=int, default=200)

@@ -1,0 +1,41 @@
+"""Access logs that never carry a credential.
+
+ODK Collect puts an app user's key in the URL path (`/v1/key/{token}/…`) and Central's clients may
+send a session token as `?st=`; gunicorn's access log prints the URL as received, so a log file would
+hand out working keys. `AccessLogger` masks both before any format sees them."""
+from __future__ import annotations
+
+import re
+
+from gunicorn.glogging import Logger
+
+_KEY = re.compile(r"(/v1/key/)[^/?#\s]+")
+_ST = re.compile(r"(^|[?&])st=[^&#\s]*")
+MASK = "***"
+
+
+def redact(text: str | None) -> str | None:
+    """The URL (or request line, or referrer) with app-user keys and `st` tokens masked."""
+    if not text:
+        return text
+    if "/key/" in text:
+        text = _KEY.sub(rf"\g<1>{MASK}", text)
+    if "st=" in text:
+        text = _ST.sub(rf"\g<1>st={MASK}", text)
+    return text
+
+
+class AccessLogger(Logger):
+    """gunicorn's logger with the request line, path, query and referrer redacted (`--logger-class`)."""
+
+    def atoms(self, resp, req, environ, request_time):
+        atoms = super().atoms(resp, req, environ, request_time)
+        for name, value in atoms.items():
+            if any(word in name for word in _SECRET_HEADERS):
+                atoms[name] = MASK
+            elif isinstance(value, str):
+                atoms[name] = redact(value)
+        return atoms
+
+
+_SECRET_HEADERS = ("authorization", "cookie", "csrf")
