@@ -10,6 +10,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from server import problems
 from server.config import Settings
 from server.db import make_engine, make_sessionmaker
+from server.models.accounts import warm_password_checks
 from server.models.blobs import BlobStore
 from server.models.form_data import VersionCache
 
@@ -40,6 +41,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["hamlet.sessionmaker"] = make_sessionmaker(engine)
     app.extensions["hamlet.blobs"] = BlobStore(settings.data_dir)
     app.extensions["hamlet.cache"] = VersionCache()
+    # The stand-in hash an unknown email is checked against, made now rather than by the first such sign-in.
+    warm_password_checks()
 
     problems.register(app)
     app.session_interface = NoCookieSessions()  # the API authenticates by token; no cookie session to open

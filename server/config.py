@@ -13,6 +13,22 @@ def _int(env: dict, name: str, default: int) -> int:
 
 
 @dataclass(frozen=True)
+class SignInLimits:
+    """Failed password checks allowed within `window_minutes` before the next one is refused (429),
+    counted in the database so that every worker and thread sees the same numbers."""
+
+    window_minutes: int = 15
+    # Guessing one account's password from one address.
+    per_account_and_address: int = 5
+    # One address trying many accounts (one password sprayed over every email).
+    per_address: int = 30
+    # Many addresses guessing one account; an address the account signed in from within
+    # `known_address_days` is exempt, so such an attack does not lock the owner out.
+    per_account: int = 100
+    known_address_days: int = 30
+
+
+@dataclass(frozen=True)
 class Settings:
     database_url: str
     data_dir: Path
@@ -32,6 +48,7 @@ class Settings:
     # The dashboard's map draws its points offline; with a tile URL ({z}/{x}/{y}) it draws tiles under them.
     map_tiles: str | None = None
     map_attribution: str | None = None
+    sign_in: SignInLimits = field(default_factory=SignInLimits)
     extra: dict = field(default_factory=dict)
 
     @classmethod

@@ -4,6 +4,7 @@ REST routes answer `{"message", "code", "details"}` as Central does (pyodk reads
 routes answer an OpenRosaResponse envelope, which ODK Collect shows to the enumerator."""
 from __future__ import annotations
 
+import math
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -88,6 +89,23 @@ ODataExpandUnsupported = problem("501.6", 'The given OData expand expression is 
 ODataSelectExpandUnsupported = problem("501.11", "This server doesn't support $select query parameter with $expand.")
 
 
+class SignInThrottled(Problem):
+    """429.91 (Hamlet's): a password check refused before it ran (server/auth/throttle.py), with how
+    long to wait in Retry-After and in the message."""
+
+    code = "429.91"
+    message = "Too many failed sign-in attempts."
+
+    def __init__(self, retry_after: int):
+        minutes = max(1, math.ceil(retry_after / 60))
+        super().__init__(f"Too many failed sign-in attempts. Wait {minutes} minute{'s' if minutes > 1 else ''}, "
+                         "then try again; if the password is forgotten, ask a site administrator to set a new one.",
+                         details={"retryAfter": retry_after, "minutes": minutes})
+        self.retry_after = retry_after
+        self.minutes = minutes
+        self.headers = {"Retry-After": str(retry_after)}
+
+
 def openrosa_envelope(message: str, nature: str = "") -> str:
     return (
         '<OpenRosaResponse xmlns="http://openrosa.org/http/response" items="0">'
@@ -100,8 +118,9 @@ def render(prob: Problem) -> Response:
     if getattr(request, "openrosa", False) or (request.endpoint or "").startswith("openrosa."):
         from server.openrosa.messages import bilingual
 
-        resp = Response(openrosa_envelope(bilingual(prob.code, prob.message), "error"), status=prob.status,
-                        content_type="text/xml; charset=utf-8")
+        resp = Response(openrosa_envelope(bilingual(prob.code, prob.message, prob.details), "error"),
+                        status=prob.status, content_type="text/xml; charset=utf-8")
+        resp.headers.extend(getattr(prob, "headers", {}))
         from server.openrosa.headers import add_openrosa_headers
 
         add_openrosa_headers(resp)
@@ -115,7 +134,7 @@ def render(prob: Problem) -> Response:
                 resp.headers.add("WWW-Authenticate", value)
         return resp
     return Response(json.dumps(prob.to_json(), ensure_ascii=False), status=prob.status,
-                    content_type="application/json; charset=utf-8")
+                    content_type="application/json; charset=utf-8", headers=getattr(prob, "headers", None))
 
 
 _HTTP_TO_PROBLEM = {

@@ -9,7 +9,8 @@ from server.api.common import commit, json_body, success
 from server.api.schemas import SessionIn
 from server.context import db, settings
 from server.db import isoformat
-from server.models.accounts import AuthSession, create_session, user_by_email
+from server.auth.throttle import guarded
+from server.models.accounts import AuthSession, create_session, password_matches, user_by_email
 
 bp = Blueprint("sessions", __name__, url_prefix="/v1/sessions")
 
@@ -17,8 +18,10 @@ bp = Blueprint("sessions", __name__, url_prefix="/v1/sessions")
 @bp.post("")
 def sign_in():
     body = json_body(SessionIn())
-    user = user_by_email(db(), body["email"])
-    if user is None or not user.check_password(body["password"]):
+    with guarded(body["email"]) as check:
+        user = user_by_email(db(), body["email"])
+        check.succeeded = password_matches(user, body["password"])
+    if not check.succeeded:
         raise problems.AuthenticationFailed("Incorrect email address and/or password.")
     session = create_session(db(), user, settings().session_hours)
     commit()

@@ -6,7 +6,8 @@ from urllib.parse import parse_qsl, urlencode
 
 from flask import Request, g
 
-from server.models.accounts import actor_for_token, is_wellformed_token, user_by_email
+from server.auth.throttle import guarded
+from server.models.accounts import actor_for_token, is_wellformed_token, password_matches, user_by_email
 from server.problems import AuthenticationFailed, HttpsOnly, InsufficientRights
 
 _KEY_PATH = re.compile(r"^/v1/key/([^/]*)(/.*)?$")
@@ -69,8 +70,10 @@ def identify(request: Request, db) -> None:
         auth = request.authorization
         if auth is None or not auth.username:
             raise AuthenticationFailed()
-        user = user_by_email(db, auth.username)
-        if user is None or not user.check_password(auth.password or ""):
+        with guarded(auth.username) as check:
+            user = user_by_email(db, auth.username)
+            check.succeeded = password_matches(user, auth.password or "")
+        if not check.succeeded:
             raise AuthenticationFailed()
         g.actor = user
 
@@ -84,10 +87,14 @@ def _digest_user(request: Request, db):
     if auth is None or auth.type != "digest":
         raise AuthenticationFailed()
     state = digest.nonce_state(current_app.config["SECRET_KEY"], auth.parameters.get("nonce", ""))
-    user = user_by_email(db, auth.username or "")
     uri_path = (auth.parameters.get("uri") or "").split("?", 1)[0]
-    if (state == "bad" or user is None or not uri_path.endswith(request.path)
-            or not digest.check(auth, user.digest_ha1, request.method)):
+    if state == "bad" or not auth.username or not uri_path.endswith(request.path):
+        # Not a password guess: a forged nonce or another request's answer proves nothing either way.
+        raise AuthenticationFailed("The username or password is not correct.")
+    with guarded(auth.username) as check:
+        user = user_by_email(db, auth.username)
+        check.succeeded = user is not None and digest.check(auth, user.digest_ha1, request.method)
+    if not check.succeeded:
         raise AuthenticationFailed("The username or password is not correct.")
     if state == "stale":
         problem = AuthenticationFailed("The sign-in has expired; sign in again.")

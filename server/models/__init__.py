@@ -7,3 +7,4 @@ from server.models.submissions import Submission, SubmissionDef, SubmissionAttac
 from server.models.form_data import FormTable, FormColumn  # noqa: F401
 from server.models.areas import Area  # noqa: F401
 from server.models.indicators import IndicatorSet  # noqa: F401
+from server.models.sign_in_attempts import SignInAttempt  # noqa: F401

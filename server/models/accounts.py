@@ -7,6 +7,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from sqlalchemy import ForeignKey, String, bindparam, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -54,7 +55,26 @@ class Actor(Base):
             self.digest_ha1 = digest_ha1(self.email, password)
 
     def check_password(self, password: str) -> bool:
-        return bool(self.password_hash) and check_password_hash(self.password_hash, password)
+        return password_matches(self, password)
+
+
+@lru_cache(maxsize=1)
+def _stand_in_hash() -> str:
+    return generate_password_hash(secrets.token_urlsafe(24), method="scrypt")
+
+
+def warm_password_checks() -> None:
+    _stand_in_hash()
+
+
+def password_matches(user: Actor | None, password: str) -> bool:
+    """Whether `user` has this password. Without a user (an unknown email) or without a password
+    hash, the same scrypt check runs on a stand-in hash: the time taken tells no one which emails
+    have an account."""
+    if user is None or not user.password_hash:
+        check_password_hash(_stand_in_hash(), password)
+        return False
+    return check_password_hash(user.password_hash, password)
 
 
 class AuthSession(Base):

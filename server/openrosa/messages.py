@@ -14,9 +14,12 @@ VI = {
     "409.9": "Bản phiếu bạn đang sửa đã cũ; hãy tải bản mới nhất rồi sửa lại",
     "409.18": "Phiếu này đã bị xóa trên máy chủ, không thể gửi lại",
     "413": "Phiếu hoặc tệp đính kèm quá lớn để gửi",
+    "429.91": "Đăng nhập sai quá nhiều lần; hãy đợi {minutes} phút rồi thử lại, hoặc nhờ quản trị viên đặt mật khẩu mới",
 }
 
 
-def bilingual(code: str, message: str) -> str:
+def bilingual(code: str, message: str, details: dict | None = None) -> str:
     vi = VI.get(code) or VI.get(code.split(".")[0])
+    if vi and details:
+        vi = vi.format(**details)
     return f"{vi}. / {message}" if vi else message

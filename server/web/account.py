@@ -5,11 +5,14 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, g, redirect, render_template, request, session, url_for
 
+from server import problems
+from server.auth.throttle import guarded
 from server.context import db
 from server.db import utcnow
-from server.models.accounts import user_by_email
+from server.models.accounts import password_matches, user_by_email
 from server.web import i18n
 from server.web import sessions as web_session
+from server.web.errors import throttled_message
 from server.web.i18n import _
 
 bp = Blueprint("account", __name__)
@@ -29,18 +32,6 @@ def safe_next(target: str | None, default: str) -> str:
     return target
 
 
-_DUMMY_HASH: list[str] = []
-
-
-def _spend_a_password_check(password: str) -> None:
-    """An unknown email costs the same scrypt time as a wrong password: timing tells no one who has an account."""
-    from werkzeug.security import check_password_hash, generate_password_hash
-
-    if not _DUMMY_HASH:
-        _DUMMY_HASH.append(generate_password_hash("not a password of anyone", method="scrypt"))
-    check_password_hash(_DUMMY_HASH[0], password)
-
-
 @bp.route("/sign-in", methods=["GET", "POST"])
 def sign_in():
     default = url_for("web.projects.list_projects")
@@ -49,22 +40,26 @@ def sign_in():
         return redirect(target)
     error = None
     email = ""
+    status = 200
+    headers = {}
     if request.method == "POST":
         email = (request.form.get("email") or "").strip()
         password = request.form.get("password") or ""
-        user = user_by_email(db(), email) if email and password else None
-        if user is not None and user.check_password(password):
-            web_session.sign_in(user)
-            return redirect(target)
-        if user is None and password:
-            _spend_a_password_check(password)
-        if email and password:
-            error, status = _("The email address or password is not correct."), 401
-        else:
+        if not (email and password):
             error, status = _("Enter your email address and your password."), 400
-    else:
-        status = 200
-    return render_template("sign_in.html", error=error, email=email, next=target), status
+        else:
+            try:
+                with guarded(email) as check:
+                    user = user_by_email(db(), email)
+                    check.succeeded = password_matches(user, password)
+            except problems.SignInThrottled as exc:
+                error, status, headers = throttled_message(exc), 429, exc.headers
+            else:
+                if check.succeeded:
+                    web_session.sign_in(user)
+                    return redirect(target)
+                error, status = _("The email address or password is not correct."), 401
+    return render_template("sign_in.html", error=error, email=email, next=target), status, headers
 
 
 @bp.post("/sign-out")
@@ -82,8 +77,17 @@ def password():
         new = request.form.get("new") or ""
         repeat = request.form.get("repeat") or ""
         user = g.user
-        if not old or not user.check_password(old):
+        if not old:
             errors["old"] = _("The current password is not correct.")
+        else:
+            try:
+                with guarded(user.email) as check:
+                    check.succeeded = password_matches(user, old)
+            except problems.SignInThrottled as exc:
+                return render_template("password.html", errors={"old": throttled_message(exc)}, done=False), 429, \
+                    exc.headers
+            if not check.succeeded:
+                errors["old"] = _("The current password is not correct.")
         if len(new) < MIN_PASSWORD:
             errors["new"] = _("The new password must be at least %(n)s characters long.", n=MIN_PASSWORD)
         elif len(new) > MAX_PASSWORD:

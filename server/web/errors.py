@@ -5,7 +5,7 @@ from flask import Blueprint, Flask, current_app, g, render_template, request, se
 from werkzeug.exceptions import HTTPException
 
 from server import problems
-from server.web.i18n import DEFAULT_LOCALE, _, normalise
+from server.web.i18n import DEFAULT_LOCALE, _, ngettext, normalise
 from server.web.sessions import is_api_path
 
 
@@ -17,6 +17,7 @@ def _message(status: int) -> str:
         404: _("This page does not exist, or it belongs to something you cannot see."),
         405: _("This page cannot be used that way."),
         413: _("The file is larger than this server accepts."),
+        429: _("Too many attempts. Wait a few minutes, then try again."),
         500: _("Something went wrong on the server. Try again; if it keeps happening, tell your administrator."),
     }.get(status, _("The request could not be used."))
 
@@ -28,10 +29,20 @@ def page(status: int, message: str | None = None):
     return render_template("error.html", status=status, message=message or _message(status)), status
 
 
+def throttled_message(exc: problems.SignInThrottled) -> str:
+    """What a person reads when a password check was refused (server/auth/throttle.py)."""
+    return ngettext("Too many wrong passwords. Wait %(num)s minute, then try again. If you have forgotten "
+                    "your password, ask a site administrator to set a new one.",
+                    "Too many wrong passwords. Wait %(num)s minutes, then try again. If you have forgotten "
+                    "your password, ask a site administrator to set a new one.", exc.minutes)
+
+
 def register_pages(bp: Blueprint) -> None:
     @bp.errorhandler(problems.Problem)
     def _problem(exc: problems.Problem):
         # The API's messages are English; a page shows its own translated sentence for the status.
+        if isinstance(exc, problems.SignInThrottled):
+            return *page(exc.status, throttled_message(exc)), exc.headers
         return page(exc.status)
 
     @bp.errorhandler(HTTPException)

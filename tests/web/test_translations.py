@@ -28,11 +28,21 @@ def _source_ids() -> set[str]:
             for m in extract_from_dir(str(WEB), method_map=method_map, keywords=keywords)}
 
 
+def _singular(message_id) -> str:
+    """A plural entry's id is (singular, plural); the singular names it."""
+    return message_id if isinstance(message_id, str) else message_id[0]
+
+
+def _forms(value) -> tuple[str, ...]:
+    """A translation as a tuple of its forms (one for a simple entry, one per plural form)."""
+    return (value,) if isinstance(value, str) else tuple(value or ())
+
+
 def test_every_message_in_the_code_and_templates_is_in_both_catalogs():
     ids = _source_ids()
     assert len(ids) > 100
     for locale in i18n.LOCALES:
-        missing = sorted(ids - {m.id for m in _po(locale) if m.id})
+        missing = sorted(ids - {_singular(m.id) for m in _po(locale) if m.id})
         assert not missing, f"run scripts/translations.sh; {locale} lacks {missing}"
 
 
@@ -41,11 +51,12 @@ def test_every_msgid_has_a_vietnamese_translation_with_the_same_placeholders():
     for m in _po("vi"):
         if not m.id:
             continue
-        if not m.string:
+        if not all(_forms(m.string)):
             untranslated.append(m.id)
         if m.fuzzy:
             fuzzy.append(m.id)
-        if sorted(PLACEHOLDER.findall(m.id)) != sorted(PLACEHOLDER.findall(m.string or "")):
+        wanted = sorted(PLACEHOLDER.findall(_singular(m.id)))
+        if any(sorted(PLACEHOLDER.findall(form or "")) != wanted for form in _forms(m.string) or ("",)):
             bad.append(m.id)
     assert not untranslated and not fuzzy and not bad, (untranslated, fuzzy, bad)
 
@@ -53,8 +64,8 @@ def test_every_msgid_has_a_vietnamese_translation_with_the_same_placeholders():
 @pytest.mark.parametrize("locale", i18n.LOCALES)
 def test_the_compiled_catalogs_match_their_po_files(locale):
     with open(WEB / "translations" / locale / "LC_MESSAGES" / "messages.mo", "rb") as f:
-        compiled = {m.id: m.string for m in read_mo(f) if m.id}
-    source = {m.id: m.string for m in _po(locale) if m.id and m.string}
+        compiled = {_singular(m.id): _forms(m.string) for m in read_mo(f) if m.id}
+    source = {_singular(m.id): _forms(m.string) for m in _po(locale) if m.id and any(_forms(m.string))}
     assert compiled == source, f"run scripts/translations.sh compile ({locale} .mo is stale)"
 
 

@@ -1,0 +1,115 @@
+"""Slowing down password guessing: every place a password is checked goes through `guarded`.
+
+The web sign-in page, POST /v1/sessions, HTTP Basic, HTTP Digest and both password-change routes
+call it with the email as typed; the client's address comes from the request. A check first
+leaves a row in the database (committed, so every other worker and thread counts it), then counts
+the rows of the window besides its own; over a limit (config.SignInLimits) it is refused with
+429.91 (problems.SignInThrottled) and how long to wait, without looking at the password. A right
+password removes its row and that account's failures from that address — never another
+address's — and a wrong one leaves its row as the failure. Counting rows that are still being
+checked makes the limit hold when many requests arrive at once: concurrent checks see each other
+and are refused rather than let through."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import math
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Iterator
+
+from flask import current_app, request
+from sqlalchemy.engine import Engine
+
+from server import problems
+from server.config import SignInLimits
+from server.db import utcnow
+from server.models import sign_in_attempts as rows
+
+# A known address is written again at most this often, so a Digest client's every request is not a write.
+_KNOWN_REFRESH = timedelta(days=1)
+
+
+def account_key(secret: str, email: str) -> str:
+    """The email as user_by_email compares it (trimmed, lower-case), as a keyed hash: what was typed
+    is never stored."""
+    return hmac.new(secret.encode(), (email or "").strip().lower().encode("utf-8", "replace"),
+                    hashlib.sha256).hexdigest()
+
+
+def address_key(address: str | None) -> str:
+    """An IPv4 address as it is; an IPv6 address as its /64, which one client typically holds whole."""
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return (address or "unknown")[:64]
+    if ip.version == 6:
+        if ip.ipv4_mapped is not None:   # ::ffff:203.0.113.5 is an IPv4 client
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
+@dataclass
+class Check:
+    """One password check; the caller sets `succeeded`."""
+
+    account: str
+    address: str
+    id: int
+    known_at: datetime | None
+    succeeded: bool = False
+
+
+@contextmanager
+def password_check(engine: Engine, limits: SignInLimits, account: str, address: str) -> Iterator[Check]:
+    """Raises SignInThrottled before the check when a limit is reached; otherwise yields a Check
+    whose `succeeded` the caller sets, and records the outcome when the block ends (an exception
+    inside it counts as a failure). `account` and `address` as account_key and address_key make them."""
+    check = _begin(engine, limits, account, address)
+    try:
+        yield check
+    finally:
+        _settle(engine, limits, check)
+
+
+def guarded(email: str) -> AbstractContextManager[Check]:
+    """password_check for this request: the app's database and limits, the client's address
+    (request.remote_addr, which ProxyFix takes from X-Forwarded-For behind a proxy)."""
+    return password_check(current_app.extensions["hamlet.engine"], current_app.config["HAMLET"].sign_in,
+                          account_key(current_app.config["SECRET_KEY"], email), address_key(request.remote_addr))
+
+
+def _begin(engine: Engine, limits: SignInLimits, account: str, address: str) -> Check:
+    now = utcnow()
+    with engine.begin() as conn:
+        attempt_id = rows.reserve(conn, account, address, now)
+    window = timedelta(minutes=limits.window_minutes)
+    since = now - window
+    with engine.begin() as conn:
+        known_at = rows.known_since(conn, account, address)
+        known = known_at is not None and known_at >= now - timedelta(days=limits.known_address_days)
+        blocking = [rows.nth_latest(conn, limits.per_account_and_address, since, attempt_id, account=account,
+                                    address=address),
+                    rows.nth_latest(conn, limits.per_address, since, attempt_id, address=address),
+                    None if known else rows.nth_latest(conn, limits.per_account, since, attempt_id, account=account)]
+        until = [at + window for at in blocking if at is not None]
+        if until:
+            rows.forget(conn, attempt_id)
+            rows.purge(conn, since, now - timedelta(days=limits.known_address_days))
+    if until:
+        raise problems.SignInThrottled(max(1, math.ceil((max(until) - now).total_seconds())))
+    return Check(account, address, attempt_id, known_at)
+
+
+def _settle(engine: Engine, limits: SignInLimits, check: Check) -> None:
+    now = utcnow()
+    with engine.begin() as conn:
+        if check.succeeded:
+            remember = check.known_at is None or check.known_at < now - _KNOWN_REFRESH
+            rows.succeeded(conn, check.account, check.address, now, remember)
+        else:
+            rows.purge(conn, now - timedelta(minutes=limits.window_minutes),
+                       now - timedelta(days=limits.known_address_days))

@@ -1,0 +1,81 @@
+"""Password attempts per account and client address, shared by every worker through the database.
+
+One row per password check under way or failed (`attempt`), and one per account and address that
+recently signed in (`known`). server/auth/throttle.py decides from these rows whether a check may
+run; this module holds only the table and its SQL. The account is a keyed hash of the email as
+typed, never the text: people sometimes type their password into the email field."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Connection, Index, String, delete, insert, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from server.db import Base, UTCDateTime
+
+ATTEMPT = "attempt"   # a check under way, or one that failed
+KNOWN = "known"       # the account signed in from this address at `at`
+
+
+class SignInAttempt(Base):
+    __tablename__ = "sign_in_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # HMAC-SHA256 of the email as typed (trimmed, lower-case), whether or not such an account exists.
+    account: Mapped[str] = mapped_column(String(64))
+    # The client's IP address; an IPv6 client's /64 network, since one host holds a whole /64.
+    address: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(8))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_sign_in_attempts_account_at", "account", "at"),
+        Index("ix_sign_in_attempts_address_at", "address", "at"),
+        Index("ix_sign_in_attempts_at", "at"),
+    )
+
+
+_t = SignInAttempt.__table__
+
+
+def reserve(conn: Connection, account: str, address: str, at: datetime) -> int:
+    """A row for a check about to run, so that concurrent checks in other workers count it."""
+    return conn.execute(insert(_t).values(account=account, address=address, kind=ATTEMPT, at=at)
+                        .returning(_t.c.id)).scalar_one()
+
+
+def nth_latest(conn: Connection, n: int, since: datetime, not_id: int, account: str | None = None,
+               address: str | None = None) -> datetime | None:
+    """When the n-th latest attempt since `since` (besides `not_id`) was made, for this account, this
+    address or both; None when there are fewer than n."""
+    query = select(_t.c.at).where(_t.c.kind == ATTEMPT, _t.c.at >= since, _t.c.id != not_id)
+    if account is not None:
+        query = query.where(_t.c.account == account)
+    if address is not None:
+        query = query.where(_t.c.address == address)
+    return conn.execute(query.order_by(_t.c.at.desc()).offset(n - 1).limit(1)).scalar()
+
+
+def known_since(conn: Connection, account: str, address: str) -> datetime | None:
+    """When the account last signed in from this address (as far as the table remembers)."""
+    return conn.execute(select(_t.c.at).where(_t.c.kind == KNOWN, _t.c.account == account, _t.c.address == address)
+                        .order_by(_t.c.at.desc()).limit(1)).scalar()
+
+
+def forget(conn: Connection, attempt_id: int) -> None:
+    conn.execute(delete(_t).where(_t.c.id == attempt_id))
+
+
+def succeeded(conn: Connection, account: str, address: str, at: datetime, remember: bool) -> None:
+    """A right password: this account's failures from this address are cleared (never another
+    address's), and the address is remembered as the account's when `remember`."""
+    conn.execute(delete(_t).where(_t.c.account == account, _t.c.address == address,
+                                  _t.c.kind.in_((ATTEMPT, KNOWN) if remember else (ATTEMPT,))))
+    if remember:
+        conn.execute(insert(_t).values(account=account, address=address, kind=KNOWN, at=at))
+
+
+def purge(conn: Connection, attempts_before: datetime, known_before: datetime) -> None:
+    """Rows too old to matter: failures outside the window, addresses not used for a long time."""
+    conn.execute(delete(_t).where(_t.c.at < attempts_before, _t.c.kind == ATTEMPT))
+    conn.execute(delete(_t).where(_t.c.at < known_before, _t.c.kind == KNOWN))
