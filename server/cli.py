@@ -416,7 +416,8 @@ EXPORT_SUFFIX = {"csv": ".csv.zip", "xlsx": ".xlsx", "geojson": ".geojson", "per
 @click.option("--from", "since", default=None, help="submitted on or after (2026-11-01)")
 @click.option("--to", "until", default=None, help="submitted on or before (2026-11-30)")
 @click.option("--review-state", default=None, help="comma-separated: received,approved,hasIssues,edited,rejected")
-@click.option("--media", is_flag=True, help="csv only: add the attachments under media/")
+@click.option("--media", is_flag=True, help="csv only: add the attachments under media/ (the merged client audit "
+              "log, `FORM - audit.csv`, is always in)")
 @click.option("--private-key", "private_key", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None, help="PEM private key of an encrypted form: its submissions are decrypted")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("exports"),
@@ -453,7 +454,10 @@ def export(form_id: str, project_id: int, fmt: str, labels: str | None, area: st
                     raise click.ClickException(str(exc)) from None
             if fmt == "csv":
                 from server.exports.csv_files import zip_chunks
-                chunks = zip_chunks(engine, current_app.extensions["hamlet.blobs"], export_, media, requested.bom)
+                # Unlike `attachments=false` on Central's path, the client audit log comes without --media:
+                # it is data (a few KB a household), not photos.
+                chunks = zip_chunks(engine, current_app.extensions["hamlet.blobs"], export_, media, requested.bom,
+                                    client_audits=True)
             elif fmt == "xlsx":
                 from server.exports.xlsx import xlsx_chunks
                 chunks = xlsx_chunks(engine, export_)

@@ -6,17 +6,24 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
+from functools import partial
+from itertools import chain
 from typing import Iterable, Iterator
 
 from sqlalchemy import Engine
 
 from server.exports import source
+from server.exports.client_audits import merged as client_audit_rows
 from server.exports.plan import sanitize_file_name
 from server.exports.tables import Export, header, make_plans, repeat_table, root_table
 from server.exports.zipstream import ZipStream
 from server.models.blobs import BlobStore
 
 ROWS_PER_CHUNK = 2000
+# A decrypted submission's client audit log: audit.csv.enc without its .enc (source.ENCRYPTED_CLIENT_AUDIT).
+CLIENT_AUDIT_FILE = source.ENCRYPTED_CLIENT_AUDIT[: -len(".enc")]
+log = logging.getLogger("hamlet")
 
 
 def csv_bytes(head: list[str], rows: Iterable[list], bom: bool = False) -> Iterator[bytes]:
@@ -46,7 +53,40 @@ def connect(engine: Engine):
     return conn
 
 
-def zip_chunks(engine: Engine, store: BlobStore, export: Export, media: bool, bom: bool = False) -> Iterator[bytes]:
+def _client_audit_logs(conn, store: BlobStore, export: Export) -> Iterator[tuple[str, object]]:
+    """(instance ID, a function opening the log, or None when it has not been received) of each client
+    audit log, in Central's order; encrypted submissions' logs only with a key, decrypted."""
+    decryptor = export.decryptor
+    found = source.client_audit_logs(conn, export.tables, export.selection, encrypted=decryptor is not None)
+    if decryptor is not None:
+        found = list(found)   # decrypting reads the database: not while this query streams on the connection
+    for submission_id, instance_id, encrypted, sha in found:
+        if sha is None:
+            yield instance_id, None
+        elif not encrypted:
+            yield instance_id, partial(store.open, sha)
+        else:
+            opened, _ = decryptor.open(conn, submission_id)
+            data = decryptor.last_media.get(CLIENT_AUDIT_FILE) if opened is not None else None
+            if data is None:
+                log.warning("The client audit log of %s could not be decrypted; it is left out of the export.",
+                            instance_id)
+                continue
+            yield instance_id, partial(io.BytesIO, data)
+
+
+def _malformed(instance_id: str) -> None:
+    log.warning("The client audit log of %s is not well-formed CSV; it was exported as far as it could be read.",
+                instance_id)
+
+
+def zip_chunks(engine: Engine, store: BlobStore, export: Export, media: bool, bom: bool = False,
+               client_audits: bool | None = None) -> Iterator[bytes]:
+    """The archive: every table, then `{form} - audit.csv` when the submissions carry client audit logs,
+    then media/. Central writes the audit file only with the media (`attachments=false` has neither);
+    `client_audits` says otherwise for callers of Hamlet's own (the CLI)."""
+    if client_audits is None:
+        client_audits = media
     with connect(engine) as conn:
         plans = make_plans(conn, export)
         archive = ZipStream()
@@ -55,11 +95,18 @@ def zip_chunks(engine: Engine, store: BlobStore, export: Export, media: bool, bo
         for plan in plans[1:]:
             yield from archive.entry(plan.file_name, csv_bytes(header(export, plan),
                                                                repeat_table(conn, export, plan), bom))
+        if client_audits:
+            logs = _client_audit_logs(conn, store, export)
+            first = next(logs, None)
+            if first is not None:   # Central adds the file as the first log comes, even an empty one
+                rows = client_audit_rows(chain([first], logs), on_malformed=_malformed)
+                name = sanitize_file_name(f"{export.form.xml_form_id} - audit.csv")
+                yield from archive.entry(name, csv_bytes(next(rows), rows, bom))
         if media:
             # Central names each file media/<sanitized name>. Where two submissions hold files of one
             # name Central writes both entries under that name; here the first one written is kept.
             seen: set[str] = set()
-            for name, sha in source.attachment_blobs(conn, export.tables, export.selection):
+            for name, sha, _ in source.attachment_blobs(conn, export.tables, export.selection):
                 name = sanitize_file_name(name)
                 if name in seen:
                     continue
@@ -67,14 +114,15 @@ def zip_chunks(engine: Engine, store: BlobStore, export: Export, media: bool, bo
                 with store.open(sha) as fp:
                     yield from archive.file(f"media/{name}", fp)
             if export.decryptor is not None:
-                # Decrypted files go in under their own names, without .enc, as Central writes them.
+                # Decrypted files go in under their own names, without .enc, as Central writes them; the
+                # client audit log is in its own file.
                 from server.exports.decrypted import encrypted_in_order
 
                 for submission_id, _, _ in list(encrypted_in_order(conn, export.selection, export.tables)):
                     opened, _ = export.decryptor.open(conn, submission_id)
                     for name, data in (export.decryptor.last_media.items() if opened is not None else ()):
                         name = sanitize_file_name(name)
-                        if name not in seen:
+                        if name not in seen and name != CLIENT_AUDIT_FILE:
                             seen.add(name)
                             yield from archive.entry(f"media/{name}", [data])
         yield from archive.finish()

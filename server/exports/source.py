@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Iterator
 
-from sqlalchemy import ColumnElement, Connection, Table, case, func, or_, select
+from sqlalchemy import ColumnElement, Connection, Table, and_, case, func, null, or_, select
 
 from server.auth.scope import FormScope
 from server.exports.plan import split_values
@@ -152,22 +152,74 @@ def select_values(conn: Connection, tables: DataTables, paths: list[str], select
     return out
 
 
-def attachment_blobs(conn: Connection, tables: DataTables, selection: Selection) -> Iterator[tuple[str, str]]:
-    """(file name, blob sha256) of every attachment present on the exported submissions' current versions.
+# Central's client audit log (odk-protocol §6.1): the file a submission's meta/audit names, or for an
+# encrypted submission the envelope's audit.csv.enc (lib/model/query/submission-attachments.js).
+CLIENT_AUDIT_FIELD = "meta/audit"
+ENCRYPTED_CLIENT_AUDIT = "audit.csv.enc"
 
-    Not those of encrypted submissions: Central's export leaves them out unless it decrypts them."""
+
+def _client_audit_column(tables: DataTables):
+    """The root table's meta/audit column, when some version of the form has the field."""
+    found = tables.columns.get(CLIENT_AUDIT_FIELD)
+    return tables.root.c[found[1]] if found is not None and found[0] == "" and found[1] in tables.root.c else None
+
+
+def _is_client_audit(name: str, encrypted: bool, audit_value: str | None) -> bool:
+    # Intake names the attachment after the stripped text of meta/audit (xforms/submission.py).
+    return name == ENCRYPTED_CLIENT_AUDIT if encrypted else (audit_value is not None and name == audit_value.strip())
+
+
+def attachment_blobs(conn: Connection, tables: DataTables, selection: Selection) -> Iterator[tuple[str, str, str]]:
+    """(file name, blob sha256, instance id) of every attachment present on the exported submissions'
+    current versions, newest submission first.
+
+    Not those of encrypted submissions (Central's export leaves them out unless it decrypts them), nor
+    client audit logs, which go to their own merged file (client_audit_logs)."""
     from server.models.blobs import Blob
 
     s, a, b, d = SUBMISSIONS, ATTACHMENTS, Blob.__table__, DEFS.alias("current_def")
+    audit = _client_audit_column(tables)
     joined = (s.join(d, d.c.id == s.c.current_def_id).join(a, a.c.submission_def_id == d.c.id)
               .join(b, b.c.id == a.c.blob_id))
-    if selection.needs_root:
-        joined = joined.join(tables.root, tables.root.c.submission_id == s.c.id)
-    stmt = (select(a.c.name, b.c.sha256).select_from(joined)
+    if selection.needs_root or audit is not None:
+        joined = joined.outerjoin(tables.root, tables.root.c.submission_id == s.c.id)
+    stmt = (select(a.c.name, b.c.sha256, s.c.instance_id, audit if audit is not None else null())
+            .select_from(joined)
             .where(*selection.where(s, tables.root), d.c.encrypted.is_(False))
             .order_by(s.c.created_at.desc(), s.c.id.desc(), a.c.name))
-    yield from conn.execution_options(**STREAM).execute(stmt)
+    for name, sha, instance_id, audit_value in conn.execution_options(**STREAM).execute(stmt):
+        if not _is_client_audit(name, False, audit_value):
+            yield name, sha, instance_id
 
+
+def client_audit_logs(conn: Connection, tables: DataTables, selection: Selection,
+                      encrypted: bool = False) -> Iterator[tuple[int, str, bool, str | None]]:
+    """(submission id, instance id, encrypted, blob sha256 or None while not received) of the client
+    audit log of each exported submission's current version that has one, in Central's order: by
+    when that version arrived, oldest first. Encrypted submissions only with `encrypted` (a key was
+    given); deleted submissions never, whatever the $filter (Central's query)."""
+    from server.models.blobs import Blob
+
+    s, a, b, d = SUBMISSIONS, ATTACHMENTS, Blob.__table__, DEFS.alias("current_def")
+    audit = _client_audit_column(tables)
+    joined = (s.join(d, d.c.id == s.c.current_def_id).join(a, a.c.submission_def_id == d.c.id)
+              .outerjoin(b, b.c.id == a.c.blob_id))
+    if selection.needs_root or audit is not None:
+        joined = joined.outerjoin(tables.root, tables.root.c.submission_id == s.c.id)
+    kinds = [and_(d.c.encrypted.is_(True), a.c.name == ENCRYPTED_CLIENT_AUDIT)] if encrypted else []
+    if audit is not None:
+        kinds.append(and_(d.c.encrypted.is_(False), audit.is_not(None)))
+    if not kinds:
+        return
+    stmt = (select(s.c.id, s.c.instance_id, d.c.encrypted, a.c.name, b.c.sha256,
+                   audit if audit is not None else null())
+            .select_from(joined)
+            .where(*selection.where(s, tables.root), s.c.deleted_at.is_(None), or_(*kinds))
+            .order_by(d.c.created_at, d.c.id, a.c.name))
+    for submission_id, instance_id, is_encrypted, name, sha, audit_value in \
+            conn.execution_options(**STREAM).execute(stmt):
+        if _is_client_audit(name, is_encrypted, audit_value):
+            yield submission_id, instance_id, bool(is_encrypted), sha
 
 
 def person_rows(conn: Connection, tables: DataTables, repeat_path: str, columns: list[str], root_columns: list[str],
