@@ -5,6 +5,7 @@ row, no BOM (unless asked for, so that Excel reads Vietnamese right), the header
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import logging
 from functools import partial
@@ -51,6 +52,46 @@ def connect(engine: Engine):
     if engine.dialect.name == "postgresql":
         conn = conn.execution_options(isolation_level="REPEATABLE READ")
     return conn
+
+
+class MediaNames:
+    """Names of the files under media/, never the same twice in one archive.
+
+    Central writes every file as media/<sanitized name>, so two submissions' `1.jpg` (or two names that
+    sanitize alike) become two entries of one name, and unzipping keeps only one of them. Here the
+    first file written keeps the plain name (the newest submission's: files follow the rows' order);
+    the same bytes again under that name are not written twice; a different file of that name goes
+    under a folder named after its submission, media/<instance ID>/1.jpg (the instance ID sanitized
+    as file names are: uuid:… becomes uuid…), numbered `1 (2).jpg` in the unlikely case that is
+    taken too. Names are compared as a case-insensitive file system (Windows, macOS) compares them."""
+
+    def __init__(self) -> None:
+        self._taken: dict[str, str] = {}      # casefolded name under media/ -> the file's digest (a prefix)
+
+    def claim(self, name: str, instance_id: str, digest: str) -> str | None:
+        """The archive entry for this file, or None when the same bytes are already in under its name."""
+        mark = digest[:16]
+        for candidate in self._candidates(sanitize_file_name(name) or "attachment", instance_id):
+            held = self._taken.get(candidate.casefold())
+            if held is None:
+                self._taken[candidate.casefold()] = mark
+                return f"media/{candidate}"
+            if held == mark:
+                return None
+        raise AssertionError("the candidates never run out")
+
+    @staticmethod
+    def _candidates(base: str, instance_id: str) -> Iterator[str]:
+        yield base
+        folder = sanitize_file_name(instance_id) or "submission"
+        yield f"{folder}/{base}"
+        stem, dot, extension = base.rpartition(".")
+        if not stem:
+            stem, dot, extension = base, "", ""
+        n = 2
+        while True:
+            yield f"{folder}/{stem} ({n}){dot}{extension}"
+            n += 1
 
 
 def _client_audit_logs(conn, store: BlobStore, export: Export) -> Iterator[tuple[str, object]]:
@@ -103,28 +144,26 @@ def zip_chunks(engine: Engine, store: BlobStore, export: Export, media: bool, bo
                 name = sanitize_file_name(f"{export.form.xml_form_id} - audit.csv")
                 yield from archive.entry(name, csv_bytes(next(rows), rows, bom))
         if media:
-            # Central names each file media/<sanitized name>. Where two submissions hold files of one
-            # name Central writes both entries under that name; here the first one written is kept.
-            seen: set[str] = set()
-            for name, sha, _ in source.attachment_blobs(conn, export.tables, export.selection):
-                name = sanitize_file_name(name)
-                if name in seen:
+            names = MediaNames()
+            for name, sha, instance_id in source.attachment_blobs(conn, export.tables, export.selection):
+                entry = names.claim(name, instance_id, sha)
+                if entry is None:
                     continue
-                seen.add(name)
                 with store.open(sha) as fp:
-                    yield from archive.file(f"media/{name}", fp)
+                    yield from archive.file(entry, fp)
             if export.decryptor is not None:
                 # Decrypted files go in under their own names, without .enc, as Central writes them; the
                 # client audit log is in its own file.
                 from server.exports.decrypted import encrypted_in_order
 
-                for submission_id, _, _ in list(encrypted_in_order(conn, export.selection, export.tables)):
+                for submission_id, instance_id, _ in list(encrypted_in_order(conn, export.selection, export.tables)):
                     opened, _ = export.decryptor.open(conn, submission_id)
                     for name, data in (export.decryptor.last_media.items() if opened is not None else ()):
-                        name = sanitize_file_name(name)
-                        if name not in seen and name != CLIENT_AUDIT_FILE:
-                            seen.add(name)
-                            yield from archive.entry(f"media/{name}", [data])
+                        if name == CLIENT_AUDIT_FILE:
+                            continue
+                        entry = names.claim(name, instance_id, hashlib.sha256(data).hexdigest())
+                        if entry is not None:
+                            yield from archive.entry(entry, [data])
         yield from archive.finish()
 
 
