@@ -12,7 +12,7 @@ from __future__ import annotations
 from flask import Blueprint, Flask, g, redirect, request, session, url_for
 from jinja2 import FileSystemBytecodeCache
 
-from server.web import errors, i18n
+from server.web import errors, i18n, limits
 from server.web import sessions as web_session
 
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static",
@@ -28,6 +28,18 @@ def _who_and_which_language():
     user = g.get("user")
     g.locale = (i18n.normalise(user.language) if user is not None else None) \
         or i18n.normalise(session.get("lang")) or i18n.DEFAULT_LOCALE
+
+
+@bp.before_request
+def _body_size():
+    """Each page's limit on the request body, before anything reads it (the CSRF check below does)."""
+    return limits.apply()
+
+
+@bp.errorhandler(413)
+def _too_large(_exc):
+    """A chunked body cut at the limit while it was read."""
+    return limits.too_large()
 
 
 @bp.before_request

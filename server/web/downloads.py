@@ -21,6 +21,7 @@ from server.models.forms import FormDef
 from server.web.filters import (REVIEW_LABELS, Filters, area_field, effective_area_path, message_for, read_filters,
                                 schema_fields)
 from server.web.i18n import _, current_locale
+from server.web.limits import takes_file
 from server.xforms.labels import languages
 
 bp = Blueprint("downloads", __name__, url_prefix="/projects/<int:project_id>/forms/<xml_form_id>/downloads")
@@ -124,6 +125,7 @@ def page(project_id: int, xml_form_id: str):
 
 
 @bp.route("/<kind>", methods=["GET", "POST"])
+@takes_file(lambda _settings: MAX_KEY_BYTES, lambda _n: _("This file is too large to be a private key (at most 64 KB)."))
 def download(project_id: int, xml_form_id: str, kind: str):
     project, form = _form(project_id, xml_form_id)
     if kind not in downloads.KINDS:

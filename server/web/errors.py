@@ -22,11 +22,11 @@ def _message(status: int) -> str:
     }.get(status, _("The request could not be used."))
 
 
-def page(status: int, message: str | None = None):
-    """A full HTML page for an error, with the status code."""
+def page(status: int, message: str | None = None, back: str | None = None):
+    """A full HTML page for an error, with the status code; `back` links to the page the visitor was on."""
     if "locale" not in g:  # a URL no route matched: the blueprint's before_request did not run
         g.locale = normalise(session.get("lang")) or DEFAULT_LOCALE
-    return render_template("error.html", status=status, message=message or _message(status)), status
+    return render_template("error.html", status=status, message=message or _message(status), back=back), status
 
 
 def throttled_message(exc: problems.SignInThrottled) -> str:

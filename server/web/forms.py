@@ -10,7 +10,8 @@ from server.context import blobs, db, settings
 from server.models import form_versions as fv
 from server.models.forms import FORM_STATES, Form, FormDef
 from server.models.submission_queries import counts_by_form
-from server.web.i18n import _, current_locale
+from server.web.i18n import _, current_locale, size_text
+from server.web.limits import takes_file
 from server.web.projects import located
 from server.xforms.labels import UnknownLanguage, languages, read_labels
 from server.xforms.schema import read_schema
@@ -114,7 +115,12 @@ def discard_draft(project_id: int, xml_form_id: str):
     return redirect(url_for(".form", project_id=project_id, xml_form_id=xml_form_id))
 
 
+def _media_too_large(limit: int) -> str:
+    return _("The file is too large: this server accepts media files up to %(size)s.", size=size_text(limit))
+
+
 @bp.post("/media")
+@takes_file(lambda s: s.max_submission_bytes, _media_too_large)
 def upload_media(project_id: int, xml_form_id: str):
     project, form = _form(project_id, xml_form_id, "form.update")
     name = request.form.get("name") or ""
@@ -131,9 +137,7 @@ def upload_media(project_id: int, xml_form_id: str):
         fv.upload_attachment(db(), blobs(), form, name, upload.stream, upload.mimetype, limit)
     except problems.PayloadTooLarge:
         db().rollback()
-        return render_form(project, form, 413, media_errors={
-            name: _("The file is too large: this server accepts media files up to %(size)s MB.",
-                    size=limit // 1_000_000)})
+        return render_form(project, form, 413, media_errors={name: _media_too_large(limit)})
     db().commit()
     flash(_("Uploaded %(name)s.", name=name), "ok")
     return redirect(url_for(".form", project_id=project_id, xml_form_id=xml_form_id))

@@ -80,6 +80,16 @@ def percent(value: float | None, locale: str | None = None) -> str:
     return format_percent(value / 100, "#,##0.#%", locale=locale or current_locale())
 
 
+def size_text(n: int, locale: str | None = None) -> str:
+    """A byte limit as people read it, in the unit it was set in: 10 MB (10 MiB), 100 MB (10⁸), 256 KB."""
+    for unit, name in ((1024 * 1024, "MB"), (1_000_000, "MB"), (1024, "KB"), (1000, "KB")):
+        if n >= unit and n % unit == 0:
+            return f"{number(n // unit, locale)} {name}"
+    if n >= 1_000_000:
+        return f"{number(round(n / 1_000_000, 1), locale)} MB"
+    return f"{number(max(1, round(n / 1000)), locale)} KB"
+
+
 def when(value: datetime | None, locale: str | None = None) -> str:
     """A timestamp in Vietnam's time, in the locale's usual order (23/11/2026 14:05)."""
     if value is None:

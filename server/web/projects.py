@@ -16,7 +16,8 @@ from server.models.forms import Form, live_form, project_forms
 from server.models.projects import Project, visible_projects
 from server.models.submission_queries import counts_by_form
 from server.xforms.xlsform import locate, sniff
-from server.web.i18n import _
+from server.web.i18n import _, size_text
+from server.web.limits import takes_file
 
 bp = Blueprint("projects", __name__)
 
@@ -54,6 +55,8 @@ def project(project_id: int):
 
 
 @bp.post("/projects/<int:project_id>/forms")
+@takes_file(lambda s: s.max_form_bytes, lambda n: _("The file is too large: this server accepts form files up to "
+                                                   "%(size)s.", size=size_text(n)))
 def upload_form(project_id: int):
     """A new form, or a new draft of the form with the same form ID; publishing is a separate step."""
     project = project_or_404(project_id, "form.create")
@@ -61,7 +64,7 @@ def upload_form(project_id: int):
     data = upload.read(settings().max_form_bytes + 1) if upload is not None and upload.filename else b""
     error = _check_upload(data)
     if error is not None:
-        return render_project(project, 400, error)
+        return render_project(project, 413 if len(data) > settings().max_form_bytes else 400, error)
     try:
         definition = fv.read_definition(data, settings(), PurePath(upload.filename).stem, ignore_warnings=True)
         form = _store(project, definition)
@@ -82,8 +85,8 @@ def _check_upload(data: bytes) -> dict | None:
     if not data:
         return {"title": _("Choose an XLSForm file (.xlsx or .xls) to upload.")}
     if len(data) > settings().max_form_bytes:
-        return {"title": _("The file is too large: this server accepts form files up to %(size)s MB.",
-                           size=settings().max_form_bytes // (1024 * 1024))}
+        return {"title": _("The file is too large: this server accepts form files up to %(size)s.",
+                           size=size_text(settings().max_form_bytes))}
     if sniff(data) is None:
         return {"title": _("This file is not an XLSForm. Choose the .xlsx or .xls workbook of the form "
                            "(or its XForm .xml).")}

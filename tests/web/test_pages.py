@@ -280,7 +280,7 @@ def test_upload_refusals_say_why_and_change_nothing(signed_in, app):
     assert wrong.status_code == 400 and "không phải XLSForm" in wrong.get_data(as_text=True)
     app.config["HAMLET"] = __import__("dataclasses").replace(app.config["HAMLET"], max_form_bytes=1000)
     big = _upload(signed_in, project_id, SURVEY.read_bytes(), "household_digital_survey.xlsx")
-    assert big.status_code == 400 and "Tệp quá lớn" in big.get_data(as_text=True)
+    assert big.status_code == 413 and "Tệp quá lớn" in big.get_data(as_text=True)
     assert _forms(app, project_id) == []
 
 
