@@ -316,6 +316,28 @@ def test_the_project_tab_goes_to_the_one_dashboard(signed_in, data):
     assert resp.status_code == 302 and resp.headers["Location"].endswith(data.page)
 
 
+def test_the_forms_tabs_lead_to_its_dashboard_for_those_who_may_see_it(app, signed_in, data, admin_password_hash):
+    from .conftest import Browserish
+
+    form = data.page.rsplit("/dashboard", 1)[0]
+    target = None
+    for page in (form, f"{form}/submissions", f"{form}/downloads"):
+        [tab] = [a for a in css(parse(signed_in.get(page)), "nav.tabs a") if text(a) == "Tiến độ"]
+        assert target in (None, tab.get("href")) and tab.get("aria-current") is None
+        target = tab.get("href")
+    assert target == data.page
+    doc = parse(signed_in.get(target))
+    assert css(doc, "table.areas tbody tr") and "Tiến độ" in text(doc.find(".//title"))
+    make_user(app, "viewer@hamlet.test", admin_password_hash, "viewer", data.project)
+    viewer = Browserish(app.test_client()).sign_in("viewer@hamlet.test")
+    [tab] = [a for a in css(parse(viewer.get(form)), "nav.tabs a") if text(a) == "Tiến độ"]
+    assert viewer.get(tab.get("href")).status_code == 200
+    make_user(app, "collector@hamlet.test", admin_password_hash, "formfill", data.project)
+    collector = Browserish(app.test_client()).sign_in("collector@hamlet.test")
+    resp = collector.get(form)
+    assert resp.status_code == 200 and not [a for a in css(parse(resp), "nav.tabs a") if "dashboard" in a.get("href")]
+
+
 def test_a_form_without_indicators_says_so(signed_in, admin, project):
     from conftest import XLSFORMS, XLSX
 
