@@ -251,6 +251,31 @@ def test_roles_on_submissions(admin, client, project, key_base, survey):
     assert bad.status_code == 400
 
 
+def test_commenting_needs_only_the_right_to_read_as_in_central(admin, client, project, key_base, survey):
+    """Central's POST …/submissions/{id}/comments asks for submission.read (lib/resources/comments.js),
+    which its Project Viewer role has: a viewer comments, a data collector and an app user do not."""
+    from conftest import Api, sign_in
+
+    h = household()
+    submit(client, key_base, to_xml(h))
+    users = {}
+    for role in ("viewer", "formfill"):
+        uid = admin.post("/v1/users", json_body={"email": f"{role}@x.vn", "password": "long enough pw"}).get_json()["id"]
+        admin.post(f"/v1/projects/{project}/assignments/{role}/{uid}")
+        users[role] = (uid, Api(client, sign_in(client, f"{role}@x.vn", "long enough pw")))
+    comments = f"{survey}/submissions/{h.instance_id}/comments"
+    viewer_id, viewer = users["viewer"]
+    made = viewer.post(comments, json_body={"body": "Hộ này thiếu tọa độ GPS."})
+    assert made.status_code == 200 and made.get_json()["actorId"] == viewer_id
+    assert [(c["body"], c["actorId"]) for c in viewer.get(comments).get_json()] == [("Hộ này thiếu tọa độ GPS.", viewer_id)]
+    _, collector = users["formfill"]
+    assert collector.post(comments, json_body={"body": "x"}).status_code == 403
+    assert collector.get(comments).status_code == 403
+    key_comments = f"{key_base}/forms/{FORM}/submissions/{h.instance_id}/comments"
+    assert client.post(key_comments, json={"body": "x"}).status_code == 403
+    assert len(admin.get(comments).get_json()) == 1
+
+
 def test_rest_create_checks_the_form_id(admin, survey):
     from collect import instance
 

@@ -264,8 +264,11 @@ def test_a_viewer_sees_submissions_but_cannot_review(app, admin, project, survey
     resp = web.post(detail_url(project, target) + "/review", {"state": "approved"})
     assert resp.status_code == 403 and "Bạn không có quyền" in resp.get_data(as_text=True)
     assert admin.get(f"{survey}/submissions/{target}").get_json()["reviewState"] is None
-    # Commenting needs only the right to read, as on the REST API (POST …/comments).
+    # Commenting needs only the right to read, as on the REST API (POST …/comments) and in Central.
+    assert 'id="body"' in page    # the comment form is on a viewer's page
     assert web.post(detail_url(project, target) + "/comments", {"body": "Xem lại GPS"}).status_code == 302
+    assert [c["body"] for c in admin.get(f"{survey}/submissions/{target}/comments").get_json()] == ["Xem lại GPS"]
+    assert "Xem lại GPS" in web.get(detail_url(project, target)).get_data(as_text=True)
 
 
 def test_a_data_collector_cannot_see_submissions(app, project, survey, households, admin_password_hash):  # noqa: F811
