@@ -13,7 +13,8 @@ person, 500 villages; rows exactly as intake stores them) in a fresh database. T
 2. After `ANALYZE` (as autovacuum does shortly after): `--repeat` runs each of the CSV zip
    (`submissions.csv.zip?attachments=false`), the XLSX, the person table and the GeoJSON.
 3. OData pages of 1,000 rows, when the server has OData: the first and a deep page of `Submissions`
-   and of the roster table `Submissions.household.members`, `--pages` times each.
+   and of the roster table `Submissions.household.members`, by `$skip` and by the `@odata.nextLink`
+   (`$skiptoken`) a client follows, `--pages` times each.
 
 Reported for each download: wall time to the last byte, time to the first byte, size, rows checked
 (the archive is opened and its rows counted against what was loaded), the server's CPU seconds
@@ -26,6 +27,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import io
+import json
 import statistics
 import sys
 import threading
@@ -201,6 +203,15 @@ def odata_pages(server: Gunicorn, token: str, base: str, info, pages: int) -> di
              "members (repeat), first 1,000": f"{base}.svc/Submissions.household.members?%24top=1000",
              f"members (repeat), $skip={deep * 4:,}": f"{base}.svc/Submissions.household.members?%24top=1000&%24skip={deep * 4}",
              "Submissions $count, $top=0": f"{base}.svc/Submissions?%24top=0&%24count=true"}
+    # What pyodk and Power BI follow: the page's @odata.nextLink ($skiptoken, a keyset), taken deep.
+    for label, path in ((f"Submissions, nextLink after {deep:,}", f"{base}.svc/Submissions?%24top=1000&%24skip={deep - 1000}"),
+                        (f"members (repeat), nextLink after {deep * 4:,}",
+                         f"{base}.svc/Submissions.household.members?%24top=1000&%24skip={deep * 4 - 1000}")):
+        conn.request("GET", path, headers=headers)
+        resp = conn.getresponse()
+        link = json.loads(resp.read()).get("@odata.nextLink")
+        if resp.status == 200 and link:
+            cases[label] = link[link.index(base):]
     out = {}
     print(f"\nOData pages ({pages} requests each, median / p95 wall ms):")
     for label, path in cases.items():
