@@ -169,6 +169,17 @@ def _is_client_audit(name: str, encrypted: bool, audit_value: str | None) -> boo
     return name == ENCRYPTED_CLIENT_AUDIT if encrypted else (audit_value is not None and name == audit_value.strip())
 
 
+def _current_attachments(tables: DataTables, selection: Selection, audit, current_def, blob, received_only: bool):
+    """submissions ⋈ current version ⋈ its attachments ⋈ blobs (inner when `received_only`), with the
+    root data row when the selection's filters or the audit column need it."""
+    s, a, d = SUBMISSIONS, ATTACHMENTS, current_def
+    joined = s.join(d, d.c.id == s.c.current_def_id).join(a, a.c.submission_def_id == d.c.id)
+    joined = (joined.join if received_only else joined.outerjoin)(blob, blob.c.id == a.c.blob_id)
+    if selection.needs_root or audit is not None:
+        joined = joined.outerjoin(tables.root, tables.root.c.submission_id == s.c.id)
+    return joined
+
+
 def attachment_blobs(conn: Connection, tables: DataTables, selection: Selection) -> Iterator[tuple[str, str, str]]:
     """(file name, blob sha256, instance id) of every attachment present on the exported submissions'
     current versions, newest submission first.
@@ -179,10 +190,7 @@ def attachment_blobs(conn: Connection, tables: DataTables, selection: Selection)
 
     s, a, b, d = SUBMISSIONS, ATTACHMENTS, Blob.__table__, DEFS.alias("current_def")
     audit = _client_audit_column(tables)
-    joined = (s.join(d, d.c.id == s.c.current_def_id).join(a, a.c.submission_def_id == d.c.id)
-              .join(b, b.c.id == a.c.blob_id))
-    if selection.needs_root or audit is not None:
-        joined = joined.outerjoin(tables.root, tables.root.c.submission_id == s.c.id)
+    joined = _current_attachments(tables, selection, audit, d, b, received_only=True)
     stmt = (select(a.c.name, b.c.sha256, s.c.instance_id, audit if audit is not None else null())
             .select_from(joined)
             .where(*selection.where(s, tables.root), d.c.encrypted.is_(False))
@@ -202,10 +210,7 @@ def client_audit_logs(conn: Connection, tables: DataTables, selection: Selection
 
     s, a, b, d = SUBMISSIONS, ATTACHMENTS, Blob.__table__, DEFS.alias("current_def")
     audit = _client_audit_column(tables)
-    joined = (s.join(d, d.c.id == s.c.current_def_id).join(a, a.c.submission_def_id == d.c.id)
-              .outerjoin(b, b.c.id == a.c.blob_id))
-    if selection.needs_root or audit is not None:
-        joined = joined.outerjoin(tables.root, tables.root.c.submission_id == s.c.id)
+    joined = _current_attachments(tables, selection, audit, d, b, received_only=False)
     kinds = [and_(d.c.encrypted.is_(True), a.c.name == ENCRYPTED_CLIENT_AUDIT)] if encrypted else []
     if audit is not None:
         kinds.append(and_(d.c.encrypted.is_(False), audit.is_not(None)))
