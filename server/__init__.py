@@ -67,9 +67,12 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     register_cli(app)
 
-    # ProxyFix outermost: X-Forwarded-* decide the scheme and host used in absolute URLs.
-    app.wsgi_app = ProxyFix(KeyPrefixMiddleware(app.wsgi_app), x_for=1, x_proto=1, x_host=1, x_port=1,
-                            x_prefix=1)
+    # ProxyFix outermost: X-Forwarded-* from the trusted proxies decide the scheme, host and client
+    # address; with none trusted, those headers are ignored.
+    app.wsgi_app = KeyPrefixMiddleware(app.wsgi_app)
+    hops = settings.trusted_proxies
+    if hops > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops)
 
     if settings.admin_email and settings.admin_password:
         from server.bootstrap import ensure_site_admin

@@ -95,3 +95,37 @@ def test_deleted_user_loses_access_at_once(admin, client):
 def test_unknown_route_is_a_central_404(client):
     resp = client.get("/v1/nothing-here")
     assert resp.status_code == 404 and resp.get_json()["code"] == 404.1
+
+
+def test_without_a_trusted_proxy_forwarded_headers_are_not_believed(settings, admin_password_hash):
+    """Served with HAMLET_TRUSTED_PROXIES=0 (clients reach gunicorn directly), a client cannot claim
+    https to send a password in the clear, nor another address to dodge the sign-in throttle."""
+    import base64
+    from dataclasses import replace
+
+    from flask import request
+
+    from server import create_app
+
+    app = create_app(replace(settings, admin_email=None, admin_password=None, trusted_proxies=0))
+    seen = {}
+
+    @app.get("/test-remote-addr")
+    def remote_addr():
+        seen["addr"], seen["scheme"] = request.remote_addr, request.scheme
+        return ""
+
+    client = app.test_client()
+    cred = base64.b64encode(f"{ADMIN_EMAIL}:{ADMIN_PASSWORD}".encode()).decode()
+    resp = client.get("/v1/users/current", headers={"Authorization": f"Basic {cred}", "X-Forwarded-Proto": "https"})
+    assert resp.status_code == 401 and resp.get_json()["code"] == 401.3
+    client.get("/test-remote-addr", headers={"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"})
+    assert seen == {"addr": "127.0.0.1", "scheme": "http"}
+    app.extensions["hamlet.engine"].dispose()
+
+
+def test_trusted_proxies_setting_is_read_from_the_environment():
+    from server.config import Settings
+
+    assert Settings.from_env({"HAMLET_SECRET_KEY": "x"}).trusted_proxies == 1
+    assert Settings.from_env({"HAMLET_SECRET_KEY": "x", "HAMLET_TRUSTED_PROXIES": "0"}).trusted_proxies == 0
