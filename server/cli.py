@@ -333,16 +333,12 @@ def indicators_report(project_id: int, form_id: str, target_set: str | None, lev
 @click.option("--workers", default=2, type=int, show_default=True)
 @click.option("--threads", default=4, type=int, show_default=True, help="threads per worker")
 def serve(host: str, port: int, workers: int, threads: int) -> None:
-    """Serve with gunicorn (the production server), as the Procfile does.
-
-    Threaded workers keep Collect's connection open between its HEAD and POST (a sync worker closes
-    it after every request), and a long export holds one thread instead of a whole worker."""
+    """Serve with gunicorn as the Procfile does (server/gunicorn_config.py: threaded workers,
+    keep-alive, the redacted access log)."""
     import os
 
-    os.execvp(sys.executable, [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}",
-                               "--workers", str(workers), "--worker-class", "gthread", "--threads", str(threads),
-                               "--keep-alive", "5", "--no-control-socket", "--access-logfile", "-",
-                               "--logger-class", "server.logs.AccessLogger",
+    os.execvp(sys.executable, [sys.executable, "-m", "gunicorn", "-c", "python:server.gunicorn_config",
+                               "--bind", f"{host}:{port}", "--workers", str(workers), "--threads", str(threads),
                                "server:create_app()"])
 
 
