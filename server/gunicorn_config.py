@@ -18,7 +18,7 @@ control_socket_disable = True               # gunicorn 24's shared control socke
 
 
 def post_worker_init(worker):
-    """Move what loading the app allocated out of the collector's reach: otherwise the first
-    requests of each worker pay a full collection of every module and template (~70 ms)."""
+    """Move what loading the app allocated out of the collector's reach: otherwise every full
+    collection rescans every loaded module and template (~126k objects, 46 ms here) in some request."""
     gc.collect()
     gc.freeze()
