@@ -257,6 +257,31 @@ def test_digest_successes_leave_no_rows_behind(client, app, collector):
     assert failures(app) == 0
 
 
+def test_a_syncing_phone_writes_nothing_once_its_address_is_known(client, app, collector):
+    """Collect signs every request with Digest: after the first success marks the address as the
+    account's, further successes read the counts and write no row (no commit per request)."""
+    def all_rows():
+        with app.extensions["hamlet.sessionmaker"]() as s:
+            return s.execute(select(SignInAttempt.id, SignInAttempt.kind, SignInAttempt.at)
+                             .order_by(SignInAttempt.id)).all()
+
+    assert digest(client, COLLECTOR_PASSWORD, nc=1).status_code == 200
+    after_first = all_rows()
+    assert [kind for _, kind, _ in after_first] == ["known"]
+    for nc in range(2, 6):
+        assert digest(client, COLLECTOR_PASSWORD, nc=nc).status_code == 200
+    assert all_rows() == after_first
+
+
+def test_a_digest_failure_is_counted_and_a_later_success_clears_it(client, app, collector):
+    assert digest(client, COLLECTOR_PASSWORD, nc=1).status_code == 200
+    for _ in range(2):
+        assert digest(client, "sai").status_code == 401
+    assert failures(app, email=COLLECTOR, address=HOME) == 2
+    assert digest(client, COLLECTOR_PASSWORD, nc=2).status_code == 200
+    assert failures(app, email=COLLECTOR) == 0
+
+
 def test_what_was_typed_as_the_email_is_not_stored(client, app):
     post_session(client, email="mật-khẩu-gõ-nhầm-chỗ")
     with app.extensions["hamlet.sessionmaker"]() as s:

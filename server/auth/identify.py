@@ -91,7 +91,7 @@ def _digest_user(request: Request, db):
     if state == "bad" or not auth.username or not uri_path.endswith(request.path):
         # Not a password guess: a forged nonce or another request's answer proves nothing either way.
         raise AuthenticationFailed("The username or password is not correct.")
-    with guarded(auth.username) as check:
+    with guarded(auth.username, per_request=True) as check:
         user = user_by_email(db, auth.username)
         check.succeeded = user is not None and digest.check(auth, user.digest_ha1, request.method)
     if not check.succeeded:

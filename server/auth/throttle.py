@@ -8,7 +8,13 @@ the rows of the window besides its own; over a limit (config.SignInLimits) it is
 password removes its row and that account's failures from that address — never another
 address's — and a wrong one leaves its row as the failure. Counting rows that are still being
 checked makes the limit hold when many requests arrive at once: concurrent checks see each other
-and are refused rather than let through."""
+and are refused rather than let through.
+
+HTTP Digest is different: ODK Collect signs every request with it, and its check is one MD5, so
+`guarded(email, per_request=True)` counts without reserving: the limits are read before the check,
+a failure is written after it, and a right answer writes nothing (unless that address's failures
+must be cleared or its "known" mark is a day old). Concurrent guesses can then overshoot a limit by
+at most the requests in flight at once (workers × threads), and a syncing phone pays no commit."""
 from __future__ import annotations
 
 import hashlib
@@ -61,25 +67,30 @@ class Check:
     id: int
     known_at: datetime | None
     succeeded: bool = False
+    reserved: bool = True          # `id` is a row written before the check (see the module doc)
+    had_failures: bool = True      # this account has failures from this address within the window
 
 
 @contextmanager
-def password_check(engine: Engine, limits: SignInLimits, account: str, address: str) -> Iterator[Check]:
+def password_check(engine: Engine, limits: SignInLimits, account: str, address: str,
+                   per_request: bool = False) -> Iterator[Check]:
     """Raises SignInThrottled before the check when a limit is reached; otherwise yields a Check
     whose `succeeded` the caller sets, and records the outcome when the block ends (an exception
-    inside it counts as a failure). `account` and `address` as account_key and address_key make them."""
-    check = _begin(engine, limits, account, address)
+    inside it counts as a failure). `account` and `address` as account_key and address_key make them;
+    `per_request`: count without reserving (HTTP Digest, see the module doc)."""
+    check = _begin_unreserved(engine, limits, account, address) if per_request else _begin(engine, limits, account, address)
     try:
         yield check
     finally:
         _settle(engine, limits, check)
 
 
-def guarded(email: str) -> AbstractContextManager[Check]:
+def guarded(email: str, per_request: bool = False) -> AbstractContextManager[Check]:
     """password_check for this request: the app's database and limits, the client's address
     (request.remote_addr, which ProxyFix takes from X-Forwarded-For behind a proxy)."""
     return password_check(current_app.extensions["hamlet.engine"], current_app.config["HAMLET"].sign_in,
-                          account_key(current_app.config["SECRET_KEY"], email), address_key(request.remote_addr))
+                          account_key(current_app.config["SECRET_KEY"], email), address_key(request.remote_addr),
+                          per_request)
 
 
 def _begin(engine: Engine, limits: SignInLimits, account: str, address: str) -> Check:
@@ -104,12 +115,35 @@ def _begin(engine: Engine, limits: SignInLimits, account: str, address: str) -> 
     return Check(account, address, attempt_id, known_at)
 
 
+def _begin_unreserved(engine: Engine, limits: SignInLimits, account: str, address: str) -> Check:
+    """_begin without the row: the limits as the committed failures stand now, in one query."""
+    now = utcnow()
+    window = timedelta(minutes=limits.window_minutes)
+    with engine.connect() as conn:
+        known_at, latest, *blocking = rows.standing(conn, account, address, now - window,
+                                                    limits.per_account_and_address, limits.per_address,
+                                                    limits.per_account)
+    if known_at is not None and known_at >= now - timedelta(days=limits.known_address_days):
+        blocking[2] = None      # the per-account limit spares an address the account signed in from
+    until = [at + window for at in blocking if at is not None]
+    if until:
+        raise problems.SignInThrottled(max(1, math.ceil((max(until) - now).total_seconds())))
+    return Check(account, address, NO_ROW, known_at, reserved=False, had_failures=latest is not None)
+
+
+NO_ROW = -1
+
+
 def _settle(engine: Engine, limits: SignInLimits, check: Check) -> None:
     now = utcnow()
+    remember = check.succeeded and (check.known_at is None or check.known_at < now - _KNOWN_REFRESH)
+    if check.succeeded and not (check.reserved or check.had_failures or remember):
+        return      # a Digest request from a known address with a clean record: nothing to write
     with engine.begin() as conn:
         if check.succeeded:
-            remember = check.known_at is None or check.known_at < now - _KNOWN_REFRESH
             rows.succeeded(conn, check.account, check.address, now, remember)
         else:
+            if not check.reserved:
+                rows.reserve(conn, check.account, check.address, now)   # the failure, counted from now on
             rows.purge(conn, now - timedelta(minutes=limits.window_minutes),
                        now - timedelta(days=limits.known_address_days))
