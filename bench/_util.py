@@ -207,8 +207,10 @@ def upgrade_database(env: dict) -> None:
 
 
 class Gunicorn:
-    """`python -m gunicorn -w N --bind 127.0.0.1:PORT 'server:create_app()'`, logging to a file.
-    `worker_class`/`threads` (e.g. "gthread", 4) and `extra_args` are passed on when given."""
+    """`python -m gunicorn -c python:server.gunicorn_config -w N --bind 127.0.0.1:PORT 'server:create_app()'`:
+    the server as the Procfile ships it (threaded workers, keep-alive, the access log), logging to a file.
+    `worker_class`/`threads` (e.g. "sync") and `extra_args` override it when given; an `-c` of
+    `extra_args` (the CPU sampler's config) replaces the shipped config file."""
 
     def __init__(self, env: dict, log: Path, workers: int = 2, timeout: int = 120, worker_class: str | None = None,
                  threads: int | None = None, extra_args: list[str] | tuple[str, ...] = ()):
@@ -224,8 +226,10 @@ class Gunicorn:
 
     def start(self, ready_timeout: float = 60) -> "Gunicorn":
         self._log_fh = open(self.log, "ab")
-        cmd = [python_exe(), "-m", "gunicorn", "-w", str(self.workers), "--bind", self.host,
-               "--timeout", str(self.timeout)]
+        cmd = [python_exe(), "-m", "gunicorn"]
+        if "-c" not in self.extra_args:
+            cmd += ["-c", "python:server.gunicorn_config"]
+        cmd += ["-w", str(self.workers), "--bind", self.host, "--timeout", str(self.timeout)]
         if self.worker_class:
             cmd += ["--worker-class", self.worker_class]
         if self.threads:

@@ -8,7 +8,7 @@ A fresh database (PostgreSQL: a throwaway `hamlet_dash_<pid>` next to the one --
 dropped at the end; SQLite: a file in a temp dir) is loaded by bench/_bulk.py: a project, the shipped
 survey, a registry of --villages villages (500: 5 provinces, 20 districts, 100 communes) and N synthetic
 households (~4 people each) over 30 days, stored as intake stores them. Then a real gunicorn (--workers
-sync workers), the shipped indicators workbook uploaded with `PUT …/indicators`, a web user signed in
+workers as shipped: gthread), the shipped indicators workbook uploaded with `PUT …/indicators`, a web user signed in
 through the sign-in page (its cookie), and every page over HTTP:
 
   first   the commune's dashboard right after the upload: computes every household's contributions
@@ -156,7 +156,7 @@ def run(args) -> tuple[list[PageRun], list[str]]:
             finally:
                 c.close()
             print(f"    workbook: {up['indicators']} indicators, target sets {', '.join(up['targetSets'])}; "
-                  f"gunicorn {args.workers} sync workers", flush=True)
+                  f"gunicorn {args.workers} workers (gthread, as shipped)", flush=True)
             web = WebClient(srv.host)
             web.sign_in()
             first, body = timed(web, srv, db, pages[0].path)
@@ -202,7 +202,7 @@ def summary(pages: list[PageRun], args, notes: list[str]) -> str:
     load = os.getloadavg()
     out = ["", "=" * 104,
            f"SUMMARY bench/dashboard.py — {args.db}, {args.households:,} households, {args.villages} villages; "
-           f"gunicorn {args.workers} sync workers; {os.cpu_count()} CPUs shared by server, database and client "
+           f"gunicorn {args.workers} workers (gthread, as shipped); {os.cpu_count()} CPUs shared by server, database and client "
            f"(load average now {load[0]:.1f}, {load[1]:.1f}, {load[2]:.1f}); medians of {args.repeat} cold and "
            f"{args.repeat * args.warm} warm requests",
            "=" * 104,

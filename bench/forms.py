@@ -3,7 +3,7 @@
     .venv/bin/python bench/forms.py                       # SQLite in a temp dir
     .venv/bin/python bench/forms.py --database-url postgresql://postgres@127.0.0.1:5432/postgres
 
-Starts a real gunicorn (2 sync workers) on a free port against a fresh database, and measures over HTTP:
+Starts a real gunicorn (2 workers, as shipped) on a free port against a fresh database, and measures over HTTP:
 
 1. POST /v1/projects/{p}/forms?publish=true&ignoreWarnings=true with the WHO verbal autopsy XLSForm
    (~590 rows), a fresh project each time: median and min wall time, with HAMLET_ODK_VALIDATE=off and
@@ -207,7 +207,7 @@ def summary(results: dict, args) -> str:
     out = ["", "=" * 78, "SUMMARY  bench/forms.py", "=" * 78]
     out.append(f"database      : {results.get('db_label', '?')}"
                + ("; ANALYZE run before formList" if results.get("analyzed") else ""))
-    out.append(f"server        : gunicorn, {args.workers} sync workers, 127.0.0.1 (client on the same host, "
+    out.append(f"server        : gunicorn, {args.workers} workers as shipped (gthread), 127.0.0.1 (client on the same host, "
                f"{results.get('cpus', '?')} CPUs)")
     for pub in results["publish"]:
         out.append(f"publish who_va ({pub['bytes'] // 1024} KB xlsx, form id {pub['form_id']}), "

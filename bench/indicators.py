@@ -9,7 +9,7 @@ For each database and size: a fresh database (PostgreSQL: a throwaway `hamlet_in
 --database-url names, dropped at the end; SQLite: a file in a temp dir), loaded by bench/_bulk.py with a
 project, the shipped survey, a generated registry of --villages villages (province → district → commune →
 village) and N synthetic households (~4 people each), stored exactly as intake stores them. Then a real
-gunicorn (`--workers` sync workers, as bench/_util.py starts it) and everything over HTTP:
+gunicorn (`--workers` workers, threaded as the Procfile ships it) and everything over HTTP:
 
   upload  PUT …/forms/household_digital_survey/indicators with xlsforms/household_digital_targets.xlsx
           (14 indicators, 5 target sets; area_field `village`).
@@ -200,7 +200,7 @@ def run_one(kind: str, households: int, args) -> Run:
                 c.close()
             sets = up["targetSets"]
             print(f"    workbook: {up['indicators']} indicators, target sets {', '.join(sets)}; "
-                  f"gunicorn {args.workers} sync workers", flush=True)
+                  f"gunicorn {args.workers} workers (gthread, as shipped)", flush=True)
 
             # (a) the first report computes every household
             with RssSampler(srv) as rss, CpuMeter(srv, db) as cpu:
@@ -299,7 +299,7 @@ def verdicts(run: Run) -> list[str]:
 def summary(runs: list[Run], args, notes: list[str]) -> str:
     load = os.getloadavg()
     out = ["", "=" * 110,
-           f"SUMMARY bench/indicators.py — gunicorn {args.workers} sync workers; {os.cpu_count()} CPUs shared by server, "
+           f"SUMMARY bench/indicators.py — gunicorn {args.workers} workers (gthread, as shipped); {os.cpu_count()} CPUs shared by server, "
            f"database and client (load average now {load[0]:.1f}, {load[1]:.1f}, {load[2]:.1f}); "
            f"medians of {args.repeat} round(s)", "=" * 110]
     for run in runs:
@@ -339,7 +339,7 @@ def main(argv=None) -> int:
                     help=f"PostgreSQL server (an existing database, for administration; default {DEFAULT_PG})")
     ap.add_argument("--repeat", type=int, default=3, help="rounds of (b)–(d) (default 3)")
     ap.add_argument("--unchanged", type=int, default=5, help="unchanged requests after each cold one (default 5)")
-    ap.add_argument("--workers", type=int, default=2, help="gunicorn sync workers (default 2 = cores)")
+    ap.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2 = cores)")
     ap.add_argument("--load-workers", type=int, default=None, help="bulk loader processes (default: CPU count)")
     ap.add_argument("--seed", type=int, default=20261123)
     ap.add_argument("--json", type=Path, help="also write the figures to this file")

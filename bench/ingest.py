@@ -684,7 +684,7 @@ def run_server(url: str | None, wc: str, w: int, t: int | None, args, levels: li
                 if args.profile_dir:
                     shutil.rmtree(args.profile_dir / "workers", ignore_errors=True)
                     extra = ["-c", str(gunicorn_profile_config(args.profile_dir / "workers"))]
-                with Gunicorn(env, log, workers=w, worker_class=None if wc == "sync" else wc, threads=t,
+                with Gunicorn(env, log, workers=w, worker_class=wc, threads=t if wc == "gthread" else None,
                               extra_args=extra) as srv:
                     admin = sign_in(srv.host)
                     setup = setup_project(srv.host, admin, label)
