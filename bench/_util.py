@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -372,6 +373,39 @@ def _cpu_ticks(pid: int, children: bool = True) -> int:
 def _delta_seconds(before: dict[int, int], after: dict[int, int]) -> float:
     """Processes that appeared in between count in full; ones that vanished are lost (and flagged)."""
     return sum(t - before.get(p, 0) for p, t in after.items()) / os.sysconf("SC_CLK_TCK")
+
+
+class RssSampler(threading.Thread):
+    """Peak RSS of the server (master + workers summed) and the largest per-process VmHWM, sampled
+    every `every` seconds until stop() (or the end of a `with` block)."""
+
+    def __init__(self, server: "Gunicorn", every: float = 0.1):
+        super().__init__(daemon=True)
+        self.server, self.every = server, every
+        self.peak = self.hwm = 0
+        self._halt = threading.Event()
+
+    def run(self):
+        while not self._halt.is_set():
+            self.sample()
+            self._halt.wait(self.every)
+
+    def sample(self):
+        total, hwm = self.server.rss_bytes()
+        self.peak, self.hwm = max(self.peak, total), max(self.hwm, hwm)
+
+    def stop(self):
+        self._halt.set()
+        self.join(timeout=5)
+        self.sample()
+
+    def __enter__(self):
+        self.sample()
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
 
 
 class CpuMeter:

@@ -131,9 +131,8 @@ def run(args) -> tuple[list[PageRun], list[str]]:
         env = server_env(tmp, db.url, HAMLET_ODK_VALIDATE="off")
         info = bulk_load(db.url, args.households, args.villages, args.seed, data_dir=tmp / "data",
                          workers=args.load_workers, progress=lambda m: print("    " + m, flush=True))
-        codes = [v for v in info.villages]
-        village = codes[0]
-        commune, district, province = village.rsplit("-", 1)[0], village.rsplit("-", 2)[0], village.split("-")[0]
+        village = info.villages[0]
+        commune, province = village.rsplit("-", 1)[0], village.split("-")[0]
         base = f"/projects/{info.project_id}/forms/{FORM}/dashboard"
         pages = [PageRun("commune", f"{base}?area={commune}"),
                  PageRun("province", f"{base}?area={province}"),

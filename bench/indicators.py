@@ -39,7 +39,6 @@ import json
 import os
 import statistics
 import sys
-import threading
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -48,7 +47,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _bulk import TARGETS, USER_AGENT, bulk_load, synthetic_submission  # noqa: E402
-from _util import (XLSX, Client, CpuMeter, Gunicorn, Interrupted, database, expect,  # noqa: E402
+from _util import (XLSX, Client, CpuMeter, Gunicorn, Interrupted, RssSampler, database, expect,  # noqa: E402
                    install_signal_handlers, log_problems, server_env, sign_in, temp_dir)
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -58,35 +57,6 @@ COLD_100K, UNCHANGED_100K, COLD_1M, INCREMENTAL = 1.0, 0.100, 5.0, 1.0
 
 
 # --- measuring ------------------------------------------------------------------------------------------
-
-class RssSampler(threading.Thread):
-    """Peak RSS of the server (master + workers summed) and the largest per-process VmHWM, every 0.1 s."""
-
-    def __init__(self, server: Gunicorn, every: float = 0.1):
-        super().__init__(daemon=True)
-        self.server, self.every = server, every
-        self.peak = self.hwm = 0
-        self._halt = threading.Event()
-
-    def run(self):
-        while not self._halt.is_set():
-            self.sample()
-            self._halt.wait(self.every)
-
-    def sample(self):
-        total, hwm = self.server.rss_bytes()
-        self.peak, self.hwm = max(self.peak, total), max(self.hwm, hwm)
-
-    def __enter__(self):
-        self.sample()
-        self.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._halt.set()
-        self.join(timeout=5)
-        self.sample()
-
 
 @dataclass
 class Run:

@@ -41,7 +41,6 @@ import select
 import shutil
 import subprocess
 import sys
-import threading
 import time
 import traceback
 import uuid
@@ -53,7 +52,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _util import (ROOT, XLSX, Client, CpuMeter, Gunicorn, Interrupted, _delta_seconds, database,  # noqa: E402
                    expect, gunicorn_profile_config, install_signal_handlers, log_problems, percentile, python_exe,
-                   read_collapsed, server_env, sign_in, temp_dir, upgrade_database)
+                   RssSampler, read_collapsed, server_env, sign_in, temp_dir, upgrade_database)
 
 FORM_ID = "household_digital_survey"
 XLSFORM = ROOT / "xlsforms" / "household_digital_survey.xlsx"
@@ -420,28 +419,6 @@ def _readline(proc: subprocess.Popen, timeout: float) -> bytes:
     return buf
 
 
-class RssSampler(threading.Thread):
-    def __init__(self, server: Gunicorn, every: float = 0.2):
-        super().__init__(daemon=True)
-        self.server, self.every = server, every
-        self.peak, self.hwm = 0, 0
-        self._halt = threading.Event()
-
-    def run(self):
-        while not self._halt.is_set():
-            self.sample()
-            self._halt.wait(self.every)
-
-    def sample(self):
-        total, hwm = self.server.rss_bytes()
-        self.peak, self.hwm = max(self.peak, total), max(self.hwm, hwm)
-
-    def stop(self):
-        self._halt.set()
-        self.join(timeout=5)
-        self.sample()
-
-
 def machine_busy_seconds() -> float:
     """CPU seconds all CPUs spent busy since boot (/proc/stat: everything but idle and iowait)."""
     fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
@@ -503,7 +480,7 @@ def run_level(srv: Gunicorn, db, setup: dict, admin_token: str, clients: int, ar
             level.samples += [f"(warm-up) {s}" for s in ready["warmup_samples"]]
         if profile is not None:
             prof_before = profile_delta(args.profile_dir / "workers", {})
-        rss = RssSampler(srv)
+        rss = RssSampler(srv, every=0.2)
         rss.sample()
         pg0 = db.cluster_cpu_ticks()
         busy0, wall0 = machine_busy_seconds(), time.perf_counter()

@@ -181,3 +181,14 @@ def live_server(app):
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     thread.join(timeout=5)
+
+
+@pytest.fixture
+def odk(live_server, tmp_path, project):
+    """The real pyodk client, signed in as the administrator, its default project the fixture's."""
+    pyodk_client = pytest.importorskip("pyodk.client")
+    config = tmp_path / "pyodk_config.toml"
+    config.write_text(f'[central]\nbase_url = "{live_server}"\nusername = "{ADMIN_EMAIL}"\n'
+                      f'password = "{ADMIN_PASSWORD}"\ndefault_project_id = {project}\n')
+    with pyodk_client.Client(config_path=config, cache_path=tmp_path / "pyodk_cache.toml") as client:
+        yield client

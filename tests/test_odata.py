@@ -1001,16 +1001,6 @@ def test_orderby_and_filter_compile_for_both_databases():
 
 # --- pyodk ------------------------------------------------------------------------------------------
 
-@pytest.fixture
-def odk(live_server, tmp_path, project):
-    pyodk_client = pytest.importorskip("pyodk.client")
-    from conftest import ADMIN_EMAIL, ADMIN_PASSWORD
-
-    config = tmp_path / "pyodk_config.toml"
-    config.write_text(f'[central]\nbase_url = "{live_server}"\nusername = "{ADMIN_EMAIL}"\n'
-                      f'password = "{ADMIN_PASSWORD}"\ndefault_project_id = {project}\n')
-    with pyodk_client.Client(config_path=config, cache_path=tmp_path / "pyodk_cache.toml") as client:
-        yield client
 
 
 def test_pyodk_get_table_reads_what_the_api_serves(odk, admin, project, roster):

@@ -37,7 +37,6 @@ import pytest
 from sqlalchemy import update
 
 from collect import submit
-from conftest import ADMIN_EMAIL, ADMIN_PASSWORD
 from server.models.submissions import Submission
 from server.synthetic import Household, random_household, to_xml
 from test_submissions import FORM, key_base, survey  # noqa: F401  (fixtures)
@@ -63,13 +62,6 @@ def vietnamese(text: str, form: str) -> str:
     return unicodedata.normalize(form, text)
 
 
-@pytest.fixture
-def odk(live_server, tmp_path, project):
-    config = tmp_path / "pyodk_config.toml"
-    config.write_text(f'[central]\nbase_url = "{live_server}"\nusername = "{ADMIN_EMAIL}"\n'
-                      f'password = "{ADMIN_PASSWORD}"\ndefault_project_id = {project}\n')
-    with pyodk_client.Client(config_path=config, cache_path=tmp_path / "pyodk_cache.toml") as client:
-        yield client
 
 
 @dataclass

@@ -5,17 +5,10 @@ import pytest
 
 pyodk_client = pytest.importorskip("pyodk.client")
 
-from conftest import ADMIN_EMAIL, ADMIN_PASSWORD, CORPUS  # noqa: E402
+from conftest import CORPUS  # noqa: E402
 from test_forms import xform  # noqa: E402
 
 
-@pytest.fixture
-def odk(live_server, tmp_path, project):
-    config = tmp_path / "pyodk_config.toml"
-    config.write_text(f'[central]\nbase_url = "{live_server}"\nusername = "{ADMIN_EMAIL}"\n'
-                      f'password = "{ADMIN_PASSWORD}"\ndefault_project_id = {project}\n')
-    with pyodk_client.Client(config_path=config, cache_path=tmp_path / "pyodk_cache.toml") as client:
-        yield client
 
 
 def test_login_and_projects_list(odk, project):
