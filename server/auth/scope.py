@@ -200,10 +200,3 @@ def form_scope(db: Session, actor, form) -> FormScope | None:
             "(its area_field), so none of its submissions can be shown to you. Ask a project manager to upload "
             "the form's indicators workbook.", details={"areas": sorted(scope.roots)})
     return FormScope(scope, *found)
-
-
-def check_area_visible(scope: AreaScope | None, code: str | None) -> None:
-    """404 when a limited caller names an area outside its scope (as if it were not there)."""
-    if scope is not None and code and code not in scope:
-        raise problems.NotFound(f"There is no area '{code}' among the areas you may see ({scope.describe()}).",
-                                details={"area": code})

@@ -12,7 +12,6 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from server.indicators.expressions import compile_expression
-from server.indicators.progress import coverage_counts
 from server.indicators.workbook import Indicator, Workbook
 from server.models.form_data import data_tables
 from server.models.indicators import _contributions_table
@@ -118,10 +117,3 @@ def _duplicates(frame: pd.DataFrame, contact_paths: dict[str, str]) -> dict[str,
                 for i in ids:
                     found.setdefault(i, set()).update(x for x in ids if x != i)
     return {k: sorted(v) for k, v in found.items()}
-
-
-def coverage(db: Session, form_id: int, workbook: Workbook, area_codes: set[str] | None,
-             include_rejected: bool = False) -> dict:
-    """Households visited per area code, per enumerator and per day (Vietnam time): GROUP BYs over the
-    stored contributions (server/indicators/progress.py), which the progress dashboard shows too."""
-    return coverage_counts(db, form_id, workbook, area_codes, include_rejected)

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from server.indicators.workbook import Workbook
 from server.models.accounts import Actor
 from server.models.form_data import FormColumn, data_tables
-from server.models.indicators import COUNTED, REJECTED, _contributions_table, _sums_table
+from server.models.indicators import COUNTED, REJECTED, _contributions_table
 from server.models.submissions import Submission
 
 # Days are counted in Vietnam's time (UTC+7, no daylight saving since 1975), as the teams live them.
@@ -67,26 +67,18 @@ def coverage_counts(db: Session, form_id: int, workbook: Workbook, area_codes: s
     s = Submission.__table__
     joined = ic.join(s, s.c.id == ic.c.submission_id)
     where = _where(ic, s, area_codes, include_rejected, since, until)
-    if since is None and until is None:
-        # Without dates, the per-area sums the indicators report reads hold the counts already.
-        ia = _sums_table(form_id, count)
-        sums = select(ia.c.area_code, func.sum(ia.c.households)).where(ia.c.state.in_(_states(include_rejected)))
-        if area_codes is not None:
-            sums = sums.where(ia.c.area_code.in_(sorted(area_codes)))
-        by_area = {code: int(n) for code, n in db.execute(sums.group_by(ia.c.area_code)) if n}
-    else:
-        by_area = {code: int(n) for code, n in db.execute(
-            select(ic.c.area_code, func.count()).select_from(joined).where(*where).group_by(ic.c.area_code))}
     # One pass over the households, grouped by submitter, area and day (a hash aggregate: few groups, as an
-    # enumerator works in a few villages), summed here both ways; COUNT(DISTINCT) would sort every row.
+    # enumerator works in a few villages), summed here three ways; COUNT(DISTINCT) would sort every row.
     day = _day(db, s.c.created_at).label("day")
     per: dict = {}
     days: dict = {}
+    by_area: dict = {}
     for sid, _area, d, n in db.execute(select(s.c.submitter_id, ic.c.area_code, day, func.count()).select_from(joined)
                                        .where(*where).group_by(s.c.submitter_id, ic.c.area_code, day)):
         areas = per.setdefault(sid, {})
         areas[_area] = areas.get(_area, 0) + int(n)
         days[d] = days.get(d, 0) + int(n)
+        by_area[_area] = by_area.get(_area, 0) + int(n)
     ids = [int(sid) for sid in per if sid is not None]
     names = dict(db.execute(select(Actor.id, Actor.display_name).where(Actor.id.in_(ids))).all()) if ids else {}
     by_enumerator = [{"submitterId": None if sid is None else int(sid), "displayName": names.get(sid),

@@ -164,13 +164,13 @@ def coverage_report(db: Session, form, level: str | None, area: str | None, low_
                     include_rejected: bool = False, scope: AreaScope | None = None) -> dict:
     """Households visited against expected per area (rolled up), per enumerator and per day; with
     `scope`, of the caller's areas only (enumerators and days counted over those households)."""
-    from server.indicators.followup import coverage
+    from server.indicators.progress import coverage_counts
 
     if level and level not in LEVELS:
         raise ReportError(f"Unknown level '{level}'; use one of {', '.join(LEVELS)}.")
     workbook = _prepared(db, form)
     areas, codes = _scope(db, form.project_id, area, limit=scope)
-    counts = coverage(db, form.id, workbook, codes, include_rejected)
+    counts = coverage_counts(db, form.id, workbook, codes, include_rejected)
     nodes = {a.code: AreaNode(a.code, a.name, a.level, a.parent_code, a.expected_households) for a in areas_of(db, form.project_id)}
     for a in nodes.values():
         if a.parent in nodes:

@@ -54,9 +54,6 @@ class Actor(Base):
         if self.email:
             self.digest_ha1 = digest_ha1(self.email, password)
 
-    def check_password(self, password: str) -> bool:
-        return password_matches(self, password)
-
 
 @lru_cache(maxsize=1)
 def _stand_in_hash() -> str:

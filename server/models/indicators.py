@@ -310,12 +310,6 @@ def _store_baseline(db: Session, form_id: int, base: _Baseline) -> None:
     _remember(form_id, base)
 
 
-def refresh(db: Session, form_id: int, workbook: Workbook, generation: int) -> int:
-    """Check every household and bring the stored contributions and sums up to date; returns how many
-    households were computed."""
-    return _refresh(db, form_id, workbook, generation)
-
-
 def _refresh(db: Session, form_id: int, workbook: Workbook, generation: int, since: DataVersion | None = None,
              now: DataVersion | None = None) -> int | None:
     count = len(workbook.indicators)

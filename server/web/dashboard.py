@@ -28,19 +28,13 @@ from server.models.forms import Form, FormDef, project_forms
 from server.models.indicators import IndicatorSet, indicator_set
 from server.models.projects import Project
 from server.web.charts import bar, columns, map_view
-from server.web.i18n import TIMEZONE, _, current_locale
+from server.web.i18n import N_, TIMEZONE, _, current_locale
 from server.web.paging import page_number, paginate
 
 bp = Blueprint("dashboard", __name__, url_prefix="/projects/<int:project_id>")
 
 AREAS_PER_PAGE, ENUMERATORS_PER_PAGE, FOLLOW_UP_PER_PAGE = 25, 10, 25
 MAP_POINTS = 1500
-FILTERS = ("targetSet", "level", "area", "from", "to", "indicator", "includeRejected", "lowCoverage")
-
-
-def N_(message: str) -> str:
-    """Marks a string for the catalog; it is translated where it is shown."""
-    return message
 
 
 LEVEL_NAMES = {"province": N_("province"), "district": N_("district"), "commune": N_("commune"),

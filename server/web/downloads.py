@@ -20,7 +20,7 @@ from server.models.areas import areas_of
 from server.models.forms import FormDef
 from server.web.filters import (REVIEW_LABELS, Filters, area_field, effective_area_path, message_for, read_filters,
                                 schema_fields)
-from server.web.i18n import _, current_locale
+from server.web.i18n import N_, _, current_locale
 from server.web.limits import takes_file
 from server.xforms.labels import languages
 
@@ -28,11 +28,6 @@ bp = Blueprint("downloads", __name__, url_prefix="/projects/<int:project_id>/for
 
 MAX_KEY_BYTES = 64 * 1024
 NAMES = "names"
-
-
-def N_(message: str) -> str:
-    """Marks a string for the catalog; it is translated where it is shown."""
-    return message
 
 
 # (kind, title, what it holds), in the order the page offers them.

@@ -17,16 +17,11 @@ from server.exports.options import area_field_path
 from server.models.forms import Form, FormDef
 from server.models.indicators import indicator_set
 from server.models.submissions import REVIEW_STATES
-from server.web.i18n import TIMEZONE, _
+from server.web.i18n import N_, TIMEZONE, _
 from server.xforms.labels import fields_choosing_from
 
 # "received": not reviewed yet (Central's null review state).
 REVIEW_FILTERS = ("received",) + REVIEW_STATES
-
-
-def N_(message: str) -> str:
-    """Marks a string for the catalog; it is translated where it is shown."""
-    return message
 
 
 REVIEW_LABELS = {"received": N_("Received"), "hasIssues": N_("Has issues"), "edited": N_("Edited"),

@@ -10,17 +10,13 @@ from server.context import blobs, db, settings
 from server.models import form_versions as fv
 from server.models.forms import FORM_STATES, Form, FormDef
 from server.models.submission_queries import counts_by_form
-from server.web.i18n import _, current_locale, size_text
+from server.web.i18n import N_, _, current_locale, size_text
 from server.web.limits import takes_file
 from server.web.projects import located
 from server.xforms.labels import UnknownLanguage, languages, read_labels
 from server.xforms.schema import read_schema
 
 bp = Blueprint("forms", __name__, url_prefix="/projects/<int:project_id>/forms/<xml_form_id>")
-
-def N_(message: str) -> str:
-    """Marks a string for the catalog; it is translated where it is shown."""
-    return message
 
 
 STATE_LABELS = {"open": N_("Open"), "closing": N_("Closing"), "closed": N_("Closed")}

@@ -56,6 +56,11 @@ def ngettext(singular: str, plural: str, n: int, **variables) -> str:
 _ = gettext
 
 
+def N_(message: str) -> str:
+    """Marks a string for the catalog (`pybabel extract -k N_`); it is translated where it is shown."""
+    return message
+
+
 def _jinja_gettext(message: str) -> str:
     return translations(current_locale()).ugettext(message)
 

@@ -15,14 +15,9 @@ from server.auth.scope import assigned_areas, check_hand_out
 from server.context import db
 from server.models import accounts
 from server.models.projects import Project
-from server.web.i18n import _
+from server.web.i18n import N_, _
 
 bp = Blueprint("roles", __name__, url_prefix="/projects/<int:project_id>/roles")
-
-
-def N_(message: str) -> str:
-    """Marks a string for the catalog; it is translated where it is shown."""
-    return message
 
 
 ROLE_LABELS = {"manager": N_("Project manager"), "viewer": N_("Viewer"), "formfill": N_("Data collector")}

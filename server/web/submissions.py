@@ -22,17 +22,12 @@ from server.models.indicators import indicator_set
 from server.models.submissions import MAX_COMMENT, REVIEW_CHOICES, add_comment, set_review_state
 from server.web.account import safe_next
 from server.web.filters import REVIEW_LABELS, Filters, area_field, message_for, read_filters, schema_fields
-from server.web.i18n import _, current_locale
+from server.web.i18n import N_, _, current_locale
 from server.web.pointmap import point_svg
 from server.web.submission_view import IMAGE_TYPES, gather
 from server.xforms.xform import unsafe_file_name
 
 bp = Blueprint("submissions", __name__, url_prefix="/projects/<int:project_id>/forms/<xml_form_id>/submissions")
-
-
-def N_(message: str) -> str:
-    """Marks a string for the catalog; it is translated where it is shown."""
-    return message
 
 
 REVIEW_ACTIONS = {"approved": N_("Approve"), "hasIssues": N_("Has issues"), "rejected": N_("Reject")}
