@@ -97,41 +97,42 @@ def _begin(engine: Engine, limits: SignInLimits, account: str, address: str) -> 
     now = utcnow()
     with engine.begin() as conn:
         attempt_id = rows.reserve(conn, account, address, now)
-    window = timedelta(minutes=limits.window_minutes)
-    since = now - window
     with engine.begin() as conn:
-        known_at = rows.known_since(conn, account, address)
-        known = known_at is not None and known_at >= now - timedelta(days=limits.known_address_days)
-        blocking = [rows.nth_latest(conn, limits.per_account_and_address, since, attempt_id, account=account,
-                                    address=address),
-                    rows.nth_latest(conn, limits.per_address, since, attempt_id, address=address),
-                    None if known else rows.nth_latest(conn, limits.per_account, since, attempt_id, account=account)]
-        until = [at + window for at in blocking if at is not None]
+        known_at, _, until = _standing(conn, limits, account, address, now, attempt_id)
         if until:
             rows.forget(conn, attempt_id)
-            rows.purge(conn, since, now - timedelta(days=limits.known_address_days))
-    if until:
-        raise problems.SignInThrottled(max(1, math.ceil((max(until) - now).total_seconds())))
+            rows.purge(conn, now - timedelta(minutes=limits.window_minutes),
+                       now - timedelta(days=limits.known_address_days))
+    _refuse_until(until, now)
     return Check(account, address, attempt_id, known_at)
 
 
 def _begin_unreserved(engine: Engine, limits: SignInLimits, account: str, address: str) -> Check:
     """_begin without the row: the limits as the committed failures stand now, in one query."""
     now = utcnow()
-    window = timedelta(minutes=limits.window_minutes)
     with engine.connect() as conn:
-        known_at, latest, *blocking = rows.standing(conn, account, address, now - window,
-                                                    limits.per_account_and_address, limits.per_address,
-                                                    limits.per_account)
-    if known_at is not None and known_at >= now - timedelta(days=limits.known_address_days):
-        blocking[2] = None      # the per-account limit spares an address the account signed in from
-    until = [at + window for at in blocking if at is not None]
-    if until:
-        raise problems.SignInThrottled(max(1, math.ceil((max(until) - now).total_seconds())))
+        known_at, latest, until = _standing(conn, limits, account, address, now, NO_ROW)
+    _refuse_until(until, now)
     return Check(account, address, NO_ROW, known_at, reserved=False, had_failures=latest is not None)
 
 
 NO_ROW = -1
+
+
+def _standing(conn, limits: SignInLimits, account: str, address: str, now: datetime, own_id: int):
+    """(when the account last signed in from this address, its latest failure from it, when each limit
+    reached lets go), counting every attempt in the window but `own_id`."""
+    window = timedelta(minutes=limits.window_minutes)
+    known_at, latest, *blocking = rows.standing(conn, account, address, now - window, limits.per_account_and_address,
+                                                limits.per_address, limits.per_account, not_id=own_id)
+    if known_at is not None and known_at >= now - timedelta(days=limits.known_address_days):
+        blocking[2] = None      # the per-account limit spares an address the account signed in from
+    return known_at, latest, [at + window for at in blocking if at is not None]
+
+
+def _refuse_until(until: list[datetime], now: datetime) -> None:
+    if until:
+        raise problems.SignInThrottled(max(1, math.ceil((max(until) - now).total_seconds())))
 
 
 def _settle(engine: Engine, limits: SignInLimits, check: Check) -> None:

@@ -44,21 +44,9 @@ def reserve(conn: Connection, account: str, address: str, at: datetime) -> int:
                         .returning(_t.c.id)).scalar_one()
 
 
-def nth_latest(conn: Connection, n: int, since: datetime, not_id: int, account: str | None = None,
-               address: str | None = None) -> datetime | None:
-    """When the n-th latest attempt since `since` (besides `not_id`) was made, for this account, this
-    address or both; None when there are fewer than n."""
-    query = select(_t.c.at).where(_t.c.kind == ATTEMPT, _t.c.at >= since, _t.c.id != not_id)
-    if account is not None:
-        query = query.where(_t.c.account == account)
-    if address is not None:
-        query = query.where(_t.c.address == address)
-    return conn.execute(query.order_by(_t.c.at.desc()).offset(n - 1).limit(1)).scalar()
-
-
 def _standing_statement():
     def nth(offset: str, *who: str):
-        q = select(_t.c.at).where(_t.c.kind == ATTEMPT, _t.c.at >= bindparam("since"))
+        q = select(_t.c.at).where(_t.c.kind == ATTEMPT, _t.c.at >= bindparam("since"), _t.c.id != bindparam("not_id"))
         for column in who:
             q = q.where(_t.c[column] == bindparam(column))
         return q.order_by(_t.c.at.desc()).offset(bindparam(offset)).limit(1).scalar_subquery()
@@ -75,19 +63,14 @@ _STANDING = _standing_statement()
 
 
 def standing(conn: Connection, account: str, address: str, since: datetime, n_both: int, n_address: int,
-             n_account: int) -> tuple[datetime | None, ...]:
-    """In one round trip, what a per-request check needs: (when the account last signed in from this
-    address, its latest failure from it, and the n-th latest failure for account and address, for the
-    address, for the account), each None when there is none."""
+             n_account: int, not_id: int) -> tuple[datetime | None, ...]:
+    """In one round trip, what a check needs: (when the account last signed in from this address, its
+    latest attempt from it, and the n-th latest attempt for account and address, for the address, for
+    the account, all since `since` and besides the row `not_id`), each None when there is none."""
     return tuple(conn.execute(_STANDING, {"account": account, "address": address, "since": since, "first": 0,
+                                          "not_id": not_id,
                                           "skip_both": n_both - 1, "skip_address": n_address - 1,
                                           "skip_account": n_account - 1}).one())
-
-
-def known_since(conn: Connection, account: str, address: str) -> datetime | None:
-    """When the account last signed in from this address (as far as the table remembers)."""
-    return conn.execute(select(_t.c.at).where(_t.c.kind == KNOWN, _t.c.account == account, _t.c.address == address)
-                        .order_by(_t.c.at.desc()).limit(1)).scalar()
 
 
 def forget(conn: Connection, attempt_id: int) -> None:
