@@ -247,14 +247,13 @@ def get_attachment(project_id: int, xml_form_id: str, instance_id: str, name: st
 @bp.post("/submissions/<instance_id>/attachments/<path:name>")
 def upload_attachment(project_id: int, xml_form_id: str, instance_id: str, name: str):
     """Staff may replace any attachment; a submitter may only fill an empty slot of their own submission."""
-    form = form_or_404(project_id, xml_form_id)
-    _, sub, sdef = _one(project_id, xml_form_id, instance_id, scoped=False)
+    form, sub, sdef = _one(project_id, xml_form_id, instance_id, scoped=False)
     own = g.actor is not None and sub.submitter_id == g.actor.id
     if not own:
         # Staff outside their areas: as if the submission were not there. A submitter's own upload is
         # collecting, which no area limits.
         scope = submission_scope(form)
-        if scope is not None and q.by_instance(db(), form.id, sub.instance_id, scope=scope) is None:
+        if scope is not None and not q.in_scope(db(), sub.id, scope):
             raise problems.NotFound(f"There is no submission {instance_id} of form '{xml_form_id}'.")
     slot, blob = _slot(sdef, name)
     verbs = verbs_for(db(), g.actor, project_id, form.id)

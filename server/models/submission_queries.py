@@ -53,22 +53,27 @@ def counts_by_form(db: Session, form_ids: list[int], actor=None) -> dict[int, in
 
 
 def _scoped_counts(db: Session, form_ids: list[int], actor) -> dict[int, int | None] | None:
-    """Per-form counts for an actor limited in the forms' project; None when it is not limited."""
-    from server.auth.scope import AreaScopeUnavailable, form_scope
+    """Per-form counts for an actor limited in the forms' project; None when it is not limited.
+    (form_scope's steps, with the actor's areas read once per project rather than once per form.)"""
+    from server.auth.scope import area_column, area_scope
     from server.models.forms import Form
 
-    forms = list(db.scalars(select(Form).where(Form.id.in_(form_ids))))
+    scopes: dict = {}
     out: dict[int, int | None] = {}
-    for form in forms:
-        try:
-            scope = form_scope(db, actor, form)
-        except AreaScopeUnavailable:
-            out[form.id] = None
-            continue
+    for form_id, project_id in db.execute(select(Form.id, Form.project_id).where(Form.id.in_(form_ids))):
+        if project_id not in scopes:
+            scopes[project_id] = area_scope(db, actor, project_id)
+        scope = scopes[project_id]
         if scope is None:
             return None      # not limited in this project: one GROUP BY for all
-        out[form.id] = count_for_form(db, form.id, scope)
+        found = area_column(db, form_id)
+        out[form_id] = None if found is None else count_for_form(db, form_id, FormScope(scope, *found))
     return out
+
+
+def in_scope(db: Session, submission_id: int, scope: FormScope) -> bool:
+    """Whether a submission already found is one of the scope's households."""
+    return db.scalar(_in_scope(select(Submission.id).where(Submission.id == submission_id), scope)) is not None
 
 
 def by_instance(db: Session, form_id: int, instance_id: str, include_deleted: bool = False,
