@@ -158,6 +158,24 @@ def test_a_commune_manager_reviews_edits_and_deletes_only_its_households(app, cl
     assert listed(field.admin, survey) == set(field.village) - {other}
 
 
+def test_a_commune_manager_replaces_photos_only_of_its_households(app, client, field):
+    manager, actor_id = web_user(app, client, "anh@example.vn")
+    give(field.admin, field.project, "manager", actor_id, [HP])
+    theirs = next(h for h in field.households if h.photo and h.instance_id in field.outside)
+    mine = next(h for h in field.households if h.photo and h.instance_id in field.inside)
+
+    def upload(h):
+        return manager.client.post(f"{field.survey}/submissions/{h.instance_id}/attachments/{h.photo}",
+                                   data=b"a clearer photo", content_type="image/jpeg", headers=manager._headers())
+
+    assert upload(theirs).status_code == 404
+    assert upload(mine).status_code == 200
+    assert field.admin.get(f"{field.survey}/submissions/{theirs.instance_id}/attachments/{theirs.photo}"
+                           ).data != b"a clearer photo"
+    assert field.admin.get(f"{field.survey}/submissions/{mine.instance_id}/attachments/{mine.photo}"
+                           ).data == b"a clearer photo"
+
+
 def test_a_form_without_an_area_field_shows_a_limited_caller_nothing_and_says_why(app, field, viewer):
     from sqlalchemy import delete
 
