@@ -63,6 +63,13 @@ class Shape:
     repeats: list[Node] = field(default_factory=list)
 
 
+def _live(form_id: int, scope) -> list:
+    """The conditions every OData query puts on `submissions`: the form's, not drafts, and within the
+    caller's areas when it is limited to some."""
+    s = SUBMISSIONS
+    return [s.c.form_id == form_id, s.c.draft.is_(False), *([scope.clause(s)] if scope is not None else [])]
+
+
 def _selection(view: FormView, table: Table, select: list[str] | None) -> set[Node] | None:
     """Central's `$select`: named fields (paths relative to the table, `/` between groups), the
     groups on their way (a repeat on the way is 400.24), and everything in a named group; `__id`,
@@ -193,11 +200,9 @@ def make_plan(db: Session, form: Form, table_name: str, query: ODataQuery | Mapp
             cols: list[str] = []
             plan.child_shapes[r.path] = (_shape(r, None, cols, query.wkt), cols)
     s = SUBMISSIONS
-    plan.where = [s.c.form_id == form.id, s.c.draft.is_(False), exclude_deleted(query.filter),
+    plan.where = [*_live(form.id, scope), exclude_deleted(query.filter),
                   submission_filter(query.filter, root_only=not table.is_root)]
     plan.scope = scope
-    if scope is not None:
-        plan.where.append(scope.clause(s))
     if query.orderby is not None:
         spec = order_spec(query.orderby)
         plan.order_spec = [(c, d, True) for c, d in spec[:-1]] + [(*spec[-1], False)]
@@ -328,10 +333,7 @@ def _cursor_of(plan: Plan, instance_id) -> tuple | None:
     s = SUBMISSIONS
     if not isinstance(instance_id, str):
         raise problems.ODataSkiptokenInvalid()
-    stmt = select(s.c.created_at, s.c.id).where(s.c.form_id == plan.form_id, s.c.draft.is_(False),
-                                                s.c.instance_id == instance_id)
-    if plan.scope is not None:
-        stmt = stmt.where(plan.scope.clause(s))
+    stmt = select(s.c.created_at, s.c.id).where(*_live(plan.form_id, plan.scope), s.c.instance_id == instance_id)
     row = plan.db.connection().execute(stmt).first()
     return (row[0], row[1]) if row else None
 
@@ -612,9 +614,7 @@ def _repeat_cursor(plan: Plan) -> tuple:
         raise problems.ODataSkiptokenNotFound()
     s, t = SUBMISSIONS, plan.data_table
     stmt = (select(s.c.created_at, s.c.id, t.c.id).join(t, t.c.submission_id == s.c.id)
-            .where(s.c.form_id == plan.form_id, s.c.draft.is_(False), s.c.instance_id == iid, t.c.row_key == key))
-    if plan.scope is not None:
-        stmt = stmt.where(plan.scope.clause(s))
+            .where(*_live(plan.form_id, plan.scope), s.c.instance_id == iid, t.c.row_key == key))
     found = plan.db.connection().execute(stmt).first()
     if found is None:
         raise problems.ODataSkiptokenNotFound()
@@ -738,10 +738,8 @@ def entity_document(db: Session, form: Form, segments: list[tuple[str, str | Non
     plan = make_plan(db, form, ".".join(names), replace(query, skip=0, skiptoken=None, orderby=None, filter=None),
                      cache=cache, service_root=service_root, scope=scope)
     s = SUBMISSIONS
-    plan.where = [s.c.form_id == form.id, s.c.draft.is_(False), s.c.deleted_at.is_(None),
-                  s.c.instance_id == instance_id]
-    if scope is not None:
-        plan.where.append(scope.clause(s))   # another area's household: 404, as if it were not there
+    # With a scope, another area's household is 404, as if it were not there.
+    plan.where = [*_live(form.id, scope), s.c.deleted_at.is_(None), s.c.instance_id == instance_id]
     plan.order, plan.keyset = [s.c.created_at.desc(), s.c.id.desc()], True
     if db.connection().execute(select(s.c.id).where(*plan.where)).first() is None:
         raise problems.NotFound(f"There is no submission {instance_id} of form '{form.xml_form_id}'.")
