@@ -94,7 +94,8 @@ def read_answers(schema: Schema, labels: FormLabels, parsed: ParsedSubmission,
     roster table in its group's section, unlabelled top-level fields and meta/ in a metadata section.
     Questions left unanswered (absent or empty) are left out."""
     choices = {**labels.choices, **(extra_choices or {})}
-    by_name = {f.name: "/".join(f.path) for f in schema.leaves()}
+    leaves = {"/".join(f.path): f for f in schema.leaves()}
+    by_name = {f.name: path for path, f in leaves.items()}
     top = Section("", None, 0)
     meta = Section(META, None, 0)
     sections: list[Section] = [top]
@@ -108,7 +109,7 @@ def read_answers(schema: Schema, labels: FormLabels, parsed: ParsedSubmission,
             return None
         label = labels.questions.get(path)
         if label:
-            label = fill_references(label, lambda name: _text_of(name, context, by_name, schema, choices))
+            label = fill_references(label, lambda name: _text_of(name, context, by_name, leaves, choices))
         return Answer(path, f.name, f.type, label, value, shown(f, value, choices.get(path)))
 
     for f in schema.fields:
@@ -117,7 +118,7 @@ def read_answers(schema: Schema, labels: FormLabels, parsed: ParsedSubmission,
         if f.type == "repeat":
             roster = Roster(path, f.name, _plain_label(labels.questions.get(path)), [
                 Column("/".join(c.path), c.name, c.type, _plain_label(labels.questions.get("/".join(c.path))))
-                for c in schema.leaves() if schema.repeat_of(c) == f.path])
+                for c in leaves.values() if schema.repeat_of(c) == f.path])
             rosters[path] = roster
             _section_for(f, by_path, top, meta).items.append(roster)
             continue
@@ -138,7 +139,6 @@ def read_answers(schema: Schema, labels: FormLabels, parsed: ParsedSubmission,
             home = meta  # start, end, today, deviceid…: what Collect records, not what was asked
         home.items.append(found)
 
-    leaves = {"/".join(f.path): f for f in schema.leaves()}
     for r in parsed.repeats:
         roster = rosters.get(r.repeat)
         if roster is None:
@@ -166,13 +166,13 @@ def _plain_label(label: str | None) -> str | None:
     return fill_references(label, lambda name: None) if label else label
 
 
-def _text_of(name: str, row: dict[str, str], by_name: dict[str, str], schema: Schema, choices) -> str | None:
+def _text_of(name: str, row: dict[str, str], by_name: dict[str, str], leaves: dict[str, Field],
+             choices) -> str | None:
     path = by_name.get(name)
     value = row.get(path) if path else None
     if not value:
         return None
-    f = next(f for f in schema.fields if "/".join(f.path) == path)
-    return shown(f, value, choices.get(path))
+    return shown(leaves[path], value, choices.get(path))
 
 
 def _row_number(key: str) -> int:
@@ -212,7 +212,7 @@ def changes(schema: Schema, labels: FormLabels, before: ParsedSubmission, after:
         old_row, new_row = rows_before.get((repeat, key)), rows_after.get((repeat, key))
         values_before = old_row.values if old_row else {}
         values_after = new_row.values if new_row else {}
-        roster = _plain_label(labels.questions.get(repeat)) or repeat.rsplit("/", 1)[-1]
+        roster = label_of(repeat)
         for path in sorted(set(values_before) | set(values_after), key=lambda p: (order.get(p, len(order)), p)):
             old, new = text(path, values_before.get(path)), text(path, values_after.get(path))
             if old != new:
