@@ -110,8 +110,7 @@ def _filters(workbook: Workbook, codes: set[str], scope) -> tuple[DashboardQuery
         errors["level"] = _("Choose a level from the list.")
         level = None
     area = args.get("area") or None
-    if area is not None and (area not in codes or (scope is not None and area not in scope)):
-        raise problems.NotFound()
+    _check_visible(area, codes, scope)
     since, until = _date("from", errors), _date("to", errors)
     low = 30.0
     if args.get("lowCoverage"):
@@ -122,7 +121,7 @@ def _filters(workbook: Workbook, codes: set[str], scope) -> tuple[DashboardQuery
         except ValueError:
             errors["lowCoverage"] = _("The low-coverage threshold is a percentage between 0 and 100.")
             low = 30.0
-    rejected = args.get("includeRejected") in ("true", "1", "on")
+    rejected = _checked(args.get("includeRejected"))
     names = [i.name for i in workbook.indicators]
     indicator = args.get("indicator") or None
     if indicator is not None and indicator not in names:
@@ -137,6 +136,17 @@ def _filters(workbook: Workbook, codes: set[str], scope) -> tuple[DashboardQuery
     return DashboardQuery(query, indicator, MAP_POINTS), {k: v for k, v in keep.items() if v is not None}, errors
 
 
+def _check_visible(area: str | None, codes: set[str], scope) -> None:
+    """404 for an area that is not in the registry or not among the caller's areas."""
+    if area is not None and (area not in codes or (scope is not None and area not in scope)):
+        raise problems.NotFound()
+
+
+def _checked(value: str | None) -> bool:
+    """A checkbox or flag in the query string."""
+    return value in ("true", "1", "on")
+
+
 @bp.get("/forms/<xml_form_id>/dashboard")
 def show(project_id: int, xml_form_id: str):
     project, form, workbook = _form(project_id, xml_form_id)
@@ -145,8 +155,8 @@ def show(project_id: int, xml_form_id: str):
     if workbook is None:
         return render_template("dashboard.html", project=project, form=form, title=title, verbs=verbs, can=can,
                                d=None)
-    registry = areas_of(db(), project.id)
-    query, keep, errors = _filters(workbook, {a.code for a in registry}, caller_area_scope(project.id))
+    level_of = {a.code: a.level for a in areas_of(db(), project.id)}
+    query, keep, errors = _filters(workbook, set(level_of), caller_area_scope(project.id))
     d = dashboard(db(), form, workbook, query, project.name)
 
     pages = {k: request.args[k] for k in ("page", "epage", "fpage") if request.args.get(k)}
@@ -159,8 +169,7 @@ def show(project_id: int, xml_form_id: str):
 
     def drill(code: str) -> str:
         """An area's own dashboard, listing the level below it (its villages' follow-up lists below those)."""
-        level_of = next((a.level for a in registry if a.code == code), None)
-        return here(area=code, level=child_level(level_of) if code in d.has_children else None,
+        return here(area=code, level=child_level(level_of.get(code)) if code in d.has_children else None,
                     page=None, epage=None, fpage=None)
 
     rows = paginate(d.rows, page_number(request.args.get("page")), AREAS_PER_PAGE)
@@ -195,14 +204,11 @@ def follow_up_download(project_id: int, xml_form_id: str):
         raise problems.NotFound()
     area = request.args.get("area") or None
     scope = caller_area_scope(project.id)
-    if area is not None and (area not in {a.code for a in areas_of(db(), project.id)}
-                             or (scope is not None and area not in scope)):
-        raise problems.NotFound()
+    _check_visible(area, {a.code for a in areas_of(db(), project.id)}, scope)
     indicator = request.args.get("indicator") or ""
     if indicator not in {i.name for i in workbook.indicators}:
         raise problems.NotFound()
-    result = follow_up_list(db(), form, indicator, area, request.args.get("includeRejected") in ("true", "1", "on"),
-                            scope=scope)
+    result = follow_up_list(db(), form, indicator, area, _checked(request.args.get("includeRejected")), scope=scope)
     return _csv(follow_up_csv(result), f"{form.xml_form_id}-{area or 'all'}-{indicator}-follow-up.csv")
 
 
@@ -212,11 +218,11 @@ def indicators_download(project_id: int, xml_form_id: str):
     project, form, workbook = _form(project_id, xml_form_id)
     if workbook is None:
         raise problems.NotFound()
-    query, _keep, errors = _filters(workbook, {a.code for a in areas_of(db(), project.id)},
-                                    caller_area_scope(project.id))
+    level_of = {a.code: a.level for a in areas_of(db(), project.id)}
+    query, _keep, errors = _filters(workbook, set(level_of), caller_area_scope(project.id))
     if errors:
         raise problems.UnexpectedValue()
-    area_level = next((a.level for a in areas_of(db(), project.id) if a.code == query.report.area), None)
+    area_level = level_of.get(query.report.area)
     result = report(db(), form, replace(query.report, level=None))
     level = query.report.level or listed_level(result["areas"], area_level)
     result = {**result, "level": level, "areas": [a for a in result["areas"] if a["level"] == level]}
