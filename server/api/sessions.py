@@ -9,8 +9,8 @@ from server.api.common import commit, json_body, success
 from server.api.schemas import SessionIn
 from server.context import db, settings
 from server.db import isoformat
-from server.auth.throttle import guarded
-from server.models.accounts import AuthSession, create_session, password_matches, user_by_email
+from server.auth.throttle import user_for_password
+from server.models.accounts import AuthSession, create_session
 
 bp = Blueprint("sessions", __name__, url_prefix="/v1/sessions")
 
@@ -18,10 +18,8 @@ bp = Blueprint("sessions", __name__, url_prefix="/v1/sessions")
 @bp.post("")
 def sign_in():
     body = json_body(SessionIn())
-    with guarded(body["email"]) as check:
-        user = user_by_email(db(), body["email"])
-        check.succeeded = password_matches(user, body["password"])
-    if not check.succeeded:
+    user = user_for_password(db(), body["email"], body["password"])
+    if user is None:
         raise problems.AuthenticationFailed("Incorrect email address and/or password.")
     session = create_session(db(), user, settings().session_hours)
     commit()

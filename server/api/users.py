@@ -9,10 +9,10 @@ from server import problems
 from server.api.common import commit, json_body, success
 from server.api.schemas import PasswordChange, UserIn, UserOut, UserPatch
 from server.auth.permissions import require_site_admin
-from server.auth.throttle import guarded
+from server.auth.throttle import is_own_password
 from server.context import db
 from server.db import utcnow
-from server.models.accounts import USER, Actor, create_user, end_sessions, password_matches
+from server.models.accounts import USER, Actor, create_user, end_sessions
 
 bp = Blueprint("users", __name__, url_prefix="/v1/users")
 
@@ -114,9 +114,7 @@ def change_password(user_id: int):
         raise problems.InsufficientRights("You may only change your own password.")
     user = _user_or_404(user_id)
     body = json_body(PasswordChange())
-    with guarded(user.email) as check:
-        check.succeeded = password_matches(user, body["old"])
-    if not check.succeeded:
+    if not is_own_password(user, body["old"]):
         raise problems.AuthenticationFailed("The current password is not correct.")
     check_password_strength(body["new"])
     user.set_password(body["new"])

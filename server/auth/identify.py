@@ -6,8 +6,8 @@ from urllib.parse import parse_qsl, urlencode
 
 from flask import Request, g
 
-from server.auth.throttle import guarded
-from server.models.accounts import actor_for_token, is_wellformed_token, password_matches, user_by_email
+from server.auth.throttle import guarded, user_for_password
+from server.models.accounts import actor_for_token, is_wellformed_token, user_by_email
 from server.problems import AuthenticationFailed, HttpsOnly, InsufficientRights
 
 _KEY_PATH = re.compile(r"^/v1/key/([^/]*)(/.*)?$")
@@ -70,10 +70,8 @@ def identify(request: Request, db) -> None:
         auth = request.authorization
         if auth is None or not auth.username:
             raise AuthenticationFailed()
-        with guarded(auth.username) as check:
-            user = user_by_email(db, auth.username)
-            check.succeeded = password_matches(user, auth.password or "")
-        if not check.succeeded:
+        user = user_for_password(db, auth.username, auth.password or "")
+        if user is None:
             raise AuthenticationFailed()
         g.actor = user
 

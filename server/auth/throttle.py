@@ -33,6 +33,7 @@ from server import problems
 from server.config import SignInLimits
 from server.db import utcnow
 from server.models import sign_in_attempts as rows
+from server.models.accounts import password_matches, user_by_email
 
 # A known address is written again at most this often, so a Digest client's every request is not a write.
 _KNOWN_REFRESH = timedelta(days=1)
@@ -91,6 +92,22 @@ def guarded(email: str, per_request: bool = False) -> AbstractContextManager[Che
     return password_check(current_app.extensions["hamlet.engine"], current_app.config["HAMLET"].sign_in,
                           account_key(current_app.config["SECRET_KEY"], email), address_key(request.remote_addr),
                           per_request)
+
+
+def user_for_password(db, email: str, password: str):
+    """The user these credentials sign in, or None, checked under the throttle (which may refuse the
+    check first with SignInThrottled). Every password sign-in goes through here."""
+    with guarded(email) as check:
+        user = user_by_email(db, email)
+        check.succeeded = password_matches(user, password)
+    return user if check.succeeded else None
+
+
+def is_own_password(user, password: str) -> bool:
+    """A signed-in user's current password, before it is changed, checked under the throttle."""
+    with guarded(user.email) as check:
+        check.succeeded = password_matches(user, password)
+    return check.succeeded
 
 
 def _begin(engine: Engine, limits: SignInLimits, account: str, address: str) -> Check:

@@ -6,10 +6,9 @@ from urllib.parse import urlsplit
 from flask import Blueprint, g, redirect, render_template, request, session, url_for
 
 from server import problems
-from server.auth.throttle import guarded
+from server.auth.throttle import is_own_password, user_for_password
 from server.context import db
 from server.db import utcnow
-from server.models.accounts import password_matches, user_by_email
 from server.web import i18n
 from server.web import sessions as web_session
 from server.web.errors import throttled_message
@@ -49,13 +48,11 @@ def sign_in():
             error, status = _("Enter your email address and your password."), 400
         else:
             try:
-                with guarded(email) as check:
-                    user = user_by_email(db(), email)
-                    check.succeeded = password_matches(user, password)
+                user = user_for_password(db(), email, password)
             except problems.SignInThrottled as exc:
                 error, status, headers = throttled_message(exc), 429, exc.headers
             else:
-                if check.succeeded:
+                if user is not None:
                     web_session.sign_in(user)
                     return redirect(target)
                 error, status = _("The email address or password is not correct."), 401
@@ -81,12 +78,11 @@ def password():
             errors["old"] = _("The current password is not correct.")
         else:
             try:
-                with guarded(user.email) as check:
-                    check.succeeded = password_matches(user, old)
+                right = is_own_password(user, old)
             except problems.SignInThrottled as exc:
                 return render_template("password.html", errors={"old": throttled_message(exc)}, done=False), 429, \
                     exc.headers
-            if not check.succeeded:
+            if not right:
                 errors["old"] = _("The current password is not correct.")
         if len(new) < MIN_PASSWORD:
             errors["new"] = _("The new password must be at least %(n)s characters long.", n=MIN_PASSWORD)
