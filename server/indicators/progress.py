@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from server.indicators.workbook import Workbook
 from server.models.accounts import Actor
 from server.models.form_data import FormColumn, data_tables
-from server.models.indicators import COUNTED, REJECTED, _contributions_table
+from server.models.indicators import _contributions_table, counted_states
 from server.models.submissions import Submission
 
 # Days are counted in Vietnam's time (UTC+7, no daylight saving since 1975), as the teams live them.
@@ -27,13 +27,9 @@ VIETNAM_OFFSET = 7 * 3600
 EPOCH = date(1970, 1, 1)
 
 
-def _states(include_rejected: bool) -> list[int]:
-    return [COUNTED, REJECTED] if include_rejected else [COUNTED]
-
-
 def _where(ic, s, area_codes: set[str] | None, include_rejected: bool, since: datetime | None,
            until: datetime | None) -> list:
-    where = [ic.c.state.in_(_states(include_rejected))]
+    where = [ic.c.state.in_(counted_states(include_rejected))]
     if area_codes is not None:
         where.append(ic.c.area_code.in_(sorted(area_codes)))
     if since is not None:

@@ -48,6 +48,11 @@ NOT_COUNTED, COUNTED, REJECTED = 0, 1, 2
 CHUNK = 20_000
 
 
+def counted_states(include_rejected: bool) -> list[int]:
+    """The states of the households a report counts: rejected ones only when asked for."""
+    return [COUNTED, REJECTED] if include_rejected else [COUNTED]
+
+
 class IndicatorSet(Base):
     __tablename__ = "indicator_sets"
 
@@ -553,7 +558,7 @@ def aggregate(db: Session, form_id: int, workbook: Workbook, include_rejected: b
     sums the households' rows received in that range."""
     count = len(workbook.indicators)
     measures = _measures(count)
-    states = [COUNTED, REJECTED] if include_rejected else [COUNTED]
+    states = counted_states(include_rejected)
     if since is None and until is None:
         ia = _sums_table(form_id, count)
         stmt = (select(ia.c.area_code, func.sum(ia.c.households), *[func.sum(ia.c[m]) for m in measures])
