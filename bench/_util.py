@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-ROOT = Path(__file__).resolve().parents[1]          # /work/main
+ROOT = Path(__file__).resolve().parents[1]          # the checkout
 PYTHON = ROOT / ".venv" / "bin" / "python"
 HAMLET = ROOT / ".venv" / "bin" / "hamlet"
 ADMIN_EMAIL = "bench@hamlet.test"
@@ -31,7 +31,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 def corpus_dir() -> Path:
     env = os.environ.get("HAMLET_CORPUS")
-    return Path(env).resolve() if env else Path(__file__).resolve().parents[2] / "shared" / "corpus"
+    return Path(env).resolve() if env else ROOT / "tests" / "data" / "corpus"
 
 
 def python_exe() -> str:

@@ -13,7 +13,7 @@ Starts a real gunicorn (2 workers, as shipped) on a free port against a fresh da
    sequential requests over one http.client connection (p50/p95/p99, req/s, server CPU ms per
    request), then wrk for 10 s with 4 connections if wrk is installed.
 
-The corpus is ../shared/corpus next to the checkout, or $HAMLET_CORPUS.
+The corpus is tests/data/corpus in the checkout, or $HAMLET_CORPUS.
 """
 from __future__ import annotations
 

@@ -15,9 +15,7 @@ from server.cli import upgrade_database
 from server.config import Settings, normalise_database_url
 from server.db import Base
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
-if not CORPUS.exists():
-    CORPUS = Path(os.environ.get("HAMLET_CORPUS", "../shared/corpus")).resolve()
+CORPUS = Path(__file__).resolve().parent / "data" / "corpus"  # copied in, with SOURCES.md and LICENSES/
 XLSFORMS = Path(__file__).resolve().parents[1] / "xlsforms"
 ADMIN_EMAIL = "admin@hamlet.test"
 ADMIN_PASSWORD = "correct horse battery"

@@ -9,7 +9,7 @@ import pytest
 from conftest import CORPUS, publish_file
 from test_openrosa_forms import COLLECT, app_user, entries
 
-CASES = json.loads((CORPUS / "cases.json").read_text()) if (CORPUS / "cases.json").exists() else []
+CASES = json.loads((CORPUS / "cases.json").read_text())
 REFUSED = {"onadata-schools-survey-large": "set form title", "ipa-household-survey": "Choice names must be unique"}
 
 

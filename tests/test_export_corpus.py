@@ -1,6 +1,6 @@
 """The corpus cases export with the expected columns.
 
-Each CSV under /work/shared/corpus/*/expected/ was made by another server from a corpus form and its
+Each CSV under tests/data/corpus/*/expected/ was made by another server from a corpus form and its
 instances: ODK Briefcase (the Aggregate format Central's CSV descends from) for the briefcase-* cases,
 Ona (onadata) for the onadata-* cases. Each is replayed here: the form is published, the instances that
 upstream export was made from are posted the way Collect posts them (tests/test_corpus_submissions.py),
