@@ -37,7 +37,7 @@ from statistics import NormalDist
 
 import pytest
 from collect import submit
-from conftest import XLSFORMS, XLSX
+from helpers import XLSFORMS, XLSX
 from openpyxl import Workbook
 
 from server.synthetic import Household, Member, random_household, to_xml
