@@ -4,9 +4,14 @@ from __future__ import annotations
 import io
 import uuid
 
+from lxml import etree
+
 COLLECT = {"X-OpenRosa-Version": "1.0", "User-Agent": "org.odk.collect.android/v2025.2.1 Dalvik/2.1.0",
            "Date": "Mon, 23 Nov 2026 03:04:05 GMT+00:00"}
+# What Collect sends when it fetches a form list, a form or a manifest: it takes them gzipped.
+COLLECT_GET = {**COLLECT, "Accept-Encoding": "gzip"}
 DEVICE_ID = "collect:AbCdEfGh12345678"
+XFORMS_NS = "{http://openrosa.org/xforms/xformsList}"
 
 
 def submit(client, base: str, xml: bytes, files: dict[str, bytes] | None = None, incomplete: bool = False,
@@ -27,3 +32,10 @@ def instance(form_id: str, version: str, body: str, instance_id: str | None = No
     meta = f"<instanceID>{iid}</instanceID>" + (f"<deprecatedID>{deprecated}</deprecatedID>" if deprecated else "")
     return (f'<{root} xmlns:orx="http://openrosa.org/xforms" id="{form_id}" version="{version}">{body}'
             f"<meta>{meta}</meta></{root}>").encode("utf-8")
+
+
+def entries(resp) -> list[dict[str, str]]:
+    """The forms a formList response offers, each as its fields (formID, name, version, hash, …)."""
+    root = etree.fromstring(resp.data)
+    assert root.tag == f"{XFORMS_NS}xforms"
+    return [{etree.QName(c).localname: (c.text or "") for c in x} for x in root.findall(f"{XFORMS_NS}xform")]

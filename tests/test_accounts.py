@@ -1,5 +1,5 @@
 """Signing in, tokens, users and site roles, as Central's API does them."""
-from conftest import ADMIN_EMAIL, ADMIN_PASSWORD, Api, sign_in
+from helpers import ADMIN_EMAIL, ADMIN_PASSWORD, Api, sign_in
 
 
 def test_sign_in_returns_a_bearer_token_that_identifies_the_user(client):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from functools import lru_cache
 
-from conftest import XLSFORMS
+from helpers import XLSFORMS
 from server.synthetic import random_household, to_xml
 from server.xforms.answers import Answer, Roster, changes, read_answers
 from server.xforms.labels import fields_choosing_from, read_labels

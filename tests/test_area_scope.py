@@ -13,11 +13,10 @@ import zipfile
 
 import pytest
 from collect import submit
-from conftest import XLSFORMS, Api
+from helpers import XLSFORMS, Api
 from openpyxl import load_workbook
 
 from server.synthetic import random_household, to_xml
-from test_submissions import key_base, survey  # noqa: F401  (fixtures)
 
 FORM = "household_digital_survey"
 HP = "DN-HV-HP"
@@ -63,7 +62,7 @@ def give(admin, project: int, role: str, actor_id: int, areas: list[str] | None 
 
 
 @pytest.fixture
-def field(admin, client, project, survey, key_base) -> Field:  # noqa: F811
+def field(admin, client, project, survey, key_base) -> Field:
     resp = admin.client.put(f"/v1/projects/{project}/areas", data=(XLSFORMS / "areas.csv").read_bytes(),
                             content_type="text/csv", headers=admin._headers())
     assert resp.status_code == 200, resp.get_json()
@@ -336,7 +335,7 @@ def test_follow_up_lists_only_the_communes_households(field, viewer, wide_viewer
 
 def test_a_site_administrator_is_never_limited(app, field):
     from server.models.accounts import AreaAssignment, user_by_email
-    from conftest import ADMIN_EMAIL
+    from helpers import ADMIN_EMAIL
 
     resp = field.admin.put(f"/v1/projects/{field.project}/assignments/1/areas", {"areas": [HP]})
     assert resp.status_code == 400 and "administrator" in resp.get_json()["message"]

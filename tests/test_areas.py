@@ -5,7 +5,7 @@ import io
 
 from openpyxl import Workbook
 
-from conftest import XLSFORMS, XLSX
+from helpers import XLSFORMS, XLSX
 
 AREAS = (XLSFORMS / "areas.csv").read_bytes()
 
@@ -87,7 +87,7 @@ def test_registry_becomes_the_surveys_cascade_media(admin, client, project):
 
 
 def test_viewer_cannot_replace_the_registry(admin, client, project):
-    from conftest import Api, sign_in
+    from helpers import Api, sign_in
 
     uid = admin.post("/v1/users", json_body={"email": "v@x.vn", "password": "long enough pw"}).get_json()["id"]
     admin.post(f"/v1/projects/{project}/assignments/viewer/{uid}")

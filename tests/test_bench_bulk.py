@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from collect import submit
-from conftest import XLSX
+from helpers import XLSX
 from sqlalchemy import text
 
 ROOT = Path(__file__).resolve().parents[1]

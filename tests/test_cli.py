@@ -2,7 +2,7 @@
 import pytest
 from click.testing import CliRunner
 
-from conftest import CORPUS
+from helpers import CORPUS
 from server.cli import main
 
 

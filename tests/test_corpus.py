@@ -1,15 +1,13 @@
 """Every form in the shared corpus, read in place: what pyxform converts publishes, is listed and
 downloads with a matching hash; what it refuses gets a 400 that names the problem."""
 import hashlib
-import json
 from pathlib import Path
 
 import pytest
 
-from conftest import CORPUS, publish_file
-from test_openrosa_forms import COLLECT, app_user, entries
+from collect import COLLECT_GET, entries
+from helpers import CORPUS, CORPUS_CASES, app_user, publish_file
 
-CASES = json.loads((CORPUS / "cases.json").read_text())
 REFUSED = {"onadata-schools-survey-large": "set form title", "ipa-household-survey": "Choice names must be unique"}
 
 
@@ -17,7 +15,7 @@ def _fallback(case) -> str:
     return case.get("pyxform_form_name") or Path(case["upstream_form_name"]).stem
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
+@pytest.mark.parametrize("case", CORPUS_CASES, ids=[c["name"] for c in CORPUS_CASES])
 def test_corpus_form_publishes_lists_and_downloads(case, admin, client, project):
     path = CORPUS / case["name"] / case["form_file"]
     resp = publish_file(admin, project, path, fallback=_fallback(case))
@@ -48,18 +46,18 @@ def test_corpus_form_publishes_lists_and_downloads(case, admin, client, project)
         assert admin.post(f"{base}/draft/publish?version={form['version']}-media").status_code == 200
 
     au = app_user(admin, project, form["xmlFormId"])
-    listing = client.get(f"/v1/key/{au['token']}/projects/{project}/formList", headers=COLLECT)
+    listing = client.get(f"/v1/key/{au['token']}/projects/{project}/formList", headers=COLLECT_GET)
     [entry] = entries(listing)
     assert entry["formID"] == case["form_id"] and entry["name"]
     from urllib.parse import urlparse
 
-    download = client.get(urlparse(entry["downloadUrl"]).path, headers=COLLECT)
+    download = client.get(urlparse(entry["downloadUrl"]).path, headers=COLLECT_GET)
     assert download.status_code == 200
     assert entry["hash"] == "md5:" + hashlib.md5(download.data).hexdigest()
     if uploaded:
         from lxml import etree
 
-        manifest = etree.fromstring(client.get(urlparse(entry["manifestUrl"]).path, headers=COLLECT).data)
+        manifest = etree.fromstring(client.get(urlparse(entry["manifestUrl"]).path, headers=COLLECT_GET).data)
         listed = {m[0].text: m[1].text for m in manifest}
         assert listed == {name: f"md5:{md5}" for name, md5 in uploaded.items()}
 

@@ -1,16 +1,15 @@
 """Every instance in the shared corpus posted to its published form, the way Collect posts it; what is
 accepted comes back byte for byte, what Central would refuse is refused with the same code."""
-import json
 from pathlib import Path
 
 import pytest
 from lxml import etree
 
 from collect import submit
-from conftest import CORPUS, publish_file
+from helpers import CORPUS, CORPUS_CASES, publish_case
 
-CASES = json.loads((CORPUS / "cases.json").read_text())
-INSTANCES = [(c, i) for c in CASES for i in c.get("instances", []) if c["name"] not in ("onadata-schools-survey-large",)]
+INSTANCES = [(c, i) for c in CORPUS_CASES for i in c.get("instances", [])
+             if c["name"] not in ("onadata-schools-survey-large",)]
 # What Central answers for the instances it refuses (odk-protocol §5.2): the version must be a published one.
 # The transportation case is published exactly as shipped, so these behave as on Central.
 REFUSED = {
@@ -24,35 +23,9 @@ REFUSED = {
 }
 
 
-def _publish(admin, project, case):
-    """Publish the case's form, plus the versions its instances were collected with.
-
-    Upstream servers (Ona, Briefcase) stamped versions at publish time that their XLSForms do not
-    carry, so each version an instance names is published too — as that server had it. The
-    transportation case is left as shipped: its stray versions are the test of refusal."""
-    fallback = case.get("pyxform_form_name") or Path(case["upstream_form_name"]).stem
-    resp = publish_file(admin, project, CORPUS / case["name"] / case["form_file"], fallback=fallback)
-    assert resp.status_code == 200, resp.get_json()
-    form_id, published = resp.get_json()["xmlFormId"], {resp.get_json()["version"]}
-    base = f"/v1/projects/{project}/forms/{form_id}"
-    if case["name"] != "onadata-transportation":
-        for version in {i["version"] or "" for i in case.get("instances", [])} - published:
-            xml = etree.fromstring(admin.get(f"{base}.xml").data)
-            data = xml.find("{*}head/{*}model/{*}instance")[0]
-            data.attrib.pop("version", None)
-            if version:
-                data.set("version", version)
-            body = etree.tostring(xml, xml_declaration=True, encoding="utf-8")
-            assert admin.post(f"{base}/draft", data=body, content_type="application/xml").status_code == 200
-            assert admin.post(f"{base}/draft/publish").status_code == 200
-    au = admin.post(f"/v1/projects/{project}/app-users", json_body={"displayName": "t"}).get_json()
-    admin.post(f"{base}/assignments/app-user/{au['id']}")
-    return form_id, f"/v1/key/{au['token']}/projects/{project}"
-
-
 @pytest.mark.parametrize("case,inst", INSTANCES, ids=[f"{c['name']}:{Path(i['file']).name}" for c, i in INSTANCES])
 def test_corpus_instance(case, inst, admin, client, project):
-    form_id, base = _publish(admin, project, case)
+    form_id, base = publish_case(admin, project, case)
     xml = (CORPUS / case["name"] / inst["file"]).read_bytes()
     files = {name: (CORPUS / case["name"] / "attachments" / name).read_bytes() for name in inst.get("attachments", [])}
     resp = submit(client, base, xml, files)
@@ -75,8 +48,8 @@ def test_corpus_instance(case, inst, admin, client, project):
 
 
 def test_transportation_edit_replaces_the_original(admin, client, project):
-    case = next(c for c in CASES if c["name"] == "onadata-transportation")
-    form_id, base = _publish(admin, project, case)
+    case = next(c for c in CORPUS_CASES if c["name"] == "onadata-transportation")
+    form_id, base = publish_case(admin, project, case)
     folder = CORPUS / "onadata-transportation"
     photo = (folder / "attachments/1335783522563.jpg").read_bytes()
     original = (folder / "instances/transport_2011-07-25_19-05-49.xml").read_bytes()
@@ -94,8 +67,8 @@ def test_transportation_edit_replaces_the_original(admin, client, project):
 
 def test_no_instance_id_gets_one_generated(admin, client, project):
     """Central generates a UUID when an unencrypted submission has no instanceID (§5.1)."""
-    case = next(c for c in CASES if c["name"] == "onadata-transportation")
-    form_id, base = _publish(admin, project, case)
+    case = next(c for c in CORPUS_CASES if c["name"] == "onadata-transportation")
+    form_id, base = publish_case(admin, project, case)
     xml = (CORPUS / "onadata-transportation/instances/transportation_empty_submission.xml").read_bytes()
     xml = xml.replace(b'id="transportation_2011_07_25"', b'id="transportation_2011_07_25" version="2014111"')
     assert submit(client, base, xml).status_code == 201

@@ -8,7 +8,7 @@ import requests
 from requests.auth import HTTPDigestAuth
 
 from collect import COLLECT
-from conftest import XLSFORMS, XLSX
+from helpers import XLSFORMS, XLSX
 from server.synthetic import random_household, to_xml
 
 EMAIL, PASSWORD = "tcn01@hamlet.test", "mật khẩu của tổ 1"

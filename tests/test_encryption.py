@@ -2,29 +2,25 @@
 import pytest
 
 from collect import submit
-from conftest import CORPUS
+from helpers import (CORPUS, CORPUS_CASES, ENCRYPTED_CASE, encrypted_envelope, encrypted_form_with_one_submission,
+                     publish_case)
 from server.xforms.encryption import DecryptionFailed, decrypt, load_private_key
-
-CASE = CORPUS / "briefcase-encrypted-form"
-
-
-def _envelope():
-    return next((CASE / "instances").glob("*.xml")).read_bytes()
 
 
 def test_briefcase_envelope_decrypts_with_a_valid_signature():
-    key = load_private_key((CASE / "keys/encrypted-form-key.pem").read_bytes())
-    result = decrypt(_envelope(), {"submission.xml.enc": (CASE / "attachments/submission.xml.enc").read_bytes()}, key)
+    key = load_private_key((ENCRYPTED_CASE / "keys/encrypted-form-key.pem").read_bytes())
+    payload = (ENCRYPTED_CASE / "attachments/submission.xml.enc").read_bytes()
+    result = decrypt(encrypted_envelope(), {"submission.xml.enc": payload}, key)
     assert b"<name>Guillermo</name>" in result.xml
     assert result.signature_valid is True
 
 
 def test_tampered_payload_fails_or_breaks_the_signature():
-    key = load_private_key((CASE / "keys/encrypted-form-key.pem").read_bytes())
-    data = bytearray((CASE / "attachments/submission.xml.enc").read_bytes())
+    key = load_private_key((ENCRYPTED_CASE / "keys/encrypted-form-key.pem").read_bytes())
+    data = bytearray((ENCRYPTED_CASE / "attachments/submission.xml.enc").read_bytes())
     data[5] ^= 0xFF
     try:
-        result = decrypt(_envelope(), {"submission.xml.enc": bytes(data)}, key)
+        result = decrypt(encrypted_envelope(), {"submission.xml.enc": bytes(data)}, key)
     except DecryptionFailed:
         return
     assert result.signature_valid is False
@@ -35,14 +31,13 @@ def test_wrong_key_is_a_clear_error():
 
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     with pytest.raises(DecryptionFailed, match="wrong key"):
-        decrypt(_envelope(), {"submission.xml.enc": (CASE / "attachments/submission.xml.enc").read_bytes()}, other)
+        decrypt(encrypted_envelope(), {"submission.xml.enc": (ENCRYPTED_CASE / "attachments/submission.xml.enc").read_bytes()},
+                other)
 
 
 def test_encrypted_submission_is_stored_as_sent_with_its_enc_parts(admin, client, project):
-    from test_corpus_submissions import CASES, _publish
-
-    case = next(c for c in CASES if c["name"] == "onadata-tutorial-encrypted")
-    form_id, base = _publish(admin, project, case)
+    case = next(c for c in CORPUS_CASES if c["name"] == "onadata-tutorial-encrypted")
+    form_id, base = publish_case(admin, project, case)
     xml = next((CORPUS / case["name"] / "instances").glob("*.xml")).read_bytes()
     parts = {p.name: p.read_bytes() for p in (CORPUS / case["name"] / "attachments").iterdir()}
     first = dict(list(parts.items())[:1])
@@ -56,18 +51,8 @@ def test_encrypted_submission_is_stored_as_sent_with_its_enc_parts(admin, client
 
 # --- decryption on export: the private key comes with the request, for that download only --------------
 
-def _encrypted_form_with_one_submission(admin, client, project):
-    from test_corpus_submissions import CASES, _publish
-
-    case = next(c for c in CASES if c["name"] == "briefcase-encrypted-form")
-    form_id, base = _publish(admin, project, case)
-    parts = {"submission.xml.enc": (CASE / "attachments/submission.xml.enc").read_bytes()}
-    assert submit(client, base, _envelope(), parts).status_code == 201
-    return f"/v1/projects/{project}/forms/{form_id}"
-
-
 def _key_body(pem: bytes | None = None, **extra):
-    return {"privateKey": (pem or (CASE / "keys/encrypted-form-key.pem").read_bytes()).decode(), **extra}
+    return {"privateKey": (pem or (ENCRYPTED_CASE / "keys/encrypted-form-key.pem").read_bytes()).decode(), **extra}
 
 
 def _rows(data: bytes) -> list[list[str]]:
@@ -78,7 +63,7 @@ def _rows(data: bytes) -> list[list[str]]:
 
 
 def test_without_the_key_an_encrypted_submission_is_listed_as_not_decrypted(admin, client, project):
-    form = _encrypted_form_with_one_submission(admin, client, project)
+    form = encrypted_form_with_one_submission(admin, client, project)
     head, row = _rows(admin.get(f"{form}/submissions.csv").data)
     assert head[:3] == ["SubmissionDate", "name", "meta-instanceID"]
     values = dict(zip(head, row))
@@ -92,7 +77,7 @@ def test_with_the_private_key_the_export_shows_the_answers(admin, client, projec
     import zipfile
     import io
 
-    form = _encrypted_form_with_one_submission(admin, client, project)
+    form = encrypted_form_with_one_submission(admin, client, project)
     resp = admin.post(f"{form}/submissions.csv", data=_key_body(), content_type="multipart/form-data")
     assert resp.status_code == 200, resp.get_json()
     head, row = _rows(resp.data)
@@ -100,7 +85,7 @@ def test_with_the_private_key_the_export_shows_the_answers(admin, client, projec
     assert (values["name"], values["meta-instanceID"], values["KEY"], values["Status"]) == (
         "Guillermo", "uuid:494cd080-3bf4-47be-b40f-c706a950d58a", "uuid:494cd080-3bf4-47be-b40f-c706a950d58a", "")
     # The whole archive too, and the key as an uploaded file works the same.
-    pem = (CASE / "keys/encrypted-form-key.pem").read_bytes()
+    pem = (ENCRYPTED_CASE / "keys/encrypted-form-key.pem").read_bytes()
     resp = admin.post(f"{form}/submissions.csv.zip", data={"privateKey": (io.BytesIO(pem), "key.pem")},
                       content_type="multipart/form-data")
     assert resp.status_code == 200
@@ -112,7 +97,7 @@ def test_a_wrong_or_broken_key_is_refused_before_anything_is_sent(admin, client,
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
-    form = _encrypted_form_with_one_submission(admin, client, project)
+    form = encrypted_form_with_one_submission(admin, client, project)
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     resp = admin.post(f"{form}/submissions.csv", data=_key_body(other), content_type="multipart/form-data")
@@ -222,10 +207,11 @@ def test_hamlet_export_decrypts_with_a_key_file(app, admin, client, project, tmp
 
     from server.cli import main
 
-    form = _encrypted_form_with_one_submission(admin, client, project)
+    form = encrypted_form_with_one_submission(admin, client, project)
     form_id = form.rsplit("/", 1)[1]
+    key = ENCRYPTED_CASE / "keys/encrypted-form-key.pem"
     result = app.test_cli_runner().invoke(main, ["export", form_id, "--project", str(project), "--private-key",
-                                                 str(CASE / "keys/encrypted-form-key.pem"), "--out", str(tmp_path)])
+                                                 str(key), "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     with zipfile.ZipFile(tmp_path / f"{form_id}.csv.zip") as z:
         assert "Guillermo" in z.read(f"{form_id}.csv").decode()

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from server.exports.client_audits import HEADER, AuditReader, merged
-from test_export_central import Central, alice, central  # noqa: F401  (fixtures)
+from central import Central
 
 DATA = Path(__file__).parent / "data" / "client_audits"
 FORM = "ho_audit"
@@ -60,7 +60,7 @@ def visit(instance_id: str, audit: str | None = "audit.csv", photo: str | None =
 
 
 @pytest.fixture
-def audits(central, alice):  # noqa: F811
+def audits(central, alice):
     central.publish(FORM, (DATA / "ho_audit.xml").read_text("utf-8"))
     return central
 
@@ -74,7 +74,7 @@ def two_visits(central: Central, api, other_api=None) -> None:
 # Central's cases
 # ==================================================================================================
 
-def test_every_submissions_log_is_merged_into_one_file_after_the_tables(audits, alice):  # noqa: F811
+def test_every_submissions_log_is_merged_into_one_file_after_the_tables(audits, alice):
     two_visits(audits, alice)
     files = audits.csv_files(FORM, api=alice)
     assert list(files) == [f"{FORM}.csv", AUDIT_FILE]
@@ -86,13 +86,13 @@ def test_every_submissions_log_is_merged_into_one_file_after_the_tables(audits, 
     assert root[2].split(",")[5:11] == ["audit.csv", ONE, "5", "Alice", "1", "1"]
 
 
-def test_user_and_change_reason_columns_are_kept_and_empty_where_a_log_has_none(audits, alice):  # noqa: F811
+def test_user_and_change_reason_columns_are_kept_and_empty_where_a_log_has_none(audits, alice):
     audits.openrosa(visit(ONE), {"audit.csv": log("visit-changes.csv")}, api=alice)
     audits.openrosa(visit(TWO, audit="log.csv"), {"log.csv": log("visit-2.csv")}, api=alice)
     assert audits.csv_files(FORM, api=alice)[AUDIT_FILE] == expected("expected-changes.csv")
 
 
-def test_the_filter_chooses_whose_logs_are_merged_by_submitter(audits, alice):  # noqa: F811
+def test_the_filter_chooses_whose_logs_are_merged_by_submitter(audits, alice):
     bob = audits.actor(6, "Bob", admin=True)
     two_visits(audits, alice, bob)
     files = audits.csv_files(FORM, "?$filter=__system/submitterId eq 5", api=alice)
@@ -100,14 +100,14 @@ def test_the_filter_chooses_whose_logs_are_merged_by_submitter(audits, alice):  
     assert files[AUDIT_FILE] == expected("expected-two-visits.csv", keep=ONE)
 
 
-def test_the_filter_chooses_whose_logs_are_merged_by_review_state(audits, alice):  # noqa: F811
+def test_the_filter_chooses_whose_logs_are_merged_by_review_state(audits, alice):
     two_visits(audits, alice)
     audits.review(FORM, ONE, "approved")
     files = audits.csv_files(FORM, "?$filter=__system/reviewState eq 'approved'", api=alice)
     assert files[AUDIT_FILE] == expected("expected-two-visits.csv", keep=ONE)
 
 
-def test_a_log_sent_again_with_the_same_submission_replaces_the_first(audits, alice):  # noqa: F811
+def test_a_log_sent_again_with_the_same_submission_replaces_the_first(audits, alice):
     audits.openrosa(visit(ONE), {"audit.csv": log("visit-1.csv")}, api=alice)
     audits.openrosa(visit(ONE), {"audit.csv": log("visit-2.csv")}, api=alice)
     files = audits.csv_files(FORM, api=alice)
@@ -115,7 +115,7 @@ def test_a_log_sent_again_with_the_same_submission_replaces_the_first(audits, al
     assert files[AUDIT_FILE] == expected("expected-two-visits.csv", keep=TWO).replace(TWO, ONE)
 
 
-def test_a_log_uploaded_through_the_rest_api_replaces_the_first(audits, alice):  # noqa: F811
+def test_a_log_uploaded_through_the_rest_api_replaces_the_first(audits, alice):
     audits.openrosa(visit(ONE), {"audit.csv": log("visit-1.csv")}, api=alice)
     resp = alice.post(f"/v1/projects/{audits.project}/forms/{FORM}/submissions/{ONE}/attachments/audit.csv",
                       data=log("visit-2.csv"), content_type="text/csv")
@@ -124,17 +124,17 @@ def test_a_log_uploaded_through_the_rest_api_replaces_the_first(audits, alice): 
         expected("expected-two-visits.csv", keep=TWO).replace(TWO, ONE))
 
 
-def test_rows_of_different_lengths_are_read(audits, alice):  # noqa: F811
+def test_rows_of_different_lengths_are_read(audits, alice):
     audits.openrosa(visit(ONE), {"audit.csv": log("visit-1-ragged.csv")}, api=alice)
     assert audits.csv_files(FORM, api=alice)[AUDIT_FILE] == expected("expected-ragged.csv")
 
 
-def test_a_quote_inside_an_unquoted_cell_is_kept(audits, alice):  # noqa: F811
+def test_a_quote_inside_an_unquoted_cell_is_kept(audits, alice):
     audits.openrosa(visit(ONE), {"audit.csv": log("visit-1-quote.csv")}, api=alice)
     assert audits.csv_files(FORM, api=alice)[AUDIT_FILE] == expected("expected-quote.csv")
 
 
-def test_an_edit_shows_its_new_log_under_the_first_instance_id(audits, alice):  # noqa: F811
+def test_an_edit_shows_its_new_log_under_the_first_instance_id(audits, alice):
     audits.openrosa(visit(ONE), {"audit.csv": log("visit-1.csv")}, api=alice)
     audits.openrosa(visit(TWO, deprecated=ONE), {"audit.csv": log("visit-2.csv")}, api=alice)
     files = audits.csv_files(FORM, api=alice)
@@ -171,7 +171,7 @@ def _encrypt(instance_id: str, xml: bytes, media: dict[str, bytes], public_key) 
     return envelope.encode(), files
 
 
-def test_an_encrypted_forms_logs_are_decrypted_with_the_key_and_left_out_without_it(central, alice):  # noqa: F811
+def test_an_encrypted_forms_logs_are_decrypted_with_the_key_and_left_out_without_it(central, alice):
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -201,7 +201,7 @@ def test_an_encrypted_forms_logs_are_decrypted_with_the_key_and_left_out_without
 # What Central's tests leave out, and Hamlet's choices
 # ==================================================================================================
 
-def test_attachments_false_leaves_the_merged_log_out_as_central_does(audits, alice):  # noqa: F811
+def test_attachments_false_leaves_the_merged_log_out_as_central_does(audits, alice):
     # Central answers attachments=false with its plain CSV export, which has no client audit part.
     two_visits(audits, alice)
     resp = audits.get(FORM, "submissions.csv.zip?attachments=false", alice)
@@ -209,7 +209,7 @@ def test_attachments_false_leaves_the_merged_log_out_as_central_does(audits, ali
     assert list(audits.csv_zip(FORM, "?attachments=false", api=alice)) == [f"{FORM}.csv"]
 
 
-def test_the_logs_are_not_media_but_the_photos_are(audits, alice):  # noqa: F811
+def test_the_logs_are_not_media_but_the_photos_are(audits, alice):
     audits.openrosa(visit(ONE, photo="1764032420000.jpg"),
                     {"audit.csv": log("visit-1.csv"), "1764032420000.jpg": b"\xff\xd8 nha"}, api=alice)
     files = audits.csv_zip(FORM, api=alice)
@@ -217,7 +217,7 @@ def test_the_logs_are_not_media_but_the_photos_are(audits, alice):  # noqa: F811
     assert files["media/1764032420000.jpg"] == b"\xff\xd8 nha"
 
 
-def test_a_log_not_received_yet_is_a_row_of_its_instance_id_alone(audits, alice):  # noqa: F811
+def test_a_log_not_received_yet_is_a_row_of_its_instance_id_alone(audits, alice):
     # Central's export query joins the log's attachment slot whether or not its file has arrived, and
     # writes such a slot as the instance ID followed by empty cells.
     audits.openrosa(visit(ONE), {}, api=alice)
@@ -229,19 +229,19 @@ def test_a_log_not_received_yet_is_a_row_of_its_instance_id_alone(audits, alice)
     assert audits.csv_files(FORM, api=alice)[AUDIT_FILE] == expected("expected-two-visits.csv")
 
 
-def test_there_is_no_log_file_when_no_submission_names_a_log(audits, alice):  # noqa: F811
+def test_there_is_no_log_file_when_no_submission_names_a_log(audits, alice):
     assert list(audits.csv_files(FORM, api=alice)) == [f"{FORM}.csv"]
     audits.openrosa(visit(ONE, audit=None), {}, api=alice)
     assert list(audits.csv_files(FORM, api=alice)) == [f"{FORM}.csv"]
 
 
-def test_a_log_of_only_a_header_still_makes_the_file(audits, alice):  # noqa: F811
+def test_a_log_of_only_a_header_still_makes_the_file(audits, alice):
     # Central adds the file when the first log comes from the database, whether or not it has rows.
     audits.openrosa(visit(ONE), {"audit.csv": b"event,node,start,end\n"}, api=alice)
     assert audits.csv_files(FORM, api=alice)[AUDIT_FILE] == ",".join(HEADER) + "\n"
 
 
-def test_logs_follow_the_order_their_versions_arrived_in_oldest_first(audits, alice):  # noqa: F811
+def test_logs_follow_the_order_their_versions_arrived_in_oldest_first(audits, alice):
     # The tables list the newest submission first; Central's log query orders by the current version's
     # arrival, oldest first, so an edit moves a submission's log to the end.
     two_visits(audits, alice)
@@ -251,7 +251,7 @@ def test_logs_follow_the_order_their_versions_arrived_in_oldest_first(audits, al
     assert text == expected("expected-two-visits.csv", keep=TWO) + rows("expected-two-visits.csv", ONE)
 
 
-def test_one_log_file_shared_by_two_submissions_is_read_for_each(audits, alice):  # noqa: F811
+def test_one_log_file_shared_by_two_submissions_is_read_for_each(audits, alice):
     # The blob store keeps identical bytes once; each submission still gets its rows.
     audits.openrosa(visit(ONE), {"audit.csv": log("visit-1.csv")}, api=alice)
     audits.openrosa(visit(TWO), {"audit.csv": log("visit-1.csv")}, api=alice)
@@ -260,7 +260,7 @@ def test_one_log_file_shared_by_two_submissions_is_read_for_each(audits, alice):
     assert text == one + rows("expected-two-visits.csv", ONE).replace(ONE, TWO)
 
 
-def test_a_malformed_log_is_exported_as_far_as_it_reads_and_logged(audits, alice, caplog):  # noqa: F811
+def test_a_malformed_log_is_exported_as_far_as_it_reads_and_logged(audits, alice, caplog):
     # visit-broken.csv has text after a closing quote and a quote that never closes: csv-parse refuses
     # it, which fails Central's whole download. Here the text stays in its cell, the download completes,
     # and the server log names the submission.
@@ -273,7 +273,7 @@ def test_a_malformed_log_is_exported_as_far_as_it_reads_and_logged(audits, alice
         f"The client audit log of {ONE} is not well-formed CSV; it was exported as far as it could be read."]
 
 
-def test_a_log_that_is_not_text_does_not_break_the_download(audits, alice):  # noqa: F811
+def test_a_log_that_is_not_text_does_not_break_the_download(audits, alice):
     garbage = bytes(range(256)) * 40 + b'\n"\x00\xff,\xfe\n'
     audits.openrosa(visit(ONE), {"audit.csv": garbage}, api=alice)
     audits.openrosa(visit(TWO, audit="log.csv"), {"log.csv": log("visit-2.csv")}, api=alice)
@@ -282,13 +282,13 @@ def test_a_log_that_is_not_text_does_not_break_the_download(audits, alice):  # n
     assert files[AUDIT_FILE].endswith(rows("expected-two-visits.csv", TWO))
 
 
-def test_bom_true_puts_a_bom_before_the_merged_log_too(audits, alice):  # noqa: F811
+def test_bom_true_puts_a_bom_before_the_merged_log_too(audits, alice):
     two_visits(audits, alice)
     files = audits.csv_zip(FORM, "?bom=true", api=alice)
     assert files[AUDIT_FILE] == b"\xef\xbb\xbf" + expected("expected-two-visits.csv").encode()
 
 
-def test_hamlet_export_writes_the_merged_log_with_or_without_media(app, audits, alice, tmp_path):  # noqa: F811
+def test_hamlet_export_writes_the_merged_log_with_or_without_media(app, audits, alice, tmp_path):
     from server.cli import main
 
     audits.openrosa(visit(ONE, photo="1764032420000.jpg"),

@@ -34,11 +34,10 @@ import pytest
 from lxml import etree
 
 from collect import submit
-from conftest import CORPUS
-from test_corpus_submissions import CASES, _publish
-from test_export_central import Central
+from central import Central
+from helpers import CORPUS, CORPUS_CASES, publish_case
 
-BY_NAME = {c["name"]: c for c in CASES}
+BY_NAME = {c["name"]: c for c in CORPUS_CASES}
 UTC = timezone.utc
 
 # ==================================================================================================
@@ -188,7 +187,7 @@ COMPARED_ELSEWHERE = {"onadata-tutorial-repeats/expected/tutorial_w_repeats_flat
 
 
 def test_every_expected_csv_of_the_corpus_is_compared():
-    shipped = {f"{c['name']}/{e}" for c in CASES for e in c.get("expected", []) if e.endswith(".csv")}
+    shipped = {f"{c['name']}/{e}" for c in CORPUS_CASES for e in c.get("expected", []) if e.endswith(".csv")}
     compared = {f"{s.case}/{f}" for s in SCENARIOS for f in s.tables} | COMPARED_ELSEWHERE
     assert shipped, "the corpus ships expected CSVs"
     assert shipped == compared
@@ -242,9 +241,9 @@ class Hamlet:
         case = self.case
         if extra_versions:
             case = {**case, "instances": [*case["instances"], *({"version": v} for v in extra_versions)]}
-        self.form_id, self.base = _publish(self.admin, self.project, case)
+        self.form_id, self.base = publish_case(self.admin, self.project, case)
         if self.case["name"] == "onadata-transportation":
-            # _publish leaves this case's form as shipped (its stray versions test refusal). Ona accepted
+            # publish_case leaves this case's form as shipped (its stray versions test refusal). Ona accepted
             # instances without a version attribute into the current form; so does Central once a version
             # without one is published, which is what 19-06-01 and 19-06-14 need.
             self._publish_unversioned()
@@ -689,7 +688,7 @@ def test_ona_flattened_repeat_is_hamlets_person_table(admin, client, project):
     Mapping: children/field -> field; a root field -> the same name (geopoints split as in the CSV);
     meta/instanceID -> PARENT_KEY (persons.csv leaves meta fields out); n/a -> empty."""
     case = BY_NAME["onadata-tutorial-repeats"]
-    form_id, base = _publish(admin, project, case)
+    form_id, base = publish_case(admin, project, case)
     xml = (CORPUS / case["name"] / "instances/tutorial_w_repeats.xml").read_bytes()
     assert submit(client, base, xml).status_code == 201
     expected = read_expected(case["name"], "expected/tutorial_w_repeats_flattened.csv")

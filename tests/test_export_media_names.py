@@ -11,7 +11,6 @@ import io
 import zipfile
 
 from server.exports.csv_files import MediaNames
-from test_export_central import alice, central  # noqa: F401  (fixtures)
 
 OLD = "uuid:0b3c8f1e-2d4a-4e6b-8c1d-00000000000a"
 NEW = "uuid:0b3c8f1e-2d4a-4e6b-8c1d-00000000000b"
@@ -22,7 +21,7 @@ def photo(instance_id: str, file1: str, file2: str | None = None) -> str:
     return f'<data id="binaryType"><meta><instanceID>{instance_id}</instanceID></meta>{files}</data>'
 
 
-def archive(central, api) -> dict[str, bytes]:  # noqa: F811
+def archive(central, api) -> dict[str, bytes]:
     resp = central.get("binaryType", "submissions.csv.zip", api)
     with zipfile.ZipFile(io.BytesIO(resp.data)) as z:
         names = z.namelist()
@@ -30,7 +29,7 @@ def archive(central, api) -> dict[str, bytes]:  # noqa: F811
         return {name: z.read(name) for name in names}
 
 
-def test_two_submissions_files_of_one_name_are_both_kept(central, alice):  # noqa: F811
+def test_two_submissions_files_of_one_name_are_both_kept(central, alice):
     central.publish("binaryType")
     central.openrosa(photo(OLD, "1.jpg"), {"1.jpg": b"old house"}, api=alice)
     central.openrosa(photo(NEW, "1.jpg"), {"1.jpg": b"new house"}, api=alice)
@@ -40,7 +39,7 @@ def test_two_submissions_files_of_one_name_are_both_kept(central, alice):  # noq
     assert files["media/uuid0b3c8f1e-2d4a-4e6b-8c1d-00000000000a/1.jpg"] == b"old house"
 
 
-def test_the_same_file_sent_by_two_submissions_is_written_once(central, alice):  # noqa: F811
+def test_the_same_file_sent_by_two_submissions_is_written_once(central, alice):
     central.publish("binaryType")
     central.openrosa(photo(OLD, "1.jpg"), {"1.jpg": b"same picture"}, api=alice)
     central.openrosa(photo(NEW, "1.jpg"), {"1.jpg": b"same picture"}, api=alice)
@@ -49,7 +48,7 @@ def test_the_same_file_sent_by_two_submissions_is_written_once(central, alice): 
     assert files["media/1.jpg"] == b"same picture"
 
 
-def test_names_that_sanitize_alike_or_differ_only_in_case_do_not_collide(central, alice):  # noqa: F811
+def test_names_that_sanitize_alike_or_differ_only_in_case_do_not_collide(central, alice):
     # 'a:b.jpg' loses its ':' to sanitizing and becomes 'ab.jpg'; 'AB.JPG' and 'ab.jpg' are one file
     # on Windows and macOS.
     central.publish("binaryType")

@@ -10,7 +10,7 @@ usual XLSForm choice names); mixed case is where a Central on `en_US.utf8` (its 
 default) differs: it puts `smartphone` before `Smartphone`."""
 from __future__ import annotations
 
-from test_export_central import META, alice, central  # noqa: F401  (fixtures)
+from central import META
 
 FORM = """<?xml version="1.0"?>
 <h:html xmlns="http://www.w3.org/2002/xforms" xmlns:h="http://www.w3.org/1999/xhtml" xmlns:jr="http://openrosa.org/javarosa">
@@ -49,7 +49,7 @@ def household(instance_id: str, services: str, people: list[tuple[str, str]]) ->
             f"<meta><instanceID>{instance_id}</instanceID></meta></data>")
 
 
-def test_a_column_per_value_submitted_in_code_point_order_choices_listed_or_not(central, alice):  # noqa: F811
+def test_a_column_per_value_submitted_in_code_point_order_choices_listed_or_not(central, alice):
     central.publish("dich_vu_so", FORM)
     # 'Other' and 'vnpt_money' are not among the form's choices (an older form, a typing client);
     # 'facebook' is, but no one chose it.

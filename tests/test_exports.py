@@ -11,46 +11,14 @@ import random
 import unicodedata
 import zipfile
 
-import pytest
-from collect import instance, submit
+from collect import submit
 from openpyxl import load_workbook
 
 from server.synthetic import random_household, to_xml
-from test_submissions import key_base, survey  # noqa: F401  (fixtures)
-
-FORM = "household_digital_survey"
-AREAS = """code,name,level,parent,expected_households
-DN,Đà Nẵng,province,,
-DN-HV,Hòa Vang,district,DN,
-DN-HV-HP,Hòa Phước,commune,DN-HV,
-DN-HV-HP-01,Thôn Giáng Nam 1,village,DN-HV-HP,300
-DN-HV-HP-02,Thôn Giáng Nam 2,village,DN-HV-HP,200
-DN-HV-HN,Hòa Nhơn,commune,DN-HV,
-DN-HV-HN-01,Thôn Thạch Nham Tây,village,DN-HV-HN,250
-"""
+from helpers import FORM, table
 
 
-def table(data: bytes) -> list[dict]:
-    return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
-
-
-@pytest.fixture
-def households(admin, client, project, survey, key_base):  # noqa: F811
-    """Five households in three villages of two communes, 2–4 members each."""
-    admin.client.put(f"/v1/projects/{project}/areas", data=AREAS.encode(), content_type="text/csv",
-                     headers={"Authorization": f"Bearer {admin.token}"})
-    made = []
-    for seed, village, members in [(1, "DN-HV-HP-01", 3), (2, "DN-HV-HP-01", 4), (3, "DN-HV-HP-02", 2),
-                                   (4, "DN-HV-HN-01", 4), (5, "DN-HV-HN-01", 3)]:
-        h = random_household(random.Random(seed), village, members=members)
-        h.village, h.commune = village, village.rsplit("-", 1)[0]
-        resp = submit(client, key_base, to_xml(h))
-        assert resp.status_code == 201, resp.data
-        made.append(h)
-    return made
-
-
-def test_the_xlsx_has_a_sheet_per_table_with_a_frozen_header(admin, survey, households):  # noqa: F811
+def test_the_xlsx_has_a_sheet_per_table_with_a_frozen_header(admin, survey, households):
     resp = admin.get(f"{survey}/submissions.xlsx")
     assert resp.status_code == 200
     assert resp.headers["Content-Type"].startswith("application/vnd.openxmlformats-officedocument.spreadsheetml")
@@ -73,7 +41,7 @@ def test_the_xlsx_has_a_sheet_per_table_with_a_frozen_header(admin, survey, hous
     assert first["respondent-respondent_name"] == households[-1].respondent
 
 
-def test_the_xlsx_label_row_sits_under_the_names(admin, survey, households):  # noqa: F811
+def test_the_xlsx_label_row_sits_under_the_names(admin, survey, households):
     book = load_workbook(io.BytesIO(admin.get(f"{survey}/submissions.xlsx?labelRow=en").data))
     sheet = book["members"]
     assert sheet.freeze_panes == "A3"
@@ -87,7 +55,7 @@ def rows_of(data: bytes) -> list[list[str]]:
     return list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
 
 
-def test_labels_replace_names_and_choice_values(admin, survey, households):  # noqa: F811
+def test_labels_replace_names_and_choice_values(admin, survey, households):
     raw = rows_of(admin.get(f"{survey}/submissions.csv").data)
     vi = rows_of(admin.get(f"{survey}/submissions.csv?labels=vi").data)
     en = rows_of(admin.get(f"{survey}/submissions.csv?labels=en").data)
@@ -117,14 +85,14 @@ def test_labels_replace_names_and_choice_values(admin, survey, households):  # n
     assert resp.status_code == 400 and "Tiếng Việt (vi)" in resp.get_json()["message"]
 
 
-def test_bom_is_opt_in_on_central_paths(admin, survey, households):  # noqa: F811
+def test_bom_is_opt_in_on_central_paths(admin, survey, households):
     assert not admin.get(f"{survey}/submissions.csv").data.startswith(b"\xef\xbb\xbf")
     data = admin.get(f"{survey}/submissions.csv?bom=true").data
     assert data.startswith(b"\xef\xbb\xbfSubmissionDate,")
     assert admin.get(f"{survey}/submissions.csv?bom=maybe").status_code == 400
 
 
-def test_area_filter_includes_every_village_below(admin, survey, households):  # noqa: F811
+def test_area_filter_includes_every_village_below(admin, survey, households):
     def villages(query):
         resp = admin.get(f"{survey}/submissions.csv?{query}")
         assert resp.status_code == 200, resp.get_json()
@@ -141,7 +109,7 @@ def test_area_filter_includes_every_village_below(admin, survey, households):  #
     assert resp.status_code == 400 and "areaField" in resp.get_json()["message"]
 
 
-def test_review_state_and_date_filters(admin, survey, households):  # noqa: F811
+def test_review_state_and_date_filters(admin, survey, households):
     rows = table(admin.get(f"{survey}/submissions.csv").data)
     admin.patch(f"{survey}/submissions/{rows[0]['KEY']}", {"reviewState": "rejected"})
     admin.patch(f"{survey}/submissions/{rows[1]['KEY']}", {"reviewState": "approved"})
@@ -153,7 +121,7 @@ def test_review_state_and_date_filters(admin, survey, households):  # noqa: F811
     assert admin.get(f"{survey}/submissions.csv?from=yesterday").status_code == 400
 
 
-def test_geojson_has_a_feature_per_household(admin, survey, households):  # noqa: F811
+def test_geojson_has_a_feature_per_household(admin, survey, households):
     resp = admin.get(f"{survey}/submissions.geojson")
     assert resp.status_code == 200 and resp.headers["Content-Type"] == "application/geo+json"
     doc = json.loads(resp.data)
@@ -169,7 +137,7 @@ def test_geojson_has_a_feature_per_household(admin, survey, households):  # noqa
     assert admin.get(f"{survey}/submissions.geojson?geometry=nowhere").status_code == 400
 
 
-def test_person_table_joins_each_member_to_household_and_area(admin, survey, households):  # noqa: F811
+def test_person_table_joins_each_member_to_household_and_area(admin, survey, households):
     resp = admin.get(f"{survey}/persons.csv?areaField=village")
     assert resp.status_code == 200
     assert resp.data.startswith(b"\xef\xbb\xbf")  # for people: Excel reads the diacritics right
@@ -188,7 +156,7 @@ def test_person_table_joins_each_member_to_household_and_area(admin, survey, hou
     assert admin.get(f"{survey}/persons.csv?repeat=pets").status_code == 400
 
 
-def test_vietnamese_round_trips_in_nfc_and_nfd(admin, client, project, survey, key_base):  # noqa: F811
+def test_vietnamese_round_trips_in_nfc_and_nfd(admin, client, project, survey, key_base):
     nfc = unicodedata.normalize("NFC", "Nguyễn Thị Hòa Phước")
     nfd = unicodedata.normalize("NFD", "Trần Văn Đức Hòa")
     assert nfc != unicodedata.normalize("NFD", nfc)
@@ -206,14 +174,14 @@ def test_vietnamese_round_trips_in_nfc_and_nfd(admin, client, project, survey, k
     assert {f["properties"]["respondent-respondent_name"] for f in doc["features"]} == want
 
 
-def test_exports_need_the_right_to_read_submissions(client, admin, project, survey, key_base):  # noqa: F811
+def test_exports_need_the_right_to_read_submissions(client, admin, project, survey, key_base):
     for path in ("submissions.csv.zip", "submissions.csv", "submissions.xlsx", "submissions.geojson", "persons.csv"):
         assert client.get(f"{survey}/{path}").status_code in (401, 403)
         # An app user may submit, not read.
         assert client.get(f"{key_base}/forms/{FORM}/{path}").status_code == 403
 
 
-def test_hamlet_export_writes_each_format(app, admin, project, survey, households, tmp_path):  # noqa: F811
+def test_hamlet_export_writes_each_format(app, admin, project, survey, households, tmp_path):
     runner = app.test_cli_runner()
     from server.cli import main
 

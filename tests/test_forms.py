@@ -5,33 +5,7 @@ import zipfile
 
 import pytest
 
-from conftest import CORPUS, XLS, XLSX, publish_file
-
-SIMPLE_XFORM = """<?xml version="1.0"?>
-<h:html xmlns="http://www.w3.org/2002/xforms" xmlns:h="http://www.w3.org/1999/xhtml" xmlns:jr="http://openrosa.org/javarosa" xmlns:orx="http://openrosa.org/xforms">
-  <h:head>
-    <h:title>Khảo sát thử</h:title>
-    <model>
-      <instance><data id="{id}" version="{version}"><name/><photo/><meta><instanceID/></meta></data></instance>
-      <bind nodeset="/data/name" type="string"/>
-      <bind nodeset="/data/photo" type="binary"/>
-      <bind nodeset="/data/meta/instanceID" type="string" readonly="true()" jr:preload="uid"/>
-    </model>
-  </h:head>
-  <h:body>
-    <input ref="/data/name"><label>Tên</label></input>
-    <upload ref="/data/photo" mediatype="image/*"><label>Ảnh <output value="jr://images/logo.png"/></label></upload>
-  </h:body>
-</h:html>
-"""
-
-
-def xform(form_id="thu", version="1", **kw) -> bytes:
-    return SIMPLE_XFORM.format(id=form_id, version=version).encode()
-
-
-def post_xml(api, project, body, query="?publish=true"):
-    return api.post(f"/v1/projects/{project}/forms{query}", data=body, content_type="application/xml")
+from helpers import CORPUS, XLS, XLSX, post_xml, publish_file, xform
 
 
 # --- publishing ------------------------------------------------------------------------------------

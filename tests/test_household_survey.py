@@ -5,8 +5,8 @@ import shutil
 
 import pytest
 
-from conftest import XLSFORMS, XLSX
-from test_openrosa_forms import COLLECT, app_user, entries
+from collect import COLLECT_GET, entries
+from helpers import XLSFORMS, XLSX, app_user
 
 SURVEY = XLSFORMS / "household_digital_survey.xlsx"
 AREAS = XLSFORMS / "areas.csv"
@@ -27,7 +27,7 @@ def test_survey_publishes_without_warnings_and_serves_its_area_list(admin, clien
     assert 'lang="Tiếng Việt (vi)"' in xml and 'lang="English (en)"' in xml
     assert "jr://file-csv/areas.csv" in xml
     au = app_user(admin, project, "household_digital_survey")
-    [entry] = entries(client.get(f"/v1/key/{au['token']}/projects/{project}/formList", headers=COLLECT))
+    [entry] = entries(client.get(f"/v1/key/{au['token']}/projects/{project}/formList", headers=COLLECT_GET))
     assert entry["manifestUrl"].endswith("/forms/household_digital_survey/manifest")
 
 

@@ -12,7 +12,7 @@ import random
 import numpy as np
 import pytest
 from collect import submit
-from conftest import XLSFORMS, XLSX
+from helpers import XLSFORMS, XLSX
 from sqlalchemy import text
 
 from server.models import indicators as store

@@ -37,13 +37,10 @@ from statistics import NormalDist
 
 import pytest
 from collect import submit
-from conftest import XLSFORMS, XLSX
+from helpers import XLSFORMS, XLSX
 from openpyxl import Workbook
 
 from server.synthetic import Household, Member, random_household, to_xml
-
-FORM = "household_digital_survey"
-SURVEY = XLSFORMS / "household_digital_survey.xlsx"
 
 REGISTRY = """code,name,level,parent,expected_households
 P,Tỉnh Thử,province,,
@@ -252,21 +249,7 @@ def expected_indicator(k: int, n: int) -> dict:
     return {"numerator": k, "denominator": n, "value": round(100 * k / n, 2) if n else None, "ciLow": lo, "ciHigh": hi}
 
 
-# --- fixtures -------------------------------------------------------------------------------------
-
-@pytest.fixture
-def survey(admin, project):
-    resp = admin.post(f"/v1/projects/{project}/forms?publish=true", data=SURVEY.read_bytes(), content_type=XLSX)
-    assert resp.status_code == 200, resp.get_json()
-    return f"/v1/projects/{project}/forms/{FORM}"
-
-
-@pytest.fixture
-def key_base(admin, project, survey):
-    au = admin.post(f"/v1/projects/{project}/app-users", json_body={"displayName": "Tổ 1"}).get_json()
-    admin.post(f"{survey}/assignments/app-user/{au['id']}")
-    return f"/v1/key/{au['token']}/projects/{project}"
-
+# --- steps and fixtures (survey and key_base are hamlet_fixtures') --------------------------------
 
 def put_registry(admin, project, text: str = REGISTRY):
     resp = admin.client.put(f"/v1/projects/{project}/areas", data=text.encode(), content_type="text/csv",

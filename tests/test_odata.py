@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 import pytest
 from sqlalchemy import update
 
-from conftest import XLSFORMS, XLSX, Api
+from helpers import XLSFORMS, XLSX, Api
 from server.models.submissions import Submission
 
 DATA = Path(__file__).parent / "data" / "odata"

@@ -37,9 +37,9 @@ import pytest
 from sqlalchemy import update
 
 from collect import submit
+from helpers import FORM
 from server.models.submissions import Submission
 from server.synthetic import Household, random_household, to_xml
-from test_submissions import FORM, key_base, survey  # noqa: F401  (fixtures)
 
 pyodk_client = pytest.importorskip("pyodk.client")
 
@@ -72,7 +72,7 @@ class Sent:
 
 
 @pytest.fixture
-def households(app, admin, client, survey, key_base):  # noqa: F811
+def households(app, admin, client, survey, key_base):
     """30 households, by first instanceID."""
     rng = random.Random(2026)
     made = {}
@@ -121,7 +121,7 @@ def households(app, admin, client, survey, key_base):  # noqa: F811
 # Reading both sides
 # ==================================================================================================
 
-def csv_export(admin, survey, flt: str | None = None) -> tuple[list[dict], list[dict], list[str]]:  # noqa: F811
+def csv_export(admin, survey, flt: str | None = None) -> tuple[list[dict], list[dict], list[str]]:
     """The root rows, the roster rows and the root header of submissions.csv.zip (with `$filter`)."""
     query = f"?attachments=false&$filter={quote(flt)}" if flt else "?attachments=false"
     resp = admin.get(f"{survey}/submissions.csv.zip{query}")
@@ -247,7 +247,7 @@ def expected_ids(households: dict, name: str) -> list[str]:
 
 
 @pytest.mark.parametrize("name", FILTERS)
-def test_get_table_walked_page_by_page_is_the_csv_export(name, odk, admin, survey, households):  # noqa: F811
+def test_get_table_walked_page_by_page_is_the_csv_export(name, odk, admin, survey, households):
     flt = FILTERS[name]
     want = expected_ids(households, name)
     assert 0 < len(want) <= len(households)
@@ -261,7 +261,7 @@ def test_get_table_walked_page_by_page_is_the_csv_export(name, odk, admin, surve
     assert_same_rows(walk(odk, **options), csv_rows, csv_members, header, expanded=False)
 
 
-def test_the_roster_table_walked_page_by_page_is_the_members_csv(odk, admin, survey, households):  # noqa: F811
+def test_the_roster_table_walked_page_by_page_is_the_members_csv(odk, admin, survey, households):
     for flt in (None, FILTERS["approved"]):
         csv_rows, csv_members, _ = csv_export(admin, survey, flt)
         options = {"filter": flt.replace("__system", "$root/Submissions/__system")} if flt else {}
@@ -275,7 +275,7 @@ def test_the_roster_table_walked_page_by_page_is_the_members_csv(odk, admin, sur
         assert [m["__id"] for m in expanded] == [r["__id"] for r in rows]
 
 
-def test_what_the_fixture_made_is_there_to_compare(odk, admin, survey, households):  # noqa: F811
+def test_what_the_fixture_made_is_there_to_compare(odk, admin, survey, households):
     """The comparisons above are over rows that differ in the ways that matter."""
     csv_rows, csv_members, _ = csv_export(admin, survey)
     rows = {r["__id"]: r for r in walk(odk, expand="*")}
@@ -289,7 +289,7 @@ def test_what_the_fixture_made_is_there_to_compare(odk, admin, survey, household
     assert len(csv_members) == sum(len(r["household"]["members"]) for r in rows.values())
 
 
-def test_vietnamese_in_nfc_and_nfd_comes_back_unchanged_in_both(odk, admin, survey, households):  # noqa: F811
+def test_vietnamese_in_nfc_and_nfd_comes_back_unchanged_in_both(odk, admin, survey, households):
     csv_rows, csv_members, _ = csv_export(admin, survey)
     rows = {r["__id"]: r for r in walk(odk, expand="*")}
     sent = {iid: h.household for iid, h in households.items()}

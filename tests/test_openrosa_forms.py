@@ -5,20 +5,11 @@ from urllib.parse import urlparse
 
 from lxml import etree
 
-from test_forms import SIMPLE_XFORM, post_xml, xform
+from collect import COLLECT_GET, entries
+from helpers import SIMPLE_XFORM, app_user, post_xml, xform
 
-COLLECT = {"X-OpenRosa-Version": "1.0", "User-Agent": "org.odk.collect.android/v2025.2.1 Dalvik/2.1.0",
-           "Date": "Mon, 23 Nov 2026 03:04:05 GMT+00:00", "Accept-Encoding": "gzip"}
 DEVICE = "deviceID=collect%3AAbCdEfGh12345678"
-XFORMS_NS = "{http://openrosa.org/xforms/xformsList}"
 MANIFEST_NS = "{http://openrosa.org/xforms/xformsManifest}"
-
-
-def app_user(admin, project, *form_ids, name="Tổ công nghệ số thôn 1"):
-    au = admin.post(f"/v1/projects/{project}/app-users", json_body={"displayName": name}).get_json()
-    for f in form_ids:
-        assert admin.post(f"/v1/projects/{project}/forms/{f}/assignments/app-user/{au['id']}").get_json() == {"success": True}
-    return au
 
 
 def collect_get(client, url, **headers):
@@ -26,17 +17,11 @@ def collect_get(client, url, **headers):
     parsed = urlparse(url)
     path = parsed.path + ("?" + parsed.query if parsed.query else "")
     sep = "&" if "?" in path else "?"
-    return client.get(f"{path}{sep}{DEVICE}", headers={**COLLECT, **headers})
+    return client.get(f"{path}{sep}{DEVICE}", headers={**COLLECT_GET, **headers})
 
 
 def form_list(client, token, project, query=""):
-    return client.get(f"/v1/key/{token}/projects/{project}/formList?{DEVICE}{query}", headers=COLLECT)
-
-
-def entries(resp):
-    root = etree.fromstring(resp.data)
-    assert root.tag == f"{XFORMS_NS}xforms"
-    return [{etree.QName(c).localname: (c.text or "") for c in x} for x in root.findall(f"{XFORMS_NS}xform")]
+    return client.get(f"/v1/key/{token}/projects/{project}/formList?{DEVICE}{query}", headers=COLLECT_GET)
 
 
 def test_form_list_for_an_app_user_has_the_headers_and_fields_collect_checks(admin, client, project):
@@ -102,9 +87,9 @@ def test_app_users_see_only_open_forms_assigned_to_them(admin, client, project):
     assert [e["formID"] for e in entries(form_list(client, au["token"], project))] == ["a_form"]
     # Unassigned and closed forms cannot be downloaded either.
     base = f"/v1/key/{au['token']}/projects/{project}/forms"
-    assert client.get(f"{base}/d_form.xml?{DEVICE}", headers=COLLECT).status_code == 403
-    assert client.get(f"{base}/c_form.xml?{DEVICE}", headers=COLLECT).status_code == 403
-    assert client.get(f"{base}/a_form.xml?{DEVICE}", headers=COLLECT).status_code == 200
+    assert client.get(f"{base}/d_form.xml?{DEVICE}", headers=COLLECT_GET).status_code == 403
+    assert client.get(f"{base}/c_form.xml?{DEVICE}", headers=COLLECT_GET).status_code == 403
+    assert client.get(f"{base}/a_form.xml?{DEVICE}", headers=COLLECT_GET).status_code == 200
 
 
 def test_forms_are_listed_by_name(admin, client, project):
@@ -141,8 +126,8 @@ def test_app_user_key_cannot_reach_another_project(admin, client, project):
     post_xml(admin, other, xform())
     au = app_user(admin, project)
     assert form_list(client, au["token"], other).get_data().count(b"<xform>") == 0
-    assert client.get(f"/v1/key/{au['token']}/projects/{other}/forms/thu.xml", headers=COLLECT).status_code == 403
-    assert client.get(f"/v1/key/{au['token']}/projects/{other}/forms", headers=COLLECT).status_code == 403
+    assert client.get(f"/v1/key/{au['token']}/projects/{other}/forms/thu.xml", headers=COLLECT_GET).status_code == 403
+    assert client.get(f"/v1/key/{au['token']}/projects/{other}/forms", headers=COLLECT_GET).status_code == 403
 
 
 def test_app_user_json_has_the_keys_pyodk_requires(admin, project):
@@ -156,14 +141,14 @@ def test_app_user_json_has_the_keys_pyodk_requires(admin, project):
 def test_st_query_parameter_works_like_the_key_prefix(admin, client, project):
     post_xml(admin, project, xform())
     au = app_user(admin, project, "thu")
-    resp = client.get(f"/v1/projects/{project}/formList?st={au['token']}&{DEVICE}", headers=COLLECT)
+    resp = client.get(f"/v1/projects/{project}/formList?st={au['token']}&{DEVICE}", headers=COLLECT_GET)
     assert resp.status_code == 200
     assert entries(resp)[0]["downloadUrl"].startswith(f"http://localhost/v1/key/{au['token']}/")
 
 
 def test_web_user_form_list_with_bearer_token(admin, project):
     post_xml(admin, project, xform())
-    resp = admin.get(f"/v1/projects/{project}/formList", headers=COLLECT)
+    resp = admin.get(f"/v1/projects/{project}/formList", headers=COLLECT_GET)
     assert resp.status_code == 200
     assert entries(resp)[0]["downloadUrl"] == f"http://localhost/v1/projects/{project}/forms/thu.xml"
 
@@ -172,7 +157,7 @@ def test_urls_follow_the_proxy_headers_or_the_configured_base_url(admin, client,
     post_xml(admin, project, xform())
     au = app_user(admin, project, "thu")
     proxied = client.get(f"/v1/key/{au['token']}/projects/{project}/formList",
-                         headers={**COLLECT, "X-Forwarded-Proto": "https", "X-Forwarded-Host": "hamlet.example.vn"})
+                         headers={**COLLECT_GET, "X-Forwarded-Proto": "https", "X-Forwarded-Host": "hamlet.example.vn"})
     assert entries(proxied)[0]["downloadUrl"].startswith("https://hamlet.example.vn/v1/key/")
     from dataclasses import replace
 

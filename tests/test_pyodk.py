@@ -5,8 +5,7 @@ import pytest
 
 pyodk_client = pytest.importorskip("pyodk.client")
 
-from conftest import CORPUS  # noqa: E402
-from test_forms import xform  # noqa: E402
+from helpers import CORPUS, xform  # noqa: E402
 
 
 
@@ -75,7 +74,7 @@ def test_pyodk_sees_central_error_codes(odk, tmp_path):
 # --- submissions -----------------------------------------------------------------------------------
 
 def _survey(odk):
-    from conftest import XLSFORMS
+    from helpers import XLSFORMS
 
     return odk.forms.create(definition=XLSFORMS / "household_digital_survey.xlsx").xmlFormId
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from collect import COLLECT, DEVICE_ID
-from conftest import XLSFORMS, XLSX
+from helpers import XLSFORMS, XLSX
 from server.logs import AccessLogger, redact
 from server.synthetic import random_household, to_xml
 

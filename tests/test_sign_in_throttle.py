@@ -15,7 +15,7 @@ import requests
 from sqlalchemy import func, select
 
 from collect import COLLECT
-from conftest import ADMIN_EMAIL, ADMIN_PASSWORD
+from helpers import ADMIN_EMAIL, ADMIN_PASSWORD
 from server.auth.throttle import account_key
 from server.config import SignInLimits
 from server.models.sign_in_attempts import ATTEMPT, SignInAttempt

@@ -10,7 +10,6 @@ from lxml import etree
 
 from collect import COLLECT, submit
 from server.synthetic import random_household, to_xml
-from test_submissions import FORM, key_base, survey  # noqa: F401  (fixtures)
 
 
 def message(resp) -> str:
@@ -18,32 +17,32 @@ def message(resp) -> str:
 
 
 @pytest.fixture
-def stored(admin, client, key_base, survey):  # noqa: F811
+def stored(admin, client, key_base, survey):
     """One good submission already on the server, to check nothing disturbs it."""
     h = random_household(random.Random(99), "DN-HV-HP-01")
     assert submit(client, key_base, to_xml(h)).status_code == 201
     return h
 
 
-def unchanged(admin, survey, stored):  # noqa: F811
+def unchanged(admin, survey, stored):
     listed = admin.get(f"{survey}/submissions").get_json()
     assert [s["instanceId"] for s in listed] == [stored.instance_id]
     assert admin.get(f"{survey}/submissions/{stored.instance_id}.xml").data == to_xml(stored)
 
 
-def test_malformed_xml(admin, client, key_base, survey, stored):  # noqa: F811
+def test_malformed_xml(admin, client, key_base, survey, stored):
     resp = submit(client, key_base, b"<data id='household_digital_survey'><meta>")
     assert resp.status_code == 400 and "not well-formed" in message(resp)
     unchanged(admin, survey, stored)
 
 
-def test_root_without_id(admin, client, key_base, survey, stored):  # noqa: F811
+def test_root_without_id(admin, client, key_base, survey, stored):
     resp = submit(client, key_base, b"<data><a>1</a></data>")
     assert resp.status_code == 400 and "no id attribute" in message(resp)
     unchanged(admin, survey, stored)
 
 
-def test_entity_expansion_and_external_entities_are_never_resolved(admin, client, key_base, survey, stored, tmp_path):  # noqa: F811
+def test_entity_expansion_and_external_entities_are_never_resolved(admin, client, key_base, survey, stored, tmp_path):
     secret = tmp_path / "secret"
     secret.write_text("TOP-SECRET")
     body = to_xml(random_household(random.Random(5), "DN-HV-HP-01")).replace(b"<notes/>", b"<notes>&x;</notes>")
@@ -58,7 +57,7 @@ def test_entity_expansion_and_external_entities_are_never_resolved(admin, client
     unchanged(admin, survey, stored)
 
 
-def test_ten_thousand_repeat_instances_are_refused_with_the_limit(admin, client, key_base, survey, stored):  # noqa: F811
+def test_ten_thousand_repeat_instances_are_refused_with_the_limit(admin, client, key_base, survey, stored):
     h = random_household(random.Random(3), "DN-HV-HP-01", members=1)
     one = to_xml(h)
     start, end = one.index(b"<members>"), one.index(b"</members>") + len(b"</members>")
@@ -69,7 +68,7 @@ def test_ten_thousand_repeat_instances_are_refused_with_the_limit(admin, client,
 
 
 @pytest.mark.parametrize("name", ["../../etc/passwd.jpg", "a\\b.jpg", "./../x.jpg"])
-def test_attachment_names_with_path_tricks(admin, client, key_base, survey, stored, name):  # noqa: F811
+def test_attachment_names_with_path_tricks(admin, client, key_base, survey, stored, name):
     h = random_household(random.Random(4), "DN-HV-HP-01", photo=True)
     xml = to_xml(h).replace(h.photo.encode(), name.encode())
     resp = submit(client, key_base, xml, {name: b"evil"})
@@ -77,14 +76,14 @@ def test_attachment_names_with_path_tricks(admin, client, key_base, survey, stor
     unchanged(admin, survey, stored)
 
 
-def test_nul_in_xml_is_refused(admin, client, key_base, survey, stored):  # noqa: F811
+def test_nul_in_xml_is_refused(admin, client, key_base, survey, stored):
     h = random_household(random.Random(6), "DN-HV-HP-01", photo=True)
     resp = submit(client, key_base, to_xml(h).replace(h.photo.encode(), b"a\x00.jpg"))
     assert resp.status_code == 400
     unchanged(admin, survey, stored)
 
 
-def test_body_over_the_limit_is_413_before_reading_it(live_server, admin, key_base, survey, stored):  # noqa: F811
+def test_body_over_the_limit_is_413_before_reading_it(live_server, admin, key_base, survey, stored):
     url = urlparse(live_server)
     conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
     conn.putrequest("POST", f"{key_base}/submission?deviceID=collect%3Ax")
@@ -101,7 +100,7 @@ def test_body_over_the_limit_is_413_before_reading_it(live_server, admin, key_ba
     unchanged(admin, survey, stored)
 
 
-def test_chunked_body_over_the_limit_is_413(app, admin, client, key_base, survey, stored):  # noqa: F811
+def test_chunked_body_over_the_limit_is_413(app, admin, client, key_base, survey, stored):
     app.config["HAMLET"] = replace(app.config["HAMLET"], max_submission_bytes=200_000)
     h = random_household(random.Random(8), "DN-HV-HP-01", photo=True)
     resp = submit(client, key_base, to_xml(h), {h.photo: b"x" * 300_000})
@@ -109,7 +108,7 @@ def test_chunked_body_over_the_limit_is_413(app, admin, client, key_base, survey
     unchanged(admin, survey, stored)
 
 
-def test_connection_killed_halfway_stores_nothing(live_server, app, admin, key_base, survey, stored):  # noqa: F811
+def test_connection_killed_halfway_stores_nothing(live_server, app, admin, key_base, survey, stored):
     h = random_household(random.Random(10), "DN-HV-HP-01", photo=True)
     boundary = "----hamlet"
     body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"xml_submission_file\"; filename=\"s.xml\"\r\n"
@@ -137,7 +136,7 @@ def test_connection_killed_halfway_stores_nothing(live_server, app, admin, key_b
     assert resp.status_code == 201
 
 
-def test_two_identical_posts_at_the_same_moment_store_one(live_server, admin, key_base, survey):  # noqa: F811
+def test_two_identical_posts_at_the_same_moment_store_one(live_server, admin, key_base, survey):
     import concurrent.futures
 
     import requests

@@ -1,30 +1,11 @@
 """Submissions from ODK Collect, as Central receives them (odk-protocol §3, §5, §10 checks 6–13)."""
 import random
 
-import pytest
 from lxml import etree
 
 from collect import COLLECT, DEVICE_ID, instance, submit
-from conftest import XLSFORMS, XLSX
+from helpers import FORM
 from server.synthetic import random_household, to_xml
-
-SURVEY = XLSFORMS / "household_digital_survey.xlsx"
-FORM = "household_digital_survey"
-
-
-@pytest.fixture
-def survey(admin, project):
-    resp = admin.post(f"/v1/projects/{project}/forms?publish=true", data=SURVEY.read_bytes(), content_type=XLSX)
-    assert resp.status_code == 200, resp.get_json()
-    return f"/v1/projects/{project}/forms/{FORM}"
-
-
-@pytest.fixture
-def key_base(admin, project, survey):
-    """Collect's server URL for an app user assigned to the survey: /v1/key/{token}/projects/{p}."""
-    au = admin.post(f"/v1/projects/{project}/app-users", json_body={"displayName": "Tổ 1"}).get_json()
-    admin.post(f"{survey}/assignments/app-user/{au['id']}")
-    return f"/v1/key/{au['token']}/projects/{project}"
 
 
 def household(seed=1, members=4, photo=False):
@@ -229,7 +210,7 @@ def test_extended_form_metadata_counts_submissions(admin, client, key_base, surv
 
 
 def test_roles_on_submissions(admin, client, project, key_base, survey):
-    from conftest import Api, sign_in
+    from helpers import Api, sign_in
 
     h = household()
     submit(client, key_base, to_xml(h))
@@ -254,7 +235,7 @@ def test_roles_on_submissions(admin, client, project, key_base, survey):
 def test_commenting_needs_only_the_right_to_read_as_in_central(admin, client, project, key_base, survey):
     """Central's POST …/submissions/{id}/comments asks for submission.read (lib/resources/comments.js),
     which its Project Viewer role has: a viewer comments, a data collector and an app user do not."""
-    from conftest import Api, sign_in
+    from helpers import Api, sign_in
 
     h = household()
     submit(client, key_base, to_xml(h))

@@ -5,68 +5,15 @@ no browser is ever downloaded (never `playwright install`). Without /usr/bin/chr
 skipped with a message saying so. Screenshots go to tests/web/artifacts/ (git-ignored)."""
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
 
-from conftest import ADMIN_EMAIL, ADMIN_PASSWORD, XLSFORMS
+from .helpers import Browserish
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).parent / "artifacts"
 PHONE = {"width": 360, "height": 740}
-_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-__all__ = ["ADMIN_EMAIL", "ADMIN_PASSWORD", "XLSFORMS", "csrf_of", "make_user"]
-
-
-def csrf_of(html: str) -> str:
-    m = _CSRF.search(html)
-    assert m, "the page has no CSRF field"
-    return m.group(1)
-
-
-def make_user(app, email: str, password_hash: str, role: str | None = None, project_id: int | None = None,
-              language: str | None = None) -> int:
-    """A web user with the fixture admin's password (its scrypt hash is computed once per run)."""
-    from server.models.accounts import ProjectAssignment, create_user
-
-    with app.extensions["hamlet.sessionmaker"]() as s:
-        user = create_user(s, email, None, email.split("@")[0])
-        user.password_hash = password_hash
-        user.language = language
-        if role:
-            s.add(ProjectAssignment(actor_id=user.id, project_id=project_id, role=role))
-        s.commit()
-        return user.id
-
-
-class Browserish:
-    """The Flask test client used as a browser would: cookies kept, CSRF token read from each page."""
-
-    def __init__(self, client):
-        self.client = client
-        self.csrf = None
-
-    def get(self, path, **kw):
-        resp = self.client.get(path, **kw)
-        m = _CSRF.search(resp.get_data(as_text=True))
-        if m:
-            self.csrf = m.group(1)
-        return resp
-
-    def post(self, path, data=None, csrf=True, **kw):
-        data = dict(data or {})
-        if csrf:
-            data.setdefault("csrf_token", self.csrf)
-        return self.client.post(path, data=data, **kw)
-
-    def sign_in(self, email=ADMIN_EMAIL, password=ADMIN_PASSWORD):
-        self.get("/sign-in")
-        resp = self.post("/sign-in", {"email": email, "password": password})
-        assert resp.status_code == 302, resp.get_data(as_text=True)[-500:]
-        self.get("/projects")
-        return self
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 
 from collect import submit
-from conftest import XLSFORMS, XLSX
+from helpers import XLSFORMS, XLSX
 
 from server.synthetic import random_household, to_xml
 

@@ -11,11 +11,10 @@ from urllib.parse import urlparse
 from sqlalchemy import func, select
 
 from collect import submit
-from conftest import XLSX
+from helpers import FORM, SURVEY, XLSX
 from server.synthetic import random_household, to_xml
-from test_submissions import FORM, SURVEY, key_base, survey  # noqa: F401  (fixtures)
 
-from .conftest import Browserish
+from .helpers import Browserish
 
 
 def _settings(app, **changes) -> None:
@@ -110,7 +109,7 @@ def test_a_chunked_upload_is_refused_past_the_limit(live_server, app, project):
     assert _count(app, Form) == 0
 
 
-def test_text_pages_refuse_a_file_sent_to_them(signed_in, app, project, survey):  # noqa: F811
+def test_text_pages_refuse_a_file_sent_to_them(signed_in, app, project, survey):
     from server.models.projects import Project
 
     before = _count(app, Project)
@@ -120,7 +119,7 @@ def test_text_pages_refuse_a_file_sent_to_them(signed_in, app, project, survey):
     assert _count(app, Project) == before
 
 
-def test_media_and_private_key_uploads_have_their_own_limits(signed_in, app, project, survey):  # noqa: F811
+def test_media_and_private_key_uploads_have_their_own_limits(signed_in, app, project, survey):
     _settings(app, max_submission_bytes=200_000)
     media = signed_in.post(f"/projects/{project}/forms/{FORM}/media",
                            {"name": "areas.csv", "file": (io.BytesIO(b"x" * 500_000), "areas.csv")},
@@ -132,7 +131,7 @@ def test_media_and_private_key_uploads_have_their_own_limits(signed_in, app, pro
     assert key.status_code == 413 and "Tệp này quá lớn để là khóa bí mật" in key.get_data(as_text=True)
 
 
-def test_the_api_and_openrosa_keep_their_own_limits(app, admin, client, project, key_base, live_server):  # noqa: F811
+def test_the_api_and_openrosa_keep_their_own_limits(app, admin, client, project, key_base, live_server):
     """A submission near HAMLET_MAX_SUBMISSION_BYTES and a form near HAMLET_MAX_FORM_BYTES, both far
     over any page's limit, are still accepted, through the test client and over real HTTP."""
     import requests

@@ -1,6 +1,6 @@
 """The pages in a real browser: Debian's Chromium driven by Playwright, on a 360 px wide phone screen.
 
-Each test starts the app on a real port (conftest's live_server) and saves screenshots in
+Each test starts the app on a real port (the live_server fixture) and saves screenshots in
 tests/web/artifacts/ for a person to look at."""
 from __future__ import annotations
 
@@ -8,28 +8,11 @@ import io
 
 import pytest
 
-from conftest import ADMIN_EMAIL, ADMIN_PASSWORD, XLSFORMS
+from helpers import ADMIN_EMAIL, ADMIN_PASSWORD, XLSFORMS
 
-from .conftest import make_user
-from .test_pages import broken_xlsform
+from .helpers import broken_xlsform, make_user, new_project, sign_in
 
 SURVEY = XLSFORMS / "household_digital_survey.xlsx"
-
-
-def sign_in(page, email=ADMIN_EMAIL, password=ADMIN_PASSWORD):
-    page.goto("/sign-in")
-    page.fill("#email", email)
-    page.fill("#password", password)
-    page.click("form.stack button[type=submit]")
-    page.wait_for_url("**/projects")
-
-
-def new_project(page, name: str) -> int:
-    page.goto("/projects")
-    page.fill("#name", name)
-    page.click("section.box button[type=submit]")
-    page.wait_for_url("**/projects/*")
-    return int(page.url.rsplit("/", 1)[1])
 
 
 def upload(page, path):

@@ -14,7 +14,7 @@ from server.web import i18n
 from server.web.charts import MAX_TILES, bar, columns, map_view, mercator
 from server.web.paging import page_number, paginate
 
-from .conftest import make_user
+from .helpers import make_user
 from .dashboard_data import BUSY_VILLAGE, TEAMS, load
 
 
@@ -317,7 +317,7 @@ def test_the_project_tab_goes_to_the_one_dashboard(signed_in, data):
 
 
 def test_the_forms_tabs_lead_to_its_dashboard_for_those_who_may_see_it(app, signed_in, data, admin_password_hash):
-    from .conftest import Browserish
+    from .helpers import Browserish
 
     form = data.page.rsplit("/dashboard", 1)[0]
     target = None
@@ -339,7 +339,7 @@ def test_the_forms_tabs_lead_to_its_dashboard_for_those_who_may_see_it(app, sign
 
 
 def test_a_form_without_indicators_says_so(signed_in, admin, project):
-    from conftest import XLSFORMS, XLSX
+    from helpers import XLSFORMS, XLSX
 
     admin.post(f"/v1/projects/{project}/forms?publish=true", data=(XLSFORMS / "household_digital_survey.xlsx")
                .read_bytes(), content_type=XLSX)
@@ -353,7 +353,7 @@ def test_a_form_without_indicators_says_so(signed_in, admin, project):
 
 def test_viewers_see_it_data_collectors_do_not_and_other_projects_ids_are_404(app, client, admin, data,
                                                                                  admin_password_hash):
-    from .conftest import Browserish
+    from .helpers import Browserish
 
     make_user(app, "viewer@hamlet.test", admin_password_hash, "viewer", data.project)
     make_user(app, "collector@hamlet.test", admin_password_hash, "formfill", data.project)
@@ -391,7 +391,7 @@ def test_mistaken_filters_are_said_on_the_page(signed_in, data):
 
 
 def test_english_writes_numbers_the_english_way(app, admin, data, admin_password_hash):
-    from .conftest import Browserish
+    from .helpers import Browserish
 
     make_user(app, "en@hamlet.test", admin_password_hash, "viewer", data.project, language="en")
     web = Browserish(app.test_client()).sign_in("en@hamlet.test")
@@ -444,11 +444,11 @@ def test_pages_are_clamped():
 
 def test_a_supervisor_limited_to_a_commune_sees_only_its_areas(app, admin, data, admin_password_hash):
     """Area-scoped roles (server/auth/scope.py): the dashboard shows what the API shows the same user."""
-    from conftest import Api
+    from helpers import Api
 
     from server.models.accounts import create_session, user_by_email
 
-    from .conftest import Browserish
+    from .helpers import Browserish
 
     uid = make_user(app, "hoaphuoc@hamlet.test", admin_password_hash, "viewer", data.project)
     assert admin.put(f"/v1/projects/{data.project}/assignments/{uid}/areas", {"areas": ["DN-HV-HP"]}).status_code == 200

@@ -10,7 +10,7 @@ import pytest
 from server.web import i18n
 
 from .dashboard_data import load
-from .test_browser import sign_in
+from .helpers import sign_in
 
 
 @pytest.fixture

@@ -10,10 +10,9 @@ from urllib.parse import urlencode
 
 from openpyxl import load_workbook
 
-from test_exports import FORM, households, table  # noqa: F401  (fixtures)
-from test_submissions import key_base, survey  # noqa: F401  (fixtures)
+from helpers import ENCRYPTED_CASE, FORM, encrypted_form_with_one_submission, table
 
-from .conftest import Browserish, make_user
+from .helpers import Browserish, make_user
 
 # The page's filters and the REST options they stand for (dates are days in Vietnam's time).
 FILTERS = {"area": "DN-HV-HP", "from": "2026-01-01", "to": "2999-12-31", "review": "received"}
@@ -36,7 +35,7 @@ def cells(data: bytes) -> dict[str, list[list]]:
     return {name: [[c.value for c in row] for row in book[name].iter_rows()] for name in book.sheetnames}
 
 
-def test_each_download_is_the_rest_export_with_the_same_options(signed_in, admin, project, survey, households):  # noqa: F811
+def test_each_download_is_the_rest_export_with_the_same_options(signed_in, admin, project, survey, households):
     admin.patch(f"{survey}/submissions/{households[0].instance_id}", {"reviewState": "approved"})
     web = signed_in.client
 
@@ -68,7 +67,7 @@ def test_each_download_is_the_rest_export_with_the_same_options(signed_in, admin
     assert zip_entries(mine) == zip_entries(theirs)
 
 
-def test_the_page_offers_each_file_with_the_filters_and_the_pages_language(signed_in, project, households):  # noqa: F811
+def test_the_page_offers_each_file_with_the_filters_and_the_pages_language(signed_in, project, households):
     html = signed_in.get(page_url(project, **FILTERS)).get_data(as_text=True).replace("&amp;", "&")
     for kind in ("submissions.xlsx", "persons.csv", "submissions.csv.zip", "submissions.geojson"):
         assert f'href="{page_url(project, kind)}?area=DN-HV-HP&from=2026-01-01&to=2999-12-31&review=received' \
@@ -82,7 +81,7 @@ def test_the_page_offers_each_file_with_the_filters_and_the_pages_language(signe
     assert f'href="{page_url(project)}?area=DN-HV-HP"' in table_page
 
 
-def test_bad_download_options_say_why_and_send_no_file(signed_in, project, households):  # noqa: F811
+def test_bad_download_options_say_why_and_send_no_file(signed_in, project, households):
     for query, message in [({"from": "hôm qua"}, "Hãy chọn ngày trên lịch"),
                            ({"area": "XX-99"}, "Không có địa bàn nào với mã này"),
                            ({"review": "maybe"}, "Hãy chọn trạng thái xem xét trong danh sách.")]:
@@ -95,7 +94,7 @@ def test_bad_download_options_say_why_and_send_no_file(signed_in, project, house
     assert signed_in.post(page_url(project, "submissions.geojson"), {}).status_code == 404
 
 
-def test_who_may_download(app, project, survey, households, admin_password_hash):  # noqa: F811
+def test_who_may_download(app, project, survey, households, admin_password_hash):
     make_user(app, "viewer@hamlet.test", admin_password_hash, "viewer", project)
     make_user(app, "tcn@hamlet.test", admin_password_hash, "formfill", project)
     viewer = Browserish(app.test_client()).sign_in("viewer@hamlet.test")
@@ -111,10 +110,8 @@ def test_who_may_download(app, project, survey, households, admin_password_hash)
 # --- an encrypted form ---------------------------------------------------------------------------------
 
 def _encrypted(admin, client, project):
-    from test_encryption import CASE, _encrypted_form_with_one_submission
-
-    base = _encrypted_form_with_one_submission(admin, client, project)
-    return base, base.rsplit("/", 1)[1], (CASE / "keys/encrypted-form-key.pem").read_bytes()
+    base = encrypted_form_with_one_submission(admin, client, project)
+    return base, base.rsplit("/", 1)[1], (ENCRYPTED_CASE / "keys/encrypted-form-key.pem").read_bytes()
 
 
 def _post_key(web: Browserish, project: int, form_id: str, kind: str, key: tuple | None, csrf=True, **extra):

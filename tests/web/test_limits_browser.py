@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from conftest import ADMIN_EMAIL, ADMIN_PASSWORD
+from helpers import ADMIN_EMAIL, ADMIN_PASSWORD
 
-from .test_browser import new_project, sign_in
+from .helpers import new_project, sign_in
 
 
 def test_an_oversized_xlsform_shows_the_413_page_and_the_way_back(page, app, shot, tmp_path):

@@ -5,8 +5,8 @@ import io
 
 import pytest
 
-from conftest import ADMIN_EMAIL, ADMIN_PASSWORD, XLSFORMS
-from .conftest import Browserish, make_user
+from helpers import ADMIN_EMAIL, ADMIN_PASSWORD, XLSFORMS
+from .helpers import Browserish, broken_xlsform, make_user
 
 SURVEY = XLSFORMS / "household_digital_survey.xlsx"
 
@@ -387,21 +387,3 @@ def test_app_user_qr_payload_and_revocation(signed_in, app):
 
 def test_pages_are_not_cached(signed_in):
     assert signed_in.get("/projects").headers["Cache-Control"] == "no-store"
-
-
-def broken_xlsform(tmp_path):
-    """A workbook pyxform refuses at survey row 3 (a question name used twice)."""
-    from openpyxl import Workbook
-
-    wb = Workbook()
-    survey = wb.active
-    survey.title = "survey"
-    survey.append(["type", "name", "label"])
-    survey.append(["text", "household_name", "Tên chủ hộ"])
-    survey.append(["text", "household_name", "Họ tên người trả lời"])  # the same name twice
-    settings = wb.create_sheet("settings")
-    settings.append(["form_id", "version"])
-    settings.append(["broken_survey", "1"])
-    path = tmp_path / "broken.xlsx"
-    wb.save(path)
-    return path

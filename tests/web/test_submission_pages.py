@@ -3,10 +3,9 @@
 other projects' ids, CSRF and bad input.
 
 Households come from server/synthetic.py through ODK Collect's submission endpoint, in three
-villages of two communes of a small registry (tests/test_exports.py)."""
+villages of two communes of a small registry (the `households` fixture, tests/hamlet_fixtures.py)."""
 from __future__ import annotations
 
-import io
 import random
 import re
 from datetime import datetime, timezone
@@ -15,12 +14,10 @@ import pytest
 from sqlalchemy import event, select, update
 
 from collect import submit
-from conftest import XLSX
+from helpers import FORM, SURVEY, XLSX, encrypted_form_with_one_submission, table
 from server.synthetic import random_household, to_xml
-from test_exports import AREAS, FORM, households, table  # noqa: F401  (fixtures)
-from test_submissions import SURVEY, key_base, survey  # noqa: F401  (fixtures)
 
-from .conftest import Browserish, make_user
+from .helpers import Browserish, jpeg, make_user
 
 _INSTANCE = re.compile(r'<tr data-instance="([^"]+)"')
 
@@ -38,19 +35,11 @@ def shown(html: str) -> list[str]:
     return _INSTANCE.findall(html)
 
 
-def rest_order(admin, survey) -> list[str]:  # noqa: F811
+def rest_order(admin, survey) -> list[str]:
     return [s["instanceId"] for s in admin.get(f"{survey}/submissions").get_json()]
 
 
-def jpeg(size=(64, 48)) -> bytes:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.new("RGB", size, (200, 120, 40)).save(buf, "JPEG")
-    return buf.getvalue()
-
-
-def app_user(admin, project: int, survey: str, name: str) -> tuple[int, str]:  # noqa: F811
+def app_user(admin, project: int, survey: str, name: str) -> tuple[int, str]:
     au = admin.post(f"/v1/projects/{project}/app-users", json_body={"displayName": name}).get_json()
     admin.post(f"{survey}/assignments/app-user/{au['id']}")
     return au["id"], f"/v1/key/{au['token']}/projects/{project}"
@@ -59,7 +48,7 @@ def app_user(admin, project: int, survey: str, name: str) -> tuple[int, str]:  #
 # --- the table ---------------------------------------------------------------------------------------
 
 def test_the_table_pages_newest_first_and_reads_only_the_page(signed_in, app, admin, project, survey, households,
-                                                             monkeypatch):  # noqa: F811
+                                                             monkeypatch):
     from server.models import submission_list
 
     monkeypatch.setattr(submission_list, "PAGE_SIZE", 2)
@@ -88,7 +77,7 @@ def test_the_table_pages_newest_first_and_reads_only_the_page(signed_in, app, ad
     assert f'href="{pages_url(project)}?page=2"' in html.replace("&amp;", "&")
 
 
-def test_the_key_columns(signed_in, admin, project, survey, households):  # noqa: F811
+def test_the_key_columns(signed_in, admin, project, survey, households):
     html = signed_in.get(pages_url(project)).get_data(as_text=True)
     newest = households[-1]
     row = html[html.index(f'data-instance="{newest.instance_id}"'):]
@@ -100,13 +89,13 @@ def test_the_key_columns(signed_in, admin, project, survey, households):  # noqa
     assert re.search(r"\d\d/\d\d/2\d\d\d \d\d:\d\d", row)         # submitted at, Vietnam time
 
 
-def keys(admin, survey, query: str) -> list[str]:  # noqa: F811
+def keys(admin, survey, query: str) -> list[str]:
     resp = admin.get(f"{survey}/submissions.csv?{query}")
     assert resp.status_code == 200, resp.get_json()
     return [r["KEY"] for r in table(resp.data)]
 
 
-def test_the_area_filter_takes_every_village_below_like_the_export(signed_in, admin, project, survey, households):  # noqa: F811
+def test_the_area_filter_takes_every_village_below_like_the_export(signed_in, admin, project, survey, households):
     for code, n in [("DN-HV-HP", 3), ("DN-HV-HP-02", 1), ("DN-HV-HN", 2), ("DN", 5)]:
         html = signed_in.get(pages_url(project) + f"?area={code}").get_data(as_text=True)
         assert shown(html) == keys(admin, survey, f"area={code}&areaField=location/village")
@@ -117,8 +106,8 @@ def test_the_area_filter_takes_every_village_below_like_the_export(signed_in, ad
     assert "Không có địa bàn nào với mã này" in text and len(shown(text)) == 5
 
 
-def test_the_area_filter_follows_the_indicators_workbook(signed_in, admin, project, survey, households):  # noqa: F811
-    from conftest import XLSFORMS
+def test_the_area_filter_follows_the_indicators_workbook(signed_in, admin, project, survey, households):
+    from helpers import XLSFORMS
 
     resp = admin.client.put(f"{survey}/indicators", data=(XLSFORMS / "household_digital_targets.xlsx").read_bytes(),
                             content_type=XLSX, headers={"Authorization": f"Bearer {admin.token}"})
@@ -130,7 +119,7 @@ def test_the_area_filter_follows_the_indicators_workbook(signed_in, admin, proje
     assert f"<strong>{households[-1].respondent}</strong>" in html
 
 
-def test_the_review_state_filter(signed_in, admin, project, survey, households):  # noqa: F811
+def test_the_review_state_filter(signed_in, admin, project, survey, households):
     order = rest_order(admin, survey)
     admin.patch(f"{survey}/submissions/{order[0]}", {"reviewState": "approved"})
     admin.patch(f"{survey}/submissions/{order[1]}", {"reviewState": "rejected"})
@@ -142,7 +131,7 @@ def test_the_review_state_filter(signed_in, admin, project, survey, households):
     assert len(shown(bad.get_data(as_text=True))) == 5
 
 
-def test_the_date_filter_counts_days_in_vietnam_time(signed_in, app, admin, project, survey, households):  # noqa: F811
+def test_the_date_filter_counts_days_in_vietnam_time(signed_in, app, admin, project, survey, households):
     from server.models.submissions import Submission
 
     order = rest_order(admin, survey)
@@ -161,7 +150,7 @@ def test_the_date_filter_counts_days_in_vietnam_time(signed_in, app, admin, proj
     assert backwards.status_code == 400 and "Ngày kết thúc trước ngày bắt đầu." in backwards.get_data(as_text=True)
 
 
-def test_the_enumerator_filter(signed_in, admin, client, project, survey, households):  # noqa: F811
+def test_the_enumerator_filter(signed_in, admin, client, project, survey, households):
     actor_id, base = app_user(admin, project, survey, "Tổ 2 – Thôn Giáng Nam 2")
     h = random_household(random.Random(40), "DN-HV-HP-02", members=2)
     assert submit(client, base, to_xml(h)).status_code == 201
@@ -187,7 +176,7 @@ def detail_url(project: int, instance_id: str) -> str:
     return f"{pages_url(project)}/{instance_id}"
 
 
-def test_review_and_comments_change_what_the_rest_api_returns(signed_in, app, admin, project, survey, households):  # noqa: F811
+def test_review_and_comments_change_what_the_rest_api_returns(signed_in, app, admin, project, survey, households):
     from server.models.accounts import user_by_email
 
     target = households[0].instance_id
@@ -222,7 +211,7 @@ def test_review_and_comments_change_what_the_rest_api_returns(signed_in, app, ad
     assert "Đã duyệt" in signed_in.get(detail_url(project, target)).get_data(as_text=True)
 
 
-def test_bad_review_and_comment_input_says_why_and_changes_nothing(signed_in, admin, project, survey, households):  # noqa: F811
+def test_bad_review_and_comment_input_says_why_and_changes_nothing(signed_in, admin, project, survey, households):
     target = households[0].instance_id
     signed_in.get(detail_url(project, target))
     cases = [
@@ -241,7 +230,7 @@ def test_bad_review_and_comment_input_says_why_and_changes_nothing(signed_in, ad
     assert admin.get(f"{survey}/submissions/{target}/comments").get_json() == []
 
 
-def test_without_the_csrf_token_nothing_changes(signed_in, admin, project, survey, households):  # noqa: F811
+def test_without_the_csrf_token_nothing_changes(signed_in, admin, project, survey, households):
     target = households[0].instance_id
     for token in (None, "forged"):
         extra = {"csrf_token": token} if token else {}
@@ -253,7 +242,7 @@ def test_without_the_csrf_token_nothing_changes(signed_in, admin, project, surve
     assert admin.get(f"{survey}/submissions/{target}/comments").get_json() == []
 
 
-def test_a_viewer_sees_submissions_but_cannot_review(app, admin, project, survey, households, admin_password_hash):  # noqa: F811
+def test_a_viewer_sees_submissions_but_cannot_review(app, admin, project, survey, households, admin_password_hash):
     make_user(app, "viewer@hamlet.test", admin_password_hash, "viewer", project)
     web = Browserish(app.test_client()).sign_in("viewer@hamlet.test")
     target = households[0].instance_id
@@ -271,14 +260,14 @@ def test_a_viewer_sees_submissions_but_cannot_review(app, admin, project, survey
     assert "Xem lại GPS" in web.get(detail_url(project, target)).get_data(as_text=True)
 
 
-def test_a_data_collector_cannot_see_submissions(app, project, survey, households, admin_password_hash):  # noqa: F811
+def test_a_data_collector_cannot_see_submissions(app, project, survey, households, admin_password_hash):
     make_user(app, "tcn@hamlet.test", admin_password_hash, "formfill", project)
     web = Browserish(app.test_client()).sign_in("tcn@hamlet.test")
     assert web.get(pages_url(project)).status_code == 403
     assert web.get(detail_url(project, households[0].instance_id)).status_code == 403
 
 
-def test_another_projects_ids_are_404_and_change_nothing(signed_in, admin, project, survey, households):  # noqa: F811
+def test_another_projects_ids_are_404_and_change_nothing(signed_in, admin, project, survey, households):
     other = admin.post("/v1/projects", json_body={"name": "Phường Tân Chính"}).get_json()["id"]
     assert admin.post(f"/v1/projects/{other}/forms?publish=true", data=SURVEY.read_bytes(),
                       content_type=XLSX).status_code == 200
@@ -311,7 +300,7 @@ def test_geopoints_parse_or_are_refused():
 # --- one submission ----------------------------------------------------------------------------------
 
 @pytest.fixture
-def with_photo(admin, client, project, survey, key_base, households):  # noqa: F811
+def with_photo(admin, client, project, survey, key_base, households):
     h = random_household(random.Random(21), "DN-HV-HP-01", members=3, photo=True)
     h.fixed_broadband = "fibre"
     h.members[0].answers["ewallets"] = "momo zalopay"
@@ -359,7 +348,7 @@ def test_the_point_is_drawn_without_tiles_and_links_to_a_map_app(signed_in, proj
 
 
 def test_photos_are_shown_through_an_authorized_route(signed_in, app, admin, project, survey, with_photo,
-                                                     admin_password_hash):  # noqa: F811
+                                                     admin_password_hash):
     h, photo = with_photo
     page = signed_in.get(detail_url(project, h.instance_id)).get_data(as_text=True)
     src = re.search(r'<img src="([^"]+)" alt="Ảnh biển số nhà"', page).group(1).replace("&amp;", "&")
@@ -382,7 +371,7 @@ def test_photos_are_shown_through_an_authorized_route(signed_in, app, admin, pro
 
 
 def test_the_edit_history_shows_who_when_and_what_changed(signed_in, admin, client, project, survey, key_base,
-                                                          with_photo):  # noqa: F811
+                                                          with_photo):
     h, photo = with_photo
     first = h.instance_id
     h.members[1].age = 99
@@ -402,9 +391,8 @@ def test_the_edit_history_shows_who_when_and_what_changed(signed_in, admin, clie
 
 
 def test_an_encrypted_submission_says_so(signed_in, admin, client, project):
-    from test_encryption import _encrypted_form_with_one_submission
 
-    base = _encrypted_form_with_one_submission(admin, client, project)
+    base = encrypted_form_with_one_submission(admin, client, project)
     [sub] = admin.get(f"{base}/submissions").get_json()
     form_id = base.rsplit("/", 1)[1]
     table_page = signed_in.get(f"/projects/{project}/forms/{form_id}/submissions").get_data(as_text=True)
@@ -414,9 +402,9 @@ def test_an_encrypted_submission_says_so(signed_in, admin, client, project):
 
 
 def test_a_viewer_limited_to_a_commune_sees_only_its_households(app, admin, project, survey, households,
-                                                                admin_password_hash):  # noqa: F811
+                                                                admin_password_hash):
     """The pages pass the caller's areas to the shared queries (server/auth/scope.py), as the REST API does."""
-    from conftest import XLSFORMS
+    from helpers import XLSFORMS
 
     admin.client.put(f"{survey}/indicators", data=(XLSFORMS / "household_digital_targets.xlsx").read_bytes(),
                      content_type=XLSX, headers={"Authorization": f"Bearer {admin.token}"})

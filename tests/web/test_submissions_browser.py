@@ -8,14 +8,12 @@ import random
 
 from collect import submit
 from server.synthetic import random_household, to_xml
-from test_exports import FORM, households  # noqa: F401  (fixtures)
-from test_submissions import key_base, survey  # noqa: F401  (fixtures)
+from helpers import FORM
 
-from .test_browser import sign_in
-from .test_submission_pages import jpeg
+from .helpers import jpeg, sign_in
 
 
-def test_see_a_submission_and_approve_it(page, admin, client, project, survey, key_base, households, shot):  # noqa: F811
+def test_see_a_submission_and_approve_it(page, admin, client, project, survey, key_base, households, shot):
     h = random_household(random.Random(8), "DN-HV-HP-02", members=4, photo=True)
     assert submit(client, key_base, to_xml(h), {h.photo: jpeg((640, 480))}).status_code == 201
     sign_in(page)
@@ -69,7 +67,7 @@ def test_see_a_submission_and_approve_it(page, admin, client, project, survey, k
     shot(page, "23-submissions-approved")
 
 
-def test_filter_then_download_on_a_phone(page, project, survey, households, shot, tmp_path):  # noqa: F811
+def test_filter_then_download_on_a_phone(page, project, survey, households, shot, tmp_path):
     sign_in(page)
     page.goto(f"/projects/{project}/forms/{FORM}/submissions")
     page.click("details.filters summary")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from conftest import ADMIN_EMAIL, ADMIN_PASSWORD
+from helpers import ADMIN_EMAIL, ADMIN_PASSWORD
 
-from .conftest import Browserish, make_user
+from .helpers import Browserish, make_user
 
 PASSWORD = "mật khẩu đủ dài 2026"
 
@@ -168,7 +168,7 @@ def test_managers_give_roles_in_their_project_and_viewers_do_not(app, admin, pro
 
 def test_a_manager_limited_to_some_areas_gives_roles_only_inside_them(app, admin, project, admin_password_hash):
     """The REST API's rule for area-scoped managers (server/api/projects.py), on the page."""
-    from test_exports import AREAS
+    from helpers import AREAS
 
     admin.client.put(f"/v1/projects/{project}/areas", data=AREAS.encode(), content_type="text/csv",
                      headers={"Authorization": f"Bearer {admin.token}"})

@@ -1,0 +1,168 @@
+"""The fixtures every test may ask for, loaded as a plugin by conftest.py: a real app over a real database
+(SQLite by default, PostgreSQL when HAMLET_TEST_DATABASE_URL says so), a signed-in administrator, a project,
+the app on a real port, the real pyodk client, the shipped household survey with households sent to it,
+and Central's CSV test harness."""
+from __future__ import annotations
+
+import random
+import re
+import threading
+from dataclasses import replace
+
+import pytest
+from sqlalchemy import create_engine, inspect, text
+from werkzeug.security import generate_password_hash
+from werkzeug.serving import make_server
+
+from central import Central
+from collect import submit
+from helpers import ADMIN_EMAIL, ADMIN_PASSWORD, AREAS, FORM, SURVEY, XLSX, Api, database_url_for
+from server import create_app
+from server.cli import upgrade_database
+from server.config import Settings
+from server.db import Base
+from server.models.accounts import create_session, create_user, user_by_email
+from server.synthetic import random_household, to_xml
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    url = database_url_for(tmp_path_factory.mktemp("db"))
+    if url.startswith("postgresql"):
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+    upgrade_database(url)  # the migrations are under test too
+    return url
+
+
+def _empty_all_tables(app) -> None:
+    engine = app.extensions["hamlet.engine"]
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    data_tables = [t for t in inspect(engine).get_table_names() if re.fullmatch(r"(d\d+(_r\d+)?|i[abc]\d+)", t)]
+    with engine.begin() as conn:
+        for t in sorted(data_tables, reverse=True):  # repeat tables (d1_r1) before their root (d1)
+            conn.execute(text(f"DROP TABLE {t}"))
+        if engine.dialect.name == "postgresql":
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            conn.execute(text("PRAGMA foreign_keys=OFF"))
+            for t in tables:
+                conn.execute(text(f"DELETE FROM {t}"))
+            conn.execute(text("PRAGMA foreign_keys=ON"))
+
+
+@pytest.fixture
+def settings(database_url, tmp_path) -> Settings:
+    return Settings(database_url=database_url, data_dir=tmp_path / "data", secret_key="test-secret",
+                    admin_email=ADMIN_EMAIL, admin_password=ADMIN_PASSWORD, odk_validate="off")
+
+
+@pytest.fixture(scope="session")
+def admin_password_hash() -> str:
+    """scrypt is slow on purpose; hash the fixture admin's password once per run."""
+    return generate_password_hash(ADMIN_PASSWORD, method="scrypt")
+
+
+@pytest.fixture
+def app(settings, admin_password_hash):
+    application = create_app(replace(settings, admin_email=None, admin_password=None))
+    application.config["HAMLET"] = settings
+    _empty_all_tables(application)
+    with application.extensions["hamlet.sessionmaker"]() as s:
+        admin = create_user(s, ADMIN_EMAIL, None, site_role="admin")
+        admin.password_hash = admin_password_hash
+        s.commit()
+    yield application
+    application.extensions["hamlet.engine"].dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def admin(client, app) -> Api:
+    """Signed in without paying for a password check; sign-in itself is tested in test_accounts."""
+    with app.extensions["hamlet.sessionmaker"]() as s:
+        token = create_session(s, user_by_email(s, ADMIN_EMAIL), hours=1).token
+        s.commit()
+    return Api(client, token)
+
+
+@pytest.fixture
+def project(admin) -> int:
+    resp = admin.post("/v1/projects", json_body={"name": "Phường Thạc Gián"})
+    assert resp.status_code == 200
+    return resp.get_json()["id"]
+
+
+@pytest.fixture
+def live_server(app):
+    """The app on a real port, for real HTTP clients (pyodk, requests)."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+@pytest.fixture
+def odk(live_server, tmp_path, project):
+    """The real pyodk client, signed in as the administrator, its default project the fixture's."""
+    pyodk_client = pytest.importorskip("pyodk.client")
+    config = tmp_path / "pyodk_config.toml"
+    config.write_text(f'[central]\nbase_url = "{live_server}"\nusername = "{ADMIN_EMAIL}"\n'
+                      f'password = "{ADMIN_PASSWORD}"\ndefault_project_id = {project}\n')
+    with pyodk_client.Client(config_path=config, cache_path=tmp_path / "pyodk_cache.toml") as client:
+        yield client
+
+
+# --- the shipped household survey --------------------------------------------------------------
+
+@pytest.fixture
+def survey(admin, project):
+    resp = admin.post(f"/v1/projects/{project}/forms?publish=true", data=SURVEY.read_bytes(), content_type=XLSX)
+    assert resp.status_code == 200, resp.get_json()
+    return f"/v1/projects/{project}/forms/{FORM}"
+
+
+@pytest.fixture
+def key_base(admin, project, survey):
+    """Collect's server URL for an app user assigned to the survey: /v1/key/{token}/projects/{p}."""
+    au = admin.post(f"/v1/projects/{project}/app-users", json_body={"displayName": "Tổ 1"}).get_json()
+    admin.post(f"{survey}/assignments/app-user/{au['id']}")
+    return f"/v1/key/{au['token']}/projects/{project}"
+
+
+@pytest.fixture
+def households(admin, client, project, survey, key_base):
+    """Five households in three villages of two communes, 2–4 members each."""
+    admin.client.put(f"/v1/projects/{project}/areas", data=AREAS.encode(), content_type="text/csv",
+                     headers={"Authorization": f"Bearer {admin.token}"})
+    made = []
+    for seed, village, members in [(1, "DN-HV-HP-01", 3), (2, "DN-HV-HP-01", 4), (3, "DN-HV-HP-02", 2),
+                                   (4, "DN-HV-HN-01", 4), (5, "DN-HV-HN-01", 3)]:
+        h = random_household(random.Random(seed), village, members=members)
+        h.village, h.commune = village, village.rsplit("-", 1)[0]
+        resp = submit(client, key_base, to_xml(h))
+        assert resp.status_code == 201, resp.data
+        made.append(h)
+    return made
+
+
+# --- Central's CSV cases --------------------------------------------------------------------------
+
+@pytest.fixture
+def central(app, admin, project) -> Central:
+    return Central(app, admin, project)
+
+
+@pytest.fixture
+def alice(central):
+    """Central's fixture user Alice (actor 5), an administrator, signed in."""
+    return central.actor(5, "Alice", admin=True)

@@ -1,0 +1,173 @@
+"""Plain code the tests share: where the test data lives, a signed-in REST caller, and the few steps many
+tests take (publish a form, make an app user, send the encrypted case). Fixtures are in hamlet_fixtures.py;
+Collect's side of the protocol is in collect.py and Central's CSV test harness in central.py."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from pathlib import Path
+
+from lxml import etree
+
+from collect import submit
+from server.config import normalise_database_url
+
+TESTS = Path(__file__).resolve().parent
+CORPUS = TESTS / "data" / "corpus"  # copied in, with SOURCES.md and LICENSES/
+CORPUS_CASES = json.loads((CORPUS / "cases.json").read_text())
+XLSFORMS = TESTS.parent / "xlsforms"
+SURVEY = XLSFORMS / "household_digital_survey.xlsx"  # the shipped household survey
+FORM = "household_digital_survey"  # its form ID
+ADMIN_EMAIL = "admin@hamlet.test"
+ADMIN_PASSWORD = "correct horse battery"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+XLS = "application/vnd.ms-excel"
+
+AREAS = """code,name,level,parent,expected_households
+DN,Đà Nẵng,province,,
+DN-HV,Hòa Vang,district,DN,
+DN-HV-HP,Hòa Phước,commune,DN-HV,
+DN-HV-HP-01,Thôn Giáng Nam 1,village,DN-HV-HP,300
+DN-HV-HP-02,Thôn Giáng Nam 2,village,DN-HV-HP,200
+DN-HV-HN,Hòa Nhơn,commune,DN-HV,
+DN-HV-HN-01,Thôn Thạch Nham Tây,village,DN-HV-HN,250
+"""
+
+SIMPLE_XFORM = """<?xml version="1.0"?>
+<h:html xmlns="http://www.w3.org/2002/xforms" xmlns:h="http://www.w3.org/1999/xhtml" xmlns:jr="http://openrosa.org/javarosa" xmlns:orx="http://openrosa.org/xforms">
+  <h:head>
+    <h:title>Khảo sát thử</h:title>
+    <model>
+      <instance><data id="{id}" version="{version}"><name/><photo/><meta><instanceID/></meta></data></instance>
+      <bind nodeset="/data/name" type="string"/>
+      <bind nodeset="/data/photo" type="binary"/>
+      <bind nodeset="/data/meta/instanceID" type="string" readonly="true()" jr:preload="uid"/>
+    </model>
+  </h:head>
+  <h:body>
+    <input ref="/data/name"><label>Tên</label></input>
+    <upload ref="/data/photo" mediatype="image/*"><label>Ảnh <output value="jr://images/logo.png"/></label></upload>
+  </h:body>
+</h:html>
+"""
+
+ENCRYPTED_CASE = CORPUS / "briefcase-encrypted-form"  # Briefcase's encrypted form, its key and one submission
+
+
+def database_url_for(tmp: Path) -> str:
+    """HAMLET_TEST_DATABASE_URL when set (PostgreSQL in CI), else a SQLite file under tmp."""
+    url = os.environ.get("HAMLET_TEST_DATABASE_URL")
+    return normalise_database_url(url) if url else f"sqlite:///{tmp / 'hamlet-test.db'}"
+
+
+class Api:
+    """A signed-in REST caller over the Flask test client."""
+
+    def __init__(self, client, token: str):
+        self.client = client
+        self.token = token
+
+    def _headers(self, headers=None):
+        h = {"Authorization": f"Bearer {self.token}"}
+        h.update(headers or {})
+        return h
+
+    def get(self, path, **kw):
+        return self.client.get(path, headers=self._headers(kw.pop("headers", None)), **kw)
+
+    def delete(self, path, **kw):
+        return self.client.delete(path, headers=self._headers(kw.pop("headers", None)), **kw)
+
+    def post(self, path, json_body=None, data=None, content_type=None, **kw):
+        headers = self._headers(kw.pop("headers", None))
+        if json_body is not None:
+            return self.client.post(path, data=json.dumps(json_body), content_type="application/json",
+                                    headers=headers, **kw)
+        return self.client.post(path, data=data, content_type=content_type, headers=headers, **kw)
+
+    def patch(self, path, json_body, **kw):
+        return self.client.patch(path, data=json.dumps(json_body), content_type="application/json",
+                                 headers=self._headers(kw.pop("headers", None)), **kw)
+
+    def put(self, path, json_body, **kw):
+        return self.client.put(path, data=json.dumps(json_body), content_type="application/json",
+                               headers=self._headers(kw.pop("headers", None)), **kw)
+
+
+def sign_in(client, email=ADMIN_EMAIL, password=ADMIN_PASSWORD) -> str:
+    resp = client.post("/v1/sessions", json={"email": email, "password": password})
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    return resp.get_json()["token"]
+
+
+# --- forms ------------------------------------------------------------------------------------------
+
+def publish_file(api: Api, project_id: int, path: Path, fallback: str | None = None, publish=True,
+                 ignore_warnings=True):
+    data = path.read_bytes()
+    ctype = {".xlsx": XLSX, ".xls": XLS}.get(path.suffix, "application/xml")
+    headers = {"X-XlsForm-FormId-Fallback": fallback} if fallback else {}
+    query = f"?publish={'true' if publish else 'false'}&ignoreWarnings={'true' if ignore_warnings else 'false'}"
+    return api.post(f"/v1/projects/{project_id}/forms{query}", data=data, content_type=ctype, headers=headers)
+
+
+def xform(form_id="thu", version="1", **kw) -> bytes:
+    return SIMPLE_XFORM.format(id=form_id, version=version).encode()
+
+
+def post_xml(api, project, body, query="?publish=true"):
+    return api.post(f"/v1/projects/{project}/forms{query}", data=body, content_type="application/xml")
+
+
+def app_user(admin, project, *form_ids, name="Tổ công nghệ số thôn 1"):
+    au = admin.post(f"/v1/projects/{project}/app-users", json_body={"displayName": name}).get_json()
+    for f in form_ids:
+        assert admin.post(f"/v1/projects/{project}/forms/{f}/assignments/app-user/{au['id']}").get_json() == {"success": True}
+    return au
+
+
+def publish_case(admin, project, case):
+    """Publish the case's form, plus the versions its instances were collected with.
+
+    Upstream servers (Ona, Briefcase) stamped versions at publish time that their XLSForms do not
+    carry, so each version an instance names is published too — as that server had it. The
+    transportation case is left as shipped: its stray versions are the test of refusal."""
+    fallback = case.get("pyxform_form_name") or Path(case["upstream_form_name"]).stem
+    resp = publish_file(admin, project, CORPUS / case["name"] / case["form_file"], fallback=fallback)
+    assert resp.status_code == 200, resp.get_json()
+    form_id, published = resp.get_json()["xmlFormId"], {resp.get_json()["version"]}
+    base = f"/v1/projects/{project}/forms/{form_id}"
+    if case["name"] != "onadata-transportation":
+        for version in {i["version"] or "" for i in case.get("instances", [])} - published:
+            xml = etree.fromstring(admin.get(f"{base}.xml").data)
+            data = xml.find("{*}head/{*}model/{*}instance")[0]
+            data.attrib.pop("version", None)
+            if version:
+                data.set("version", version)
+            body = etree.tostring(xml, xml_declaration=True, encoding="utf-8")
+            assert admin.post(f"{base}/draft", data=body, content_type="application/xml").status_code == 200
+            assert admin.post(f"{base}/draft/publish").status_code == 200
+    au = admin.post(f"/v1/projects/{project}/app-users", json_body={"displayName": "t"}).get_json()
+    admin.post(f"{base}/assignments/app-user/{au['id']}")
+    return form_id, f"/v1/key/{au['token']}/projects/{project}"
+
+
+# --- submissions and exports ------------------------------------------------------------------------
+
+def encrypted_envelope() -> bytes:
+    return next((ENCRYPTED_CASE / "instances").glob("*.xml")).read_bytes()
+
+
+def encrypted_form_with_one_submission(admin, client, project):
+    case = next(c for c in CORPUS_CASES if c["name"] == "briefcase-encrypted-form")
+    form_id, base = publish_case(admin, project, case)
+    parts = {"submission.xml.enc": (ENCRYPTED_CASE / "attachments/submission.xml.enc").read_bytes()}
+    assert submit(client, base, encrypted_envelope(), parts).status_code == 201
+    return f"/v1/projects/{project}/forms/{form_id}"
+
+
+def table(data: bytes) -> list[dict]:
+    """A CSV download's rows, BOM or not."""
+    return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
