@@ -225,7 +225,7 @@ class Gunicorn:
     def host(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def start(self, ready_timeout: float = 60) -> "Gunicorn":
+    def start(self, ready_timeout: float = 60) -> Gunicorn:
         self._log_fh = open(self.log, "ab")
         cmd = [python_exe(), "-m", "gunicorn"]
         if "-c" not in self.extra_args:
@@ -379,7 +379,7 @@ class RssSampler(threading.Thread):
     """Peak RSS of the server (master + workers summed) and the largest per-process VmHWM, sampled
     every `every` seconds until stop() (or the end of a `with` block)."""
 
-    def __init__(self, server: "Gunicorn", every: float = 0.1):
+    def __init__(self, server: Gunicorn, every: float = 0.1):
         super().__init__(daemon=True)
         self.server, self.every = server, every
         self.peak = self.hwm = 0
@@ -412,9 +412,9 @@ class CpuMeter:
     """CPU seconds used between enter and exit by the server's processes (`seconds`, and `stable`: whether
     its process set stayed the same) and, when measurable, by the database server's backends (`db_seconds`)."""
 
-    db: "Db | None" = None
+    db: Db | None = None
 
-    def __init__(self, server: Gunicorn, db: "Db | None" = None):
+    def __init__(self, server: Gunicorn, db: Db | None = None):
         self.server = server
         self.db = db or CpuMeter.db
         self.seconds, self.db_seconds, self.stable = 0.0, None, True

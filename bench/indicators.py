@@ -46,9 +46,22 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _bulk import TARGETS, USER_AGENT, bulk_load, synthetic_submission  # noqa: E402
-from _util import (XLSX, Client, CpuMeter, Gunicorn, Interrupted, RssSampler, database, expect,  # noqa: E402
-                   install_signal_handlers, log_problems, server_env, sign_in, temp_dir)
+from _bulk import TARGETS, USER_AGENT, bulk_load, synthetic_submission
+from _util import (
+    XLSX,
+    Client,
+    CpuMeter,
+    Gunicorn,
+    Interrupted,
+    RssSampler,
+    database,
+    expect,
+    install_signal_handlers,
+    log_problems,
+    server_env,
+    sign_in,
+    temp_dir,
+)
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
 FORM = "household_digital_survey"

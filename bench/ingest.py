@@ -50,9 +50,28 @@ from urllib.parse import quote
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _util import (ROOT, XLSX, Client, CpuMeter, Gunicorn, Interrupted, _delta_seconds, database,  # noqa: E402
-                   expect, gunicorn_profile_config, install_signal_handlers, log_problems, percentile, python_exe,
-                   RssSampler, read_collapsed, server_env, sign_in, temp_dir, upgrade_database)
+from _util import (
+    ROOT,
+    XLSX,
+    Client,
+    CpuMeter,
+    Gunicorn,
+    Interrupted,
+    RssSampler,
+    _delta_seconds,
+    database,
+    expect,
+    gunicorn_profile_config,
+    install_signal_handlers,
+    log_problems,
+    percentile,
+    python_exe,
+    read_collapsed,
+    server_env,
+    sign_in,
+    temp_dir,
+    upgrade_database,
+)
 
 FORM_ID = "household_digital_survey"
 XLSFORM = ROOT / "xlsforms" / "household_digital_survey.xlsx"

@@ -48,9 +48,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.session_interface = NoCookieSessions()  # the API authenticates by token; no cookie session to open
 
     from server.api import register_api
-    from server.openrosa import bp as openrosa_bp
     from server.auth.identify import KeyPrefixMiddleware, identify
     from server.context import close_db, db
+    from server.openrosa import bp as openrosa_bp
     from server.web import register_web
 
     app.register_blueprint(openrosa_bp)

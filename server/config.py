@@ -56,7 +56,7 @@ class Settings:
     extra: dict = field(default_factory=dict)
 
     @classmethod
-    def from_env(cls, env: dict | None = None, **overrides) -> "Settings":
+    def from_env(cls, env: dict | None = None, **overrides) -> Settings:
         env = dict(os.environ if env is None else env)
         instance = Path(env.get("HAMLET_INSTANCE_DIR", "instance")).resolve()
         default_db = f"sqlite:///{instance / 'hamlet.db'}"

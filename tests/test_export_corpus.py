@@ -26,7 +26,7 @@ import io
 import re
 import zipfile
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from urllib.parse import quote
 
@@ -39,7 +39,7 @@ from test_corpus_submissions import CASES, _publish
 from test_export_central import Central
 
 BY_NAME = {c["name"]: c for c in CASES}
-UTC = timezone.utc
+UTC = UTC
 
 # ==================================================================================================
 # Naming conventions: the other server's column -> Hamlet's (Central's) column
@@ -131,7 +131,7 @@ FEB_14 = tuple(f"2013-02-14T15:37:{s}Z" for s in (21, 22, 23, 24))  # onadata te
 FEB_18 = "2013-02-18T15:54:01Z"  # onadata's viewer, csv_builder and csv_export tests
 STALE_MEDIA = "kept in onadata's viewer fixtures, produced by no current test (SOURCE.md): its media counts " \
               "(0 expected for a submission naming image1) predate Ona counting attachments"
-STALE = {c: STALE_MEDIA for c in ("_total_media", "_media_count", "_media_all_received")}
+STALE = dict.fromkeys(("_total_media", "_media_count", "_media_all_received"), STALE_MEDIA)
 
 SCENARIOS = [
     Scenario("briefcase-all-data-types", {"expected/all-data-types.csv": ""},
@@ -204,7 +204,7 @@ class Table:
     rows: list[list[str]]
 
     @classmethod
-    def parse(cls, text: str) -> "Table":
+    def parse(cls, text: str) -> Table:
         found = list(csv.reader(io.StringIO(text)))
         return cls(found[0], found[1:])
 

@@ -12,9 +12,9 @@ import unicodedata
 import zipfile
 
 import pytest
-from collect import instance, submit
 from openpyxl import load_workbook
 
+from collect import submit
 from server.synthetic import random_household, to_xml
 from test_submissions import key_base, survey  # noqa: F401  (fixtures)
 

@@ -1,5 +1,5 @@
 """Projects and per-project roles: every route checks the caller's role."""
-from conftest import Api, CORPUS, publish_file, sign_in
+from conftest import CORPUS, Api, publish_file, sign_in
 
 
 def _user(admin, client, email) -> tuple[int, Api]:

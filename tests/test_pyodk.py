@@ -9,8 +9,6 @@ from conftest import CORPUS  # noqa: E402
 from test_forms import xform  # noqa: E402
 
 
-
-
 def test_login_and_projects_list(odk, project):
     projects = odk.projects.list()
     assert [(p.id, p.name) for p in projects] == [(project, "Phường Thạc Gián")]

@@ -16,8 +16,8 @@ Nothing is cached between calls: a change of areas shows at the caller's next re
 worker. Reading a scope costs one indexed query (plus one over the registry when limited)."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from sqlalchemy import ColumnElement, Table, column, false, or_, select, table
 from sqlalchemy.orm import Session

@@ -10,8 +10,8 @@ areas: every table, media file and person row then comes from its areas' househo
 `hamlet export` command is the administrator's and passes none."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session

@@ -5,8 +5,8 @@ here the join is done once, in the database, and the area code comes with the na
 village, commune, district and province it belongs to (from the project's registry)."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 from sqlalchemy import Engine
 

@@ -83,7 +83,7 @@ def follow_up(db: Session, form_id: int, workbook: Workbook, indicator: Indicato
         first = group.iloc[0]
         entry = {"instanceId": first["instance_id"], "instanceName": first["instance_name"], "area": first["area_code"],
                  "name": _val(first, contact_paths.get("name_field")), "address": _val(first, contact_paths.get("address_field")),
-                 "phone": _val(first, contact_paths.get("phone_field")), "count": int(len(group)),
+                 "phone": _val(first, contact_paths.get("phone_field")), "count": len(group),
                  "duplicateOf": duplicates.get(first["instance_id"], [])}
         if indicator.unit_path:
             entry["people"] = [_val(r, member_col) for _, r in group.iterrows()] if member_col in group else []

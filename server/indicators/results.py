@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -54,7 +54,7 @@ class _Entry:
     body: bytes | None = None    # the result as the API serves it, made once
 
 
-_cache: "OrderedDict[tuple, _Entry]" = OrderedDict()
+_cache: OrderedDict[tuple, _Entry] = OrderedDict()
 _lock = threading.Lock()
 
 

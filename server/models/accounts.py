@@ -122,7 +122,7 @@ DIGEST_REALM = "Hamlet"
 
 
 def digest_ha1(username: str, password: str) -> str:
-    return hashlib.md5(f"{username}:{DIGEST_REALM}:{password}".encode("utf-8")).hexdigest()
+    return hashlib.md5(f"{username}:{DIGEST_REALM}:{password}".encode()).hexdigest()
 
 
 def new_token() -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from sqlalchemy import (BigInteger, Column, ForeignKey, Integer, MetaData, String, Table, Text, select)
+from sqlalchemy import BigInteger, Column, ForeignKey, Integer, MetaData, String, Table, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from server.db import Base

@@ -6,8 +6,9 @@ from __future__ import annotations
 import hashlib
 import mimetypes
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import BinaryIO, Mapping
+from typing import BinaryIO
 
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -19,8 +20,8 @@ from server import problems
 from server.db import utcnow
 from server.models.blobs import BlobStore, ensure_blob
 from server.models.form_data import DataTables, VersionCache
-from server.models.recent import Recent
 from server.models.forms import Form, FormDef
+from server.models.recent import Recent
 from server.models.submissions import Submission, SubmissionAttachment, SubmissionDef, def_by_instance
 from server.xforms.submission import ParsedSubmission, SubmissionRejected, read_identity, read_rows
 from server.xforms.xform import unsafe_file_name

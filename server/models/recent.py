@@ -9,12 +9,13 @@ key, a closed form or a withdrawn role stops working within a second everywhere.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-_caches: list["Recent"] = []
+_caches: list[Recent] = []
 
 
 class Recent:

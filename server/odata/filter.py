@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import Boolean, Integer, and_, cast, false, literal, not_, null, or_, true
 from sqlalchemy.ext.compiler import compiles
@@ -138,7 +138,7 @@ class Node:
     end: int
     value: object = None      # literal: python value; member/call: name; compare/arithmetic: operator
     literal: str = ""         # literal kind: null, bool, number, string, date, datetime
-    args: list["Node"] = field(default_factory=list)
+    args: list[Node] = field(default_factory=list)
 
 
 class _Parser:
@@ -272,7 +272,7 @@ def _parse_when(raw: str) -> datetime:
     """An ISO date or date-time as an aware UTC datetime; a date is midnight UTC, no offset is UTC."""
     if _DATE.fullmatch(raw):
         d = date.fromisoformat(raw)
-        return datetime(d.year, d.month, d.day, tzinfo=timezone.utc)
+        return datetime(d.year, d.month, d.day, tzinfo=UTC)
     if not _DATETIME.fullmatch(raw):
         raise ValueError(raw)
     s = raw[:-1] + "+00:00" if raw[-1] in "Zz" else raw
@@ -282,8 +282,8 @@ def _parse_when(raw: str) -> datetime:
         s = f"{main}.{(digits + '000000')[:6]}{rest[len(digits):]}"
     value = datetime.fromisoformat(s)
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
 
 
 def parse(text: str) -> Node:

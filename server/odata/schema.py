@@ -31,10 +31,10 @@ class Node:
     path: str                       # XML path below the instance root, "household/members/age"
     type: str                       # structure, repeat, or a leaf type (int, decimal, geopoint, …)
     order: int
-    parent: "Node | None" = None
-    children: list["Node"] = field(default_factory=list)
+    parent: Node | None = None
+    children: list[Node] = field(default_factory=list)
     column: str | None = None       # leaves: the TEXT column holding the value
-    table: "Table | None" = None    # repeats: the table of their rows
+    table: Table | None = None    # repeats: the table of their rows
 
     @property
     def is_leaf(self) -> bool:
@@ -54,7 +54,7 @@ class Node:
 class Table:
     name: str                       # Submissions, Submissions.household.members
     node: Node                      # the root node, or the repeat's node
-    parent: "Table | None"
+    parent: Table | None
     parent_key: str                 # "" for Submissions; else __Submissions[-…]-id
     repeat_path: str                # "" for Submissions; else the repeat's XML path (data table key)
 

@@ -5,11 +5,11 @@ from flask import Response, g, request
 from sqlalchemy import select
 
 from server import problems
-from server.models.projects import project_exists
-from server.auth.permissions import require, verbs_for, can
+from server.auth.permissions import can, require, verbs_for
 from server.context import blobs, cache, db, settings
 from server.models.forms import Form
 from server.models.intake import Upload, identify, published_version, receive, resolve
+from server.models.projects import project_exists
 from server.openrosa.multipart import BodyTooLarge, MultipartInvalid, read_parts
 from server.openrosa.routes import bp, openrosa
 from server.problems import openrosa_envelope

@@ -11,8 +11,8 @@ Only the pages: /v1 and the OpenRosa routes never pass through here and keep the
 (HAMLET_MAX_FORM_BYTES, HAMLET_MAX_SUBMISSION_BYTES, read by read_body_limited and read_parts)."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 from urllib.parse import urlsplit
 
 from flask import current_app, request

@@ -445,7 +445,6 @@ def test_pages_are_clamped():
 def test_a_supervisor_limited_to_a_commune_sees_only_its_areas(app, admin, data, admin_password_hash):
     """Area-scoped roles (server/auth/scope.py): the dashboard shows what the API shows the same user."""
     from conftest import Api
-
     from server.models.accounts import create_session, user_by_email
 
     from .conftest import Browserish

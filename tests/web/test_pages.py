@@ -6,6 +6,7 @@ import io
 import pytest
 
 from conftest import ADMIN_EMAIL, ADMIN_PASSWORD, XLSFORMS
+
 from .conftest import Browserish, make_user
 
 SURVEY = XLSFORMS / "household_digital_survey.xlsx"

@@ -9,10 +9,10 @@ from __future__ import annotations
 import io
 import random
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import event, select, update
+from sqlalchemy import event, update
 
 from collect import submit
 from conftest import XLSX
@@ -59,7 +59,7 @@ def app_user(admin, project: int, survey: str, name: str) -> tuple[int, str]:  #
 # --- the table ---------------------------------------------------------------------------------------
 
 def test_the_table_pages_newest_first_and_reads_only_the_page(signed_in, app, admin, project, survey, households,
-                                                             monkeypatch):  # noqa: F811
+                                                             monkeypatch):
     from server.models import submission_list
 
     monkeypatch.setattr(submission_list, "PAGE_SIZE", 2)
@@ -149,7 +149,7 @@ def test_the_date_filter_counts_days_in_vietnam_time(signed_in, app, admin, proj
     # 18:30 UTC on 1 November is 01:30 on 2 November in Vietnam.
     with _session(app) as s:
         s.execute(update(Submission).where(Submission.instance_id.in_(order[:2]))
-                  .values(created_at=datetime(2026, 11, 1, 18, 30, tzinfo=timezone.utc)))
+                  .values(created_at=datetime(2026, 11, 1, 18, 30, tzinfo=UTC)))
         s.commit()
     on_the_2nd = shown(signed_in.get(pages_url(project) + "?from=2026-11-02&to=2026-11-02").get_data(as_text=True))
     assert sorted(on_the_2nd) == sorted(order[:2])
@@ -359,7 +359,7 @@ def test_the_point_is_drawn_without_tiles_and_links_to_a_map_app(signed_in, proj
 
 
 def test_photos_are_shown_through_an_authorized_route(signed_in, app, admin, project, survey, with_photo,
-                                                     admin_password_hash):  # noqa: F811
+                                                     admin_password_hash):
     h, photo = with_photo
     page = signed_in.get(detail_url(project, h.instance_id)).get_data(as_text=True)
     src = re.search(r'<img src="([^"]+)" alt="Ảnh biển số nhà"', page).group(1).replace("&amp;", "&")
@@ -382,7 +382,7 @@ def test_photos_are_shown_through_an_authorized_route(signed_in, app, admin, pro
 
 
 def test_the_edit_history_shows_who_when_and_what_changed(signed_in, admin, client, project, survey, key_base,
-                                                          with_photo):  # noqa: F811
+                                                          with_photo):
     h, photo = with_photo
     first = h.instance_id
     h.members[1].age = 99
@@ -394,7 +394,7 @@ def test_the_edit_history_shows_who_when_and_what_changed(signed_in, admin, clie
     assert history.count("<li>") >= 2 and first in history and h.instance_id in history
     assert "Tổ 1" in history and "hiện hành" in history and "phiên bản đầu tiên" in history
     assert "Cáp quang (FTTH)</del> → <ins>Không có Internet cố định" in history
-    assert f"Thành viên trong hộ 2 ·</span> Tuổi của … (tròn năm):" in history and "<ins>99</ins>" in history
+    assert "Thành viên trong hộ 2 ·</span> Tuổi của … (tròn năm):" in history and "<ins>99</ins>" in history
     assert "Đã sửa" in page
     # A later version's instanceID leads to the submission, as on the REST API.
     resp = signed_in.get(detail_url(project, h.instance_id))
@@ -414,7 +414,7 @@ def test_an_encrypted_submission_says_so(signed_in, admin, client, project):
 
 
 def test_a_viewer_limited_to_a_commune_sees_only_its_households(app, admin, project, survey, households,
-                                                                admin_password_hash):  # noqa: F811
+                                                                admin_password_hash):
     """The pages pass the caller's areas to the shared queries (server/auth/scope.py), as the REST API does."""
     from conftest import XLSFORMS
 
