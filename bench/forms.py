@@ -327,7 +327,7 @@ def main(argv=None) -> int:
                     token = sign_in(srv.host)
                     print(f"\n== publish {xlsx_path.name}, ODK Validate on (server restarted) ==", flush=True)
                     results["publish"].append(publish_bench(srv, token, xlsx, args.validate_repeats, "on"))
-        except (Exception, KeyboardInterrupt, Interrupted) as exc:
+        except (Exception, KeyboardInterrupt, Interrupted) as exc:  # noqa: BLE001 (recorded as failed)
             traceback.print_exc()
             results["failed"] = f"{type(exc).__name__}: {exc}"[:300]
             code = 1

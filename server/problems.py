@@ -150,13 +150,10 @@ def register(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
         factory = _HTTP_TO_PROBLEM.get(exc.code or 500)
-        if factory is not None:
-            prob = factory()
-        else:
-            prob = Problem(exc.description or exc.name, code=f"{exc.code}.1")
+        prob = factory() if factory is not None else Problem(exc.description or exc.name, code=f"{exc.code}.1")
         return render(prob)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
-        app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        app.logger.error("unhandled error on %s %s", request.method, request.path, exc_info=exc)
         return render(InternalError())

@@ -32,7 +32,7 @@ HOMES = [(1, "DN-HV-HP-01", 3, True), (2, "DN-HV-HP-01", 4, False), (3, "DN-HV-H
 class Field:
     """The project as the tests find it."""
 
-    def __init__(self, admin, survey, project, households):
+    def __init__(self, admin, survey, project, households):  # noqa: F811
         self.admin, self.survey, self.project, self.households = admin, survey, project, households
         self.village = {h.instance_id: h.village for h in households}
         self.inside = {h.instance_id for h in households if h.village in HP_VILLAGES}
@@ -96,7 +96,7 @@ def wide_viewer(app, client, field) -> Api:
     return api
 
 
-def listed(api: Api, survey: str) -> set[str]:
+def listed(api: Api, survey: str) -> set[str]:  # noqa: F811
     resp = api.get(f"{survey}/submissions")
     assert resp.status_code == 200, resp.get_json()
     ids = {s["instanceId"] for s in resp.get_json()}
@@ -140,7 +140,7 @@ def test_a_commune_manager_reviews_edits_and_deletes_only_its_households(app, cl
     manager, actor_id = web_user(app, client, "truongxa@example.vn")
     give(field.admin, field.project, "manager", actor_id, [HP])
     mine, other = sorted(field.inside)[0], sorted(field.outside)[0]
-    survey = field.survey
+    survey = field.survey  # noqa: F811
     assert manager.patch(f"{survey}/submissions/{other}", {"reviewState": "approved"}).status_code == 404
     assert manager.patch(f"{survey}/submissions/{mine}", {"reviewState": "approved"}).status_code == 200
     h = next(h for h in field.households if h.instance_id == other)
@@ -196,7 +196,7 @@ def test_a_form_without_an_area_field_shows_a_limited_caller_nothing_and_says_wh
 # --- exports ----------------------------------------------------------------------------------------
 
 def test_every_export_holds_only_the_communes_households(field, viewer, wide_viewer):
-    survey = field.survey
+    survey = field.survey  # noqa: F811
     zipped = zipfile.ZipFile(io.BytesIO(viewer.get(f"{survey}/submissions.csv.zip").data))
     root = table(zipped.read(f"{FORM}.csv"))
     assert {r["KEY"] for r in root} == field.inside
@@ -221,7 +221,7 @@ def test_every_export_holds_only_the_communes_households(field, viewer, wide_vie
 
 
 def test_an_export_area_is_narrowed_to_the_scope_and_refused_outside_it(field, viewer):
-    survey = field.survey
+    survey = field.survey  # noqa: F811
     one = table(viewer.get(f"{survey}/submissions.csv?area=DN-HV-HP-02").data)
     assert [r["location-village"] for r in one] == ["DN-HV-HP-02"]
     # The district above: only the commune's households, never its neighbours'.
@@ -278,7 +278,7 @@ def test_odata_page_function_takes_the_scope(app, field, viewer):
 # --- indicators, coverage, follow-up ---------------------------------------------------------------
 
 def test_the_indicators_report_lists_the_commune_and_its_villages_but_nothing_above(field, viewer, wide_viewer):
-    survey = field.survey
+    survey = field.survey  # noqa: F811
     rep = viewer.get(f"{survey}/indicators").get_json()
     codes = {a["code"] for a in rep["areas"]}
     assert codes == {HP} | HP_VILLAGES
@@ -302,7 +302,7 @@ def test_the_indicators_report_lists_the_commune_and_its_villages_but_nothing_ab
 
 
 def test_coverage_counts_only_the_communes_households(field, viewer, wide_viewer):
-    survey = field.survey
+    survey = field.survey  # noqa: F811
     cov = viewer.get(f"{survey}/coverage").get_json()
     assert {a["code"] for a in cov["areas"]} == {HP} | HP_VILLAGES
     assert next(a for a in cov["areas"] if a["code"] == HP)["households"] == 3
@@ -315,7 +315,7 @@ def test_coverage_counts_only_the_communes_households(field, viewer, wide_viewer
 
 
 def test_follow_up_lists_only_the_communes_households(field, viewer, wide_viewer):
-    survey = field.survey
+    survey = field.survey  # noqa: F811
     elsewhere = 0
     for indicator in field.admin.get(f"{survey}/indicators/definition").get_json()["indicators"]:
         name = indicator["name"]

@@ -65,7 +65,7 @@ def audits(central, alice):  # noqa: F811
     return central
 
 
-def two_visits(central: Central, api, other_api=None) -> None:
+def two_visits(central: Central, api, other_api=None) -> None:  # noqa: F811
     central.openrosa(visit(ONE), {"audit.csv": log("visit-1.csv")}, api=api)
     central.openrosa(visit(TWO, audit="log.csv"), {"log.csv": log("visit-2.csv")}, api=other_api or api)
 

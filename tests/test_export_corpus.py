@@ -39,7 +39,6 @@ from test_corpus_submissions import CASES, _publish
 from test_export_central import Central
 
 BY_NAME = {c["name"]: c for c in CASES}
-UTC = UTC
 
 # ==================================================================================================
 # Naming conventions: the other server's column -> Hamlet's (Central's) column
@@ -699,8 +698,8 @@ def test_ona_flattened_repeat_is_hamlets_person_table(admin, client, project):
     assert len(mine.rows) == len(expected.rows) == 2
     tables = {"": mine, "children": mine}
     for erow, row in zip(expected.dicts(), mine.rows):
-        for name, want in erow.items():
-            want = "" if want == "n/a" else want
+        for name, given in erow.items():
+            want = "" if given == "n/a" else given
             if name == "meta/instanceID":
                 assert mine.get(row, "PARENT_KEY") == want
                 continue

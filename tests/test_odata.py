@@ -533,7 +533,7 @@ def test_a_large_repeat_table_reads_the_same_in_pages_as_in_one_go(admin, projec
     assert resp.status_code == 200
     form = f"/v1/projects/{project}/forms/household_digital_survey"
     rng = random.Random(7)
-    for i in range(30):
+    for _ in range(30):
         submit(admin, form, to_xml(random_household(rng, "DN-HV-HP-01", members=rng.choice([1, 2, 3, 4, 9]))))
     table = f"{form}.svc/Submissions.household.members"
     whole = get(admin, f"{table}?$count=true")
@@ -570,7 +570,7 @@ def test_skip_into_a_repeat_table_lands_on_the_right_row_from_either_end(admin, 
     form = f"/v1/projects/{project}/forms/household_digital_survey"
     rng = random.Random(11)
     sent = []
-    for i in range(14):
+    for _ in range(14):
         xml = to_xml(random_household(rng, "DN-HV-HP-01", members=rng.choice([1, 2, 3, 5])))
         submit(admin, form, xml)
         sent.append(re.search(rb"<instanceID>(.*?)</instanceID>", xml).group(1).decode())

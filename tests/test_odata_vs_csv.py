@@ -277,7 +277,7 @@ def test_the_roster_table_walked_page_by_page_is_the_members_csv(odk, admin, sur
 
 def test_what_the_fixture_made_is_there_to_compare(odk, admin, survey, households):  # noqa: F811
     """The comparisons above are over rows that differ in the ways that matter."""
-    csv_rows, csv_members, _ = csv_export(admin, survey)
+    _, csv_members, _ = csv_export(admin, survey)
     rows = {r["__id"]: r for r in walk(odk, expand="*")}
     states = [r["__system"]["reviewState"] for r in rows.values()]
     assert {s: states.count(s) for s in set(states)} == {None: 21, "edited": 2, "approved": 4, "hasIssues": 1,

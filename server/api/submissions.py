@@ -284,7 +284,7 @@ def upload_attachment(project_id: int, xml_form_id: str, instance_id: str, name:
 
 @bp.delete("/submissions/<instance_id>/attachments/<path:name>")
 def clear_attachment(project_id: int, xml_form_id: str, instance_id: str, name: str):
-    _, sub, sdef = _one(project_id, xml_form_id, instance_id, "submission.update")
+    _, _, sdef = _one(project_id, xml_form_id, instance_id, "submission.update")
     slot, _ = _slot(sdef, name)
     slot.blob_id = None
     slot.updated_at = utcnow()

@@ -37,7 +37,7 @@ class Registry:
 
 
 def roster_plan(export: Export, repeat_name: str | None) -> TablePlan:
-    repeats = [p for p in export.plans[1:]]
+    repeats = export.plans[1:]
     if not repeats:
         raise problems.UnexpectedValue("This form has no repeat group, so it has no person-level table.",
                                        details={"field": "repeat"})

@@ -311,13 +311,13 @@ _STRFTIME = {"year": "%Y", "month": "%m", "day": "%d", "hour": "%H", "minute": "
 @compiles(utc_part)
 def _utc_part_default(element, compiler, **kw):
     # SQLite keeps UTC timestamps as text ('2026-08-22 03:15:07.123456'), which strftime reads.
-    arg = compiler.process(list(element.clauses)[0], **kw)
+    arg = compiler.process(next(iter(element.clauses)), **kw)
     return f"CAST(STRFTIME('{_STRFTIME[element.part]}', {arg}) AS INTEGER)"
 
 
 @compiles(utc_part, "postgresql")
 def _utc_part_pg(element, compiler, **kw):
-    arg = compiler.process(list(element.clauses)[0], **kw)
+    arg = compiler.process(next(iter(element.clauses)), **kw)
     return f"CAST(FLOOR(EXTRACT({element.part.upper()} FROM ({arg}) AT TIME ZONE 'UTC')) AS INTEGER)"
 
 

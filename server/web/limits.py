@@ -61,7 +61,7 @@ def apply():
         # Chunked: nothing to check first. Werkzeug raises 413 when a multipart body runs past the
         # limit, but reads a URL-encoded one only up to it and parses what it got; a body that filled
         # the limit is refused here rather than acted on cut short.
-        request.form   # parsed now, within the limit
+        _ = request.form   # parsed now, within the limit
         if getattr(request.stream, "is_exhausted", False):
             return too_large()
     return None

@@ -45,9 +45,9 @@ class Schema:
         """The path of the innermost repeat that holds a field (None for the root table)."""
         best = None
         for r in self.repeats():
-            if len(r.path) < len(f.path) and f.path[: len(r.path)] == r.path:
-                if best is None or len(r.path) > len(best):
-                    best = r.path
+            inside = len(r.path) < len(f.path) and f.path[: len(r.path)] == r.path
+            if inside and (best is None or len(r.path) > len(best)):
+                best = r.path
         return best
 
     def leaves(self) -> list[Field]:

@@ -172,7 +172,7 @@ def test_the_whole_project_sums_its_provinces(signed_in, admin, data):
 
 def test_a_low_coverage_is_said_before_its_percentages(signed_in, admin, data):
     doc = parse(signed_in.get(f"{data.page}?area=DN-HV-HP"))
-    [entry] = [a for a in admin.get(f"{data.form}/coverage?level=commune&area=DN-HV-HP").get_json()["areas"]]
+    [entry] = admin.get(f"{data.form}/coverage?level=commune&area=DN-HV-HP").get_json()["areas"]
     assert entry["expectedHouseholds"] == 3800 and entry["lowCoverage"]
     summary = text(doc.get_element_by_id("coverage-summary"))
     assert f"{entry['households']} trên 3.800 ({pct(entry['coverage'])})" in summary and "độ phủ thấp" in summary
@@ -241,7 +241,7 @@ def test_follow_up_list_pages_flags_duplicates_and_downloads_the_api_csv(signed_
         items = css(doc, "ol.cards.follow > li")
         assert len(items) <= 25
         shown += items
-        nxt = [a for a in css(doc, "#follow-up nav.pager a[rel=next]")]
+        nxt = list(css(doc, "#follow-up nav.pager a[rel=next]"))
         url = nxt[0].get("href") if nxt else None
     assert [li.get("data-instance") for li in shown] == [h["instanceId"] for h in api]
     for li, h in zip(shown, api):

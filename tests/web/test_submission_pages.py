@@ -58,7 +58,7 @@ def app_user(admin, project: int, survey: str, name: str) -> tuple[int, str]:  #
 
 # --- the table ---------------------------------------------------------------------------------------
 
-def test_the_table_pages_newest_first_and_reads_only_the_page(signed_in, app, admin, project, survey, households,
+def test_the_table_pages_newest_first_and_reads_only_the_page(signed_in, app, admin, project, survey, households,  # noqa: F811
                                                              monkeypatch):
     from server.models import submission_list
 
@@ -358,7 +358,7 @@ def test_the_point_is_drawn_without_tiles_and_links_to_a_map_app(signed_in, proj
     assert "độ chính xác ± 5 m" in page
 
 
-def test_photos_are_shown_through_an_authorized_route(signed_in, app, admin, project, survey, with_photo,
+def test_photos_are_shown_through_an_authorized_route(signed_in, app, admin, project, survey, with_photo,  # noqa: F811
                                                      admin_password_hash):
     h, photo = with_photo
     page = signed_in.get(detail_url(project, h.instance_id)).get_data(as_text=True)
@@ -381,7 +381,7 @@ def test_photos_are_shown_through_an_authorized_route(signed_in, app, admin, pro
     assert "<img src" not in signed_in.get(detail_url(project, h.instance_id)).get_data(as_text=True)
 
 
-def test_the_edit_history_shows_who_when_and_what_changed(signed_in, admin, client, project, survey, key_base,
+def test_the_edit_history_shows_who_when_and_what_changed(signed_in, admin, client, project, survey, key_base,  # noqa: F811
                                                           with_photo):
     h, photo = with_photo
     first = h.instance_id
@@ -413,7 +413,7 @@ def test_an_encrypted_submission_says_so(signed_in, admin, client, project):
     assert page.status_code == 200 and "Phiếu này đã được mã hóa" in page.get_data(as_text=True)
 
 
-def test_a_viewer_limited_to_a_commune_sees_only_its_households(app, admin, project, survey, households,
+def test_a_viewer_limited_to_a_commune_sees_only_its_households(app, admin, project, survey, households,  # noqa: F811
                                                                 admin_password_hash):
     """The pages pass the caller's areas to the shared queries (server/auth/scope.py), as the REST API does."""
     from conftest import XLSFORMS
