@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
 
-from sqlalchemy import MetaData, create_engine, event
+from sqlalchemy import MetaData, Table, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -19,6 +20,10 @@ NAMING = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
+    if TYPE_CHECKING:
+        # Every model maps one Table (none is mapped to a join or a select), so Core statements may
+        # take Model.__table__ where SQLAlchemy types it as any FromClause.
+        __table__: ClassVar[Table]
 
 
 def utcnow() -> datetime:

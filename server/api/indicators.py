@@ -34,7 +34,7 @@ bp = Blueprint("indicators", __name__, url_prefix="/v1/projects/<int:project_id>
 def load_workbook(form, data: bytes):
     if form.current_def_id is None:
         raise problems.NotFound("Publish the form before giving it indicators.")
-    schema = read_schema(db().get(FormDef, form.current_def_id).xml)
+    schema = read_schema(db().get_one(FormDef, form.current_def_id).xml)
     try:
         workbook = parse_workbook(data, schema)
     except WorkbookInvalid as exc:

@@ -59,7 +59,7 @@ _lock = threading.Lock()
 
 
 def _registry_version(db: Session, project_id: int) -> int:
-    return db.scalar(select(Project.areas_generation).where(Project.id == project_id))
+    return db.execute(select(Project.areas_generation).where(Project.id == project_id)).scalar_one()
 
 
 def report(db: Session, form, query: ReportQuery) -> dict:

@@ -82,6 +82,6 @@ class BlobStore:
 def ensure_blob(db: Session, sha256: str, md5: str, size: int) -> Blob:
     """Insert-or-get by hash; safe when two requests store the same bytes at once."""
     values = dict(sha256=sha256, md5=md5, size=size)
-    insert = pg_insert if db.bind.dialect.name == "postgresql" else sqlite_insert
+    insert = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
     db.execute(insert(Blob).values(**values).on_conflict_do_nothing(index_elements=["sha256"]))
     return db.scalars(select(Blob).where(Blob.sha256 == sha256)).one()

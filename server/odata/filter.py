@@ -29,6 +29,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Boolean, Integer, and_, cast, false, literal, not_, null, or_, true
 from sqlalchemy.ext.compiler import compiles
@@ -136,7 +137,7 @@ class Node:
     kind: str                 # literal, member, call, compare, arithmetic, and, or, not
     start: int
     end: int
-    value: object = None      # literal: python value; member/call: name; compare/arithmetic: operator
+    value: Any = None         # literal: python value; member/call: name; compare/arithmetic: operator
     literal: str = ""         # literal kind: null, bool, number, string, date, datetime
     args: list[Node] = field(default_factory=list)
 
@@ -278,7 +279,8 @@ def _parse_when(raw: str) -> datetime:
     s = raw[:-1] + "+00:00" if raw[-1] in "Zz" else raw
     main, _, rest = s.partition(".")
     if rest:  # fromisoformat wants 3 or 6 fraction digits; keep microseconds
-        digits = re.match(r"\d+", rest).group()
+        found = re.match(r"\d+", rest)
+        digits = found.group() if found else ""
         s = f"{main}.{(digits + '000000')[:6]}{rest[len(digits):]}"
     value = datetime.fromisoformat(s)
     if value.tzinfo is None:
@@ -324,7 +326,7 @@ def _utc_part_pg(element, compiler, **kw):
 @dataclass
 class _Operand:
     kind: str                       # bool, datetime, int, number, string, null, literal
-    expr: object = None             # SQL expression (not for literals)
+    expr: Any = None                # SQL expression (not for literals)
     node: Node | None = None        # the literal's node
     column: bool = False            # a stored timestamp column (millisecond comparison applies)
 
@@ -554,7 +556,7 @@ def order_spec(text: str) -> list[tuple]:
         spec.append((_FIELDS[key][0], desc))
         if first_desc is None:
             first_desc = desc
-    spec.append((SUBMISSIONS.c.id, first_desc))
+    spec.append((SUBMISSIONS.c.id, bool(first_desc)))
     return spec
 
 

@@ -117,6 +117,7 @@ def day(value: date | datetime | None, locale: str | None = None) -> str:
 def init_jinja(app: Flask) -> None:
     """Jinja's i18n extension with per-request callables, and the formatting filters."""
     app.jinja_env.add_extension("jinja2.ext.i18n")
-    app.jinja_env.install_gettext_callables(_jinja_gettext, _jinja_ngettext, newstyle=True)
+    app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]  # added by the extension
+        _jinja_gettext, _jinja_ngettext, newstyle=True)
     app.jinja_env.filters.update(number=number, percent=percent, when=when, day=day)
     app.jinja_env.globals.update(current_locale=current_locale, LOCALE_NAMES=LOCALE_NAMES)

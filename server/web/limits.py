@@ -43,7 +43,7 @@ def takes_file(largest: Callable[[Settings], int], message: Callable[[int], str]
 
 
 def _file_limit() -> FileLimit | None:
-    return getattr(current_app.view_functions.get(request.endpoint), "file_limit", None)
+    return getattr(current_app.view_functions.get(request.endpoint or ""), "file_limit", None)
 
 
 def body_limit() -> int:
