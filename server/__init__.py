@@ -33,7 +33,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     app = Flask(__name__)
     app.config["HAMLET"] = settings
     app.config["SECRET_KEY"] = settings.secret_key
-    app.config["JSON_SORT_KEYS"] = False
     if isinstance(app.json, DefaultJSONProvider):   # Flask's own: keep key order and non-ASCII text as is
         app.json.sort_keys = False
         app.json.ensure_ascii = False
@@ -64,10 +63,6 @@ def create_app(settings: Settings | None = None) -> Flask:
         identify(request, db())
 
     app.teardown_appcontext(close_db)
-
-    from server.cli import register_cli
-
-    register_cli(app)
 
     # ProxyFix outermost: X-Forwarded-* from the trusted proxies decide the scheme, host and client
     # address; with none trusted, those headers are ignored.

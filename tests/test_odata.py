@@ -988,13 +988,16 @@ def test_submission_filter_errors(text, code, at):
 def test_orderby_and_filter_compile_for_both_databases():
     from sqlalchemy.dialects import postgresql, sqlite
 
-    from server.odata.filter import submission_filter, submission_order
+    from server.odata.filter import order_clause, order_spec, submission_filter
 
     clause = submission_filter("year(__system/submissionDate) eq 2026 and __system/reviewState ne 'rejected'")
     assert "EXTRACT(YEAR FROM (submissions.created_at) AT TIME ZONE 'UTC')" in str(
         clause.compile(dialect=postgresql.dialect()))
     assert "STRFTIME('%Y', submissions.created_at)" in str(clause.compile(dialect=sqlite.dialect()))
-    order = [str(c.compile(dialect=postgresql.dialect())) for c in submission_order("__system/updatedAt DESC, __id")]
+    # As the OData reader orders rows: Central's nulls rule on the asked columns, none on the tie-break id.
+    spec = order_spec("__system/updatedAt DESC, __id")
+    order = [str(order_clause(c, d, nulls).compile(dialect=postgresql.dialect()))
+             for (c, d), nulls in zip(spec, (True, True, False))]
     assert order == ["submissions.updated_at DESC NULLS LAST", "submissions.instance_id ASC NULLS FIRST",
                      "submissions.id DESC"]
 

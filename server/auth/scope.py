@@ -145,9 +145,6 @@ class FormScope:
     def codes(self) -> frozenset[str]:
         return self.area.codes
 
-    def column_of(self, root: Table) -> ColumnElement:
-        return root.c[self.column]
-
     def clause(self, submissions: Table, root: Table | None = None) -> ColumnElement:
         """A condition on `submissions` keeping only households in scope. With `root` (the form's
         root table, already joined) it tests the column directly; otherwise it stands alone, as a

@@ -4,7 +4,6 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -72,11 +71,6 @@ class BlobStore:
 
     def open(self, sha256: str) -> BinaryIO:
         return open(self.path_for(sha256), "rb")
-
-    def iter_bytes(self, sha256: str) -> Iterator[bytes]:
-        with self.open(sha256) as f:
-            while chunk := f.read(CHUNK):
-                yield chunk
 
 
 def ensure_blob(db: Session, sha256: str, md5: str, size: int) -> Blob:

@@ -35,9 +35,6 @@ class Recent:
             self._items.clear()
         self._items[key] = (time.monotonic() + self.ttl, value)
 
-    def discard(self, key) -> None:
-        self._items.pop(key, None)
-
     def clear(self) -> None:
         self._items.clear()
 

@@ -5,7 +5,7 @@ Python); the tree is then compiled to a SQLAlchemy clause that runs on SQLite an
 
     submission_filter("__system/submissionDate ge 2026-08-01 and __system/reviewState ne 'rejected'")
     exclude_deleted(text)      # `deleted_at IS NULL`, unless the filter itself speaks of deletedAt
-    submission_order("__system/submitterId desc, __system/submissionDate")
+    order_spec("__system/submitterId desc, __system/submissionDate")   # (column, descending) pairs
 
 What is understood, as Central understands it:
 - fields `__id`, `__system/submissionDate`, `__system/updatedAt`, `__system/submitterId`,
@@ -566,8 +566,3 @@ def order_clause(column, desc: bool, nulls: bool = True):
         return column.desc() if desc else column.asc()
     return column.desc().nulls_last() if desc else column.asc().nulls_first()
 
-
-def submission_order(text: str) -> list:
-    """`$orderby` as ORDER BY clauses (see order_spec); the tie-breaking id needs no nulls rule."""
-    spec = order_spec(text)
-    return [order_clause(c, d) for c, d in spec[:-1]] + [order_clause(*spec[-1], nulls=False)]

@@ -123,21 +123,6 @@ def _enclosing_table(node: Node) -> Table:
     return up.table
 
 
-def table_nodes(table: Table) -> list[Node]:
-    """The nodes whose values live in a table's rows: its subtree, stopping at nested repeats
-    (which are included themselves, for their navigation links)."""
-    out: list[Node] = []
-
-    def walk(node: Node) -> None:
-        for c in node.children:
-            out.append(c)
-            if c.type == "structure":
-                walk(c)
-
-    walk(table.node)
-    return out
-
-
 # --- repeat-row ids and navigation links ------------------------------------------------------------
 
 def repeat_id(instance_id: str, row_key: str) -> str:

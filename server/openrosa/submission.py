@@ -14,7 +14,6 @@ from server.openrosa.multipart import BodyTooLarge, MultipartInvalid, read_parts
 from server.openrosa.routes import bp, openrosa
 from server.problems import openrosa_envelope
 
-SUCCESS = "full submission upload was successful!"
 # Collect shows this text as it is (only Central's exact English text becomes its own "Success").
 RECEIVED = "Đã nhận phiếu khảo sát đầy đủ. / Submission received in full."
 RESENT = "Phiếu này đã được nhận trước đó; tệp đính kèm đã được cập nhật. / Already received; attachments updated."

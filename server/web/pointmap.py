@@ -12,7 +12,6 @@ from markupsafe import Markup, escape
 
 WIDTH, HEIGHT = 320, 200
 METRES_ACROSS = 600.0
-METRES_PER_DEGREE = 111_320.0
 
 
 @dataclass(frozen=True)

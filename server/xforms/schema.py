@@ -10,8 +10,6 @@ from lxml import etree
 
 from server.xforms.safexml import attr, child, local, parse
 
-JR_TEMPLATE = "{http://openrosa.org/javarosa}template"
-
 
 @dataclass(frozen=True)
 class Field:
@@ -23,10 +21,6 @@ class Field:
     @property
     def name(self) -> str:
         return self.path[-1]
-
-    @property
-    def xpath(self) -> str:
-        return "/" + "/".join(self.path)
 
     @property
     def is_leaf(self) -> bool:
