@@ -36,10 +36,10 @@ import os
 import random
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -173,7 +173,7 @@ def _pg(value):
 
 def _sqlite(value):
     if isinstance(value, datetime):   # as SQLAlchemy stores UTCDateTime on SQLite: naive UTC text
-        return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
     if isinstance(value, bool):
         return int(value)
     return value
@@ -248,14 +248,13 @@ def _setup(database_url: str, data_dir: Path, villages: int, households: int, se
     from sqlalchemy import select
 
     from server.config import Settings, normalise_database_url
-    from server.db import make_engine, make_sessionmaker
+    from server.db import make_engine, make_sessionmaker, utcnow
     from server.models import areas as registry
     from server.models import form_versions as fv
     from server.models.accounts import APP_USER, Actor, create_session
     from server.models.blobs import BlobStore
     from server.models.forms import FormDef
     from server.models.projects import Project
-    from server.db import utcnow
 
     url = normalise_database_url(database_url)
     settings = Settings(database_url=url, data_dir=data_dir, secret_key="bulk-loader", odk_validate="off")
@@ -322,7 +321,7 @@ def bulk_load(database_url: str, households: int, villages: int = 500, seed: int
     repeats = {rp: (t.name, [(p, c) for p, (r, c) in tables.columns.items() if r == rp])
                for rp, t in tables.repeats.items()}
     codes = village_codes(villages, households, seed)
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    now = datetime.now(UTC).replace(microsecond=0)
     step = days * 86400 / max(1, households)
     spec = dict(form_xml=form_xml, villages=codes, seed=seed, root_columns=root_columns, repeats=repeats,
                 root_table=tables.root.name, dialect=dialect, first_sub=first_sub, first_def=first_def,

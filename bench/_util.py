@@ -4,6 +4,7 @@ latency statistics, server CPU accounting from /proc, wrk, and a throwaway Postg
 Standard library only (plus psycopg, a Hamlet dependency, for PostgreSQL)."""
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -68,7 +69,7 @@ def percentile(values: list[float], p: float) -> float:
     if not values:
         return float("nan")
     s = sorted(values)
-    k = max(0, min(len(s) - 1, int(round(p / 100 * len(s) + 0.5)) - 1))
+    k = max(0, min(len(s) - 1, round(p / 100 * len(s) + 0.5) - 1))
     return s[k]
 
 
@@ -202,7 +203,7 @@ def server_env(tmp: Path, database_url: str, **extra: str) -> dict:
 
 def upgrade_database(env: dict) -> None:
     out = subprocess.run(hamlet_exe() + ["db", "upgrade"], env=env, cwd=ROOT, capture_output=True, text=True,
-                         timeout=300)
+                         timeout=300, check=False)
     if out.returncode != 0:
         raise RuntimeError(f"hamlet db upgrade failed ({out.returncode}):\n{out.stdout}\n{out.stderr}")
 
@@ -225,8 +226,8 @@ class Gunicorn:
     def host(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def start(self, ready_timeout: float = 60) -> "Gunicorn":
-        self._log_fh = open(self.log, "ab")
+    def start(self, ready_timeout: float = 60) -> Gunicorn:
+        self._log_fh = open(self.log, "ab")  # noqa: SIM115 (closed by stop())
         cmd = [python_exe(), "-m", "gunicorn"]
         if "-c" not in self.extra_args:
             cmd += ["-c", "python:server.gunicorn_config"]
@@ -266,19 +267,13 @@ class Gunicorn:
         if self.proc is None:
             return
         if self.proc.poll() is None:
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self.proc.terminate()               # the master: graceful shutdown of its workers
                 self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                pass
-        try:                                         # any worker still around: the group we created
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)   # any worker still around: the group we created
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
         self.proc = None
         if self._log_fh:
             self._log_fh.close()
@@ -329,7 +324,7 @@ class Gunicorn:
 def _gunicorn_has_control_socket() -> bool:
     out = subprocess.run([python_exe(), "-c", "import gunicorn.config as c; "
                           "print(any(s.name == 'control_socket_disable' for s in c.KNOWN_SETTINGS))"],
-                         capture_output=True, text=True, timeout=60)
+                         capture_output=True, text=True, timeout=60, check=False)
     return out.stdout.strip() == "True"
 
 
@@ -340,10 +335,8 @@ def _children(pid: int) -> list[int]:
     except FileNotFoundError:
         return out
     for tid in tasks:
-        try:
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError, ValueError):
             out.extend(int(c) for c in Path(f"/proc/{pid}/task/{tid}/children").read_text().split())
-        except (FileNotFoundError, ProcessLookupError, ValueError):
-            pass
     return out
 
 
@@ -379,7 +372,7 @@ class RssSampler(threading.Thread):
     """Peak RSS of the server (master + workers summed) and the largest per-process VmHWM, sampled
     every `every` seconds until stop() (or the end of a `with` block)."""
 
-    def __init__(self, server: "Gunicorn", every: float = 0.1):
+    def __init__(self, server: Gunicorn, every: float = 0.1):
         super().__init__(daemon=True)
         self.server, self.every = server, every
         self.peak = self.hwm = 0
@@ -412,9 +405,9 @@ class CpuMeter:
     """CPU seconds used between enter and exit by the server's processes (`seconds`, and `stable`: whether
     its process set stayed the same) and, when measurable, by the database server's backends (`db_seconds`)."""
 
-    db: "Db | None" = None
+    db: Db | None = None
 
-    def __init__(self, server: Gunicorn, db: "Db | None" = None):
+    def __init__(self, server: Gunicorn, db: Db | None = None):
         self.server = server
         self.db = db or CpuMeter.db
         self.seconds, self.db_seconds, self.stable = 0.0, None, True
@@ -629,7 +622,7 @@ def run_wrk(server: Gunicorn, label: str, path: str, headers: dict, duration: in
         cmd += ["-H", f"{k}: {v}"]
     cmd.append(f"http://{server.host}{path}")
     with CpuMeter(server) as cpu:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60)
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60, check=False)
     if out.returncode != 0:
         raise RuntimeError(f"wrk failed ({out.returncode}): {out.stderr or out.stdout}")
     text = out.stdout
@@ -719,17 +712,13 @@ def install_cpu_sampler(out: Path, interval: float = 0.002, dump_every: float = 
         dumper_ident.append(threading.get_ident())
         while True:
             time.sleep(dump_every)
-            try:
+            with contextlib.suppress(Exception):   # profiling must never break the worker
                 dump()
-            except Exception:  # noqa: BLE001 - profiling must never break the worker
-                pass
 
     def stop():
         signal.setitimer(signal.ITIMER_PROF, 0, 0)   # else a late SIGPROF kills the exiting process
-        try:
+        with contextlib.suppress(Exception):
             dump()
-        except Exception:  # noqa: BLE001
-            pass
 
     import atexit
 

@@ -39,9 +39,23 @@ from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _bulk import TARGETS, bulk_load  # noqa: E402
-from _util import (ADMIN_EMAIL, ADMIN_PASSWORD, XLSX, Client, CpuMeter, Gunicorn, Interrupted,  # noqa: E402
-                   database, expect, install_signal_handlers, log_problems, server_env, sign_in, temp_dir)
+from _bulk import TARGETS, bulk_load
+from _util import (
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
+    XLSX,
+    Client,
+    CpuMeter,
+    Gunicorn,
+    Interrupted,
+    database,
+    expect,
+    install_signal_handlers,
+    log_problems,
+    server_env,
+    sign_in,
+    temp_dir,
+)
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
 FORM = "household_digital_survey"

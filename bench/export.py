@@ -37,9 +37,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _bulk import bulk_load  # noqa: E402
-from _util import (CpuMeter, Gunicorn, database, install_signal_handlers, proc_memory, server_env,  # noqa: E402
-                   sign_in, temp_dir)
+from _bulk import bulk_load
+from _util import CpuMeter, Gunicorn, database, install_signal_handlers, proc_memory, server_env, sign_in, temp_dir
 
 MB = 1024 * 1024
 

@@ -27,9 +27,25 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _util import (XLSX, Client, CpuMeter, Gunicorn, Interrupted, corpus_dir, database,  # noqa: E402
-                   expect, install_signal_handlers, log_problems, measure, run_wrk, server_env, sign_in,
-                   temp_dir, upgrade_database, wrk_available)
+from _util import (
+    XLSX,
+    Client,
+    CpuMeter,
+    Gunicorn,
+    Interrupted,
+    corpus_dir,
+    database,
+    expect,
+    install_signal_handlers,
+    log_problems,
+    measure,
+    run_wrk,
+    server_env,
+    sign_in,
+    temp_dir,
+    upgrade_database,
+    wrk_available,
+)
 
 TARGET_P50 = 0.050
 OPENROSA = {"X-OpenRosa-Version": "1.0"}
@@ -113,7 +129,7 @@ def small_xform(i: int, media: str | None) -> bytes:
     </select1>
   </h:body>
 </h:html>
-""".encode("utf-8")
+""".encode()
 
 
 def setup_formlist_project(srv: Gunicorn, token: str, n_forms: int, n_media: int) -> dict:
@@ -311,7 +327,7 @@ def main(argv=None) -> int:
                     token = sign_in(srv.host)
                     print(f"\n== publish {xlsx_path.name}, ODK Validate on (server restarted) ==", flush=True)
                     results["publish"].append(publish_bench(srv, token, xlsx, args.validate_repeats, "on"))
-        except (Exception, KeyboardInterrupt, Interrupted) as exc:
+        except (Exception, KeyboardInterrupt, Interrupted) as exc:  # noqa: BLE001 (recorded as failed)
             traceback.print_exc()
             results["failed"] = f"{type(exc).__name__}: {exc}"[:300]
             code = 1

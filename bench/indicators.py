@@ -46,9 +46,22 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _bulk import TARGETS, USER_AGENT, bulk_load, synthetic_submission  # noqa: E402
-from _util import (XLSX, Client, CpuMeter, Gunicorn, Interrupted, RssSampler, database, expect,  # noqa: E402
-                   install_signal_handlers, log_problems, server_env, sign_in, temp_dir)
+from _bulk import TARGETS, USER_AGENT, bulk_load, synthetic_submission
+from _util import (
+    XLSX,
+    Client,
+    CpuMeter,
+    Gunicorn,
+    Interrupted,
+    RssSampler,
+    database,
+    expect,
+    install_signal_handlers,
+    log_problems,
+    server_env,
+    sign_in,
+    temp_dir,
+)
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
 FORM = "household_digital_survey"
@@ -102,7 +115,7 @@ def pct(xs: list[float], q: float) -> float | None:
     if not xs:
         return None
     s = sorted(xs)
-    return s[min(len(s) - 1, max(0, int(round(q / 100 * len(s) + 0.5)) - 1))]
+    return s[min(len(s) - 1, max(0, round(q / 100 * len(s) + 0.5) - 1))]
 
 
 def report_path(project: int, target_set: str) -> str:

@@ -50,9 +50,28 @@ from urllib.parse import quote
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _util import (ROOT, XLSX, Client, CpuMeter, Gunicorn, Interrupted, _delta_seconds, database,  # noqa: E402
-                   expect, gunicorn_profile_config, install_signal_handlers, log_problems, percentile, python_exe,
-                   RssSampler, read_collapsed, server_env, sign_in, temp_dir, upgrade_database)
+from _util import (
+    ROOT,
+    XLSX,
+    Client,
+    CpuMeter,
+    Gunicorn,
+    Interrupted,
+    RssSampler,
+    _delta_seconds,
+    database,
+    expect,
+    gunicorn_profile_config,
+    install_signal_handlers,
+    log_problems,
+    percentile,
+    python_exe,
+    read_collapsed,
+    server_env,
+    sign_in,
+    temp_dir,
+    upgrade_database,
+)
 
 FORM_ID = "household_digital_survey"
 XLSFORM = ROOT / "xlsforms" / "household_digital_survey.xlsx"
@@ -354,7 +373,9 @@ class Level:
         return None if seconds is None or not self.ok else seconds * 1000 / self.ok
 
     def line(self) -> str:
-        p = lambda xs, q: percentile(xs, q) * 1000
+        def p(xs, q):
+            return percentile(xs, q) * 1000
+
         cpu = f"server CPU {self.per_sub(self.server_cpu):.2f} ms/sub"
         if self.pg_backends_cpu is not None:
             cpu += f" + PG backends {self.per_sub(self.pg_backends_cpu):.2f}"
@@ -444,7 +465,9 @@ def summarise_profile(stacks: dict[str, int], n: int, top: int = 20) -> str:
             incl[f] = incl.get(f, 0) + us
     if not total or not n:
         return "    (no samples)"
-    row = lambda f, us: f"    {100 * us / total:5.1f}%  {us / 1000 / n:6.2f} ms/sub  {f}"
+    def row(f, us):
+        return f"    {100 * us / total:5.1f}%  {us / 1000 / n:6.2f} ms/sub  {f}"
+
     out = [(f"    {total / 1e6:.2f} CPU s sampled in the workers = {total / 1000 / n:.2f} ms per submission; "
             f"self time, top {top}:")]
     out += [row(f, us) for f, us in sorted(self_t.items(), key=lambda kv: -kv[1])[:top]]
@@ -628,8 +651,8 @@ def main(argv=None) -> int:
     notes: list[str] = []
     code = 0
     try:
-        for url in urls:
-            url = None if url == "sqlite" else url
+        for name in urls:
+            url = None if name == "sqlite" else name
             for wc, w, t in server_configs(args):
                 args.config_label = config_label(wc, w, t)
                 code |= run_server(url, wc, w, t, args, levels, notes)

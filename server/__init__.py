@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, request
+from flask.json.provider import DefaultJSONProvider
 from flask.sessions import SessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -32,9 +33,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     app = Flask(__name__)
     app.config["HAMLET"] = settings
     app.config["SECRET_KEY"] = settings.secret_key
-    app.config["JSON_SORT_KEYS"] = False
-    app.json.sort_keys = False
-    app.json.ensure_ascii = False
+    if isinstance(app.json, DefaultJSONProvider):   # Flask's own: keep key order and non-ASCII text as is
+        app.json.sort_keys = False
+        app.json.ensure_ascii = False
 
     engine = make_engine(settings.database_url)
     app.extensions["hamlet.engine"] = engine
@@ -48,9 +49,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.session_interface = NoCookieSessions()  # the API authenticates by token; no cookie session to open
 
     from server.api import register_api
-    from server.openrosa import bp as openrosa_bp
     from server.auth.identify import KeyPrefixMiddleware, identify
     from server.context import close_db, db
+    from server.openrosa import bp as openrosa_bp
     from server.web import register_web
 
     app.register_blueprint(openrosa_bp)
@@ -63,16 +64,13 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     app.teardown_appcontext(close_db)
 
-    from server.cli import register_cli
-
-    register_cli(app)
-
     # ProxyFix outermost: X-Forwarded-* from the trusted proxies decide the scheme, host and client
     # address; with none trusted, those headers are ignored.
-    app.wsgi_app = KeyPrefixMiddleware(app.wsgi_app)
+    app.wsgi_app = KeyPrefixMiddleware(app.wsgi_app)  # type: ignore[method-assign]  # Flask's documented way
     hops = settings.trusted_proxies
     if hops > 0:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops)
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops)
 
     if settings.admin_email and settings.admin_password:
         from server.bootstrap import ensure_site_admin

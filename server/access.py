@@ -48,7 +48,7 @@ def readable_form(project_id: int, xml_form_id: str, draft: bool = False) -> tup
         raise problems.InsufficientRights()
     if def_id is None:
         raise problems.NotFound("This form has no draft." if draft else "This form has not been published yet.")
-    return form, db().get(FormDef, def_id)
+    return form, db().get_one(FormDef, def_id)
 
 
 def caller_area_scope(project_id: int) -> AreaScope | None:

@@ -15,10 +15,6 @@ def _app_factory() -> Flask:
     return create_app()
 
 
-def register_cli(app: Flask) -> None:
-    """Nothing to register on the app itself: the commands live on the `hamlet` group below."""
-
-
 @click.group(cls=FlaskGroup, create_app=_app_factory, add_default_commands=False, add_version_option=False)
 def main() -> None:
     """Hamlet: an ODK-compatible survey server."""

@@ -5,6 +5,7 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 
 def _int(env: dict, name: str, default: int) -> int:
@@ -56,11 +57,11 @@ class Settings:
     extra: dict = field(default_factory=dict)
 
     @classmethod
-    def from_env(cls, env: dict | None = None, **overrides) -> "Settings":
+    def from_env(cls, env: dict | None = None, **overrides) -> Settings:
         env = dict(os.environ if env is None else env)
         instance = Path(env.get("HAMLET_INSTANCE_DIR", "instance")).resolve()
         default_db = f"sqlite:///{instance / 'hamlet.db'}"
-        values = dict(
+        values: dict[str, Any] = dict(
             database_url=normalise_database_url(env.get("HAMLET_DATABASE_URL") or default_db),
             data_dir=Path(env.get("HAMLET_DATA_DIR") or instance / "data").resolve(),
             secret_key=env.get("HAMLET_SECRET_KEY") or _dev_secret(instance),

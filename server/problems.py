@@ -43,7 +43,6 @@ def problem(code: str, default_message: str):
 # 400: the request cannot be used as it is.
 Unparseable = problem("400.1", "Could not parse the request body.")
 MissingParameter = problem("400.2", "A required parameter is missing.")
-UnexpectedAttribute = problem("400.4", "A parameter was not expected.")
 InvalidHeader = problem("400.6", "A request header has an invalid value.")
 MissingMultipartField = problem("400.7", "Required multipart POST field xml_submission_file missing.")
 UnexpectedValue = problem("400.8", "A value was not expected here.")
@@ -54,7 +53,6 @@ AreaRegistryInvalid = problem("400.91", "The area registry has errors; nothing w
 IndicatorsInvalid = problem("400.92", "The indicators workbook has errors; nothing was changed.")
 ExpectedDeprecation = problem("400.19", "This PUT endpoint expects a deprecatedID metadata tag pointing at the current version instanceID.")
 PasswordTooShort = problem("400.21", "The password must be at least 10 characters long.")
-RequestTooLarge = problem("400.36", "Request body too large.")
 MultipartFailed = problem("400.39", "Multipart form content failed to parse.")
 # 401/403: who you are, and what you may do.
 AuthenticationFailed = problem("401.2", "Could not authenticate with the provided credentials.")
@@ -74,7 +72,6 @@ NoPublishedVersion = problem("409.7", "Could not delete the draft, because the f
 DeprecatingOldSubmission = problem("409.9", "The copy you were editing is now out of date. Get the new version and make your edits again.")
 DeletedSubmission = problem("409.18", "This submission has been deleted. You may not resubmit it.")
 PayloadTooLarge = problem("413.1", "The upload is larger than this server accepts.")
-UnsupportedMediaType = problem("415.1", "This content type is not supported here.")
 InternalError = problem("500.1", "An internal error occurred.")
 NotImplementedYet = problem("501.1", "This feature is not supported by this server.")
 # OData (odk-protocol §7.3): Central's codes for what its OData subset refuses.
@@ -150,13 +147,10 @@ def register(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
         factory = _HTTP_TO_PROBLEM.get(exc.code or 500)
-        if factory is not None:
-            prob = factory()
-        else:
-            prob = Problem(exc.description or exc.name, code=f"{exc.code}.1")
+        prob = factory() if factory is not None else Problem(exc.description or exc.name, code=f"{exc.code}.1")
         return render(prob)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
-        app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        app.logger.error("unhandled error on %s %s", request.method, request.path, exc_info=exc)
         return render(InternalError())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import uuid
 import zipfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import insert, select, update
@@ -94,7 +94,7 @@ class Central:
             s.execute(insert(Actor).values(id=actor_id, type="user", display_name=display_name,
                                            email=f"{display_name.lower()}@central.test",
                                            site_role="admin" if admin else None,
-                                           created_at=datetime.now(timezone.utc)))
+                                           created_at=datetime.now(UTC)))
             token = create_session(s, s.get(Actor, actor_id), hours=1).token
             s.commit()
         return Api(self.api.client, token)

@@ -31,7 +31,7 @@ def instance(form_id: str, version: str, body: str, instance_id: str | None = No
     iid = instance_id or f"uuid:{uuid.uuid4()}"
     meta = f"<instanceID>{iid}</instanceID>" + (f"<deprecatedID>{deprecated}</deprecatedID>" if deprecated else "")
     return (f'<{root} xmlns:orx="http://openrosa.org/xforms" id="{form_id}" version="{version}">{body}'
-            f"<meta>{meta}</meta></{root}>").encode("utf-8")
+            f"<meta>{meta}</meta></{root}>").encode()
 
 
 def entries(resp) -> list[dict[str, str]]:

@@ -12,10 +12,10 @@ import random
 import zipfile
 
 import pytest
-from collect import submit
-from helpers import XLSFORMS, Api
 from openpyxl import load_workbook
 
+from collect import submit
+from helpers import XLSFORMS, Api
 from server.synthetic import random_household, to_xml
 
 FORM = "household_digital_survey"
@@ -334,8 +334,8 @@ def test_follow_up_lists_only_the_communes_households(field, viewer, wide_viewer
 # --- who is limited, and managing it --------------------------------------------------------------
 
 def test_a_site_administrator_is_never_limited(app, field):
-    from server.models.accounts import AreaAssignment, user_by_email
     from helpers import ADMIN_EMAIL
+    from server.models.accounts import AreaAssignment, user_by_email
 
     resp = field.admin.put(f"/v1/projects/{field.project}/assignments/1/areas", {"areas": [HP]})
     assert resp.status_code == 400 and "administrator" in resp.get_json()["message"]
@@ -403,10 +403,9 @@ def test_a_limited_data_collector_submits_anywhere_but_reads_back_nothing_else(a
 
 def test_the_command_line_sets_and_clears_a_users_areas(app, field, viewer):
     from click.testing import CliRunner
+    from flask.cli import ScriptInfo
 
     from server.cli import main
-
-    from flask.cli import ScriptInfo
 
     info = ScriptInfo(create_app=lambda: app)
 

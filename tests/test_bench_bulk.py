@@ -11,15 +11,15 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
+
 from collect import submit
 from helpers import XLSX
-from sqlalchemy import text
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
-from _bulk import (SURVEY, TARGETS, USER_AGENT, bulk_load, registry_csv,  # noqa: E402
-                   synthetic_submission)
+from _bulk import SURVEY, TARGETS, USER_AGENT, bulk_load, registry_csv, synthetic_submission  # noqa: E402
 
 N, VILLAGES, SEED = 50, 12, 4242
 

@@ -68,7 +68,7 @@ def test_demo_is_idempotent_and_prints_credentials(env):
     second = run("demo")
     assert second.exit_code == 0
     assert "published" not in second.output
-    password = [ln.split()[-1] for ln in first.output.splitlines() if "password:" in ln][0]
+    password = next(ln.split()[-1] for ln in first.output.splitlines() if "password:" in ln)
     assert password in second.output
 
 

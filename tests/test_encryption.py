@@ -2,8 +2,14 @@
 import pytest
 
 from collect import submit
-from helpers import (CORPUS, CORPUS_CASES, ENCRYPTED_CASE, encrypted_envelope, encrypted_form_with_one_submission,
-                     publish_case)
+from helpers import (
+    CORPUS,
+    CORPUS_CASES,
+    ENCRYPTED_CASE,
+    encrypted_envelope,
+    encrypted_form_with_one_submission,
+    publish_case,
+)
 from server.xforms.encryption import DecryptionFailed, decrypt, load_private_key
 
 
@@ -74,8 +80,8 @@ def test_without_the_key_an_encrypted_submission_is_listed_as_not_decrypted(admi
 def test_with_the_private_key_the_export_shows_the_answers(admin, client, project):
     """The expected values are those of Briefcase's own decrypted export of this case
     (corpus expected/encrypted-form.csv): name Guillermo, the instanceID as meta-instanceID and KEY."""
-    import zipfile
     import io
+    import zipfile
 
     form = encrypted_form_with_one_submission(admin, client, project)
     resp = admin.post(f"{form}/submissions.csv", data=_key_body(), content_type="multipart/form-data")

@@ -21,13 +21,13 @@ from __future__ import annotations
 import io
 import uuid
 import zipfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from central import DATA, META, Central
 
-JAN_2018 = datetime(2018, 1, 1, tzinfo=timezone.utc)
+JAN_2018 = datetime(2018, 1, 1, tzinfo=UTC)
 SIMPLE_HEADER = f"SubmissionDate,meta-instanceID,name,age,{META}\n"
 
 
@@ -356,7 +356,7 @@ ALL_DATA_TYPES = """
 def test_briefcase_all_data_types(central):
     central.publish("all-data-types")
     central.submit("all-data-types", ALL_DATA_TYPES.strip())
-    unit_rows(central, "all-data-types", datetime(2018, 4, 26, 8, 58, 20, 525000, tzinfo=timezone.utc))
+    unit_rows(central, "all-data-types", datetime(2018, 4, 26, 8, 58, 20, 525000, tzinfo=UTC))
     files = central.csv_files("all-data-types")
     assert list(files) == ["all-data-types.csv"]
     assert files["all-data-types.csv"] == (
@@ -425,7 +425,7 @@ NESTED_REPEATS = """
 def test_briefcase_nested_repeats(central):
     central.publish("nested-repeats")
     central.submit("nested-repeats", NESTED_REPEATS.strip())
-    unit_rows(central, "nested-repeats", datetime(2018, 2, 1, 11, 35, 19, 178000, tzinfo=timezone.utc))
+    unit_rows(central, "nested-repeats", datetime(2018, 2, 1, 11, 35, 19, 178000, tzinfo=UTC))
     files = central.csv_files("nested-repeats")
     assert list(files) == ["nested-repeats.csv", "nested-repeats-g1.csv", "nested-repeats-g2.csv",
                            "nested-repeats-g3.csv"]
@@ -618,7 +618,7 @@ def test_filter_by_review_state(simple, alice):
 def test_filter_by_submission_date(simple, alice):
     bob = simple.actor(6, "Bob", admin=True)
     simple.submit("simple", SIMPLE["one"], api=alice)
-    simple.set_all("simple", created_at=datetime(2010, 6, 1, tzinfo=timezone.utc))
+    simple.set_all("simple", created_at=datetime(2010, 6, 1, tzinfo=UTC))
     simple.submit("simple", SIMPLE["two"], api=bob)
     files = simple.csv_files("simple", "?$filter=year(__system/submissionDate) eq 2010", api=alice)
     assert_files(files, {"simple.csv": SIMPLE_HEADER + "2010-06-01T00:00:00.000Z,one,Alice,30,one,5,Alice,0,0,,,,0,\n"})
@@ -1029,7 +1029,7 @@ def test_rows_follow_the_submission_date_newest_first_in_every_file(central):
     central.submit("singlerepeat", instance("singlerepeat", "early", "<name>E</name><children><child><name>E1</name>"
                                             "</child></children>"))
     unit_rows(central, "singlerepeat")
-    central.set("singlerepeat", "early", created_at=datetime(2017, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc))
+    central.set("singlerepeat", "early", created_at=datetime(2017, 12, 31, 23, 59, 59, 999999, tzinfo=UTC))
     files = central.csv_files("singlerepeat")
     assert files["singlerepeat.csv"].split("\n")[1:] == [
         "2018-01-01T00:00:00.000Z,late,L,,late,,,0,0,,,,0,version",

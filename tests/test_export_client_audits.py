@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from server.exports.client_audits import HEADER, AuditReader, merged
 from central import Central
+from server.exports.client_audits import HEADER, AuditReader, merged
 
 DATA = Path(__file__).parent / "data" / "client_audits"
 FORM = "ho_audit"

@@ -26,19 +26,18 @@ import io
 import re
 import zipfile
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 from lxml import etree
 
-from collect import submit
 from central import Central
+from collect import submit
 from helpers import CORPUS, CORPUS_CASES, publish_case
 
 BY_NAME = {c["name"]: c for c in CORPUS_CASES}
-UTC = timezone.utc
 
 # ==================================================================================================
 # Naming conventions: the other server's column -> Hamlet's (Central's) column
@@ -130,7 +129,7 @@ FEB_14 = tuple(f"2013-02-14T15:37:{s}Z" for s in (21, 22, 23, 24))  # onadata te
 FEB_18 = "2013-02-18T15:54:01Z"  # onadata's viewer, csv_builder and csv_export tests
 STALE_MEDIA = "kept in onadata's viewer fixtures, produced by no current test (SOURCE.md): its media counts " \
               "(0 expected for a submission naming image1) predate Ona counting attachments"
-STALE = {c: STALE_MEDIA for c in ("_total_media", "_media_count", "_media_all_received")}
+STALE = dict.fromkeys(("_total_media", "_media_count", "_media_all_received"), STALE_MEDIA)
 
 SCENARIOS = [
     Scenario("briefcase-all-data-types", {"expected/all-data-types.csv": ""},
@@ -203,7 +202,7 @@ class Table:
     rows: list[list[str]]
 
     @classmethod
-    def parse(cls, text: str) -> "Table":
+    def parse(cls, text: str) -> Table:
         found = list(csv.reader(io.StringIO(text)))
         return cls(found[0], found[1:])
 
@@ -698,8 +697,8 @@ def test_ona_flattened_repeat_is_hamlets_person_table(admin, client, project):
     assert len(mine.rows) == len(expected.rows) == 2
     tables = {"": mine, "children": mine}
     for erow, row in zip(expected.dicts(), mine.rows):
-        for name, want in erow.items():
-            want = "" if want == "n/a" else want
+        for name, upstream in erow.items():
+            want = "" if upstream == "n/a" else upstream
             if name == "meta/instanceID":
                 assert mine.get(row, "PARENT_KEY") == want
                 continue

@@ -11,11 +11,11 @@ import random
 import unicodedata
 import zipfile
 
-from collect import submit
 from openpyxl import load_workbook
 
-from server.synthetic import random_household, to_xml
+from collect import submit
 from helpers import FORM, table
+from server.synthetic import random_household, to_xml
 
 
 def test_the_xlsx_has_a_sheet_per_table_with_a_frozen_header(admin, survey, households):

@@ -427,7 +427,9 @@ class TestResolution:
             resolve(parse("1"), survey, ("household",))
 
     def test_nested_repeats_and_the_closest_of_two_same_named_fields(self):
-        f = lambda path, t="string": Field(tuple(path.split("/")), t, 0)
+        def f(path, t="string"):
+            return Field(tuple(path.split("/")), t, 0)
+
         schema = Schema("data", [f("name"), f("hh", "repeat"), f("hh/name"), f("hh/size", "int"),
                                  f("hh/people", "repeat"), f("hh/people/name"), f("hh/people/age", "int"),
                                  f("plots", "repeat"), f("plots/area", "decimal")])

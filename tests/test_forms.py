@@ -7,7 +7,6 @@ import pytest
 
 from helpers import CORPUS, XLS, XLSX, post_xml, publish_file, xform
 
-
 # --- publishing ------------------------------------------------------------------------------------
 
 def test_xlsx_publishes_and_is_served_byte_for_byte(admin, project):

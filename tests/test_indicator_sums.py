@@ -11,10 +11,10 @@ import random
 
 import numpy as np
 import pytest
-from collect import submit
-from helpers import XLSFORMS, XLSX
 from sqlalchemy import text
 
+from collect import submit
+from helpers import XLSFORMS, XLSX
 from server.models import indicators as store
 from server.synthetic import random_household, to_xml
 

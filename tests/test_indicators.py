@@ -36,10 +36,10 @@ from datetime import UTC, datetime
 from statistics import NormalDist
 
 import pytest
-from collect import submit
-from helpers import XLSFORMS, XLSX
 from openpyxl import Workbook
 
+from collect import submit
+from helpers import XLSFORMS, XLSX
 from server.synthetic import Household, Member, random_household, to_xml
 
 REGISTRY = """code,name,level,parent,expected_households

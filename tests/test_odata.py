@@ -12,7 +12,7 @@ import json
 import random
 import re
 import unicodedata
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
 
@@ -37,7 +37,7 @@ def publish(admin: Api, project: int, name: str) -> str:
 
 def instance(form_id: str, version: str, instance_id: str, body: str) -> bytes:
     return (f'<data id="{form_id}" version="{version}"><orx:meta xmlns:orx="http://openrosa.org/xforms">'
-            f"<orx:instanceID>{instance_id}</orx:instanceID></orx:meta>{body}</data>").encode("utf-8")
+            f"<orx:instanceID>{instance_id}</orx:instanceID></orx:meta>{body}</data>").encode()
 
 
 def submit(api: Api, form: str, xml: bytes, device: str | None = None):
@@ -499,7 +499,7 @@ def test_paging_through_submissions_is_stable_while_new_ones_arrive(app, admin, 
     # A token naming no submission of this form continues nowhere.
     assert get(admin, f"{roster}.svc/Submissions?$skiptoken=01eyJpbnN0YW5jZUlkIjoiZm9vIn0=")["value"] == []
     # Same created_at: the id decides, newest first, and no row is lost or repeated.
-    same = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    same = datetime(2026, 1, 1, tzinfo=UTC)
     for iid in ("rone", "rthree", "rfour"):
         set_submission(app, iid, created_at=same)
     seen, url = [], f"{roster}.svc/Submissions?$top=1"
@@ -533,7 +533,7 @@ def test_a_large_repeat_table_reads_the_same_in_pages_as_in_one_go(admin, projec
     assert resp.status_code == 200
     form = f"/v1/projects/{project}/forms/household_digital_survey"
     rng = random.Random(7)
-    for i in range(30):
+    for _ in range(30):
         submit(admin, form, to_xml(random_household(rng, "DN-HV-HP-01", members=rng.choice([1, 2, 3, 4, 9]))))
     table = f"{form}.svc/Submissions.household.members"
     whole = get(admin, f"{table}?$count=true")
@@ -570,7 +570,7 @@ def test_skip_into_a_repeat_table_lands_on_the_right_row_from_either_end(admin, 
     form = f"/v1/projects/{project}/forms/household_digital_survey"
     rng = random.Random(11)
     sent = []
-    for i in range(14):
+    for _ in range(14):
         xml = to_xml(random_household(rng, "DN-HV-HP-01", members=rng.choice([1, 2, 3, 5])))
         submit(admin, form, xml)
         sent.append(re.search(rb"<instanceID>(.*?)</instanceID>", xml).group(1).decode())
@@ -657,8 +657,8 @@ def test_filter_by_id_submitter_review_state_and_dates(app, admin, client, proje
     assert ids(admin, roster, "not __system/reviewState eq 'rejected'") == ["rfour", "rthree", "rone"]
     assert ids(admin, roster, "__system/updatedAt eq null") == ["rfour", "rthree", "rone"]
     assert ids(admin, roster, "__system/reviewState eq null or __system/submitterId ne 1") == ["rfour", "rthree", "rone"]
-    set_submission(app, "rone", created_at=datetime(2010, 6, 1, tzinfo=timezone.utc))
-    set_submission(app, "rthree", created_at=datetime(2025, 12, 31, 23, 30, tzinfo=timezone.utc))
+    set_submission(app, "rone", created_at=datetime(2010, 6, 1, tzinfo=UTC))
+    set_submission(app, "rthree", created_at=datetime(2025, 12, 31, 23, 30, tzinfo=UTC))
     assert ids(admin, roster, "__system/submissionDate lt 2015-01-01") == ["rone"]
     assert ids(admin, roster, "year(__system/submissionDate) eq 2010") == ["rone"]
     assert ids(admin, roster, "year(__system/submissionDate) eq 2025 and month(__system/submissionDate) eq 12 "
@@ -676,7 +676,7 @@ def test_filter_by_id_submitter_review_state_and_dates(app, admin, client, proje
 
 def test_filter_after_the_last_submission_date_seen_never_returns_it_again(app, admin, roster):
     # Dates are shown to the millisecond and stored to the microsecond (Central fixed the same trap).
-    set_submission(app, "rthree", created_at=datetime(2036, 3, 4, 5, 6, 7, 123456, tzinfo=timezone.utc))
+    set_submission(app, "rthree", created_at=datetime(2036, 3, 4, 5, 6, 7, 123456, tzinfo=UTC))
     [latest] = get(admin, f"{roster}.svc/Submissions?$top=1")["value"]
     shown = latest["__system"]["submissionDate"]
     assert shown == "2036-03-04T05:06:07.123Z"
@@ -880,7 +880,7 @@ def five(app, admin, client, project):
 
     form = publish(admin, project, "roster.xml")
     other = user(app, client, admin, project, "Other", "manager")
-    t0 = datetime(2025, 8, 1, 2, 3, 4, 500000, tzinfo=timezone.utc)
+    t0 = datetime(2025, 8, 1, 2, 3, 4, 500000, tzinfo=UTC)
     for i in range(5):
         submit(other if i == 4 else admin, form, instance("roster", "2026-1", f"s{i}", ""))
         set_submission(app, f"s{i}", created_at=t0 + timedelta(days=31 * i, hours=i))
@@ -988,13 +988,16 @@ def test_submission_filter_errors(text, code, at):
 def test_orderby_and_filter_compile_for_both_databases():
     from sqlalchemy.dialects import postgresql, sqlite
 
-    from server.odata.filter import submission_filter, submission_order
+    from server.odata.filter import order_clause, order_spec, submission_filter
 
     clause = submission_filter("year(__system/submissionDate) eq 2026 and __system/reviewState ne 'rejected'")
     assert "EXTRACT(YEAR FROM (submissions.created_at) AT TIME ZONE 'UTC')" in str(
         clause.compile(dialect=postgresql.dialect()))
     assert "STRFTIME('%Y', submissions.created_at)" in str(clause.compile(dialect=sqlite.dialect()))
-    order = [str(c.compile(dialect=postgresql.dialect())) for c in submission_order("__system/updatedAt DESC, __id")]
+    # As the OData reader orders rows: Central's nulls rule on the asked columns, none on the tie-break id.
+    spec = order_spec("__system/updatedAt DESC, __id")
+    order = [str(order_clause(c, d, nulls).compile(dialect=postgresql.dialect()))
+             for (c, d), nulls in zip(spec, (True, True, False))]
     assert order == ["submissions.updated_at DESC NULLS LAST", "submissions.instance_id ASC NULLS FIRST",
                      "submissions.id DESC"]
 

@@ -30,7 +30,7 @@ import random
 import unicodedata
 import zipfile
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 import pytest
@@ -50,7 +50,7 @@ SYSTEM = {"submissionDate": "SubmissionDate", "submitterId": "SubmitterID", "sub
           "formVersion": "FormVersion"}
 NOT_IN_CSV = {"updatedAt", "deletedAt"}
 GEO = ("Latitude", "Longitude", "Altitude", "Accuracy")
-FIRST_DAY = datetime(2026, 11, 1, 1, 30, tzinfo=timezone.utc)
+FIRST_DAY = datetime(2026, 11, 1, 1, 30, tzinfo=UTC)
 PAGE = 7  # 30 households: four full pages and a short one
 
 
@@ -99,7 +99,7 @@ def households(app, admin, client, survey, key_base):
             h.members[-1].name = vietnamese("Đặng Thị Ngọc Ánh", "NFD")
         h.phone = "0" + h.phone[1:][::-1]
         assert submit(client, key_base, to_xml(h, deprecated_id=iid)).status_code == 201
-    states = {iid: "edited" for iid in ids[3:9:2]}
+    states = dict.fromkeys(ids[3:9:2], "edited")
     for iid, state in zip(ids[10:22:2], ["approved", "approved", "hasIssues", "rejected", "approved", "rejected"]):
         resp = admin.patch(f"{survey}/submissions/{iid}", {"reviewState": state})
         assert resp.status_code == 200
@@ -230,9 +230,9 @@ FILTERS = {
 
 def expected_ids(households: dict, name: str) -> list[str]:
     """What each filter must select, from what the fixture did (newest first)."""
-    day5 = datetime(2026, 11, 5, tzinfo=timezone.utc)
-    moment = datetime(2026, 11, 4, 9, 30, tzinfo=timezone.utc)
-    day3 = datetime(2026, 11, 3, tzinfo=timezone.utc)
+    day5 = datetime(2026, 11, 5, tzinfo=UTC)
+    moment = datetime(2026, 11, 4, 9, 30, tzinfo=UTC)
+    day3 = datetime(2026, 11, 3, tzinfo=UTC)
     keep = {
         "every submission": lambda when, state: True,
         "from the fifth day on": lambda when, state: when >= day5,
@@ -277,7 +277,7 @@ def test_the_roster_table_walked_page_by_page_is_the_members_csv(odk, admin, sur
 
 def test_what_the_fixture_made_is_there_to_compare(odk, admin, survey, households):
     """The comparisons above are over rows that differ in the ways that matter."""
-    csv_rows, csv_members, _ = csv_export(admin, survey)
+    _, csv_members, _ = csv_export(admin, survey)
     rows = {r["__id"]: r for r in walk(odk, expand="*")}
     states = [r["__system"]["reviewState"] for r in rows.values()]
     assert {s: states.count(s) for s in set(states)} == {None: 21, "edited": 2, "approved": 4, "hasIssues": 1,

@@ -93,7 +93,7 @@ def test_app_users_see_only_open_forms_assigned_to_them(admin, client, project):
 
 
 def test_forms_are_listed_by_name(admin, client, project):
-    post_xml(admin, project, xform("z_first").replace("Khảo sát thử".encode(), "An".encode()))
+    post_xml(admin, project, xform("z_first").replace("Khảo sát thử".encode(), b"An"))
     post_xml(admin, project, xform("a_second").replace("Khảo sát thử".encode(), "Bình".encode()))
     au = app_user(admin, project, "z_first", "a_second")
     assert [e["name"] for e in entries(form_list(client, au["token"], project))] == ["An", "Bình"]

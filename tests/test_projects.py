@@ -1,5 +1,5 @@
 """Projects and per-project roles: every route checks the caller's role."""
-from helpers import Api, CORPUS, publish_file, sign_in
+from helpers import CORPUS, Api, publish_file, sign_in
 
 
 def _user(admin, client, email) -> tuple[int, Api]:

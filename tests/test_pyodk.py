@@ -8,8 +8,6 @@ pyodk_client = pytest.importorskip("pyodk.client")
 from helpers import CORPUS, xform  # noqa: E402
 
 
-
-
 def test_login_and_projects_list(odk, project):
     projects = odk.projects.list()
     assert [(p.id, p.name) for p in projects] == [(project, "Phường Thạc Gián")]

@@ -27,9 +27,9 @@ from pathlib import Path
 # writer so that every environment produces the same bytes. Must be set before openpyxl loads.
 os.environ["OPENPYXL_LXML"] = "False"
 
-from openpyxl import Workbook  # noqa: E402
-from openpyxl.styles import Alignment, Font  # noqa: E402
-from openpyxl.writer.excel import ExcelWriter  # noqa: E402
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font
+from openpyxl.writer.excel import ExcelWriter
 
 HERE = Path(__file__).resolve().parent
 OUTPUT = HERE / "household_digital_survey.xlsx"

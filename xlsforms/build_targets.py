@@ -6,9 +6,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from build_household_survey import workbook_bytes  # noqa: E402  (the same deterministic writer)
-
-from openpyxl import Workbook  # noqa: E402
+from build_household_survey import workbook_bytes
+from openpyxl import Workbook
 
 VI, EN = "Tiếng Việt (vi)", "English (en)"
 OUTPUT = Path(__file__).resolve().parent / "household_digital_targets.xlsx"

@@ -7,8 +7,8 @@ from flask import request
 from marshmallow import Schema, ValidationError
 
 from server import problems
-from server.context import db
 from server.access import form_or_404, project_or_404  # noqa: F401  (re-exported for the resources)
+from server.context import db
 
 
 def is_true(value: str | None) -> bool:

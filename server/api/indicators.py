@@ -4,7 +4,7 @@ A caller limited to some areas (server/auth/scope.py) gets only those areas and 
 naming another area is 404."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flask import Blueprint, Response, current_app, request
 
@@ -12,8 +12,15 @@ from server import problems
 from server.access import caller_area_scope, form_or_404
 from server.api.common import commit, is_true, read_body_limited
 from server.context import blobs, db, settings
-from server.indicators.results import (AreaNotVisible, ReportError, ReportQuery, coverage_report, follow_up_list,
-                                      report, report_body)
+from server.indicators.results import (
+    AreaNotVisible,
+    ReportError,
+    ReportQuery,
+    coverage_report,
+    follow_up_list,
+    report,
+    report_body,
+)
 from server.indicators.tables import follow_up_csv, report_csv
 from server.indicators.workbook import WorkbookInvalid, parse_workbook
 from server.models.blobs import ensure_blob
@@ -27,7 +34,7 @@ bp = Blueprint("indicators", __name__, url_prefix="/v1/projects/<int:project_id>
 def load_workbook(form, data: bytes):
     if form.current_def_id is None:
         raise problems.NotFound("Publish the form before giving it indicators.")
-    schema = read_schema(db().get(FormDef, form.current_def_id).xml)
+    schema = read_schema(db().get_one(FormDef, form.current_def_id).xml)
     try:
         workbook = parse_workbook(data, schema)
     except WorkbookInvalid as exc:
@@ -67,7 +74,7 @@ def _date(name: str) -> datetime | None:
         value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
         raise problems.UnexpectedValue(f"'{raw}' is not a date (use YYYY-MM-DD).", details={"field": name}) from None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _problem(exc: ReportError) -> problems.Problem:

@@ -7,9 +7,9 @@ from sqlalchemy import delete
 from server import problems
 from server.api.common import commit, json_body, success
 from server.api.schemas import SessionIn
+from server.auth.throttle import user_for_password
 from server.context import db, settings
 from server.db import isoformat
-from server.auth.throttle import user_for_password
 from server.models.accounts import AuthSession, create_session
 
 bp = Blueprint("sessions", __name__, url_prefix="/v1/sessions")

@@ -18,10 +18,17 @@ from server.auth.permissions import can, verbs_for
 from server.context import blobs, cache, db, settings
 from server.db import isoformat, utcnow
 from server.models import submission_queries as q
-from server.models.intake import identify, published_version, receive
 from server.models.blobs import ensure_blob
-from server.models.submissions import (MAX_COMMENT, REVIEW_STATES, Submission, SubmissionDef, add_comment as
-                                       store_comment, comments_of, set_review_state)
+from server.models.intake import identify, published_version, receive
+from server.models.submissions import (
+    MAX_COMMENT,
+    REVIEW_STATES,
+    Submission,
+    SubmissionDef,
+    comments_of,
+    set_review_state,
+)
+from server.models.submissions import add_comment as store_comment
 from server.xforms.xform import unsafe_file_name
 
 bp = Blueprint("submissions", __name__, url_prefix="/v1/projects/<int:project_id>/forms/<xml_form_id>")
@@ -277,7 +284,7 @@ def upload_attachment(project_id: int, xml_form_id: str, instance_id: str, name:
 
 @bp.delete("/submissions/<instance_id>/attachments/<path:name>")
 def clear_attachment(project_id: int, xml_form_id: str, instance_id: str, name: str):
-    _, sub, sdef = _one(project_id, xml_form_id, instance_id, "submission.update")
+    _, _, sdef = _one(project_id, xml_form_id, instance_id, "submission.update")
     slot, _ = _slot(sdef, name)
     slot.blob_id = None
     slot.updated_at = utcnow()

@@ -16,8 +16,8 @@ Nothing is cached between calls: a change of areas shows at the caller's next re
 worker. Reading a scope costs one indexed query (plus one over the registry when limited)."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from sqlalchemy import ColumnElement, Table, column, false, or_, select, table
 from sqlalchemy.orm import Session
@@ -144,9 +144,6 @@ class FormScope:
     @property
     def codes(self) -> frozenset[str]:
         return self.area.codes
-
-    def column_of(self, root: Table) -> ColumnElement:
-        return root.c[self.column]
 
     def clause(self, submissions: Table, root: Table | None = None) -> ColumnElement:
         """A condition on `submissions` keeping only households in scope. With `root` (the form's

@@ -21,10 +21,10 @@ import hashlib
 import hmac
 import ipaddress
 import math
+from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Iterator
 
 from flask import current_app, request
 from sqlalchemy.engine import Engine

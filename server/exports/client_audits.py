@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import codecs
 import re
-from typing import BinaryIO, Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import BinaryIO
 
 # The columns Central keeps, in its order; any other column of a log is dropped from the export.
 COLUMNS = ("event", "node", "start", "end", "latitude", "longitude", "accuracy", "old-value", "new-value",

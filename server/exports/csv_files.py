@@ -8,9 +8,9 @@ import csv
 import hashlib
 import io
 import logging
+from collections.abc import Iterable, Iterator
 from functools import partial
 from itertools import chain
-from typing import Iterable, Iterator
 
 from sqlalchemy import Engine
 

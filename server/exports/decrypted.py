@@ -7,9 +7,9 @@ and slotted into the export in submission order. Memory stays bounded: one submi
 time (each table of an archive opens it again rather than holding every decrypted one)."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Iterator
 
 from sqlalchemy import Connection, select
 

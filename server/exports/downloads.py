@@ -10,8 +10,8 @@ areas: every table, media file and person row then comes from its areas' househo
 `hamlet export` command is the administrator's and passes none."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -78,7 +78,7 @@ def build(db: Session, engine: Engine, store: BlobStore, form: Form, kind: str, 
         from server.exports.csv_files import zip_chunks
 
         export = requested(db, form, args, decryptor=decryptor, scope=scope)
-        media = not (str(args.get("attachments", "")).strip().lower() == "false")
+        media = str(args.get("attachments", "")).strip().lower() != "false"
         name = f"{form.xml_form_id}.zip" if media else f"{form.xml_form_id}.csv.zip"
         return Download(name, "application/zip", zip_chunks(engine, store, export.export, media, export.bom))
     if kind == "submissions.csv":

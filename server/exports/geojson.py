@@ -6,7 +6,7 @@ no location keeps its Feature with a null geometry rather than disappearing from
 from __future__ import annotations
 
 import json
-from typing import Iterator
+from collections.abc import Iterator
 
 from sqlalchemy import Engine
 

@@ -5,7 +5,7 @@ Every bad value is a 400 that names the parameter, before any byte of the export
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -43,7 +43,7 @@ def _moment(args: dict, name: str, end: bool = False) -> datetime | None:
     try:
         if len(value) == 10:  # a date: from its first moment; `to` includes the whole day
             day = datetime.fromisoformat(value)
-            moment = datetime.combine(day.date(), time.min, tzinfo=timezone.utc)
+            moment = datetime.combine(day.date(), time.min, tzinfo=UTC)
             if end:
                 moment += timedelta(days=1)
             return moment
@@ -51,7 +51,7 @@ def _moment(args: dict, name: str, end: bool = False) -> datetime | None:
     except ValueError:
         raise problems.UnexpectedValue(f"'{name}' must be a date (2026-11-23) or an ISO date-time, not '{value}'.",
                                        details={"field": name}) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _review_states(args: dict) -> list[str | None]:

@@ -5,8 +5,8 @@ here the join is done once, in the database, and the area code comes with the na
 village, commune, district and province it belongs to (from the project's registry)."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 from sqlalchemy import Engine
 
@@ -37,7 +37,7 @@ class Registry:
 
 
 def roster_plan(export: Export, repeat_name: str | None) -> TablePlan:
-    repeats = [p for p in export.plans[1:]]
+    repeats = export.plans[1:]
     if not repeats:
         raise problems.UnexpectedValue("This form has no repeat group, so it has no person-level table.",
                                        details={"field": "repeat"})

@@ -6,8 +6,8 @@ then plain sequences of stored texts, one per field, turned into cells by `Table
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 from urllib.parse import quote
 
 from server.xforms.schema import Field, Schema

@@ -4,9 +4,9 @@ Answers are read from the per-form column tables (server/models/form_data.py), n
 stored XML, and through a server-side cursor, so memory stays flat however many rows there are."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Iterator
 
 from sqlalchemy import ColumnElement, Connection, Table, and_, case, func, null, or_, select
 

@@ -5,8 +5,8 @@ the selection, the labels); `root_table`/`repeat_table` then turn streamed datab
 cells. Every file format (CSV, XLSX, GeoJSON) reads its rows from here."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator
 
 from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session

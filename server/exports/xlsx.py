@@ -7,7 +7,7 @@ inline (no shared-string table to hold in memory); numbers stay numbers so Excel
 from __future__ import annotations
 
 import re
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from xml.sax.saxutils import escape, quoteattr
 
 from sqlalchemy import Engine
@@ -63,9 +63,7 @@ def _row(cells: list, numeric: list[bool], style: str = "") -> str:
     for i, value in enumerate(cells):
         if value is None or value == "":
             parts.append("<c/>")
-        elif isinstance(value, int) and not isinstance(value, bool):
-            parts.append(f"<c><v>{value}</v></c>")
-        elif i < len(numeric) and numeric[i] and _NUMBER.fullmatch(value):
+        elif (isinstance(value, int) and not isinstance(value, bool)) or (i < len(numeric) and numeric[i] and _NUMBER.fullmatch(value)):
             parts.append(f"<c><v>{value}</v></c>")
         else:
             parts.append(_text_cell(str(value), style))

@@ -6,7 +6,8 @@ collects what zipfile writes and hands it out in chunks the response generator y
 from __future__ import annotations
 
 import zipfile
-from typing import BinaryIO, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import BinaryIO
 
 CHUNK = 256 * 1024
 

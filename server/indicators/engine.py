@@ -36,7 +36,7 @@ def _with_columns(frame: pd.DataFrame, paths) -> pd.DataFrame:
     if not missing:
         return frame
     blank = np.empty(len(frame), dtype=object)
-    return frame.assign(**{p: blank for p in missing})
+    return frame.assign(**dict.fromkeys(missing, blank))
 
 
 def contributions(workbook: Workbook, households: pd.DataFrame, units: dict[str, pd.DataFrame]) -> pd.DataFrame:

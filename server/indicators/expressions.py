@@ -302,7 +302,7 @@ def resolve(expr: Expr | str, schema: Schema, unit: tuple[str, ...] | None) -> d
             continue
         candidates = by_name.get(ref.name, [])
         leaves = [(f, schema.repeat_of(f) or ()) for f in candidates if f.is_leaf]
-        visible = [(f, r) for f, r in leaves if unit is not None and unit[:len(r)] == r or not r]
+        visible = [(f, r) for f, r in leaves if (unit is not None and unit[:len(r)] == r) or not r]
         if visible:
             best, _ = max(visible, key=lambda fr: (len(fr[1]), -fr[0].order))
             resolved[ref.name] = "/".join(best.path)

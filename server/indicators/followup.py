@@ -70,7 +70,7 @@ def follow_up(db: Session, form_id: int, workbook: Workbook, indicator: Indicato
                                              *[rep.c[tables.columns[p][1]].label(p) for p in sorted(unit_paths)])
                                 .where(rep.c.submission_id.in_(chunk))))
         data = pd.concat(parts, ignore_index=True).merge(frame, on="submission_id", how="left")
-    named = pd.DataFrame({name: data[path] if path in data else None for name, path in indicator.fields.items()},
+    named = pd.DataFrame({name: data.get(path) for name, path in indicator.fields.items()},
                          index=data.index)
     passes = compile_expression(indicator.filter, as_boolean=True)(named).to_numpy(bool) if indicator.filter \
         else np.ones(len(data), bool)
@@ -79,11 +79,11 @@ def follow_up(db: Session, form_id: int, workbook: Workbook, indicator: Indicato
     duplicates = _duplicates(frame, contact_paths)
     out = []
     member_col = workbook.contacts.get("member_name_field")
-    for sid, group in lacking.groupby("submission_id", sort=False):
+    for _, group in lacking.groupby("submission_id", sort=False):
         first = group.iloc[0]
         entry = {"instanceId": first["instance_id"], "instanceName": first["instance_name"], "area": first["area_code"],
                  "name": _val(first, contact_paths.get("name_field")), "address": _val(first, contact_paths.get("address_field")),
-                 "phone": _val(first, contact_paths.get("phone_field")), "count": int(len(group)),
+                 "phone": _val(first, contact_paths.get("phone_field")), "count": len(group),
                  "duplicateOf": duplicates.get(first["instance_id"], [])}
         if indicator.unit_path:
             entry["people"] = [_val(r, member_col) for _, r in group.iterrows()] if member_col in group else []

@@ -175,5 +175,16 @@ def parse_geopoint(value: str | None) -> tuple[float, float] | None:
     return lat, lon
 
 
-__all__ = ["MEETS", "PARTLY", "LACKS", "NOT_CONCERNED", "MapPoints", "Point", "coverage_counts",
-           "geopoint_column", "household_points", "parse_geopoint", "status_of"]
+__all__ = [
+    "LACKS",
+    "MEETS",
+    "NOT_CONCERNED",
+    "PARTLY",
+    "MapPoints",
+    "Point",
+    "coverage_counts",
+    "geopoint_column",
+    "household_points",
+    "parse_geopoint",
+    "status_of",
+]

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -19,7 +19,7 @@ from server.auth.scope import AreaScope
 from server.indicators.report import AreaNode, area_result, roll_up
 from server.indicators.workbook import Workbook
 from server.models import indicators as store
-from server.models.areas import LEVELS, areas_of
+from server.models.areas import LEVELS, Area, areas_of
 from server.models.projects import Project
 
 
@@ -54,12 +54,12 @@ class _Entry:
     body: bytes | None = None    # the result as the API serves it, made once
 
 
-_cache: "OrderedDict[tuple, _Entry]" = OrderedDict()
+_cache: OrderedDict[tuple, _Entry] = OrderedDict()
 _lock = threading.Lock()
 
 
 def _registry_version(db: Session, project_id: int) -> int:
-    return db.scalar(select(Project.areas_generation).where(Project.id == project_id))
+    return db.execute(select(Project.areas_generation).where(Project.id == project_id)).scalar_one()
 
 
 def report(db: Session, form, query: ReportQuery) -> dict:

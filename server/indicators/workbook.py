@@ -61,7 +61,7 @@ class Workbook:
                 "indicators": [asdict(i) for i in self.indicators], "criteria": [asdict(c) for c in self.criteria]}
 
     @classmethod
-    def from_json(cls, data: dict) -> "Workbook":
+    def from_json(cls, data: dict) -> Workbook:
         return cls(data["areaField"], data["areaPath"], [Indicator(**i) for i in data["indicators"]],
                    [Criterion(**c) for c in data["criteria"]], data.get("contacts", {}))
 

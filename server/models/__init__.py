@@ -1,10 +1,10 @@
 """The data model, one module per concept. Importing this package registers every table."""
-from server.models.blobs import Blob  # noqa: F401
-from server.models.accounts import Actor, AreaAssignment, AuthSession, ProjectAssignment, FormAssignment  # noqa: F401
-from server.models.projects import Project  # noqa: F401
-from server.models.forms import Form, FormDef, FormAttachment  # noqa: F401
-from server.models.submissions import Submission, SubmissionDef, SubmissionAttachment, Comment  # noqa: F401
-from server.models.form_data import FormTable, FormColumn  # noqa: F401
+from server.models.accounts import Actor, AreaAssignment, AuthSession, FormAssignment, ProjectAssignment  # noqa: F401
 from server.models.areas import Area  # noqa: F401
+from server.models.blobs import Blob  # noqa: F401
+from server.models.form_data import FormColumn, FormTable  # noqa: F401
+from server.models.forms import Form, FormAttachment, FormDef  # noqa: F401
 from server.models.indicators import IndicatorSet  # noqa: F401
+from server.models.projects import Project  # noqa: F401
 from server.models.sign_in_attempts import SignInAttempt  # noqa: F401
+from server.models.submissions import Comment, Submission, SubmissionAttachment, SubmissionDef  # noqa: F401

@@ -7,7 +7,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from sqlalchemy import ForeignKey, String, bindparam, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -122,7 +122,7 @@ DIGEST_REALM = "Hamlet"
 
 
 def digest_ha1(username: str, password: str) -> str:
-    return hashlib.md5(f"{username}:{DIGEST_REALM}:{password}".encode("utf-8")).hexdigest()
+    return hashlib.md5(f"{username}:{DIGEST_REALM}:{password}".encode()).hexdigest()
 
 
 def new_token() -> str:
@@ -178,19 +178,16 @@ class TokenSession:
 
 _CALLER_COLUMNS = ("id", "type", "display_name", "email", "site_role", "project_id", "created_at", "updated_at",
                    "deleted_at")
-_BY_TOKEN = None
 
 
+@cache
 def _by_token_statement():
     """Built once: the token lookup runs on every request, twice per Collect upload (HEAD, POST)."""
-    global _BY_TOKEN
-    if _BY_TOKEN is None:
-        a, t = Actor.__table__, AuthSession.__table__
-        _BY_TOKEN = (select(*[a.c[c] for c in _CALLER_COLUMNS], t.c.token, t.c.csrf,
-                            t.c.created_at.label("session_created_at"), t.c.expires_at)
-                     .join(t, t.c.actor_id == a.c.id)
-                     .where(t.c.token == bindparam("token"), a.c.deleted_at.is_(None)))
-    return _BY_TOKEN
+    a, t = Actor.__table__, AuthSession.__table__
+    return (select(*[a.c[c] for c in _CALLER_COLUMNS], t.c.token, t.c.csrf,
+                   t.c.created_at.label("session_created_at"), t.c.expires_at)
+            .join(t, t.c.actor_id == a.c.id)
+            .where(t.c.token == bindparam("token"), a.c.deleted_at.is_(None)))
 
 
 # HEAD and POST of one upload share one lookup (server/models/recent.py says why and how it is kept fresh).

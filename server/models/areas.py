@@ -87,7 +87,7 @@ def parse_registry(data: bytes) -> list[AreaRow]:
     for col in REQUIRED:
         if col not in header:
             errors.append({"row": 1, "column": col, "message": f"Required column '{col}' is missing."})
-    for i, h in enumerate(header):
+    for h in header:
         if h and h not in REQUIRED + OPTIONAL:
             errors.append({"row": 1, "column": h, "message": f"Unknown column '{h}'; the columns are "
                            f"{', '.join(REQUIRED + OPTIONAL)}."})

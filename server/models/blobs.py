@@ -5,7 +5,7 @@ import hashlib
 import os
 import tempfile
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 from sqlalchemy import BigInteger, String, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -72,15 +72,10 @@ class BlobStore:
     def open(self, sha256: str) -> BinaryIO:
         return open(self.path_for(sha256), "rb")
 
-    def iter_bytes(self, sha256: str) -> Iterator[bytes]:
-        with self.open(sha256) as f:
-            while chunk := f.read(CHUNK):
-                yield chunk
-
 
 def ensure_blob(db: Session, sha256: str, md5: str, size: int) -> Blob:
     """Insert-or-get by hash; safe when two requests store the same bytes at once."""
     values = dict(sha256=sha256, md5=md5, size=size)
-    insert = pg_insert if db.bind.dialect.name == "postgresql" else sqlite_insert
+    insert = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
     db.execute(insert(Blob).values(**values).on_conflict_do_nothing(index_elements=["sha256"]))
     return db.scalars(select(Blob).where(Blob.sha256 == sha256)).one()

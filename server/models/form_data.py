@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from sqlalchemy import (BigInteger, Column, ForeignKey, Integer, MetaData, String, Table, Text, select)
+from sqlalchemy import BigInteger, Column, ForeignKey, Integer, MetaData, String, Table, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from server.db import Base
@@ -49,6 +49,7 @@ class DataTables:
 
 def _table(name: str, repeat: bool, columns: list[str]) -> Table:
     md = MetaData()
+    cols: list[Column]
     if repeat:
         cols = [Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
                 Column("submission_id", Integer, ForeignKey("submissions.id", ondelete="CASCADE"), index=True,
@@ -71,8 +72,8 @@ def ensure_tables(db: Session, form_id: int, schema: Schema) -> None:
     wanted: dict[str, list[FormColumn]] = {}
     for f in schema.leaves():
         path = "/".join(f.path)
-        rp = schema.repeat_of(f)
-        repeat_path = "/".join(rp) if rp else ""
+        repeat = schema.repeat_of(f)
+        repeat_path = "/".join(repeat) if repeat else ""
         if path in existing:
             if existing[path].type != f.type:
                 existing[path].type = f.type  # the newest version's type decides how exports render it
@@ -112,7 +113,7 @@ class VersionCache:
         if found is None:
             from server.models.forms import FormDef
 
-            found = read_schema(db.scalar(select(FormDef.xml).where(FormDef.id == form_def_id)))
+            found = read_schema(db.execute(select(FormDef.xml).where(FormDef.id == form_def_id)).scalar_one())
             with self._lock:
                 self._schemas[form_def_id] = found
         return found

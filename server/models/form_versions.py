@@ -182,7 +182,7 @@ def discard_draft(db: Session, form: Form) -> None:
         raise problems.NotFound("This form has no draft.")
     if form.current_def_id is None:
         raise problems.NoPublishedVersion()
-    draft = db.get(FormDef, form.draft_def_id)
+    draft = db.get_one(FormDef, form.draft_def_id)
     form.draft_def_id = None
     db.flush()
     _drop_def(db, draft)
@@ -191,7 +191,7 @@ def discard_draft(db: Session, form: Form) -> None:
 def publish_draft(db: Session, form: Form, version: str | None = None) -> FormDef:
     if form.draft_def_id is None:
         raise problems.NotFound("This form has no draft to publish.")
-    draft = db.get(FormDef, form.draft_def_id)
+    draft = db.get_one(FormDef, form.draft_def_id)
     if version is not None:
         draft.xml = with_version(draft.xml, version)
         info = read_xform(draft.xml)

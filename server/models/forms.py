@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, JSON, String, Text, UniqueConstraint, select, text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from server.db import Base, UTCDateTime, utcnow
@@ -82,7 +82,7 @@ def live_form(db: Session, project_id: int, xml_form_id: str) -> Form | None:
         Form.project_id == project_id, Form.xml_form_id == xml_form_id, Form.deleted_at.is_(None))).first()
 
 
-def project_forms(db: Session, project_id: int, include_unlisted: bool = True) -> list[tuple[Form, "FormDef"]]:
+def project_forms(db: Session, project_id: int, include_unlisted: bool = True) -> list[tuple[Form, FormDef]]:
     """A project's live forms with the definition to show (published, else the draft), by form ID.
 
     Without `include_unlisted`, only what a data collector may list: published and not closed."""

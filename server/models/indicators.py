@@ -30,12 +30,31 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import (JSON, Column, Float, ForeignKey, Integer, MetaData, SmallInteger, String, Table, Text, and_,
-                        any_, bindparam, case, func, inspect, literal, or_, select)
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import (
+    JSON,
+    Column,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    and_,
+    any_,
+    bindparam,
+    case,
+    func,
+    inspect,
+    literal,
+    or_,
+    select,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from server.db import Base, UTCDateTime, utcnow
@@ -226,7 +245,7 @@ class DataVersion(NamedTuple):
         return json.dumps([*self[:5], *(t.isoformat() if t else None for t in self[5:])])
 
     @classmethod
-    def from_json(cls, text: str) -> "DataVersion":
+    def from_json(cls, text: str) -> DataVersion:
         v = json.loads(text)
         return cls(*v[:5], *(datetime.fromisoformat(t) if t else None for t in v[5:]))
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 import hashlib
 import mimetypes
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import BinaryIO, Mapping
+from typing import BinaryIO
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import ColumnElement, bindparam, delete, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -19,8 +20,8 @@ from server import problems
 from server.db import utcnow
 from server.models.blobs import BlobStore, ensure_blob
 from server.models.form_data import DataTables, VersionCache
-from server.models.recent import Recent
 from server.models.forms import Form, FormDef
+from server.models.recent import Recent
 from server.models.submissions import Submission, SubmissionAttachment, SubmissionDef, def_by_instance
 from server.xforms.submission import ParsedSubmission, SubmissionRejected, read_identity, read_rows
 from server.xforms.xform import unsafe_file_name
@@ -79,6 +80,7 @@ def _resolve_statement(check_roles: bool):
         from server.models.projects import Project
 
         f, d, p = Form.__table__, FormDef.__table__, Project.__table__
+        allowed: ColumnElement[bool]
         if check_roles:
             roles = [r.system for r in ROLES.values() if "submission.create" in r.verbs]
             pa, fa = ProjectAssignment.__table__, FormAssignment.__table__
@@ -138,7 +140,7 @@ def resolve(db: Session, project_id: int, xml_form_id: str, version: str,
 
 
 
-def _unknown_version(form: Form, version: str) -> problems.Problem:
+def _unknown_version(form: Form | FormRef, version: str) -> problems.Problem:
     return problems.FormVersionNotFound(
         f"The form version specified in this submission '{version}' does not exist. Download the current "
         f"version of form '{form.xml_form_id}' and fill it in again.", details={"formVersion": version})
@@ -340,9 +342,9 @@ roster{i} AS (
          unnest(CAST(%({keys})s AS text[]), CAST(%({parents})s AS text[]){arrays}) AS u
 )""")
     parts.append("\nSELECT submission_id, id FROM def")
-    found = _AllInOne("".join(parts), root, tuple(repeats))
-    _ALL_IN_ONE[id(tables)] = (tables, found)
-    return found
+    statement = _AllInOne("".join(parts), root, tuple(repeats))
+    _ALL_IN_ONE[id(tables)] = (tables, statement)
+    return statement
 
 
 def _create_stepwise(conn, form, parsed, submitter_id, device_id, now, values):
@@ -410,7 +412,7 @@ def _edit(db, store, cache, form, form_def, parsed, xml, uploads, submitter_id, 
 def _write_rows(db, tables: DataTables, submission_id: int, parsed: ParsedSubmission) -> None:
     """`db` is a Session or a Connection; inserts are plain Core executemany calls."""
     cols = tables.columns
-    root_values = {"submission_id": submission_id}
+    root_values: dict[str, int | str] = {"submission_id": submission_id}
     for path, value in parsed.root.items():
         where = cols.get(path)
         if where is not None and where[0] == "":

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import Boolean, Integer, String, Text, select
+from sqlalchemy import Boolean, Integer, String, Text, bindparam, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from server.db import Base, UTCDateTime, utcnow
@@ -29,7 +30,11 @@ def live_project(db: Session, project_id: int) -> Project | None:
     return db.scalars(select(Project).where(Project.id == project_id, Project.deleted_at.is_(None))).first()
 
 
-_LIVE = None
+@cache
+def _live_statement():
+    """Built once, like the token lookup: Collect asks before every upload."""
+    t = Project.__table__
+    return select(t.c.id).where(t.c.id == bindparam("id"), t.c.deleted_at.is_(None))
 
 
 _recent_projects = Recent("live projects", lambda: (Project,))
@@ -37,15 +42,9 @@ _recent_projects = Recent("live projects", lambda: (Project,))
 
 def project_exists(db: Session, project_id: int) -> bool:
     """Cheap existence check for hot paths (Collect's HEAD before every upload)."""
-    global _LIVE
     if _recent_projects.get(project_id):
         return True
-    if _LIVE is None:
-        from sqlalchemy import bindparam
-
-        t = Project.__table__
-        _LIVE = select(t.c.id).where(t.c.id == bindparam("id"), t.c.deleted_at.is_(None))
-    found = db.connection().execute(_LIVE, {"id": project_id}).first() is not None
+    found = db.connection().execute(_live_statement(), {"id": project_id}).first() is not None
     if found:
         _recent_projects.put(project_id, True)
     return found

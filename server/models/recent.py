@@ -9,12 +9,13 @@ key, a closed form or a withdrawn role stops working within a second everywhere.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-_caches: list["Recent"] = []
+_caches: list[Recent] = []
 
 
 class Recent:
@@ -33,9 +34,6 @@ class Recent:
         if len(self._items) >= self.size:
             self._items.clear()
         self._items[key] = (time.monotonic() + self.ttl, value)
-
-    def discard(self, key) -> None:
-        self._items.pop(key, None)
 
     def clear(self) -> None:
         self._items.clear()

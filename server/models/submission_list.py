@@ -49,7 +49,7 @@ def _filtered(tables: DataTables, selection: Selection, submitter_id: int | None
 def count(db: Session, tables: DataTables, selection: Selection, submitter_id: int | None = None) -> int:
     s, root, clauses = _filtered(tables, selection, submitter_id)
     joined = s.join(root, root.c.submission_id == s.c.id) if selection.needs_root else s
-    return db.scalar(select(func.count()).select_from(joined).where(*clauses))
+    return db.execute(select(func.count()).select_from(joined).where(*clauses)).scalar_one()
 
 
 def page(db: Session, tables: DataTables, selection: Selection, submitter_id: int | None = None,
@@ -89,7 +89,7 @@ def submitters(db: Session, form_id: int, scope=None) -> list[tuple[int, str, in
     if scope is not None:
         stmt = stmt.where(scope.clause(s))
     rows = db.execute(stmt.group_by(s.c.submitter_id))
-    counts = dict(rows.all())
+    counts: dict[int | None, int] = dict(rows.all())
     if not counts:
         return []
     names = dict(db.execute(select(Actor.id, Actor.display_name).where(Actor.id.in_(counts))).all())

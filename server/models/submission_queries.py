@@ -49,7 +49,7 @@ def counts_by_form(db: Session, form_ids: list[int], actor=None) -> dict[int, in
     rows = db.execute(select(Submission.form_id, func.count()).where(
         Submission.form_id.in_(form_ids), Submission.deleted_at.is_(None), Submission.draft.is_(False))
         .group_by(Submission.form_id))
-    return {form_id: n for form_id, n in rows}
+    return dict(rows.all())
 
 
 def _scoped_counts(db: Session, form_ids: list[int], actor) -> dict[int, int | None] | None:

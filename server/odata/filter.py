@@ -5,7 +5,7 @@ Python); the tree is then compiled to a SQLAlchemy clause that runs on SQLite an
 
     submission_filter("__system/submissionDate ge 2026-08-01 and __system/reviewState ne 'rejected'")
     exclude_deleted(text)      # `deleted_at IS NULL`, unless the filter itself speaks of deletedAt
-    submission_order("__system/submitterId desc, __system/submissionDate")
+    order_spec("__system/submitterId desc, __system/submissionDate")   # (column, descending) pairs
 
 What is understood, as Central understands it:
 - fields `__id`, `__system/submissionDate`, `__system/updatedAt`, `__system/submitterId`,
@@ -28,7 +28,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Boolean, Integer, and_, cast, false, literal, not_, null, or_, true
 from sqlalchemy.ext.compiler import compiles
@@ -136,9 +137,9 @@ class Node:
     kind: str                 # literal, member, call, compare, arithmetic, and, or, not
     start: int
     end: int
-    value: object = None      # literal: python value; member/call: name; compare/arithmetic: operator
+    value: Any = None         # literal: python value; member/call: name; compare/arithmetic: operator
     literal: str = ""         # literal kind: null, bool, number, string, date, datetime
-    args: list["Node"] = field(default_factory=list)
+    args: list[Node] = field(default_factory=list)
 
 
 class _Parser:
@@ -272,18 +273,19 @@ def _parse_when(raw: str) -> datetime:
     """An ISO date or date-time as an aware UTC datetime; a date is midnight UTC, no offset is UTC."""
     if _DATE.fullmatch(raw):
         d = date.fromisoformat(raw)
-        return datetime(d.year, d.month, d.day, tzinfo=timezone.utc)
+        return datetime(d.year, d.month, d.day, tzinfo=UTC)
     if not _DATETIME.fullmatch(raw):
         raise ValueError(raw)
     s = raw[:-1] + "+00:00" if raw[-1] in "Zz" else raw
     main, _, rest = s.partition(".")
     if rest:  # fromisoformat wants 3 or 6 fraction digits; keep microseconds
-        digits = re.match(r"\d+", rest).group()
+        found = re.match(r"\d+", rest)
+        digits = found.group() if found else ""
         s = f"{main}.{(digits + '000000')[:6]}{rest[len(digits):]}"
     value = datetime.fromisoformat(s)
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
 
 
 def parse(text: str) -> Node:
@@ -311,20 +313,20 @@ _STRFTIME = {"year": "%Y", "month": "%m", "day": "%d", "hour": "%H", "minute": "
 @compiles(utc_part)
 def _utc_part_default(element, compiler, **kw):
     # SQLite keeps UTC timestamps as text ('2026-08-22 03:15:07.123456'), which strftime reads.
-    arg = compiler.process(list(element.clauses)[0], **kw)
+    arg = compiler.process(next(iter(element.clauses)), **kw)
     return f"CAST(STRFTIME('{_STRFTIME[element.part]}', {arg}) AS INTEGER)"
 
 
 @compiles(utc_part, "postgresql")
 def _utc_part_pg(element, compiler, **kw):
-    arg = compiler.process(list(element.clauses)[0], **kw)
+    arg = compiler.process(next(iter(element.clauses)), **kw)
     return f"CAST(FLOOR(EXTRACT({element.part.upper()} FROM ({arg}) AT TIME ZONE 'UTC')) AS INTEGER)"
 
 
 @dataclass
 class _Operand:
     kind: str                       # bool, datetime, int, number, string, null, literal
-    expr: object = None             # SQL expression (not for literals)
+    expr: Any = None                # SQL expression (not for literals)
     node: Node | None = None        # the literal's node
     column: bool = False            # a stored timestamp column (millisecond comparison applies)
 
@@ -554,7 +556,7 @@ def order_spec(text: str) -> list[tuple]:
         spec.append((_FIELDS[key][0], desc))
         if first_desc is None:
             first_desc = desc
-    spec.append((SUBMISSIONS.c.id, first_desc))
+    spec.append((SUBMISSIONS.c.id, bool(first_desc)))
     return spec
 
 
@@ -564,8 +566,3 @@ def order_clause(column, desc: bool, nulls: bool = True):
         return column.desc() if desc else column.asc()
     return column.desc().nulls_last() if desc else column.asc().nulls_first()
 
-
-def submission_order(text: str) -> list:
-    """`$orderby` as ORDER BY clauses (see order_spec); the tie-breaking id needs no nulls rule."""
-    spec = order_spec(text)
-    return [order_clause(c, d) for c, d in spec[:-1]] + [order_clause(*spec[-1], nulls=False)]

@@ -25,8 +25,8 @@ Central computes, its parent key `__Submissions-id` or `__Submissions-<path>-id`
 from __future__ import annotations
 
 import weakref
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Iterator, Mapping
 from urllib.parse import quote_plus
 
 from sqlalchemy import and_, exists, func, literal, or_, select
@@ -136,7 +136,7 @@ def _descendant_repeats(node: Node) -> list[Node]:
 
 # --- the plan of one request ---------------------------------------------------------------------
 
-_VIEWS: "weakref.WeakKeyDictionary[VersionCache, dict[int, FormView]]" = weakref.WeakKeyDictionary()
+_VIEWS: weakref.WeakKeyDictionary[VersionCache, dict[int, FormView]] = weakref.WeakKeyDictionary()
 
 
 def form_view_of(db: Session, form: Form, cache: VersionCache | None) -> tuple[FormView, DataTables]:

@@ -31,10 +31,10 @@ class Node:
     path: str                       # XML path below the instance root, "household/members/age"
     type: str                       # structure, repeat, or a leaf type (int, decimal, geopoint, …)
     order: int
-    parent: "Node | None" = None
-    children: list["Node"] = field(default_factory=list)
+    parent: Node | None = None
+    children: list[Node] = field(default_factory=list)
     column: str | None = None       # leaves: the TEXT column holding the value
-    table: "Table | None" = None    # repeats: the table of their rows
+    table: Table | None = None    # repeats: the table of their rows
 
     @property
     def is_leaf(self) -> bool:
@@ -54,7 +54,7 @@ class Node:
 class Table:
     name: str                       # Submissions, Submissions.household.members
     node: Node                      # the root node, or the repeat's node
-    parent: "Table | None"
+    parent: Table | None
     parent_key: str                 # "" for Submissions; else __Submissions[-…]-id
     repeat_path: str                # "" for Submissions; else the repeat's XML path (data table key)
 
@@ -121,21 +121,6 @@ def _enclosing_table(node: Node) -> Table:
     while up.type not in ("repeat", "root"):
         up = up.parent
     return up.table
-
-
-def table_nodes(table: Table) -> list[Node]:
-    """The nodes whose values live in a table's rows: its subtree, stopping at nested repeats
-    (which are included themselves, for their navigation links)."""
-    out: list[Node] = []
-
-    def walk(node: Node) -> None:
-        for c in node.children:
-            out.append(c)
-            if c.type == "structure":
-                walk(c)
-
-    walk(table.node)
-    return out
 
 
 # --- repeat-row ids and navigation links ------------------------------------------------------------

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Callable
 
 _INT = re.compile(r"[ \t\n\r\f\v\u00a0\u2028\u2029\ufeff]*([+-]?[0-9]+)")
 _FLOAT = re.compile(r"[ \t\n\r\f\v\u00a0\u2028\u2029\ufeff]*([+-]?(?:Infinity|[0-9]+\.?[0-9]*(?:[eE][+-]?[0-9]+)?|\.[0-9]+(?:[eE][+-]?[0-9]+)?))")

@@ -67,7 +67,7 @@ def read_parts(stream: BinaryIO, content_type: str, limit: int) -> list[Part]:
         if name is None:
             raise MultipartInvalid("A part of the multipart body has no name.")
         parts.append(Part(name=name, filename=disposition.get("filename"), content_type=headers.get("content-type"),
-                          file=tempfile.SpooledTemporaryFile(max_size=SPOOL)))
+                          file=tempfile.SpooledTemporaryFile(max_size=SPOOL)))  # noqa: SIM115 (the Part owns it)
 
     def on_part_data(data, start, end):
         parts[-1].file.write(data[start:end])

@@ -5,16 +5,15 @@ from flask import Response, g, request
 from sqlalchemy import select
 
 from server import problems
-from server.models.projects import project_exists
-from server.auth.permissions import require, verbs_for, can
+from server.auth.permissions import can, require, verbs_for
 from server.context import blobs, cache, db, settings
 from server.models.forms import Form
 from server.models.intake import Upload, identify, published_version, receive, resolve
+from server.models.projects import project_exists
 from server.openrosa.multipart import BodyTooLarge, MultipartInvalid, read_parts
 from server.openrosa.routes import bp, openrosa
 from server.problems import openrosa_envelope
 
-SUCCESS = "full submission upload was successful!"
 # Collect shows this text as it is (only Central's exact English text becomes its own "Success").
 RECEIVED = "Đã nhận phiếu khảo sát đầy đủ. / Submission received in full."
 RESENT = "Phiếu này đã được nhận trước đó; tệp đính kèm đã được cập nhật. / Already received; attachments updated."

@@ -9,7 +9,7 @@ server/indicators/dashboard.py; charts are SVG placed by charts.py and drawn in 
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 from flask import Blueprint, Response, g, redirect, render_template, request, url_for
 from sqlalchemy import select
@@ -88,7 +88,7 @@ def _date(name: str, errors: dict) -> datetime | None:
     except ValueError:
         errors[name] = _("“%(value)s” is not a date. Use the date picker, or type it as 2026-11-30.", value=raw)
         return None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _filters(workbook: Workbook, codes: set[str], scope) -> tuple[DashboardQuery, dict, dict]:

@@ -18,8 +18,15 @@ from server.exports import downloads
 from server.exports.plan import content_disposition
 from server.models.areas import areas_of
 from server.models.forms import FormDef
-from server.web.filters import (REVIEW_LABELS, Filters, area_field, effective_area_path, message_for, read_filters,
-                                schema_fields)
+from server.web.filters import (
+    REVIEW_LABELS,
+    Filters,
+    area_field,
+    effective_area_path,
+    message_for,
+    read_filters,
+    schema_fields,
+)
 from server.web.i18n import N_, _, current_locale
 from server.web.limits import takes_file
 from server.xforms.labels import languages

@@ -51,7 +51,7 @@ def register_pages(bp: Blueprint) -> None:
 
     @bp.errorhandler(Exception)
     def _unexpected(exc: Exception):
-        current_app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        current_app.logger.error("unhandled error on %s %s", request.method, request.path, exc_info=exc)
         return page(500)
 
 

@@ -104,7 +104,7 @@ def area_field(db: Session, form: Form, fields) -> str | None:
     # A published version never changes, so its answer is kept for the app's lifetime.
     known = current_app.extensions.setdefault("hamlet.web.area_fields", {})
     if form.current_def_id not in known:
-        found = fields_choosing_from(db.get(FormDef, form.current_def_id).xml, "areas.csv")
+        found = fields_choosing_from(db.get_one(FormDef, form.current_def_id).xml, "areas.csv")
         roots = {"/".join(f.path) for f in fields if f.is_leaf}
         found = [p for p in found if p in roots]
         known[form.current_def_id] = found[-1] if found else None

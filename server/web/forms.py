@@ -91,7 +91,7 @@ def state(project_id: int, xml_form_id: str):
 @bp.post("/draft")
 def new_draft(project_id: int, xml_form_id: str):
     """A draft copied from the published version: where media files are changed, as in Central."""
-    project, form = _form(project_id, xml_form_id, "form.update")
+    _, form = _form(project_id, xml_form_id, "form.update")
     if form.draft_def_id is None:
         fv.create_draft(db(), blobs(), form, None, g.actor.id)
         db().commit()

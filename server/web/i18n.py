@@ -8,8 +8,8 @@ reads it through the callables installed here (the same thing flask-babel does, 
 app-wide hooks)."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
-from functools import lru_cache
+from datetime import UTC, date, datetime
+from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -33,7 +33,7 @@ def normalise(locale: str | None) -> str | None:
     return locale if locale in LOCALES else None
 
 
-@lru_cache(maxsize=None)
+@cache
 def translations(locale: str) -> NullTranslations:
     return Translations.load(str(TRANSLATIONS), [locale], domain="messages")
 
@@ -100,7 +100,7 @@ def when(value: datetime | None, locale: str | None = None) -> str:
     if value is None:
         return ""
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
+        value = value.replace(tzinfo=UTC)
     locale = locale or current_locale()
     return format_datetime(value, _DATETIME[locale], tzinfo=TIMEZONE, locale=locale)
 
@@ -117,6 +117,7 @@ def day(value: date | datetime | None, locale: str | None = None) -> str:
 def init_jinja(app: Flask) -> None:
     """Jinja's i18n extension with per-request callables, and the formatting filters."""
     app.jinja_env.add_extension("jinja2.ext.i18n")
-    app.jinja_env.install_gettext_callables(_jinja_gettext, _jinja_ngettext, newstyle=True)
+    app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]  # added by the extension
+        _jinja_gettext, _jinja_ngettext, newstyle=True)
     app.jinja_env.filters.update(number=number, percent=percent, when=when, day=day)
     app.jinja_env.globals.update(current_locale=current_locale, LOCALE_NAMES=LOCALE_NAMES)

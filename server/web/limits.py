@@ -11,8 +11,8 @@ Only the pages: /v1 and the OpenRosa routes never pass through here and keep the
 (HAMLET_MAX_FORM_BYTES, HAMLET_MAX_SUBMISSION_BYTES, read by read_body_limited and read_parts)."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 from urllib.parse import urlsplit
 
 from flask import current_app, request
@@ -43,7 +43,7 @@ def takes_file(largest: Callable[[Settings], int], message: Callable[[int], str]
 
 
 def _file_limit() -> FileLimit | None:
-    return getattr(current_app.view_functions.get(request.endpoint), "file_limit", None)
+    return getattr(current_app.view_functions.get(request.endpoint or ""), "file_limit", None)
 
 
 def body_limit() -> int:
@@ -61,7 +61,7 @@ def apply():
         # Chunked: nothing to check first. Werkzeug raises 413 when a multipart body runs past the
         # limit, but reads a URL-encoded one only up to it and parses what it got; a body that filled
         # the limit is refused here rather than acted on cut short.
-        request.form   # parsed now, within the limit
+        _ = request.form   # parsed now, within the limit
         if getattr(request.stream, "is_exhausted", False):
             return too_large()
     return None

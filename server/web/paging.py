@@ -1,8 +1,8 @@
 """One page of a list, for the pages' tables: what it shows, and where the other pages are."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 
 @dataclass(frozen=True)

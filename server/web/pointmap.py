@@ -12,7 +12,6 @@ from markupsafe import Markup, escape
 
 WIDTH, HEIGHT = 320, 200
 METRES_ACROSS = 600.0
-METRES_PER_DEGREE = 111_320.0
 
 
 @dataclass(frozen=True)
@@ -38,8 +37,8 @@ def parse_geopoint(text: str | None) -> Point | None:
         return None
     if not all(math.isfinite(n) for n in numbers):
         return None
-    numbers += [None] * (4 - len(numbers))
-    return Point(numbers[0], numbers[1], numbers[2], numbers[3] if numbers[3] is None or numbers[3] >= 0 else None)
+    padded: list[float | None] = [*numbers, None, None][:4]
+    return Point(numbers[0], numbers[1], padded[2], padded[3] if padded[3] is None or padded[3] >= 0 else None)
 
 
 def point_svg(point: Point, title: str, north: str = "N") -> Markup:

@@ -15,9 +15,9 @@ from server.models import form_versions as fv
 from server.models.forms import Form, live_form, project_forms
 from server.models.projects import Project, visible_projects
 from server.models.submission_queries import counts_by_form
-from server.xforms.xlsform import locate, sniff
 from server.web.i18n import _, size_text
 from server.web.limits import takes_file
+from server.xforms.xlsform import locate, sniff
 
 bp = Blueprint("projects", __name__)
 

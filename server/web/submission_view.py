@@ -87,7 +87,7 @@ def _area_choices(db: Session, project_id: int, xml: str, parsed: list[ParsedSub
     codes |= {r.values.get(path) or "" for p in parsed for r in p.repeats for path in paths}
     names = area_names(db, project_id, {c.strip() for c in codes})
     shown = {code: f"{name} ({code})" for code, name in names.items()}
-    return {path: shown for path in paths}
+    return dict.fromkeys(paths, shown)
 
 
 def gather(db: Session, cache, project_id: int, sub: Submission, sdef: SubmissionDef, locale: str) -> SubmissionPage:

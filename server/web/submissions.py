@@ -5,6 +5,7 @@ Reviews and comments take the same steps as the REST API (server/models/submissi
 same roles: reviewing needs submission.update, reading and commenting submission.read."""
 from __future__ import annotations
 
+import contextlib
 import math
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, send_file, url_for
@@ -53,10 +54,8 @@ def _selection(form, filters: Filters, scope):
         found = opts.from_request(db(), form, filters.export_args(fallback), scope=scope)
     export = found.export
     if export.selection.area_column is None:
-        try:
+        with contextlib.suppress(problems.Problem):
             opts.attach_area_field(db(), form, export)
-        except problems.Problem:
-            pass
     return export
 
 

@@ -28,11 +28,20 @@ class FormLabels:
 
 def languages(xml: str | bytes) -> list[str]:
     root = _root(xml)
-    return [attr(t, "lang") for t in _translations(root)]
+    return [attr(t, "lang") or "" for t in _translations(root)]
 
 
 def _root(xml: str | bytes) -> etree._Element:
     return parse(xml.encode("utf-8") if isinstance(xml, str) else xml)
+
+
+def _model(root: etree._Element) -> etree._Element:
+    """The form's <model>; every form that was accepted has one."""
+    head = child(root, "head")
+    model = child(head, "model") if head is not None else None
+    if model is None:
+        raise ValueError("The form has no <model>.")
+    return model
 
 
 def _translations(root: etree._Element) -> list[etree._Element]:
@@ -53,7 +62,7 @@ def _pick(translations: list[etree._Element], language: str | None) -> etree._El
         if lang.lower() == wanted or (code and code.group(1).lower() == wanted):
             return t
     raise UnknownLanguage(f"The form has no '{language}' labels; it has "
-                          f"{', '.join(attr(t, 'lang') for t in translations)}.")
+                          f"{', '.join(attr(t, 'lang') or '' for t in translations)}.")
 
 
 def _texts(translation: etree._Element | None) -> dict[str, str]:
@@ -65,8 +74,9 @@ def _texts(translation: etree._Element | None) -> dict[str, str]:
             continue
         values = [v for v in text if local(v.tag) == "value"]
         plain = next((v for v in values if not attr(v, "form")), values[0] if values else None)
-        if plain is not None:
-            out[attr(text, "id")] = _text_with_outputs(plain)
+        key = attr(text, "id")
+        if plain is not None and key is not None:
+            out[key] = _text_with_outputs(plain)
     return out
 
 
@@ -105,7 +115,7 @@ def read_labels(xml: str | bytes, language: str | None = None) -> FormLabels:
     """Labels in `language` (a code like `vi`, or the full `Tiếng Việt (vi)`); None: the default."""
     root = _root(xml)
     texts = _texts(_pick(_translations(root), language))
-    model = child(child(root, "head"), "model")
+    model = _model(root)
     instances = {attr(i, "id"): i for i in model if local(i.tag) == "instance" and attr(i, "id")}
     primary = next(i for i in model if local(i.tag) == "instance")
     data = next(c for c in primary if isinstance(c.tag, str))
@@ -146,8 +156,8 @@ def _itemset(itemset: etree._Element, instances: dict, texts: dict[str, str]) ->
         return {}
     value_ref = attr(child(itemset, "value"), "ref") if child(itemset, "value") is not None else "name"
     label_el = child(itemset, "label")
-    label_ref = attr(label_el, "ref") if label_el is not None else "label"
-    by_itext = label_ref and "jr:itext(" in label_ref
+    label_ref = (attr(label_el, "ref") if label_el is not None else None) or "label"
+    by_itext = "jr:itext(" in label_ref
     label_name = (label_ref[label_ref.index("(") + 1:label_ref.rindex(")")].strip() if by_itext else label_ref) or "label"
     out: dict[str, str] = {}
     for item in instance.iter():
@@ -166,7 +176,7 @@ def fields_choosing_from(xml: str | bytes, file_name: str) -> list[str]:
     """Paths of the selects whose choices come from a form-media file (select_one_from_file
     areas.csv), in form order: the last one of a cascade holds the most precise choice."""
     root = _root(xml)
-    model = child(child(root, "head"), "model")
+    model = _model(root)
     wanted = {attr(i, "id") for i in model if local(i.tag) == "instance"
               and (attr(i, "src") or "").rsplit("/", 1)[-1] == file_name}
     primary = next(i for i in model if local(i.tag) == "instance")

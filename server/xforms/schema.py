@@ -10,8 +10,6 @@ from lxml import etree
 
 from server.xforms.safexml import attr, child, local, parse
 
-JR_TEMPLATE = "{http://openrosa.org/javarosa}template"
-
 
 @dataclass(frozen=True)
 class Field:
@@ -23,10 +21,6 @@ class Field:
     @property
     def name(self) -> str:
         return self.path[-1]
-
-    @property
-    def xpath(self) -> str:
-        return "/" + "/".join(self.path)
 
     @property
     def is_leaf(self) -> bool:
@@ -45,9 +39,9 @@ class Schema:
         """The path of the innermost repeat that holds a field (None for the root table)."""
         best = None
         for r in self.repeats():
-            if len(r.path) < len(f.path) and f.path[: len(r.path)] == r.path:
-                if best is None or len(r.path) > len(best):
-                    best = r.path
+            inside = len(r.path) < len(f.path) and f.path[: len(r.path)] == r.path
+            if inside and (best is None or len(r.path) > len(best)):
+                best = r.path
         return best
 
     def leaves(self) -> list[Field]:

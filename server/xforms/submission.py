@@ -98,12 +98,11 @@ def read_rows(root: etree._Element, parsed: ParsedSubmission, schema: Schema) ->
                 walk(c, p, rr.values, key, key)
             elif kind == "structure" or (kind is None and len(c)):
                 walk(c, p, row, row_key, kp)
-            elif kind is not None:
-                if p not in row:
-                    text = c.text or ""
-                    row[p] = text
-                    if kind == "binary" and text.strip():
-                        binaries[text.strip()] = None
+            elif kind is not None and p not in row:
+                text = c.text or ""
+                row[p] = text
+                if kind == "binary" and text.strip():
+                    binaries[text.strip()] = None
     walk(root, "", parsed.root, "", "")
     audit = _meta(root, "audit")
     if audit:

@@ -83,7 +83,7 @@ def convert(data: bytes, file_type: str, fallback_id: str | None) -> Conversion:
             f.write(data)
         try:
             result = pyxform_convert(xlsform=path, warnings=warnings, validate=False, pretty_print=True)
-        except Exception as exc:  # pyxform raises PyXFormError, but also ValueError/KeyError on odd workbooks
+        except Exception as exc:  # noqa: BLE001 pyxform raises PyXFormError, but also ValueError/KeyError on odd workbooks
             message = str(exc).strip().replace(path, f"{stem}.{file_type}") or exc.__class__.__name__
             raise XlsFormError(message, {"error": message, **locate(message)}) from None
     return Conversion(xml=result.xform, warnings=list(result.warnings or warnings),

@@ -10,18 +10,17 @@ from __future__ import annotations
 import itertools
 import random
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from collect import submit
 from helpers import XLSFORMS, XLSX
-
 from server.synthetic import random_household, to_xml
 
 FORM = "household_digital_survey"
 TEAMS = ("Tổ 1 – Quá Giáng", "Tổ 2 – Thạc Gián", "Tổ 3 – Ea Kênh")
 BUSY_VILLAGE = "DN-HV-HP-01"
 # 23 Nov 2026, 09:00 in Vietnam: a fixed week, whatever the day the tests run.
-FIRST_DAY = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)
+FIRST_DAY = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 # Each load's times differ by some microseconds: the indicators' in-process caches are keyed by the data's
 # fingerprint (ids, times), and every test starts from an emptied database with the same ids.
 _LOADS = itertools.count(1)

@@ -14,8 +14,8 @@ from server.web import i18n
 from server.web.charts import MAX_TILES, bar, columns, map_view, mercator
 from server.web.paging import page_number, paginate
 
-from .helpers import make_user
 from .dashboard_data import BUSY_VILLAGE, TEAMS, load
+from .helpers import make_user
 
 
 @pytest.fixture
@@ -172,7 +172,7 @@ def test_the_whole_project_sums_its_provinces(signed_in, admin, data):
 
 def test_a_low_coverage_is_said_before_its_percentages(signed_in, admin, data):
     doc = parse(signed_in.get(f"{data.page}?area=DN-HV-HP"))
-    [entry] = [a for a in admin.get(f"{data.form}/coverage?level=commune&area=DN-HV-HP").get_json()["areas"]]
+    [entry] = admin.get(f"{data.form}/coverage?level=commune&area=DN-HV-HP").get_json()["areas"]
     assert entry["expectedHouseholds"] == 3800 and entry["lowCoverage"]
     summary = text(doc.get_element_by_id("coverage-summary"))
     assert f"{entry['households']} trên 3.800 ({pct(entry['coverage'])})" in summary and "độ phủ thấp" in summary
@@ -241,7 +241,7 @@ def test_follow_up_list_pages_flags_duplicates_and_downloads_the_api_csv(signed_
         items = css(doc, "ol.cards.follow > li")
         assert len(items) <= 25
         shown += items
-        nxt = [a for a in css(doc, "#follow-up nav.pager a[rel=next]")]
+        nxt = list(css(doc, "#follow-up nav.pager a[rel=next]"))
         url = nxt[0].get("href") if nxt else None
     assert [li.get("data-instance") for li in shown] == [h["instanceId"] for h in api]
     for li, h in zip(shown, api):
@@ -445,7 +445,6 @@ def test_pages_are_clamped():
 def test_a_supervisor_limited_to_a_commune_sees_only_its_areas(app, admin, data, admin_password_hash):
     """Area-scoped roles (server/auth/scope.py): the dashboard shows what the API shows the same user."""
     from helpers import Api
-
     from server.models.accounts import create_session, user_by_email
 
     from .helpers import Browserish

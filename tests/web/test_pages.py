@@ -6,6 +6,7 @@ import io
 import pytest
 
 from helpers import ADMIN_EMAIL, ADMIN_PASSWORD, XLSFORMS
+
 from .helpers import Browserish, broken_xlsform, make_user
 
 SURVEY = XLSFORMS / "household_digital_survey.xlsx"

@@ -7,6 +7,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from helpers import ADMIN_EMAIL, ADMIN_PASSWORD
+
 from .helpers import Browserish
 
 HOME, CAFE = "203.0.113.7", "198.51.100.20"

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import random
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import event, select, update
+from sqlalchemy import event, update
 
 from collect import submit
 from helpers import FORM, SURVEY, XLSX, encrypted_form_with_one_submission, table
@@ -138,7 +138,7 @@ def test_the_date_filter_counts_days_in_vietnam_time(signed_in, app, admin, proj
     # 18:30 UTC on 1 November is 01:30 on 2 November in Vietnam.
     with _session(app) as s:
         s.execute(update(Submission).where(Submission.instance_id.in_(order[:2]))
-                  .values(created_at=datetime(2026, 11, 1, 18, 30, tzinfo=timezone.utc)))
+                  .values(created_at=datetime(2026, 11, 1, 18, 30, tzinfo=UTC)))
         s.commit()
     on_the_2nd = shown(signed_in.get(pages_url(project) + "?from=2026-11-02&to=2026-11-02").get_data(as_text=True))
     assert sorted(on_the_2nd) == sorted(order[:2])
@@ -383,7 +383,7 @@ def test_the_edit_history_shows_who_when_and_what_changed(signed_in, admin, clie
     assert history.count("<li>") >= 2 and first in history and h.instance_id in history
     assert "Tổ 1" in history and "hiện hành" in history and "phiên bản đầu tiên" in history
     assert "Cáp quang (FTTH)</del> → <ins>Không có Internet cố định" in history
-    assert f"Thành viên trong hộ 2 ·</span> Tuổi của … (tròn năm):" in history and "<ins>99</ins>" in history
+    assert "Thành viên trong hộ 2 ·</span> Tuổi của … (tròn năm):" in history and "<ins>99</ins>" in history
     assert "Đã sửa" in page
     # A later version's instanceID leads to the submission, as on the REST API.
     resp = signed_in.get(detail_url(project, h.instance_id))

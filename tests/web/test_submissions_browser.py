@@ -7,8 +7,8 @@ from __future__ import annotations
 import random
 
 from collect import submit
-from server.synthetic import random_household, to_xml
 from helpers import FORM
+from server.synthetic import random_household, to_xml
 
 from .helpers import jpeg, sign_in
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -73,7 +73,7 @@ def test_numbers_percentages_and_dates_per_locale():
     assert i18n.number(1473, "vi") == "1.473" and i18n.number(1473, "en") == "1,473"
     assert i18n.percent(75.4, "vi") == "75,4%" and i18n.percent(75.4, "en") == "75.4%"
     assert i18n.number(459326, "vi") == "459.326"
-    moment = datetime(2026, 11, 23, 17, 5, tzinfo=timezone.utc)  # 00:05 on the 24th in Vietnam
+    moment = datetime(2026, 11, 23, 17, 5, tzinfo=UTC)  # 00:05 on the 24th in Vietnam
     assert i18n.when(moment, "vi") == "24/11/2026 00:05"
     assert i18n.when(moment, "en") == "24 Nov 2026, 00:05"
     assert i18n.day(moment, "vi") == "24/11/2026"

@@ -4,10 +4,10 @@ Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-23 08:56:10.053887
 """
-from alembic import op
 import sqlalchemy as sa
-import server.db
+from alembic import op
 
+import server.db
 
 revision = '0002'
 down_revision = '0001'

@@ -4,10 +4,10 @@ Revision ID: 0004
 Revises: 0003
 Create Date: 2026-11-23 09:33:11.047642
 """
-from alembic import op
 import sqlalchemy as sa
-import server.db
+from alembic import op
 
+import server.db
 
 revision = '0004'
 down_revision = '0003'

@@ -4,10 +4,10 @@ Revision ID: 0008
 Revises: 0007
 Create Date: 2026-11-26 09:00:00
 """
-from alembic import op
 import sqlalchemy as sa
-import server.db
+from alembic import op
 
+import server.db
 
 revision = '0008'
 down_revision = '0007'
