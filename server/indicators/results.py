@@ -19,7 +19,7 @@ from server.auth.scope import AreaScope
 from server.indicators import contributions as store
 from server.indicators.report import AreaNode, area_result, roll_up
 from server.indicators.workbook import Workbook
-from server.models.areas import LEVELS, areas_of
+from server.models.areas import LEVELS, Area, areas_of
 from server.models.indicators import indicator_set
 from server.models.projects import Project
 
