@@ -394,13 +394,27 @@ def demo(email: str) -> None:
 
 # --- exports -----------------------------------------------------------------------------------------
 
+# The command's formats: the download each one is (server/exports/downloads.py) and the file it writes.
+EXPORT_KINDS = {"csv": "submissions.csv.zip", "xlsx": "submissions.xlsx", "geojson": "submissions.geojson",
+                "persons": "persons.csv"}
 EXPORT_SUFFIX = {"csv": ".csv.zip", "xlsx": ".xlsx", "geojson": ".geojson", "persons": "-persons.csv"}
+
+
+def export_args(fmt: str, labels: str | None, area: str | None, since: str | None, until: str | None,
+                review_state: str | None, media: bool) -> dict[str, str]:
+    """The REST export options the command's flags stand for, so its file is the REST download's bytes.
+    The CSV zip keeps the merged client audit log without --media (`clientAudits=true`): it is data,
+    a few KB a household, not photos."""
+    args = {"labels": labels, "area": area, "from": since, "to": until, "reviewState": review_state}
+    if fmt == "csv" and not media:
+        args.update(attachments="false", clientAudits="true")
+    return {k: v for k, v in args.items() if v}
 
 
 @main.command("export")
 @click.argument("form_id")
 @click.option("--project", "project_id", type=int, required=True)
-@click.option("--format", "fmt", type=click.Choice(sorted(EXPORT_SUFFIX)), default="csv", show_default=True,
+@click.option("--format", "fmt", type=click.Choice(sorted(EXPORT_KINDS)), default="csv", show_default=True,
               help="csv: Central's CSV zip; xlsx: one sheet per table; geojson: one feature per household; "
                    "persons: one row per roster member with the household's answers")
 @click.option("--labels", default=None, help="a language code (vi, en): labels instead of names")
@@ -417,51 +431,21 @@ EXPORT_SUFFIX = {"csv": ".csv.zip", "xlsx": ".xlsx", "geojson": ".geojson", "per
 @with_appcontext
 def export(form_id: str, project_id: int, fmt: str, labels: str | None, area: str | None, since: str | None,
            until: str | None, review_state: str | None, media: bool, private_key: Path | None, out_dir: Path) -> None:
-    """Write a form's submissions to a file under --out, streamed as the web download is."""
+    """Write a form's submissions to a file under --out: the bytes of the REST download with the same options."""
     import time
 
     from server import problems
-    from server.exports import options as opts
-    from server.models.areas import areas_of
+    from server.exports import downloads
 
-    engine = current_app.extensions["hamlet.engine"]
-    args = {k: v for k, v in {"labels": labels, "area": area, "from": since, "to": until,
-                              "reviewState": review_state, "bom": "true" if fmt == "persons" else None}.items() if v}
+    engine, store = current_app.extensions["hamlet.engine"], current_app.extensions["hamlet.blobs"]
+    args = export_args(fmt, labels, area, since, until, review_state, media)
     with _session() as s:
         form = _form(s, project_id, form_id)
         if form.current_def_id is None:
             raise click.ClickException(f"form '{form_id}' has not been published")
         try:
-            requested = opts.from_request(s, form, args, for_people=fmt == "persons")
-            export_ = requested.export
-            if private_key is not None:
-                from server.exports.decrypted import Decryptor, WrongKey, check_key
-                from server.xforms.encryption import DecryptionFailed, load_private_key
-
-                try:
-                    export_.decryptor = Decryptor(load_private_key(private_key.read_bytes()),
-                                                  current_app.extensions["hamlet.blobs"])
-                    check_key(s.connection(), export_.decryptor, export_.selection, export_.tables)
-                except (DecryptionFailed, WrongKey) as exc:
-                    raise click.ClickException(str(exc)) from None
-            if fmt == "csv":
-                from server.exports.csv_files import zip_chunks
-                # Unlike `attachments=false` on Central's path, the client audit log comes without --media:
-                # it is data (a few KB a household), not photos.
-                chunks = zip_chunks(engine, current_app.extensions["hamlet.blobs"], export_, media, requested.bom,
-                                    client_audits=True)
-            elif fmt == "xlsx":
-                from server.exports.xlsx import xlsx_chunks
-                chunks = xlsx_chunks(engine, export_)
-            elif fmt == "geojson":
-                from server.exports.geojson import geojson_chunks
-                chunks = geojson_chunks(engine, export_)
-            else:
-                from server.exports.persons import Registry, person_chunks
-                if export_.selection.area_path is None:
-                    opts.attach_area_field(s, form, export_)
-                registry = Registry({a.code: (a.name, a.level, a.parent_code) for a in areas_of(s, project_id)})
-                chunks = person_chunks(engine, export_, None, registry, requested.bom)
+            decryptor = downloads.decryptor_from_pem(private_key.read_bytes(), None, store) if private_key else None
+            chunks = downloads.build(s, engine, store, form, EXPORT_KINDS[fmt], args, decryptor).chunks
         except problems.Problem as exc:
             raise click.ClickException(exc.message) from None
     out_dir.mkdir(parents=True, exist_ok=True)

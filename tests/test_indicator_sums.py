@@ -15,7 +15,8 @@ from sqlalchemy import text
 
 from collect import submit
 from helpers import XLSFORMS, XLSX
-from server.models import indicators as store
+from server.indicators import contributions as store
+from server.models.indicators import indicator_set
 from server.synthetic import random_household, to_xml
 
 FORM = "household_digital_survey"
@@ -198,7 +199,7 @@ def test_writing_a_chunk_twice_changes_nothing(app, admin, client, project, form
 
     with app.extensions["hamlet.sessionmaker"]() as s:
         f = live_form(s, project, FORM)
-        found = store.indicator_set(s, f.id)
+        found = indicator_set(s, f.id)
         wb = Workbook.from_json(found.definition)
         ic, ia = store._ensure_tables(s, f.id, len(wb.indicators))
         sub = Submission.__table__

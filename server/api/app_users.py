@@ -6,7 +6,7 @@ from sqlalchemy import delete, select
 
 from server import problems
 from server.api.common import commit, form_or_404, json_body, project_or_404, success
-from server.api.schemas import AppUserIn, AppUserOut
+from server.api.schemas import AppUserIn, app_user_json
 from server.auth.permissions import require, role_by_ref
 from server.context import db
 from server.db import utcnow
@@ -16,7 +16,7 @@ bp = Blueprint("app_users", __name__, url_prefix="/v1/projects/<int:project_id>"
 
 
 def _json(actor: Actor, token: str | None) -> dict:
-    return {**AppUserOut().dump(actor), "token": token}
+    return {**app_user_json(actor), "token": token}
 
 
 def _app_user_or_404(project_id: int, actor_id: int) -> Actor:
@@ -78,7 +78,7 @@ def list_form_assignments(project_id: int, xml_form_id: str, role_ref: str | Non
         stmt = stmt.where(FormAssignment.role == role.system)
         rows = db().scalars(stmt)
         actors = [db().get(Actor, a.actor_id) for a in rows]
-        return [AppUserOut().dump(a) for a in actors if a is not None and a.deleted_at is None]
+        return [app_user_json(a) for a in actors if a is not None and a.deleted_at is None]
     return [{"actorId": a.actor_id, "roleId": role_by_ref(a.role).id} for a in db().scalars(stmt)]
 
 

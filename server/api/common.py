@@ -23,7 +23,7 @@ def json_body(schema: Schema) -> dict[str, Any]:
     else:
         try:
             data = request.get_json(force=True, silent=False)
-        except Exception:
+        except Exception:  # noqa: BLE001 - whatever the decoder raises, the body is not JSON
             raise problems.Unparseable(f"Could not parse the given data ({len(raw)} chars) as JSON.",
                                        details={"format": "json", "rawLength": len(raw)}) from None
     try:

@@ -7,7 +7,7 @@ from sqlalchemy import delete, func, select
 
 from server import problems
 from server.api.common import commit, json_body, project_or_404, success
-from server.api.schemas import In, ProjectIn, ProjectOut, ProjectPatch
+from server.api.schemas import In, ProjectIn, ProjectPatch, project_json
 from server.auth.permissions import ROLES, require_site_admin, role_by_ref, verbs_for
 from server.auth.scope import UnknownAreas, area_assignments_of, assigned_areas, check_hand_out, set_areas
 from server.context import db
@@ -20,7 +20,7 @@ bp = Blueprint("projects", __name__, url_prefix="/v1")
 
 
 def _project_json(project: Project, extended: bool = False) -> dict:
-    body = ProjectOut().dump(project)
+    body = project_json(project)
     if extended:
         body["forms"] = db().scalar(select(func.count()).select_from(Form).where(
             Form.project_id == project.id, Form.deleted_at.is_(None)))

@@ -1,14 +1,16 @@
-"""What goes in and out of the REST API, in Central's JSON shapes (camelCase keys, nulls kept)."""
+"""What goes in and out of the REST API, in Central's JSON shapes (camelCase keys, nulls kept).
+
+What comes in is read by marshmallow schemas (`In`): each bad field becomes a 400 naming it
+(api/common.py `json_body`). What goes out is built by plain functions, one per resource, whose
+dict literal is the response's key order; routes add the conditional keys (verbs, tokens, counts)
+to the dict they return."""
 from __future__ import annotations
 
 from marshmallow import EXCLUDE, Schema, fields, validate
 
 from server.db import isoformat
-
-
-class Timestamp(fields.Field):
-    def _serialize(self, value, attr, obj, **kwargs):
-        return isoformat(value)
+from server.models.accounts import Actor
+from server.models.projects import Project
 
 
 class In(Schema):
@@ -61,35 +63,39 @@ class FormPatch(In):
 
 # --- output ----------------------------------------------------------------------------------------
 
-class ActorOut(Schema):
-    id = fields.Integer()
-    type = fields.String()
-    displayName = fields.String(attribute="display_name")
-    createdAt = Timestamp(attribute="created_at")
-    updatedAt = Timestamp(attribute="updated_at")
-    deletedAt = Timestamp(attribute="deleted_at")
+def actor_json(actor: Actor) -> dict:
+    """Central's Actor: what a web user and an app user share."""
+    return {
+        "id": actor.id,
+        "type": actor.type,
+        "displayName": actor.display_name,
+        "createdAt": isoformat(actor.created_at),
+        "updatedAt": isoformat(actor.updated_at),
+        "deletedAt": isoformat(actor.deleted_at),
+    }
 
 
-class UserOut(ActorOut):
-    email = fields.String()
+def user_json(user: Actor) -> dict:
+    return {**actor_json(user), "email": user.email}
 
 
-class AppUserOut(ActorOut):
-    """The token is added by the caller: it lives in the sessions table, and is null once revoked."""
+def app_user_json(actor: Actor) -> dict:
+    """Central's App User without its token, which the caller adds: it lives in the sessions table,
+    and is null once revoked."""
+    return {**actor_json(actor), "projectId": actor.project_id, "createdBy": actor.created_by_id}
 
-    projectId = fields.Integer(attribute="project_id")
-    createdBy = fields.Integer(attribute="created_by_id", allow_none=True)
 
-
-class ProjectOut(Schema):
-    id = fields.Integer()
-    name = fields.String()
-    description = fields.String(allow_none=True)
-    archived = fields.Boolean()
-    keyId = fields.Integer(attribute="key_id", allow_none=True)
-    createdAt = Timestamp(attribute="created_at")
-    updatedAt = Timestamp(attribute="updated_at")
-    deletedAt = Timestamp(attribute="deleted_at")
+def project_json(project: Project) -> dict:
+    return {
+        "id": project.id,
+        "name": project.name,
+        "description": project.description,
+        "archived": project.archived,
+        "keyId": project.key_id,
+        "createdAt": isoformat(project.created_at),
+        "updatedAt": isoformat(project.updated_at),
+        "deletedAt": isoformat(project.deleted_at),
+    }
 
 
 def form_json(form, form_def, extra: dict | None = None) -> dict:

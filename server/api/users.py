@@ -7,7 +7,7 @@ from sqlalchemy.exc import IntegrityError
 
 from server import problems
 from server.api.common import commit, json_body, success
-from server.api.schemas import PasswordChange, UserIn, UserOut, UserPatch
+from server.api.schemas import PasswordChange, UserIn, UserPatch, actor_json, user_json
 from server.auth.permissions import require_site_admin
 from server.auth.throttle import is_own_password
 from server.context import db
@@ -40,7 +40,7 @@ def _current() -> Actor:
 
 
 def _user_json(user: Actor, extended: bool = False) -> dict:
-    body = UserOut().dump(user)
+    body = user_json(user)
     if extended:
         body["verbs"] = ["*"] if user.is_site_admin else []
     return body
@@ -51,7 +51,7 @@ def current():
     actor = _current()
     extended = request.headers.get("X-Extended-Metadata", "").lower() == "true"
     if actor.type != USER:
-        return {**UserOut().dump(actor), "email": None}
+        return {**actor_json(actor), "email": None}
     return _user_json(actor, extended)
 
 

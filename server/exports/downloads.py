@@ -80,7 +80,8 @@ def build(db: Session, engine: Engine, store: BlobStore, form: Form, kind: str, 
         export = requested(db, form, args, decryptor=decryptor, scope=scope)
         media = str(args.get("attachments", "")).strip().lower() != "false"
         name = f"{form.xml_form_id}.zip" if media else f"{form.xml_form_id}.csv.zip"
-        return Download(name, "application/zip", zip_chunks(engine, store, export.export, media, export.bom))
+        return Download(name, "application/zip", zip_chunks(engine, store, export.export, media, export.bom,
+                                                            client_audits=_client_audits(args, media)))
     if kind == "submissions.csv":
         from server.exports.csv_files import root_csv_chunks
 
@@ -94,6 +95,17 @@ def build(db: Session, engine: Engine, store: BlobStore, form: Form, kind: str, 
     if kind == "persons.csv":
         return _persons(db, engine, form, args, decryptor, scope)
     raise problems.NotFound(f"There is no download '{kind}'.")
+
+
+def _client_audits(args: dict, media: bool) -> bool:
+    """Hamlet's `clientAudits=true` keeps the merged client audit log with `attachments=false` (it is
+    data, a few KB a household, not photos; `hamlet export` asks for it); by default the log comes
+    with the media, as in Central."""
+    value = str(args.get("clientAudits") or "").strip().lower()
+    if value not in ("", "true", "false"):
+        raise problems.UnexpectedValue(f"'clientAudits' must be true or false, not '{args['clientAudits']}'.",
+                                       details={"field": "clientAudits"})
+    return value == "true" if value else media
 
 
 def _xlsx(db: Session, engine: Engine, form: Form, args: dict, decryptor, scope) -> Download:

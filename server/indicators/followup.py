@@ -11,10 +11,10 @@ import pandas as pd
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from server.indicators.contributions import contributions_table
 from server.indicators.expressions import compile_expression
 from server.indicators.workbook import Indicator, Workbook
 from server.models.form_data import data_tables
-from server.models.indicators import _contributions_table
 from server.models.submissions import Submission, SubmissionDef
 
 
@@ -26,7 +26,7 @@ def _frame(conn, stmt) -> pd.DataFrame:
 def _households(db: Session, form_id: int, workbook: Workbook, area_codes: set[str] | None,
                 include_rejected: bool):
     """Current, undeleted households (optionally of some areas) with their identity columns."""
-    ic = _contributions_table(form_id, len(workbook.indicators))
+    ic = contributions_table(form_id, len(workbook.indicators))
     s, d = Submission.__table__, SubmissionDef.__table__
     stmt = (select(ic.c.submission_id, ic.c.area_code, s.c.instance_id, s.c.submitter_id, s.c.created_at,
                    d.c.instance_name)

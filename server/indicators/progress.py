@@ -2,7 +2,7 @@
 households as points coloured by an indicator — each one SQL statement over the stored contributions.
 
 Reads `ic{form}` (one row per household: its area code, its state, its numerator and denominator per
-indicator; see server/models/indicators.py), so the caller must have brought it up to date first
+indicator; see server/indicators/contributions.py), so the caller must have brought it up to date first
 (`results.report` does). A household counts here exactly when it counts in the indicators report: its
 state is counted (not deleted), or rejected when rejected ones are asked for, and it was received in
 the date range when one is given. Nothing grows with the number of households but the map's points,
@@ -16,10 +16,10 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import BigInteger, cast, func, select
 from sqlalchemy.orm import Session
 
+from server.indicators.contributions import contributions_table, counted_states
 from server.indicators.workbook import Workbook
 from server.models.accounts import Actor
 from server.models.form_data import FormColumn, data_tables
-from server.models.indicators import _contributions_table, counted_states
 from server.models.submissions import Submission
 
 # Days are counted in Vietnam's time (UTC+7, no daylight saving since 1975), as the teams live them.
@@ -59,7 +59,7 @@ def coverage_counts(db: Session, form_id: int, workbook: Workbook, area_codes: s
     """Households visited per area code (`byArea`), per submitter (`byEnumerator`: households and areas,
     most first) and per day in Vietnam (`byDay`, oldest first), of the areas given (None: all)."""
     count = len(workbook.indicators)
-    ic = _contributions_table(form_id, count)
+    ic = contributions_table(form_id, count)
     s = Submission.__table__
     joined = ic.join(s, s.c.id == ic.c.submission_id)
     where = _where(ic, s, area_codes, include_rejected, since, until)
@@ -141,7 +141,7 @@ def household_points(db: Session, form_id: int, workbook: Workbook, indicator: s
     if column is None:
         return MapPoints(None, households)
     k = next(i for i, ind in enumerate(workbook.indicators) if ind.name == indicator)
-    ic = _contributions_table(form_id, len(workbook.indicators))
+    ic = contributions_table(form_id, len(workbook.indicators))
     s = Submission.__table__
     root = data_tables(db, form_id).root
     joined = ic.join(root, root.c.submission_id == ic.c.submission_id)

@@ -16,10 +16,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.auth.scope import AreaScope
+from server.indicators import contributions as store
 from server.indicators.report import AreaNode, area_result, roll_up
 from server.indicators.workbook import Workbook
-from server.models import indicators as store
 from server.models.areas import LEVELS, Area, areas_of
+from server.models.indicators import indicator_set
 from server.models.projects import Project
 
 
@@ -59,7 +60,7 @@ _lock = threading.Lock()
 
 
 def _registry_version(db: Session, project_id: int) -> int:
-    return db.execute(select(Project.areas_generation).where(Project.id == project_id)).scalar_one()
+    return db.scalar(select(Project.areas_generation).where(Project.id == project_id))
 
 
 def report(db: Session, form, query: ReportQuery) -> dict:
@@ -76,7 +77,7 @@ def report_body(db: Session, form, query: ReportQuery, serialise: Callable[[dict
 
 
 def _report(db: Session, form, query: ReportQuery) -> _Entry:
-    found = store.indicator_set(db, form.id)
+    found = indicator_set(db, form.id)
     if found is None:
         raise ReportError("This form has no indicators yet; upload an indicators workbook (PUT …/indicators).")
     workbook = Workbook.from_json(found.definition)
@@ -152,7 +153,7 @@ def _scope(db: Session, project_id: int, area: str | None, level: str | None = N
 
 
 def _prepared(db: Session, form) -> Workbook:
-    found = store.indicator_set(db, form.id)
+    found = indicator_set(db, form.id)
     if found is None:
         raise ReportError("This form has no indicators workbook yet; its settings name the area field.")
     workbook = Workbook.from_json(found.definition)

@@ -92,7 +92,7 @@ def _sheet(wb, name: str, errors: list[dict], required: bool = True):
         if ws.title.strip().lower() == name:
             rows = [["" if v is None else (str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)).strip()
                      for v in r] for r in ws.iter_rows(values_only=True)]
-            return [r for r in rows]
+            return rows
     if required:
         errors.append({"sheet": name, "row": None, "column": None, "message": f"The workbook has no '{name}' sheet."})
     return None
@@ -130,30 +130,43 @@ def _labels(cells: dict) -> dict[str, str]:
     return out
 
 
+class _Problems(list):
+    """The workbook's mistakes in the order found: the settings, then the indicators, then the targets."""
+
+    def at(self, sheet: str, row: int, cells: dict, column: str, message: str) -> None:
+        """A mistake in one cell: its sheet, row, column name and, when the column is there, its letter."""
+        letter = cells.get(column, ("", ""))[0] if cells else ""
+        self.append({"sheet": sheet, "row": row, "column": column,
+                     "cell": f"{letter}{row}" if letter and row else None, "message": message})
+
+
 def parse_workbook(data: bytes, schema: Schema) -> Workbook:
+    """The workbook checked against the form's schema; WorkbookInvalid lists every mistake at once."""
     from openpyxl import load_workbook
 
-    from server.indicators.expressions import ExpressionError, parse, resolve
-
-    errors: list[dict] = []
+    errors = _Problems()
     try:
         wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises several kinds for files that are not workbooks
+    except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds for files that are not workbooks
         raise WorkbookInvalid([{"sheet": None, "row": None, "column": None,
                                 "message": f"The upload is not an .xlsx workbook ({exc.__class__.__name__})."}]) from None
     ind_rows, tgt_rows, set_rows = _sheet(wb, "indicators", errors), _sheet(wb, "targets", errors), _sheet(wb, "settings", errors)
     wb.close()
     if errors:
-        raise WorkbookInvalid(errors)
+        raise WorkbookInvalid(list(errors))
+    area_field, area_path, contacts = _settings_sheet(set_rows, schema, errors)
+    indicators, named = _indicators_sheet(ind_rows, schema, errors)
+    criteria = _targets_sheet(tgt_rows, named, errors)
+    if errors:
+        raise WorkbookInvalid(list(errors))
+    return Workbook(area_field, area_path, indicators, criteria, contacts)
 
-    repeats = {r.path[-1]: r.path for r in schema.repeats()}
 
-    def err(sheet, row, cells, col, message):
-        letter = cells.get(col, ("", ""))[0] if cells else ""
-        errors.append({"sheet": sheet, "row": row, "column": col, "cell": f"{letter}{row}" if letter and row else None,
-                       "message": message})
+def _settings_sheet(set_rows: list, schema: Schema, errors: _Problems) -> tuple[str, str, dict[str, str]]:
+    """The settings sheet: (area_field, its path, contact field paths). A two-column sheet (key,
+    value) or a header row with area_field."""
+    from server.indicators.expressions import ExpressionError, parse, resolve
 
-    # settings: a two-column sheet (key, value) or a header row with area_field.
     _, settings_rows = _table(set_rows, "settings", (), errors)
     area_field = ""
     contacts: dict[str, str] = {}
@@ -168,7 +181,7 @@ def parse_workbook(data: bytes, schema: Schema) -> Workbook:
             if owner is not None:
                 contacts[key] = "/".join(owner.path)
             elif key in cells:
-                err("settings", n, cells, key, f"The form has no field '{name}'.")
+                errors.at("settings", n, cells, key, f"The form has no field '{name}'.")
     if not area_field and set_rows and len(set_rows) > 1 and set_rows[0] and set_rows[0][0].lower() == "key":
         area_field = next((r[1] for r in set_rows[1:] if r and r[0] == "area_field" and len(r) > 1), "")
     area_path = ""
@@ -180,88 +193,116 @@ def parse_workbook(data: bytes, schema: Schema) -> Workbook:
             area_path = resolve(parse(f"${{{area_field}}}"), schema, None)[area_field]
         except ExpressionError as exc:
             errors.append({"sheet": "settings", "row": 2, "column": "area_field", "cell": None, "message": str(exc)})
+    return area_field, area_path, contacts
 
+
+def _indicators_sheet(ind_rows: list, schema: Schema, errors: _Problems) -> tuple[list[Indicator], dict[str, int]]:
+    """The indicators sheet: (the valid indicators, {name: row} of every named one), so that the
+    targets can tell an unknown indicator from one whose row has a mistake."""
     _, rows = _table(ind_rows, "indicators", ("name", "unit", "filter", "condition"), errors)
+    repeats = {r.path[-1]: r.path for r in schema.repeats()}
     indicators: list[Indicator] = []
-    seen: dict[str, int] = {}
+    named: dict[str, int] = {}
     for n, cells in rows:
         name = cells.get("name", ("", ""))[1]
         if not name:
-            err("indicators", n, cells, "name", "The indicator has no name.")
+            errors.at("indicators", n, cells, "name", "The indicator has no name.")
             continue
-        if name in seen:
-            err("indicators", n, cells, "name", f"Duplicate indicator '{name}' (first on row {seen[name]}).")
+        if name in named:
+            errors.at("indicators", n, cells, "name", f"Duplicate indicator '{name}' (first on row {named[name]}).")
             continue
-        seen[name] = n
-        unit = (cells.get("unit", ("", ""))[1] or HOUSEHOLD).strip()
-        if unit == HOUSEHOLD:
-            unit_path: tuple[str, ...] | None = None
-        elif unit in repeats:
-            unit_path = repeats[unit]
-        else:
-            err("indicators", n, cells, "unit", f"Unknown unit '{unit}'; use 'household' or a repeat group of the "
-                f"form ({', '.join(repeats) or 'it has none'}).")
-            continue
-        fields: dict[str, str] = {}
-        ok = True
-        for col in ("filter", "condition"):
-            text = cells.get(col, ("", ""))[1]
-            if not text:
-                if col == "condition":
-                    err("indicators", n, cells, col, "The condition is empty: say who counts in the numerator.")
-                    ok = False
-                continue
-            try:
-                fields.update(resolve(parse(text), schema, unit_path))
-            except ExpressionError as exc:
-                err("indicators", n, cells, col, f"{exc} (in: {text})")
-                ok = False
-        if ok:
-            indicators.append(Indicator(name, _labels(cells), unit, "/".join(unit_path) if unit_path else "",
-                                        cells.get("filter", ("", ""))[1], cells["condition"][1], fields))
+        named[name] = n
+        found = _indicator(n, cells, name, schema, repeats, errors)
+        if found is not None:
+            indicators.append(found)
+    return indicators, named
 
-    _, rows = _table(tgt_rows, "targets", ("target_set", "criterion", "indicator", "comparator", "threshold", "level"), errors)
-    criteria: list[Criterion] = []
-    seen_criteria: dict[tuple[str, str, str], int] = {}
-    for n, cells in rows:
-        get = lambda c: cells.get(c, ("", ""))[1]  # noqa: E731
-        target_set, criterion, indicator = get("target_set"), get("criterion"), get("indicator")
-        if not target_set:
-            err("targets", n, cells, "target_set", "The target set is empty.")
-        if not criterion:
-            err("targets", n, cells, "criterion", "The criterion has no id.")
-        key = (target_set, criterion, get("level").lower())
-        if criterion and key in seen_criteria:
-            err("targets", n, cells, "criterion", f"Duplicate criterion '{criterion}' in target set '{target_set}' "
-                f"(first on row {seen_criteria[key]}).")
-        seen_criteria.setdefault(key, n)
-        if indicator not in seen:
-            hint = _close(indicator, list(seen))
-            err("targets", n, cells, "indicator", f"Unknown indicator '{indicator}'{hint}.")
-        comparator = get("comparator").replace("≥", ">=").replace("≤", "<=").replace("=>", ">=").replace("=<", "<=")
-        if comparator not in COMPARATORS:
-            err("targets", n, cells, "comparator", f"Unknown comparator '{get('comparator')}'; use one of {', '.join(COMPARATORS)}.")
-        threshold = None
+
+def _indicator(n: int, cells: dict, name: str, schema: Schema, repeats: dict, errors: _Problems) -> Indicator | None:
+    """One row of the indicators sheet: its unit and expressions checked against the form."""
+    from server.indicators.expressions import ExpressionError, parse, resolve
+
+    unit = (cells.get("unit", ("", ""))[1] or HOUSEHOLD).strip()
+    if unit == HOUSEHOLD:
+        unit_path: tuple[str, ...] | None = None
+    elif unit in repeats:
+        unit_path = repeats[unit]
+    else:
+        errors.at("indicators", n, cells, "unit", f"Unknown unit '{unit}'; use 'household' or a repeat group of the "
+                  f"form ({', '.join(repeats) or 'it has none'}).")
+        return None
+    fields: dict[str, str] = {}
+    ok = True
+    for col in ("filter", "condition"):
+        text = cells.get(col, ("", ""))[1]
+        if not text:
+            if col == "condition":
+                errors.at("indicators", n, cells, col, "The condition is empty: say who counts in the numerator.")
+                ok = False
+            continue
         try:
-            threshold = float(get("threshold").replace("%", "").replace(",", "."))
-            if not 0 <= threshold <= 100:
-                err("targets", n, cells, "threshold", f"The threshold {get('threshold')} is outside 0–100 (a percentage).")
+            fields.update(resolve(parse(text), schema, unit_path))
+        except ExpressionError as exc:
+            errors.at("indicators", n, cells, col, f"{exc} (in: {text})")
+            ok = False
+    if not ok:
+        return None
+    return Indicator(name, _labels(cells), unit, "/".join(unit_path) if unit_path else "",
+                     cells.get("filter", ("", ""))[1], cells["condition"][1], fields)
+
+
+def _targets_sheet(tgt_rows: list, named: dict[str, int], errors: _Problems) -> list[Criterion]:
+    """The targets sheet: one criterion per row, each checked against the indicators named."""
+    _, rows = _table(tgt_rows, "targets", ("target_set", "criterion", "indicator", "comparator", "threshold", "level"),
+                     errors)
+    criteria: list[Criterion] = []
+    first_rows: dict[tuple[str, str, str], int] = {}
+    for n, cells in rows:
+        criteria.append(_criterion(n, cells, named, first_rows, errors))
+    return criteria
+
+
+def _criterion(n: int, cells: dict, named: dict[str, int], first_rows: dict, errors: _Problems) -> Criterion:
+    """One row of the targets sheet; `first_rows` remembers where each (target set, criterion, level) was first."""
+    def get(column: str) -> str:
+        return cells.get(column, ("", ""))[1]
+
+    target_set, criterion, indicator = get("target_set"), get("criterion"), get("indicator")
+    if not target_set:
+        errors.at("targets", n, cells, "target_set", "The target set is empty.")
+    if not criterion:
+        errors.at("targets", n, cells, "criterion", "The criterion has no id.")
+    key = (target_set, criterion, get("level").lower())
+    if criterion and key in first_rows:
+        errors.at("targets", n, cells, "criterion", f"Duplicate criterion '{criterion}' in target set '{target_set}' "
+                  f"(first on row {first_rows[key]}).")
+    first_rows.setdefault(key, n)
+    if indicator not in named:
+        hint = _close(indicator, list(named))
+        errors.at("targets", n, cells, "indicator", f"Unknown indicator '{indicator}'{hint}.")
+    comparator = get("comparator").replace("≥", ">=").replace("≤", "<=").replace("=>", ">=").replace("=<", "<=")
+    if comparator not in COMPARATORS:
+        errors.at("targets", n, cells, "comparator",
+                  f"Unknown comparator '{get('comparator')}'; use one of {', '.join(COMPARATORS)}.")
+    threshold = None
+    try:
+        threshold = float(get("threshold").replace("%", "").replace(",", "."))
+        if not 0 <= threshold <= 100:
+            errors.at("targets", n, cells, "threshold", f"The threshold {get('threshold')} is outside 0–100 (a percentage).")
+    except ValueError:
+        errors.at("targets", n, cells, "threshold",
+                  f"The threshold '{get('threshold')}' is not a number (a percentage, 0–100).")
+    level = get("level").lower()
+    if level not in LEVELS:
+        errors.at("targets", n, cells, "level", f"Unknown level '{get('level')}'; use one of {', '.join(LEVELS)}.")
+    year = None
+    if get("year"):
+        try:
+            year = int(get("year"))
         except ValueError:
-            err("targets", n, cells, "threshold", f"The threshold '{get('threshold')}' is not a number (a percentage, 0–100).")
-        level = get("level").lower()
-        if level not in LEVELS:
-            err("targets", n, cells, "level", f"Unknown level '{get('level')}'; use one of {', '.join(LEVELS)}.")
-        year = None
-        if get("year"):
-            try:
-                year = int(get("year"))
-            except ValueError:
-                err("targets", n, cells, "year", f"The year '{get('year')}' is not a whole number.")
-        criteria.append(Criterion(target_set, _labels(cells), criterion, indicator, comparator, threshold or 0.0,
-                                  level, year, get("pillar") or None))
-    if errors:
-        raise WorkbookInvalid(errors)
-    return Workbook(area_field, area_path, indicators, criteria, contacts)
+            errors.at("targets", n, cells, "year", f"The year '{get('year')}' is not a whole number.")
+    return Criterion(target_set, _labels(cells), criterion, indicator, comparator, threshold or 0.0,
+                     level, year, get("pillar") or None)
 
 
 def _close(word: str, options: list[str]) -> str:

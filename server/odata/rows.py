@@ -25,8 +25,9 @@ Central computes, its parent key `__Submissions-id` or `__Submissions-<path>-id`
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from operator import itemgetter
 from urllib.parse import quote_plus
 
 from sqlalchemy import and_, exists, func, literal, or_, select
@@ -57,10 +58,27 @@ ATTACHMENTS = SubmissionAttachment.__table__
 
 @dataclass
 class Shape:
-    """How one table's row (or a group in it) becomes a JSON object. Leaves index into the row's
-    selected data columns; groups share them; repeats get a navigation link (or their rows)."""
-    entries: list[tuple] = field(default_factory=list)     # (key, index, convert, None) / (key, None, None, Shape)
+    """How one table's row (or a group in it) becomes a JSON object. Leaves name their data column
+    (`c12`); groups nest; repeats get a navigation link (or their rows). `resolved` gives the same
+    shape with each leaf's column replaced by its position in one query's rows, so that filling an
+    object reads each cell by index: the names are looked up once per query, never per cell."""
+    entries: list[tuple] = field(default_factory=list)     # (key, column, convert, None) / (key, None, None, Shape)
     repeats: list[Node] = field(default_factory=list)
+
+    def resolved(self, at: Mapping[str, int]) -> Shape:
+        return Shape([(key, None if column is None else at[column], convert, None) if group is None
+                      else (key, None, None, group.resolved(at)) for key, column, convert, group in self.entries],
+                     self.repeats)
+
+
+def _positions(columns: list) -> dict[str, int]:
+    """{label: position} of a query's selected columns: how its rows are read by name."""
+    return {name: i for i, name in enumerate(select(*columns).selected_columns.keys())}
+
+
+def _reader(at: Mapping[str, int], *names: str) -> Callable:
+    """A function giving the named columns of a row as a tuple, for unpacking by name."""
+    return itemgetter(*(at[n] for n in names))
 
 
 def _live(form_id: int, scope) -> list:
@@ -115,12 +133,9 @@ def _shape(container: Node, chosen: set[Node] | None, columns: list[str], wkt: b
         elif c.type == "repeat":
             shape.repeats.append(c)
         else:
-            if c.column is None:
-                index = None
-            else:
-                index = len(columns)
+            if c.column is not None:
                 columns.append(c.column)
-            shape.entries.append((c.key, index, converter(c.type, wkt), None))
+            shape.entries.append((c.key, c.column, converter(c.type, wkt), None))
     return shape
 
 
@@ -216,41 +231,53 @@ def make_plan(db: Session, form: Form, table_name: str, query: ODataQuery | Mapp
 
 # --- building JSON objects ----------------------------------------------------------------------
 
+@dataclass
+class _Expanded:
+    """One nested repeat's rows for `$expand=*`, by (submission id, parent key), and how to read them."""
+    rows: dict
+    shape: Shape            # resolved against the rows' positions
+    row_key: int            # position of `row_key`
+
+
 class _Builder:
     def __init__(self, plan: Plan):
         self.plan = plan
         self.expand = plan.query.expand
-        self.exists: dict[str, set] = {}        # repeat path → {(submission id, parent key)}
-        self.children: dict[str, dict] = {}     # repeat path → {(submission id, parent key): [rows]}
+        self.exists: dict[str, set] = {}            # repeat path → {(submission id, parent key)}
+        self.children: dict[str, _Expanded] = {}    # repeat path → its rows under each parent
 
     def load_expanded(self, submission_ids: list[int]) -> None:
         """`$expand=*`: every nested repeat row of these submissions, by (submission, parent key)."""
         if not submission_ids:
             return
         conn = self.plan.db.connection()
-        for path, (_, cols) in self.plan.child_shapes.items():
+        for path, (shape, cols) in self.plan.child_shapes.items():
             t = self.plan.tables.repeats.get(path)
+            if t is None:
+                self.children.pop(path, None)
+                continue
+            columns = [t.c.submission_id, t.c.row_key, t.c.parent_key, *[t.c[c] for c in cols]]
+            at = _positions(columns)
+            parent_of = _reader(at, "submission_id", "parent_key")
             groups: dict = {}
-            if t is not None:
-                stmt = (select(t.c.submission_id, t.c.row_key, t.c.parent_key, *[t.c[c] for c in cols])
-                        .where(t.c.submission_id.in_(submission_ids)).order_by(t.c.id))
-                for row in conn.execute(stmt).all():
-                    groups.setdefault((row[0], row[2]), []).append(row)
-            self.children[path] = groups
+            for row in conn.execute(select(*columns).where(t.c.submission_id.in_(submission_ids)).order_by(t.c.id)):
+                groups.setdefault(parent_of(row), []).append(row)
+            self.children[path] = _Expanded(groups, shape.resolved(at), at["row_key"])
 
-    def note_links(self, nodes: list[Node], row, first: int, sub_id: int, row_key: str) -> None:
-        """Record which nested repeats have rows, from the EXISTS columns of a row."""
-        for i, node in enumerate(nodes):
-            if row[first + i]:
+    def note_links(self, links: list[tuple[Node, int]], row, sub_id: int, row_key: str) -> None:
+        """Record which nested repeats have rows, from the EXISTS columns of a row ((node, position))."""
+        for node, at in links:
+            if row[at]:
                 self.exists.setdefault(node.path, set()).add((sub_id, row_key))
 
-    def fill(self, shape: Shape, values, offset: int, sub_id: int, iid: str, row_key: str, extras) -> dict:
+    def fill(self, shape: Shape, values, sub_id: int, iid: str, row_key: str, extras) -> dict:
+        """The JSON object of a row (`values`) through a resolved shape."""
         d: dict = {}
         for key, index, convert, group in shape.entries:
             if group is not None:
-                d[key] = self.fill(group, values, offset, sub_id, iid, row_key, None)
+                d[key] = self.fill(group, values, sub_id, iid, row_key, None)
                 continue
-            v = None if index is None else values[offset + index]
+            v = None if index is None else values[index]
             if v is None or v == "":
                 d[key] = None
             else:
@@ -260,12 +287,12 @@ class _Builder:
         for node in shape.repeats:
             key = (sub_id, row_key)
             if self.expand:
-                rows = self.children.get(node.path, {}).get(key)
+                found = self.children.get(node.path)
+                rows = found.rows.get(key) if found is not None else None
                 if rows:
                     d[node.key + "@odata.navigationLink"] = navigation_link(iid, row_key, node)
-                    child_shape = self.plan.child_shapes[node.path][0]
-                    d[node.key] = [self.fill(child_shape, r, 3, sub_id, iid, r[1], (("__id", repeat_id(iid, r[1])),))
-                                   for r in rows]
+                    d[node.key] = [self.fill(found.shape, r, sub_id, iid, r[found.row_key],
+                                             (("__id", repeat_id(iid, r[found.row_key])),)) for r in rows]
             elif key in self.exists.get(node.path, ()):
                 d[node.key + "@odata.navigationLink"] = navigation_link(iid, row_key, node)
         return d
@@ -273,25 +300,35 @@ class _Builder:
 
 def _all_repeats(shape: Shape) -> list[Node]:
     out = list(shape.repeats)
-    for entry in shape.entries:
-        if entry[3] is not None:
-            out.extend(_all_repeats(entry[3]))
+    for _key, _column, _convert, group in shape.entries:
+        if group is not None:
+            out.extend(_all_repeats(group))
     return out
 
 
+def _link_label(node: Node) -> str:
+    return f"link:{node.path}"
+
+
 def _link_columns(plan: Plan, nodes: list[Node], submission_id, row_key) -> list:
-    """EXISTS columns telling, per row, whether each nested repeat has rows under it (its link)."""
+    """EXISTS columns telling, per row, whether each nested repeat has rows under it (its link),
+    each labelled by its repeat (`_link_label`)."""
     out = []
     for node in nodes:
         t = plan.tables.repeats.get(node.path)
         if t is None:
-            out.append(literal(False))
+            out.append(literal(False).label(_link_label(node)))
             continue
         cond = t.c.submission_id == submission_id
         if row_key is not None:
             cond = and_(cond, t.c.parent_key == row_key)
-        out.append(exists().where(cond))
+        out.append(exists().where(cond).label(_link_label(node)))
     return out
+
+
+def _links(nodes: list[Node], at: Mapping[str, int]) -> list[tuple[Node, int]]:
+    """(repeat, position of its EXISTS column) for `_Builder.note_links`."""
+    return [(node, at[_link_label(node)]) for node in nodes]
 
 
 # --- walking submissions -------------------------------------------------------------------------
@@ -301,17 +338,19 @@ def _submission_batches(plan: Plan, columns: list, joined, cursor: tuple | None,
     """The plan's submissions in order, in batches: `columns` selected from `joined` (which holds
     `submissions`), for the ids a narrow ordered query on `submissions` alone picks. `cursor`:
     (created_at, id) to continue after (or from, when `inclusive`), in the default order only.
-    The first two columns must be the submission's id and created_at."""
+    `columns` must hold the submission's `id` and `created_at` under those names."""
     s = SUBMISSIONS
     conn = plan.db.connection()
+    position_of = _reader(_positions(columns), "created_at", "id")
     last, offset = None, first_offset
     while True:
         n = next(sizes)
         ids = select(s.c.id.label("page_id")).where(*plan.where)
-        at = last or cursor
-        if plan.keyset and at is not None:
-            same = s.c.id <= at[1] if (inclusive and last is None) else s.c.id < at[1]
-            ids = ids.where(or_(s.c.created_at < at[0], and_(s.c.created_at == at[0], same)))
+        after = last or cursor
+        if plan.keyset and after is not None:
+            created_at, sub_id = after
+            same = s.c.id <= sub_id if (inclusive and last is None) else s.c.id < sub_id
+            ids = ids.where(or_(s.c.created_at < created_at, and_(s.c.created_at == created_at, same)))
         ids = ids.order_by(*plan.order).limit(n)
         if offset:
             ids = ids.offset(offset)
@@ -324,7 +363,7 @@ def _submission_batches(plan: Plan, columns: list, joined, cursor: tuple | None,
         if len(rows) < n:
             return
         if plan.keyset:
-            last, offset = (rows[-1][1], rows[-1][0]), 0
+            last, offset = position_of(rows[-1]), 0
         else:
             offset += len(rows)
 
@@ -335,7 +374,7 @@ def _cursor_of(plan: Plan, instance_id) -> tuple | None:
         raise problems.ODataSkiptokenInvalid()
     stmt = select(s.c.created_at, s.c.id).where(*_live(plan.form_id, plan.scope), s.c.instance_id == instance_id)
     row = plan.db.connection().execute(stmt).first()
-    return (row[0], row[1]) if row else None
+    return (row.created_at, row.id) if row else None
 
 
 def _sizes(first: int | None, then: int) -> Iterator[int]:
@@ -346,58 +385,72 @@ def _sizes(first: int | None, then: int) -> Iterator[int]:
 
 # --- Submissions ---------------------------------------------------------------------------------
 
-# Columns of the root query, before the EXISTS columns of repeats and the data columns.
-(_ID, _CREATED, _IID, _UPDATED, _DELETED, _SUBMITTER, _DEVICE, _REVIEW, _EDITS, _DEF, _NAME, _ENC, _VERSION,
- _PRESENT, _EXPECTED) = range(15)
-_ROOT_META = 15
+def _root_meta() -> list:
+    """The root query's columns about each submission, by name (before its links and data columns)."""
+    s, a = SUBMISSIONS, ATTACHMENTS
+    present = (select(func.count(a.c.blob_id)).where(a.c.submission_def_id == s.c.current_def_id)
+               .scalar_subquery())
+    expected = select(func.count()).where(a.c.submission_def_id == s.c.current_def_id).scalar_subquery()
+    return [s.c.id.label("id"), s.c.created_at.label("created_at"), s.c.instance_id.label("instance_id"),
+            s.c.updated_at.label("updated_at"), s.c.deleted_at.label("deleted_at"),
+            s.c.submitter_id.label("submitter_id"), s.c.device_id.label("device_id"),
+            s.c.review_state.label("review_state"), s.c.edits.label("edits"),
+            s.c.current_def_id.label("current_def_id"), ACTORS.c.display_name.label("submitter_name"),
+            SD.c.encrypted.label("encrypted"), FD.c.version.label("version"), present.label("present"),
+            expected.label("expected")]
 
 
-def _system(plan: Plan, rows: list) -> dict[int, dict]:
-    """`__system` of each submission row, keyed by submission id."""
+_SYSTEM_COLUMNS = ("id", "created_at", "updated_at", "submitter_id", "submitter_name", "present", "expected",
+                   "current_def_id", "review_state", "device_id", "edits", "version", "deleted_at")
+
+
+def _system(plan: Plan, rows: list, at: Mapping[str, int]) -> dict[int, dict]:
+    """`__system` of each submission row (read by the positions `at`), keyed by submission id."""
     wanted = plan.metadata
     if wanted is not None and "__system" not in wanted and not any(m.startswith("__system/") for m in wanted):
         return {}
     conn = plan.db.connection()
-    edited = [r[_ID] for r in rows if r[_EDITS]]
+    edited = [sub_id for sub_id, edits in map(_reader(at, "id", "edits"), rows) if edits]
     first_versions: dict[int, str] = {}
     if edited:
         firsts = (select(func.min(SD.c.id)).where(SD.c.submission_id.in_(edited)).group_by(SD.c.submission_id))
         first_versions = dict(conn.execute(select(SD.c.submission_id, FD.c.version)
                                            .join(FD, FD.c.id == SD.c.form_def_id).where(SD.c.id.in_(firsts))).all())
-    status = _encryption_status(plan, [r for r in rows if r[_ENC]])
+    status = _encryption_status(plan, [d for d, enc in map(_reader(at, "current_def_id", "encrypted"), rows) if enc])
     out = {}
-    for r in rows:
-        version = first_versions.get(r[_ID], r[_VERSION]) if r[_EDITS] else r[_VERSION]
+    for (sub_id, created, updated, submitter, name, present, expected, def_id, review, device, edits, current,
+         deleted) in map(_reader(at, *_SYSTEM_COLUMNS), rows):
+        version = first_versions.get(sub_id, current) if edits else current
         system = {
-            "submissionDate": isoformat(r[_CREATED]),
-            "updatedAt": isoformat(r[_UPDATED]),
-            "submitterId": None if r[_SUBMITTER] is None else str(r[_SUBMITTER]),
-            "submitterName": r[_NAME] or None,
-            "attachmentsPresent": r[_PRESENT] or 0,
-            "attachmentsExpected": r[_EXPECTED] or 0,
-            "status": status.get(r[_DEF]),
-            "reviewState": r[_REVIEW] or None,
-            "deviceId": r[_DEVICE] or None,
-            "edits": r[_EDITS] or 0,
+            "submissionDate": isoformat(created),
+            "updatedAt": isoformat(updated),
+            "submitterId": None if submitter is None else str(submitter),
+            "submitterName": name or None,
+            "attachmentsPresent": present or 0,
+            "attachmentsExpected": expected or 0,
+            "status": status.get(def_id),
+            "reviewState": review or None,
+            "deviceId": device or None,
+            "edits": edits or 0,
             "formVersion": version if version is not None else "",
-            "deletedAt": isoformat(r[_DELETED]),
+            "deletedAt": isoformat(deleted),
         }
         if wanted is not None and "__system" not in wanted:
             system = {k: v for k, v in system.items() if f"__system/{k}" in wanted}
-        out[r[_ID]] = system
+        out[sub_id] = system
     return out
 
 
-def _encryption_status(plan: Plan, rows: list) -> dict[int, str]:
-    """Central's `status` of a submission still encrypted: notDecrypted when its encrypted XML file
-    has arrived, missingEncryptedFormData when not."""
-    if not rows:
+def _encryption_status(plan: Plan, def_ids: list[int]) -> dict[int, str]:
+    """Central's `status` of a submission still encrypted (by its current version's id):
+    notDecrypted when its encrypted XML file has arrived, missingEncryptedFormData when not."""
+    if not def_ids:
         return {}
     from server.xforms.safexml import child, parse
 
     conn = plan.db.connection()
     out = {}
-    for def_id, xml in conn.execute(select(SD.c.id, SD.c.xml).where(SD.c.id.in_([r[_DEF] for r in rows]))):
+    for def_id, xml in conn.execute(select(SD.c.id, SD.c.xml).where(SD.c.id.in_(def_ids))):
         name = None
         try:
             el = child(parse(bytes(xml)), "encryptedXmlFile")
@@ -421,16 +474,11 @@ def _root_rows(plan: Plan, first_batch: int | None) -> Iterator[tuple[dict, tupl
         cursor = _cursor_of(plan, q.skiptoken.get("instanceId"))
         if cursor is None:  # Central: a token whose submission is gone continues nowhere
             return
-    a = ATTACHMENTS
-    present = (select(func.count(a.c.blob_id)).where(a.c.submission_def_id == s.c.current_def_id)
-               .scalar_subquery())
-    expected = select(func.count()).where(a.c.submission_def_id == s.c.current_def_id).scalar_subquery()
     linked = [] if plan.query.expand else _all_repeats(plan.shape)
-    columns = ([s.c.id, s.c.created_at, s.c.instance_id, s.c.updated_at, s.c.deleted_at, s.c.submitter_id,
-                s.c.device_id, s.c.review_state, s.c.edits, s.c.current_def_id, ACTORS.c.display_name,
-                SD.c.encrypted, FD.c.version, present, expected]
-               + _link_columns(plan, linked, s.c.id, None) + [d.c[c] for c in plan.columns])
-    data_at = _ROOT_META + len(linked)
+    columns = _root_meta() + _link_columns(plan, linked, s.c.id, None) + [d.c[c] for c in plan.columns]
+    at = _positions(columns)
+    shape, links = plan.shape.resolved(at), _links(linked, at)
+    identity = _reader(at, "id", "instance_id", "encrypted")
     joined = (s.join(SD, SD.c.id == s.c.current_def_id).join(FD, FD.c.id == SD.c.form_def_id)
               .outerjoin(ACTORS, ACTORS.c.id == s.c.submitter_id))
     if plan.columns:
@@ -440,20 +488,19 @@ def _root_rows(plan: Plan, first_batch: int | None) -> Iterator[tuple[dict, tupl
     wanted = plan.metadata
     for rows in _submission_batches(plan, columns, joined, cursor, False, q.skip, sizes):
         if plan.query.expand:
-            builder.load_expanded([r[_ID] for r in rows])
-        systems = _system(plan, rows)
+            builder.load_expanded([sub_id for sub_id, _, _ in map(identity, rows)])
+        systems = _system(plan, rows, at)
         for r in rows:
-            builder.note_links(linked, r, _ROOT_META, r[_ID], "")
+            sub_id, iid, encrypted = identity(r)
+            builder.note_links(links, r, sub_id, "")
             extras = []
             if wanted is None or "__id" in wanted:
-                extras.append(("__id", r[_IID]))
-            if r[_ID] in systems:
-                extras.append(("__system", systems[r[_ID]]))
-            if r[_ENC]:  # still encrypted: nothing but its metadata
-                obj = dict(extras)
-            else:
-                obj = builder.fill(plan.shape, r, data_at, r[_ID], r[_IID], "", extras)
-            yield obj, (r[_IID],)
+                extras.append(("__id", iid))
+            if sub_id in systems:
+                extras.append(("__system", systems[sub_id]))
+            # Still encrypted: nothing but its metadata.
+            obj = dict(extras) if encrypted else builder.fill(shape, r, sub_id, iid, "", extras)
+            yield obj, (iid,)
 
 
 # --- repeat tables -------------------------------------------------------------------------------
@@ -522,11 +569,12 @@ def _running_sum(plan: Plan, index: int, reverse: bool) -> tuple | None:
     running = select(counted.c.id, counted.c.created_at, counted.c.n, upto.label("upto"),
                      position.label("position")).subquery("running")
     found = plan.db.connection().execute(
-        select(running.c.position, running.c.id, running.c.created_at, running.c.upto - running.c.n, running.c.n)
+        select(running.c.position, running.c.id, running.c.created_at, (running.c.upto - running.c.n).label("before"),
+               running.c.n)
         .where(running.c.upto > index, running.c.upto - running.c.n <= index).limit(1)).first()
     if found is None:
         return None
-    return int(found[0]), found[1], found[2], int(found[3]), int(found[4])
+    return int(found.position), found.id, found.created_at, int(found.before), int(found.n)
 
 
 def _repeat_rows(plan: Plan, need: int | None) -> Iterator[tuple[dict, tuple]]:
@@ -551,9 +599,12 @@ def _repeat_rows(plan: Plan, need: int | None) -> Iterator[tuple[dict, tuple]]:
     wanted = plan.metadata
     parent_key_name = plan.table.parent_key
     linked = [] if q.expand else _all_repeats(plan.shape)
-    data_at = 4 + len(linked)
-    row_columns = ([t.c.id, t.c.submission_id, t.c.row_key, t.c.parent_key]
+    row_columns = ([t.c.id.label("row_id"), t.c.submission_id, t.c.row_key, t.c.parent_key]
                    + _link_columns(plan, linked, t.c.submission_id, t.c.row_key) + [t.c[c] for c in plan.columns])
+    at = _positions(row_columns)
+    shape, links = plan.shape.resolved(at), _links(linked, at)
+    row_of = _reader(at, "submission_id", "row_key", "parent_key")
+    submission_of = itemgetter(at["submission_id"])
 
     # Batch sizes follow the rows per submission seen so far, so a page of n rows costs about one
     # batch of submissions.
@@ -569,9 +620,11 @@ def _repeat_rows(plan: Plan, need: int | None) -> Iterator[tuple[dict, tuple]]:
                 yield max(20, min(5000, int(left / max(ratio, 0.05) * 1.2) + 10))
 
     first_sub = None
-    sub_columns = [s.c.id, s.c.created_at, s.c.instance_id]
-    for subs in _submission_batches(plan, sub_columns, s, cursor, True, first_offset, sizes()):
-        ids = [r[0] for r in subs]
+    sub_columns = [s.c.id.label("id"), s.c.created_at.label("created_at"), s.c.instance_id.label("instance_id")]
+    submission = _reader(_positions(sub_columns), "id", "instance_id")
+    for batch in _submission_batches(plan, sub_columns, s, cursor, True, first_offset, sizes()):
+        subs = [submission(r) for r in batch]
+        ids = [sub_id for sub_id, _ in subs]
         if first_sub is None:
             first_sub = ids[0]
         seen["subs"] += len(subs)
@@ -581,25 +634,25 @@ def _repeat_rows(plan: Plan, need: int | None) -> Iterator[tuple[dict, tuple]]:
         by_sub: dict[int, list] = {}
         fetched = 0
         for row in conn.execute(stmt).all():
-            by_sub.setdefault(row[1], []).append(row)
+            by_sub.setdefault(submission_of(row), []).append(row)
             fetched += 1
         seen["rows"] += fetched
         if q.expand:
             builder.load_expanded([i for i in ids if i in by_sub])
-        for sub in subs:
-            found = by_sub.get(sub[0], ())
-            if sub[0] == first_sub and skip_in_first:
+        for sub_id, iid in subs:
+            found = by_sub.get(sub_id, ())
+            if sub_id == first_sub and skip_in_first:
                 found = found[skip_in_first:]
             for row in found:
-                iid, key = sub[2], row[2]
-                builder.note_links(linked, row, 4, sub[0], key)
-                rid, pid = repeat_id(iid, key), parent_id(iid, row[3])
+                _, key, parent_key = row_of(row)
+                builder.note_links(links, row, sub_id, key)
+                rid, pid = repeat_id(iid, key), parent_id(iid, parent_key)
                 extras = []
                 if wanted is None or "__id" in wanted:
                     extras.append(("__id", rid))
                 if wanted is None or parent_key_name in wanted:
                     extras.append((parent_key_name, pid))
-                obj = builder.fill(plan.shape, row, data_at, sub[0], iid, key, extras)
+                obj = builder.fill(shape, row, sub_id, iid, key, extras)
                 seen["emitted"] += 1
                 yield obj, (rid, iid, key, pid)
 
@@ -613,12 +666,12 @@ def _repeat_cursor(plan: Plan) -> tuple:
     if not isinstance(iid, str) or not isinstance(key, str) or repeat_id(iid, key) != rid:
         raise problems.ODataSkiptokenNotFound()
     s, t = SUBMISSIONS, plan.data_table
-    stmt = (select(s.c.created_at, s.c.id, t.c.id).join(t, t.c.submission_id == s.c.id)
+    stmt = (select(s.c.created_at, s.c.id, t.c.id.label("row_id")).join(t, t.c.submission_id == s.c.id)
             .where(*_live(plan.form_id, plan.scope), s.c.instance_id == iid, t.c.row_key == key))
     found = plan.db.connection().execute(stmt).first()
     if found is None:
         raise problems.ODataSkiptokenNotFound()
-    return (found[0], found[1]), found[1], found[2]
+    return (found.created_at, found.id), found.id, found.row_id
 
 
 # --- counting, pages and whole tables ------------------------------------------------------------
