@@ -367,7 +367,7 @@ def _def_values(sub_id, form, form_def, parsed, xml, submitter_id, device_id, us
 
 def _edit(db, store, cache, form, form_def, parsed, xml, uploads, submitter_id, device_id, user_agent, limit) -> Received:
     found = def_by_instance(db, form.id, parsed.deprecated_id)
-    if found is None:
+    if found is None or not _within_callers_areas(db, form, found[1], submitter_id):
         raise problems.DeprecatedIdNotFound(
             f"You tried to update a submission, but it cannot be found ({parsed.deprecated_id}).",
             details={"deprecatedId": parsed.deprecated_id})
@@ -405,6 +405,22 @@ def _edit(db, store, cache, form, form_def, parsed, xml, uploads, submitter_id, 
     db.flush()
     added = _store_attachments(db, store, sdef.id, parsed.attachments, uploads, limit)
     return Received(sub.id, True, added)
+
+
+def _within_callers_areas(db: Session, form, sub: Submission, caller_id: int | None) -> bool:
+    """An edit reaches only a household the caller may see (server/auth/scope.py): one elsewhere is
+    answered as if it were not there, by every route (OpenRosa, REST POST and PUT). The submitter is
+    the caller; None is the operator (the command line), who is never limited."""
+    if caller_id is None:
+        return True
+    from server.auth.scope import form_scope
+    from server.models.accounts import Actor
+
+    scope = form_scope(db, db.get(Actor, caller_id), form)
+    if scope is None:
+        return True
+    subs = Submission.__table__
+    return db.scalar(select(subs.c.id).where(subs.c.id == sub.id, scope.clause(subs))) is not None
 
 
 def _write_rows(db, tables: DataTables, submission_id: int, parsed: ParsedSubmission) -> None:
