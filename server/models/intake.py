@@ -381,12 +381,8 @@ def _edit(db, store, cache, form, form_def, parsed, xml, uploads, submitter_id, 
     old, sub = found
     if sub.deleted_at is not None:
         raise problems.DeletedSubmission()
-    if not old.current:
-        return _edit_again(db, store, form, sub, parsed, xml, uploads, limit)
-    if def_by_instance(db, form.id, parsed.instance_id) is not None:
-        raise problems.UniquenessViolation(f"A resource already exists with instanceID value(s) of {parsed.instance_id}.",
-                                           details={"fields": ["instanceID"], "values": [parsed.instance_id]})
-    if not _retire(db, old):
+    # The conditional UPDATE comes last, so nothing after it refuses the edit.
+    if not old.current or def_by_instance(db, form.id, parsed.instance_id) is not None or not _retire(db, old):
         return _edit_again(db, store, form, sub, parsed, xml, uploads, limit)
     sdef = _new_def(db, sub, form, form_def, parsed, xml, submitter_id, device_id, user_agent)
     sub.current_def_id = sdef.id
@@ -417,12 +413,16 @@ def _retire(db: Session, old: SubmissionDef) -> bool:
 
 
 def _edit_again(db, store, form, sub, parsed, xml, uploads, limit) -> Received:
-    """An edit of a version that is no longer current: the same edit sent again (Collect retrying, or
-    racing itself) tops up its attachments; any other is out of date (409.9)."""
+    """An edit that cannot be stored as new: the same edit sent again (Collect retrying, or racing
+    itself) is a resend that tops up its attachments; an instanceID already used is 409.3; any other
+    edit of a version no longer current is out of date (409.9)."""
     again = def_by_instance(db, form.id, parsed.instance_id)
-    if again is not None and again[0].current and again[0].xml == xml:
+    if again is not None and again[1].id == sub.id and again[0].current and again[0].xml == xml:
         added = _store_attachments(db, store, again[0].id, parsed.attachments, uploads, limit)
         return Received(sub.id, False, added)
+    if again is not None:
+        raise problems.UniquenessViolation(f"A resource already exists with instanceID value(s) of {parsed.instance_id}.",
+                                           details={"fields": ["instanceID"], "values": [parsed.instance_id]})
     raise problems.DeprecatingOldSubmission(
         f"You tried to update a submission, but the copy you were editing ({parsed.deprecated_id}) is now out "
         "of date. Get the new version and make your edits again.", details={"deprecatedId": parsed.deprecated_id})
