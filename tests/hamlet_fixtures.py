@@ -16,7 +16,22 @@ from werkzeug.serving import make_server
 
 from central import Central
 from collect import submit
-from helpers import ADMIN_EMAIL, ADMIN_PASSWORD, AREAS, FORM, SURVEY, XLSX, Api, database_url_for
+from helpers import (
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
+    AREAS,
+    FORM,
+    HOMES,
+    HP,
+    SURVEY,
+    XLSFORMS,
+    XLSX,
+    Api,
+    Field,
+    database_url_for,
+    give,
+    web_user,
+)
 from server import create_app
 from server.cli import upgrade_database
 from server.config import Settings
@@ -166,3 +181,47 @@ def central(app, admin, project) -> Central:
 def alice(central):
     """Central's fixture user Alice (actor 5), an administrator, signed in."""
     return central.actor(5, "Alice", admin=True)
+
+
+@pytest.fixture
+def field(admin, client, project, survey, key_base) -> Field:
+    """The shipped survey with the sample registry, its indicators workbook, and HOMES sent to it."""
+    resp = admin.client.put(f"/v1/projects/{project}/areas", data=(XLSFORMS / "areas.csv").read_bytes(),
+                            content_type="text/csv", headers=admin._headers())
+    assert resp.status_code == 200, resp.get_json()
+    resp = admin.client.put(f"{survey}/indicators", data=(XLSFORMS / "household_digital_targets.xlsx").read_bytes(),
+                            content_type=XLSX, headers=admin._headers())
+    assert resp.status_code == 200 and resp.get_json()["areaField"] == "village"
+    made = []
+    for seed, village, members, photo in HOMES:
+        h = random_household(random.Random(seed), village, members=members, photo=photo)
+        resp = submit(client, key_base, to_xml(h), {h.photo: f"photo of {seed}".encode()} if photo else None)
+        assert resp.status_code == 201, resp.data
+        made.append(h)
+    return Field(admin, survey, project, made)
+
+
+@pytest.fixture
+def viewer(app, client, field) -> Api:
+    """A viewer limited to the commune of Hòa Phước."""
+    api, actor_id = web_user(app, client, "hoaphuoc@example.vn")
+    give(field.admin, field.project, "viewer", actor_id, [HP])
+    api.actor_id = actor_id
+    return api
+
+
+@pytest.fixture
+def wide_viewer(app, client, field) -> Api:
+    """A viewer of the whole project (no areas)."""
+    api, actor_id = web_user(app, client, "danang@example.vn")
+    give(field.admin, field.project, "viewer", actor_id)
+    return api
+
+
+@pytest.fixture
+def commune_manager(app, client, field):
+    """A project manager limited to the commune of Hòa Phước."""
+    api, actor_id = web_user(app, client, "truongxa@example.vn")
+    give(field.admin, field.project, "manager", actor_id, [HP])
+    api.actor_id = actor_id
+    return api

@@ -171,3 +171,52 @@ def encrypted_form_with_one_submission(admin, client, project):
 def table(data: bytes) -> list[dict]:
     """A CSV download's rows, BOM or not."""
     return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
+
+
+# --- a project whose households lie in several communes (area limits) ---------------------------------
+
+HP = "DN-HV-HP"
+HP_VILLAGES = {"DN-HV-HP-01", "DN-HV-HP-02", "DN-HV-HP-03", "DN-HV-HP-04", "DN-HV-HP-05"}
+
+# (seed, village, members, with a photo)
+HOMES = [(1, "DN-HV-HP-01", 3, True), (2, "DN-HV-HP-01", 4, False), (3, "DN-HV-HP-02", 2, False),
+         (4, "DN-TK-TG-01", 4, True), (5, "DN-TK-TG-02", 3, False), (6, "DN-LC-HHB-01", 2, False),
+         (7, "XX-99", 2, False)]
+
+
+
+class Field:
+    """The project as the tests find it."""
+
+    def __init__(self, admin, survey, project, households):
+        self.admin, self.survey, self.project, self.households = admin, survey, project, households
+        self.village = {h.instance_id: h.village for h in households}
+        self.inside = {h.instance_id for h in households if h.village in HP_VILLAGES}
+        self.outside = set(self.village) - self.inside
+        self.members_inside = sum(len(h.members) for h in households if h.village in HP_VILLAGES)
+
+
+def web_user(app, client, email: str) -> tuple[Api, int]:
+    """A web user signed in (a session made directly: sign-in itself is tested elsewhere)."""
+    from server.models.accounts import create_session, create_user
+
+    with app.extensions["hamlet.sessionmaker"]() as s:
+        user = create_user(s, email, None)
+        token = create_session(s, user, hours=1).token
+        s.commit()
+        return Api(client, token), user.id
+
+
+def give(admin, project: int, role: str, actor_id: int, areas: list[str] | None = None) -> None:
+    if areas is not None:  # areas first, so the role never reaches the whole project even for a moment
+        resp = admin.put(f"/v1/projects/{project}/assignments/{actor_id}/areas", {"areas": areas})
+        assert resp.status_code == 200, resp.get_json()
+    assert admin.post(f"/v1/projects/{project}/assignments/{role}/{actor_id}").status_code == 200
+
+
+def listed(api: Api, survey: str) -> set[str]:
+    resp = api.get(f"{survey}/submissions")
+    assert resp.status_code == 200, resp.get_json()
+    ids = {s["instanceId"] for s in resp.get_json()}
+    assert int(resp.headers["X-Total-Count"]) == len(ids)
+    return ids

@@ -5,103 +5,15 @@ area_field is `village`), with households in Hòa Phước (DN-HV-HP, the superv
 Gián and Hòa Hiệp Bắc (other communes of Đà Nẵng), and one whose village is not in the registry."""
 from __future__ import annotations
 
-import csv
 import io
 import json
 import random
 import zipfile
 
-import pytest
 from openpyxl import load_workbook
 
-from collect import submit
-from helpers import XLSFORMS, Api
+from helpers import FORM, HP, HP_VILLAGES, give, listed, table, web_user
 from server.synthetic import random_household, to_xml
-
-FORM = "household_digital_survey"
-HP = "DN-HV-HP"
-HP_VILLAGES = {"DN-HV-HP-01", "DN-HV-HP-02", "DN-HV-HP-03", "DN-HV-HP-04", "DN-HV-HP-05"}
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-# (seed, village, members, with a photo)
-HOMES = [(1, "DN-HV-HP-01", 3, True), (2, "DN-HV-HP-01", 4, False), (3, "DN-HV-HP-02", 2, False),
-         (4, "DN-TK-TG-01", 4, True), (5, "DN-TK-TG-02", 3, False), (6, "DN-LC-HHB-01", 2, False),
-         (7, "XX-99", 2, False)]
-
-
-class Field:
-    """The project as the tests find it."""
-
-    def __init__(self, admin, survey, project, households):
-        self.admin, self.survey, self.project, self.households = admin, survey, project, households
-        self.village = {h.instance_id: h.village for h in households}
-        self.inside = {h.instance_id for h in households if h.village in HP_VILLAGES}
-        self.outside = set(self.village) - self.inside
-        self.members_inside = sum(len(h.members) for h in households if h.village in HP_VILLAGES)
-
-
-def table(data: bytes) -> list[dict]:
-    return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
-
-
-def web_user(app, client, email: str) -> tuple[Api, int]:
-    """A web user signed in (a session made directly: sign-in itself is tested elsewhere)."""
-    from server.models.accounts import create_session, create_user
-
-    with app.extensions["hamlet.sessionmaker"]() as s:
-        user = create_user(s, email, None)
-        token = create_session(s, user, hours=1).token
-        s.commit()
-        return Api(client, token), user.id
-
-
-def give(admin, project: int, role: str, actor_id: int, areas: list[str] | None = None) -> None:
-    if areas is not None:  # areas first, so the role never reaches the whole project even for a moment
-        resp = admin.put(f"/v1/projects/{project}/assignments/{actor_id}/areas", {"areas": areas})
-        assert resp.status_code == 200, resp.get_json()
-    assert admin.post(f"/v1/projects/{project}/assignments/{role}/{actor_id}").status_code == 200
-
-
-@pytest.fixture
-def field(admin, client, project, survey, key_base) -> Field:
-    resp = admin.client.put(f"/v1/projects/{project}/areas", data=(XLSFORMS / "areas.csv").read_bytes(),
-                            content_type="text/csv", headers=admin._headers())
-    assert resp.status_code == 200, resp.get_json()
-    resp = admin.client.put(f"{survey}/indicators", data=(XLSFORMS / "household_digital_targets.xlsx").read_bytes(),
-                            content_type=XLSX, headers=admin._headers())
-    assert resp.status_code == 200 and resp.get_json()["areaField"] == "village"
-    made = []
-    for seed, village, members, photo in HOMES:
-        h = random_household(random.Random(seed), village, members=members, photo=photo)
-        resp = submit(client, key_base, to_xml(h), {h.photo: f"photo of {seed}".encode()} if photo else None)
-        assert resp.status_code == 201, resp.data
-        made.append(h)
-    return Field(admin, survey, project, made)
-
-
-@pytest.fixture
-def viewer(app, client, field) -> Api:
-    """A viewer limited to the commune of Hòa Phước."""
-    api, actor_id = web_user(app, client, "hoaphuoc@example.vn")
-    give(field.admin, field.project, "viewer", actor_id, [HP])
-    api.actor_id = actor_id
-    return api
-
-
-@pytest.fixture
-def wide_viewer(app, client, field) -> Api:
-    """A viewer of the whole project (no areas)."""
-    api, actor_id = web_user(app, client, "danang@example.vn")
-    give(field.admin, field.project, "viewer", actor_id)
-    return api
-
-
-def listed(api: Api, survey: str) -> set[str]:
-    resp = api.get(f"{survey}/submissions")
-    assert resp.status_code == 200, resp.get_json()
-    ids = {s["instanceId"] for s in resp.get_json()}
-    assert int(resp.headers["X-Total-Count"]) == len(ids)
-    return ids
-
 
 # --- REST submissions ------------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ from server import problems
 from server.api.common import commit, form_or_404, json_body, project_or_404, success
 from server.api.schemas import AppUserIn, app_user_json
 from server.auth.permissions import require, role_by_ref
+from server.auth.scope import check_hand_out
 from server.context import db
 from server.db import utcnow
 from server.models.accounts import APP_USER, Actor, AuthSession, FormAssignment, create_session, end_sessions
@@ -92,6 +93,7 @@ def _form_assignment_target(project_id: int, xml_form_id: str, role_ref: str, ac
         raise problems.NotFound(f"There is no actor {actor_id}.")
     if actor.type == APP_USER and actor.project_id != project_id:
         raise problems.NotFound(f"App user {actor_id} belongs to another project.")
+    check_hand_out(db(), g.actor, project_id, actor.id)
     return form, role, actor
 
 

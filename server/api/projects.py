@@ -111,7 +111,7 @@ def _assignment_target(project_id: int, role_ref: str, actor_id: int):
 @bp.post("/projects/<int:project_id>/assignments/<role_ref>/<int:actor_id>")
 def assign(project_id: int, role_ref: str, actor_id: int):
     role, actor = _assignment_target(project_id, role_ref, actor_id)
-    check_hand_out(db(), g.actor, project_id, actor.id, assigned_areas(db(), actor.id, project_id))
+    check_hand_out(db(), g.actor, project_id, actor.id)
     if db().get(ProjectAssignment, (actor.id, project_id, role.system)) is None:
         db().add(ProjectAssignment(actor_id=actor.id, project_id=project_id, role=role.system))
         commit()
@@ -121,6 +121,7 @@ def assign(project_id: int, role_ref: str, actor_id: int):
 @bp.delete("/projects/<int:project_id>/assignments/<role_ref>/<int:actor_id>")
 def unassign(project_id: int, role_ref: str, actor_id: int):
     role, actor = _assignment_target(project_id, role_ref, actor_id)
+    check_hand_out(db(), g.actor, project_id, actor.id)
     db().execute(delete(ProjectAssignment).where(ProjectAssignment.actor_id == actor.id,
                                                  ProjectAssignment.project_id == project_id,
                                                  ProjectAssignment.role == role.system))

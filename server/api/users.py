@@ -12,6 +12,7 @@ from server.auth.permissions import require_site_admin
 from server.auth.throttle import is_own_password
 from server.context import db
 from server.db import utcnow
+from server.models import accounts
 from server.models.accounts import USER, Actor, create_user, end_sessions
 
 bp = Blueprint("users", __name__, url_prefix="/v1/users")
@@ -117,8 +118,8 @@ def change_password(user_id: int):
     if not is_own_password(user, body["old"]):
         raise problems.AuthenticationFailed("The current password is not correct.")
     check_password_strength(body["new"])
-    user.set_password(body["new"])
-    user.updated_at = utcnow()
+    # The caller's own session (a Bearer token) stays; every other device signs in again.
+    accounts.change_password(db(), user, body["new"], keep_token=g.auth_session.token if g.auth_session else None)
     commit()
     return success()
 

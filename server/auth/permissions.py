@@ -1,4 +1,9 @@
-"""Roles as sets of verbs, and the one permission check every route goes through."""
+"""Roles as sets of verbs, and the one permission check every route goes through.
+
+A caller limited to some areas of a project (server/auth/scope.py) holds its roles there only for
+those areas: the verbs that change what the whole project shares (PROJECT_WIDE) are withheld from
+it, whatever its role, so every route, page and `verbs` list that asks `verbs_for`/`require` agrees.
+What remains is checked per household (submissions) or per person (scope.check_hand_out)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -6,7 +11,8 @@ from dataclasses import dataclass
 from sqlalchemy import select, union_all
 from sqlalchemy.orm import Session
 
-from server.models.accounts import Actor, FormAssignment, ProjectAssignment
+from server.auth.scope import AreaLimited, assigned_areas
+from server.models.accounts import Actor, AreaAssignment, FormAssignment, ProjectAssignment
 from server.problems import AuthenticationFailed, InsufficientRights
 
 
@@ -34,6 +40,12 @@ ROLES: dict[str, Role] = {r.system: r for r in [
 ]}
 ROLES_BY_ID = {r.id: r for r in ROLES.values()}
 
+# What the whole project shares: its settings, forms (drafts, versions, media, state, indicators
+# workbook), area registry and app users (whose keys submit and edit anywhere in the project). Only a
+# caller holding its role for the whole project may change them or read the app users' keys.
+PROJECT_WIDE = frozenset({"project.update", "project.delete", "form.create", "form.update", "form.delete",
+                          "field_key.create", "field_key.list", "field_key.delete"})
+
 
 def role_by_ref(ref: str) -> Role | None:
     """Assignment URLs name a role by id (`2`) or by system name (`app-user`)."""
@@ -43,6 +55,21 @@ def role_by_ref(ref: str) -> Role | None:
 
 
 def verbs_for(db: Session, actor: Actor | None, project_id: int | None, form_id: int | None = None) -> set[str]:
+    """The verbs the actor's roles grant in the project (and on the form), less PROJECT_WIDE when the
+    actor is limited to some areas of the project."""
+    verbs = _role_verbs(db, actor, project_id, form_id)
+    if actor is not None and verbs & PROJECT_WIDE and "*" not in verbs and _limited(db, actor.id, project_id):
+        verbs -= PROJECT_WIDE
+    return verbs
+
+
+def _limited(db: Session, actor_id: int, project_id: int | None) -> bool:
+    return project_id is not None and db.scalar(
+        select(AreaAssignment.area_code).where(AreaAssignment.actor_id == actor_id,
+                                               AreaAssignment.project_id == project_id).limit(1)) is not None
+
+
+def _role_verbs(db: Session, actor: Actor | None, project_id: int | None, form_id: int | None) -> set[str]:
     if actor is None:
         return set()
     if actor.is_site_admin:
@@ -73,8 +100,19 @@ def require(db: Session, actor: Actor | None, project_id: int | None, *wanted: s
     if not can(verbs, *wanted):
         if actor is None:
             raise AuthenticationFailed("This resource needs you to sign in (a session token, or an app user key in the URL).")
+        if project_id is not None and can(_role_verbs(db, actor, project_id, form_id), *wanted):
+            raise area_limited(db, actor, project_id)
         raise InsufficientRights()
     return verbs
+
+
+def area_limited(db: Session, actor: Actor, project_id: int) -> AreaLimited:
+    """The 403 for a caller whose role would allow the action but who holds it only for some areas."""
+    areas = assigned_areas(db, actor.id, project_id)
+    return AreaLimited(
+        f"You hold your role in this project only for {', '.join(areas)}, so you may not change what the whole "
+        "project shares: its settings, forms, area registry, indicators workbooks or app users. Ask a project "
+        "manager of the whole project or a site administrator.", areas)
 
 
 def require_site_admin(actor: Actor | None) -> None:

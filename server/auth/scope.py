@@ -78,6 +78,15 @@ def area_scope(db: Session, actor, project_id: int) -> AreaScope | None:
     return AreaScope(frozenset(roots), subtree_codes(db, project_id, roots))
 
 
+class AreaLimited(problems.InsufficientRights):
+    """403: the caller's role would allow this, but it holds the role only for some areas (`areas`), and
+    the action reaches beyond them. The pages show their own translated sentence for it."""
+
+    def __init__(self, message: str, areas: list[str], details: dict | None = None):
+        super().__init__(message, details={"areas": areas, **(details or {})})
+        self.areas = areas
+
+
 # --- assigning areas (the REST API, the CLI and the pages take the same steps) ------------------------
 
 class UnknownAreas(ValueError):
@@ -115,20 +124,47 @@ def set_areas(db: Session, actor_id: int, project_id: int, codes: Iterable[str])
     return wanted
 
 
-def check_hand_out(db: Session, caller, project_id: int, target_id: int, areas: list[str]) -> None:
-    """A caller limited to some areas may hand out only what it holds: a role, or areas, to someone
-    limited to areas inside its own (`areas`: the target's areas after the change), never the whole
-    project, and never to itself. Raises InsufficientRights (403); unlimited callers pass."""
+def holds_role(db: Session, actor_id: int, project_id: int) -> bool:
+    """Whether the actor holds any role in the project: a project role, or a form role (an app user's
+    access) on one of its forms."""
+    from server.models.accounts import FormAssignment, ProjectAssignment
+    from server.models.forms import Form
+
+    project_role = select(ProjectAssignment.role).where(ProjectAssignment.actor_id == actor_id,
+                                                        ProjectAssignment.project_id == project_id)
+    form_role = (select(FormAssignment.role).join(Form, Form.id == FormAssignment.form_id)
+                 .where(FormAssignment.actor_id == actor_id, Form.project_id == project_id))
+    return (db.scalar(project_role.limit(1)) is not None) or (db.scalar(form_role.limit(1)) is not None)
+
+
+def check_hand_out(db: Session, caller, project_id: int, target_id: int, areas: list[str] | None = None) -> None:
+    """The one rule for a caller limited to some areas changing someone's roles or areas: it may do so
+    only for someone who, before and after the change, is inside its own areas — limited to areas
+    inside the caller's, or (before) holding no role in the project — and never for itself. So it may
+    give a role, narrow, widen within its areas, or take a role back, from the people of its areas;
+    it may never reach someone who sees more than it does, nor hand out more than it holds.
+
+    `areas`: the target's areas after the change (None: unchanged, for giving or removing a role).
+    Raises InsufficientRights (403); unlimited callers pass."""
     mine = area_scope(db, caller, project_id)
     if mine is None:
         return
+    roots = sorted(mine.roots)
     if target_id == caller.id:
-        raise problems.InsufficientRights("You may not change your own areas or roles; ask a project manager "
-                                          "who is not limited to some areas.")
-    if not areas or any(code not in mine for code in areas):
-        raise problems.InsufficientRights(
+        raise AreaLimited(f"You hold your role only for {mine.describe()}, and you may not change your own areas "
+                          "or roles; ask a project manager of the whole project.", roots)
+    now = assigned_areas(db, target_id, project_id)
+    after = now if areas is None else areas
+    if (now or holds_role(db, target_id, project_id)) and (not now or any(code not in mine for code in now)):
+        raise AreaLimited(
+            f"You hold your role only for {mine.describe()}, and this user "
+            + ("sees areas outside yours" if now else "holds a role for the whole project")
+            + ", so you may not change its roles or areas; ask a project manager of the whole project.",
+            roots, {"userAreas": now})
+    if not after or any(code not in mine for code in after):
+        raise AreaLimited(
             f"You may see only {mine.describe()}, so you may give others roles and areas inside those only: "
-            "give the user areas inside yours first.", details={"areas": sorted(mine.roots)})
+            "give the user areas inside yours first.", roots)
 
 
 # --- applied to one form's data -----------------------------------------------------------------

@@ -212,6 +212,18 @@ def end_sessions(db: Session, actor_id: int) -> None:
     db.execute(delete(AuthSession).where(AuthSession.actor_id == actor_id))
 
 
+def change_password(db: Session, user: Actor, password: str, keep_token: str | None = None) -> None:
+    """Set a new password and end every session of the user but `keep_token` (the one that asked for
+    the change, if any), so a session opened with the old password does not outlive it. The REST
+    API, the account page and an administrator's reset all go through here."""
+    user.set_password(password)
+    user.updated_at = utcnow()
+    others = delete(AuthSession).where(AuthSession.actor_id == user.id)
+    if keep_token is not None:
+        others = others.where(AuthSession.token != keep_token)
+    db.execute(others)
+
+
 def user_by_email(db: Session, email: str) -> Actor | None:
     return db.scalars(
         select(Actor).where(Actor.email == email.strip().lower(), Actor.type == USER, Actor.deleted_at.is_(None))

@@ -368,30 +368,27 @@ def _def_values(sub_id, form, form_def, parsed, xml, submitter_id, device_id, us
 
 
 def _edit(db, store, cache, form, form_def, parsed, xml, uploads, submitter_id, device_id, user_agent, limit) -> Received:
+    """Store a new version of the submission whose current version is `deprecatedID` (§5.3).
+
+    Of simultaneous edits of the same version exactly one is stored: the version being edited is
+    retired by one conditional UPDATE (`current` still true), which the database runs for one of them
+    at a time (PostgreSQL's row lock, SQLite's write lock), and a partial unique index allows one
+    current version per submission (migration 0009). The others get Central's 409.9, as a stale
+    edit does, and store nothing."""
     found = def_by_instance(db, form.id, parsed.deprecated_id)
-    if found is None:
+    if found is None or not _within_callers_areas(db, form, found[1], submitter_id):
         raise problems.DeprecatedIdNotFound(
             f"You tried to update a submission, but it cannot be found ({parsed.deprecated_id}).",
             details={"deprecatedId": parsed.deprecated_id})
     old, sub = found
     if sub.deleted_at is not None:
         raise problems.DeletedSubmission()
-    if not old.current:
-        again = def_by_instance(db, form.id, parsed.instance_id)
-        if again is not None and again[0].current and again[0].xml == xml:
-            added = _store_attachments(db, store, again[0].id, parsed.attachments, uploads, limit)
-            return Received(sub.id, False, added)
-        raise problems.DeprecatingOldSubmission(
-            f"You tried to update a submission, but the copy you were editing ({parsed.deprecated_id}) is now out "
-            "of date. Get the new version and make your edits again.", details={"deprecatedId": parsed.deprecated_id})
-    if def_by_instance(db, form.id, parsed.instance_id) is not None:
-        raise problems.UniquenessViolation(f"A resource already exists with instanceID value(s) of {parsed.instance_id}.",
-                                           details={"fields": ["instanceID"], "values": [parsed.instance_id]})
-    old.current = False
-    db.flush()
+    # The conditional UPDATE comes last, so nothing after it refuses the edit.
+    if not old.current or def_by_instance(db, form.id, parsed.instance_id) is not None or not _retire(db, old):
+        return _edit_again(db, store, form, sub, parsed, xml, uploads, limit)
     sdef = _new_def(db, sub, form, form_def, parsed, xml, submitter_id, device_id, user_agent)
     sub.current_def_id = sdef.id
-    sub.edits = (sub.edits or 0) + 1
+    sub.edits = Submission.edits + 1
     sub.review_state = "edited"
     sub.updated_at = utcnow()
     tables = cache.tables(db, form.id, form_def.id)
@@ -407,6 +404,47 @@ def _edit(db, store, cache, form, form_def, parsed, xml, uploads, submitter_id, 
     db.flush()
     added = _store_attachments(db, store, sdef.id, parsed.attachments, uploads, limit)
     return Received(sub.id, True, added)
+
+
+def _retire(db: Session, old: SubmissionDef) -> bool:
+    """Mark the edited version no longer current, if it still is; False when another edit got there first."""
+    defs = SubmissionDef.__table__
+    retired = db.execute(update(defs).where(defs.c.id == old.id, defs.c.current.is_(True))
+                         .values(current=False).returning(defs.c.id)).first()
+    db.expire(old, ["current"])
+    return retired is not None
+
+
+def _edit_again(db, store, form, sub, parsed, xml, uploads, limit) -> Received:
+    """An edit that cannot be stored as new: the same edit sent again (Collect retrying, or racing
+    itself) is a resend that tops up its attachments; an instanceID already used is 409.3; any other
+    edit of a version no longer current is out of date (409.9)."""
+    again = def_by_instance(db, form.id, parsed.instance_id)
+    if again is not None and again[1].id == sub.id and again[0].current and again[0].xml == xml:
+        added = _store_attachments(db, store, again[0].id, parsed.attachments, uploads, limit)
+        return Received(sub.id, False, added)
+    if again is not None:
+        raise problems.UniquenessViolation(f"A resource already exists with instanceID value(s) of {parsed.instance_id}.",
+                                           details={"fields": ["instanceID"], "values": [parsed.instance_id]})
+    raise problems.DeprecatingOldSubmission(
+        f"You tried to update a submission, but the copy you were editing ({parsed.deprecated_id}) is now out "
+        "of date. Get the new version and make your edits again.", details={"deprecatedId": parsed.deprecated_id})
+
+
+def _within_callers_areas(db: Session, form, sub: Submission, caller_id: int | None) -> bool:
+    """An edit reaches only a household the caller may see (server/auth/scope.py): one elsewhere is
+    answered as if it were not there, by every route (OpenRosa, REST POST and PUT). The submitter is
+    the caller; None is the operator (the command line), who is never limited."""
+    if caller_id is None:
+        return True
+    from server.auth.scope import form_scope
+    from server.models.accounts import Actor
+
+    scope = form_scope(db, db.get(Actor, caller_id), form)
+    if scope is None:
+        return True
+    subs = Submission.__table__
+    return db.scalar(select(subs.c.id).where(subs.c.id == sub.id, scope.clause(subs))) is not None
 
 
 def _write_rows(db, tables: DataTables, submission_id: int, parsed: ParsedSubmission) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, select
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from server.db import Base, UTCDateTime, utcnow
@@ -45,6 +45,9 @@ class SubmissionDef(Base):
     __table_args__ = (
         # Two identical POSTs at the same moment store one version: the database decides, not a check.
         UniqueConstraint("form_id", "instance_id"),
+        # Racing edits leave one current version per submission (models/intake.py _edit; migration 0009).
+        Index("uq_submission_defs_one_current", "submission_id", unique=True,
+              postgresql_where=text("current"), sqlite_where=text("current")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

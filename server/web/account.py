@@ -8,7 +8,7 @@ from flask import Blueprint, g, redirect, render_template, request, session, url
 from server import problems
 from server.auth.throttle import is_own_password, user_for_password
 from server.context import db
-from server.db import utcnow
+from server.models.accounts import change_password
 from server.web import i18n
 from server.web import sessions as web_session
 from server.web.errors import throttled_message
@@ -91,9 +91,7 @@ def password():
         elif new != repeat:
             errors["repeat"] = _("The two new passwords are not the same.")
         if not errors:
-            user.set_password(new)
-            user.updated_at = utcnow()
-            web_session.end_other_sessions(user)
+            change_password(db(), user, new, keep_token=g.web_session.token)  # other devices sign in again
             db().commit()
             done = True
     return render_template("password.html", errors=errors, done=done), 400 if errors else 200

@@ -6,6 +6,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from server import problems
 from server.access import project_or_404
 from server.auth.permissions import can, verbs_for
+from server.auth.scope import check_hand_out
 from server.context import db, settings
 from server.models import accounts
 from server.models.forms import project_forms
@@ -94,6 +95,7 @@ def show(project_id: int, actor_id: int):
 def set_forms(project_id: int, actor_id: int):
     project = project_or_404(project_id, "assignment.create")
     actor = _app_user(project_id, actor_id)
+    check_hand_out(db(), g.actor, project.id, actor.id)
     accounts.set_form_access(db(), actor, _chosen_forms(project))
     db().commit()
     flash(_("Saved the forms of %(name)s.", name=actor.display_name), "ok")

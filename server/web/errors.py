@@ -5,6 +5,7 @@ from flask import Blueprint, Flask, current_app, g, render_template, request, se
 from werkzeug.exceptions import HTTPException
 
 from server import problems
+from server.auth.scope import AreaLimited
 from server.web.i18n import DEFAULT_LOCALE, _, ngettext, normalise
 from server.web.sessions import is_api_path
 
@@ -43,6 +44,11 @@ def register_pages(bp: Blueprint) -> None:
         # The API's messages are English; a page shows its own translated sentence for the status.
         if isinstance(exc, problems.SignInThrottled):
             return *page(exc.status, throttled_message(exc)), exc.headers
+        if isinstance(exc, AreaLimited):
+            return page(403, _("You hold your role in this project only for %(areas)s. You may not change what the "
+                               "whole project shares (its forms, areas, indicators or app users), nor the roles of "
+                               "users who see more than you. Ask a project manager of the whole project.",
+                               areas=", ".join(exc.areas)))
         return page(exc.status)
 
     @bp.errorhandler(HTTPException)

@@ -2,7 +2,8 @@
 
 The REST API's rules (server/api/projects.py): listing needs assignment.list, giving and removing a
 role assignment.create (site administrators and the project's managers); the roles are manager,
-viewer and formfill. Users are named by email, as in Central; an administrator gets the list of
+viewer and formfill. A manager limited to some areas gives and removes roles only of users limited
+to areas inside its own (scope.check_hand_out). Users are named by email, as in Central; an administrator gets the list of
 users to pick from."""
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from server import problems
 from server.access import project_or_404
 from server.auth.permissions import can, verbs_for
-from server.auth.scope import assigned_areas, check_hand_out
+from server.auth.scope import check_hand_out
 from server.context import db
 from server.models import accounts
 from server.models.projects import Project
@@ -67,9 +68,9 @@ def assign(project_id: int):
 
 def _within_callers_areas(project: Project, user: accounts.Actor) -> bool:
     """The REST API's rule (scope.check_hand_out): a caller limited to some areas gives roles only to
-    others already limited to areas inside its own."""
+    others already limited to areas inside its own, and takes them back only from those."""
     try:
-        check_hand_out(db(), g.actor, project.id, user.id, assigned_areas(db(), user.id, project.id))
+        check_hand_out(db(), g.actor, project.id, user.id)
     except problems.InsufficientRights:
         return False
     return True
@@ -81,6 +82,7 @@ def remove(project_id: int, actor_id: int, role: str):
     holder = next((a for a, r in accounts.project_roles(db(), project.id) if a.id == actor_id and r == role), None)
     if holder is None:
         raise problems.NotFound()
+    check_hand_out(db(), g.actor, project.id, actor_id)  # 403 page when the holder is beyond the caller's areas
     accounts.unassign_role(db(), project.id, actor_id, role)
     db().commit()
     flash(_("%(name)s is no longer %(role)s in this project.", name=holder.display_name, role=_(ROLE_LABELS[role])),

@@ -109,12 +109,6 @@ def sign_out() -> None:
         session["lang"] = language
 
 
-def end_other_sessions(user: Actor) -> None:
-    """After a password change: every other device signs in again."""
-    db().execute(delete(AuthSession).where(AuthSession.actor_id == user.id,
-                                           AuthSession.token != g.web_session.token))
-
-
 def csrf_token() -> str:
     """The token forms carry: the session row's for a signed-in user, the cookie's before that."""
     if g.get("web_session") is not None:

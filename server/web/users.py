@@ -10,7 +10,6 @@ from sqlalchemy.exc import IntegrityError
 from server import problems
 from server.auth.permissions import require_site_admin
 from server.context import db
-from server.db import utcnow
 from server.models import accounts
 from server.web.account import MAX_PASSWORD, MIN_PASSWORD
 from server.web.i18n import _
@@ -85,10 +84,7 @@ def reset_password(user_id: int):
     found = password_error(password)
     if found:
         return render_users(400, {f"password-{user.id}": found})
-    user.set_password(password)
-    user.updated_at = utcnow()
-    if user.id != g.actor.id:
-        accounts.end_sessions(db(), user.id)
+    accounts.change_password(db(), user, password, keep_token=g.web_session.token if user.id == g.actor.id else None)
     db().commit()
     flash(_("Set a new password for %(email)s. Tell them in person, not by email.", email=user.email), "ok")
     return redirect(url_for(".list_users"))
