@@ -83,15 +83,16 @@ class AuditReader:
                 return 0
         return len(self._delimiter) if text.startswith(self._delimiter, i) else 0
 
-    def _fast_line(self, text: str, i: int) -> tuple[list[str] | None, int] | None:
-        """A whole line without quotes from i, split at once (most lines of a log are such)."""
-        end = text.find(self._delimiter, i)
+    def _fast_line(self, text: str, i: int, delimiter: str) -> tuple[list[str] | None, int] | None:
+        """A whole line without quotes from i, split at once (most lines of a log are such); only once
+        the first line break has chosen the delimiter."""
+        end = text.find(delimiter, i)
         if end < 0:
             return None
         line = text[i:end]
         if '"' in line:
             return None
-        after = end + len(self._delimiter)
+        after = end + len(delimiter)
         if "," not in line and not line.lstrip(LTRIM):
             return None, after
         return [f.lstrip(LTRIM).rstrip(JS_WHITESPACE) for f in line.split(",")], after
@@ -129,7 +130,7 @@ class AuditReader:
                 self._carry = c                # \r or the start of \r\n
                 break
             if not self._record and not self._field and not self._was_quoting and self._delimiter:
-                found = self._fast_line(text, i)
+                found = self._fast_line(text, i, self._delimiter)
                 if found is not None:
                     record, i = found
                     if record is not None:

@@ -144,6 +144,7 @@ def plan_tables(form_id_text: str, fields: list[Field], options: ExportOptions,
     """The root table and one table per repeat, in form order, with Central's headers and file names."""
     root = TablePlan(repeat=None, file_name=f"{form_id_text}.csv")
     tables = [root]
+    repeats: list[tuple[Field, TablePlan]] = []
     stack: list[TablePlan] = [root]
     for f in fields:
         while stack[-1].repeat is not None and f.path[: len(stack[-1].repeat.path)] != stack[-1].repeat.path:
@@ -151,6 +152,7 @@ def plan_tables(form_id_text: str, fields: list[Field], options: ExportOptions,
         if f.type == "repeat":
             table = TablePlan(repeat=f)
             tables.append(table)
+            repeats.append((f, table))
             stack.append(table)
             continue
         if f.type == "structure":
@@ -165,13 +167,12 @@ def plan_tables(form_id_text: str, fields: list[Field], options: ExportOptions,
             table.columns.append(ColumnPlan(f, [base] + [f"{base}/{v}" for v in values], values))
         else:
             table.columns.append(ColumnPlan(f, [base]))
-    repeats = tables[1:]
     totals: dict[str, int] = {}
-    for t in repeats:
-        totals[t.repeat.name] = totals.get(t.repeat.name, 0) + 1
+    for repeat, _ in repeats:
+        totals[repeat.name] = totals.get(repeat.name, 0) + 1
     seen: dict[str, int] = {}
-    for t in repeats:
-        name = t.repeat.name
+    for repeat, t in repeats:
+        name = repeat.name
         if totals[name] > 1:
             seen[name] = seen.get(name, 0) + 1
             t.file_name = f"{form_id_text}-{name}~{seen[name]}.csv"

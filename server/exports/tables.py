@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
+from server import problems
 from server.db import isoformat
 from server.exports import source
 from server.exports.plan import ExportOptions, TablePlan, merged_fields, plan_tables
@@ -18,6 +20,9 @@ from server.models.form_data import DataTables, data_tables
 from server.models.forms import Form, FormDef
 from server.xforms.labels import FormLabels, read_labels
 from server.xforms.schema import Field, read_schema
+
+if TYPE_CHECKING:  # for the annotation only; the code imports decrypted where it runs, as before
+    from server.exports.decrypted import Decryptor
 
 NOT_DECRYPTED = "not decrypted"
 MISSING_ENCRYPTED_DATA = "missing encrypted form data"
@@ -32,7 +37,7 @@ class Export:
     options: ExportOptions
     labels: FormLabels | None = None
     plans: list[TablePlan] = field(default_factory=list)
-    decryptor: object | None = None     # server.exports.decrypted.Decryptor, with a private key given
+    decryptor: Decryptor | None = None  # with a private key given
 
     @property
     def root(self) -> TablePlan:
@@ -43,6 +48,8 @@ def prepare(db: Session, form: Form, selection: source.Selection, options: Expor
             language: str | None = None) -> Export:
     """Fields of the published version (or of every published version with deletedFields)."""
     current = db.scalar(select(FormDef.xml).where(FormDef.id == form.current_def_id))
+    if current is None:  # the callers turn unpublished forms away first; this says the same
+        raise problems.NotFound("This form has not been published yet, so it has no submissions to export.")
     if options.deleted_fields:
         xmls = db.scalars(select(FormDef.xml).where(FormDef.form_id == form.id, FormDef.published_at.is_not(None))
                           .order_by(FormDef.published_at, FormDef.id))
@@ -121,14 +128,15 @@ def repeat_table(conn: Connection, export: Export, plan: TablePlan) -> Iterator[
     columns, where = _answers(export, plan)
     label = labeller(export, plan)
     if export.decryptor is not None:
-        yield from _repeat_with_decrypted(conn, export, plan, columns, where, label)
+        yield from _repeat_with_decrypted(conn, export, export.decryptor, plan, columns, where, label)
         return
     pick = _picker(where, 3)
     for row in source.repeat_rows(conn, export.tables, plan.repeat_path, columns, export.selection):
         yield _repeat_row(plan, label, pick(row), row[0], row[1], row[2])
 
 
-def _repeat_with_decrypted(conn, export: Export, plan: TablePlan, columns, where, label) -> Iterator[list]:
+def _repeat_with_decrypted(conn: Connection, export: Export, decryptor: Decryptor, plan: TablePlan, columns, where,
+                           label) -> Iterator[list]:
     """The stored rows and those of decrypted submissions, merged in the export's order (newest first)."""
     from server.exports.decrypted import encrypted_in_order
 
@@ -143,7 +151,7 @@ def _repeat_with_decrypted(conn, export: Export, plan: TablePlan, columns, where
         while at < len(pending) and (created_at is None or (pending[at][2], pending[at][0]) > (created_at, submission_id)):
             submission_id_, instance_id, _ = pending[at]
             at += 1
-            opened, _ = export.decryptor.open(conn, submission_id_)
+            opened, _ = decryptor.open(conn, submission_id_)
             for r in (opened.repeats if opened is not None else ()):
                 if r.repeat == plan.repeat_path:
                     yield _repeat_row(plan, label, [r.values.get(p) for p in plan.paths], instance_id, r.key,

@@ -95,7 +95,7 @@ def xlsx_chunks(engine: Engine, export: Export, label_row: Export | None = None)
         plans = make_plans(conn, export)
         if label_row is not None:
             label_row.plans = plans
-        names = sheet_names([export.form.xml_form_id] + [p.repeat.name for p in plans[1:]])
+        names = sheet_names([p.repeat.name if p.repeat is not None else export.form.xml_form_id for p in plans])
         archive = ZipStream(compresslevel=1)
         sheets = "".join(SHEET_TYPE.format(n=i + 1) for i in range(len(plans)))
         yield from archive.entry("[Content_Types].xml", [CONTENT_TYPES.format(sheets=sheets).encode()])

@@ -18,7 +18,7 @@ class _Sink:
         self._pending = 0
         self._position = 0
 
-    def write(self, data) -> int:
+    def write(self, data: bytes | bytearray | memoryview) -> int:
         size = len(data)
         if size:
             self._parts.append(bytes(data))
@@ -30,6 +30,11 @@ class _Sink:
         return self._position
 
     def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        # zipfile never closes a file object it was handed; the method is here because its
+        # writable-file type asks for one.
         pass
 
     @property

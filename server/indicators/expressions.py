@@ -151,7 +151,9 @@ def _tokenize(text: str) -> Iterator[_Token]:
         m = _TOKEN.match(text, i)
         if m is None:
             raise _lexical_error(text, i)
-        yield _Token(m.lastgroup, m.group(m.lastgroup), i)
+        kind = m.lastgroup
+        assert kind is not None, "every alternative of _TOKEN is a named group"
+        yield _Token(kind, m.group(kind), i)
         i = m.end()
 
 
@@ -199,6 +201,8 @@ class _Parser:
         while True:
             tok = self.peek()
             op = tok.text if tok.kind == "op" or (tok.kind == "name" and tok.text in _WORD_OPERATORS) else None
+            if op is None:
+                return left
             binding = _BINDING.get(op)
             if binding is None or binding <= min_binding:
                 return left
@@ -542,7 +546,9 @@ class _Evaluation:
             if node.op in _ARITHMETIC:
                 return _v("num", _ARITHMETIC[node.op](_num(left), _num(right)))
             return _v("bool", _compare(node.op, left, right))
-        return self.call(node)
+        if isinstance(node, Call):
+            return self.call(node)
+        raise TypeError(f"not an expression node: {node!r}")  # pragma: no cover - the parser makes only the above
 
     def call(self, node: Call) -> _V:
         name, args = node.name, [self.eval(a) for a in node.args]

@@ -77,7 +77,9 @@ def page(db: Session, tables: DataTables, selection: Selection, submitter_id: in
             .select_from(s.join(d, d.c.id == s.c.current_def_id).outerjoin(actor, actor.c.id == s.c.submitter_id)
                          .outerjoin(root, root.c.submission_id == s.c.id))
             .where(s.c.id.in_(ids)).order_by(s.c.created_at.desc(), s.c.id.desc()))
-    return [ListedSubmission(*row) for row in db.execute(stmt)]
+    # tuple(row): mypy cannot spread a Row of 13 columns (typed as ten and a variadic rest) over
+    # the dataclass's parameters.
+    return [ListedSubmission(*tuple(row)) for row in db.execute(stmt)]
 
 
 def submitters(db: Session, form_id: int, scope=None) -> list[tuple[int, str, int]]:
@@ -89,7 +91,7 @@ def submitters(db: Session, form_id: int, scope=None) -> list[tuple[int, str, in
     if scope is not None:
         stmt = stmt.where(scope.clause(s))
     rows = db.execute(stmt.group_by(s.c.submitter_id))
-    counts: dict[int | None, int] = dict(rows.all())
+    counts: dict[int, int] = dict(rows.all())   # submitter_id IS NOT NULL above
     if not counts:
         return []
     names = dict(db.execute(select(Actor.id, Actor.display_name).where(Actor.id.in_(counts))).all())

@@ -122,9 +122,11 @@ def edmx(view: FormView) -> str:
                 complexes.append((_type_name(child), properties(child)[0]))
                 walk(child)
             elif child.type == "repeat":
+                table = child.table
+                assert table is not None, "form_view gives every repeat its table"
                 lines, names = properties(child)
-                parent_line = f'        <Property Name="{child.table.parent_key}" Type="Edm.String"/>'
-                entities.append((child.table.name, [parent_line] + lines, False, names))
+                parent_line = f'        <Property Name="{table.parent_key}" Type="Edm.String"/>'
+                entities.append((table.name, [parent_line] + lines, False, names))
                 walk(child)
 
     lines, names = properties(view.root)

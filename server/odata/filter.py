@@ -379,7 +379,7 @@ class _Compiler:
                 return _Operand("datetime", literal(self.now, UTCDateTime()))
             if node.value in _EXTRACT:
                 arg = self.operand(node.args[0])
-                if arg.kind == "literal":
+                if arg.kind == "literal" and arg.node is not None:  # a literal operand always has its node
                     arg = _Operand("datetime", literal(self.coerce(arg.node, "datetime"), UTCDateTime()))
                 if arg.kind != "datetime":
                     raise self.mismatch(node, f"{node.value}() needs a date-time")

@@ -43,7 +43,8 @@ class Node:
     @property
     def odata_path(self) -> str:
         """`/household/members/age`: how `$select` and Central's field tree name a node."""
-        names, node = [], self
+        names: list[str] = []
+        node: Node | None = self
         while node is not None and node.type != "root":
             names.append(node.key)
             node = node.parent
@@ -110,16 +111,20 @@ def form_view(xml_form_id: str, schema: Schema, columns: dict[str, tuple[str, st
 def _chain(node: Node) -> list[Node]:
     """The node and its ancestors below the root, outermost first."""
     out = []
-    while node is not None and node.type != "root":
-        out.append(node)
-        node = node.parent
+    up: Node | None = node
+    while up is not None and up.type != "root":
+        out.append(up)
+        up = up.parent
     return list(reversed(out))
 
 
 def _enclosing_table(node: Node) -> Table:
     up = node.parent
-    while up.type not in ("repeat", "root"):
+    while up is not None and up.type not in ("repeat", "root"):
         up = up.parent
+    # Every node hangs below the root, and form_view gives the root and each repeat their table
+    # before it reaches their children.
+    assert up is not None and up.table is not None, f"no enclosing table for {node.path}"
     return up.table
 
 

@@ -49,7 +49,7 @@ def parse_float(text: str) -> float | None:
     return float(s)
 
 
-def json_number(x: float | None):
+def json_number(x: float | None) -> float | None:
     """A float as JSON would carry it from JavaScript: integral values without `.0`, NaN and
     infinities as null."""
     if x is None or x != x or x in _INFINITIES:
@@ -73,6 +73,7 @@ def js_number(x: float) -> str:
         return "0"
     sign = "-" if x < 0 else ""
     _, digits, exponent = Decimal(repr(abs(x))).as_tuple()
+    assert isinstance(exponent, int), "only NaN and infinities have a letter for exponent, and they returned above"
     s = "".join(map(str, digits)).rstrip("0") or "0"
     # value = 0.s × 10^n
     n = len(digits) + exponent
@@ -95,7 +96,10 @@ def _split_point(text: str) -> list[float | None]:
     return [parse_float(p) for p in parts]
 
 
-def _point(text: str):
+_Point = tuple[float, float, float | None, float | None]
+
+
+def _point(text: str) -> _Point | None:
     """(lon, lat, alt|None, accuracy|None) or None when the text has no latitude and longitude."""
     parts = _split_point(text)
     if len(parts) < 2:
@@ -108,7 +112,7 @@ def _point(text: str):
     return lon, lat, alt, acc
 
 
-def geopoint(text: str, wkt: bool):
+def geopoint(text: str, wkt: bool) -> str | dict[str, object] | None:
     p = _point(text)
     if p is None:
         return None
@@ -116,15 +120,15 @@ def geopoint(text: str, wkt: bool):
     coordinates = [lon, lat] + ([alt] if alt is not None else [])
     if wkt:
         return "POINT (" + " ".join(js_number(c) for c in coordinates) + ")"
-    value = {"type": "Point", "coordinates": [json_number(c) for c in coordinates]}
+    value: dict[str, object] = {"type": "Point", "coordinates": [json_number(c) for c in coordinates]}
     if acc is not None:
         value["properties"] = {"accuracy": json_number(acc)}
     return value
 
 
-def _line(text: str):
+def _line(text: str) -> list[_Point] | None:
     chunks = _POINTS.split(text)
-    points = []
+    points: list[_Point] = []
     for chunk in chunks:
         parts = _split_point(chunk)
         if len(parts) < 2:
@@ -140,7 +144,7 @@ def _line(text: str):
     return points
 
 
-def geoline(text: str, wkt: bool, polygon: bool):
+def geoline(text: str, wkt: bool, polygon: bool) -> str | dict[str, object] | None:
     points = _line(text)
     if points is None:
         return None
@@ -150,7 +154,7 @@ def geoline(text: str, wkt: bool, polygon: bool):
         return f"POLYGON (({body}))" if polygon else f"LINESTRING ({body})"
     coordinates = [[json_number(lon), json_number(lat)] + ([json_number(alt)] if alt is not None else [])
                    for lon, lat, alt, _ in points]
-    value = ({"type": "Polygon", "coordinates": [coordinates]} if polygon
+    value: dict[str, object] = ({"type": "Polygon", "coordinates": [coordinates]} if polygon
              else {"type": "LineString", "coordinates": coordinates})
     accuracies = [json_number(acc) if acc else None for _, _, _, acc in points]
     if any(a is not None for a in accuracies):
@@ -158,15 +162,15 @@ def geoline(text: str, wkt: bool, polygon: bool):
     return value
 
 
-def _int(text: str):
+def _int(text: str) -> int | None:
     return parse_int(text)
 
 
-def _decimal(text: str):
+def _decimal(text: str) -> float | None:
     return json_number(parse_float(text))
 
 
-def _datetime(text: str):
+def _datetime(text: str) -> str:
     trimmed = text.strip()
     return trimmed + ":00" if _SHORT_OFFSET.search(trimmed) else trimmed
 

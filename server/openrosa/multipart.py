@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import tempfile
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import BinaryIO, TypedDict
 
 from python_multipart import MultipartParser
 from python_multipart.exceptions import MultipartParseError
@@ -25,6 +25,12 @@ class MultipartInvalid(ValueError):
 
 class BodyTooLarge(ValueError):
     pass
+
+
+class _HeaderState(TypedDict):
+    field: bytes     # the header name read so far (the parser may hand it over in pieces)
+    value: bytes     # and its value
+    ended: bool      # the closing boundary was seen
 
 
 @dataclass
@@ -46,7 +52,7 @@ def read_parts(stream: BinaryIO, content_type: str, limit: int) -> list[Part]:
         raise MultipartInvalid("The submission must be sent as multipart/form-data with a boundary.")
     parts: list[Part] = []
     headers: dict[str, str] = {}
-    state = {"field": b"", "value": b"", "ended": False}
+    state: _HeaderState = {"field": b"", "value": b"", "ended": False}
 
     def on_part_begin():
         headers.clear()
@@ -66,8 +72,10 @@ def read_parts(stream: BinaryIO, content_type: str, limit: int) -> list[Part]:
         name = disposition.get("name")
         if name is None:
             raise MultipartInvalid("A part of the multipart body has no name.")
+        spool = tempfile.SpooledTemporaryFile(max_size=SPOOL)  # noqa: SIM115 (the Part owns it)
+        # typeshed types SpooledTemporaryFile as IO[bytes], not BinaryIO, though it is a binary file.
         parts.append(Part(name=name, filename=disposition.get("filename"), content_type=headers.get("content-type"),
-                          file=tempfile.SpooledTemporaryFile(max_size=SPOOL)))  # noqa: SIM115 (the Part owns it)
+                          file=spool))  # type: ignore[arg-type]
 
     def on_part_data(data, start, end):
         parts[-1].file.write(data[start:end])

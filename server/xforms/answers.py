@@ -7,6 +7,7 @@ nothing here knows about the database or the web."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from server.xforms.labels import FormLabels
@@ -74,7 +75,7 @@ class Change:
     after: str | None
 
 
-def fill_references(label: str, value_of) -> str:
+def fill_references(label: str, value_of: Callable[[str], str | None]) -> str:
     """`${member_name}` in a label replaced by what `value_of(name)` gives (or an ellipsis)."""
     return _REFERENCE.sub(lambda m: value_of(m.group(1)) or "…", label)
 
@@ -140,11 +141,11 @@ def read_answers(schema: Schema, labels: FormLabels, parsed: ParsedSubmission,
         home.items.append(found)
 
     for r in parsed.repeats:
-        roster = rosters.get(r.repeat)
-        if roster is None:
+        home_roster = rosters.get(r.repeat)
+        if home_roster is None:
             continue
-        cells = [answer(leaves[c.path], r.values, {**parsed.root, **r.values}) for c in roster.columns]
-        roster.rows.append(RosterRow(r.key, _row_number(r.key), r.parent_key, cells))
+        cells = [answer(leaves[c.path], r.values, {**parsed.root, **r.values}) for c in home_roster.columns]
+        home_roster.rows.append(RosterRow(r.key, _row_number(r.key), r.parent_key, cells))
     sections.append(meta)
     for s in sections:
         s.items = [i for i in s.items if not isinstance(i, Roster) or i.rows]
@@ -167,9 +168,11 @@ def _plain_label(label: str | None) -> str | None:
 
 
 def _text_of(name: str, row: dict[str, str], by_name: dict[str, str], leaves: dict[str, Field],
-             choices) -> str | None:
+             choices: dict[str, dict[str, str]]) -> str | None:
     path = by_name.get(name)
-    value = row.get(path) if path else None
+    if not path:
+        return None
+    value = row.get(path)
     if not value:
         return None
     return shown(leaves[path], value, choices.get(path))

@@ -65,8 +65,9 @@ def _aes_cfb(key: bytes, iv: bytes, data: bytes) -> bytes:
 
 def decrypt(envelope: bytes, files: dict[str, bytes], private_key) -> Decrypted:
     root = parse(envelope)
-    instance_id = (child(child(root, "meta"), "instanceID").text if child(root, "meta") is not None else None) \
-        or attr(root, "instanceID")
+    meta = child(root, "meta")
+    instance_el = child(meta, "instanceID") if meta is not None else None
+    instance_id = (instance_el.text if instance_el is not None else None) or attr(root, "instanceID")
     key_el, xml_el = child(root, "base64EncryptedKey"), child(root, "encryptedXmlFile")
     if not instance_id or key_el is None or xml_el is None:
         raise DecryptionFailed("This is not an encrypted submission envelope.")

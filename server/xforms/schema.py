@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
-from server.xforms.safexml import attr, child, local, parse
+from server.xforms.safexml import XmlRejected, attr, child, local, parse
 
 
 @dataclass(frozen=True)
@@ -77,9 +77,11 @@ def _normalise(ref: str, root_name: str) -> str:
 def read_schema(xml: str | bytes) -> Schema:
     root = parse(xml.encode("utf-8") if isinstance(xml, str) else xml)
     head = child(root, "head")
-    model = child(head, "model")
-    instance = child(model, "instance")
-    data = next(c for c in instance if isinstance(c.tag, str))
+    model = child(head, "model") if head is not None else None
+    instance = child(model, "instance") if model is not None else None
+    data = next((c for c in instance if isinstance(c.tag, str)), None) if instance is not None else None
+    if model is None or data is None:  # every stored form passed read_xform, which checks this too
+        raise XmlRejected("The XForm has no primary instance (h:head/model/instance/*).")
     root_name = local(data.tag)
     binds: dict[str, str] = {}
     for b in model:
@@ -110,7 +112,8 @@ def read_schema(xml: str | bytes) -> Schema:
                 schema.fields.append(Field(p, "structure", len(schema.fields)))
                 walk(c, p)
             else:
-                t = selects.get(key) if selects.get(key) == "select" else (binds.get(key) or selects.get(key) or "unknown")
+                select = selects.get(key)
+                t = "select" if select == "select" else (binds.get(key) or select or "unknown")
                 schema.fields.append(Field(p, t, len(schema.fields)))
 
     walk(data, ())
