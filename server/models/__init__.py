@@ -8,3 +8,5 @@ from server.models.form_data import FormTable, FormColumn  # noqa: F401
 from server.models.areas import Area  # noqa: F401
 from server.models.indicators import IndicatorSet  # noqa: F401
 from server.models.sign_in_attempts import SignInAttempt  # noqa: F401
+from server.models.datasets import Dataset, DatasetProperty, DatasetForm  # noqa: F401
+from server.models.entities import Entity, EntityVersion, EntityError  # noqa: F401

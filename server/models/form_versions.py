@@ -211,6 +211,9 @@ def publish_draft(db: Session, form: Form, version: str | None = None) -> FormDe
     from server.xforms.schema import read_schema
 
     ensure_tables(db, form.id, read_schema(draft.xml))
+    from server.models.datasets import publish_form_entities
+
+    publish_form_entities(db, form, draft)  # its Entity List and properties, in the same transaction
     form.current_def_id = draft.id
     form.draft_def_id = None
     form.updated_at = draft.published_at

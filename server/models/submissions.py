@@ -99,6 +99,11 @@ def set_review_state(sub: Submission, state: str) -> None:
         raise ValueError(f"unknown review state {state!r}")
     sub.review_state = state
     sub.updated_at = utcnow()
+    from sqlalchemy.orm import object_session
+
+    from server.models.entities import on_review
+
+    on_review(object_session(sub), sub, state)  # approval may create the submission's entity
 
 
 def add_comment(db: Session, sub: Submission, actor_id: int, body: str) -> Comment:
