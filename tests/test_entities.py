@@ -281,3 +281,32 @@ def test_an_app_user_of_the_revisit_form_gets_the_list_and_its_integrity(admin, 
     resp = client.get(f"{key}/datasets/{HH}/integrity?id={hid}", headers=COLLECT)
     assert resp.status_code == 200 and "<deleted>false</deleted>" in resp.get_data(as_text=True)
     assert client.get(f"{key}/datasets/{HH}/entities", headers=COLLECT).status_code == 403
+
+
+def test_two_phones_sending_updates_at_the_same_moment_both_land(admin, client, project, phone, live_server):
+    import threading
+
+    import requests
+
+    published(admin, project, registration(), revisit())
+    hid = new_id()
+    phone.send(register_xml(hid, "Ngô Văn Hải", members="4"))
+    bodies = [visit_xml(hid, "1", members) for members in ("5", "6")]
+    start, results = threading.Barrier(2), []
+
+    def send(xml: bytes) -> None:
+        start.wait()
+        resp = requests.post(f"{live_server}{phone.base}/submission", headers=COLLECT, timeout=30,
+                             files={"xml_submission_file": ("submission.xml", xml, "text/xml")})
+        results.append(resp.status_code)
+
+    threads = [threading.Thread(target=send, args=(b,)) for b in bodies]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [201, 201]
+    versions = admin.get(f"{_base(project)}/datasets/{HH}/entities/{hid}/versions").get_json()
+    assert [(v["version"], v["baseVersion"]) for v in versions] == [(1, None), (2, 1), (3, 1)]
+    assert [v["conflict"] for v in versions] == [None, None, "hard"]
+    assert entity(admin, project, hid)["conflict"] == "hard"
