@@ -43,6 +43,7 @@ def problem(code: str, default_message: str):
 # 400: the request cannot be used as it is.
 Unparseable = problem("400.1", "Could not parse the request body.")
 MissingParameter = problem("400.2", "A required parameter is missing.")
+UnexpectedAttribute = problem("400.4", "A parameter was not expected.")
 InvalidHeader = problem("400.6", "A request header has an invalid value.")
 MissingMultipartField = problem("400.7", "Required multipart POST field xml_submission_file missing.")
 UnexpectedValue = problem("400.8", "A value was not expected here.")
@@ -84,6 +85,16 @@ ODataExpressionUnsupported = problem("501.4", "The given OData filter expression
 ODataFieldUnsupported = problem("501.5", "The given OData filter expression references fields not supported by this server.")
 ODataExpandUnsupported = problem("501.6", 'The given OData expand expression is not supported by this server. Currently, only "$expand=*" is supported.')
 ODataSelectExpandUnsupported = problem("501.11", "This server doesn't support $select query parameter with $expand.")
+# Entities (docs/entities.md): Central's codes for Entity Lists and their entities.
+EntityFormInvalid = problem("400.25", "The entity definition within the form is invalid.")
+InvalidEntity = problem("400.28", "The entity is invalid.")
+EntityActionNotPermitted = problem("403.2", "The submission attempts an entity action the form does not permit.")
+DatasetNotFound = problem("404.7", "The Entity List specified in the submission does not exist.")
+EntityNotFound = problem("404.8", "The entity specified in the submission does not exist.")
+EntityVersionNotFound = problem("404.9", "The base version specified does not exist for this entity.")
+EntityDeleted = problem("404.11", "The entity has been deleted.")
+EntityVersionConflict = problem("409.15", "The entity has changed since the version you provided.")
+DatasetNameConflict = problem("409.16", "An Entity List with the same name but different capitalization exists.")
 
 
 class SignInThrottled(Problem):

@@ -1,7 +1,7 @@
 """pytest's entry to the suite: the shared fixtures come in as a plugin, the helpers are plain modules.
 
-Test modules import plain code from helpers.py, collect.py and central.py, never from conftest or from
-another test module; tests/test_suite_layout.py checks that. The plugin is not named `fixtures`:
+Test modules import plain code from helpers.py, collect.py, central.py and entity_forms.py, never
+from conftest or from another test module; tests/test_suite_layout.py checks that. The plugin is not named `fixtures`:
 pytest would take that name for its own built-in plugin `_pytest.fixtures` and load nothing."""
 from pathlib import Path
 

@@ -5,7 +5,20 @@ from flask import Flask
 
 
 def register_api(app: Flask) -> None:
-    from server.api import app_users, areas, exports, forms, indicators, odata, projects, sessions, submissions, users
+    from server.api import (
+        app_users,
+        areas,
+        datasets,
+        exports,
+        forms,
+        indicators,
+        odata,
+        projects,
+        sessions,
+        submissions,
+        users,
+    )
 
-    for module in (sessions, users, projects, forms, app_users, submissions, exports, areas, indicators, odata):
+    for module in (sessions, users, projects, forms, app_users, submissions, exports, areas, indicators, odata,
+                   datasets):
         app.register_blueprint(module.bp)

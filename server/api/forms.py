@@ -248,7 +248,12 @@ def published_attachment(project_id: int, xml_form_id: str, name: str):
 
 def attachment_file(form_def: FormDef, name: str) -> Response:
     slot, blob = fv.attachment(db(), form_def.id, name)
-    if blob is None:
+    if blob is None:  # `households.csv` with no file uploaded over it: the Entity List (docs/entities.md)
+        from server.api.datasets import entity_list_file
+
+        served = entity_list_file(db().get(Form, form_def.form_id).project_id, name)
+        if served is not None:
+            return served.make_conditional(request)
         raise problems.NotFound(f"The media file '{name}' has not been uploaded for this form version.")
     return send_file(blobs().path_for(blob.sha256), mimetype=slot.content_type or "application/octet-stream",
                      as_attachment=True, download_name=name, etag=blob.md5, conditional=True)

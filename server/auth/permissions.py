@@ -25,10 +25,11 @@ class Role:
 
 
 _READ = {"project.read", "form.list", "form.read", "open_form.list", "open_form.read",
-         "submission.read", "submission.list"}
+         "submission.read", "submission.list", "dataset.list", "dataset.read", "entity.list", "entity.read"}
 _MANAGE = _READ | {"project.update", "form.create", "form.update", "form.delete", "submission.create",
                    "submission.update", "submission.delete", "field_key.create", "field_key.list",
-                   "field_key.delete", "assignment.list", "assignment.create", "assignment.delete"}
+                   "field_key.delete", "assignment.list", "assignment.create", "assignment.delete",
+                   "dataset.create", "dataset.update", "entity.create", "entity.update", "entity.delete"}
 
 ROLES: dict[str, Role] = {r.system: r for r in [
     Role(1, "admin", "Administrator", frozenset({"*"})),

@@ -2,6 +2,8 @@
 from server.models.accounts import Actor, AreaAssignment, AuthSession, FormAssignment, ProjectAssignment  # noqa: F401
 from server.models.areas import Area  # noqa: F401
 from server.models.blobs import Blob  # noqa: F401
+from server.models.datasets import Dataset, DatasetForm, DatasetProperty  # noqa: F401
+from server.models.entities import Entity, EntityError, EntityVersion  # noqa: F401
 from server.models.form_data import FormColumn, FormTable  # noqa: F401
 from server.models.forms import Form, FormAttachment, FormDef  # noqa: F401
 from server.models.indicators import IndicatorSet  # noqa: F401

@@ -18,6 +18,7 @@ from server.config import Settings
 from server.db import utcnow
 from server.models.blobs import Blob, BlobStore, ensure_blob
 from server.models.forms import FORM_STATES, Form, FormAttachment, FormDef, live_form
+from server.xforms.entities import EntityFormRefused, read_declaration
 from server.xforms.safexml import XmlRejected
 from server.xforms.xform import XFormInfo, decode_xml, read_xform, unsafe_file_name, with_version
 from server.xforms.xlsform import XLS_TYPE, XLSX_TYPE, XlsFormError, convert, odk_validate, sniff
@@ -66,6 +67,11 @@ def read_definition(data: bytes, settings: Settings, fallback_id: str | None = N
         info = read_xform(xml)
     except XmlRejected as exc:
         raise problems.Unparseable(f"The XForm cannot be used: {exc}") from None
+    try:
+        read_declaration(info.xml)  # entity features Hamlet lacks are refused by name (docs/entities.md)
+    except EntityFormRefused as exc:
+        raise problems.EntityFormInvalid(f"The entity definition within the form is invalid. {exc}",
+                                         details={"reason": str(exc)}) from None
     if warnings and not ignore_warnings:
         raise problems.FormWarnings(details={"warnings": {"xlsFormWarnings": warnings}})
     checked = odk_validate(info.xml, settings.odk_validate)
@@ -205,6 +211,9 @@ def publish_draft(db: Session, form: Form, version: str | None = None) -> FormDe
     from server.xforms.schema import read_schema
 
     ensure_tables(db, form.id, read_schema(draft.xml))
+    from server.models.datasets import publish_form_entities
+
+    publish_form_entities(db, form, draft)  # its Entity List and properties, in the same transaction
     form.current_def_id = draft.id
     form.draft_def_id = None
     form.updated_at = draft.published_at

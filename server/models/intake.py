@@ -178,7 +178,9 @@ def receive(db: Session, store: BlobStore, cache: VersionCache, form: Form, form
             raise problems.UnexpectedValue(f"The submission names an attachment '{name}' that cannot be stored: {reason}.",
                                            details={"field": "attachment", "value": name})
     if parsed.deprecated_id:
-        return _edit(db, store, cache, form, form_def, parsed, xml, uploads, submitter_id, device_id, user_agent, limit)
+        edited = _edit(db, store, cache, form, form_def, parsed, xml, uploads, submitter_id, device_id, user_agent, limit)
+        _entities(db, cache, form, form_def, root, parsed, edited, submitter_id, user_agent, "edit")
+        return edited
     form_id = form.id
     try:
         received = _create(db, store, cache, form, form_def, parsed, xml, uploads, submitter_id, device_id,
@@ -187,12 +189,24 @@ def receive(db: Session, store: BlobStore, cache: VersionCache, form: Form, form
         db.rollback()
         received = None
     if received is not None:
+        _entities(db, cache, form, form_def, root, parsed, received, submitter_id, user_agent, "create")
         return received
     # The instanceID is already stored (or was, a moment ago, by a concurrent identical POST).
     found = def_by_instance(db, form_id, parsed.instance_id)
     if found is None:
         raise problems.InternalError("The submission could not be stored; please send it again.")
     return _resend(db, store, found, parsed, xml, uploads, limit, openrosa)
+
+
+def _entities(db, cache, form, form_def, root, parsed, received: Received, submitter_id, user_agent, event) -> None:
+    """The submission's entity block becomes an entity create or update in this same transaction."""
+    from server.models.entities import Source, apply_submission, declaration_for
+
+    if not received.created or parsed.encrypted or declaration_for(db, form_def.id, cache) is None:
+        return
+    sdef_id = db.scalar(select(Submission.current_def_id).where(Submission.id == received.submission_id))
+    apply_submission(db, form.project_id, form_def.id, root, received.submission_id, sdef_id,
+                     Source(submitter_id, user_agent, received.submission_id, sdef_id), event, cache)
 
 
 def _resend(db, store, found, parsed, xml, uploads, limit, openrosa) -> Received:

@@ -102,6 +102,13 @@ def set_review_state(sub: Submission, state: str) -> None:
         raise ValueError(f"unknown review state {state!r}")
     sub.review_state = state
     sub.updated_at = utcnow()
+    from sqlalchemy.orm import object_session
+
+    from server.models.entities import on_review
+
+    db = object_session(sub)
+    if db is not None:  # a submission read from the database always has its session
+        on_review(db, sub, state)  # approval may create the submission's entity
 
 
 def add_comment(db: Session, sub: Submission, actor_id: int, body: str) -> Comment:

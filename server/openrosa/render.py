@@ -19,6 +19,7 @@ class ListedForm:
 class ManifestFile:
     name: str
     md5: str
+    integrity_url: str | None = None  # an Entity List: type="entityList" and where Collect checks deletions
 
 
 def form_list(forms: list[ListedForm], base: str, verbose: bool = False) -> str:
@@ -45,10 +46,12 @@ def manifest(files: list[ManifestFile], form_base: str) -> str:
     """`form_base` is absolute and ends at the form (…/projects/1/forms/household_digital_survey)."""
     out = ['<?xml version="1.0" encoding="UTF-8"?>\n<manifest xmlns="http://openrosa.org/xforms/xformsManifest">']
     for f in files:
-        out.append("<mediaFile>")
+        out.append('<mediaFile type="entityList">' if f.integrity_url else "<mediaFile>")
         out.append(f"<filename>{escape(f.name)}</filename>")
         out.append(f"<hash>md5:{f.md5}</hash>")
         out.append(f"<downloadUrl>{escape(form_base)}/attachments/{quote(f.name, safe='')}</downloadUrl>")
+        if f.integrity_url:
+            out.append(f"<integrityUrl>{escape(f.integrity_url)}</integrityUrl>")
         out.append("</mediaFile>")
     out.append("</manifest>\n")
     return "\n".join(out)

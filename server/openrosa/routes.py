@@ -55,7 +55,11 @@ def project_base(project_id: int) -> str:
 def listed_forms(project_id: int, xml_form_id: str | None) -> list[ListedForm]:
     """Open, published, live forms the caller may read; app users see only forms assigned to them."""
     verbs = verbs_for(db(), g.actor, project_id)
-    has_media = exists().where(FormAttachment.form_def_id == FormDef.id, FormAttachment.blob_id.is_not(None))
+    from server.models.datasets import Dataset
+
+    has_media = (exists().where(FormAttachment.form_def_id == FormDef.id, FormAttachment.blob_id.is_not(None))
+                 | exists().where(FormAttachment.form_def_id == FormDef.id, FormAttachment.blob_id.is_(None),
+                                  Dataset.project_id == Form.project_id, FormAttachment.name == Dataset.name + ".csv"))
     stmt = (select(Form.xml_form_id, FormDef.name, FormDef.version, FormDef.hash, has_media)
             .join(FormDef, FormDef.id == Form.current_def_id)
             .where(Form.project_id == project_id, Form.deleted_at.is_(None), Form.state == "open"))
@@ -113,20 +117,32 @@ def _merge_lists(documents: list[str]) -> str:
 @openrosa
 def form_manifest(project_id: int, xml_form_id: str):
     form, form_def = readable_form(project_id, xml_form_id)
-    return _xml(manifest(_manifest_files(form_def.id), f"{project_base(project_id)}/forms/{_quote(form.xml_form_id)}"))
+    return _xml(manifest(_manifest_files(form_def.id, project_id),
+                         f"{project_base(project_id)}/forms/{_quote(form.xml_form_id)}"))
 
 
 @bp.get("/v1/projects/<int:project_id>/forms/<xml_form_id>/draft/manifest")
 @openrosa
 def draft_manifest(project_id: int, xml_form_id: str):
     form, form_def = readable_form(project_id, xml_form_id, draft=True)
-    return _xml(manifest(_manifest_files(form_def.id), f"{project_base(project_id)}/forms/{_quote(form.xml_form_id)}/draft"))
+    return _xml(manifest(_manifest_files(form_def.id, project_id),
+                         f"{project_base(project_id)}/forms/{_quote(form.xml_form_id)}/draft"))
 
 
-def _manifest_files(form_def_id: int) -> list[ManifestFile]:
-    rows = db().execute(select(FormAttachment.name, Blob.md5).join(Blob, Blob.id == FormAttachment.blob_id)
+def _manifest_files(form_def_id: int, project_id: int) -> list[ManifestFile]:
+    """Uploaded files, and `{list}.csv` served from an Entity List when no file was uploaded over it."""
+    from server.models.datasets import list_for_attachment, list_hash
+
+    rows = db().execute(select(FormAttachment.name, Blob.md5).outerjoin(Blob, Blob.id == FormAttachment.blob_id)
                         .where(FormAttachment.form_def_id == form_def_id).order_by(FormAttachment.id))
-    return [ManifestFile(name, md5) for name, md5 in rows]
+    files = []
+    for name, md5 in rows:
+        if md5 is not None:
+            files.append(ManifestFile(name, md5))
+        elif (dataset := list_for_attachment(db(), project_id, name)) is not None:
+            files.append(ManifestFile(name, list_hash(db(), dataset),
+                                      f"{project_base(project_id)}/datasets/{_quote(dataset.name)}/integrity"))
+    return files
 
 
 def _quote(value: str) -> str:

@@ -1,0 +1,343 @@
+"""Entity Lists and their entities over REST, in Central's JSON shapes (docs/api.yaml of
+central-backend; odk-protocol §7.2, §11), and the list served to Collect as a form attachment."""
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from flask import Blueprint, Response, g, request
+from sqlalchemy import select
+
+from server import problems
+from server.api.common import commit, is_true, project_or_404, success
+from server.auth.permissions import can, require, verbs_for
+from server.context import db
+from server.db import isoformat
+from server.models import datasets as ds
+from server.models import entities as en
+from server.models.accounts import Actor
+from server.models.forms import Form, FormAttachment, FormDef
+
+bp = Blueprint("datasets", __name__, url_prefix="/v1/projects/<int:project_id>")
+
+
+def _dataset(project_id: int, name: str, *verbs: str) -> ds.Dataset:
+    project_or_404(project_id)
+    dataset = ds.dataset_by_name(db(), project_id, name)
+    if dataset is None:
+        raise problems.NotFound(f"There is no Entity List '{name}' in project {project_id}.")
+    if verbs:
+        require(db(), g.actor, project_id, *verbs)
+    return dataset
+
+
+def _entity(dataset: ds.Dataset, uuid: str, lock: bool = False) -> en.Entity:
+    entity = en.entity_in(db(), dataset, uuid, lock=lock)
+    if entity is None:
+        raise problems.NotFound(f"There is no entity {uuid} in the Entity List '{dataset.name}'.")
+    return entity
+
+
+def _json_object() -> dict:
+    body = request.get_json(force=True, silent=True)
+    if not isinstance(body, dict):
+        raise problems.Unparseable("Send a JSON object as the body.")
+    return body
+
+
+def _source() -> en.Source:
+    return en.Source(g.actor.id if g.actor else None, request.headers.get("User-Agent"))
+
+
+# --- JSON shapes -----------------------------------------------------------------------------------
+
+def linked_forms(project_id: int, name: str) -> list[tuple[str, str]]:
+    """Live forms whose published version reads the list as `{name}.csv` (no file uploaded over it)."""
+    rows = db().execute(select(Form.xml_form_id, FormDef.name).join(FormDef, FormDef.id == Form.current_def_id)
+                        .join(FormAttachment, FormAttachment.form_def_id == FormDef.id)
+                        .where(Form.project_id == project_id, Form.deleted_at.is_(None),
+                               FormAttachment.name == f"{name}.csv", FormAttachment.blob_id.is_(None))
+                        .order_by(Form.xml_form_id))
+    return [(f, n or f) for f, n in rows]
+
+
+def dataset_json(dataset: ds.Dataset, full: bool = False) -> dict:
+    body: dict[str, Any] = {"name": dataset.name, "createdAt": isoformat(dataset.created_at), "projectId": dataset.project_id,
+            "approvalRequired": dataset.approval_required, "ownerOnly": dataset.owner_only}
+    if full:
+        forms = ds.property_forms(db(), dataset.id)
+        body["properties"] = [{"name": p.name, "odataName": p.name.replace(".", "_").replace("-", "_"),
+                               "publishedAt": isoformat(p.published_at),
+                               "forms": [{"xmlFormId": f, "name": n} for f, n in forms.get(p.id, [])]}
+                              for p in ds.properties_of(db(), dataset.id)]
+        body["sourceForms"] = [{"xmlFormId": f, "name": n} for f, n in forms.get(None, [])]
+        body["linkedForms"] = [{"xmlFormId": f, "name": n} for f, n in linked_forms(dataset.project_id, dataset.name)]
+    return body
+
+
+def version_json(v: en.EntityVersion, with_data: bool = True) -> dict:
+    body = {"label": v.label, "current": v.current, "createdAt": isoformat(v.created_at), "creatorId": v.creator_id,
+            "userAgent": v.user_agent or "", "version": v.version, "baseVersion": v.base_version,
+            "conflictingProperties": v.conflicting_properties, "branchId": v.branch_id,
+            "trunkVersion": v.trunk_version, "branchBaseVersion": v.branch_base_version}
+    if with_data:
+        body["data"] = v.data
+        body["dataReceived"] = v.data_received
+    return body
+
+
+def entity_json(entity: en.Entity, current: en.EntityVersion, with_data: bool = True) -> dict:
+    return {"uuid": entity.uuid, "creatorId": entity.creator_id, "conflict": entity.conflict,
+            "createdAt": isoformat(entity.created_at), "updatedAt": isoformat(entity.updated_at),
+            "deletedAt": isoformat(entity.deleted_at), "currentVersion": version_json(current, with_data)}
+
+
+# --- Entity Lists ----------------------------------------------------------------------------------
+
+@bp.get("/datasets")
+def list_datasets(project_id: int):
+    project_or_404(project_id, "dataset.list")
+    return [dataset_json(d) for d in ds.datasets_of(db(), project_id)]
+
+
+@bp.post("/datasets")
+def create_dataset(project_id: int):
+    project_or_404(project_id, "dataset.create")
+    body = _json_object()
+    name = body.get("name")
+    if not isinstance(name, str):
+        raise problems.UnexpectedValue("Give the Entity List a name.", details={"field": "name", "value": name})
+    dataset = ds.create_dataset(db(), project_id, name, body.get("approvalRequired") is True)
+    commit()
+    return dataset_json(dataset, full=True)
+
+
+@bp.get("/datasets/<name>")
+def get_dataset(project_id: int, name: str):
+    return dataset_json(_dataset(project_id, name, "dataset.read"), full=True)
+
+
+@bp.patch("/datasets/<name>")
+def patch_dataset(project_id: int, name: str):
+    dataset = _dataset(project_id, name, "dataset.update")
+    body = _json_object()
+    for key in ("approvalRequired", "ownerOnly"):
+        if key in body and not isinstance(body[key], bool):
+            raise problems.UnexpectedValue(f"{key} must be true or false.", details={"field": key, "value": body[key]})
+    if body.get("ownerOnly") is True:
+        raise problems.NotImplementedYet("ownerOnly Entity Lists are not supported by Hamlet yet.")
+    if "approvalRequired" in body:
+        dataset.approval_required = body["approvalRequired"]
+    commit()
+    return dataset_json(dataset, full=True)
+
+
+@bp.post("/datasets/<name>/properties")
+def add_property(project_id: int, name: str):
+    dataset = _dataset(project_id, name, "dataset.update")
+    prop = _json_object().get("name")
+    if not isinstance(prop, str):
+        raise problems.UnexpectedValue("Give the property a name.", details={"field": "name", "value": prop})
+    ds.add_property(db(), dataset, prop)
+    commit()
+    return success()
+
+
+# --- entities --------------------------------------------------------------------------------------
+
+@bp.get("/datasets/<name>/entities")
+def list_entities(project_id: int, name: str):
+    dataset = _dataset(project_id, name, "entity.list")
+    return [entity_json(e, v, with_data=False) for e, v in en.live_entities(db(), dataset)]
+
+
+@bp.post("/datasets/<name>/entities")
+def create_entities(project_id: int, name: str):
+    dataset = _dataset(project_id, name, "entity.create")
+    body = _json_object()
+    if "entities" not in body:
+        entity = en.create_from_api(db(), dataset, body, _source())
+        current = en.current_version(db(), entity)
+        commit()
+        return entity_json(entity, current)
+    items, source = body["entities"], body.get("source")
+    if not isinstance(items, list) or not items:
+        raise problems.UnexpectedAttribute("Send entities as a non-empty array.",
+                                           details={"expected": ["entities: [...]"]})
+    if not isinstance(source, dict) or not isinstance(source.get("name"), str) or not source["name"]:
+        raise problems.MissingParameter("A bulk upload needs source.name (the file the entities came from).",
+                                        details={"field": "source.name"})
+    for item in items:
+        if not isinstance(item, dict):
+            raise problems.UnexpectedValue("Each entity must be a JSON object.", details={"field": "entities"})
+        en.create_from_api(db(), dataset, item, _source())
+    commit()
+    return success()
+
+
+@bp.get("/datasets/<name>/entities/<uuid>")
+def get_entity(project_id: int, name: str, uuid: str):
+    dataset = _dataset(project_id, name, "entity.read")
+    entity = _entity(dataset, uuid)
+    return entity_json(entity, en.current_version(db(), entity))
+
+
+@bp.patch("/datasets/<name>/entities/<uuid>")
+def update_entity(project_id: int, name: str, uuid: str):
+    dataset = _dataset(project_id, name, "entity.update")
+    entity = _entity(dataset, uuid, lock=True)
+    en.update_from_api(db(), dataset, entity, _json_object(), request.args.get("baseVersion"),
+                       is_true(request.args.get("force")), is_true(request.args.get("resolve")), _source())
+    current = en.current_version(db(), entity)
+    commit()
+    return entity_json(entity, current)
+
+
+@bp.delete("/datasets/<name>/entities/<uuid>")
+def delete_entity(project_id: int, name: str, uuid: str):
+    dataset = _dataset(project_id, name, "entity.delete")
+    en.delete_entity(db(), _entity(dataset, uuid))
+    commit()
+    return success()
+
+
+@bp.get("/datasets/<name>/entities/<uuid>/versions")
+def entity_versions(project_id: int, name: str, uuid: str):
+    dataset = _dataset(project_id, name, "entity.read")
+    versions = en.versions_of(db(), _entity(dataset, uuid))
+    out = []
+    for v in versions:
+        body = version_json(v)
+        conflicted = v.base_version is not None and v.version != v.base_version + 1
+        body["conflict"] = ("hard" if v.conflicting_properties else "soft") if conflicted else None
+        body["source"] = {"submission": {"id": v.submission_id}} if v.submission_id else None
+        out.append(body)
+    return out
+
+
+@bp.get("/datasets/<name>/entities.csv")
+def entities_csv(project_id: int, name: str):
+    dataset = _dataset(project_id, name, "entity.list")
+    props = [p.name for p in ds.properties_of(db(), dataset.id)]
+    names = dict(db().execute(select(Actor.id, Actor.display_name)).all())
+
+    def rows() -> Iterator[list]:
+        yield ["__id", "label", *props, "__createdAt", "__creatorId", "__creatorName", "__updates", "__updatedAt",
+               "__version"]
+        for e, v in en.live_entities(db(), dataset):
+            yield [e.uuid, v.label, *(v.data.get(p, "") for p in props), isoformat(e.created_at), e.creator_id or "",
+                   names.get(e.creator_id, ""), e.version - 1, isoformat(e.updated_at) or "", v.version]
+
+    resp = Response(_csv(rows()), content_type="text/csv; charset=utf-8")
+    resp.headers["Content-Disposition"] = f'attachment; filename="{dataset.name}.csv"'
+    return resp
+
+
+def _csv(rows: Iterator[list]) -> Iterator[bytes]:
+    """Rows as CSV bytes, a few hundred rows per chunk."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    for i, row in enumerate(rows):
+        writer.writerow(row)
+        if i % 500 == 499:
+            yield out.getvalue().encode("utf-8")
+            out.seek(0)
+            out.truncate()
+    yield out.getvalue().encode("utf-8")
+
+
+# --- for ODK Collect -------------------------------------------------------------------------------
+
+def entity_list_file(project_id: int, name: str) -> Response | None:
+    """`households.csv` of a form, served from the Entity List `households` (odk-protocol §2, §11):
+    `name,label,__version` then the properties, newest first; ETag is the manifest's hash."""
+    dataset = ds.list_for_attachment(db(), project_id, name)
+    if dataset is None:
+        return None
+    props = [p.name for p in ds.properties_of(db(), dataset.id)]
+
+    def rows() -> Iterator[list]:
+        yield ["name", "label", "__version", *props]
+        for e, v in en.live_entities(db(), dataset):
+            yield [e.uuid, v.label, v.version, *(v.data.get(p, "") for p in props)]
+
+    resp = Response(_csv(rows()), content_type="text/csv; charset=utf-8")
+    resp.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    resp.set_etag(ds.list_hash(db(), dataset))
+    return resp
+
+
+@bp.get("/datasets/<name>/integrity")
+def integrity(project_id: int, name: str):
+    """Which of the entities Collect holds were deleted (odk-protocol §2, Central's openrosa.js)."""
+    from xml.sax.saxutils import quoteattr
+
+    from server.openrosa.headers import add_openrosa_headers
+
+    request.openrosa = True  # type: ignore[attr-defined]  # errors answer as OpenRosa XML (problems.render)
+    dataset = _dataset(project_id, name)
+    verbs = verbs_for(db(), g.actor, project_id)
+    if not can(verbs, "entity.list") and not _reads_a_linked_form(project_id, name):
+        if g.actor is None:
+            raise problems.AuthenticationFailed("Sign in, or use an app user's server URL with its key.")
+        raise problems.InsufficientRights()
+    wanted = [i.strip() for i in request.args.get("id", "").split(",") if i.strip()]
+    rows = db().execute(select(en.Entity.uuid, en.Entity.deleted_at).where(en.Entity.dataset_id == dataset.id,
+                                                                            en.Entity.uuid.in_(wanted)))
+    known = {u: d is not None for u, d in rows}
+    parts = ['<?xml version="1.0" encoding="UTF-8"?>\n<data>\n<entities>']
+    for uuid in wanted:
+        # An ID the list never had (or one purged) counts as deleted, so Collect drops it.
+        parts.append(f"<entity id={quoteattr(uuid)}><deleted>{'true' if known.get(uuid, True) else 'false'}"
+                     "</deleted></entity>")
+    parts.append("</entities>\n</data>\n")
+    resp = Response("\n".join(parts).encode("utf-8"), content_type="text/xml; charset=utf-8")
+    return add_openrosa_headers(resp)
+
+
+def _reads_a_linked_form(project_id: int, name: str) -> bool:
+    if g.actor is None:
+        return False
+    for xml_form_id, _ in linked_forms(project_id, name):
+        form = db().scalars(select(Form).where(Form.project_id == project_id, Form.xml_form_id == xml_form_id,
+                                               Form.deleted_at.is_(None))).first()
+        if form is not None and form.state != "closed" and can(verbs_for(db(), g.actor, project_id, form.id),
+                                                                "form.read", "open_form.read"):
+            return True
+    return False
+
+
+# --- on the submission -----------------------------------------------------------------------------
+
+@bp.get("/forms/<xml_form_id>/submissions/<instance_id>/audits")
+def submission_entity_audits(project_id: int, xml_form_id: str, instance_id: str):
+    """What the submission did to entities, as Central's audits: entity.create, entity.update.version
+    and entity.error (with the problem's message), oldest first."""
+    from server.access import form_or_404
+    from server.models.submissions import Submission
+
+    form = form_or_404(project_id, xml_form_id, "submission.read")
+    sub = db().scalars(select(Submission).where(Submission.form_id == form.id,
+                                                Submission.instance_id == instance_id)).first()
+    if sub is None or sub.deleted_at is not None:
+        raise problems.NotFound(f"There is no submission {instance_id}.")
+    events: list[tuple[datetime, dict[str, Any]]] = []
+    for v, e in en.versions_from_submission(db(), sub.id):
+        dataset = db().get(ds.Dataset, e.dataset_id)
+        if dataset is None:  # an entity's list is never deleted while it has entities
+            continue
+        events.append((v.created_at, {"actorId": v.creator_id, "action": "entity.create" if v.version == 1
+                                      else "entity.update.version", "loggedAt": isoformat(v.created_at),
+                                      "details": {"entity": {"uuid": e.uuid, "dataset": dataset.name},
+                                                  "submissionId": sub.id, "submissionDefId": v.submission_def_id}}))
+    for err in en.entity_errors_of(db(), sub.id):
+        events.append((err.created_at, {"actorId": err.actor_id, "action": "entity.error",
+                                        "loggedAt": isoformat(err.created_at),
+                                        "details": {"submissionId": sub.id, "submissionDefId": err.submission_def_id,
+                                                    "errorMessage": err.message,
+                                                    "problem": {"problemCode": float(err.code),
+                                                                "problemDetails": None}}}))
+    return [body for _, body in sorted(events, key=lambda pair: pair[0])]

@@ -1,0 +1,175 @@
+"""Entity Lists (Central's datasets) and their properties: made when a form that declares entities is
+published, or through the API, and read by the forms that use the list (docs/entities.md)."""
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Index, String, UniqueConstraint, func, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from server import problems
+from server.db import Base, UTCDateTime, utcnow
+from server.models.forms import Form, FormDef
+from server.xforms.entities import read_declaration, valid_dataset_name, valid_property_name
+
+
+class Dataset(Base):
+    """An Entity List of a project, e.g. `households`."""
+
+    __tablename__ = "datasets"
+    __table_args__ = (UniqueConstraint("project_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    approval_required: Mapped[bool] = mapped_column(Boolean, default=False)
+    owner_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DatasetProperty(Base):
+    """A property of an Entity List: a column of its CSV, filled by `save_to` or through the API."""
+
+    __tablename__ = "dataset_properties"
+    __table_args__ = (UniqueConstraint("dataset_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DatasetForm(Base):
+    """A form whose published versions write the list (property_id None) or one of its properties."""
+
+    __tablename__ = "dataset_forms"
+    __table_args__ = (Index("uq_dataset_forms", "dataset_id", "form_id", "property_id", unique=True),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
+    form_id: Mapped[int] = mapped_column(ForeignKey("forms.id", ondelete="CASCADE"))
+    property_id: Mapped[int | None] = mapped_column(ForeignKey("dataset_properties.id", ondelete="CASCADE"))
+
+
+def dataset_by_name(db: Session, project_id: int, name: str) -> Dataset | None:
+    return db.scalars(select(Dataset).where(Dataset.project_id == project_id, Dataset.name == name)).first()
+
+
+def datasets_of(db: Session, project_id: int) -> list[Dataset]:
+    return list(db.scalars(select(Dataset).where(Dataset.project_id == project_id).order_by(Dataset.name)))
+
+
+def properties_of(db: Session, dataset_id: int) -> list[DatasetProperty]:
+    """In the order they were published: the order of the CSV columns (Central orders the same way)."""
+    return list(db.scalars(select(DatasetProperty).where(DatasetProperty.dataset_id == dataset_id)
+                           .order_by(DatasetProperty.published_at, DatasetProperty.id)))
+
+
+def property_forms(db: Session, dataset_id: int) -> dict[int | None, list[tuple[str, str]]]:
+    """(xmlFormId, form name) of the live forms writing each property (None: the list itself)."""
+    rows = db.execute(select(DatasetForm.property_id, Form.xml_form_id, FormDef.name)
+                      .join(Form, Form.id == DatasetForm.form_id)
+                      .outerjoin(FormDef, FormDef.id == Form.current_def_id)
+                      .where(DatasetForm.dataset_id == dataset_id, Form.deleted_at.is_(None))
+                      .order_by(Form.xml_form_id))
+    out: dict[int | None, list[tuple[str, str]]] = {}
+    for property_id, xml_form_id, name in rows:
+        out.setdefault(property_id, []).append((xml_form_id, name or xml_form_id))
+    return out
+
+
+def create_dataset(db: Session, project_id: int, name: str, approval_required: bool = False) -> Dataset:
+    """A new, empty Entity List (POST …/datasets); 409.3 when the name is taken."""
+    if not valid_dataset_name(name):
+        raise problems.UnexpectedValue(f"'{name}' is not a valid Entity List name: use letters, digits, '_', ':' or "
+                                       "'-', starting with a letter, '_' or ':' (not '__').",
+                                       details={"field": "name", "value": name})
+    _check_name_free(db, project_id, name)
+    dataset = Dataset(project_id=project_id, name=name, approval_required=approval_required, created_at=utcnow())
+    db.add(dataset)
+    db.flush()
+    return dataset
+
+
+def _check_name_free(db: Session, project_id: int, name: str) -> None:
+    same = db.scalars(select(Dataset).where(Dataset.project_id == project_id,
+                                            func.lower(Dataset.name) == name.lower())).first()
+    if same is not None and same.name == name:
+        raise problems.UniquenessViolation(f"An Entity List named '{name}' already exists in this project.",
+                                           details={"fields": ["name"], "values": [name]})
+    if same is not None:
+        raise problems.DatasetNameConflict(f"An Entity List named '{same.name}' exists; '{name}' differs only in "
+                                           "capitalization. Use the same name.",
+                                           details={"current": same.name, "provided": name})
+
+
+def add_property(db: Session, dataset: Dataset, name: str) -> DatasetProperty:
+    """A new property (POST …/properties): 409.3 when it exists."""
+    if not valid_property_name(name):
+        raise problems.UnexpectedValue(f"'{name}' is not a valid property name: not 'name' or 'label', not starting "
+                                       "with '__', starting with a letter or '_'.", details={"field": "name", "value": name})
+    if any(p.name == name for p in properties_of(db, dataset.id)):
+        raise problems.UniquenessViolation(f"The Entity List '{dataset.name}' already has a property '{name}'.",
+                                           details={"fields": ["name"], "values": [name]})
+    prop = DatasetProperty(dataset_id=dataset.id, name=name, published_at=utcnow())
+    db.add(prop)
+    db.flush()
+    return prop
+
+
+def publish_form_entities(db: Session, form: Form, form_def: FormDef) -> Dataset | None:
+    """Publishing a version that declares entities makes its Entity List, or extends it with the
+    properties it saves. A draft makes nothing (Central keeps draft datasets apart; docs/entities.md)."""
+    declaration = read_declaration(form_def.xml)
+    if declaration is None:
+        return None
+    dataset = dataset_by_name(db, form.project_id, declaration.dataset)
+    if dataset is None:
+        _check_name_free(db, form.project_id, declaration.dataset)
+        dataset = Dataset(project_id=form.project_id, name=declaration.dataset, created_at=utcnow())
+        db.add(dataset)
+        db.flush()
+    existing = {p.name: p for p in properties_of(db, dataset.id)}
+    lowered = {n.lower(): n for n in existing}
+    now = utcnow()
+    links = {(link.property_id) for link in db.scalars(select(DatasetForm).where(
+        DatasetForm.dataset_id == dataset.id, DatasetForm.form_id == form.id))}
+    wanted: list[int | None] = [None]
+    for prop in declaration.properties:
+        found = existing.get(prop.name)
+        if found is None and prop.name.lower() in lowered:
+            raise problems.EntityFormInvalid(
+                f"The form saves to the property '{prop.name}', but the Entity List '{dataset.name}' has "
+                f"'{lowered[prop.name.lower()]}', which differs only in capitalization. Use the same name.")
+        if found is None:
+            found = DatasetProperty(dataset_id=dataset.id, name=prop.name, published_at=now)
+            db.add(found)
+            db.flush()
+        wanted.append(found.id)
+    for property_id in wanted:
+        if property_id not in links:
+            db.add(DatasetForm(dataset_id=dataset.id, form_id=form.id, property_id=property_id))
+    db.flush()
+    return dataset
+
+
+def list_hash(db: Session, dataset: Dataset) -> str:
+    """An opaque hash of what Collect downloads (entities, their versions, deletions, properties):
+    it changes exactly when the list's CSV changes, without reading the list (odk-protocol §2)."""
+    from server.models.entities import Entity, EntityVersion
+
+    stats = db.execute(select(func.count(Entity.id), func.count(Entity.deleted_at), func.max(Entity.deleted_at))
+                       .where(Entity.dataset_id == dataset.id)).one()
+    latest = db.scalar(select(func.max(EntityVersion.id)).join(Entity, Entity.id == EntityVersion.entity_id)
+                       .where(Entity.dataset_id == dataset.id))
+    names = ",".join(p.name for p in properties_of(db, dataset.id))
+    text = f"{dataset.id}|{stats[0]}|{stats[1]}|{stats[2]}|{latest}|{names}"
+    return hashlib.md5(text.encode("utf-8")).hexdigest()
+
+
+def list_for_attachment(db: Session, project_id: int, name: str) -> Dataset | None:
+    """The Entity List a form attachment `households.csv` is served from, if the project has one."""
+    if not name.endswith(".csv"):
+        return None
+    return dataset_by_name(db, project_id, name[:-4])

@@ -1,0 +1,426 @@
+"""Entities and their versions: created and updated from submissions (in the submission's own
+transaction) or through the API, with Central's rules for versions and conflicts (docs/entities.md).
+
+Central's lib/model/query/entities.js is the reference: an update names the version it started from
+(`baseVersion`); when that is not the current version the update is still kept, on top of the
+current data, and the entity is flagged `soft` (the update touched other properties) or `hard` (it
+changed a property that changed on the server since its base) until someone resolves it."""
+from __future__ import annotations
+
+import uuid as uuidlib
+import weakref
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from server import problems
+from server.db import Base, UTCDateTime, utcnow
+from server.models.datasets import Dataset, dataset_by_name, properties_of
+from server.xforms.entities import (
+    EntityDataInvalid,
+    EntityDeclaration,
+    SubmittedEntity,
+    normalise_uuid,
+    read_declaration,
+    read_submitted,
+)
+
+SOFT, HARD = "soft", "hard"
+
+
+class Entity(Base):
+    """One row of an Entity List (a household), known by its UUID."""
+
+    __tablename__ = "entities"
+    __table_args__ = (Index("ix_entities_dataset_id", "dataset_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer, default=1)        # the current version's number
+    creator_id: Mapped[int | None] = mapped_column(ForeignKey("actors.id"))
+    conflict: Mapped[str | None] = mapped_column(String(8))         # None, "soft" or "hard"
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class EntityVersion(Base):
+    """One version of an entity: its label and all its properties then, and what made it."""
+
+    __tablename__ = "entity_versions"
+    __table_args__ = (UniqueConstraint("entity_id", "version"),
+                      Index("ix_entity_versions_submission", "submission_id"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entity_id: Mapped[int] = mapped_column(ForeignKey("entities.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    base_version: Mapped[int | None] = mapped_column(Integer)
+    current: Mapped[bool] = mapped_column(Boolean, default=True)
+    label: Mapped[str] = mapped_column(Text)
+    data: Mapped[dict] = mapped_column(JSON)                       # every property, after this version
+    data_received: Mapped[dict] = mapped_column(JSON)              # what this version's source sent
+    conflicting_properties: Mapped[list | None] = mapped_column(JSON)
+    submission_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id", ondelete="SET NULL"))
+    submission_def_id: Mapped[int | None] = mapped_column(ForeignKey("submission_defs.id", ondelete="SET NULL"))
+    branch_id: Mapped[str | None] = mapped_column(String(36))      # offline entities (spec 2024.1)
+    trunk_version: Mapped[int | None] = mapped_column(Integer)
+    branch_base_version: Mapped[int | None] = mapped_column(Integer)
+    creator_id: Mapped[int | None] = mapped_column(ForeignKey("actors.id"))
+    user_agent: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class EntityError(Base):
+    """A submission whose entity block could not be applied (Central's `entity.error` audit): the
+    submission is kept; the error is shown with it and the entity is tried again on its next edit."""
+
+    __tablename__ = "entity_errors"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"), index=True)
+    submission_def_id: Mapped[int | None] = mapped_column(ForeignKey("submission_defs.id", ondelete="CASCADE"))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("actors.id"))
+    code: Mapped[str] = mapped_column(String(8))
+    message: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+@dataclass(frozen=True)
+class Source:
+    """Who or what makes a version: a submission (with its version) or an API call."""
+
+    actor_id: int | None
+    user_agent: str | None = None
+    submission_id: int | None = None
+    submission_def_id: int | None = None
+
+
+# --- reading ---------------------------------------------------------------------------------------
+
+def entity_in(db: Session, dataset: Dataset, uuid: str, deleted: bool = False, lock: bool = False) -> Entity | None:
+    try:
+        uuid = normalise_uuid(uuid)
+    except EntityDataInvalid:
+        return None
+    stmt = select(Entity).where(Entity.dataset_id == dataset.id, Entity.uuid == uuid)
+    stmt = stmt.where(Entity.deleted_at.is_not(None) if deleted else Entity.deleted_at.is_(None))
+    if lock:
+        stmt = stmt.with_for_update()  # PostgreSQL; SQLite's intake already holds the write lock
+    return db.scalars(stmt).first()
+
+
+def current_version(db: Session, entity: Entity) -> EntityVersion:
+    return db.scalars(select(EntityVersion).where(EntityVersion.entity_id == entity.id,
+                                                  EntityVersion.version == entity.version)).one()
+
+
+def versions_of(db: Session, entity: Entity) -> list[EntityVersion]:
+    return list(db.scalars(select(EntityVersion).where(EntityVersion.entity_id == entity.id)
+                           .order_by(EntityVersion.version)))
+
+
+def live_entities(db: Session, dataset: Dataset):
+    """(entity, current version) of the live entities, newest first; a streamed result."""
+    return db.execute(select(Entity, EntityVersion)
+                      .join(EntityVersion, (EntityVersion.entity_id == Entity.id)
+                            & (EntityVersion.version == Entity.version))
+                      .where(Entity.dataset_id == dataset.id, Entity.deleted_at.is_(None))
+                      .order_by(Entity.id.desc()).execution_options(yield_per=1000))
+
+
+def entity_errors_of(db: Session, submission_id: int) -> list[EntityError]:
+    return list(db.scalars(select(EntityError).where(EntityError.submission_id == submission_id)
+                           .order_by(EntityError.id)))
+
+
+def versions_from_submission(db: Session, submission_id: int) -> list[tuple[EntityVersion, Entity]]:
+    return [(v, e) for v, e in db.execute(select(EntityVersion, Entity).join(Entity, Entity.id == EntityVersion.entity_id)
+                                          .where(EntityVersion.submission_id == submission_id)
+                                          .order_by(EntityVersion.id))]
+
+
+# --- writing ---------------------------------------------------------------------------------------
+
+def _check_data(dataset_properties: list[str], data: dict) -> dict[str, str]:
+    out = {}
+    for key, value in (data or {}).items():
+        if key not in dataset_properties:
+            raise problems.InvalidEntity(f"The entity is invalid. You specified the property '{key}', which the "
+                                         "Entity List does not have.", details={"field": key})
+        if not isinstance(value, str):
+            raise problems.UnexpectedValue(f"The value of '{key}' must be a string.", details={"field": key})
+        out[key] = value
+    return out
+
+
+def create_entity(db: Session, dataset: Dataset, uuid: str | None, label: str | None, data: dict,
+                  source: Source, branch: tuple[str | None, int | None] = (None, None)) -> Entity:
+    """A new entity at version 1; 409.3 when its UUID is taken (even by a deleted entity)."""
+    uuid = normalise_uuid(uuid) if uuid else str(uuidlib.uuid4())
+    if label is None or not label.strip():
+        raise problems.MissingParameter("The entity has no label. Give it one (the entities sheet's label).",
+                                        details={"field": "label"})
+    if db.scalar(select(Entity.id).where(Entity.uuid == uuid)) is not None:
+        raise problems.UniquenessViolation(f"An entity with UUID {uuid} already exists.",
+                                           details={"fields": ["uuid"], "values": [uuid]})
+    now = utcnow()
+    entity = Entity(uuid=uuid, dataset_id=dataset.id, version=1, creator_id=source.actor_id, created_at=now)
+    db.add(entity)
+    db.flush()
+    db.add(EntityVersion(entity_id=entity.id, version=1, base_version=None, current=True, label=label, data=data,
+                         data_received={"label": label, **data}, submission_id=source.submission_id,
+                         submission_def_id=source.submission_def_id, branch_id=branch[0],
+                         trunk_version=branch[1], branch_base_version=None, creator_id=source.actor_id,
+                         user_agent=(source.user_agent or None) and source.user_agent[:255], created_at=now))
+    db.flush()
+    return entity
+
+
+def _changed_since(base: EntityVersion, current: EntityVersion) -> dict[str, str]:
+    """What changed on the server between the update's base and the current version (label included)."""
+    changed = {k: v for k, v in current.data.items() if base.data.get(k) != v}
+    if current.label != base.label:
+        changed["label"] = current.label
+    return changed
+
+
+def add_version(db: Session, entity: Entity, current: EntityVersion, base: EntityVersion, label: str | None,
+                data: dict[str, str], source: Source, branch: tuple[str | None, int | None, int | None] = (None, None, None),
+                interrupted: bool = False) -> EntityVersion:
+    """The next version on top of the current one, flagging a conflict as Central does."""
+    conflict, conflicting = entity.conflict, None
+    received = dict(data)
+    if label is not None:
+        received["label"] = label
+    if base.version != current.version:
+        server = _changed_since(base, current)
+        conflicting = [k for k in received if k in server and received[k] != server[k]]
+        if conflict != HARD:
+            conflict = HARD if conflicting else SOFT
+    elif interrupted and conflict != HARD:
+        conflict = SOFT
+    now = utcnow()
+    current.current = False
+    version = EntityVersion(entity_id=entity.id, version=current.version + 1, base_version=base.version, current=True,
+                            label=label if label is not None and label.strip() else current.label,
+                            data={**current.data, **data}, data_received=received,
+                            conflicting_properties=conflicting, submission_id=source.submission_id,
+                            submission_def_id=source.submission_def_id, branch_id=branch[0],
+                            trunk_version=branch[1], branch_base_version=branch[2], creator_id=source.actor_id,
+                            user_agent=(source.user_agent or None) and source.user_agent[:255], created_at=now)
+    db.flush()  # the old version stops being current before the new one is written
+    db.add(version)
+    entity.version, entity.conflict, entity.updated_at = version.version, conflict, now
+    db.flush()
+    return version
+
+
+def update_from_api(db: Session, dataset: Dataset, entity: Entity, body: dict, base_version: str | None, force: bool,
+                    resolve: bool, source: Source) -> Entity:
+    """PATCH …/entities/{uuid}: `baseVersion` must be the current version unless `force`."""
+    current = current_version(db, entity)
+    if not force and base_version != str(current.version):
+        raise problems.EntityVersionConflict(
+            f"The current version of the entity is {current.version} and you provided {base_version!r}. Send the "
+            "current version as ?baseVersion=, or ?force=true to update anyway.",
+            details={"current": str(current.version), "provided": base_version})
+    if resolve and entity.conflict is None:
+        raise problems.Problem("The entity has no conflict to resolve.", code="400.32")
+    label, data = body.get("label"), body.get("data")
+    if label is None and data is None:
+        if resolve:
+            entity.conflict, entity.updated_at = None, utcnow()
+            db.flush()
+            return entity
+        raise problems.InvalidEntity("The entity is invalid. No entity data or label provided.")
+    if label is not None and (not isinstance(label, str) or not label.strip()):
+        raise problems.UnexpectedValue("The label cannot be blank.", details={"field": "label"})
+    names = [p.name for p in properties_of(db, dataset.id)]
+    add_version(db, entity, current, current, label, _check_data(names, data or {}), source)
+    if resolve:
+        entity.conflict = None
+    db.flush()
+    return entity
+
+
+def create_from_api(db: Session, dataset: Dataset, body: dict, source: Source) -> Entity:
+    unexpected = set(body) - {"uuid", "label", "data"}
+    if unexpected:
+        raise problems.UnexpectedAttribute(f"Unexpected attributes {sorted(unexpected)}; expected uuid, label, data.",
+                                           details={"expected": ["label", "uuid", "data"], "actual": sorted(body)})
+    if body.get("uuid") is not None and not isinstance(body["uuid"], str):
+        raise problems.UnexpectedValue("The uuid must be a string.", details={"field": "uuid"})
+    if body.get("label") is not None and not isinstance(body["label"], str):
+        raise problems.UnexpectedValue("The label must be a string.", details={"field": "label"})
+    names = [p.name for p in properties_of(db, dataset.id)]
+    try:
+        return create_entity(db, dataset, body.get("uuid"), body.get("label"), _check_data(names, body.get("data") or {}),
+                             source)
+    except EntityDataInvalid as exc:
+        raise problems.UnexpectedValue(str(exc), details={"field": exc.field}) from None
+
+
+def delete_entity(db: Session, entity: Entity) -> None:
+    entity.deleted_at = utcnow()
+    db.flush()
+
+
+# --- from submissions ------------------------------------------------------------------------------
+
+# Per app (keyed by its VersionCache), as the schemas are: a fresh app, e.g. in tests, starts empty.
+_DECLARATIONS: weakref.WeakKeyDictionary[object, dict[int, EntityDeclaration | None]] = weakref.WeakKeyDictionary()
+
+
+def declaration_for(db: Session, form_def_id: int, cache: object | None = None) -> EntityDeclaration | None:
+    """A published version's entity declaration, read once per app (published versions never change)."""
+    memo = _DECLARATIONS.setdefault(cache, {}) if cache is not None else {}
+    if form_def_id not in memo:
+        from server.models.forms import FormDef
+
+        xml = db.scalar(select(FormDef.xml).where(FormDef.id == form_def_id))
+        memo[form_def_id] = read_declaration(xml) if xml else None
+    return memo[form_def_id]
+
+
+def apply_submission(db: Session, project_id: int, form_def_id: int, root, submission_id: int,
+                     submission_def_id: int, source: Source, event: str = "create", cache: object | None = None) -> None:
+    """Turn a submission's entity block into an entity create or update, in the caller's transaction.
+
+    `event` is "create" (a new submission), "edit" (a new version) or "approved" (a review). A
+    failure is kept as an EntityError; the submission itself is stored whatever happens here."""
+    declaration = declaration_for(db, form_def_id, cache)
+    if declaration is None or root is None:
+        return
+    submitted = read_submitted(root, declaration)
+    if submitted is None or not (submitted.create or submitted.update):
+        return
+    if db.scalar(select(EntityVersion.id).where(EntityVersion.submission_id == submission_id).limit(1)):
+        return  # this submission already made its entity version (Central: processed once)
+    db.flush()
+    try:
+        with db.begin_nested():
+            _apply(db, project_id, declaration, submitted, source, event)
+    except problems.Problem as exc:
+        _record_error(db, submission_id, submission_def_id, source, exc.code, exc.message)
+    except EntityDataInvalid as exc:
+        code = "400.2" if "has no" in str(exc) else "400.11"
+        _record_error(db, submission_id, submission_def_id, source, code, str(exc))
+    except IntegrityError:  # a concurrent submission made the same entity a moment ago
+        _record_error(db, submission_id, submission_def_id, source, "409.3",
+                      f"An entity with UUID {submitted.id} was created at the same moment by another submission.")
+
+
+def _record_error(db: Session, submission_id: int, submission_def_id: int, source: Source, code: str,
+                  message: str) -> None:
+    db.add(EntityError(submission_id=submission_id, submission_def_id=submission_def_id, actor_id=source.actor_id,
+                       code=code, message=message, created_at=utcnow()))
+    db.flush()
+
+
+def _apply(db: Session, project_id: int, declaration: EntityDeclaration, submitted: SubmittedEntity,
+           source: Source, event: str) -> None:
+    if not submitted.dataset:
+        raise problems.MissingParameter("The submission's entity block names no Entity List.", details={"field": "dataset"})
+    dataset = dataset_by_name(db, project_id, submitted.dataset)
+    if dataset is None:
+        raise problems.DatasetNotFound(f"The Entity List '{submitted.dataset}' named in the submission does not exist "
+                                       "in this project.", details={"datasetName": submitted.dataset})
+    for action, wanted in (("create", submitted.create), ("update", submitted.update)):
+        if wanted and action not in declaration.actions:
+            raise problems.EntityActionNotPermitted(
+                f"The submission attempts an entity {action}, but the form permits only "
+                f"{', '.join(declaration.actions)}.", details={"action": action})
+    uuid = normalise_uuid(submitted.id, "id")
+    data = dict(submitted.data)
+    if submitted.update:
+        if event == "approved":
+            return  # Central applies updates when they arrive, never again at review
+        try:
+            _update(db, dataset, uuid, submitted, data, source)
+            return
+        except problems.Problem as exc:
+            missing_base = exc.code == "400.2" and (exc.details or {}).get("field") == "baseVersion"
+            if not (submitted.create and (exc.code == "404.8" or missing_base)):
+                raise
+    if submitted.create:
+        # Approval: creation waits for the review `approved`; without it, a review changes nothing.
+        if dataset.approval_required != (event == "approved"):
+            return
+        create_entity(db, dataset, uuid, submitted.label, data, source,
+                      (_branch_id(submitted), _int_or_none(submitted.trunk_version, "trunkVersion")))
+
+
+def _int_or_none(value: str, name: str) -> int | None:
+    if not value:
+        return None
+    if not value.isdigit():
+        raise problems.Problem(f"The entity's {name} '{value}' is not an integer.", code="400.11",
+                               details={"field": name})
+    return int(value)
+
+
+def _branch_id(submitted: SubmittedEntity) -> str | None:
+    return normalise_uuid(submitted.branch_id, "branchId") if submitted.branch_id else None
+
+
+def _update(db: Session, dataset: Dataset, uuid: str, submitted: SubmittedEntity, data: dict, source: Source) -> None:
+    base_number = _int_or_none(submitted.base_version, "baseVersion")
+    if base_number is None:
+        raise problems.MissingParameter("The entity update has no baseVersion.", details={"field": "baseVersion"})
+    trunk = _int_or_none(submitted.trunk_version, "trunkVersion")
+    branch_id = _branch_id(submitted)
+    if trunk is not None and branch_id is None:
+        raise problems.MissingParameter("The entity update has a trunkVersion but no branchId.", details={"field": "branchId"})
+    entity = entity_in(db, dataset, uuid, lock=True)
+    if entity is None:
+        if entity_in(db, dataset, uuid, deleted=True) is not None:
+            raise problems.EntityDeleted(f"The entity {uuid} has been deleted.", details={"entityUuid": uuid})
+        raise problems.EntityNotFound(f"The entity {uuid} named in the submission does not exist in the Entity List "
+                                      f"'{dataset.name}'.", details={"entityUuid": uuid, "datasetName": dataset.name})
+    versions = versions_of(db, entity)
+    current = versions[-1]
+    if branch_id is None or base_number in (1, trunk):
+        base = next((v for v in versions if v.version == base_number), None)
+    else:  # the middle of an offline branch: the version this branch made from its previous base
+        base = next((v for v in versions if v.branch_id == branch_id and v.branch_base_version == base_number - 1), None)
+        if base is None:
+            raise problems.EntityVersionNotFound(
+                f"This offline update of entity {uuid} (branch {branch_id}, base version {base_number}) arrived before "
+                "the update it follows. Hamlet does not hold such updates yet (docs/entities.md): send the earlier "
+                "submission, then edit this one to apply it.",
+                details={"baseVersion": base_number, "entityUuid": uuid, "datasetName": dataset.name})
+    if base is None:
+        raise problems.EntityVersionNotFound(f"Base version {base_number} does not exist for entity {uuid} in the "
+                                             f"Entity List '{dataset.name}'.",
+                                             details={"baseVersion": base_number, "entityUuid": uuid})
+    if trunk is not None and trunk > current.version:
+        raise problems.EntityVersionNotFound(f"Trunk version {trunk} does not exist for entity {uuid}.",
+                                             details={"baseVersion": f"trunkVersion={trunk}", "entityUuid": uuid})
+    # An offline branch interrupted by a version from elsewhere after its trunk is a soft conflict.
+    interrupted = branch_id is not None and trunk is not None and any(
+        v.version > trunk and v.branch_id != branch_id for v in versions)
+    label = submitted.label if submitted.label and submitted.label.strip() else None
+    add_version(db, entity, current, base, label, data, source,
+                (branch_id, trunk, base_number if branch_id else None), interrupted)
+
+
+def on_review(db: Session, submission, state: str) -> None:
+    """A submission approved after review creates its entity when its list requires approval."""
+    if state != "approved":
+        return
+    from server.models.forms import Form
+    from server.models.submissions import SubmissionDef
+    from server.xforms.safexml import parse
+
+    sdef = db.get(SubmissionDef, submission.current_def_id)
+    if sdef is None or sdef.encrypted or declaration_for(db, sdef.form_def_id) is None:
+        return
+    form = db.get(Form, submission.form_id)
+    if form is None:
+        return
+    apply_submission(db, form.project_id, sdef.form_def_id, parse(sdef.xml), submission.id, sdef.id,
+                     Source(submission.submitter_id, sdef.user_agent, submission.id, sdef.id), event="approved")

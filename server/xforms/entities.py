@@ -1,0 +1,242 @@
+"""ODK Entities in an XForm and in a submission: pure functions, no Flask, no database.
+
+A form declares entities with `entities:entities-version` on its model, a
+`<meta><entity dataset=… create=… update=… id=… baseVersion=…><label/></entity></meta>` block in the
+primary instance and `entities:saveto` on the binds of the fields it saves (ODK's entities spec,
+getodk/xforms-spec `entities.md`; odk-protocol §11). What Hamlet cannot honour yet is refused by
+name when the form is uploaded, so a designer never believes a register is being built when it is
+not (issue 14)."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from lxml import etree
+
+from server.xforms.safexml import attr, child, local, parse
+
+# 2022.1 creation, 2023.1 updates, 2024.1 offline entities (branchId/trunkVersion), 2025.1 entities
+# in repeats and several lists per form (spec; Central's lib/data/dataset.js accepts the same range).
+KNOWN_VERSIONS = ("2022.1", "2023.1", "2024.1", "2025.1")
+_JR_TEMPLATE = "{http://openrosa.org/javarosa}template"
+# Central's validateDatasetName / validatePropertyName, with Python's letter class for \p{L}.
+_LETTER = r"[^\W\d_]"
+_DATASET_NAME = re.compile(rf"^(?!__)(?:{_LETTER}|[:_])(?:{_LETTER}|[:\d_-])*$")
+_PROPERTY_NAME = re.compile(rf"^(?!__)(?!name$)(?!label$)(?:{_LETTER}|_)(?:{_LETTER}|[\d._-])*$")
+# Entity IDs are version 4 UUIDs, optionally with Collect's `uuid:` prefix (spec; Central normalizeUuid).
+_UUID = re.compile(r"^(?:uuid:)?([0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12})$", re.I)
+
+
+class EntityFormRefused(ValueError):
+    """The form's entity declaration is invalid or uses a feature Hamlet does not support; the
+    message names it for the designer."""
+
+
+class EntityDataInvalid(ValueError):
+    """A submission's or a request's entity values cannot be used (missing label, bad UUID …)."""
+
+    def __init__(self, message: str, field_name: str):
+        super().__init__(message)
+        self.field = field_name
+
+
+@dataclass(frozen=True)
+class EntityProperty:
+    name: str                      # the Entity List property (the saveto value)
+    path: tuple[str, ...]          # the field below the instance root that fills it
+
+
+@dataclass(frozen=True)
+class EntityDeclaration:
+    """What one form version says about the Entity List it creates or updates."""
+
+    dataset: str
+    spec_version: str
+    create: bool                   # the form may create entities (a create attribute is present)
+    update: bool                   # the form may update entities (an update attribute is present)
+    has_label: bool
+    properties: tuple[EntityProperty, ...] = ()
+
+    @property
+    def actions(self) -> list[str]:
+        return [a for a, on in (("create", self.create), ("update", self.update)) if on]
+
+
+@dataclass
+class SubmittedEntity:
+    """The entity block of one submission, as sent (values are still strings)."""
+
+    dataset: str
+    id: str
+    create: bool
+    update: bool
+    base_version: str
+    trunk_version: str
+    branch_id: str
+    label: str | None
+    data: dict[str, str] = field(default_factory=dict)
+
+
+def valid_dataset_name(name: str) -> bool:
+    return bool(_DATASET_NAME.match(name or ""))
+
+
+def valid_property_name(name: str) -> bool:
+    return bool(_PROPERTY_NAME.match((name or "").lower()))
+
+
+def normalise_uuid(value: str | None, field_name: str = "uuid") -> str:
+    """The bare lowercase UUID of an entity ID (Collect sends `uuid:…`)."""
+    if value is None or not value.strip():
+        raise EntityDataInvalid(f"The entity has no {field_name}.", field_name)
+    found = _UUID.match(value.strip())
+    if found is None:
+        raise EntityDataInvalid(f"The entity's {field_name} '{value}' is not a version 4 UUID.", field_name)
+    return found.group(1).lower()
+
+
+def _is_true(value: str | None) -> bool:
+    return (value or "").strip() in ("1", "true")
+
+
+def _repeat_paths(root: etree._Element, instance_root: etree._Element) -> list[tuple[str, ...]]:
+    """Repeats as paths below the instance root: body <repeat nodeset> and jr:template in the instance."""
+    found: set[tuple[str, ...]] = set()
+    for el in root.iter():
+        if local(el.tag) == "repeat":
+            nodeset = attr(el, "nodeset") or ""
+            parts = tuple(p for p in nodeset.split("/") if p)
+            if parts:
+                found.add(parts[1:])
+    for el in instance_root.iter():
+        if isinstance(el.tag, str) and _JR_TEMPLATE in el.attrib:
+            names: list[str] = []
+            node = el
+            while node is not None and node is not instance_root:
+                names.append(local(node.tag))
+                node = node.getparent()
+            found.add(tuple(reversed(names)))
+    return sorted(found)
+
+
+def read_declaration(xml: str | bytes) -> EntityDeclaration | None:
+    """The form's entity declaration, None for a form without entities; raises EntityFormRefused."""
+    data = xml.encode("utf-8") if isinstance(xml, str) else xml
+    if b"entity" not in data:  # most forms: no need to walk the tree
+        return None
+    root = parse(data)
+    head = child(root, "head")
+    model = child(head, "model") if head is not None else None
+    instance = child(model, "instance") if model is not None else None
+    data_root = next((c for c in instance if isinstance(c.tag, str)), None) if instance is not None else None
+    if data_root is None:
+        return None
+    blocks = []
+    for el in data_root.iter():
+        if isinstance(el.tag, str) and local(el.tag) == "entity" and local(el.getparent().tag) == "meta":
+            path = []
+            node = el
+            while node is not None and node is not data_root:
+                path.append(local(node.tag))
+                node = node.getparent()
+            blocks.append((el, tuple(reversed(path))))
+    if not blocks:
+        return None
+    version = attr(model, "entities-version")
+    if not version:
+        raise EntityFormRefused("The form declares an entity (meta/entity) but its model has no "
+                                "entities:entities-version. Convert the XLSForm again with pyxform 2 or later.")
+    if not any(version == v or version.startswith(v + ".") for v in KNOWN_VERSIONS):
+        raise EntityFormRefused(f"Entities specification version {version} is not supported; Hamlet accepts "
+                                "2022.1.x to 2025.1.x.")
+    # A repeat's template and its first instance repeat the same block: count declarations by path.
+    paths = list(dict.fromkeys(p for _, p in blocks))
+    repeats = _repeat_paths(root, data_root)
+    for declared in paths:
+        if any(declared[:len(r)] == r for r in repeats):
+            raise EntityFormRefused("Entities declared inside a repeat (one entity per repeat instance) are not "
+                                    "supported by Hamlet yet. Move the entities declaration out of the repeat.")
+    if len(paths) > 1:
+        raise EntityFormRefused("Forms that create or update more than one Entity List are not supported by "
+                                "Hamlet yet. Keep one row in the entities sheet.")
+    if paths[0] != ("meta", "entity"):
+        raise EntityFormRefused("Entities declared in a group's meta block are not supported by Hamlet yet; "
+                                "declare the entity in the form's top-level meta.")
+    el = blocks[0][0]
+    dataset = (attr(el, "dataset") or "").strip()
+    if not dataset:
+        raise EntityFormRefused("The entity declaration has no dataset (the entities sheet's list_name).")
+    if not valid_dataset_name(dataset):
+        raise EntityFormRefused(f"The Entity List name '{dataset}' is invalid: use letters, digits, '_', ':' or "
+                                "'-', start with a letter, '_' or ':', and do not start with '__' or contain '.'.")
+    create, update = attr(el, "create") is not None, attr(el, "update") is not None
+    if not (create or update):
+        raise EntityFormRefused("The entity declaration neither creates nor updates; give it entity_id "
+                                "(update) or a label (create) in the entities sheet.")
+    properties = _properties(model, data_root, repeats)
+    return EntityDeclaration(dataset=dataset, spec_version=version, create=create, update=update,
+                             has_label=child(el, "label") is not None, properties=properties)
+
+
+def _properties(model: etree._Element, data_root: etree._Element,
+                repeats: list[tuple[str, ...]]) -> tuple[EntityProperty, ...]:
+    root_name = local(data_root.tag)
+    seen: dict[str, EntityProperty] = {}
+    lowered: dict[str, str] = {}
+    for bind in model:
+        if local(bind.tag) != "bind":
+            continue
+        name = attr(bind, "saveto")
+        if name is None:
+            continue
+        name = name.strip()
+        parts = tuple(p for p in (attr(bind, "nodeset") or "").split("/") if p)
+        if not parts or parts[0] != root_name:
+            raise EntityFormRefused(f"The field saved to the entity property '{name}' is not in the form's "
+                                    "primary instance.")
+        path = parts[1:]
+        if not valid_property_name(name):
+            raise EntityFormRefused(f"The entity property name '{name}' (save_to of /{'/'.join(parts)}) is invalid: "
+                                    "it may not be 'name' or 'label', may not start with '__', and must start "
+                                    "with a letter or '_'.")
+        if any(path[:len(r)] == r for r in repeats):
+            raise EntityFormRefused(f"The field /{'/'.join(parts)} inside a repeat saves to the entity property "
+                                    f"'{name}'; saving repeat fields to an entity is not supported.")
+        if name in seen or name.lower() in lowered:
+            raise EntityFormRefused(f"Two fields save to the entity property '{name}'; each property may be "
+                                    "saved by one field.")
+        seen[name] = EntityProperty(name, path)
+        lowered[name.lower()] = name
+    return tuple(seen.values())
+
+
+def _text_at(root: etree._Element, path: tuple[str, ...]) -> str | None:
+    node = root
+    for name in path:
+        node = child(node, name)
+        if node is None:
+            return None
+    return "".join(node.itertext())
+
+
+def read_submitted(root: etree._Element, declaration: EntityDeclaration) -> SubmittedEntity | None:
+    """The entity block of a submission made with a form that declares `declaration`.
+
+    None when the submission has no entity block (a create_if that was false leaves it out, or
+    sets create to 0, which the caller reads from the flags)."""
+    meta = child(root, "meta")
+    el = child(meta, "entity") if meta is not None else None
+    if el is None:
+        return None
+    label_el = child(el, "label")
+    data = {}
+    for prop in declaration.properties:
+        value = _text_at(root, prop.path)
+        if value is not None:
+            data[prop.name] = value
+    return SubmittedEntity(dataset=(attr(el, "dataset") or "").strip(), id=attr(el, "id") or "",
+                           create=_is_true(attr(el, "create")), update=_is_true(attr(el, "update")),
+                           base_version=(attr(el, "baseVersion") or "").strip(),
+                           trunk_version=(attr(el, "trunkVersion") or "").strip(),
+                           branch_id=(attr(el, "branchId") or "").strip(),
+                           label="".join(label_el.itertext()) if label_el is not None else None, data=data)

@@ -1,0 +1,110 @@
+"""Entity declarations read at upload: what a form says about its Entity List, and what Hamlet refuses.
+
+Forms are built here from small XLSForms with the real pyxform (4.5, pinned), as a designer would."""
+from __future__ import annotations
+
+import pytest
+
+from entity_forms import registration, revisit, to_xform, upload, xlsform
+from helpers import XLSX
+from server.xforms.entities import (
+    EntityDataInvalid,
+    EntityFormRefused,
+    EntityProperty,
+    normalise_uuid,
+    read_declaration,
+)
+
+# --- reading the declaration (pure) ---------------------------------------------------------------
+
+def test_a_registration_form_declares_a_create_with_its_properties_in_order():
+    found = read_declaration(to_xform(registration()))
+    assert found.dataset == "households"
+    assert (found.create, found.update, found.has_label) == (True, False, True)
+    assert found.spec_version == "2024.1.0"
+    assert found.properties == (EntityProperty("head_name", ("head",)), EntityProperty("village", ("village",)),
+                                EntityProperty("members", ("members",)))
+
+
+def test_a_revisit_form_declares_an_update_without_a_label():
+    found = read_declaration(to_xform(revisit()))
+    assert (found.dataset, found.create, found.update, found.has_label) == ("households", False, True, False)
+    assert [p.name for p in found.properties] == ["members", "fibre"]
+
+
+def test_upsert_declares_both_actions():
+    form = xlsform([["type", "name", "label", "save_to"], ["text", "hh", "HH", ""], ["text", "head", "Head", "head_name"]],
+                   [["list_name", "entity_id", "create_if", "update_if", "label"],
+                    ["households", "${hh}", "${hh} = ''", "${hh} != ''", "${head}"]], "hh_upsert")
+    assert read_declaration(to_xform(form)).actions == ["create", "update"]
+
+
+def test_a_form_without_entities_declares_none():
+    form = xlsform([["type", "name", "label"], ["text", "entity", "A field named entity"]], [["list_name"]], "plain")
+    xml = to_xform(form)
+    assert read_declaration(xml) is None
+
+
+def test_entities_in_a_repeat_are_refused_by_name():
+    form = xlsform([["type", "name", "label", "save_to"], ["begin_repeat", "people", "People", ""],
+                    ["text", "person", "Name", "person_name"], ["end_repeat", "", "", ""]],
+                   [["list_name", "label"], ["people", "${person}"]], "people")
+    with pytest.raises(EntityFormRefused, match="inside a repeat"):
+        read_declaration(to_xform(form))
+
+
+def test_an_unknown_entities_version_is_refused():
+    xml = to_xform(registration()).replace('entities-version="2024.1.0"', 'entities-version="2031.1.0"')
+    with pytest.raises(EntityFormRefused, match=r"2031\.1\.0 is not supported"):
+        read_declaration(xml)
+
+
+def test_a_missing_entities_version_is_refused():
+    xml = to_xform(registration()).replace(' entities:entities-version="2024.1.0"', "")
+    with pytest.raises(EntityFormRefused, match="no entities:entities-version"):
+        read_declaration(xml)
+
+
+@pytest.mark.parametrize("name", ["name", "Label", "__version", "1st"])
+def test_reserved_or_malformed_property_names_are_refused(name):
+    xml = to_xform(registration()).replace('entities:saveto="village"', f'entities:saveto="{name}"')
+    with pytest.raises(EntityFormRefused, match="property name"):
+        read_declaration(xml)
+
+
+def test_entity_ids_are_version_4_uuids_with_or_without_collects_prefix():
+    assert normalise_uuid("uuid:12345678-1234-4123-8123-1234567890AB") == "12345678-1234-4123-8123-1234567890ab"
+    with pytest.raises(EntityDataInvalid):
+        normalise_uuid("12345678-1234-1123-8123-1234567890ab")  # version 1
+    with pytest.raises(EntityDataInvalid):
+        normalise_uuid("")
+
+
+# --- at upload -------------------------------------------------------------------------------------
+
+def test_a_form_with_entities_in_a_repeat_is_refused_at_upload_naming_the_feature(admin, project):
+    form = xlsform([["type", "name", "label", "save_to"], ["begin_repeat", "people", "People", ""],
+                    ["text", "person", "Name", "person_name"], ["end_repeat", "", "", ""]],
+                   [["list_name", "label"], ["people", "${person}"]], "people")
+    resp = upload(admin, project, form)
+    assert resp.status_code == 400, resp.get_data(as_text=True)
+    body = resp.get_json()
+    assert body["code"] == 400.25
+    assert "inside a repeat" in body["message"]
+    assert admin.get(f"/v1/projects/{project}/forms").get_json() == []
+
+
+def test_an_xform_with_an_unknown_entities_version_is_refused_at_upload(admin, project):
+    xml = to_xform(registration()).replace('entities-version="2024.1.0"', 'entities-version="2031.1.0"')
+    resp = admin.post(f"/v1/projects/{project}/forms?publish=true", data=xml.encode(), content_type="application/xml")
+    assert resp.status_code == 400 and resp.get_json()["code"] == 400.25
+    assert "2031.1.0" in resp.get_json()["message"]
+
+
+def test_a_new_draft_with_entities_in_a_repeat_is_refused_too(admin, project):
+    assert upload(admin, project, registration(form_id="people")).status_code == 200
+    form = xlsform([["type", "name", "label", "save_to"], ["begin_repeat", "people", "People", ""],
+                    ["text", "person", "Name", "person_name"], ["end_repeat", "", "", ""]],
+                   [["list_name", "label"], ["people", "${person}"]], "people", version="2")
+    resp = admin.post(f"/v1/projects/{project}/forms/people/draft?ignoreWarnings=true", data=form, content_type=XLSX)
+    assert resp.status_code == 400 and "inside a repeat" in resp.get_json()["message"]
