@@ -63,10 +63,18 @@ def _empty_all_tables(app) -> None:
             conn.execute(text("PRAGMA foreign_keys=ON"))
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "behind_proxy: serve as behind one proxy (HAMLET_TRUSTED_PROXIES=1), "
+                            "so X-Forwarded-* headers are believed")
+
+
 @pytest.fixture
-def settings(database_url, tmp_path) -> Settings:
+def settings(database_url, tmp_path, request) -> Settings:
+    """The server as deployed by default (no proxy trusted), or behind one proxy for `@pytest.mark.behind_proxy`."""
+    proxies = 1 if request.node.get_closest_marker("behind_proxy") else 0
     return Settings(database_url=database_url, data_dir=tmp_path / "data", secret_key="test-secret",
-                    admin_email=ADMIN_EMAIL, admin_password=ADMIN_PASSWORD, odk_validate="off")
+                    admin_email=ADMIN_EMAIL, admin_password=ADMIN_PASSWORD, odk_validate="off",
+                    trusted_proxies=proxies)
 
 
 @pytest.fixture(scope="session")

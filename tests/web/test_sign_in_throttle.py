@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from conftest import ADMIN_EMAIL, ADMIN_PASSWORD
 from .conftest import Browserish
+
+# Each client is told apart by its X-Forwarded-For, as behind the proxy of a real deployment.
+pytestmark = pytest.mark.behind_proxy
 
 HOME, CAFE = "203.0.113.7", "198.51.100.20"
 
