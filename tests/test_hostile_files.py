@@ -3,11 +3,16 @@ zip bombs. Each is refused with a 400 or 413 that names the problem, and nothing
 from __future__ import annotations
 
 import io
+import struct
+import time
+import tracemalloc
+import zipfile
 
 import pytest
 from openpyxl import Workbook
 
 from conftest import XLSX
+from server.xforms.safezip import LIMITS, WorkbookTooLarge, check_workbook
 from test_forms import post_xml, xform
 
 
@@ -61,3 +66,110 @@ def test_ordinary_form_ids_are_accepted(admin, project, form_id):
     assert resp.status_code == 200, resp.get_json()
     assert resp.get_json()["xmlFormId"] == form_id
     assert admin.get(f"/v1/projects/{project}/forms/{form_id}").status_code == 200
+
+
+# --- zip bombs -------------------------------------------------------------------------------------
+
+SHEET = "xl/worksheets/sheet1.xml"
+
+
+def rezipped(data: bytes, replace: dict[str, bytes] | None = None, extra: int = 0) -> bytes:
+    """The same workbook, with some members' contents replaced and `extra` empty members added."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            dst.writestr(info.filename, (replace or {}).get(info.filename, src.read(info.filename)))
+        for i in range(extra):
+            dst.writestr(f"customXml/item{i}.xml", b"")
+    return out.getvalue()
+
+
+def declaring(data: bytes, member: str, size: int) -> bytes:
+    """The same zip whose headers declare `size` uncompressed bytes for `member`: what a crafted
+    archive may claim, whatever its deflate stream really holds."""
+    raw = bytearray(data)
+    name = member.encode()
+    for sig, size_at, name_at in ((b"PK\x03\x04", 22, 30), (b"PK\x01\x02", 24, 46)):
+        at = raw.find(sig)
+        while at != -1:
+            if raw[at + name_at:at + name_at + len(name)] == name:
+                struct.pack_into("<I", raw, at + size_at, size)
+            at = raw.find(sig, at + 4)
+    return bytes(raw)
+
+
+def spaces_sheet(megabytes: int) -> bytes:
+    """A worksheet that is almost all spaces: deflate packs 20 MiB of it into about 20 KB."""
+    return (b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+            + b" " * (megabytes * 1024 * 1024) + b"</sheetData></worksheet>")
+
+
+@pytest.fixture(scope="module")
+def bombs() -> dict[str, bytes]:
+    plain = xlsform()
+    return {
+        "declared": declaring(plain, SHEET, 2 * 1024**3),
+        "ratio": rezipped(plain, {SHEET: spaces_sheet(20)}),
+        "members": rezipped(plain, extra=LIMITS.members + 1),
+    }
+
+
+def test_the_bombs_are_small_and_the_check_inflates_nothing(bombs):
+    assert all(len(data) < 200_000 for data in bombs.values())
+    for data in bombs.values():
+        tracemalloc.start()
+        with pytest.raises(WorkbookTooLarge):
+            check_workbook(data)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert peak < 2 * 1024 * 1024, peak
+
+
+def test_real_workbooks_pass_the_check():
+    from conftest import CORPUS, XLSFORMS
+
+    for path in [*CORPUS.glob("*/form.xlsx"), *XLSFORMS.glob("*.xlsx")]:
+        check_workbook(path.read_bytes())
+
+
+@pytest.mark.parametrize("kind, named", [("declared", "100 MiB"), ("ratio", "zip bomb"), ("members", "1,000")])
+def test_an_xlsform_zip_bomb_is_413_before_pyxform_opens_it(admin, project, bombs, kind, named):
+    started = time.monotonic()
+    tracemalloc.start()
+    resp = admin.post(f"/v1/projects/{project}/forms?publish=true", data=bombs[kind], content_type=XLSX)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert resp.status_code == 413, resp.get_data(as_text=True)[:300]
+    assert resp.get_json()["code"] == 413.1 and named in resp.get_json()["message"]
+    assert peak < 10 * 1024 * 1024 and time.monotonic() - started < 5
+    assert form_count(admin, project) == 0
+
+
+def test_the_upload_page_says_the_same(app, client, project, bombs):
+    from web.conftest import Browserish
+
+    page = Browserish(client).sign_in()
+    page.get(f"/projects/{project}")
+    resp = page.post(f"/projects/{project}/forms",
+                     {"xlsform": (io.BytesIO(bombs["ratio"]), "ho_gia_dinh.xlsx")}, content_type="multipart/form-data")
+    assert resp.status_code == 413
+    assert "zip bomb" in resp.get_data(as_text=True)
+
+
+def test_an_area_registry_zip_bomb_is_refused_naming_the_limit(admin, project, bombs):
+    for kind, named in (("declared", "100 MiB"), ("ratio", "zip bomb"), ("members", "1,000")):
+        resp = admin.client.put(f"/v1/projects/{project}/areas", data=bombs[kind], content_type=XLSX,
+                                headers=admin._headers())
+        assert resp.status_code == 400 and resp.get_json()["code"] == 400.91, resp.get_data(as_text=True)[:300]
+        assert named in resp.get_json()["message"]
+    assert admin.get(f"/v1/projects/{project}/areas").get_json() == []
+
+
+def test_an_indicators_workbook_zip_bomb_is_refused_naming_the_limit(admin, project, bombs):
+    assert post_xml(admin, project, xform("ho")).status_code == 200
+    for kind, named in (("declared", "100 MiB"), ("ratio", "zip bomb"), ("members", "1,000")):
+        resp = admin.client.put(f"/v1/projects/{project}/forms/ho/indicators", data=bombs[kind], content_type=XLSX,
+                                headers=admin._headers())
+        assert resp.status_code == 400 and resp.get_json()["code"] == 400.92, resp.get_data(as_text=True)[:300]
+        assert named in resp.get_json()["message"]
+    assert admin.get(f"/v1/projects/{project}/forms/ho/indicators/definition").status_code == 404

@@ -131,13 +131,14 @@ def _labels(cells: dict) -> dict[str, str]:
 
 
 def parse_workbook(data: bytes, schema: Schema) -> Workbook:
-    from openpyxl import load_workbook
-
     from server.indicators.expressions import ExpressionError, parse, resolve
+    from server.xforms.safezip import WorkbookTooLarge, open_workbook
 
     errors: list[dict] = []
     try:
-        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        wb = open_workbook(data)
+    except WorkbookTooLarge as exc:
+        raise WorkbookInvalid([{"sheet": None, "row": None, "column": None, "message": str(exc)}]) from None
     except Exception as exc:  # openpyxl raises several kinds for files that are not workbooks
         raise WorkbookInvalid([{"sheet": None, "row": None, "column": None,
                                 "message": f"The upload is not an .xlsx workbook ({exc.__class__.__name__})."}]) from None
