@@ -10,6 +10,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from server import problems
 from server.config import Settings
 from server.db import make_engine, make_sessionmaker
+from server.finite_json import FiniteJSONProvider
 from server.models.accounts import warm_password_checks
 from server.models.blobs import BlobStore
 from server.models.form_data import VersionCache
@@ -30,6 +31,7 @@ class NoCookieSessions(SessionInterface):
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     app = Flask(__name__)
+    app.json = FiniteJSONProvider(app)  # NaN and Infinity become null, never invalid JSON
     app.config["HAMLET"] = settings
     app.config["SECRET_KEY"] = settings.secret_key
     app.config["JSON_SORT_KEYS"] = False
