@@ -12,6 +12,7 @@ from marshmallow import fields, validate
 
 from server import problems
 from server.access import form_or_404, submission_scope
+from server.params import non_negative_int
 from server.api.common import commit, is_true, json_body, read_body_limited, success
 from server.api.schemas import In
 from server.auth.permissions import can, verbs_for
@@ -96,8 +97,8 @@ def _to_root(exc: _Redirect):
 @bp.get("/submissions")
 def list_submissions(project_id: int, xml_form_id: str):
     form = form_or_404(project_id, xml_form_id, "submission.list")
-    limit = request.args.get("limit", type=int)
-    offset = request.args.get("offset", default=0, type=int)
+    limit = non_negative_int("limit", request.args.get("limit"))
+    offset = non_negative_int("offset", request.args.get("offset")) or 0
     scope = submission_scope(form)
     rows = q.list_for_form(db(), form.id, deleted=is_true(request.args.get("deleted")), limit=limit, offset=offset,
                            scope=scope)
