@@ -25,6 +25,8 @@ from server.xforms.labels import UnknownLanguage
 class Requested:
     export: Export
     bom: bool
+    # A BOM or labels: the file is meant for a spreadsheet, so its formulas are made inert.
+    spreadsheet: bool = False
 
 
 def _bool(args: dict, name: str, default: bool) -> bool:
@@ -139,4 +141,5 @@ def from_request(db: Session, form: Form, args: dict, for_people: bool = False, 
     except UnknownLanguage as exc:
         raise problems.UnexpectedValue(str(exc), details={"field": "labels"}) from None
     _area(db, form, args, export)
-    return Requested(export=export, bom=_bool(args, "bom", for_people))
+    bom = _bool(args, "bom", for_people)
+    return Requested(export=export, bom=bom, spreadsheet=bom or language is not None or for_people)
