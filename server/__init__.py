@@ -11,9 +11,11 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from server import problems
 from server.config import Settings
 from server.db import make_engine, make_sessionmaker
+from server.finite_json import FiniteJSONProvider
 from server.models.accounts import warm_password_checks
 from server.models.blobs import BlobStore
 from server.models.form_data import VersionCache
+from server.params import BoundedIntConverter
 
 log = logging.getLogger("hamlet")
 
@@ -31,6 +33,8 @@ class NoCookieSessions(SessionInterface):
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     app = Flask(__name__)
+    app.json = FiniteJSONProvider(app)  # NaN and Infinity become null, never invalid JSON
+    app.url_map.converters["int"] = BoundedIntConverter  # before any route: an id past the database's is a 404
     app.config["HAMLET"] = settings
     app.config["SECRET_KEY"] = settings.secret_key
     if isinstance(app.json, DefaultJSONProvider):   # Flask's own: keep key order and non-ASCII text as is

@@ -51,9 +51,9 @@ class Settings:
     map_attribution: str | None = None
     sign_in: SignInLimits = field(default_factory=SignInLimits)
     # Proxies in front of the server whose X-Forwarded-* headers are believed (client address for the
-    # sign-in throttle, https for Basic auth and secure cookies). 0 when clients reach gunicorn directly:
-    # otherwise any client could claim to be https or another address.
-    trusted_proxies: int = 1
+    # sign-in throttle, https for Basic auth and secure cookies). None by default: a client that reaches
+    # gunicorn directly could otherwise claim https or any address; set 1 behind nginx or a load balancer.
+    trusted_proxies: int = 0
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -73,7 +73,7 @@ class Settings:
             odk_validate=(env.get("HAMLET_ODK_VALIDATE") or "auto").lower(),
             max_repeat_instances=_int(env, "HAMLET_MAX_REPEAT_INSTANCES", 5000),
             session_hours=_int(env, "HAMLET_SESSION_HOURS", 24),
-            trusted_proxies=_int(env, "HAMLET_TRUSTED_PROXIES", 1),
+            trusted_proxies=_int(env, "HAMLET_TRUSTED_PROXIES", 0),
             map_tiles=(env.get("HAMLET_MAP_TILES") or "").strip() or None,
             map_attribution=(env.get("HAMLET_MAP_ATTRIBUTION") or "").strip() or None,
         )

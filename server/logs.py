@@ -1,8 +1,9 @@
 """Access logs that never carry a credential.
 
-ODK Collect puts an app user's key in the URL path (`/v1/key/{token}/…`) and Central's clients may
-send a session token as `?st=`; gunicorn's access log prints the URL as received, so a log file would
-hand out working keys. `AccessLogger` masks both before any format sees them."""
+ODK Collect puts an app user's key in the URL path (`/v1/key/{token}/…`), Central's clients may
+send a session token as `?st=`, and signing a session out names it (`DELETE /v1/sessions/{token}`);
+gunicorn's access log prints the URL as received, so a log file would hand out working keys.
+`AccessLogger` masks all three before any format sees them."""
 from __future__ import annotations
 
 import re
@@ -11,15 +12,18 @@ from gunicorn.glogging import Logger
 
 _KEY = re.compile(r"(/v1/key/)[^/?#\s]+")
 _ST = re.compile(r"(^|[?&])st=[^&#\s]*")
+_SESSION = re.compile(r"(/v1/sessions/)(?!(?:current|restore)(?:[/?#\s]|$))[^/?#\s]+")
 MASK = "***"
 
 
 def redact(text: str | None) -> str | None:
-    """The URL (or request line, or referrer) with app-user keys and `st` tokens masked."""
+    """The URL (or request line, or referrer) with app-user keys and session tokens masked."""
     if not text:
         return text
     if "/key/" in text:
         text = _KEY.sub(rf"\g<1>{MASK}", text)
+    if "/sessions/" in text:
+        text = _SESSION.sub(rf"\g<1>{MASK}", text)
     if "st=" in text:
         text = _ST.sub(rf"\g<1>st={MASK}", text)
     return text

@@ -4,7 +4,9 @@ REST routes answer `{"message", "code", "details"}` as Central does (pyodk reads
 routes answer an OpenRosaResponse envelope, which ODK Collect shows to the enumerator."""
 from __future__ import annotations
 
+import errno
 import math
+import sqlite3
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -74,6 +76,9 @@ DeprecatingOldSubmission = problem("409.9", "The copy you were editing is now ou
 DeletedSubmission = problem("409.18", "This submission has been deleted. You may not resubmit it.")
 PayloadTooLarge = problem("413.1", "The upload is larger than this server accepts.")
 InternalError = problem("500.1", "An internal error occurred.")
+# Hamlet's own (Central has no 507): the disk or quota is full; nothing of the request was kept.
+StorageFull = problem("507.1", "The server has run out of storage space, so nothing of this request was stored. "
+                               "Keep your copy and send it again later; tell the server's administrator.")
 NotImplementedYet = problem("501.1", "This feature is not supported by this server.")
 # OData (odk-protocol §7.3): Central's codes for what its OData subset refuses.
 ODataUnparseable = problem("400.18", "The OData filter expression you provided could not be parsed.")
@@ -152,6 +157,25 @@ _HTTP_TO_PROBLEM = {
 }
 
 
+_FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
+
+
+def storage_full(exc: BaseException | None) -> bool:
+    """Whether `exc`, or an error it was raised from, says the disk or quota is full: ENOSPC or EDQUOT
+    from a blob write, SQLite's "database or disk is full", PostgreSQL's disk_full (SQLSTATE 53100)."""
+    seen = 0
+    while exc is not None and seen < 8:
+        if isinstance(exc, OSError) and exc.errno in _FULL_ERRNOS:
+            return True
+        if isinstance(exc, sqlite3.Error) and getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+            return True
+        if getattr(exc, "sqlstate", None) == "53100":
+            return True
+        exc = getattr(exc, "orig", None) or exc.__cause__ or exc.__context__
+        seen += 1
+    return False
+
+
 def register(app: Flask) -> None:
     app.register_error_handler(Problem, render)
 
@@ -163,5 +187,8 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
+        if storage_full(exc):
+            app.logger.error("storage full on %s %s: %s", request.method, request.path, exc)
+            return render(StorageFull())
         app.logger.error("unhandled error on %s %s", request.method, request.path, exc_info=exc)
         return render(InternalError())

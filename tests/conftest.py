@@ -12,3 +12,8 @@ pytest_plugins = ["hamlet_fixtures"]
 
 def pytest_report_header(config):
     return f"hamlet database: {database_url_for(Path('/tmp'))}"
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "behind_proxy: serve as behind one proxy (HAMLET_TRUSTED_PROXIES=1), "
+                            "so X-Forwarded-* headers are believed")

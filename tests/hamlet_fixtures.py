@@ -70,9 +70,12 @@ def _empty_all_tables(app) -> None:
 
 
 @pytest.fixture
-def settings(database_url, tmp_path) -> Settings:
+def settings(database_url, tmp_path, request) -> Settings:
+    """The server as deployed by default (no proxy trusted), or behind one proxy for `@pytest.mark.behind_proxy`."""
+    proxies = 1 if request.node.get_closest_marker("behind_proxy") else 0
     return Settings(database_url=database_url, data_dir=tmp_path / "data", secret_key="test-secret",
-                    admin_email=ADMIN_EMAIL, admin_password=ADMIN_PASSWORD, odk_validate="off")
+                    admin_email=ADMIN_EMAIL, admin_password=ADMIN_PASSWORD, odk_validate="off",
+                    trusted_proxies=proxies)
 
 
 @pytest.fixture(scope="session")

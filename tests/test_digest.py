@@ -51,6 +51,7 @@ def test_challenge_then_digest_then_proactive_requests(client, collector, projec
     assert again.status_code == 204
 
 
+@pytest.mark.behind_proxy
 def test_https_offers_basic_after_digest(client, collector):
     resp = client.get("/formList", headers={**COLLECT, "X-Forwarded-Proto": "https"})
     values = resp.headers.getlist("WWW-Authenticate")

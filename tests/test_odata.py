@@ -822,6 +822,7 @@ def test_read_access_is_the_submissions_access(app, admin, client, project, rost
     assert admin.get(f"/v1/projects/{project}/forms/nonexistent.svc/Submissions").status_code == 404
 
 
+@pytest.mark.behind_proxy
 def test_basic_auth_over_https_as_excel_and_power_bi_send_it(app, admin, client, project, roster):
     from server.models.accounts import create_user
 

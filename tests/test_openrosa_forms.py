@@ -3,6 +3,7 @@ text/xml with the OpenRosa headers, hashes that match the served bytes (odk-prot
 import hashlib
 from urllib.parse import urlparse
 
+import pytest
 from lxml import etree
 
 from collect import COLLECT_GET, entries
@@ -153,6 +154,7 @@ def test_web_user_form_list_with_bearer_token(admin, project):
     assert entries(resp)[0]["downloadUrl"] == f"http://localhost/v1/projects/{project}/forms/thu.xml"
 
 
+@pytest.mark.behind_proxy
 def test_urls_follow_the_proxy_headers_or_the_configured_base_url(admin, client, project, app):
     post_xml(admin, project, xform())
     au = app_user(admin, project, "thu")

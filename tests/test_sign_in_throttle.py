@@ -20,6 +20,9 @@ from server.auth.throttle import account_key
 from server.config import SignInLimits
 from server.models.sign_in_attempts import ATTEMPT, SignInAttempt
 
+# Each client is told apart by its X-Forwarded-For, as behind the proxy of a real deployment.
+pytestmark = pytest.mark.behind_proxy
+
 HOME, CAFE, PHONE = "203.0.113.7", "198.51.100.20", "2001:db8:1:2:aaaa::1"
 
 

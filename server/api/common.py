@@ -1,6 +1,7 @@
 """Small helpers shared by the REST resources: request parsing, lookups that 404, commits."""
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import request
@@ -16,13 +17,22 @@ def is_true(value: str | None) -> bool:
     return value is not None and value.strip().lower() == "true"
 
 
+# Every JSON body of the API is a few fields (a session, a user, a role, a filter); 1 MiB is far past them.
+JSON_BODY_LIMIT = 1024 * 1024
+
+
 def json_body(schema: Schema) -> dict[str, Any]:
-    raw = request.get_data(cache=True)
+    """The request's JSON, loaded by `schema`; a body over JSON_BODY_LIMIT is refused (413) before it is read."""
+    length = request.content_length
+    if length is not None and length > JSON_BODY_LIMIT:
+        raise problems.PayloadTooLarge(f"The request body is {length:,} bytes; a JSON request takes at most "
+                                       f"{JSON_BODY_LIMIT:,} bytes.", details={"limit": JSON_BODY_LIMIT})
+    raw = read_body_limited(JSON_BODY_LIMIT)  # a chunked body stops being read at the limit
     if not raw.strip():
         data: Any = {}
     else:
         try:
-            data = request.get_json(force=True, silent=False)
+            data = json.loads(raw)
         except Exception:  # noqa: BLE001 - whatever the decoder raises, the body is not JSON
             raise problems.Unparseable(f"Could not parse the given data ({len(raw)} chars) as JSON.",
                                        details={"format": "json", "rawLength": len(raw)}) from None

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from server import problems
 from server.access import readable_form
 from server.api.common import commit, form_or_404, is_true, json_body, project_or_404, read_body_limited, success
+from server.api.files import stored_file
 from server.api.schemas import FormPatch, attachment_json, form_json
 from server.auth.permissions import can, verbs_for
 from server.context import blobs, db, settings
@@ -255,5 +256,4 @@ def attachment_file(form_def: FormDef, name: str) -> Response:
         if served is not None:
             return served.make_conditional(request)
         raise problems.NotFound(f"The media file '{name}' has not been uploaded for this form version.")
-    return send_file(blobs().path_for(blob.sha256), mimetype=slot.content_type or "application/octet-stream",
-                     as_attachment=True, download_name=name, etag=blob.md5, conditional=True)
+    return stored_file(blobs().path_for(blob.sha256), slot.content_type, name, blob.md5)

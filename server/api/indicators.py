@@ -4,7 +4,7 @@ A caller limited to some areas (server/auth/scope.py) gets only those areas and 
 naming another area is 404."""
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from flask import Blueprint, Response, current_app, request
 
@@ -26,6 +26,7 @@ from server.indicators.workbook import WorkbookInvalid, parse_workbook
 from server.models.blobs import ensure_blob
 from server.models.forms import FormDef
 from server.models.indicators import indicator_set, save_workbook
+from server.params import EARLIEST_DAY, LATEST_DAY, parse_moment
 from server.xforms.schema import read_schema
 
 bp = Blueprint("indicators", __name__, url_prefix="/v1/projects/<int:project_id>/forms/<xml_form_id>")
@@ -71,10 +72,10 @@ def _date(name: str) -> datetime | None:
     if not raw:
         return None
     try:
-        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        return parse_moment(raw)
     except ValueError:
-        raise problems.UnexpectedValue(f"'{raw}' is not a date (use YYYY-MM-DD).", details={"field": name}) from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+        raise problems.UnexpectedValue(f"'{raw[:40]}' is not a date between {EARLIEST_DAY} and {LATEST_DAY} "
+                                       "(use YYYY-MM-DD).", details={"field": name}) from None
 
 
 def _problem(exc: ReportError) -> problems.Problem:

@@ -11,14 +11,13 @@ viewers, site administrators), with a session token or, over https, Basic email 
 caller limited to some areas reads only their households (server/auth/scope.py)."""
 from __future__ import annotations
 
-import json
 import re
 from urllib.parse import parse_qsl, quote
 
 from flask import Blueprint, Response, current_app, g, request
 from sqlalchemy.orm import Session
 
-from server import problems
+from server import finite_json, problems
 from server.access import readable_form, submission_scope
 from server.auth.permissions import require
 from server.context import cache, db
@@ -36,7 +35,7 @@ _XML_FORMAT = re.compile(r"(^|,)(application/(atom(svc)?\+)?xml|atom|xml)($|;|,)
 
 
 def _dumps(value) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return finite_json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def _json(body: dict) -> Response:

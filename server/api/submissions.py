@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, Response, g, redirect, request, send_file
+from flask import Blueprint, Response, g, redirect, request
 from marshmallow import fields, validate
 
 from server import problems
 from server.access import form_or_404, submission_scope
 from server.api.common import commit, is_true, json_body, read_body_limited, success
+from server.api.files import stored_file
 from server.api.schemas import In
 from server.auth.permissions import can, verbs_for
 from server.context import blobs, cache, db, settings
@@ -29,6 +30,7 @@ from server.models.submissions import (
     set_review_state,
 )
 from server.models.submissions import add_comment as store_comment
+from server.params import non_negative_int
 from server.xforms.xform import unsafe_file_name
 
 bp = Blueprint("submissions", __name__, url_prefix="/v1/projects/<int:project_id>/forms/<xml_form_id>")
@@ -103,8 +105,8 @@ def _to_root(exc: _Redirect):
 @bp.get("/submissions")
 def list_submissions(project_id: int, xml_form_id: str):
     form = form_or_404(project_id, xml_form_id, "submission.list")
-    limit = request.args.get("limit", type=int)
-    offset = request.args.get("offset", default=0, type=int)
+    limit = non_negative_int("limit", request.args.get("limit"))
+    offset = non_negative_int("offset", request.args.get("offset")) or 0
     scope = submission_scope(form)
     rows = q.list_for_form(db(), form.id, deleted=is_true(request.args.get("deleted")), limit=limit, offset=offset,
                            scope=scope)
@@ -247,8 +249,7 @@ def get_attachment(project_id: int, xml_form_id: str, instance_id: str, name: st
     slot, blob = _slot(sdef, name)
     if blob is None:
         raise problems.NotFound(f"The attachment '{name}' has not been uploaded yet.")
-    return send_file(blobs().path_for(blob.sha256), mimetype=slot.content_type or "application/octet-stream",
-                     as_attachment=True, download_name=name, etag=blob.md5, conditional=True)
+    return stored_file(blobs().path_for(blob.sha256), slot.content_type, name, blob.md5)
 
 
 @bp.post("/submissions/<instance_id>/attachments/<path:name>")

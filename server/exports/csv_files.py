@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from server.exports import source
 from server.exports.client_audits import merged as client_audit_rows
 from server.exports.plan import sanitize_file_name
+from server.exports.spreadsheet import inert_row, inert_rows
 from server.exports.tables import Export, header, make_plans, repeat_table, root_table
 from server.exports.zipstream import ZipStream
 from server.models.blobs import BlobStore
@@ -27,7 +28,12 @@ CLIENT_AUDIT_FILE = source.ENCRYPTED_CLIENT_AUDIT[: -len(".enc")]
 log = logging.getLogger("hamlet")
 
 
-def csv_bytes(head: list[str], rows: Iterable[list], bom: bool = False) -> Iterator[bytes]:
+def csv_bytes(head: list[str], rows: Iterable[list], bom: bool = False, spreadsheet: bool = False) -> Iterator[bytes]:
+    """The CSV text in chunks. A BOM, or `spreadsheet` (labels, the person table), marks a file meant
+    for Excel: its formulas are made inert (server/exports/spreadsheet.py). Central's own format has
+    neither and is written as Central writes it."""
+    if bom or spreadsheet:
+        head, rows = inert_row(head), inert_rows(rows)
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     if bom:
@@ -122,7 +128,7 @@ def _malformed(instance_id: str) -> None:
 
 
 def zip_chunks(engine: Engine, store: BlobStore, export: Export, media: bool, bom: bool = False,
-               client_audits: bool | None = None) -> Iterator[bytes]:
+               client_audits: bool | None = None, spreadsheet: bool = False) -> Iterator[bytes]:
     """The archive: every table, then `{form} - audit.csv` when the submissions carry client audit logs,
     then media/. Central writes the audit file only with the media (`attachments=false` has neither);
     `client_audits` says otherwise for callers of Hamlet's own (the CLI)."""
@@ -132,17 +138,17 @@ def zip_chunks(engine: Engine, store: BlobStore, export: Export, media: bool, bo
         plans = make_plans(conn, export)
         archive = ZipStream()
         yield from archive.entry(export.root.file_name, csv_bytes(header(export, export.root),
-                                                                  root_table(conn, export), bom))
+                                                                  root_table(conn, export), bom, spreadsheet))
         for plan in plans[1:]:
             yield from archive.entry(plan.file_name, csv_bytes(header(export, plan),
-                                                               repeat_table(conn, export, plan), bom))
+                                                               repeat_table(conn, export, plan), bom, spreadsheet))
         if client_audits:
             logs = _client_audit_logs(conn, store, export)
             first = next(logs, None)
             if first is not None:   # Central adds the file as the first log comes, even an empty one
                 rows = client_audit_rows(chain([first], logs), on_malformed=_malformed)
                 name = sanitize_file_name(f"{export.form.xml_form_id} - audit.csv")
-                yield from archive.entry(name, csv_bytes(next(rows), rows, bom))
+                yield from archive.entry(name, csv_bytes(next(rows), rows, bom, spreadsheet))
         if media:
             names = MediaNames()
             for name, sha, instance_id in source.attachment_blobs(conn, export.tables, export.selection):
@@ -167,7 +173,7 @@ def zip_chunks(engine: Engine, store: BlobStore, export: Export, media: bool, bo
         yield from archive.finish()
 
 
-def root_csv_chunks(engine: Engine, export: Export, bom: bool = False) -> Iterator[bytes]:
+def root_csv_chunks(engine: Engine, export: Export, bom: bool = False, spreadsheet: bool = False) -> Iterator[bytes]:
     with connect(engine) as conn:
         make_plans(conn, export)
-        yield from csv_bytes(header(export, export.root), root_table(conn, export), bom)
+        yield from csv_bytes(header(export, export.root), root_table(conn, export), bom, spreadsheet)

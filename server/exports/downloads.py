@@ -81,13 +81,14 @@ def build(db: Session, engine: Engine, store: BlobStore, form: Form, kind: str, 
         media = str(args.get("attachments", "")).strip().lower() != "false"
         name = f"{form.xml_form_id}.zip" if media else f"{form.xml_form_id}.csv.zip"
         return Download(name, "application/zip", zip_chunks(engine, store, export.export, media, export.bom,
-                                                            client_audits=_client_audits(args, media)))
+                                                            client_audits=_client_audits(args, media),
+                                                            spreadsheet=export.spreadsheet))
     if kind == "submissions.csv":
         from server.exports.csv_files import root_csv_chunks
 
         export = requested(db, form, args, decryptor=decryptor, scope=scope)
         return Download(f"{form.xml_form_id}.csv", "text/csv; charset=utf-8",
-                        root_csv_chunks(engine, export.export, export.bom))
+                        root_csv_chunks(engine, export.export, export.bom, export.spreadsheet))
     if kind == "submissions.xlsx":
         return _xlsx(db, engine, form, args, decryptor, scope)
     if kind == "submissions.geojson":

@@ -5,12 +5,12 @@ properties are the root table's columns, so a GIS user sees what the CSV shows. 
 no location keeps its Feature with a null geometry rather than disappearing from the map's table."""
 from __future__ import annotations
 
-import json
+import math
 from collections.abc import Iterator
 
 from sqlalchemy import Engine
 
-from server import problems
+from server import finite_json, problems
 from server.exports.csv_files import connect
 from server.exports.tables import Export, header, make_plans, root_table
 
@@ -39,9 +39,15 @@ def _number(value):
 
 
 def _point(cells: list) -> dict | None:
+    """The Point, or None (a null geometry) when latitude or longitude is missing or not a finite
+    number: `1e400` is Infinity, which no map can place and JSON cannot carry."""
     lat, lon, alt = (_number(c) for c in cells[:3])
     if not isinstance(lat, (int, float)) or not isinstance(lon, (int, float)):
         return None
+    if not (math.isfinite(lat) and math.isfinite(lon)):
+        return None
+    if isinstance(alt, float) and not math.isfinite(alt):
+        alt = None
     coords = [lon, lat] + ([alt] if isinstance(alt, (int, float)) else [])
     return {"type": "Point", "coordinates": coords}
 
@@ -61,7 +67,7 @@ def geojson_chunks(engine: Engine, export: Export, geometry_field: str | None = 
             props = {names[i]: (_number(row[i]) if i < len(numeric) and numeric[i] else row[i]) for i in keep}
             feature = {"type": "Feature", "id": row[key_at],
                        "geometry": _point(row[at:at + 4]) if at is not None else None, "properties": props}
-            out.append(("" if first else ",") + json.dumps(feature, ensure_ascii=False, separators=(",", ":")))
+            out.append(("" if first else ",") + finite_json.dumps(feature, ensure_ascii=False, separators=(",", ":")))
             first = False
             if len(out) >= 500:
                 yield "".join(out).encode("utf-8")

@@ -5,7 +5,7 @@ Every bad value is a 400 that names the parameter, before any byte of the export
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -17,6 +17,7 @@ from server.exports.tables import Export, prepare
 from server.models.areas import Area
 from server.models.forms import Form
 from server.models.submissions import REVIEW_STATES
+from server.params import EARLIEST_DAY, LATEST_DAY, parse_moment
 from server.xforms.labels import UnknownLanguage
 
 
@@ -24,6 +25,8 @@ from server.xforms.labels import UnknownLanguage
 class Requested:
     export: Export
     bom: bool
+    # A BOM or labels: the file is meant for a spreadsheet, so its formulas are made inert.
+    spreadsheet: bool = False
 
 
 def _bool(args: dict, name: str, default: bool) -> bool:
@@ -40,18 +43,12 @@ def _moment(args: dict, name: str, end: bool = False) -> datetime | None:
     value = (args.get(name) or "").strip()
     if not value:
         return None
-    try:
-        if len(value) == 10:  # a date: from its first moment; `to` includes the whole day
-            day = datetime.fromisoformat(value)
-            moment = datetime.combine(day.date(), time.min, tzinfo=UTC)
-            if end:
-                moment += timedelta(days=1)
-            return moment
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    try:  # a date: from its first moment; `to` includes the whole day
+        return parse_moment(value, UTC, end=end)
     except ValueError:
-        raise problems.UnexpectedValue(f"'{name}' must be a date (2026-11-23) or an ISO date-time, not '{value}'.",
+        raise problems.UnexpectedValue(f"'{name}' must be a date (2026-11-23) or an ISO date-time between "
+                                       f"{EARLIEST_DAY} and {LATEST_DAY}, not '{value[:40]}'.",
                                        details={"field": name}) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _review_states(args: dict) -> list[str | None]:
@@ -144,4 +141,5 @@ def from_request(db: Session, form: Form, args: dict, for_people: bool = False, 
     except UnknownLanguage as exc:
         raise problems.UnexpectedValue(str(exc), details={"field": "labels"}) from None
     _area(db, form, args, export)
-    return Requested(export=export, bom=_bool(args, "bom", for_people))
+    bom = _bool(args, "bom", for_people)
+    return Requested(export=export, bom=bom, spreadsheet=bom or language is not None or for_people)

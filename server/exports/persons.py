@@ -84,4 +84,4 @@ def person_chunks(engine: Engine, export: Export, repeat_name: str | None, regis
                 yield cells + [isoformat(created_at), f"{instance_id}/{parent_key}" if parent_key else instance_id,
                                f"{instance_id}/{key}"]
 
-        yield from csv_bytes(head, rows(), bom)
+        yield from csv_bytes(head, rows(), bom, spreadsheet=True)  # the person table is meant for Excel

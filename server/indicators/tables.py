@@ -1,9 +1,12 @@
 """The indicators report and a follow-up list as CSV text: one renderer each, used by the REST API
-(`…/indicators.csv`, `…/follow-up.csv`) and by the dashboard's download links alike."""
+(`…/indicators.csv`, `…/follow-up.csv`) and by the dashboard's download links alike. Both are meant
+for a spreadsheet, so their formulas are made inert (server/exports/spreadsheet.py)."""
 from __future__ import annotations
 
 import csv
 import io
+
+from server.exports.spreadsheet import inert_row
 
 REPORT_COLUMNS = ["area_code", "area_name", "level", "households", "expected_households", "coverage", "achieved",
                   "indicator", "numerator", "denominator", "value", "ci_low", "ci_high", "comparator", "target", "met"]
@@ -18,9 +21,9 @@ def report_csv(result: dict) -> str:
     w.writerow(REPORT_COLUMNS)
     for a in result["areas"]:
         for i in a["indicators"]:
-            w.writerow([a["code"], a["name"], a["level"], a["households"], a["expectedHouseholds"], a["coverage"],
+            w.writerow(inert_row([a["code"], a["name"], a["level"], a["households"], a["expectedHouseholds"], a["coverage"],
                         a["achieved"], i["name"], i["numerator"], i["denominator"], i["value"], i["ciLow"], i["ciHigh"],
-                        i["comparator"], i["target"], i["met"]])
+                        i["comparator"], i["target"], i["met"]]))
     return buf.getvalue()
 
 
@@ -30,6 +33,7 @@ def follow_up_csv(result: dict) -> str:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(FOLLOW_UP_COLUMNS)
     for h in result["households"]:
-        w.writerow([h["area"], h["name"], h["address"], h["phone"], h["count"], "; ".join(p or "" for p in h.get("people", [])),
-                    h["instanceId"], h["instanceName"], " ".join(h["duplicateOf"])])
+        w.writerow(inert_row([h["area"], h["name"], h["address"], h["phone"], h["count"],
+                              "; ".join(p or "" for p in h.get("people", [])), h["instanceId"], h["instanceName"],
+                              " ".join(h["duplicateOf"])]))
     return buf.getvalue()

@@ -8,7 +8,6 @@ Sheets (form designers edit them in Excel):
 Every mistake is reported with its sheet, row and column; nothing is stored unless all is well."""
 from __future__ import annotations
 
-import io
 import re
 from dataclasses import asdict, dataclass, field
 
@@ -142,11 +141,13 @@ class _Problems(list):
 
 def parse_workbook(data: bytes, schema: Schema) -> Workbook:
     """The workbook checked against the form's schema; WorkbookInvalid lists every mistake at once."""
-    from openpyxl import load_workbook
+    from server.xforms.safezip import WorkbookTooLarge, open_workbook
 
     errors = _Problems()
     try:
-        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        wb = open_workbook(data)
+    except WorkbookTooLarge as exc:
+        raise WorkbookInvalid([{"sheet": None, "row": None, "column": None, "message": str(exc)}]) from None
     except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds for files that are not workbooks
         raise WorkbookInvalid([{"sheet": None, "row": None, "column": None,
                                 "message": f"The upload is not an .xlsx workbook ({exc.__class__.__name__})."}]) from None

@@ -58,9 +58,12 @@ class RegistryInvalid(ValueError):
 def read_table(data: bytes) -> list[list[str]]:
     """Rows of cells from CSV (UTF-8, with or without BOM) or the first sheet of an XLSX."""
     if data.startswith(b"PK\x03\x04"):
-        from openpyxl import load_workbook
+        from server.xforms.safezip import WorkbookTooLarge, open_workbook
 
-        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        try:
+            wb = open_workbook(data)
+        except WorkbookTooLarge as exc:
+            raise RegistryInvalid([{"row": None, "column": None, "message": str(exc)}]) from None
         ws = wb["areas"] if "areas" in wb.sheetnames else wb.worksheets[0]
         rows = [["" if v is None else (str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)).strip()
                  for v in r] for r in ws.iter_rows(values_only=True)]

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from server import problems
+from server.params import non_negative_int
 
 KNOWN = ("$format", "$count", "$skip", "$top", "$filter", "$wkt", "$expand", "$select", "$skiptoken",
          "$orderby", "$search")
@@ -45,14 +46,7 @@ def _true(value: str | None) -> bool:
     return value is not None and value.strip().lower() == "true"
 
 
-def _non_negative(name: str, value: str | None) -> int | None:
-    if value is None or not value.strip():  # empty: as if absent (Central reads NaN as "no limit")
-        return None
-    text = value.strip()
-    if not text.isdigit():
-        raise problems.Problem(f"Invalid input data type: expected ({name}) to be (a non-negative integer)",
-                               code="400.11", details={"field": name, "value": value})
-    return int(text)
+_non_negative = non_negative_int  # bounded by what the database holds (server/params.py)
 
 
 def check_options(args: Mapping[str, str]) -> None:

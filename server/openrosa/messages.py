@@ -14,6 +14,7 @@ VI = {
     "409.9": "Bản phiếu bạn đang sửa đã cũ; hãy tải bản mới nhất rồi sửa lại",
     "409.18": "Phiếu này đã bị xóa trên máy chủ, không thể gửi lại",
     "413": "Phiếu hoặc tệp đính kèm quá lớn để gửi",
+    "507": "Máy chủ đã hết dung lượng lưu trữ nên phiếu chưa được lưu; phiếu vẫn còn trên máy, hãy gửi lại sau và báo người giám sát",
     "429.91": "Đăng nhập sai quá nhiều lần; hãy đợi {minutes} phút rồi thử lại, hoặc nhờ quản trị viên đặt mật khẩu mới",
 }
 

@@ -9,7 +9,9 @@ Like api/ and openrosa/, web/ knows about requests and imports the domain (model
 access.py); it never imports api/ or openrosa/."""
 from __future__ import annotations
 
-from flask import Blueprint, Flask, g, redirect, request, session, url_for
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Flask, current_app, g, redirect, request, session, url_for
 from jinja2 import FileSystemBytecodeCache
 
 from server.web import errors, i18n, limits
@@ -66,6 +68,28 @@ def _private(response):
     return response
 
 
+def _policy(response):
+    """Every HTML page (error pages for unknown URLs too) gets the pages' policy; an attachment sets
+    its own, stricter one (a sandbox)."""
+    if response.mimetype == "text/html":
+        response.headers.setdefault("Content-Security-Policy", page_policy(current_app.config["HAMLET"].map_tiles))
+    return response
+
+
+def page_policy(map_tiles: str | None) -> str:
+    """The pages' Content-Security-Policy. Every script and style is a file under static/ (no inline
+    <script>, <style> or style=""), so nothing inline is allowed and an injected one would not run;
+    images are the site's own and data: URIs, plus the map tile server's origin when one is set."""
+    images = "'self' data:"
+    if map_tiles:
+        parts = urlsplit(map_tiles.replace("{s}", "a"))
+        if parts.scheme in ("http", "https") and parts.hostname:
+            host = parts.netloc.replace("a.", "*.", 1) if "{s}." in map_tiles else parts.netloc
+            images += f" {parts.scheme}://{host}"
+    return ("default-src 'self'; script-src 'self'; style-src 'self'; img-src " + images + "; "
+            "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+
+
 @bp.get("/")
 def home():
     return redirect(url_for("web.projects.list_projects"))
@@ -98,3 +122,4 @@ def register_web(app: Flask) -> None:
     # Globals, not a context processor: imported macros (macros.html) see globals only.
     app.jinja_env.globals.update(csrf_token=web_session.csrf_token, CSRF_FIELD=web_session.CSRF_FIELD)
     errors.register_not_found(app)
+    app.after_request(_policy)

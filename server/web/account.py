@@ -23,7 +23,7 @@ MAX_PASSWORD = 72 * 4
 
 def safe_next(target: str | None, default: str) -> str:
     """Only a path on this site: `next=https://elsewhere` must not turn sign-in into a redirector."""
-    if not target:
+    if not target or not target.isprintable():  # CR/LF would split the Location header
         return default
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:

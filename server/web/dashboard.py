@@ -9,7 +9,7 @@ server/indicators/dashboard.py; charts are SVG placed by charts.py and drawn in 
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime
 
 from flask import Blueprint, Response, g, redirect, render_template, request, url_for
 from sqlalchemy import select
@@ -27,6 +27,7 @@ from server.models.areas import LEVELS, areas_of
 from server.models.forms import Form, FormDef, project_forms
 from server.models.indicators import IndicatorSet, indicator_set
 from server.models.projects import Project
+from server.params import parse_moment
 from server.web.charts import bar, columns, map_view
 from server.web.i18n import N_, TIMEZONE, _, current_locale
 from server.web.paging import page_number, paginate
@@ -81,14 +82,10 @@ def _date(name: str, errors: dict) -> datetime | None:
     if not raw:
         return None
     try:
-        if len(raw) == 10:
-            day = date.fromisoformat(raw)
-            return datetime.combine(day + timedelta(days=1 if name == "to" else 0), time(), TIMEZONE)
-        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        return parse_moment(raw, TIMEZONE, end=name == "to")
     except ValueError:
-        errors[name] = _("“%(value)s” is not a date. Use the date picker, or type it as 2026-11-30.", value=raw)
+        errors[name] = _("“%(value)s” is not a date. Use the date picker, or type it as 2026-11-30.", value=raw[:40])
         return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _filters(workbook: Workbook, codes: set[str], scope) -> tuple[DashboardQuery, dict, dict]:

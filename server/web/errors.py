@@ -20,6 +20,8 @@ def _message(status: int) -> str:
         413: _("The file is larger than this server accepts."),
         429: _("Too many attempts. Wait a few minutes, then try again."),
         500: _("Something went wrong on the server. Try again; if it keeps happening, tell your administrator."),
+        507: _("The server has run out of storage space, so nothing was saved. Try again later and tell your "
+               "administrator."),
     }.get(status, _("The request could not be used."))
 
 
@@ -57,6 +59,9 @@ def register_pages(bp: Blueprint) -> None:
 
     @bp.errorhandler(Exception)
     def _unexpected(exc: Exception):
+        if problems.storage_full(exc):
+            current_app.logger.error("storage full on %s %s: %s", request.method, request.path, exc)
+            return page(507)
         current_app.logger.error("unhandled error on %s %s", request.method, request.path, exc_info=exc)
         return page(500)
 

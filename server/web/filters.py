@@ -17,6 +17,7 @@ from server.exports.options import area_field_path
 from server.models.forms import Form, FormDef
 from server.models.indicators import indicator_set
 from server.models.submissions import REVIEW_STATES
+from server.params import MAX_INT, parse_day
 from server.web.i18n import N_, TIMEZONE, _
 from server.xforms.labels import fields_choosing_from
 
@@ -76,7 +77,7 @@ def read_filters(args) -> Filters:
         if not raw:
             continue
         try:
-            date.fromisoformat(raw)
+            parse_day(raw)
             setattr(f, attr, raw)
         except ValueError:
             f.errors[name] = _("Choose a date from the calendar (for example 23/11/2026).")
@@ -89,7 +90,7 @@ def read_filters(args) -> Filters:
     elif review:
         f.errors["review"] = _("Choose a review state from the list.")
     submitter = (args.get("submitter") or "").strip()
-    if submitter.isdigit():
+    if submitter.isdigit() and int(submitter) <= MAX_INT:
         f.submitter = int(submitter)
     elif submitter:
         f.errors["submitter"] = _("Choose an enumerator from the list.")

@@ -8,13 +8,14 @@ reads it through the callables installed here (the same thing flask-babel does, 
 app-wide hooks)."""
 from __future__ import annotations
 
+import math
 from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
-from babel.numbers import format_decimal, format_percent
+from babel.numbers import format_decimal, format_percent, format_scientific
 from babel.support import NullTranslations, Translations
 from flask import Flask, g
 
@@ -72,9 +73,14 @@ def _jinja_ngettext(singular: str, plural: str, n: int) -> str:
 # --- formatting ------------------------------------------------------------------------------------
 
 def number(value: int | float | None, locale: str | None = None) -> str:
-    """1.473 in Vietnamese, 1,473 in English."""
+    """1.473 in Vietnamese, 1,473 in English. Past 10¹⁵ (an accuracy of 1e308 m typed into a
+    geopoint) in scientific notation, which Babel's fixed-point rounding cannot reach; ∞ as such."""
     if value is None:
         return ""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "∞" if value > 0 else ("−∞" if value < 0 else "—")
+    if abs(value) >= 1e15:
+        return format_scientific(value, "0.###E0", locale=locale or current_locale())
     return format_decimal(value, locale=locale or current_locale())
 
 

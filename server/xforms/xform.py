@@ -13,6 +13,33 @@ _MEDIA_REF = re.compile(r"jr://(images|audio|video|file|file-csv)/([^\"'<>\s]+)"
 _MEDIA_TYPE = {"images": "image", "audio": "audio", "video": "video", "file": "file", "file-csv": "file"}
 _EXTERNAL_SELECT = re.compile(r"<(?:\w+:)?input\b[^>]*\squery=")
 _FORBIDDEN_ID_SUFFIX = re.compile(r"\.(xlsx?|xml)$")
+# Central's first schema stored xmlFormId as varchar(64); pyxform's IDs come from a file name or settings.
+MAX_FORM_ID_LENGTH = 64
+
+
+def form_id_problem(form_id: str) -> str | None:
+    """Why a form ID cannot be used, or None. The ID is a path segment of every form route
+    (/v1/projects/{p}/forms/{id}), a file name in exports and a line in logs, so it holds no
+    slash, no '..' and no control character (CR/LF would split a log line or a header)."""
+    import unicodedata
+
+    shown = form_id if len(form_id) <= 40 else form_id[:40] + "…"
+    if len(form_id) > MAX_FORM_ID_LENGTH:
+        return (f"The form ID '{shown}' is {len(form_id):,} characters long; at most {MAX_FORM_ID_LENGTH} "
+                "are allowed. Set a shorter form_id in the settings sheet.")
+    bad = next((c for c in form_id if unicodedata.category(c)[0] == "C"), None)
+    if bad is not None:
+        return (f"The form ID {form_id!r} contains the control character U+{ord(bad):04X}; use letters, digits, "
+                "'_', '-' and '.' only.")
+    if "/" in form_id or "\\" in form_id:
+        return f"The form ID '{shown}' contains a slash; use letters, digits, '_', '-' and '.' only."
+    if ".." in form_id:
+        return f"The form ID '{shown}' contains '..'; use letters, digits, '_', '-' and '.' only."
+    if form_id != form_id.strip():
+        return f"The form ID '{shown}' begins or ends with a space; remove it in the settings sheet."
+    if _FORBIDDEN_ID_SUFFIX.search(form_id):
+        return f"The form ID '{form_id}' cannot end in .xls, .xlsx or .xml; set form_id in the settings sheet."
+    return None
 
 
 @dataclass
@@ -80,8 +107,9 @@ def read_xform(xml: str) -> XFormInfo:
     form_id = attr(data, "id")
     if not form_id:
         raise XmlRejected("The XForm's primary instance root has no id attribute (the form ID).")
-    if _FORBIDDEN_ID_SUFFIX.search(form_id):
-        raise XmlRejected(f"The form ID '{form_id}' cannot end in .xls, .xlsx or .xml; set form_id in the settings sheet.")
+    problem = form_id_problem(form_id)
+    if problem:
+        raise XmlRejected(problem)
     head = child(root, "head")
     title_el = child(head, "title")
     title = (title_el.text or "").strip() or None if title_el is not None else None

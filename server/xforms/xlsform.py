@@ -72,8 +72,14 @@ def convert(data: bytes, file_type: str, fallback_id: str | None) -> Conversion:
     """Convert an XLS or XLSX workbook. Raises XlsFormError with pyxform's own message.
 
     pyxform takes the form ID from the settings sheet, else from the file name, so the workbook is
-    written under the fallback ID (X-XlsForm-FormId-Fallback, or the uploaded file's stem)."""
+    written under the fallback ID (X-XlsForm-FormId-Fallback, or the uploaded file's stem). An .xlsx
+    that would unpack past the workbook limits raises WorkbookTooLarge before pyxform opens it."""
     from pyxform.xls2xform import convert as pyxform_convert
+
+    from server.xforms.safezip import check_workbook
+
+    if file_type == "xlsx":
+        check_workbook(data)
 
     stem = re.sub(r"[^\w.:-]", "_", fallback_id or "")[:200].strip(".") or "data"
     warnings: list[str] = []

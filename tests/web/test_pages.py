@@ -69,6 +69,7 @@ def test_sign_in_sets_a_hardened_cookie_and_signs_out(web, app):
     assert web.get("/projects").status_code == 302
 
 
+@pytest.mark.behind_proxy
 def test_cookie_is_secure_behind_an_https_proxy(web):
     resp = web.get("/sign-in", headers={"X-Forwarded-Proto": "https"})
     assert "Secure" in resp.headers["Set-Cookie"]

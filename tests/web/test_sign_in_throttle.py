@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from helpers import ADMIN_EMAIL, ADMIN_PASSWORD
 
 from .helpers import Browserish
+
+# Each client is told apart by its X-Forwarded-For, as behind the proxy of a real deployment.
+pytestmark = pytest.mark.behind_proxy
 
 HOME, CAFE = "203.0.113.7", "198.51.100.20"
 

@@ -1,0 +1,31 @@
+"""The access log never carries the token of a session signed out by name."""
+from __future__ import annotations
+
+from datetime import timedelta
+from types import SimpleNamespace
+
+from server.logs import AccessLogger, redact
+
+TOKEN = "Jq3v~b8Zk1xW0yTq5mN2pR7sU4vX6zA9cE1gH3jK5lM7nP9qS1tV3wY5zB7dF9hJ"
+
+
+def test_signing_a_session_out_by_name_does_not_log_its_token():
+    assert redact(f"DELETE /v1/sessions/{TOKEN} HTTP/1.1") == "DELETE /v1/sessions/*** HTTP/1.1"
+    assert redact(f"/v1/sessions/{TOKEN}?x=1") == "/v1/sessions/***?x=1"
+
+
+def test_the_named_session_routes_stay_readable():
+    for line in ("DELETE /v1/sessions/current HTTP/1.1", "GET /v1/sessions/restore HTTP/1.1", "POST /v1/sessions HTTP/1.1"):
+        assert redact(line) == line
+
+
+def test_the_access_logger_masks_it_in_every_atom():
+    from gunicorn.config import Config
+
+    environ = {"REQUEST_METHOD": "DELETE", "RAW_URI": f"/v1/sessions/{TOKEN}", "SERVER_PROTOCOL": "HTTP/1.1",
+               "PATH_INFO": f"/v1/sessions/{TOKEN}", "QUERY_STRING": ""}
+    resp = SimpleNamespace(status="200 OK", sent=16, headers=[])
+    req = SimpleNamespace(headers=[])
+    atoms = AccessLogger(Config()).atoms(resp, req, environ, timedelta(milliseconds=5))
+    assert TOKEN not in " ".join(str(v) for v in atoms.values())
+    assert "/v1/sessions/***" in atoms["r"]
