@@ -89,7 +89,7 @@ def contributions_table(form_id: int, count: int) -> Table:
     """`ic{form}` for a workbook of `count` indicators: what progress and follow-up lists read."""
     md = MetaData()
     Table("submissions", md, Column("id", Integer, primary_key=True))
-    cols = [Column("submission_id", Integer, ForeignKey("submissions.id", ondelete="CASCADE"), primary_key=True,
+    cols: list[Column] = [Column("submission_id", Integer, ForeignKey("submissions.id", ondelete="CASCADE"), primary_key=True,
                    autoincrement=False),
             Column("def_id", Integer, nullable=False), Column("generation", Integer, nullable=False),
             Column("area_code", String(64), nullable=False, index=True),
@@ -99,7 +99,7 @@ def contributions_table(form_id: int, count: int) -> Table:
 
 
 def _sums_table(form_id: int, count: int) -> Table:
-    cols = [Column("area_code", String(64), primary_key=True), Column("state", SmallInteger, primary_key=True),
+    cols: list[Column] = [Column("area_code", String(64), primary_key=True), Column("state", SmallInteger, primary_key=True),
             Column("households", Integer, nullable=False)]
     cols += [Column(m, Integer, nullable=False) for m in _measures(count)]
     return Table(_sums_name(form_id), MetaData(), *cols)
@@ -230,7 +230,9 @@ def data_version(db: Session, form_id: int) -> DataVersion:
                             func.max(s.c.id), func.max(s.c.created_at), func.max(s.c.updated_at),
                             func.max(s.c.deleted_at))
                      .where(s.c.form_id == form_id)).one()
-    return DataVersion(*(int(v or 0) for v in row[:4]), *row[4:])
+    total, drafts, deleted, rejected, max_id, max_created, max_updated, max_deleted = row
+    return DataVersion(int(total or 0), int(drafts or 0), int(deleted or 0), int(rejected or 0), max_id, max_created,
+                       max_updated, max_deleted)
 
 
 # --- refresh ------------------------------------------------------------------------------------------------
@@ -272,10 +274,10 @@ def refresh_if_changed(db: Session, form_id: int, workbook: Workbook, generation
         return 0
     done, full_at = None, time.time()
     if base is not None and base.generation == generation and full_at - base.full_check_at < FULL_CHECK_SECONDS:
-        done = _refresh(db, form_id, workbook, generation, since=base.version, now=version)
+        done = _refresh_since(db, form_id, workbook, generation, since=base.version, now=version)
         full_at = base.full_check_at
     if done is None:
-        done = _refresh(db, form_id, workbook, generation)
+        done = _refresh_all(db, form_id, workbook, generation)
     _store_baseline(db, form_id, _Baseline(generation, version, full_at))
     return done
 
@@ -307,35 +309,51 @@ def _store_baseline(db: Session, form_id: int, base: _Baseline) -> None:
     _remember(form_id, base)
 
 
-def _refresh(db: Session, form_id: int, workbook: Workbook, generation: int, since: DataVersion | None = None,
-             now: DataVersion | None = None) -> int | None:
+def _refresh_all(db: Session, form_id: int, workbook: Workbook, generation: int) -> int:
+    """The full check: every household looked at with one anti-join, then the sums reconciled."""
+    count = len(workbook.indicators)
+    ic, ia = _ensure_tables(db, form_id, count)
+    s = Submission.__table__
+    done = _process_stale(db, form_id, workbook, generation, ic, ia, count,
+                          [s.c.form_id == form_id, _is_stale(s, ic, generation)])
+    _reconcile(db, form_id, ic, ia, count)
+    return done
+
+
+def _refresh_since(db: Session, form_id: int, workbook: Workbook, generation: int, since: DataVersion,
+                   now: DataVersion) -> int | None:
+    """Only the candidates changed between the data versions `since` and `now`; None when the sums then
+    disagree with `now` (the caller falls back to the full check)."""
     count = len(workbook.indicators)
     ic, ia = _ensure_tables(db, form_id, count)
     s = Submission.__table__
     where = [s.c.form_id == form_id, _is_stale(s, ic, generation)]
-    if since is not None:
-        found = [s.c.id > (since.max_id or 0)]
-        if (now.max_updated, now.deleted, now.rejected, now.max_deleted) != \
-                (since.max_updated, since.deleted, since.rejected, since.max_deleted):
-            stamps = [t for t in (since.max_updated, since.max_deleted) if t is not None]
-            if stamps:
-                t = max(stamps) - MARGIN
-                found += [s.c.updated_at >= t, s.c.deleted_at >= t]
-            else:
-                found += [s.c.updated_at.is_not(None), s.c.deleted_at.is_not(None)]
+    found = [s.c.id > (since.max_id or 0)]
+    if (now.max_updated, now.deleted, now.rejected, now.max_deleted) != \
+            (since.max_updated, since.deleted, since.rejected, since.max_deleted):
+        stamps = [t for t in (since.max_updated, since.max_deleted) if t is not None]
+        if stamps:
+            t = max(stamps) - MARGIN
+            found += [s.c.updated_at >= t, s.c.deleted_at >= t]
         else:
-            # Only new submissions: a range of the primary key. `form_id + 0` keeps SQLite from walking the
-            # (form_id, created_at) index over every submission of the form instead.
-            where[0] = (s.c.form_id + 0) == form_id
-        where.append(or_(*found))
+            found += [s.c.updated_at.is_not(None), s.c.deleted_at.is_not(None)]
+    else:
+        # Only new submissions: a range of the primary key. `form_id + 0` keeps SQLite from walking the
+        # (form_id, created_at) index over every submission of the form instead.
+        where[0] = (s.c.form_id + 0) == form_id
+    where.append(or_(*found))
+    done = _process_stale(db, form_id, workbook, generation, ic, ia, count, where)
+    return done if _consistent(db, form_id, ic, ia, now) else None
+
+
+def _process_stale(db: Session, form_id: int, workbook: Workbook, generation: int, ic: Table, ia: Table,
+                   count: int, where: list) -> int:
+    """Compute and write the households `where` selects (conditions on submissions outer-joined to `ic`)."""
+    s = Submission.__table__
     ids, defs = _pairs(db.connection().execute(select(s.c.id, s.c.current_def_id)
                                                .outerjoin(ic, ic.c.submission_id == s.c.id).where(*where)))
     db.commit()   # no snapshot or lock held while computing
-    done = _process(db, form_id, workbook, generation, ic, ia, count, ids, defs)
-    if since is None:
-        _reconcile(db, form_id, ic, ia, count)
-        return done
-    return done if _consistent(db, form_id, ic, ia, now) else None
+    return _process(db, form_id, workbook, generation, ic, ia, count, ids, defs)
 
 
 def _pairs(result) -> tuple[np.ndarray, np.ndarray]:

@@ -25,12 +25,12 @@ Central computes, its parent key `__Submissions-id` or `__Submissions-<path>-id`
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
 from urllib.parse import quote_plus
 
-from sqlalchemy import and_, exists, func, literal, or_, select
+from sqlalchemy import Row, and_, exists, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from server import problems
@@ -160,7 +160,7 @@ def form_view_of(db: Session, form: Form, cache: VersionCache | None) -> tuple[F
     if def_id is None:
         raise problems.NotFound("This form has not been published yet.")
     if cache is None:
-        schema = read_schema(db.scalar(select(FD.c.xml).where(FD.c.id == def_id)))
+        schema = read_schema(db.execute(select(FD.c.xml).where(FD.c.id == def_id)).scalar_one())
         tables = data_tables(db, form.id)
         return form_view(form.xml_form_id, schema, tables.columns), tables
     tables = cache.tables(db, form.id, def_id)
@@ -180,13 +180,13 @@ class Plan:
     table: Table
     query: ODataQuery
     service_root: str
-    shape: Shape = None
-    columns: list[str] = None                 # data columns of the table's rows, in shape order
-    metadata: set[str] | None = None
-    child_shapes: dict[str, tuple[Shape, list[str]]] = None   # repeat path → shape (for $expand)
-    where: list = None
-    order: list = None
-    order_spec: list = None                   # (column, descending, Central's nulls rule)
+    shape: Shape
+    columns: list[str]                        # data columns of the table's rows, in shape order
+    metadata: set[str] | None                 # $select's metadata names (None: all of them)
+    child_shapes: dict[str, tuple[Shape, list[str]]]   # repeat path → shape (for $expand)
+    where: list
+    order: list
+    order_spec: list                          # (column, descending, Central's nulls rule)
     keyset: bool = True                       # default order: pages continue by (created_at, id)
     scope: object = None                      # the caller's FormScope, when limited to some areas
 
@@ -204,29 +204,29 @@ def make_plan(db: Session, form: Form, table_name: str, query: ODataQuery | Mapp
     table = view.table(table_name)
     if table is None or (not table.is_root and table.repeat_path not in tables.repeats):
         raise problems.NotFound(f"There is no table '{table_name}' in this form's OData service.")
-    plan = Plan(db, form.id, view, tables, table, query, service_root)
     chosen = _selection(view, table, query.select)
-    plan.metadata = query.metadata
-    plan.columns = []
-    plan.shape = _shape(table.node, chosen, plan.columns, query.wkt)
-    plan.child_shapes = {}
+    columns: list[str] = []
+    shape = _shape(table.node, chosen, columns, query.wkt)
+    child_shapes: dict[str, tuple[Shape, list[str]]] = {}
     if query.expand:
         for r in _descendant_repeats(table.node):
             cols: list[str] = []
-            plan.child_shapes[r.path] = (_shape(r, None, cols, query.wkt), cols)
+            child_shapes[r.path] = (_shape(r, None, cols, query.wkt), cols)
     s = SUBMISSIONS
-    plan.where = [*_live(form.id, scope), exclude_deleted(query.filter),
-                  submission_filter(query.filter, root_only=not table.is_root)]
-    plan.scope = scope
+    where = [*_live(form.id, scope), exclude_deleted(query.filter),
+             submission_filter(query.filter, root_only=not table.is_root)]
     if query.orderby is not None:
         spec = order_spec(query.orderby)
-        plan.order_spec = [(c, d, True) for c, d in spec[:-1]] + [(*spec[-1], False)]
-        plan.keyset = False
+        ordering = [(c, d, True) for c, d in spec[:-1]] + [(*spec[-1], False)]
+        keyset = False
     else:
         # Central's order, newest first; no NULLS clause, so the (form_id, created_at) index serves it.
-        plan.order_spec = [(s.c.created_at, True, False), (s.c.id, True, False)]
-    plan.order = [order_clause(c, d, n) for c, d, n in plan.order_spec]
-    return plan
+        ordering = [(s.c.created_at, True, False), (s.c.id, True, False)]
+        keyset = True
+    return Plan(db, form.id, view, tables, table, query, service_root, shape=shape, columns=columns,
+                metadata=query.metadata, child_shapes=child_shapes, where=where,
+                order=[order_clause(c, d, n) for c, d, n in ordering], order_spec=ordering, keyset=keyset,
+                scope=scope)
 
 
 # --- building JSON objects ----------------------------------------------------------------------
@@ -288,8 +288,7 @@ class _Builder:
             key = (sub_id, row_key)
             if self.expand:
                 found = self.children.get(node.path)
-                rows = found.rows.get(key) if found is not None else None
-                if rows:
+                if found is not None and (rows := found.rows.get(key)):
                     d[node.key + "@odata.navigationLink"] = navigation_link(iid, row_key, node)
                     d[node.key] = [self.fill(found.shape, r, sub_id, iid, r[found.row_key],
                                              (("__id", repeat_id(iid, r[found.row_key])),)) for r in rows]
@@ -334,7 +333,7 @@ def _links(nodes: list[Node], at: Mapping[str, int]) -> list[tuple[Node, int]]:
 # --- walking submissions -------------------------------------------------------------------------
 
 def _submission_batches(plan: Plan, columns: list, joined, cursor: tuple | None, inclusive: bool,
-                        first_offset: int, sizes: Iterator[int]) -> Iterator[list]:
+                        first_offset: int, sizes: Iterator[int]) -> Iterator[Sequence[Row]]:
     """The plan's submissions in order, in batches: `columns` selected from `joined` (which holds
     `submissions`), for the ids a narrow ordered query on `submissions` alone picks. `cursor`:
     (created_at, id) to continue after (or from, when `inclusive`), in the default order only.
@@ -404,7 +403,7 @@ _SYSTEM_COLUMNS = ("id", "created_at", "updated_at", "submitter_id", "submitter_
                    "current_def_id", "review_state", "device_id", "edits", "version", "deleted_at")
 
 
-def _system(plan: Plan, rows: list, at: Mapping[str, int]) -> dict[int, dict]:
+def _system(plan: Plan, rows: Sequence[Row], at: Mapping[str, int]) -> dict[int, dict]:
     """`__system` of each submission row (read by the positions `at`), keyed by submission id."""
     wanted = plan.metadata
     if wanted is not None and "__system" not in wanted and not any(m.startswith("__system/") for m in wanted):
@@ -560,9 +559,9 @@ def _running_sum(plan: Plan, index: int, reverse: bool) -> tuple | None:
     n = select(func.count()).where(t.c.submission_id == s.c.id).scalar_subquery()
     spec = [(s.c.created_at, False, False), (s.c.id, False, False)] if reverse else plan.order_spec
     # OFFSET 0 keeps PostgreSQL from copying the count into every expression that uses it.
-    counted = select(s.c.id, s.c.created_at, n.label("n"),
-                     *[c.label(f"o{i}") for i, (c, _, _) in enumerate(spec)]).where(*plan.where)
-    counted = counted.order_by(*[order_clause(c, d, nulls) for c, d, nulls in spec]).offset(0).subquery("counted")
+    per_submission = select(s.c.id, s.c.created_at, n.label("n"),
+                            *[c.label(f"o{i}") for i, (c, _, _) in enumerate(spec)]).where(*plan.where)
+    counted = per_submission.order_by(*[order_clause(c, d, nulls) for c, d, nulls in spec]).offset(0).subquery("counted")
     order = [order_clause(counted.c[f"o{i}"], d, nulls) for i, (_, d, nulls) in enumerate(spec)]
     upto = func.sum(counted.c.n).over(order_by=order, rows=(None, 0))
     position = func.row_number().over(order_by=order, rows=(None, 0))  # the same window: one pass
@@ -585,7 +584,7 @@ def _repeat_rows(plan: Plan, need: int | None) -> Iterator[tuple[dict, tuple]]:
     conn = plan.db.connection()
     cursor, resume_sub, resume_row, first_offset, skip_in_first = None, None, None, 0, 0
     if q.skiptoken is not None:
-        cursor, resume_sub, resume_row = _repeat_cursor(plan)
+        cursor, resume_sub, resume_row = _repeat_cursor(plan, q.skiptoken)
     elif q.skip:
         landing = _landing(plan, q.skip)
         if landing is None:
@@ -631,7 +630,7 @@ def _repeat_rows(plan: Plan, need: int | None) -> Iterator[tuple[dict, tuple]]:
         stmt = select(*row_columns).where(t.c.submission_id.in_(ids)).order_by(t.c.id)
         if resume_sub is not None:
             stmt = stmt.where(or_(t.c.submission_id != resume_sub, t.c.id > resume_row))
-        by_sub: dict[int, list] = {}
+        by_sub: dict[int, list[Row]] = {}
         fetched = 0
         for row in conn.execute(stmt).all():
             by_sub.setdefault(submission_of(row), []).append(row)
@@ -640,7 +639,7 @@ def _repeat_rows(plan: Plan, need: int | None) -> Iterator[tuple[dict, tuple]]:
         if q.expand:
             builder.load_expanded([i for i in ids if i in by_sub])
         for sub_id, iid in subs:
-            found = by_sub.get(sub_id, ())
+            found: Sequence[Row] = by_sub.get(sub_id, ())
             if sub_id == first_sub and skip_in_first:
                 found = found[skip_in_first:]
             for row in found:
@@ -657,9 +656,9 @@ def _repeat_rows(plan: Plan, need: int | None) -> Iterator[tuple[dict, tuple]]:
                 yield obj, (rid, iid, key, pid)
 
 
-def _repeat_cursor(plan: Plan) -> tuple:
-    """Where a repeat-table `$skiptoken` continues: the submission's (created_at, id), and the row."""
-    token = plan.query.skiptoken
+def _repeat_cursor(plan: Plan, token: dict) -> tuple:
+    """Where a repeat-table `$skiptoken` (the plan's, parsed: `token`) continues: the submission's
+    (created_at, id), and the row."""
     iid, key, rid = token.get("instanceId"), token.get("key"), token.get("repeatId")
     if rid is None:
         raise problems.ODataSkiptokenInvalid()
@@ -683,7 +682,7 @@ def count(plan: Plan) -> int:
     if not plan.table.is_root:
         t = plan.data_table
         stmt = select(func.count()).select_from(t.join(s, s.c.id == t.c.submission_id)).where(*plan.where)
-    return plan.db.connection().execute(stmt).scalar()
+    return plan.db.connection().execute(stmt).scalar_one()
 
 
 def rows(plan: Plan, need: int | None = None) -> Iterator[tuple[dict, tuple]]:
@@ -751,7 +750,9 @@ def document(plan: Plan, url: str | None = None, args: list[tuple[str, str]] | N
     body: dict = {"value": []}
     if q.top != 0:
         limit = q.top
-        values, last, more = [], None, False
+        values: list[dict] = []
+        last: tuple | None = None
+        more = False
         for obj, position in rows(plan, None if limit is None else limit + 1):
             if limit is not None and len(values) == limit:
                 more = True
@@ -760,7 +761,7 @@ def document(plan: Plan, url: str | None = None, args: list[tuple[str, str]] | N
             last = position
         body["value"] = values
         body["@odata.context"] = context_url(plan)
-        if more and last is not None:
+        if more and limit is not None and last is not None:   # `more` only ever set under a limit
             if plan.keyset:
                 body["@odata.nextLink"] = next_link(url, args, token=next_token(plan, last))
             else:
