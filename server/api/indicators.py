@@ -115,10 +115,7 @@ def get_indicators(project_id: int, xml_form_id: str):
 
 @bp.get("/indicators.csv")
 def get_indicators_csv(project_id: int, xml_form_id: str):
-    body = report_csv(_report(project_id, xml_form_id))
-    bom = "\ufeff" if is_true(request.args.get("bom")) else ""
-    return Response(bom + body, content_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{xml_form_id}-indicators.csv"'})
+    return _csv_download(report_csv(_report(project_id, xml_form_id)), f"{xml_form_id}-indicators.csv")
 
 
 @bp.get("/coverage")
@@ -150,7 +147,11 @@ def get_follow_up(project_id: int, xml_form_id: str):
 
 @bp.get("/follow-up.csv")
 def get_follow_up_csv(project_id: int, xml_form_id: str):
-    body = follow_up_csv(_follow_up(project_id, xml_form_id))
+    return _csv_download(follow_up_csv(_follow_up(project_id, xml_form_id)), f"{xml_form_id}-follow-up.csv")
+
+
+def _csv_download(body: str, filename: str) -> Response:
+    """A CSV attachment; ?bom=true puts the byte-order mark Excel needs to read it as UTF-8."""
     bom = "\ufeff" if is_true(request.args.get("bom")) else ""
     return Response(bom + body, content_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{xml_form_id}-follow-up.csv"'})
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})

@@ -13,36 +13,37 @@ from server.odata.values import edm_type
 
 FQDN_ROOT = "org.opendatakit.user"
 
-_HEAD = """<?xml version="1.0" encoding="UTF-8"?>
-<edmx:Edmx xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx" Version="4.0">
-  <edmx:DataServices>
-    <Schema xmlns="http://docs.oasis-open.org/odata/ns/edm" Namespace="org.opendatakit.submission">
-      <ComplexType Name="metadata">
-        <Property Name="submissionDate" Type="Edm.DateTimeOffset"/>
-        <Property Name="updatedAt" Type="Edm.DateTimeOffset"/>
-        <Property Name="deletedAt" Type="Edm.DateTimeOffset"/>
-        <Property Name="submitterId" Type="Edm.String"/>
-        <Property Name="submitterName" Type="Edm.String"/>
-        <Property Name="attachmentsPresent" Type="Edm.Int64"/>
-        <Property Name="attachmentsExpected" Type="Edm.Int64"/>
-        <Property Name="status" Type="org.opendatakit.submission.Status"/>
-        <Property Name="reviewState" Type="org.opendatakit.submission.ReviewState"/>
-        <Property Name="deviceId" Type="Edm.String"/>
-        <Property Name="edits" Type="Edm.Int64"/>
-        <Property Name="formVersion" Type="Edm.String"/>
-      </ComplexType>
-      <EnumType Name="Status">
-        <Member Name="notDecrypted"/>
-        <Member Name="missingEncryptedFormData"/>
-      </EnumType>
-      <EnumType Name="ReviewState">
-        <Member Name="hasIssues"/>
-        <Member Name="edited"/>
-        <Member Name="rejected"/>
-        <Member Name="approved"/>
-      </EnumType>
-    </Schema>
-"""
+# The `__system` fields of every submission, as Central types them.
+_METADATA_FIELDS = (
+    ("submissionDate", "Edm.DateTimeOffset"), ("updatedAt", "Edm.DateTimeOffset"),
+    ("deletedAt", "Edm.DateTimeOffset"), ("submitterId", "Edm.String"), ("submitterName", "Edm.String"),
+    ("attachmentsPresent", "Edm.Int64"), ("attachmentsExpected", "Edm.Int64"),
+    ("status", "org.opendatakit.submission.Status"), ("reviewState", "org.opendatakit.submission.ReviewState"),
+    ("deviceId", "Edm.String"), ("edits", "Edm.Int64"), ("formVersion", "Edm.String"),
+)
+_METADATA_ENUMS = {
+    "Status": ("notDecrypted", "missingEncryptedFormData"),
+    "ReviewState": ("hasIssues", "edited", "rejected", "approved"),
+}
+
+
+def _property(name: str, edm: str) -> str:
+    """One property line of a type, at the indentation every type's properties have."""
+    return f'        <Property Name="{name}" Type="{edm}"/>'
+
+
+_HEAD = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n'
+    '<edmx:Edmx xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx" Version="4.0">\n'
+    "  <edmx:DataServices>\n"
+    '    <Schema xmlns="http://docs.oasis-open.org/odata/ns/edm" Namespace="org.opendatakit.submission">\n'
+    '      <ComplexType Name="metadata">\n'
+    + "".join(_property(name, edm) + "\n" for name, edm in _METADATA_FIELDS)
+    + "      </ComplexType>\n"
+    + "".join(f'      <EnumType Name="{name}">\n' + "".join(f'        <Member Name="{m}"/>\n' for m in members)
+              + "      </EnumType>\n" for name, members in _METADATA_ENUMS.items())
+    + "    </Schema>\n"
+)
 
 # What the Submissions entity set can do (Capabilities vocabulary), as Central declares it.
 _CAPABILITIES_BEFORE = """          <Annotation Term="Org.OData.Capabilities.V1.ConformanceLevel" EnumMember="Org.OData.Capabilities.V1.ConformanceLevelType/Minimal"/>
@@ -109,9 +110,9 @@ def edmx(view: FormView) -> str:
                 lines.append(f'        <NavigationProperty Name="{child.key}" '
                              f'Type="Collection({fqdn}.Submissions.{_type_name(child)})"/>')
             elif child.type == "structure":
-                lines.append(f'        <Property Name="{child.key}" Type="{fqdn}.{_type_name(child)}"/>')
+                lines.append(_property(child.key, f"{fqdn}.{_type_name(child)}"))
             else:
-                lines.append(f'        <Property Name="{child.key}" Type="{edm_type(child.type)}"/>')
+                lines.append(_property(child.key, edm_type(child.type)))
         return lines, names
 
     def walk(container: Node) -> None:
@@ -125,20 +126,19 @@ def edmx(view: FormView) -> str:
                 table = child.table
                 assert table is not None, "form_view gives every repeat its table"
                 lines, names = properties(child)
-                parent_line = f'        <Property Name="{table.parent_key}" Type="Edm.String"/>'
-                entities.append((table.name, [parent_line] + lines, False, names))
+                entities.append((table.name, [_property(table.parent_key, "Edm.String")] + lines, False, names))
                 walk(child)
 
     lines, names = properties(view.root)
-    entities.append(("Submissions", ['        <Property Name="__system" Type="org.opendatakit.submission.metadata"/>']
-                     + lines, True, names))
+    entities.append(("Submissions", [_property("__system", "org.opendatakit.submission.metadata")] + lines,
+                     True, names))
     walk(view.root)
     # Submissions first, then the repeats in document order (walk() appended them after it).
     out = [_HEAD, f'    <Schema xmlns="http://docs.oasis-open.org/odata/ns/edm" Namespace="{fqdn}">\n']
     for name, props, _, _ in entities:
         out.append(f'      <EntityType Name="{name}">\n')
         out.append('        <Key><PropertyRef Name="__id"/></Key>\n')
-        out.append('        <Property Name="__id" Type="Edm.String"/>\n')
+        out.append(_property("__id", "Edm.String") + "\n")
         out.extend(p + "\n" for p in props)
         out.append("      </EntityType>\n")
     for name, props in complexes:

@@ -27,6 +27,7 @@ microseconds; comparing a timestamp field with a literal compares the millisecon
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -171,17 +172,17 @@ class _Parser:
         return node
 
     def parse_or(self) -> Node:
-        node = self.parse_and()
-        while self.keyword("or"):
-            right = self.parse_and()
-            node = Node("or", node.start, right.end, args=[node, right])
-        return node
+        return self.left_chain("or", self.parse_and)
 
     def parse_and(self) -> Node:
-        node = self.parse_not()
-        while self.keyword("and"):
-            right = self.parse_not()
-            node = Node("and", node.start, right.end, args=[node, right])
+        return self.left_chain("and", self.parse_not)
+
+    def left_chain(self, word: str, operand: Callable[[], Node]) -> Node:
+        """`a word b word c` read as ((a word b) word c): `and` and `or` group from the left."""
+        node = operand()
+        while self.keyword(word):
+            right = operand()
+            node = Node(word, node.start, right.end, args=[node, right])
         return node
 
     def parse_not(self) -> Node:

@@ -22,21 +22,23 @@ class ManifestFile:
     integrity_url: str | None = None  # an Entity List: type="entityList" and where Collect checks deletions
 
 
+def _element(tag: str, text: str) -> str:
+    """One element of text: `<tag>text</tag>`, the text escaped for XML."""
+    return f"<{tag}>{escape(text)}</{tag}>"
+
+
 def form_list(forms: list[ListedForm], base: str, verbose: bool = False) -> str:
     """`base` is absolute and ends at the project (…/v1/key/TOKEN/projects/1)."""
     out = ['<?xml version="1.0" encoding="UTF-8"?>\n<xforms xmlns="http://openrosa.org/xforms/xformsList">']
     for f in forms:
-        url_id = quote(f.xml_form_id, safe="")
-        out.append("<xform>")
-        out.append(f"<formID>{escape(f.xml_form_id)}</formID>")
-        out.append(f"<name>{escape(f.name or f.xml_form_id)}</name>")
-        out.append(f"<version>{escape(f.version or '')}</version>")
-        out.append(f"<hash>md5:{f.hash}</hash>")
+        form_url = f"{base}/forms/{quote(f.xml_form_id, safe='')}"
+        out += ["<xform>", _element("formID", f.xml_form_id), _element("name", f.name or f.xml_form_id),
+                _element("version", f.version or ""), _element("hash", f"md5:{f.hash}")]
         if verbose:
-            out.append(f"<descriptionText>{escape(f.name or f.xml_form_id)}</descriptionText>")
-        out.append(f"<downloadUrl>{escape(base)}/forms/{url_id}.xml</downloadUrl>")
+            out.append(_element("descriptionText", f.name or f.xml_form_id))
+        out.append(_element("downloadUrl", f"{form_url}.xml"))
         if f.has_media:
-            out.append(f"<manifestUrl>{escape(base)}/forms/{url_id}/manifest</manifestUrl>")
+            out.append(_element("manifestUrl", f"{form_url}/manifest"))
         out.append("</xform>")
     out.append("</xforms>\n")
     return "\n".join(out)
@@ -46,12 +48,11 @@ def manifest(files: list[ManifestFile], form_base: str) -> str:
     """`form_base` is absolute and ends at the form (…/projects/1/forms/household_digital_survey)."""
     out = ['<?xml version="1.0" encoding="UTF-8"?>\n<manifest xmlns="http://openrosa.org/xforms/xformsManifest">']
     for f in files:
-        out.append('<mediaFile type="entityList">' if f.integrity_url else "<mediaFile>")
-        out.append(f"<filename>{escape(f.name)}</filename>")
-        out.append(f"<hash>md5:{f.md5}</hash>")
-        out.append(f"<downloadUrl>{escape(form_base)}/attachments/{quote(f.name, safe='')}</downloadUrl>")
+        out += ['<mediaFile type="entityList">' if f.integrity_url else "<mediaFile>",
+                _element("filename", f.name), _element("hash", f"md5:{f.md5}"),
+                _element("downloadUrl", f"{form_base}/attachments/{quote(f.name, safe='')}")]
         if f.integrity_url:
-            out.append(f"<integrityUrl>{escape(f.integrity_url)}</integrityUrl>")
+            out.append(_element("integrityUrl", f.integrity_url))
         out.append("</mediaFile>")
     out.append("</manifest>\n")
     return "\n".join(out)
