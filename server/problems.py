@@ -127,8 +127,14 @@ def openrosa_envelope(message: str, nature: str = "") -> str:
     )
 
 
+def answer_as_openrosa() -> None:
+    """Marks this request as OpenRosa, for routes outside the openrosa blueprint too: its errors are
+    rendered as an OpenRosaResponse envelope, which ODK Collect shows, instead of JSON."""
+    request.environ["hamlet.openrosa"] = True
+
+
 def render(prob: Problem) -> Response:
-    if getattr(request, "openrosa", False) or (request.endpoint or "").startswith("openrosa."):
+    if request.environ.get("hamlet.openrosa") or (request.endpoint or "").startswith("openrosa."):
         from server.openrosa.messages import bilingual
 
         resp = Response(openrosa_envelope(bilingual(prob.code, prob.message, prob.details), "error"),

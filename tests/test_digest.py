@@ -70,6 +70,12 @@ def test_forged_nonce_is_refused(client, collector):
     assert resp.status_code == 401
 
 
+def test_nonce_without_a_value_is_refused_not_an_error(client, collector):
+    header = f'Digest username="{EMAIL}", realm="Hamlet", nonce, uri="/formList", response="0", qop=auth'
+    resp = client.get("/formList", headers={**COLLECT, "Authorization": header})
+    assert resp.status_code == 401 and resp.headers["WWW-Authenticate"].startswith("Digest")
+
+
 def test_digest_with_a_real_http_client_submits_at_root_and_per_project(live_server, collector, project, admin):
     auth = HTTPDigestAuth(EMAIL, PASSWORD)
     h = random_household(random.Random(7), "DN-HV-HP-02")

@@ -7,7 +7,7 @@ from sqlalchemy import delete, select
 from server import problems
 from server.api.common import commit, form_or_404, json_body, project_or_404, success
 from server.api.schemas import AppUserIn, app_user_json
-from server.auth.permissions import require, role_by_ref
+from server.auth.permissions import ROLES, require, role_by_ref
 from server.auth.scope import check_hand_out
 from server.context import db
 from server.db import utcnow
@@ -80,7 +80,7 @@ def list_form_assignments(project_id: int, xml_form_id: str, role_ref: str | Non
         rows = db().scalars(stmt)
         actors = [db().get(Actor, a.actor_id) for a in rows]
         return [app_user_json(a) for a in actors if a is not None and a.deleted_at is None]
-    return [{"actorId": a.actor_id, "roleId": role_by_ref(a.role).id} for a in db().scalars(stmt)]
+    return [{"actorId": a.actor_id, "roleId": ROLES[a.role].id} for a in db().scalars(stmt)]
 
 
 def _form_assignment_target(project_id: int, xml_form_id: str, role_ref: str, actor_id: int):

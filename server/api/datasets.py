@@ -277,7 +277,7 @@ def integrity(project_id: int, name: str):
 
     from server.openrosa.headers import add_openrosa_headers
 
-    request.openrosa = True  # type: ignore[attr-defined]  # errors answer as OpenRosa XML (problems.render)
+    problems.answer_as_openrosa()
     dataset = _dataset(project_id, name)
     verbs = verbs_for(db(), g.actor, project_id)
     if not can(verbs, "entity.list") and not _reads_a_linked_form(project_id, name):

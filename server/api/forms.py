@@ -108,7 +108,8 @@ def delete_form(project_id: int, xml_form_id: str):
 def _xml_response(form_def: FormDef) -> Response:
     resp = Response(form_def.xml.encode("utf-8"), content_type="application/xml")
     resp.set_etag(form_def.hash)
-    return resp.make_conditional(request)
+    resp.make_conditional(request)
+    return resp
 
 
 @bp.get("/forms/<xml_form_id>.xml")
@@ -126,7 +127,7 @@ def draft_xml(project_id: int, xml_form_id: str):
 def _source_response(form: Form, form_def: FormDef, ext: str) -> Response:
     if form_def.xls_blob_id is None:
         raise problems.NotFound("This form version was uploaded as an XForm; there is no XLSForm to download.")
-    blob = db().get(Blob, form_def.xls_blob_id)
+    blob = db().get_one(Blob, form_def.xls_blob_id)
     return send_file(blobs().path_for(blob.sha256), mimetype=form_def.xls_content_type, as_attachment=True,
                      download_name=f"{form.xml_form_id}.{ext}", etag=blob.md5)
 
@@ -252,8 +253,9 @@ def attachment_file(form_def: FormDef, name: str) -> Response:
     if blob is None:  # `households.csv` with no file uploaded over it: the Entity List (docs/entities.md)
         from server.api.datasets import entity_list_file
 
-        served = entity_list_file(db().get(Form, form_def.form_id).project_id, name)
+        served = entity_list_file(db().get_one(Form, form_def.form_id).project_id, name)
         if served is not None:
-            return served.make_conditional(request)
+            served.make_conditional(request)
+            return served
         raise problems.NotFound(f"The media file '{name}' has not been uploaded for this form version.")
     return stored_file(blobs().path_for(blob.sha256), slot.content_type, name, blob.md5)

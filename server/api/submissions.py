@@ -65,7 +65,8 @@ def submission_json(sub: Submission, sdef: SubmissionDef, names: dict[int, str] 
         "currentVersion": version_json(sdef),
     }
     if names is not None:
-        body["submitter"] = {"id": sub.submitter_id, "displayName": names.get(sub.submitter_id)}
+        name = names.get(sub.submitter_id) if sub.submitter_id is not None else None
+        body["submitter"] = {"id": sub.submitter_id, "displayName": name}
     return body
 
 
@@ -85,20 +86,21 @@ def _one(project_id: int, xml_form_id: str, instance_id: str, *verbs: str, inclu
     if row is None:
         root = q.root_of_version(db(), form.id, instance_id, scope=scope)
         if root is not None and root != instance_id:
-            raise _Redirect(root)
+            raise _Redirect(instance_id, root)
         raise problems.NotFound(f"There is no submission {instance_id} of form '{xml_form_id}'.")
     return form, row[0], row[1]
 
 
 class _Redirect(Exception):
-    def __init__(self, root: str):
+    def __init__(self, instance_id: str, root: str):
+        self.instance_id = instance_id
         self.root = root
 
 
 @bp.errorhandler(_Redirect)
 def _to_root(exc: _Redirect):
     # A later version's instanceID leads to the logical submission (§5.3).
-    path = request.path.replace(request.view_args["instance_id"], exc.root, 1)
+    path = request.path.replace(exc.instance_id, exc.root, 1)
     return redirect(path, code=301)
 
 
@@ -131,8 +133,8 @@ def create_submission(project_id: int, xml_form_id: str):
                        settings().max_submission_bytes, openrosa=False,
                        max_repeats=settings().max_repeat_instances)
     commit()
-    sub = db().get(Submission, received.submission_id)
-    return submission_json(sub, db().get(SubmissionDef, sub.current_def_id))
+    sub = db().get_one(Submission, received.submission_id)
+    return submission_json(sub, db().get_one(SubmissionDef, sub.current_def_id))
 
 
 @bp.get("/submissions/<instance_id>")
@@ -166,7 +168,7 @@ def edit_submission(project_id: int, xml_form_id: str, instance_id: str):
             max_repeats=settings().max_repeat_instances)
     commit()
     db().refresh(sub)
-    return submission_json(sub, db().get(SubmissionDef, sub.current_def_id))
+    return submission_json(sub, db().get_one(SubmissionDef, sub.current_def_id))
 
 
 @bp.patch("/submissions/<instance_id>")

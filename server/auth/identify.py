@@ -84,7 +84,7 @@ def _digest_user(request: Request, db):
     auth = request.authorization
     if auth is None or auth.type != "digest":
         raise AuthenticationFailed()
-    state = digest.nonce_state(current_app.config["SECRET_KEY"], auth.parameters.get("nonce", ""))
+    state = digest.nonce_state(current_app.config["SECRET_KEY"], auth.parameters.get("nonce") or "")
     uri_path = (auth.parameters.get("uri") or "").split("?", 1)[0]
     if state == "bad" or not auth.username or not uri_path.endswith(request.path):
         # Not a password guess: a forged nonce or another request's answer proves nothing either way.

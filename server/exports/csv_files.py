@@ -8,9 +8,10 @@ import csv
 import hashlib
 import io
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from itertools import chain
+from typing import BinaryIO
 
 from sqlalchemy import Engine
 
@@ -100,11 +101,12 @@ class MediaNames:
             n += 1
 
 
-def _client_audit_logs(conn, store: BlobStore, export: Export) -> Iterator[tuple[str, object]]:
+def _client_audit_logs(conn, store: BlobStore, export: Export) -> Iterator[tuple[str, Callable[[], BinaryIO] | None]]:
     """(instance ID, a function opening the log, or None when it has not been received) of each client
     audit log, in Central's order; encrypted submissions' logs only with a key, decrypted."""
     decryptor = export.decryptor
-    found = source.client_audit_logs(conn, export.tables, export.selection, encrypted=decryptor is not None)
+    found: Iterable[tuple[int, str, bool, str | None]] = source.client_audit_logs(
+        conn, export.tables, export.selection, encrypted=decryptor is not None)
     if decryptor is not None:
         found = list(found)   # decrypting reads the database: not while this query streams on the connection
     for submission_id, instance_id, encrypted, sha in found:
@@ -112,7 +114,7 @@ def _client_audit_logs(conn, store: BlobStore, export: Export) -> Iterator[tuple
             yield instance_id, None
         elif not encrypted:
             yield instance_id, partial(store.open, sha)
-        else:
+        elif decryptor is not None:   # always, as encrypted logs are only listed with a key
             opened, _ = decryptor.open(conn, submission_id)
             data = decryptor.last_media.get(CLIENT_AUDIT_FILE) if opened is not None else None
             if data is None:

@@ -37,17 +37,17 @@ class Registry:
 
 
 def roster_plan(export: Export, repeat_name: str | None) -> TablePlan:
-    repeats = export.plans[1:]
+    repeats = [(p.repeat.name, p) for p in export.plans[1:] if p.repeat is not None]   # all after the root
     if not repeats:
         raise problems.UnexpectedValue("This form has no repeat group, so it has no person-level table.",
                                        details={"field": "repeat"})
     if repeat_name is None:
-        return repeats[0]
-    for p in repeats:
-        if p.repeat.name == repeat_name or p.repeat_path == repeat_name:
+        return repeats[0][1]
+    for name, p in repeats:
+        if name == repeat_name or p.repeat_path == repeat_name:
             return p
     raise problems.UnexpectedValue(f"The form has no repeat group '{repeat_name}'; it has "
-                                   f"{', '.join(p.repeat.name for p in repeats)}.", details={"field": "repeat"})
+                                   f"{', '.join(name for name, _ in repeats)}.", details={"field": "repeat"})
 
 
 def person_chunks(engine: Engine, export: Export, repeat_name: str | None, registry: Registry | None,
@@ -78,7 +78,7 @@ def person_chunks(engine: Engine, export: Export, repeat_name: str | None, regis
                 mine, hers = answers[:n], answers[n:]
                 cells = (roster.cells(label_roster(mine) if label_roster else mine)
                          + household.cells(label_household(hers) if label_household else hers))
-                if area_at is not None:
+                if area_at is not None and registry is not None:   # both set together above
                     names = registry.names_by_level(hers[area_at])
                     cells += [names.get(level) for level in area_levels]
                 yield cells + [isoformat(created_at), f"{instance_id}/{parent_key}" if parent_key else instance_id,

@@ -79,7 +79,7 @@ def dashboard(db: Session, form, workbook: Workbook, query: DashboardQuery, proj
         area = next(a for a in entries if a["code"] == scope.code)
     else:
         area = _whole(workbook, asked, tops, project_name)
-    trail = []
+    trail: list[Area] = []
     cur = by_code.get(scope.parent_code) if scope is not None and scope.parent_code else None
     while cur is not None and (limit is None or cur.code in limit):
         trail.insert(0, cur)

@@ -9,8 +9,9 @@ the date range when one is given. Nothing grows with the number of households bu
 which are capped: a sample spread over the whole area, never the first N received."""
 from __future__ import annotations
 
+import dataclasses
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import BigInteger, cast, func, select
@@ -101,7 +102,7 @@ class MapPoints:
     field: str | None                    # the geopoint question, None when the form has none
     households: int = 0                  # households of the selection
     read: int = 0                        # households read for the map: all, or every `step`-th
-    points: list[Point] = field(default_factory=list)   # those of them with a usable point
+    points: list[Point] = dataclasses.field(default_factory=list)   # those of them with a usable point
     step: int = 1
 
     @property

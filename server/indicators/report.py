@@ -54,8 +54,8 @@ def roll_up(nodes: dict[str, AreaNode], leaf_sums: dict[str, tuple[int, dict[str
             cur = nodes.get(cur.parent) if cur.parent else None
     for node in sorted(nodes.values(), key=lambda x: -len(_ancestors(nodes, x))):
         if node.expected_households is None and node.children:
-            kids = [nodes[c].expected_households for c in node.children]
-            if all(k is not None for k in kids):
+            kids = [k for c in node.children if (k := nodes[c].expected_households) is not None]
+            if len(kids) == len(node.children):
                 node.expected_households = sum(kids)
 
 

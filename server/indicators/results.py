@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Set
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -60,7 +60,7 @@ _lock = threading.Lock()
 
 
 def _registry_version(db: Session, project_id: int) -> int:
-    return db.scalar(select(Project.areas_generation).where(Project.id == project_id))
+    return db.execute(select(Project.areas_generation).where(Project.id == project_id)).scalar_one()
 
 
 def report(db: Session, form, query: ReportQuery) -> dict:
@@ -112,7 +112,7 @@ def _assemble(db, project_id, workbook, criteria, sums, query: ReportQuery) -> d
             nodes[a.parent_code].children.append(a.code)
     unmatched = {code: households for code, (households, _) in sums.items() if code not in nodes}
     roll_up(nodes, {code: v for code, v in sums.items() if code in nodes})
-    scope = None
+    scope: Set[str] | None = None
     if query.area:
         if query.area not in nodes:
             raise ReportError(f"Unknown area '{query.area}' in this project's registry.")
@@ -173,9 +173,9 @@ def coverage_report(db: Session, form, level: str | None, area: str | None, low_
     areas, codes = _scope(db, form.project_id, area, limit=scope)
     counts = coverage_counts(db, form.id, workbook, codes, include_rejected)
     nodes = {a.code: AreaNode(a.code, a.name, a.level, a.parent_code, a.expected_households) for a in areas_of(db, form.project_id)}
-    for a in nodes.values():
-        if a.parent in nodes:
-            nodes[a.parent].children.append(a.code)
+    for child in nodes.values():
+        if child.parent in nodes:
+            nodes[child.parent].children.append(child.code)
     roll_up(nodes, {code: (n, {}) for code, n in counts["byArea"].items() if code in nodes})
     rows = []
     for a in areas:

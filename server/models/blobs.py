@@ -5,7 +5,7 @@ import hashlib
 import os
 import tempfile
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 from sqlalchemy import BigInteger, String, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -35,7 +35,7 @@ class BlobStore:
     def path_for(self, sha256: str) -> Path:
         return self.root / sha256[:2] / sha256[2:4] / sha256
 
-    def put_stream(self, stream: BinaryIO, limit: int | None = None) -> tuple[str, str, int]:
+    def put_stream(self, stream: IO[bytes], limit: int | None = None) -> tuple[str, str, int]:
         """Copy a stream into the store; returns (sha256, md5, size). Raises ValueError past `limit`."""
         self.root.mkdir(parents=True, exist_ok=True)
         sha, md5, size = hashlib.sha256(), hashlib.md5(), 0

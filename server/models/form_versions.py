@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import mimetypes
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import IO
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
@@ -160,17 +160,17 @@ def create_draft(db: Session, store: BlobStore, form: Form, definition: Definiti
             raise problems.MissingParameter("This form has no published version to copy; send a form definition as the body.",
                                             details={"field": "xml"})
         definition = Definition(info=read_xform(current.xml))
-        source_blob = current.xls_blob_id
+        copied_from: FormDef | None = current
     else:
-        source_blob = None
+        copied_from = None
         if definition.info.xml_form_id != form.xml_form_id:
             raise problems.UnexpectedValue(
                 f"The uploaded definition has form ID '{definition.info.xml_form_id}', but this is form "
                 f"'{form.xml_form_id}'. A new version must keep the same form_id.",
                 details={"field": "xmlFormId", "value": definition.info.xml_form_id})
     form_def = _new_def(db, store, form, definition, actor_id)
-    if source_blob is not None and form_def.xls_blob_id is None:
-        form_def.xls_blob_id, form_def.xls_content_type = source_blob, current.xls_content_type
+    if copied_from is not None and copied_from.xls_blob_id is not None and form_def.xls_blob_id is None:
+        form_def.xls_blob_id, form_def.xls_content_type = copied_from.xls_blob_id, copied_from.xls_content_type
     _declare_attachments(db, store, form_def, definition.info, old_draft or current, definition.generated_media)
     form.draft_def_id = form_def.id
     form.updated_at = utcnow()
@@ -264,7 +264,7 @@ def check_attachment_name(name: str) -> None:
                                        details={"field": "name", "value": name})
 
 
-def upload_attachment(db: Session, store: BlobStore, form: Form, name: str, stream: BinaryIO,
+def upload_attachment(db: Session, store: BlobStore, form: Form, name: str, stream: IO[bytes],
                       content_type: str | None, limit: int) -> FormAttachment:
     check_attachment_name(name)
     if form.draft_def_id is None:

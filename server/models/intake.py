@@ -154,7 +154,7 @@ def published_version(db: Session, form: Form, version: str) -> FormDef:
     return form_def
 
 
-def receive(db: Session, store: BlobStore, cache: VersionCache, form: Form, form_def: FormDef, root,
+def receive(db: Session, store: BlobStore, cache: VersionCache, form: Form | FormRef, form_def: FormDef | VersionRef, root,
             parsed: ParsedSubmission, xml: bytes, uploads: Mapping[str, Upload], submitter_id: int | None,
             device_id: str | None, user_agent: str | None, limit: int, openrosa: bool = True,
             max_repeats: int = 5000) -> Received:
@@ -227,7 +227,7 @@ def _resend(db, store, found, parsed, xml, uploads, limit, openrosa) -> Received
     return Received(sub.id, False, added)
 
 
-def _new_def(db, sub: Submission, form, form_def: FormDef, parsed, xml, submitter_id, device_id,
+def _new_def(db, sub: Submission, form, form_def: FormDef | VersionRef, parsed, xml, submitter_id, device_id,
              user_agent) -> SubmissionDef:
     sdef = SubmissionDef(**_def_values(sub.id, form, form_def, parsed, xml, submitter_id,
                                        (device_id or None) and device_id[:255], user_agent, utcnow()))

@@ -5,7 +5,10 @@ with one, only the households of the caller's areas are found, so a household el
 absent (404), never as forbidden. None: unlimited."""
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import Row, func, select
 from sqlalchemy.orm import Session
 
 from server.auth.scope import FormScope
@@ -94,7 +97,8 @@ def root_of_version(db: Session, form_id: int, instance_id: str, scope: FormScop
                                scope))
 
 
-def review_state_counts(db: Session, form_id: int, scope: FormScope | None = None) -> list[tuple]:
+def review_state_counts(db: Session, form_id: int, scope: FormScope | None = None
+                        ) -> Sequence[Row[str | None, int, datetime | None]]:
     """(review state, live submissions, latest created_at) per review state: a form's extended metadata."""
     return db.execute(_in_scope(select(Submission.review_state, func.count(), func.max(Submission.created_at))
                                 .where(Submission.form_id == form_id, Submission.deleted_at.is_(None),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import tempfile
 from dataclasses import dataclass, field
-from typing import BinaryIO, TypedDict
+from typing import IO, BinaryIO, TypedDict
 
 from python_multipart import MultipartParser
 from python_multipart.exceptions import MultipartParseError
@@ -45,7 +45,7 @@ class Part:
         return self.file.read()
 
 
-def read_parts(stream: BinaryIO, content_type: str, limit: int) -> list[Part]:
+def read_parts(stream: IO[bytes], content_type: str, limit: int) -> list[Part]:
     mimetype, options = parse_options_header(content_type or "")
     boundary = options.get("boundary")
     if mimetype != "multipart/form-data" or not boundary:

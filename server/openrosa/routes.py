@@ -26,7 +26,7 @@ def openrosa(view):
 
     @wraps(view)
     def wrapper(*args, **kwargs):
-        request.openrosa = True
+        problems.answer_as_openrosa()
         version = request.headers.get("X-OpenRosa-Version")
         if version is not None and version.strip() != "1.0":
             raise problems.InvalidHeader(f"Unsupported X-OpenRosa-Version '{version}'; this server speaks 1.0.",

@@ -7,8 +7,8 @@ from sqlalchemy import select
 from server import problems
 from server.auth.permissions import can, require, verbs_for
 from server.context import blobs, cache, db, settings
-from server.models.forms import Form
-from server.models.intake import Upload, identify, published_version, receive, resolve
+from server.models.forms import Form, FormDef
+from server.models.intake import FormRef, Upload, VersionRef, identify, published_version, receive, resolve
 from server.models.projects import project_exists
 from server.openrosa.multipart import BodyTooLarge, MultipartInvalid, read_parts
 from server.openrosa.routes import bp, openrosa
@@ -81,6 +81,8 @@ def _accept(project_id: int | None) -> Response:
     root, parsed = identify(xml)
     if g.actor is None:
         raise problems.AuthenticationFailed("Sign in to send submissions.")
+    form: Form | FormRef
+    form_def: FormDef | VersionRef
     if project_id is not None:
         form, form_def = resolve(db(), project_id, parsed.xml_form_id, parsed.version, g.actor)
     else:

@@ -74,7 +74,7 @@ def _form(project_id: int, xml_form_id: str) -> tuple[Project, Form, Workbook | 
     return project, form, Workbook.from_json(found.definition) if found else None
 
 
-def _date(name: str, errors: dict) -> datetime | None:
+def _date(name: str, errors: dict[str, str]) -> datetime | None:
     """`from`/`to` as the API reads them (an ISO date-time, UTC unless it says otherwise), except that a
     bare date — what the page's date pickers send — is a day in Vietnam, as every page shows time:
     `from` starts at its midnight (UTC+7), `to` ends at the next one (the day is included)."""
@@ -88,11 +88,13 @@ def _date(name: str, errors: dict) -> datetime | None:
         return None
 
 
-def _filters(workbook: Workbook, codes: set[str], scope) -> tuple[DashboardQuery, dict, dict]:
+def _filters(workbook: Workbook, codes: set[str], scope) -> tuple[DashboardQuery, dict[str, str], dict[str, str]]:
     """(the query, the filter values to carry in links, the mistakes to show) from the query string.
     A mistaken filter is left out and said so; another project's area code, or one outside the caller's
     areas (`scope`, server/auth/scope.py), is a 404, as over the API."""
-    args, errors, keep = request.args, {}, {}
+    args = request.args
+    errors: dict[str, str] = {}   # filter name: what is wrong with it
+    keep: dict[str, str | None] = {}   # filter name: value for links (None: left out of them)
     sets = workbook.target_sets()
     if "targetSet" in args:
         target_set = args.get("targetSet") or None
@@ -174,7 +176,7 @@ def show(project_id: int, xml_form_id: str):
     follow = paginate(d.follow_up["households"], page_number(request.args.get("fpage")), FOLLOW_UP_PER_PAGE) \
         if d.follow_up is not None else None
     names = {i["name"]: i for i in d.indicators}
-    status_counts = {}
+    status_counts: dict[str, int] = {}
     for p in d.points.points:
         status_counts[p.status] = status_counts.get(p.status, 0) + 1
     return render_template(
@@ -219,7 +221,7 @@ def indicators_download(project_id: int, xml_form_id: str):
     query, _keep, errors = _filters(workbook, set(level_of), caller_area_scope(project.id))
     if errors:
         raise problems.UnexpectedValue()
-    area_level = level_of.get(query.report.area)
+    area_level = level_of.get(query.report.area) if query.report.area is not None else None
     result = report(db(), form, replace(query.report, level=None))
     level = query.report.level or listed_level(result["areas"], area_level)
     result = {**result, "level": level, "areas": [a for a in result["areas"] if a["level"] == level]}

@@ -96,15 +96,18 @@ def _form(project_id: int, xml_form_id: str):
 
 def render_page(project, form, filters: Filters, status: int = 200, error: str | None = None,
                 key_error: str | None = None):
-    form_def = db().get(FormDef, form.current_def_id)
+    form_def = db().get_one(FormDef, form.current_def_id)
     choices = _label_choices(form_def.xml)
     values = request.values
     headings = _headings(values, choices)
     media = values.get("media", "1") != "0"
     area_path = effective_area_path(db(), form, schema_fields(db(), form))
     query = {**filters.query(), "headings": headings, **({} if media else {"media": "0"})}
+    # Flask types url_for's own keywords (_external: bool | None…) beside **values, so mypy refuses
+    # a dict[str, str] there though none of its keys is one of them.
     links = [(kind, title, hint, url_for(".download", project_id=project.id, xml_form_id=form.xml_form_id,
-                                         kind=kind, **query)) for kind, title, hint in FILES]
+                                         kind=kind, **query))  # type: ignore[arg-type]
+             for kind, title, hint in FILES]
     return render_template("downloads.html", project=project, form=form, form_def=form_def, filters=filters,
                            verbs=verbs_for(db(), g.actor, project.id, form.id), can=can, links=links,
                            choices=choices, headings=headings, media=media, names=NAMES,
@@ -143,7 +146,7 @@ def download(project_id: int, xml_form_id: str, kind: str):
         decryptor, key_error = _decryptor()
         if key_error:
             return render_page(project, form, filters, 400, key_error=key_error)
-    form_def = db().get(FormDef, form.current_def_id)
+    form_def = db().get_one(FormDef, form.current_def_id)
     headings = _headings(values, _label_choices(form_def.xml))
     args = download_args(kind, filters, area_field(db(), form, schema_fields(db(), form)), headings,
                          values.get("media", "1") != "0")

@@ -149,7 +149,7 @@ def preview(project_id: int, xml_form_id: str):
     def_id = form.draft_def_id if want_draft else form.current_def_id
     if def_id is None:
         raise problems.NotFound()
-    form_def = db().get(FormDef, def_id)
+    form_def = db().get_one(FormDef, def_id)
     try:
         labels = read_labels(form_def.xml, current_locale())
     except UnknownLanguage:

@@ -61,12 +61,15 @@ def upload_form(project_id: int):
     """A new form, or a new draft of the form with the same form ID; publishing is a separate step."""
     project = project_or_404(project_id, "form.create")
     upload = request.files.get("xlsform")
-    data = upload.read(settings().max_form_bytes + 1) if upload is not None and upload.filename else b""
+    if upload is None or not upload.filename:
+        file_name, data = "", b""
+    else:
+        file_name, data = upload.filename, upload.read(settings().max_form_bytes + 1)
     error = _check_upload(data)
     if error is not None:
         return render_project(project, 413 if len(data) > settings().max_form_bytes else 400, error)
     try:
-        definition = fv.read_definition(data, settings(), PurePath(upload.filename).stem, ignore_warnings=True)
+        definition = fv.read_definition(data, settings(), PurePath(file_name).stem, ignore_warnings=True)
         form = _store(project, definition)
     except problems.XlsFormInvalid as exc:
         db().rollback()

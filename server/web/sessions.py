@@ -122,4 +122,6 @@ def csrf_ok() -> bool:
     """Whether this POST carries the token of this browser's session."""
     sent = request.form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER) or ""
     expected = g.web_session.csrf if g.get("web_session") is not None else session.get("csrf")
-    return bool(sent and expected) and hmac.compare_digest(sent.encode(), expected.encode())
+    if not sent or not expected:
+        return False
+    return hmac.compare_digest(sent.encode(), expected.encode())

@@ -90,12 +90,18 @@ def _area_choices(db: Session, project_id: int, xml: str, parsed: list[ParsedSub
     return dict.fromkeys(paths, shown)
 
 
+def _name_of(names: dict[int, str], actor_id: int | None) -> str | None:
+    return names.get(actor_id) if actor_id is not None else None
+
+
 def gather(db: Session, cache, project_id: int, sub: Submission, sdef: SubmissionDef, locale: str) -> SubmissionPage:
-    form_def = db.get(FormDef, sdef.form_def_id)
+    form_def = db.get_one(FormDef, sdef.form_def_id)
     versions = q.versions(db, sub.id)[:MAX_DIFFED_VERSIONS + 1]   # newest first
-    names = q.display_names(db, {v.submitter_id for v in versions if v.submitter_id}
-                            | {sub.submitter_id} - {None})
-    page = SubmissionPage(sub, sdef, form_def, names.get(sub.submitter_id))
+    submitters = {v.submitter_id for v in versions if v.submitter_id}
+    if sub.submitter_id is not None:
+        submitters.add(sub.submitter_id)
+    names = q.display_names(db, submitters)
+    page = SubmissionPage(sub, sdef, form_def, _name_of(names, sub.submitter_id))
     page.files = {a.name: (a, b) for a, b in q.attachments(db, sdef.id)}
     labels = labels_for(form_def.xml, locale)
     schema = cache.schema(db, sdef.form_def_id)
@@ -108,10 +114,10 @@ def gather(db: Session, cache, project_id: int, sub: Submission, sdef: Submissio
     else:
         page.unreadable = not sdef.encrypted
     for i, v in enumerate(versions):
-        version = Version(v, names.get(v.submitter_id))
+        version = Version(v, _name_of(names, v.submitter_id))
         older = versions[i + 1] if i + 1 < len(versions) else None
-        if older is not None and parsed.get(v.id) and parsed.get(older.id):
-            version.changes = changes(cache.schema(db, v.form_def_id), labels, parsed[older.id], parsed[v.id], choices)
+        if older is not None and (new := parsed.get(v.id)) and (old := parsed.get(older.id)):
+            version.changes = changes(cache.schema(db, v.form_def_id), labels, old, new, choices)
         page.versions.append(version)
     comments = comments_of(db, sub.id)
     authors = q.display_names(db, {c.actor_id for c in comments})

@@ -18,7 +18,7 @@ from server.exports import options as opts
 from server.models import submission_list as listing
 from server.models import submission_queries as q
 from server.models.areas import areas_of
-from server.models.forms import FormDef
+from server.models.forms import Form, FormDef
 from server.models.indicators import indicator_set
 from server.models.submissions import MAX_COMMENT, REVIEW_CHOICES, add_comment, set_review_state
 from server.web.account import safe_next
@@ -102,20 +102,20 @@ def _submission(form, instance_id: str):
         root = q.root_of_version(db(), form.id, instance_id, scope=scope)
         if root is not None and root != instance_id:
             # A later version's instanceID leads to the logical submission, as the REST API does (§5.3).
-            raise _Moved(root)
+            raise _Moved(form, root)
         raise problems.NotFound()
     return row[0], row[1]
 
 
 class _Moved(Exception):
-    def __init__(self, root: str):
+    def __init__(self, form: Form, root: str):
+        self.project_id, self.xml_form_id = form.project_id, form.xml_form_id
         self.root = root
 
 
 @bp.errorhandler(_Moved)
 def _to_root(exc: _Moved):
-    args = request.view_args
-    return redirect(url_for(".detail", project_id=args["project_id"], xml_form_id=args["xml_form_id"],
+    return redirect(url_for(".detail", project_id=exc.project_id, xml_form_id=exc.xml_form_id,
                             instance_id=exc.root), code=301)
 
 
@@ -185,9 +185,11 @@ def attachment(project_id: int, xml_form_id: str, instance_id: str, name: str):
     if unsafe_file_name(name):
         abort(404)
     found = next(((a, b) for a, b in q.attachments(db(), sdef.id) if a.name == name), None)
-    if found is None or found[1] is None:
+    if found is None:
         abort(404)
     slot, blob = found
+    if blob is None:
+        abort(404)
     mimetype = (slot.content_type or "application/octet-stream").split(";")[0].strip().lower()
     inline = mimetype in IMAGE_TYPES and request.args.get("download") != "1"
     response = send_file(blobs().path_for(blob.sha256), mimetype=mimetype if inline else "application/octet-stream",
