@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, jsonify, request
 
 from server import problems
 from server.access import caller_area_scope, form_or_404
@@ -107,10 +107,10 @@ def _report(project_id: int, xml_form_id: str) -> dict:
 def get_indicators(project_id: int, xml_form_id: str):
     form = form_or_404(project_id, xml_form_id, "submission.read")
     try:
-        body = report_body(db(), form, _query(project_id), lambda result: current_app.json.response(result).get_data())
+        body = report_body(db(), form, _query(project_id), lambda result: jsonify(result).get_data())
     except ReportError as exc:
         raise _problem(exc) from None
-    return Response(body, mimetype=current_app.json.mimetype)
+    return Response(body, mimetype="application/json")
 
 
 @bp.get("/indicators.csv")

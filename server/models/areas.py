@@ -161,7 +161,8 @@ def parse_registry(data: bytes) -> list[AreaRow]:
 def _cycles(rows: list[AreaRow], by_code: dict[str, AreaRow]) -> list[dict]:
     errors = []
     for a in rows:
-        seen, cur = set(), a
+        seen: set[str] = set()
+        cur: AreaRow | None = a
         while cur is not None and cur.parent:
             if cur.code in seen:
                 errors.append({"row": a.row, "column": "parent", "message": f"'{a.code}' is its own ancestor (a cycle)."})

@@ -56,7 +56,7 @@ def assign(project_id: int):
     if user is not None and not errors and not _within_callers_areas(project, user):
         errors["email"] = _("You may see only some areas of this project, so you may give roles only to other "
                             "users limited to areas inside yours.")
-    if errors:
+    if errors or user is None:
         return render_roles(project, 400, errors, {"email": email, "role": role})
     if accounts.assign_role(db(), project.id, user, role):
         db().commit()
