@@ -194,7 +194,8 @@ def form_publish(path: Path, project_id: int, media_dir: Path | None, ignore_war
             s.rollback()
             details = f"\n{exc.details}" if exc.details else ""
             raise click.ClickException(f"{exc.message}{details}") from None
-        missing = [n for n in definition.info.media if n not in attached and n not in definition.generated_media]
+        missing = [n for n in definition.info.media if n not in attached and n not in definition.generated_media
+                   and not _served_from_entity_list(project_id, n)]
         click.echo(f"published {f.xml_form_id} version {version.version!r} in project {project_id}"
                    f" (md5 {version.hash}); media attached: {', '.join(attached) or 'none'}"
                    + (f"; media still missing: {', '.join(missing)}" if missing else ""))
@@ -338,13 +339,22 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
                                "server:create_app()"])
 
 
+def _served_from_entity_list(project_id: int, name: str) -> bool:
+    """Is the form attachment `name` (households.csv) served from the project's Entity List of that name?"""
+    from server.models.datasets import list_for_attachment
+
+    with _session() as s:
+        return list_for_attachment(s, project_id, name) is not None
+
+
 # --- the quick start's demo --------------------------------------------------------------------------
 
 @main.command("demo")
 @click.option("--email", default="admin@hamlet.local", show_default=True)
 @with_appcontext
 def demo(email: str) -> None:
-    """Idempotent demo setup: an administrator, a project, and the household survey published in it."""
+    """Idempotent demo setup: an administrator, a project, and the household survey and its follow-up form
+    published in it (the survey registers households; the follow-up form visits them again)."""
     import secrets
 
     from sqlalchemy import select
@@ -373,6 +383,8 @@ def demo(email: str) -> None:
         survey = Path(__file__).resolve().parents[1] / "xlsforms" / "household_digital_survey.xlsx"
         form = live_form(s, project_id, "household_digital_survey")
         published = s.get(FormDef, form.current_def_id) if form is not None and form.current_def_id else None
+        followup = live_form(s, project_id, "household_followup")
+        followup_published = followup is not None and followup.current_def_id is not None
     xlsforms = Path(__file__).resolve().parents[1] / "xlsforms"
     if published is None:
         click.echo(load_areas(project_id, xlsforms / "areas.csv"))
@@ -381,6 +393,10 @@ def demo(email: str) -> None:
         ctx.invoke(form_publish, path=survey, project_id=project_id, media_dir=None, ignore_warnings=False)
         ctx.invoke(indicators_load, path=xlsforms / "household_digital_targets.xlsx", project_id=project_id,
                    form_id="household_digital_survey")
+    if (xlsforms / "household_followup.xlsx").exists() and not followup_published:
+        # after the survey: publishing it made the `households` Entity List this form reads and updates
+        click.get_current_context().invoke(form_publish, path=xlsforms / "household_followup.xlsx",
+                                           project_id=project_id, media_dir=None, ignore_warnings=False)
     click.echo("")
     click.echo("Hamlet demo")
     click.echo("  web pages:      http://127.0.0.1:8000/   (sign in with the administrator below)")

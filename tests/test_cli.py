@@ -65,6 +65,9 @@ def test_demo_is_idempotent_and_prints_credentials(env):
     assert "admin@hamlet.local" in first.output and "password:" in first.output
     assert "published household_digital_survey version '2026112301'" in first.output
     assert "areas.csv" in first.output
+    # the follow-up loop: the survey registers households, the follow-up form reads them as households.csv
+    followup = next(ln for ln in first.output.splitlines() if "published household_followup" in ln)
+    assert "media attached: areas.csv" in followup and "missing" not in followup
     second = run("demo")
     assert second.exit_code == 0
     assert "published" not in second.output

@@ -59,3 +59,50 @@ def test_survey_passes_odk_validate(settings):
     definition = read_definition(SURVEY.read_bytes(), replace(settings, odk_validate="on"))
     assert definition.validation["odkValidate"] == "passed"
     assert definition.info.media == {"areas.csv": "file"}
+
+
+FOLLOWUP = XLSFORMS / "household_followup.xlsx"
+
+
+def test_survey_registers_each_household_in_the_households_list(admin, project):
+    resp = admin.post(f"/v1/projects/{project}/forms?publish=true", data=SURVEY.read_bytes(), content_type=XLSX)
+    assert resp.status_code == 200, resp.get_json()
+    dataset = admin.get(f"/v1/projects/{project}/datasets/households").get_json()
+    names = {p["name"] for p in dataset["properties"]}
+    assert {"area_code", "address", "head_name", "phone", "vneid_level2", "smartphone", "bank_account", "ewallets",
+            "public_services_account", "digital_signature", "fixed_broadband", "hh_ecommerce",
+            "ecommerce_platforms", "cashless"} <= names
+
+
+def test_followup_form_picks_a_household_of_the_register_and_updates_it(admin, project):
+    admin.post(f"/v1/projects/{project}/forms?publish=true", data=SURVEY.read_bytes(), content_type=XLSX)
+    resp = admin.post(f"/v1/projects/{project}/forms?publish=false", data=FOLLOWUP.read_bytes(), content_type=XLSX)
+    assert resp.status_code == 200, resp.get_json()
+    form = resp.get_json()
+    assert (form["xmlFormId"], form["name"], form["warnings"]) == ("household_followup", "Thăm lại hộ gia đình", [])
+    base = f"/v1/projects/{project}/forms/household_followup"
+    assert sorted(a["name"] for a in admin.get(f"{base}/draft/attachments").get_json()) == ["areas.csv", "households.csv"]
+    xml = admin.get(f"{base}/draft.xml").get_data(as_text=True)
+    assert 'update="1"' in xml and "instance('households')/root/item[name=" in xml
+    assert 'lang="Tiếng Việt (vi)"' in xml and "Ai đã có tài khoản VNeID mức 2?" in xml
+
+
+@pytest.mark.skipif(shutil.which("java") is None, reason="needs Java for ODK Validate")
+def test_followup_passes_odk_validate(settings):
+    from dataclasses import replace
+
+    from server.models.form_versions import read_definition
+
+    definition = read_definition(FOLLOWUP.read_bytes(), replace(settings, odk_validate="on"))
+    assert definition.validation["odkValidate"] == "passed"
+    assert definition.info.media == {"areas.csv": "file", "households.csv": "file"}
+
+
+def test_shipped_forms_are_rebuilt_byte_for_byte(tmp_path):
+    import subprocess
+    import sys
+
+    for script, built in (("build_household_survey.py", SURVEY), ("build_household_followup.py", FOLLOWUP)):
+        out = tmp_path / built.name
+        subprocess.run([sys.executable, str(XLSFORMS / script), str(out)], check=True, capture_output=True)
+        assert out.read_bytes() == built.read_bytes(), f"{built.name} is stale: run xlsforms/{script}"

@@ -92,9 +92,9 @@ def computed(monkeypatch):
     seen: list[int] = []
     original = store._compute
 
-    def counting(conn, tables, workbook, ids, defs):
+    def counting(conn, tables, workbook, ids, defs, *rest):
         seen.append(len(ids))
-        return original(conn, tables, workbook, ids, defs)
+        return original(conn, tables, workbook, ids, defs, *rest)
 
     monkeypatch.setattr(store, "_compute", counting)
     return seen

@@ -78,6 +78,43 @@ def q(type_: str, name: str, label: tuple[str, str] | None = None, *, required: 
 
 
 # --------------------------------------------------------------------------------------------
+# The household register (the `households` Entity List; docs/entities.md, docs/indicators.md)
+# --------------------------------------------------------------------------------------------
+
+MEMBERS = "${members}"
+
+
+def members_who(condition: str) -> str:
+    """The roster numbers (`member_no`, space-separated) of the members meeting `condition`."""
+    return f"join(' ', {MEMBERS}[{condition}]/member_no)"
+
+
+# A roster property lists the members whose answer to the question it is named after is `yes`
+# (docs/indicators.md, "A household's latest state"); the follow-up form adds to these lists.
+REGISTER: list[dict] = [
+    q("calculate", "reg_head_name", save_to="head_name",
+      calculation=f"if(count({MEMBERS}[relation = 'head']) > 0, {MEMBERS}[relation = 'head'][1]/member_name, "
+                  "${respondent_name})"),
+    q("calculate", "reg_roster", save_to="roster", calculation=f"join('; ', {MEMBERS}/member_label)"),
+    q("calculate", "reg_aged_14", save_to="aged_14", calculation=members_who("age >= 14")),
+    q("calculate", "reg_aged_15", save_to="aged_15", calculation=members_who("age >= 15")),
+    q("calculate", "reg_vneid", save_to="vneid_level2", calculation=members_who("vneid_level2 = 'yes'")),
+    q("calculate", "reg_smartphone", save_to="smartphone", calculation=members_who("smartphone = 'yes'")),
+    q("calculate", "reg_bank", save_to="bank_account", calculation=members_who("bank_account = 'yes'")),
+    q("calculate", "reg_ewallet", save_to="ewallets",
+      calculation=members_who("count-selected(ewallets) > 0 and not(selected(ewallets, 'none'))")),
+    q("calculate", "reg_public_services", save_to="public_services_account",
+      calculation=members_who("public_services_account = 'yes'")),
+    q("calculate", "reg_signature", save_to="digital_signature", calculation=members_who("digital_signature = 'yes'")),
+]
+
+# The entities sheet: every household becomes a row of `households`, labelled by its head and address.
+ENTITIES = {
+    "list_name": "households",
+    "label": "concat(if(${reg_head_name} != '', ${reg_head_name}, 'Hộ chưa rõ tên'), ' – ', ${address})",
+}
+
+# --------------------------------------------------------------------------------------------
 # survey sheet
 # --------------------------------------------------------------------------------------------
 
@@ -101,10 +138,11 @@ SURVEY: list[dict] = [
       required=True, choice_filter="level='commune' and parent=${district}", parameters=AREA_PARAMETERS),
     q("select_one_from_file areas.csv", "village",
       ("Thôn/Ấp/Buôn/Khu phố/Tổ dân phố", "Village / hamlet / residential group"),
-      required=True, choice_filter="level='village' and parent=${commune}", parameters=AREA_PARAMETERS),
+      required=True, choice_filter="level='village' and parent=${commune}", parameters=AREA_PARAMETERS,
+      save_to="area_code"),
     q("calculate", "village_name", calculation="instance('areas')/root/item[code=${village}]/name"),
     q("text", "address", ("Số nhà, tên đường (hoặc mô tả vị trí nhà)", "House number and street (or where the house is)"),
-      required=True,
+      required=True, save_to="address",
       hint=("Ví dụ: 45 Lê Độ, hoặc “nhà thứ ba sau nhà văn hóa thôn”.",
             "For example: 45 Lê Độ, or “third house past the village hall”.")),
     q("geopoint", "gps", ("Vị trí GPS của hộ", "Household GPS location"),
@@ -145,7 +183,7 @@ SURVEY: list[dict] = [
       ("Quan hệ của người trả lời với chủ hộ", "Respondent's relation to the head of household"),
       required=True, relevant=CONSENTED),
     q("text", "phone", ("Số điện thoại di động", "Mobile phone number"),
-      relevant=CONSENTED, appearance="numbers",
+      relevant=CONSENTED, appearance="numbers", save_to="phone",
       constraint="regex(., '^0[35789][0-9]{8}$')",
       constraint_message=("Số di động gồm 10 chữ số, bắt đầu bằng 03, 05, 07, 08 hoặc 09.",
                           "A mobile number has 10 digits and starts with 03, 05, 07, 08 or 09."),
@@ -157,7 +195,7 @@ SURVEY: list[dict] = [
     q("select_one broadband", "fixed_broadband",
       ("Nhà anh/chị có lắp Internet cố định (băng rộng) không? Nếu có, là loại nào?",
        "Does the household have fixed broadband internet at home? If so, which kind?"),
-      required=True),
+      required=True, save_to="fixed_broadband"),
     q("select_one yes_no", "mobile_data",
       ("Hộ có sử dụng dữ liệu di động (3G/4G/5G) không?", "Does the household use mobile data (3G/4G/5G)?"),
       required=True),
@@ -172,7 +210,7 @@ SURVEY: list[dict] = [
     q("select_one yes_no", "hh_ecommerce",
       ("Hộ có ít nhất một tài khoản trên sàn thương mại điện tử (Shopee, Lazada, Tiki, TikTok Shop…) không?",
        "Does the household have at least one account on an e-commerce platform (Shopee, Lazada, Tiki, TikTok Shop…)?"),
-      required=True),
+      required=True, save_to="hh_ecommerce"),
     q("select_one yes_no", "cashless_bills",
       ("Hộ có thanh toán tiền điện, tiền nước không dùng tiền mặt không?",
        "Does the household pay its electricity and water bills without cash?"),
@@ -182,6 +220,7 @@ SURVEY: list[dict] = [
     q("begin_repeat", "members", ("Thành viên trong hộ", "Household members"),
       repeat_count="${household_size}"),
     q("calculate", "member_no", calculation="position(..)"),
+    q("calculate", "member_label", calculation="concat(${member_no}, '. ', ${member_name}, ' (', ${age}, ')')"),
     q("text", "member_name", ("Họ và tên thành viên thứ ${member_no}", "Full name of member ${member_no}"),
       required=True,
       hint=("Bắt đầu từ chủ hộ.", "Start with the head of household.")),
@@ -232,19 +271,19 @@ SURVEY: list[dict] = [
     q("select_one yes_no", "runs_business",
       ("Hộ có đang sản xuất, kinh doanh (cửa hàng, quán ăn, dịch vụ, nông sản…) không?",
        "Does the household run a business (shop, eatery, service, farm produce…)?"),
-      required=True),
+      required=True, save_to="runs_business"),
     q("select_one business_type", "business_type",
       ("Ngành nghề kinh doanh chính của hộ", "Main line of business"),
       required=True, relevant=RUNS_BUSINESS),
     q("select_multiple platform", "ecommerce_platforms",
       ("Hộ bán hàng trên những sàn, kênh thương mại điện tử nào?",
        "On which e-commerce platforms or channels does the business sell?"),
-      required=True, relevant=RUNS_BUSINESS,
+      required=True, save_to="ecommerce_platforms", relevant=RUNS_BUSINESS,
       **none_alone("Không bán trực tuyến", "Does not sell online")),
     q("select_multiple cashless", "cashless",
       ("Hộ kinh doanh nhận thanh toán không dùng tiền mặt bằng những hình thức nào?",
        "Which cashless payments does the business accept?"),
-      required=True, relevant=RUNS_BUSINESS,
+      required=True, save_to="cashless", relevant=RUNS_BUSINESS,
       **none_alone("Chỉ nhận tiền mặt", "Cash only")),
     q("select_one yes_no", "e_invoice",
       ("Hộ kinh doanh có sử dụng hóa đơn điện tử không?", "Does the business issue electronic invoices?"),
@@ -265,6 +304,9 @@ SURVEY: list[dict] = [
       **none_alone("Không cần hỗ trợ", "No help needed")),
     q("text", "notes", ("Ghi chú của người phỏng vấn", "Enumerator's notes"), appearance="multiline"),
     q("end_group", "closing"),
+
+    # The household in the `households` Entity List: what the follow-up form shows and updates.
+    *REGISTER,
 ]
 
 # --------------------------------------------------------------------------------------------
@@ -355,7 +397,7 @@ SURVEY_COLUMNS = [
     "required", "required_message",
     "relevant",
     "constraint", "constraint_message",
-    "appearance", "choice_filter", "parameters", "repeat_count", "calculation",
+    "appearance", "choice_filter", "parameters", "repeat_count", "calculation", "save_to",
 ]
 
 
@@ -371,13 +413,15 @@ def _nfc(value: str) -> str:
     return out
 
 
-def _survey_rows() -> tuple[list[str], list[list[str]]]:
-    used = [c for c in SURVEY_COLUMNS if any(c in row for row in SURVEY)]
-    unknown = {k for row in SURVEY for k in row} - set(SURVEY_COLUMNS)
+def _survey_rows(survey: list[dict] | None = None) -> tuple[list[str], list[list[str]]]:
+    """The survey sheet's header and rows (of this form, or of `survey`: the follow-up form's)."""
+    survey = SURVEY if survey is None else survey
+    used = [c for c in SURVEY_COLUMNS if any(c in row for row in survey)]
+    unknown = {k for row in survey for k in row} - set(SURVEY_COLUMNS)
     assert not unknown, f"unknown survey columns: {unknown}"
     header = [h for c in used for h in _expand(c)]
     rows = []
-    for row in SURVEY:
+    for row in survey:
         cells: list[str] = []
         for c in used:
             value = row.get(c)
@@ -423,6 +467,7 @@ def build_workbook() -> Workbook:
     _sheet(wb, "choices", choice_header, choice_rows, {"list_name": 16, "name": 20, "label": 44})
     _sheet(wb, "settings", list(SETTINGS), [[_nfc(v) for v in SETTINGS.values()]],
            {"form_title": 40, "form_id": 28, "version": 14, "default_language": 18, "instance_name": 60})
+    _sheet(wb, "entities", list(ENTITIES), [[_nfc(v) for v in ENTITIES.values()]], {"list_name": 16, "label": 80})
     props = wb.properties
     props.creator = "Hamlet"
     props.lastModifiedBy = "Hamlet"

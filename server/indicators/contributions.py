@@ -56,6 +56,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from server.indicators import latest
 from server.indicators.engine import contributions, needed_fields
 from server.indicators.workbook import Workbook
 from server.models.form_data import data_tables
@@ -93,7 +94,9 @@ def contributions_table(form_id: int, count: int) -> Table:
                    autoincrement=False),
             Column("def_id", Integer, nullable=False), Column("generation", Integer, nullable=False),
             Column("area_code", String(64), nullable=False, index=True),
-            Column("state", SmallInteger, nullable=False)]
+            Column("state", SmallInteger, nullable=False),
+            # the household's entity version its latest state was read at (0: no entity; latest.py)
+            Column("entity_version", Integer, nullable=False)]
     cols += [Column(m, Integer, nullable=False) for m in _measures(count)]
     return Table(_table_name(form_id), md, *cols)
 
@@ -156,6 +159,20 @@ def _is_stale(s, ic, generation: int):
                     or_(ic.c.def_id != s.c.current_def_id, ic.c.generation != generation, ic.c.state != _state(s))))
 
 
+def _stale_rows(s, ic, generation: int, entities: bool):
+    """(submissions outer-joined to `ic`, the staleness condition, the household's entity version now).
+    For a form that writes an Entity List a household is also stale when its entity changed since its
+    row was computed (a follow-up visit: server/indicators/latest.py)."""
+    joined = s.outerjoin(ic, ic.c.submission_id == s.c.id)
+    stale = _is_stale(s, ic, generation)
+    if not entities:
+        return joined, stale, literal(0)
+    first, entity = latest.household_entity()
+    version = latest.entity_version_of(entity)
+    return (latest.join_entities(joined, s, first, entity),
+            or_(stale, and_(ic.c.submission_id.is_not(None), ic.c.entity_version != version)), version)
+
+
 def _ids_clause(column, ids: np.ndarray, dialect: str):
     """`column` among `ids` (sorted): a range when they are dense (a first computation; the caller then
     drops the rows in between), else one array parameter (PostgreSQL) or IN."""
@@ -206,6 +223,8 @@ class DataVersion(NamedTuple):
     max_created: datetime | None
     max_updated: datetime | None
     max_deleted: datetime | None
+    entity_updates: int = 0              # updates of the entities its households created (latest.py)
+    max_entity_update: int | None = None
 
     def per_state(self) -> dict[int, int] | None:
         """Households per state, as `ia{form}` counts them (None when drafts make it ambiguous)."""
@@ -215,12 +234,12 @@ class DataVersion(NamedTuple):
                                   COUNTED: self.total - self.deleted - self.rejected}.items() if v}
 
     def to_json(self) -> str:
-        return json.dumps([*self[:5], *(t.isoformat() if t else None for t in self[5:])])
+        return json.dumps([*self[:5], *(t.isoformat() if t else None for t in self[5:8]), *self[8:]])
 
     @classmethod
     def from_json(cls, text: str) -> DataVersion:
         v = json.loads(text)
-        return cls(*v[:5], *(datetime.fromisoformat(t) if t else None for t in v[5:]))
+        return cls(*v[:5], *(datetime.fromisoformat(t) if t else None for t in v[5:8]), *v[8:])
 
 
 def data_version(db: Session, form_id: int) -> DataVersion:
@@ -231,8 +250,9 @@ def data_version(db: Session, form_id: int) -> DataVersion:
                             func.max(s.c.deleted_at))
                      .where(s.c.form_id == form_id)).one()
     total, drafts, deleted, rejected, max_id, max_created, max_updated, max_deleted = row
+    updates, max_update = latest.entity_fingerprint(db, form_id) if latest.writes_entities(db, form_id) else (0, None)
     return DataVersion(int(total or 0), int(drafts or 0), int(deleted or 0), int(rejected or 0), max_id, max_created,
-                       max_updated, max_deleted)
+                       max_updated, max_deleted, updates, max_update)
 
 
 # --- refresh ------------------------------------------------------------------------------------------------
@@ -314,8 +334,7 @@ def _refresh_all(db: Session, form_id: int, workbook: Workbook, generation: int)
     count = len(workbook.indicators)
     ic, ia = _ensure_tables(db, form_id, count)
     s = Submission.__table__
-    done = _process_stale(db, form_id, workbook, generation, ic, ia, count,
-                          [s.c.form_id == form_id, _is_stale(s, ic, generation)])
+    done = _process_stale(db, form_id, workbook, generation, ic, ia, count, [s.c.form_id == form_id])
     _reconcile(db, form_id, ic, ia, count)
     return done
 
@@ -327,8 +346,11 @@ def _refresh_since(db: Session, form_id: int, workbook: Workbook, generation: in
     count = len(workbook.indicators)
     ic, ia = _ensure_tables(db, form_id, count)
     s = Submission.__table__
-    where = [s.c.form_id == form_id, _is_stale(s, ic, generation)]
+    where = [s.c.form_id == form_id]
     found = [s.c.id > (since.max_id or 0)]
+    entities_changed = (now.entity_updates, now.max_entity_update) != (since.entity_updates, since.max_entity_update)
+    if entities_changed:   # follow-up visits: the households whose entity they updated
+        found.append(s.c.id.in_(latest.updated_since(since.max_entity_update)))
     if (now.max_updated, now.deleted, now.rejected, now.max_deleted) != \
             (since.max_updated, since.deleted, since.rejected, since.max_deleted):
         stamps = [t for t in (since.max_updated, since.max_deleted) if t is not None]
@@ -337,7 +359,7 @@ def _refresh_since(db: Session, form_id: int, workbook: Workbook, generation: in
             found += [s.c.updated_at >= t, s.c.deleted_at >= t]
         else:
             found += [s.c.updated_at.is_not(None), s.c.deleted_at.is_not(None)]
-    else:
+    elif not entities_changed:
         # Only new submissions: a range of the primary key. `form_id + 0` keeps SQLite from walking the
         # (form_id, created_at) index over every submission of the form instead.
         where[0] = (s.c.form_id + 0) == form_id
@@ -348,10 +370,11 @@ def _refresh_since(db: Session, form_id: int, workbook: Workbook, generation: in
 
 def _process_stale(db: Session, form_id: int, workbook: Workbook, generation: int, ic: Table, ia: Table,
                    count: int, where: list) -> int:
-    """Compute and write the households `where` selects (conditions on submissions outer-joined to `ic`)."""
+    """Compute and write the stale households among those `where` selects (conditions on submissions)."""
     s = Submission.__table__
-    ids, defs = _pairs(db.connection().execute(select(s.c.id, s.c.current_def_id)
-                                               .outerjoin(ic, ic.c.submission_id == s.c.id).where(*where)))
+    joined, stale, _ = _stale_rows(s, ic, generation, latest.writes_entities(db, form_id))
+    ids, defs = _pairs(db.connection().execute(select(s.c.id, s.c.current_def_id).select_from(joined)
+                                               .where(*where, stale)))
     db.commit()   # no snapshot or lock held while computing
     return _process(db, form_id, workbook, generation, ic, ia, count, ids, defs)
 
@@ -377,9 +400,11 @@ def _process(db: Session, form_id: int, workbook: Workbook, generation: int, ic:
     order = np.argsort(ids, kind="stable")
     ids, defs = ids[order], defs[order]
     tables = data_tables(db, form_id)
+    entities = latest.writes_entities(db, form_id)
     done = 0
     for start in range(0, len(ids), CHUNK):
-        frame = _compute(db.connection(), tables, workbook, ids[start:start + CHUNK], defs[start:start + CHUNK])
+        frame = _compute(db.connection(), tables, workbook, ids[start:start + CHUNK], defs[start:start + CHUNK],
+                         entities)
         db.commit()
         written = _apply(db, form_id, ic, ia, count, generation, frame)
         db.commit()
@@ -416,9 +441,10 @@ def _state_totals(rows) -> dict[int, int]:
     return {int(k): int(n) for k, n in rows if n}
 
 
-def _compute(conn, tables, workbook: Workbook, ids: np.ndarray, defs: np.ndarray) -> pd.DataFrame:
+def _compute(conn, tables, workbook: Workbook, ids: np.ndarray, defs: np.ndarray, entities: bool = False) -> pd.DataFrame:
     """Contributions of the households `ids`, labelled with the versions `defs` they are believed to be at
-    (checked again when written: a household edited meanwhile is skipped then)."""
+    (checked again when written: a household edited meanwhile is skipped then). With `entities`, each
+    household's latest state: its entity's updates over its answers (server/indicators/latest.py)."""
     need = needed_fields(workbook)
     root = tables.root
 
@@ -437,11 +463,17 @@ def _compute(conn, tables, workbook: Workbook, ids: np.ndarray, defs: np.ndarray
         return frame.reset_index(drop=True)
 
     households = rows(root, columns_for(""))
+    state = pd.DataFrame({"submission_id": [], "entity_version": []})
+    member_path = workbook.contacts.get("member_number_field")
+    if entities and len(households):
+        state = latest.latest_properties(conn, households["submission_id"].tolist(),
+                                         latest.property_names(p for paths in need.values() for p in paths))
+        households = latest.apply_to_households(households, state, need.get("", ()))
     units: dict[str, pd.DataFrame] = {}
     for unit in need:
         if unit == "" or unit not in tables.repeats:
             continue
-        frame = rows(tables.repeats[unit], columns_for(unit))
+        frame = latest.apply_to_roster(rows(tables.repeats[unit], columns_for(unit)), state, need[unit], member_path)
         # A roster indicator may read household answers (${consent}): join them in by submission.
         ancestor = [p for p in need[unit] if p in tables.columns and tables.columns[p][0] == ""]
         if ancestor:
@@ -451,6 +483,9 @@ def _compute(conn, tables, workbook: Workbook, ids: np.ndarray, defs: np.ndarray
     result = contributions(workbook, households, units)
     label = pd.Series(defs, index=ids)
     result.insert(1, "def_id", label.reindex(result["submission_id"].to_numpy()).to_numpy())
+    versions = pd.Series(state["entity_version"].to_numpy(dtype=np.int64), index=state["submission_id"].to_numpy())
+    result.insert(2, "entity_version", versions.reindex(result["submission_id"].to_numpy()).fillna(0)
+                  .to_numpy(dtype=np.int64))
     return result.rename(columns={f"{ind.name}__{x}": f"{x}{k}" for k, ind in enumerate(workbook.indicators)
                                   for x in ("n", "d")})
 
@@ -479,18 +514,21 @@ def _apply(db: Session, form_id: int, ic: Table, ia: Table, count: int, generati
     conn = db.connection()
     ids = np.sort(frame["submission_id"].to_numpy(dtype=np.int64))
     where, _ = _ids_clause(s.c.id, ids, conn.dialect.name)
+    joined, stale, entity_version = _stale_rows(s, ic, generation, latest.writes_entities(db, form_id))
     now = _frame(conn, select(s.c.id.label("submission_id"), s.c.current_def_id, _state(s).label("state_now"),
+                              entity_version.label("entity_version_now"),
                               ic.c.submission_id.label("old_id"), ic.c.area_code.label("old_area"),
                               ic.c.state.label("old_state"), *[ic.c[m].label(f"old_{m}") for m in measures])
-                 .outerjoin(ic, ic.c.submission_id == s.c.id)
-                 .where(where, _is_stale(s, ic, generation)))
+                 .select_from(joined).where(where, stale))
     if now.empty:
         return 0
     merged = frame.merge(now, on="submission_id", how="inner")
-    merged = merged[merged["def_id"] == merged["current_def_id"]]   # edited since it was computed: next time
+    # edited, or its entity updated, since it was computed: next time
+    merged = merged[(merged["def_id"] == merged["current_def_id"])
+                    & (merged["entity_version"] == merged["entity_version_now"])]
     if merged.empty:
         return 0
-    new = merged[["submission_id", "def_id", "area_code", *measures]].copy()
+    new = merged[["submission_id", "def_id", "area_code", "entity_version", *measures]].copy()
     new.insert(2, "generation", generation)
     new.insert(4, "state", merged["state_now"].astype(int).to_numpy())
     had = merged[merged["old_id"].notna()]

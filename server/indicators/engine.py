@@ -22,6 +22,9 @@ def needed_fields(workbook: Workbook) -> dict[str, set[str]]:
         need.setdefault(ind.unit_path, set())
         for path in ind.fields.values():
             need[ind.unit_path].add(path)
+    member = workbook.contacts.get("member_number_field")
+    if member and member.rsplit("/", 1)[0] in need:
+        need[member.rsplit("/", 1)[0]].add(member)   # a household's latest state names its members by number
     return need
 
 

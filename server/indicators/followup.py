@@ -3,7 +3,9 @@
 A follow-up list is the community team's visiting list for one indicator: the households of an
 area where some unit (the household, or a person of its roster) is in the indicator's denominator
 but not its numerator, with the contact details and the people concerned. Likely duplicate
-households are flagged: the same household id, or the same respondent name and phone in one village."""
+households are flagged: the same household id, or the same respondent name and phone in one village.
+Each household is judged on its latest state: its entity's follow-up updates over its survey answers
+(server/indicators/latest.py), so a household helped on a visit leaves the list."""
 from __future__ import annotations
 
 import numpy as np
@@ -11,6 +13,7 @@ import pandas as pd
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from server.indicators import latest
 from server.indicators.contributions import contributions_table
 from server.indicators.expressions import compile_expression
 from server.indicators.workbook import Indicator, Workbook
@@ -56,6 +59,11 @@ def follow_up(db: Session, form_id: int, workbook: Workbook, indicator: Indicato
         rows.append(_frame(conn, select(root.c.submission_id, *[root.c[tables.columns[p][1]].label(p) for p in sorted(root_paths)])
                            .where(root.c.submission_id.in_(chunk))))
     frame = households.merge(pd.concat(rows, ignore_index=True), on="submission_id", how="left")
+    member_number = workbook.contacts.get("member_number_field")
+    state = None
+    if latest.writes_entities(db, form_id):
+        state = latest.latest_properties(conn, ids, latest.property_names([*root_paths, *indicator.fields.values()]))
+        frame = latest.apply_to_households(frame, state, root_paths)
     data = frame
     if indicator.unit_path:
         rep = tables.repeats[indicator.unit_path]
@@ -63,13 +71,18 @@ def follow_up(db: Session, form_id: int, workbook: Workbook, indicator: Indicato
         member_name = workbook.contacts.get("member_name_field")
         if member_name and tables.columns.get(member_name, ("",))[0] == indicator.unit_path:
             unit_paths.add(member_name)
+        if member_number and tables.columns.get(member_number, ("",))[0] == indicator.unit_path:
+            unit_paths.add(member_number)
         parts = []
         for start in range(0, len(ids), 5000):
             chunk = ids[start:start + 5000]
             parts.append(_frame(conn, select(rep.c.submission_id, rep.c.row_key,
                                              *[rep.c[tables.columns[p][1]].label(p) for p in sorted(unit_paths)])
                                 .where(rep.c.submission_id.in_(chunk))))
-        data = pd.concat(parts, ignore_index=True).merge(frame, on="submission_id", how="left")
+        roster = pd.concat(parts, ignore_index=True)
+        if state is not None:
+            roster = latest.apply_to_roster(roster, state, unit_paths, member_number)
+        data = roster.merge(frame, on="submission_id", how="left")
     named = pd.DataFrame({name: data.get(path) for name, path in indicator.fields.items()},
                          index=data.index)
     passes = compile_expression(indicator.filter, as_boolean=True)(named).to_numpy(bool) if indicator.filter \

@@ -44,7 +44,9 @@ class Criterion:
 
 # Optional settings naming the fields a follow-up visit needs; the defaults are the shipped survey's.
 CONTACT_FIELDS = {"name_field": "respondent_name", "address_field": "address", "phone_field": "phone",
-                  "member_name_field": "member_name", "household_id_field": ""}
+                  "member_name_field": "member_name", "household_id_field": "",
+                  # the roster number that a follow-up's entity lists name (server/indicators/latest.py)
+                  "member_number_field": "member_no"}
 
 
 @dataclass
