@@ -20,6 +20,7 @@ from server.models.entities import (
 from server.models.forms import FormDef
 from server.models.submission_list import area_names
 from server.models.submission_queries import display_names
+from server.web.i18n import _
 from server.web.submission_view import labels_for
 
 LABEL = "label"   # the entity's label, compared like a property in the history
@@ -62,6 +63,11 @@ class EntityPage:
     area_property: str | None
     properties: list[Property] = field(default_factory=list)
     versions: list[Version] = field(default_factory=list)   # newest first
+    labels: dict[str, str] = field(default_factory=dict)     # property -> its question's label
+
+    def labelled(self, names: list[str]) -> list[str]:
+        """Property names as the page shows them: their labels where the form has one."""
+        return [_("Name") if n == LABEL else self.labels.get(n, n) for n in names]
 
 
 def property_labels(db: Session, dataset: Dataset, locale: str) -> dict[str, str]:
@@ -104,7 +110,7 @@ def gather(db: Session, project_id: int, dataset: Dataset, entity: Entity, area_
     current = versions[-1]
     order = [p.name for p in properties_of(db, dataset.id)]
     labels = property_labels(db, dataset, locale)
-    page = EntityPage(entity, current, entity.created_at, area_property)
+    page = EntityPage(entity, current, entity.created_at, area_property, labels=labels)
     area = (current.data or {}).get(area_property) if area_property else None
     names = area_names(db, project_id, {area}) if area else {}
     for name in order + sorted(set(current.data or {}) - set(order)):

@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from helpers import ADMIN_PASSWORD, give
+from helpers import ADMIN_PASSWORD, FORM, give
 
 from .helpers import Browserish, make_user
 from .register_data import GIANG_NAM_1, GIANG_NAM_2, HH, THACH_NHAM, load
@@ -193,7 +193,7 @@ def test_a_manager_resolves_a_conflict_with_the_rest_apis_own_step(app, signed_i
     url = reg.page_of("Trần Thị Bình")
     page = text(signed_in.get(url))
     v3 = version(page, 3)
-    assert "Xung đột: members" in v3 and "từ phiên bản cũ" in v3 and "Làm từ phiên bản 1." in v3
+    assert "Xung đột: Số nhân khẩu" in v3 and "từ phiên bản cũ" in v3 and "Làm từ phiên bản 1." in v3
     assert 'id="conflict"' in page and "Đánh dấu đã xử lý" in page
 
     viewer = user(app, admin, project, admin_password_hash, "xem@hamlet.test", "viewer")
@@ -245,3 +245,19 @@ def test_a_limited_user_gets_a_403_saying_why_when_the_list_records_no_area(app,
     wide = user(app, admin, project, admin_password_hash, "ca@hamlet.test", "viewer")
     page = text(wide.get(reg.base))
     assert rows(page) == [reg.ids["Nguyễn Văn An"]] and 'name="area"' not in page
+
+
+def test_the_submissions_pages_give_the_same_reason_for_a_form_without_an_area_field(app, field,
+                                                                                    admin_password_hash):
+    from sqlalchemy import delete
+
+    from server.models.indicators import IndicatorSet
+
+    with app.extensions["hamlet.sessionmaker"]() as s:   # the survey as if its workbook had never come
+        s.execute(delete(IndicatorSet))
+        s.commit()
+    limited = user(app, field.admin, field.project, admin_password_hash, "hoaphuoc@hamlet.test", "viewer",
+                   ["DN-HV-HP"])
+    resp = limited.get(f"/projects/{field.project}/forms/{FORM}/submissions")
+    assert resp.status_code == 403
+    assert "Bạn chỉ được xem các hộ thuộc DN-HV-HP" in text(resp) and "tệp chỉ số" in text(resp)
