@@ -439,7 +439,7 @@ class RegisterFilter:
     conflict_only: bool = False
 
 
-def area_property_of(db: Session, dataset: Dataset) -> str | None:
+def area_property_of(db: Session, dataset: Dataset, cache: object | None = None) -> str | None:
     """The property holding a household's area code: the indicators workbook's `area_field` of a form
     writing the list, when the list has a property of that name, or the property that form saves from
     that field. None when no workbook names one: the list cannot be filtered or limited by area."""
@@ -458,7 +458,7 @@ def area_property_of(db: Session, dataset: Dataset) -> str | None:
         if field_name in names:
             return field_name
         path = found.definition.get("areaPath") or ""
-        declaration = declaration_for(db, def_id) if def_id is not None else None
+        declaration = declaration_for(db, def_id, cache) if def_id is not None else None
         for prop in declaration.properties if declaration is not None else ():
             if "/".join(prop.path) == path and prop.name in names:
                 return prop.name

@@ -70,7 +70,7 @@ class EntityPage:
         return [_("Name") if n == LABEL else self.labels.get(n, n) for n in names]
 
 
-def property_labels(db: Session, dataset: Dataset, locale: str) -> dict[str, str]:
+def property_labels(db: Session, dataset: Dataset, locale: str, cache: object | None = None) -> dict[str, str]:
     """{property: label} from the first form (oldest) whose saved question has a label in `locale`
     (or the form's default language)."""
     out: dict[str, str] = {}
@@ -78,7 +78,7 @@ def property_labels(db: Session, dataset: Dataset, locale: str) -> dict[str, str
     for name, def_id in property_writers(db, dataset):
         if name in out:
             continue
-        declaration = declaration_for(db, def_id)
+        declaration = declaration_for(db, def_id, cache)
         prop = next((p for p in declaration.properties if p.name == name), None) if declaration else None
         if prop is None:
             continue
@@ -105,11 +105,11 @@ def _changes(before: EntityVersion | None, after: EntityVersion, order: list[str
 
 
 def gather(db: Session, project_id: int, dataset: Dataset, entity: Entity, area_property: str | None,
-           locale: str) -> EntityPage:
+           locale: str, cache: object | None = None) -> EntityPage:
     versions = versions_of(db, entity)
     current = versions[-1]
     order = [p.name for p in properties_of(db, dataset.id)]
-    labels = property_labels(db, dataset, locale)
+    labels = property_labels(db, dataset, locale, cache)
     page = EntityPage(entity, current, entity.created_at, area_property, labels=labels)
     area = (current.data or {}).get(area_property) if area_property else None
     names = area_names(db, project_id, {area}) if area else {}

@@ -17,7 +17,7 @@ from server import problems
 from server.access import caller_area_scope, project_or_404
 from server.auth.permissions import can, verbs_for
 from server.auth.scope import AreaScopeUnavailable, subtree_codes
-from server.context import db
+from server.context import cache, db
 from server.models.areas import areas_of
 from server.models.datasets import Dataset, dataset_by_name, datasets_of, properties_of
 from server.models.entities import (
@@ -52,7 +52,7 @@ def _dataset(project_id: int, name: str, *verbs: str):
 def _limits(project_id: int, dataset: Dataset) -> RegisterFilter:
     """The caller's view of the list: every household, or only those of its areas (403 when the list
     has no area property to tell where a household is)."""
-    area_property = area_property_of(db(), dataset)
+    area_property = area_property_of(db(), dataset, cache())
     scope = caller_area_scope(project_id)
     if scope is None:
         return RegisterFilter(area_property)
@@ -121,7 +121,8 @@ def _entity(project_id: int, name: str, uuid: str, *verbs: str):
 
 def render_entity(project, dataset: Dataset, entity: Entity, status: int = 200, resolve_error: str | None = None):
     verbs = verbs_for(db(), g.actor, project.id)
-    shown = gather(db(), project.id, dataset, entity, area_property_of(db(), dataset), current_locale())
+    shown = gather(db(), project.id, dataset, entity, area_property_of(db(), dataset, cache()), current_locale(),
+                   cache())
     return render_template("entity.html", project=project, dataset=dataset, verbs=verbs, can=can, page=shown,
                            resolve_error=resolve_error), status
 
