@@ -12,13 +12,13 @@ import weakref
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, select
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from server import problems
 from server.db import Base, UTCDateTime, utcnow
-from server.models.datasets import Dataset, dataset_by_name, properties_of
+from server.models.datasets import Dataset, DatasetForm, DatasetProperty, dataset_by_name, properties_of
 from server.xforms.entities import (
     EntityDataInvalid,
     EntityDeclaration,
@@ -424,3 +424,109 @@ def on_review(db: Session, submission, state: str) -> None:
         return
     apply_submission(db, form.project_id, sdef.form_def_id, parse(sdef.xml), submission.id, sdef.id,
                      Source(submission.submitter_id, sdef.user_agent, submission.id, sdef.id), event="approved")
+
+
+# --- the register (the web pages) ------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RegisterFilter:
+    """Which live entities of a list a register page shows. `codes`: the area codes allowed (the caller's
+    areas, narrowed by the page's area filter; None: any, including entities without an area)."""
+
+    area_property: str | None = None
+    codes: frozenset[str] | None = None
+    search: str = ""
+    conflict_only: bool = False
+
+
+def area_property_of(db: Session, dataset: Dataset, cache: object | None = None) -> str | None:
+    """The property holding a household's area code: the indicators workbook's `area_field` of a form
+    writing the list, when the list has a property of that name, or the property that form saves from
+    that field. None when no workbook names one: the list cannot be filtered or limited by area."""
+    from server.models.forms import Form
+    from server.models.indicators import indicator_set
+
+    names = [p.name for p in properties_of(db, dataset.id)]
+    forms = db.execute(select(Form.id, Form.current_def_id).join(DatasetForm, DatasetForm.form_id == Form.id)
+                       .where(DatasetForm.dataset_id == dataset.id, DatasetForm.property_id.is_(None),
+                              Form.deleted_at.is_(None)).order_by(Form.id))
+    for form_id, def_id in forms:
+        found = indicator_set(db, form_id)
+        if found is None:
+            continue
+        field_name = found.definition.get("areaField") or ""
+        if field_name in names:
+            return field_name
+        path = found.definition.get("areaPath") or ""
+        declaration = declaration_for(db, def_id, cache) if def_id is not None else None
+        for prop in declaration.properties if declaration is not None else ():
+            if "/".join(prop.path) == path and prop.name in names:
+                return prop.name
+    return None
+
+
+def _current_join(stmt):
+    return stmt.join(EntityVersion, (EntityVersion.entity_id == Entity.id) & (EntityVersion.version == Entity.version))
+
+
+def _register_where(stmt, dataset: Dataset, wanted: RegisterFilter):
+    stmt = stmt.where(Entity.dataset_id == dataset.id, Entity.deleted_at.is_(None))
+    if wanted.codes is not None:
+        if wanted.area_property is None or not wanted.codes:
+            return stmt.where(false())  # fail closed: no area to test against
+        stmt = stmt.where(EntityVersion.data[wanted.area_property].as_string().in_(sorted(wanted.codes)))
+    if wanted.search:
+        escaped = wanted.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        stmt = stmt.where(EntityVersion.label.ilike(f"%{escaped}%", escape="\\"))
+    if wanted.conflict_only:
+        stmt = stmt.where(Entity.conflict.is_not(None))
+    return stmt
+
+
+def register_count(db: Session, dataset: Dataset, wanted: RegisterFilter) -> int:
+    stmt = _register_where(_current_join(select(func.count(Entity.id)).select_from(Entity)), dataset, wanted)
+    return db.scalar(stmt) or 0
+
+
+def register_page(db: Session, dataset: Dataset, wanted: RegisterFilter, limit: int,
+                  offset: int) -> list[tuple[Entity, EntityVersion]]:
+    """One page of the register: (entity, current version), the most recently changed first."""
+    stmt = _register_where(_current_join(select(Entity, EntityVersion)), dataset, wanted)
+    stmt = stmt.order_by(func.coalesce(Entity.updated_at, Entity.created_at).desc(), Entity.id.desc())
+    return [(e, v) for e, v in db.execute(stmt.limit(limit).offset(offset))]
+
+
+def entity_in_register(db: Session, dataset: Dataset, uuid: str, wanted: RegisterFilter) -> Entity | None:
+    """A live entity of the list, only if the register would list it (the caller's areas): else None."""
+    try:
+        uuid = normalise_uuid(uuid)
+    except EntityDataInvalid:
+        return None
+    stmt = _register_where(_current_join(select(Entity)), dataset, RegisterFilter(wanted.area_property, wanted.codes))
+    return db.scalars(stmt.where(Entity.uuid == uuid)).first()
+
+
+def version_sources(db: Session, versions: list[EntityVersion]) -> dict[int, tuple[str, str]]:
+    """{submission id: (xmlFormId, instanceId)} of the live submissions that made these versions."""
+    from server.models.forms import Form
+    from server.models.submissions import Submission
+
+    ids = {v.submission_id for v in versions if v.submission_id is not None}
+    if not ids:
+        return {}
+    rows = db.execute(select(Submission.id, Form.xml_form_id, Submission.instance_id)
+                      .join(Form, Form.id == Submission.form_id)
+                      .where(Submission.id.in_(ids), Form.deleted_at.is_(None)))
+    return {sid: (form_id, instance_id) for sid, form_id, instance_id in rows}
+
+
+def property_writers(db: Session, dataset: Dataset) -> list[tuple[str, int]]:
+    """(property name, published form version) for each live form saving to a property of the list."""
+    from server.models.forms import Form
+
+    return [(name, def_id) for name, def_id in db.execute(  # current_def_id IS NOT NULL: an int
+        select(DatasetProperty.name, Form.current_def_id)
+        .join(DatasetForm, DatasetForm.property_id == DatasetProperty.id)
+        .join(Form, Form.id == DatasetForm.form_id)
+        .where(DatasetForm.dataset_id == dataset.id, Form.deleted_at.is_(None), Form.current_def_id.is_not(None))
+        .order_by(Form.id)) if def_id is not None]

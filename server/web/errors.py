@@ -5,7 +5,7 @@ from flask import Blueprint, Flask, current_app, g, render_template, request, se
 from werkzeug.exceptions import HTTPException
 
 from server import problems
-from server.auth.scope import AreaLimited
+from server.auth.scope import AreaLimited, AreaScopeUnavailable
 from server.web.i18n import DEFAULT_LOCALE, _, ngettext, normalise
 from server.web.sessions import is_api_path
 
@@ -40,6 +40,19 @@ def throttled_message(exc: problems.SignInThrottled) -> str:
                     "your password, ask a site administrator to set a new one.", exc.minutes)
 
 
+def _area_unavailable(exc: AreaScopeUnavailable) -> str:
+    """Why a caller limited to some areas sees none of a form's submissions or of an Entity List."""
+    details = exc.details or {}
+    areas = ", ".join(details.get("areas") or [])
+    if details.get("datasetName"):
+        return _("You may see only the households of %(areas)s, and the list %(name)s does not record which area "
+                 "each household is in, so none of it can be shown to you. Ask a project manager of the whole "
+                 "project.", areas=areas, name=details["datasetName"])
+    return _("You may see only the households of %(areas)s, and this form has no question the indicators workbook "
+             "names as the household's area, so none of its submissions can be shown to you. Ask a project manager "
+             "to upload the form's indicators workbook.", areas=areas)
+
+
 def register_pages(bp: Blueprint) -> None:
     @bp.errorhandler(problems.Problem)
     def _problem(exc: problems.Problem):
@@ -51,6 +64,8 @@ def register_pages(bp: Blueprint) -> None:
                                "whole project shares (its forms, areas, indicators or app users), nor the roles of "
                                "users who see more than you. Ask a project manager of the whole project.",
                                areas=", ".join(exc.areas)))
+        if isinstance(exc, AreaScopeUnavailable):
+            return page(403, _area_unavailable(exc))
         return page(exc.status)
 
     @bp.errorhandler(HTTPException)
