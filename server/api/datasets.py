@@ -18,6 +18,7 @@ from server.context import db
 from server.db import isoformat
 from server.models import datasets as ds
 from server.models import entities as en
+from server.models import entity_history as history
 from server.models.accounts import Actor
 from server.models.forms import Form, FormAttachment, FormDef
 
@@ -151,6 +152,8 @@ def add_property(project_id: int, name: str):
 @bp.get("/datasets/<name>/entities")
 def list_entities(project_id: int, name: str):
     dataset = _dataset(project_id, name, "entity.list")
+    if is_true(request.args.get("deleted")):  # the deleted ones, which may be restored
+        return [entity_json(e, v, with_data=False) for e, v in history.deleted_entities(db(), dataset)]
     return [entity_json(e, v, with_data=False) for e, v in en.live_entities(db(), dataset)]
 
 
@@ -189,8 +192,14 @@ def get_entity(project_id: int, name: str, uuid: str):
 def update_entity(project_id: int, name: str, uuid: str):
     dataset = _dataset(project_id, name, "entity.update")
     entity = _entity(dataset, uuid, lock=True)
-    en.update_from_api(db(), dataset, entity, _json_object(), request.args.get("baseVersion"),
-                       is_true(request.args.get("force")), is_true(request.args.get("resolve")), _source())
+    resolve = is_true(request.args.get("resolve"))
+    body = request.get_json(force=True, silent=True) if request.get_data() else {}
+    if not isinstance(body, dict):
+        raise problems.Unparseable("Send a JSON object as the body.")
+    en.update_from_api(db(), dataset, entity, body, request.args.get("baseVersion"),
+                       is_true(request.args.get("force")), resolve, _source())
+    if resolve:  # kept so …/versions can tell which conflicts were resolved (entity_history.py)
+        history.record(db(), entity, history.RESOLVE, g.actor.id if g.actor else None)
     current = en.current_version(db(), entity)
     commit()
     return entity_json(entity, current)
@@ -199,23 +208,9 @@ def update_entity(project_id: int, name: str, uuid: str):
 @bp.delete("/datasets/<name>/entities/<uuid>")
 def delete_entity(project_id: int, name: str, uuid: str):
     dataset = _dataset(project_id, name, "entity.delete")
-    en.delete_entity(db(), _entity(dataset, uuid))
+    history.delete(db(), _entity(dataset, uuid), g.actor.id if g.actor else None)
     commit()
     return success()
-
-
-@bp.get("/datasets/<name>/entities/<uuid>/versions")
-def entity_versions(project_id: int, name: str, uuid: str):
-    dataset = _dataset(project_id, name, "entity.read")
-    versions = en.versions_of(db(), _entity(dataset, uuid))
-    out = []
-    for v in versions:
-        body = version_json(v)
-        conflicted = v.base_version is not None and v.version != v.base_version + 1
-        body["conflict"] = ("hard" if v.conflicting_properties else "soft") if conflicted else None
-        body["source"] = {"submission": {"id": v.submission_id}} if v.submission_id else None
-        out.append(body)
-    return out
 
 
 @bp.get("/datasets/<name>/entities.csv")
