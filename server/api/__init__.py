@@ -23,3 +23,4 @@ def register_api(app: Flask) -> None:
     for module in (sessions, users, projects, forms, app_users, submissions, exports, areas, indicators, odata,
                    datasets, entities):
         app.register_blueprint(module.bp)
+    app.register_blueprint(odata.entities_bp)
