@@ -224,3 +224,52 @@ def test_entities_geojson_takes_a_filter_and_a_limit(admin, project):
     assert [f["id"] for f in only["features"]] == [first]
     # The limit counts entities that have a geometry value, newest first: 5 (unreadable) and 3.
     assert [f["id"][-1] for f in admin.get(f"{base}/entities.geojson?limit=2").get_json()["features"]] == ["3"]
+
+
+# --- linking a form attachment to an Entity List -----------------------------------------------------
+
+def _attachment(api, path: str) -> dict:
+    resp = api.get(path)
+    assert resp.status_code == 200, resp.get_json()
+    return next(a for a in resp.get_json() if a["name"] == "households.csv")
+
+
+def test_a_data_file_named_after_a_list_says_dataset_exists(admin, project):
+    published(admin, project, registration(), revisit())
+    got = _attachment(admin, f"/v1/projects/{project}/forms/hh_visit/attachments")
+    assert (got["exists"], got["blobExists"], got["datasetExists"], got["hash"]) == (True, False, True, None)
+
+
+def test_unlinking_and_linking_again_through_the_draft(admin, project):
+    published(admin, project, registration(), revisit())
+    form = f"/v1/projects/{project}/forms/hh_visit"
+    assert admin.post(f"{form}/draft").status_code == 200
+    resp = admin.patch(f"{form}/draft/attachments/households.csv", {"dataset": False})
+    assert resp.status_code == 200 and resp.get_json()["datasetExists"] is False
+    assert _attachment(admin, f"{form}/draft/attachments")["exists"] is False
+    assert admin.get(f"{form}/draft/attachments/households.csv").status_code == 404
+    assert "households.csv" not in admin.get(f"{form}/draft/manifest").get_data(as_text=True)
+    assert admin.post(f"{form}/draft/publish?version=2").status_code == 200
+    assert _attachment(admin, f"{form}/attachments")["datasetExists"] is False
+    assert admin.get(f"/v1/projects/{project}/datasets/{HH}").get_json()["linkedForms"] == []
+
+    admin.post(f"{form}/draft")
+    assert _attachment(admin, f"{form}/draft/attachments")["datasetExists"] is False  # the choice carries on
+    resp = admin.patch(f"{form}/draft/attachments/households.csv", {"dataset": True})
+    assert resp.status_code == 200 and resp.get_json()["datasetExists"] is True
+    admin.post(f"{form}/draft/publish?version=3")
+    assert _attachment(admin, f"{form}/attachments")["datasetExists"] is True
+    assert admin.get(f"{form}/attachments/households.csv").get_data(as_text=True).startswith("name,label,__version")
+    assert [f["xmlFormId"] for f in admin.get(f"/v1/projects/{project}/datasets/{HH}").get_json()["linkedForms"]] == [
+        "hh_visit"]
+
+
+def test_linking_refuses_what_cannot_be_linked(admin, project, chelsea):
+    published(admin, project, registration(), revisit())
+    form = f"/v1/projects/{project}/forms/hh_visit"
+    assert admin.patch(f"{form}/draft/attachments/households.csv", {"dataset": True}).status_code == 404  # no draft
+    admin.post(f"{form}/draft")
+    assert admin.patch(f"{form}/draft/attachments/trees.csv", {"dataset": True}).status_code == 404  # no such list
+    bad = admin.patch(f"{form}/draft/attachments/households.csv", {"dataset": "yes"})
+    assert bad.status_code == 400 and "dataset" in bad.get_json()["message"]
+    assert chelsea.patch(f"{form}/draft/attachments/households.csv", {"dataset": False}).status_code == 403

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, g, request
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from server import problems
 from server.api.common import commit, is_true, project_or_404, success
@@ -60,7 +60,8 @@ def linked_forms(project_id: int, name: str) -> list[tuple[str, str]]:
     rows = db().execute(select(Form.xml_form_id, FormDef.name).join(FormDef, FormDef.id == Form.current_def_id)
                         .join(FormAttachment, FormAttachment.form_def_id == FormDef.id)
                         .where(Form.project_id == project_id, Form.deleted_at.is_(None),
-                               FormAttachment.name == f"{name}.csv", FormAttachment.blob_id.is_(None))
+                               FormAttachment.name == f"{name}.csv", FormAttachment.blob_id.is_(None),
+                               or_(FormAttachment.dataset_link.is_(None), FormAttachment.dataset_link.is_(True)))
                         .order_by(Form.xml_form_id))
     return [(f, n or f) for f, n in rows]
 
@@ -246,10 +247,10 @@ def _csv(rows: Iterator[list]) -> Iterator[bytes]:
 
 # --- for ODK Collect -------------------------------------------------------------------------------
 
-def entity_list_file(project_id: int, name: str) -> Response | None:
+def entity_list_file(project_id: int, name: str, link: bool | None = None) -> Response | None:
     """`households.csv` of a form, served from the Entity List `households` (odk-protocol §2, §11):
     `name,label,__version` then the properties, newest first; ETag is the manifest's hash."""
-    dataset = ds.list_for_attachment(db(), project_id, name)
+    dataset = ds.list_for_attachment(db(), project_id, name, link)
     if dataset is None:
         return None
     props = [p.name for p in ds.properties_of(db(), dataset.id)]

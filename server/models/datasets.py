@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from server import problems
 from server.db import Base, UTCDateTime, utcnow
-from server.models.forms import Form, FormDef
+from server.models.forms import Form, FormAttachment, FormDef
 from server.xforms.entities import read_declaration, valid_dataset_name, valid_property_name
 
 
@@ -168,8 +168,30 @@ def list_hash(db: Session, dataset: Dataset) -> str:
     return hashlib.md5(text.encode("utf-8")).hexdigest()
 
 
-def list_for_attachment(db: Session, project_id: int, name: str) -> Dataset | None:
-    """The Entity List a form attachment `households.csv` is served from, if the project has one."""
-    if not name.endswith(".csv"):
+def list_for_attachment(db: Session, project_id: int, name: str, link: bool | None = None) -> Dataset | None:
+    """The Entity List a form attachment `households.csv` (with no file uploaded over it) is served
+    from: the project's list of that name, unless the attachment was unlinked (`link` False)."""
+    if not name.endswith(".csv") or link is False:
         return None
     return dataset_by_name(db, project_id, name[:-4])
+
+
+def link_attachment(db: Session, form: Form, name: str, link: bool) -> FormAttachment:
+    """PATCH …/draft/attachments/{name} {"dataset": true|false}, as Central: the draft's attachment is
+    served from the Entity List of its name (any uploaded file is dropped), or from nothing until a
+    file is uploaded. 404 when the draft, the attachment or the list is missing; 400.26 when a
+    list is linked to an image or other media."""
+    if form.draft_def_id is None:
+        raise problems.NotFound("This form has no draft; create one (POST …/draft) before linking its attachments.")
+    dataset_name = name[:-4] if name.endswith(".csv") else name
+    if dataset_by_name(db, form.project_id, dataset_name) is None:
+        raise problems.NotFound(f"There is no Entity List '{dataset_name}' in this project to link '{name}' to.")
+    slot = db.scalars(select(FormAttachment).where(FormAttachment.form_def_id == form.draft_def_id,
+                                                   FormAttachment.name == name)).first()
+    if slot is None:
+        raise problems.NotFound(f"The draft declares no media file named '{name}'.")
+    if link and slot.type != "file":
+        raise problems.DatasetLinkNotAllowed()
+    slot.blob_id, slot.content_type, slot.dataset_link, slot.updated_at = None, None, link, utcnow()
+    db.flush()
+    return slot
