@@ -273,3 +273,37 @@ def test_linking_refuses_what_cannot_be_linked(admin, project, chelsea):
     bad = admin.patch(f"{form}/draft/attachments/households.csv", {"dataset": "yes"})
     assert bad.status_code == 400 and "dataset" in bad.get_json()["message"]
     assert chelsea.patch(f"{form}/draft/attachments/households.csv", {"dataset": False}).status_code == 403
+
+
+# --- ownerOnly ---------------------------------------------------------------------------------------
+
+def test_an_owner_only_list_gives_each_phone_only_the_households_it_registered(admin, client, project):
+    import csv
+    import io
+    import re
+
+    published(admin, project, registration(), revisit())
+    team1, team2 = Phone(admin, client, project), Phone(admin, client, project)
+    mine, theirs = new_id(), new_id()
+    team1.send(register_xml(mine, "An"))
+    team2.send(register_xml(theirs, "Bình"))
+
+    def names(phone: Phone) -> set[str]:
+        resp = phone.get("/forms/hh_visit/attachments/households.csv")
+        assert resp.status_code == 200
+        return {row["name"] for row in csv.DictReader(io.StringIO(resp.get_data(as_text=True)))}
+
+    def list_hash(phone: Phone) -> str:
+        return re.search(r"<hash>(.*?)</hash>", phone.get("/forms/hh_visit/manifest").get_data(as_text=True)).group(1)
+
+    assert names(team1) == names(team2) == {mine, theirs}
+    shared = list_hash(team1)
+    resp = admin.patch(f"/v1/projects/{project}/datasets/{HH}", {"ownerOnly": True})
+    assert resp.status_code == 200 and resp.get_json()["ownerOnly"] is True
+    assert (names(team1), names(team2)) == ({mine}, {theirs})
+    assert len({shared, list_hash(team1), list_hash(team2)}) == 3
+    # A project manager still gets the whole list.
+    whole = admin.get(f"/v1/projects/{project}/forms/hh_visit/attachments/households.csv").get_data(as_text=True)
+    assert mine in whole and theirs in whole
+    admin.patch(f"/v1/projects/{project}/datasets/{HH}", {"ownerOnly": False})
+    assert names(team1) == {mine, theirs} and list_hash(team1) == shared

@@ -12,6 +12,7 @@ from flask import Blueprint, Response, g, request
 from sqlalchemy import or_, select
 
 from server import problems
+from server.access import list_owner
 from server.api.common import commit, is_true, project_or_404, success
 from server.auth.permissions import can, require, verbs_for
 from server.context import db
@@ -129,10 +130,10 @@ def patch_dataset(project_id: int, name: str):
     for key in ("approvalRequired", "ownerOnly"):
         if key in body and not isinstance(body[key], bool):
             raise problems.UnexpectedValue(f"{key} must be true or false.", details={"field": key, "value": body[key]})
-    if body.get("ownerOnly") is True:
-        raise problems.NotImplementedYet("ownerOnly Entity Lists are not supported by Hamlet yet.")
     if "approvalRequired" in body:
         dataset.approval_required = body["approvalRequired"]
+    if "ownerOnly" in body:  # an app user or data collector then gets only the entities it created
+        dataset.owner_only = body["ownerOnly"]
     commit()
     return dataset_json(dataset, full=True)
 
@@ -254,15 +255,17 @@ def entity_list_file(project_id: int, name: str, link: bool | None = None) -> Re
     if dataset is None:
         return None
     props = [p.name for p in ds.properties_of(db(), dataset.id)]
+    owner = list_owner(project_id, dataset.owner_only)
 
     def rows() -> Iterator[list]:
         yield ["name", "label", "__version", *props]
         for e, v in en.live_entities(db(), dataset):
-            yield [e.uuid, v.label, v.version, *(v.data.get(p, "") for p in props)]
+            if owner is None or e.creator_id == owner:
+                yield [e.uuid, v.label, v.version, *(v.data.get(p, "") for p in props)]
 
     resp = Response(_csv(rows()), content_type="text/csv; charset=utf-8")
     resp.headers["Content-Disposition"] = f'attachment; filename="{name}"'
-    resp.set_etag(ds.list_hash(db(), dataset))
+    resp.set_etag(ds.list_hash(db(), dataset, owner))
     return resp
 
 

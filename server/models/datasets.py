@@ -154,17 +154,19 @@ def publish_form_entities(db: Session, form: Form, form_def: FormDef) -> Dataset
     return dataset
 
 
-def list_hash(db: Session, dataset: Dataset) -> str:
+def list_hash(db: Session, dataset: Dataset, owner_id: int | None = None) -> str:
     """An opaque hash of what Collect downloads (entities, their versions, deletions, properties):
-    it changes exactly when the list's CSV changes, without reading the list (odk-protocol §2)."""
+    it changes exactly when the list's CSV changes, without reading the list (odk-protocol §2).
+    `owner_id`: only the entities this actor created (an ownerOnly list, as its app user sees it)."""
     from server.models.entities import Entity, EntityVersion
 
+    mine = Entity.creator_id == owner_id if owner_id is not None else Entity.id.is_not(None)
     stats = db.execute(select(func.count(Entity.id), func.count(Entity.deleted_at), func.max(Entity.deleted_at))
-                       .where(Entity.dataset_id == dataset.id)).one()
+                       .where(Entity.dataset_id == dataset.id, mine)).one()
     latest = db.scalar(select(func.max(EntityVersion.id)).join(Entity, Entity.id == EntityVersion.entity_id)
-                       .where(Entity.dataset_id == dataset.id))
+                       .where(Entity.dataset_id == dataset.id, mine))
     names = ",".join(p.name for p in properties_of(db, dataset.id))
-    text = f"{dataset.id}|{stats[0]}|{stats[1]}|{stats[2]}|{latest}|{names}"
+    text = f"{dataset.id}|{owner_id}|{stats[0]}|{stats[1]}|{stats[2]}|{latest}|{names}"
     return hashlib.md5(text.encode("utf-8")).hexdigest()
 
 
