@@ -6,8 +6,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from entity_forms import registration
-from test_entities import HH, published
+from entity_forms import HH, published, registration
 
 FIRST = "12345678-1234-4123-8234-000000000001"
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from entity_forms import registration, revisit, xlsform
+from entity_forms import HH, Phone, new_id, published, register_xml, registration, revisit, visit_xml, xlsform
 from helpers import give, web_user
-from test_entities import HH, Phone, new_id, published, register_xml, visit_xml
 
 ALICE = "12345678-1234-4123-8234-123456789abc"
 OTHER = "12345678-1234-4123-8234-123456789aaa"
@@ -307,3 +306,13 @@ def test_an_owner_only_list_gives_each_phone_only_the_households_it_registered(a
     assert mine in whole and theirs in whole
     admin.patch(f"/v1/projects/{project}/datasets/{HH}", {"ownerOnly": False})
     assert names(team1) == {mine, theirs} and list_hash(team1) == shared
+
+
+def test_one_entitys_geojson_and_the_lists_creators(admin, project):
+    base = _mapped(admin, project)
+    one = admin.get(f"{base}/entities/12345678-1234-4123-8234-000000000001/geojson").get_json()
+    assert [f["geometry"]["type"] for f in one["features"]] == ["Point"]
+    assert admin.get(f"{base}/entities/12345678-1234-4123-8234-000000000004/geojson").get_json()["features"] == []
+    assert admin.get(f"{base}/entities/{NONEXISTENT}/geojson").status_code == 404
+    creators = admin.get(f"{base}/entities/creators").get_json()
+    assert len(creators) == 1 and creators[0]["displayName"]

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from server import problems
 from server.api.common import commit, is_true, success
 from server.api.datasets import _dataset, _entity, _json_object, version_json
+from server.api.schemas import actor_json
 from server.context import db
 from server.exports.entity_geojson import feature_collection
 from server.models import entities as en
@@ -35,6 +36,12 @@ def _uuids() -> list[str]:
     if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
         raise problems.UnexpectedValue("Send the entities' UUIDs as {\"ids\": [\"…\", …]}.", details={"field": "ids"})
     return ids
+
+
+@bp.get("/entities/creators")
+def creators(project_id: int, name: str):
+    dataset = _dataset(project_id, name, "entity.list")
+    return [actor_json(a) for a in en.creators_of(db(), dataset)]
 
 
 @bp.post("/entities/<uuid>/restore")
@@ -102,6 +109,15 @@ def versions(project_id: int, name: str, uuid: str):
     if is_true(request.args.get("relevantToConflict")):
         out = [v for v in out if v["relevantToConflict"]]
     return out
+
+
+@bp.get("/entities/<uuid>/geojson")
+def entity_geojson(project_id: int, name: str, uuid: str):
+    """One entity's `geometry` as a FeatureCollection of one Feature (none when it has no geometry)."""
+    dataset = _dataset(project_id, name, "entity.read")
+    entity = _entity(dataset, uuid)
+    text = en.current_version(db(), entity).data.get("geometry")
+    return Response(feature_collection([(entity.uuid, text)]), content_type="application/json; charset=utf-8")
 
 
 @bp.get("/entities.geojson")

@@ -430,3 +430,11 @@ def on_review(db: Session, submission, state: str) -> None:
         return
     apply_submission(db, form.project_id, sdef.form_def_id, parse(sdef.xml), submission.id, sdef.id,
                      Source(submission.submitter_id, sdef.user_agent, submission.id, sdef.id), event="approved")
+
+
+def creators_of(db: Session, dataset: Dataset) -> list:
+    """The actors who created the list's live entities, by name (Central's …/entities/creators)."""
+    from server.models.accounts import Actor
+
+    made = select(Entity.creator_id).where(Entity.dataset_id == dataset.id, Entity.deleted_at.is_(None)).distinct()
+    return list(db.scalars(select(Actor).where(Actor.id.in_(made)).order_by(Actor.display_name, Actor.id)))
