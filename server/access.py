@@ -60,3 +60,12 @@ def submission_scope(form: Form) -> FormScope | None:
     """The caller's scope over the form's submissions (None: all of them); 403 when the caller is
     limited to some areas and the form has no area field to tell where a household is."""
     return form_scope(db(), g.actor, form)
+
+
+def list_owner(project_id: int, owner_only: bool) -> int | None:
+    """Whose entities the caller gets of an Entity List served to Collect: on an ownerOnly list, a
+    caller who may not list entities (an app user, a data collector) gets only those it created
+    (Central's filteredAccessActorId). None: all of them."""
+    if not owner_only or can(verbs_for(db(), g.actor, project_id), "entity.list"):
+        return None
+    return g.actor.id if g.actor is not None else -1  # nobody signed in owns nothing

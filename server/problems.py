@@ -92,6 +92,7 @@ ODataExpandUnsupported = problem("501.6", 'The given OData expand expression is 
 ODataSelectExpandUnsupported = problem("501.11", "This server doesn't support $select query parameter with $expand.")
 # Entities (docs/entities.md): Central's codes for Entity Lists and their entities.
 EntityFormInvalid = problem("400.25", "The entity definition within the form is invalid.")
+DatasetLinkNotAllowed = problem("400.26", 'Dataset can only be linked to attachments with "Data File" type.')
 InvalidEntity = problem("400.28", "The entity is invalid.")
 EntityActionNotPermitted = problem("403.2", "The submission attempts an entity action the form does not permit.")
 DatasetNotFound = problem("404.7", "The Entity List specified in the submission does not exist.")

@@ -9,71 +9,18 @@ import uuid as uuidlib
 
 import pytest
 
-from collect import COLLECT, submit
-from entity_forms import registration, revisit, upload
-
-HH = "households"
+from collect import COLLECT
+from entity_forms import HH, Phone, new_id, published, register_xml, registration, revisit, upload, visit_xml
 
 
 def _base(project: int) -> str:
     return f"/v1/projects/{project}"
 
 
-def register_xml(entity_id: str, head: str, village: str = "Thôn 1", members: str = "4",
-                 form_id: str = "hh_register", dataset: str = HH) -> bytes:
-    return (f'<data xmlns:entities="http://www.opendatakit.org/xforms/entities" id="{form_id}" version="1">'
-            f"<head>{head}</head><village>{village}</village><members>{members}</members>"
-            f'<meta><entity dataset="{dataset}" create="1" id="{entity_id}"><label>Hộ {head}</label></entity>'
-            f"<instanceID>uuid:{uuidlib.uuid4()}</instanceID></meta></data>").encode()
-
-
-def visit_xml(entity_id: str, base_version: str, members: str, fibre: str = "yes", instance_id: str | None = None,
-              deprecated: str | None = None) -> bytes:
-    iid = instance_id or f"uuid:{uuidlib.uuid4()}"
-    dep = f"<deprecatedID>{deprecated}</deprecatedID>" if deprecated else ""
-    return (f'<data id="hh_visit" version="1"><household>{entity_id}</household><members>{members}</members>'
-            f'<fibre>{fibre}</fibre><meta><entity dataset="{HH}" update="1" baseVersion="{base_version}" '
-            f'trunkVersion="" branchId="" id="{entity_id}"/><instanceID>{iid}</instanceID>{dep}</meta></data>').encode()
-
-
-def published(admin, project: int, *forms: bytes) -> None:
-    for form in forms:
-        resp = upload(admin, project, form)
-        assert resp.status_code == 200, resp.get_data(as_text=True)
-
-
-def new_id() -> str:
-    return str(uuidlib.uuid4())
-
-
 def entity(admin, project: int, entity_id: str) -> dict:
     resp = admin.get(f"{_base(project)}/datasets/{HH}/entities/{entity_id}")
     assert resp.status_code == 200, resp.get_data(as_text=True)
     return resp.get_json()
-
-
-class Phone:
-    """An enumerator's phone: an app user assigned to every form published so far, sending as Collect does."""
-
-    def __init__(self, admin, client, project: int):
-        self.admin, self.client, self.project, self.base = admin, client, project, None
-
-    def get(self, path: str):
-        """GET {key URL}{path}, or an absolute path Hamlet gave the phone."""
-        self.send(None)
-        return self.client.get(path if path.startswith("/v1/key/") else f"{self.base}{path}", headers=COLLECT)
-
-    def send(self, xml: bytes | None):
-        if self.base is None:
-            user = self.admin.post(f"{_base(self.project)}/app-users", json_body={"displayName": "Tổ 1"}).get_json()
-            for form in self.admin.get(f"{_base(self.project)}/forms").get_json():
-                self.admin.post(f"{_base(self.project)}/forms/{form['xmlFormId']}/assignments/app-user/{user['id']}")
-            self.base = f"/v1/key/{user['token']}/projects/{self.project}"
-        if xml is None:
-            return None
-        resp = submit(self.client, self.base, xml)
-        assert resp.status_code == 201, resp.get_data(as_text=True)
-        return resp
 
 
 @pytest.fixture

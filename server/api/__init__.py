@@ -9,6 +9,7 @@ def register_api(app: Flask) -> None:
         app_users,
         areas,
         datasets,
+        entities,
         exports,
         forms,
         indicators,
@@ -20,5 +21,6 @@ def register_api(app: Flask) -> None:
     )
 
     for module in (sessions, users, projects, forms, app_users, submissions, exports, areas, indicators, odata,
-                   datasets):
+                   datasets, entities):
         app.register_blueprint(module.bp)
+    app.register_blueprint(odata.entities_bp)

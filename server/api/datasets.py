@@ -9,15 +9,17 @@ from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, g, request
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from server import problems
+from server.access import list_owner
 from server.api.common import commit, is_true, project_or_404, success
 from server.auth.permissions import can, require, verbs_for
 from server.context import db
 from server.db import isoformat
 from server.models import datasets as ds
 from server.models import entities as en
+from server.models import entity_history as history
 from server.models.accounts import Actor
 from server.models.forms import Form, FormAttachment, FormDef
 
@@ -59,7 +61,8 @@ def linked_forms(project_id: int, name: str) -> list[tuple[str, str]]:
     rows = db().execute(select(Form.xml_form_id, FormDef.name).join(FormDef, FormDef.id == Form.current_def_id)
                         .join(FormAttachment, FormAttachment.form_def_id == FormDef.id)
                         .where(Form.project_id == project_id, Form.deleted_at.is_(None),
-                               FormAttachment.name == f"{name}.csv", FormAttachment.blob_id.is_(None))
+                               FormAttachment.name == f"{name}.csv", FormAttachment.blob_id.is_(None),
+                               or_(FormAttachment.dataset_link.is_(None), FormAttachment.dataset_link.is_(True)))
                         .order_by(Form.xml_form_id))
     return [(f, n or f) for f, n in rows]
 
@@ -127,10 +130,10 @@ def patch_dataset(project_id: int, name: str):
     for key in ("approvalRequired", "ownerOnly"):
         if key in body and not isinstance(body[key], bool):
             raise problems.UnexpectedValue(f"{key} must be true or false.", details={"field": key, "value": body[key]})
-    if body.get("ownerOnly") is True:
-        raise problems.NotImplementedYet("ownerOnly Entity Lists are not supported by Hamlet yet.")
     if "approvalRequired" in body:
         dataset.approval_required = body["approvalRequired"]
+    if "ownerOnly" in body:  # an app user or data collector then gets only the entities it created
+        dataset.owner_only = body["ownerOnly"]
     commit()
     return dataset_json(dataset, full=True)
 
@@ -151,6 +154,8 @@ def add_property(project_id: int, name: str):
 @bp.get("/datasets/<name>/entities")
 def list_entities(project_id: int, name: str):
     dataset = _dataset(project_id, name, "entity.list")
+    if is_true(request.args.get("deleted")):  # the deleted ones, which may be restored
+        return [entity_json(e, v, with_data=False) for e, v in history.deleted_entities(db(), dataset)]
     return [entity_json(e, v, with_data=False) for e, v in en.live_entities(db(), dataset)]
 
 
@@ -189,8 +194,14 @@ def get_entity(project_id: int, name: str, uuid: str):
 def update_entity(project_id: int, name: str, uuid: str):
     dataset = _dataset(project_id, name, "entity.update")
     entity = _entity(dataset, uuid, lock=True)
-    en.update_from_api(db(), dataset, entity, _json_object(), request.args.get("baseVersion"),
-                       is_true(request.args.get("force")), is_true(request.args.get("resolve")), _source())
+    resolve = is_true(request.args.get("resolve"))
+    body = request.get_json(force=True, silent=True) if request.get_data() else {}
+    if not isinstance(body, dict):
+        raise problems.Unparseable("Send a JSON object as the body.")
+    en.update_from_api(db(), dataset, entity, body, request.args.get("baseVersion"),
+                       is_true(request.args.get("force")), resolve, _source())
+    if resolve:  # kept so …/versions can tell which conflicts were resolved (entity_history.py)
+        history.record(db(), entity, history.RESOLVE, g.actor.id if g.actor else None)
     current = en.current_version(db(), entity)
     commit()
     return entity_json(entity, current)
@@ -199,23 +210,9 @@ def update_entity(project_id: int, name: str, uuid: str):
 @bp.delete("/datasets/<name>/entities/<uuid>")
 def delete_entity(project_id: int, name: str, uuid: str):
     dataset = _dataset(project_id, name, "entity.delete")
-    en.delete_entity(db(), _entity(dataset, uuid))
+    history.delete(db(), _entity(dataset, uuid), g.actor.id if g.actor else None)
     commit()
     return success()
-
-
-@bp.get("/datasets/<name>/entities/<uuid>/versions")
-def entity_versions(project_id: int, name: str, uuid: str):
-    dataset = _dataset(project_id, name, "entity.read")
-    versions = en.versions_of(db(), _entity(dataset, uuid))
-    out = []
-    for v in versions:
-        body = version_json(v)
-        conflicted = v.base_version is not None and v.version != v.base_version + 1
-        body["conflict"] = ("hard" if v.conflicting_properties else "soft") if conflicted else None
-        body["source"] = {"submission": {"id": v.submission_id}} if v.submission_id else None
-        out.append(body)
-    return out
 
 
 @bp.get("/datasets/<name>/entities.csv")
@@ -251,22 +248,24 @@ def _csv(rows: Iterator[list]) -> Iterator[bytes]:
 
 # --- for ODK Collect -------------------------------------------------------------------------------
 
-def entity_list_file(project_id: int, name: str) -> Response | None:
+def entity_list_file(project_id: int, name: str, link: bool | None = None) -> Response | None:
     """`households.csv` of a form, served from the Entity List `households` (odk-protocol §2, §11):
     `name,label,__version` then the properties, newest first; ETag is the manifest's hash."""
-    dataset = ds.list_for_attachment(db(), project_id, name)
+    dataset = ds.list_for_attachment(db(), project_id, name, link)
     if dataset is None:
         return None
     props = [p.name for p in ds.properties_of(db(), dataset.id)]
+    owner = list_owner(project_id, dataset.owner_only)
 
     def rows() -> Iterator[list]:
         yield ["name", "label", "__version", *props]
         for e, v in en.live_entities(db(), dataset):
-            yield [e.uuid, v.label, v.version, *(v.data.get(p, "") for p in props)]
+            if owner is None or e.creator_id == owner:
+                yield [e.uuid, v.label, v.version, *(v.data.get(p, "") for p in props)]
 
     resp = Response(_csv(rows()), content_type="text/csv; charset=utf-8")
     resp.headers["Content-Disposition"] = f'attachment; filename="{name}"'
-    resp.set_etag(ds.list_hash(db(), dataset))
+    resp.set_etag(ds.list_hash(db(), dataset, owner))
     return resp
 
 

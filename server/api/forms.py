@@ -11,7 +11,7 @@ from server.access import readable_form
 from server.api.common import commit, form_or_404, is_true, json_body, project_or_404, read_body_limited, success
 from server.api.files import stored_file
 from server.api.schemas import FormPatch, attachment_json, form_json
-from server.auth.permissions import can, verbs_for
+from server.auth.permissions import can, require, verbs_for
 from server.context import blobs, db, settings
 from server.db import utcnow
 from server.models import form_versions as fv
@@ -202,10 +202,36 @@ def publish(project_id: int, xml_form_id: str):
     return success()
 
 
+def _attachments_json(project_id: int, form_def: FormDef) -> list[dict]:
+    """A version's attachments; `datasetExists` for those served from an Entity List."""
+    from server.models.datasets import list_for_attachment
+
+    return [attachment_json(a, b, b is None and list_for_attachment(db(), project_id, a.name, a.dataset_link)
+                            is not None)
+            for a, b in fv.attachments_of(db(), form_def.id)]
+
+
 @bp.get("/forms/<xml_form_id>/draft/attachments")
 def draft_attachments(project_id: int, xml_form_id: str):
     _, form_def = readable_form(project_id, xml_form_id, draft=True)
-    return [attachment_json(a, b) for a, b in fv.attachments_of(db(), form_def.id)]
+    return _attachments_json(project_id, form_def)
+
+
+@bp.patch("/forms/<xml_form_id>/draft/attachments/<path:name>")
+def link_draft_attachment(project_id: int, xml_form_id: str, name: str):
+    """Central's link of a draft's data file to an Entity List: {"dataset": true} or false."""
+    from server.models.datasets import link_attachment
+
+    form = form_or_404(project_id, xml_form_id, "form.update")
+    fv.check_attachment_name(name)
+    require(db(), g.actor, project_id, "entity.list")
+    body = request.get_json(force=True, silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("dataset"), bool):
+        raise problems.UnexpectedValue('Send {"dataset": true} to serve the file from the Entity List of its name, or '
+                                       '{"dataset": false} to stop.', details={"field": "dataset"})
+    slot = link_attachment(db(), form, name, body["dataset"])
+    commit()
+    return attachment_json(slot, None, body["dataset"])
 
 
 @bp.post("/forms/<xml_form_id>/draft/attachments/<path:name>")
@@ -238,7 +264,7 @@ def draft_attachment(project_id: int, xml_form_id: str, name: str):
 @bp.get("/forms/<xml_form_id>/attachments")
 def published_attachments(project_id: int, xml_form_id: str):
     _, form_def = readable_form(project_id, xml_form_id)
-    return [attachment_json(a, b) for a, b in fv.attachments_of(db(), form_def.id)]
+    return _attachments_json(project_id, form_def)
 
 
 @bp.get("/forms/<xml_form_id>/attachments/<path:name>")
@@ -253,7 +279,7 @@ def attachment_file(form_def: FormDef, name: str) -> Response:
     if blob is None:  # `households.csv` with no file uploaded over it: the Entity List (docs/entities.md)
         from server.api.datasets import entity_list_file
 
-        served = entity_list_file(db().get_one(Form, form_def.form_id).project_id, name)
+        served = entity_list_file(db().get_one(Form, form_def.form_id).project_id, name, slot.dataset_link)
         if served is not None:
             served.make_conditional(request)
             return served

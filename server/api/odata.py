@@ -5,6 +5,7 @@ pyodk's `submissions.get_table()` reads, and what Excel and Power BI open with "
     GET /v1/projects/{p}/forms/{f}.svc/$metadata                     EDMX
     GET /v1/projects/{p}/forms/{f}.svc/Submissions[.group.repeat]    data documents
     GET /v1/projects/{p}/forms/{f}.svc/Submissions('uuid:…')[/group/repeat[('id')/…]]
+    GET /v1/projects/{p}/datasets/{name}.svc[/$metadata|/Entities]  an Entity List (odata/entities.py)
 
 Readable by whoever may read the form's submissions (`submission.read`: project managers and
 viewers, site administrators), with a session token or, over https, Basic email and password. A
@@ -21,6 +22,8 @@ from server import finite_json, problems
 from server.access import readable_form, submission_scope
 from server.auth.permissions import require
 from server.context import cache, db
+from server.models.datasets import properties_of
+from server.odata import entities as odata_entities
 from server.odata import rows as odata_rows
 from server.odata.documents import edmx, service_document
 from server.odata.query import check_options, parse_query
@@ -201,5 +204,115 @@ def _stream(form, table: str, query, root: str, scope=None) -> Response:
             yield "".join(chunk)
         finally:
             close()
+
+    return Response(generate(), content_type=JSON_TYPE)
+
+
+# --- an Entity List's service (server/odata/entities.py) ---------------------------------------------
+
+entities_bp = Blueprint("odata_entities", __name__, url_prefix="/v1/projects/<int:project_id>/datasets/<name>.svc")
+entities_bp.after_request(_odata_headers)
+
+
+@entities_bp.errorhandler(problems.Problem)
+def _entities_problem(prob: problems.Problem):
+    return problems.render(prob)
+
+
+def _dataset(project_id: int, name: str):
+    from server.api.common import project_or_404
+    from server.models.datasets import dataset_by_name
+
+    project_or_404(project_id, "entity.list")
+    dataset = dataset_by_name(db(), project_id, name)
+    if dataset is None:
+        raise problems.NotFound(f"There is no Entity List '{name}' in project {project_id}.")
+    return dataset
+
+
+def _dataset_root(project_id: int, name: str) -> str:
+    raw = _raw_path()
+    base = public_base() + request.script_root
+    if raw and ".svc" in raw:
+        return base + raw[:raw.find(".svc") + 4]
+    prefix = request.environ.get("hamlet.prefix", "/v1")
+    return f"{base}{prefix}/projects/{project_id}/datasets/{quote(name, safe='')}.svc"
+
+
+@entities_bp.get("")
+def entities_service(project_id: int, name: str):
+    _preflight("json")
+    _dataset(project_id, name)
+    return _json(odata_entities.service_document(_dataset_root(project_id, name)))
+
+
+@entities_bp.get("/$metadata")
+def entities_metadata(project_id: int, name: str):
+    _preflight("xml")
+    dataset = _dataset(project_id, name)
+    props = [p.name for p in properties_of(db(), dataset.id)]
+    return Response(odata_entities.edmx(dataset.name, props), content_type="application/xml; charset=utf-8")
+
+
+@entities_bp.get("/Entities")
+def entities_rows(project_id: int, name: str):
+    _preflight("json")
+    dataset = _dataset(project_id, name)
+    query = parse_query(request.args)
+    if request.args.get("$search") is not None:
+        raise problems.NotImplementedYet("The requested feature $search is not supported by this server.",
+                                         details={"feature": "$search"})
+    root = _dataset_root(project_id, name)
+    url = _request_url(root, "Entities")
+    if request.query_string and "?" not in url:
+        url += "?" + request.query_string.decode("latin-1")
+    plan = odata_entities.make_plan(db(), dataset, query)
+    total = odata_entities.count(db(), plan) if query.count else None
+    found = list(odata_entities.rows(db(), plan)) if query.top is not None else None
+    if found is not None:  # one page: small, and its next link needs the last row
+        link = odata_entities.next_link(db(), plan, found[-1][1] if found else None, url)
+        body: dict = {"value": [r for r, _ in found], "@odata.context": f"{root}/$metadata#Entities"}
+        if link:
+            body["@odata.nextLink"] = link
+        if total is not None:
+            body["@odata.count"] = total
+        return _json(body)
+    return _stream_entities(dataset.id, query, root, total)
+
+
+def _stream_entities(dataset_id: int, query, root: str, total: int | None) -> Response:
+    """The whole list (no `$top`), written as it is read from its own connection, as `_stream` does."""
+    from server.models.datasets import Dataset
+
+    engine = current_app.extensions["hamlet.engine"]
+    conn = engine.connect()
+    if engine.dialect.name == "postgresql":
+        conn = conn.execution_options(isolation_level="REPEATABLE READ")
+    session = Session(bind=conn)
+    dataset = session.get(Dataset, dataset_id)
+    if dataset is None:  # deleted between the two reads; Entity Lists are not deleted today
+        session.close()
+        conn.close()
+        raise problems.NotFound("The Entity List is gone.")
+    plan = odata_entities.make_plan(session, dataset, query)
+    tail = '],"@odata.context":' + _dumps(f"{root}/$metadata#Entities")
+    if total is not None:
+        tail += f',"@odata.count":{total}'
+    tail += "}"
+
+    def generate():
+        try:
+            chunk, first = ['{"value":['], True
+            for obj, _ in odata_entities.rows(session, plan):
+                chunk.append(("" if first else ",") + _dumps(obj))
+                first = False
+                if len(chunk) >= 500:
+                    yield "".join(chunk)
+                    chunk = []
+            chunk.append(tail)
+            yield "".join(chunk)
+        finally:
+            session.close()
+            conn.close()
 
     return Response(generate(), content_type=JSON_TYPE)

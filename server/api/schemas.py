@@ -123,13 +123,14 @@ def form_json(form, form_def, extra: dict | None = None) -> dict:
     return body
 
 
-def attachment_json(attachment, blob) -> dict:
+def attachment_json(attachment, blob, dataset_exists: bool = False) -> dict:
+    """Central's form attachment: `datasetExists` when it is served from an Entity List."""
     return {
         "name": attachment.name,
         "type": attachment.type,
         "hash": blob.md5 if blob else None,
-        "exists": blob is not None,
+        "exists": blob is not None or dataset_exists,
         "blobExists": blob is not None,
-        "datasetExists": False,
+        "datasetExists": dataset_exists,
         "updatedAt": isoformat(attachment.updated_at),
     }

@@ -29,7 +29,8 @@ _READ = {"project.read", "form.list", "form.read", "open_form.list", "open_form.
 _MANAGE = _READ | {"project.update", "form.create", "form.update", "form.delete", "submission.create",
                    "submission.update", "submission.delete", "field_key.create", "field_key.list",
                    "field_key.delete", "assignment.list", "assignment.create", "assignment.delete",
-                   "dataset.create", "dataset.update", "entity.create", "entity.update", "entity.delete"}
+                   "dataset.create", "dataset.update", "entity.create", "entity.update", "entity.delete",
+                   "entity.restore"}
 
 ROLES: dict[str, Role] = {r.system: r for r in [
     Role(1, "admin", "Administrator", frozenset({"*"})),

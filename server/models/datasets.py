@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from server import problems
 from server.db import Base, UTCDateTime, utcnow
-from server.models.forms import Form, FormDef
+from server.models.forms import Form, FormAttachment, FormDef
 from server.xforms.entities import read_declaration, valid_dataset_name, valid_property_name
 
 
@@ -154,22 +154,46 @@ def publish_form_entities(db: Session, form: Form, form_def: FormDef) -> Dataset
     return dataset
 
 
-def list_hash(db: Session, dataset: Dataset) -> str:
+def list_hash(db: Session, dataset: Dataset, owner_id: int | None = None) -> str:
     """An opaque hash of what Collect downloads (entities, their versions, deletions, properties):
-    it changes exactly when the list's CSV changes, without reading the list (odk-protocol §2)."""
+    it changes exactly when the list's CSV changes, without reading the list (odk-protocol §2).
+    `owner_id`: only the entities this actor created (an ownerOnly list, as its app user sees it)."""
     from server.models.entities import Entity, EntityVersion
 
+    mine = Entity.creator_id == owner_id if owner_id is not None else Entity.id.is_not(None)
     stats = db.execute(select(func.count(Entity.id), func.count(Entity.deleted_at), func.max(Entity.deleted_at))
-                       .where(Entity.dataset_id == dataset.id)).one()
+                       .where(Entity.dataset_id == dataset.id, mine)).one()
     latest = db.scalar(select(func.max(EntityVersion.id)).join(Entity, Entity.id == EntityVersion.entity_id)
-                       .where(Entity.dataset_id == dataset.id))
+                       .where(Entity.dataset_id == dataset.id, mine))
     names = ",".join(p.name for p in properties_of(db, dataset.id))
-    text = f"{dataset.id}|{stats[0]}|{stats[1]}|{stats[2]}|{latest}|{names}"
+    text = f"{dataset.id}|{owner_id}|{stats[0]}|{stats[1]}|{stats[2]}|{latest}|{names}"
     return hashlib.md5(text.encode("utf-8")).hexdigest()
 
 
-def list_for_attachment(db: Session, project_id: int, name: str) -> Dataset | None:
-    """The Entity List a form attachment `households.csv` is served from, if the project has one."""
-    if not name.endswith(".csv"):
+def list_for_attachment(db: Session, project_id: int, name: str, link: bool | None = None) -> Dataset | None:
+    """The Entity List a form attachment `households.csv` (with no file uploaded over it) is served
+    from: the project's list of that name, unless the attachment was unlinked (`link` False)."""
+    if not name.endswith(".csv") or link is False:
         return None
     return dataset_by_name(db, project_id, name[:-4])
+
+
+def link_attachment(db: Session, form: Form, name: str, link: bool) -> FormAttachment:
+    """PATCH …/draft/attachments/{name} {"dataset": true|false}, as Central: the draft's attachment is
+    served from the Entity List of its name (any uploaded file is dropped), or from nothing until a
+    file is uploaded. 404 when the draft, the attachment or the list is missing; 400.26 when a
+    list is linked to an image or other media."""
+    if form.draft_def_id is None:
+        raise problems.NotFound("This form has no draft; create one (POST …/draft) before linking its attachments.")
+    dataset_name = name[:-4] if name.endswith(".csv") else name
+    if dataset_by_name(db, form.project_id, dataset_name) is None:
+        raise problems.NotFound(f"There is no Entity List '{dataset_name}' in this project to link '{name}' to.")
+    slot = db.scalars(select(FormAttachment).where(FormAttachment.form_def_id == form.draft_def_id,
+                                                   FormAttachment.name == name)).first()
+    if slot is None:
+        raise problems.NotFound(f"The draft declares no media file named '{name}'.")
+    if link and slot.type != "file":
+        raise problems.DatasetLinkNotAllowed()
+    slot.blob_id, slot.content_type, slot.dataset_link, slot.updated_at = None, None, link, utcnow()
+    db.flush()
+    return slot

@@ -87,6 +87,7 @@ class EntityError(Base):
     code: Mapped[str] = mapped_column(String(8))
     message: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    entity_uuid: Mapped[str | None] = mapped_column(String(36), index=True)  # the entity it was about, if named
 
 
 @dataclass(frozen=True)
@@ -305,19 +306,24 @@ def apply_submission(db: Session, project_id: int, form_def_id: int, root, submi
         with db.begin_nested():
             _apply(db, project_id, declaration, submitted, source, event)
     except problems.Problem as exc:
-        _record_error(db, submission_id, submission_def_id, source, exc.code, exc.message)
+        _record_error(db, submission_id, submission_def_id, source, exc.code, exc.message, submitted.id)
     except EntityDataInvalid as exc:
         code = "400.2" if "has no" in str(exc) else "400.11"
-        _record_error(db, submission_id, submission_def_id, source, code, str(exc))
+        _record_error(db, submission_id, submission_def_id, source, code, str(exc), submitted.id)
     except IntegrityError:  # a concurrent submission made the same entity a moment ago
         _record_error(db, submission_id, submission_def_id, source, "409.3",
-                      f"An entity with UUID {submitted.id} was created at the same moment by another submission.")
+                      f"An entity with UUID {submitted.id} was created at the same moment by another submission.",
+                      submitted.id)
 
 
 def _record_error(db: Session, submission_id: int, submission_def_id: int, source: Source, code: str,
-                  message: str) -> None:
+                  message: str, entity_id: str | None = None) -> None:
+    try:
+        entity_uuid = normalise_uuid(entity_id) if entity_id else None
+    except EntityDataInvalid:
+        entity_uuid = None
     db.add(EntityError(submission_id=submission_id, submission_def_id=submission_def_id, actor_id=source.actor_id,
-                       code=code, message=message, created_at=utcnow()))
+                       code=code, message=message, created_at=utcnow(), entity_uuid=entity_uuid))
     db.flush()
 
 
@@ -530,3 +536,11 @@ def property_writers(db: Session, dataset: Dataset) -> list[tuple[str, int]]:
         .join(Form, Form.id == DatasetForm.form_id)
         .where(DatasetForm.dataset_id == dataset.id, Form.deleted_at.is_(None), Form.current_def_id.is_not(None))
         .order_by(Form.id)) if def_id is not None]
+
+
+def creators_of(db: Session, dataset: Dataset) -> list:
+    """The actors who created the list's live entities, by name (Central's …/entities/creators)."""
+    from server.models.accounts import Actor
+
+    made = select(Entity.creator_id).where(Entity.dataset_id == dataset.id, Entity.deleted_at.is_(None)).distinct()
+    return list(db.scalars(select(Actor).where(Actor.id.in_(made)).order_by(Actor.display_name, Actor.id)))

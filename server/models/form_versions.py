@@ -122,6 +122,8 @@ def _declare_attachments(db: Session, store: BlobStore, form_def: FormDef, info:
             attachment.blob_id = previous[name].blob_id
             attachment.content_type = previous[name].content_type
             attachment.updated_at = previous[name].updated_at
+        elif name in previous:  # an explicit link to an Entity List (or its removal) carries on too
+            attachment.dataset_link = previous[name].dataset_link
         db.add(attachment)
     db.flush()
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, select, text
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, Text, UniqueConstraint, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from server.db import Base, UTCDateTime, utcnow
@@ -75,6 +75,9 @@ class FormAttachment(Base):
     blob_id: Mapped[int | None] = mapped_column(ForeignKey("blobs.id"))
     content_type: Mapped[str | None] = mapped_column(String(128))
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Served from the Entity List of the same name: None decides by name (docs/entities.md), True
+    # and False are PATCH …/draft/attachments/{name} {"dataset": …}.
+    dataset_link: Mapped[bool | None] = mapped_column(Boolean)
 
 
 def live_form(db: Session, project_id: int, xml_form_id: str) -> Form | None:

@@ -333,10 +333,12 @@ class _Operand:
 
 
 class _Compiler:
-    def __init__(self, text: str, root_only: bool):
+    def __init__(self, text: str, root_only: bool, fields: dict | None = None, prefix: str = ROOT_PREFIX):
         self.text = text
         self.root_only = root_only
         self.now = utcnow()
+        self.fields = _FIELDS if fields is None else fields
+        self.prefix = prefix
 
     def raw(self, node: Node) -> str:
         return self.text[node.start:node.end]
@@ -364,11 +366,11 @@ class _Compiler:
             return _Operand("null" if node.literal == "null" else "literal", node=node)
         if node.kind == "member":
             name = node.value
-            if name.startswith(ROOT_PREFIX):
-                name = name[len(ROOT_PREFIX):]
+            if name.startswith(self.prefix):
+                name = name[len(self.prefix):]
             elif self.root_only:
                 name = None
-            found = _FIELDS.get(name) if name else None
+            found = self.fields.get(name) if name else None
             if found is None:
                 raise problems.ODataFieldUnsupported(
                     "The given OData filter expression references fields not supported by this server: "
@@ -520,6 +522,25 @@ def submission_filter(text: str | None, *, root_only: bool = False) -> ColumnEle
     return _Compiler(text, root_only).condition(parse(text))
 
 
+def compile_filter(text: str | None, fields: dict, prefix: str) -> ColumnElement:
+    """A `$filter` expression as a boolean clause over other columns: `fields` maps each OData name
+    to (column, kind), as `_FIELDS` does for submissions; `prefix` is the `$root/…/` spelling."""
+    if text is None:
+        return true()
+    return _Compiler(text, False, fields, prefix).condition(parse(text))
+
+
+def references(text: str | None, names: tuple[str, ...]) -> bool:
+    """Whether the filter names one of these fields (Central's rule for deletedAt)."""
+    if text is None:
+        return False
+
+    def walk(node: Node) -> bool:
+        return (node.kind == "member" and node.value in names) or any(walk(a) for a in node.args)
+
+    return walk(parse(text))
+
+
 def references_deleted_at(text: str | None) -> bool:
     if text is None:
         return False
@@ -536,16 +557,18 @@ def exclude_deleted(text: str | None) -> ColumnElement:
     return true() if references_deleted_at(text) else SUBMISSIONS.c.deleted_at.is_(None)
 
 
-def order_spec(text: str) -> list[tuple]:
+def order_spec(text: str, fields: dict | None = None, prefix: str = ROOT_PREFIX, tiebreak=None) -> list[tuple]:
     """`$orderby` as (column, descending) pairs: fields as in `$filter`, `asc` (the default) or `desc`
-    (501.5 for anything else), then `submissions.id` in the first direction so the order is total."""
+    (501.5 for anything else), then `submissions.id` (or `tiebreak`) in the first direction so the
+    order is total."""
+    fields = _FIELDS if fields is None else fields
     spec, first_desc = [], None
     for item in text.split(","):
         words = item.split()
         name = words[0] if words else ""
         direction = words[1] if len(words) > 1 else "asc"
-        key = name[len(ROOT_PREFIX):] if name.startswith(ROOT_PREFIX) else name
-        if key not in _FIELDS:
+        key = name[len(prefix):] if name.startswith(prefix) else name
+        if key not in fields:
             raise problems.ODataFieldUnsupported(
                 f"The given OData filter expression references fields not supported by this server: {name}",
                 details={"text": name})
@@ -554,10 +577,10 @@ def order_spec(text: str) -> list[tuple]:
                 f"The given OData filter expression references fields not supported by this server: {direction}",
                 details={"text": direction})
         desc = direction.lower() == "desc"
-        spec.append((_FIELDS[key][0], desc))
+        spec.append((fields[key][0], desc))
         if first_desc is None:
             first_desc = desc
-    spec.append((SUBMISSIONS.c.id, bool(first_desc)))
+    spec.append((SUBMISSIONS.c.id if tiebreak is None else tiebreak, bool(first_desc)))
     return spec
 
 

@@ -9,7 +9,7 @@ from flask import Blueprint, Response, current_app, g, request
 from sqlalchemy import exists, select
 
 from server import problems
-from server.access import project_or_404, readable_form
+from server.access import list_owner, project_or_404, readable_form
 from server.auth.permissions import can, verbs_for
 from server.context import db
 from server.models.accounts import FormAssignment
@@ -133,14 +133,15 @@ def _manifest_files(form_def_id: int, project_id: int) -> list[ManifestFile]:
     """Uploaded files, and `{list}.csv` served from an Entity List when no file was uploaded over it."""
     from server.models.datasets import list_for_attachment, list_hash
 
-    rows = db().execute(select(FormAttachment.name, Blob.md5).outerjoin(Blob, Blob.id == FormAttachment.blob_id)
+    rows = db().execute(select(FormAttachment.name, Blob.md5, FormAttachment.dataset_link)
+                        .outerjoin(Blob, Blob.id == FormAttachment.blob_id)
                         .where(FormAttachment.form_def_id == form_def_id).order_by(FormAttachment.id))
     files = []
-    for name, md5 in rows:
+    for name, md5, link in rows:
         if md5 is not None:
             files.append(ManifestFile(name, md5))
-        elif (dataset := list_for_attachment(db(), project_id, name)) is not None:
-            files.append(ManifestFile(name, list_hash(db(), dataset),
+        elif (dataset := list_for_attachment(db(), project_id, name, link)) is not None:
+            files.append(ManifestFile(name, list_hash(db(), dataset, list_owner(project_id, dataset.owner_only)),
                                       f"{project_base(project_id)}/datasets/{_quote(dataset.name)}/integrity"))
     return files
 
