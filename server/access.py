@@ -6,8 +6,8 @@ from flask import g
 
 from server import problems
 from server.auth.permissions import can, require, verbs_for
-from server.auth.scope import AreaScope, FormScope, area_scope, form_scope
-from server.context import db
+from server.auth.scope import AreaScope, FormScope, area_scope, entity_scope, form_scope
+from server.context import cache, db
 from server.models.forms import Form, FormDef, live_form
 from server.models.projects import Project, live_project
 
@@ -60,6 +60,12 @@ def submission_scope(form: Form) -> FormScope | None:
     """The caller's scope over the form's submissions (None: all of them); 403 when the caller is
     limited to some areas and the form has no area field to tell where a household is."""
     return form_scope(db(), g.actor, form)
+
+
+def entities_scope(dataset, strict: bool = True):
+    """The caller's scope over an Entity List's entities (an EntityScope: all of them, or its areas');
+    403 when the caller is limited and the list has no area property (unless not `strict`)."""
+    return entity_scope(db(), g.actor, dataset, cache(), strict)
 
 
 def list_owner(project_id: int, owner_only: bool) -> int | None:

@@ -8,13 +8,14 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Response, g, request
+from flask import Blueprint, Response, g, request, stream_with_context
 from sqlalchemy import or_, select
 
 from server import problems
-from server.access import list_owner
+from server.access import entities_scope, list_owner
 from server.api.common import commit, is_true, project_or_404, success
 from server.auth.permissions import can, require, verbs_for
+from server.auth.scope import AreaLimited
 from server.context import db
 from server.db import isoformat
 from server.models import datasets as ds
@@ -36,8 +37,16 @@ def _dataset(project_id: int, name: str, *verbs: str) -> ds.Dataset:
     return dataset
 
 
-def _entity(dataset: ds.Dataset, uuid: str, lock: bool = False) -> en.Entity:
-    entity = en.entity_in(db(), dataset, uuid, lock=lock)
+def _scoped(project_id: int, name: str, *verbs: str) -> tuple[ds.Dataset, en.EntityScope]:
+    """The list, and the caller's scope over its entities (server/auth/scope.py entity_scope): every
+    entity route reads and writes through it, so a caller limited to areas reaches only its households
+    and finds any other missing (404); 403 when the list has no area property to tell."""
+    dataset = _dataset(project_id, name, *verbs)
+    return dataset, entities_scope(dataset)
+
+
+def _entity(dataset: ds.Dataset, uuid: str, scope: en.EntityScope, lock: bool = False) -> en.Entity:
+    entity = en.entity_in(db(), dataset, uuid, lock=lock, scope=scope)
     if entity is None:
         raise problems.NotFound(f"There is no entity {uuid} in the Entity List '{dataset.name}'.")
     return entity
@@ -48,6 +57,19 @@ def _json_object() -> dict:
     if not isinstance(body, dict):
         raise problems.Unparseable("Send a JSON object as the body.")
     return body
+
+
+def _check_within(scope: en.EntityScope, data: dict | None, doing: str) -> None:
+    """403 when a caller limited to areas would put an entity outside them (or leave it without an area)."""
+    if scope.allows(data):
+        return
+    value = (data or {}).get(scope.area_property or "")
+    why = (f"its {scope.area_property} is '{value}', outside them" if isinstance(value, str) and value
+           else f"it has no {scope.area_property}, so nothing says it lies in them")
+    raise AreaLimited(f"You may {doing} only entities of your areas ({', '.join(sorted(scope.codes or ()))} and "
+                      f"below), and {why}. Set {scope.area_property} to one of your areas, or ask a project manager "
+                      "of the whole project.", sorted(scope.codes or ()),
+                      {"areaProperty": scope.area_property, "value": value if isinstance(value, str) else None})
 
 
 def _source() -> en.Source:
@@ -153,17 +175,18 @@ def add_property(project_id: int, name: str):
 
 @bp.get("/datasets/<name>/entities")
 def list_entities(project_id: int, name: str):
-    dataset = _dataset(project_id, name, "entity.list")
+    dataset, scope = _scoped(project_id, name, "entity.list")
     if is_true(request.args.get("deleted")):  # the deleted ones, which may be restored
-        return [entity_json(e, v, with_data=False) for e, v in history.deleted_entities(db(), dataset)]
-    return [entity_json(e, v, with_data=False) for e, v in en.live_entities(db(), dataset)]
+        return [entity_json(e, v, with_data=False) for e, v in history.deleted_entities(db(), dataset, scope)]
+    return [entity_json(e, v, with_data=False) for e, v in en.live_entities(db(), dataset, scope)]
 
 
 @bp.post("/datasets/<name>/entities")
 def create_entities(project_id: int, name: str):
-    dataset = _dataset(project_id, name, "entity.create")
+    dataset, scope = _scoped(project_id, name, "entity.create")
     body = _json_object()
     if "entities" not in body:
+        _check_within(scope, body.get("data") if isinstance(body.get("data"), dict) else None, "create")
         entity = en.create_from_api(db(), dataset, body, _source())
         current = en.current_version(db(), entity)
         commit()
@@ -178,6 +201,8 @@ def create_entities(project_id: int, name: str):
     for item in items:
         if not isinstance(item, dict):
             raise problems.UnexpectedValue("Each entity must be a JSON object.", details={"field": "entities"})
+        _check_within(scope, item.get("data") if isinstance(item.get("data"), dict) else None, "create")
+    for item in items:
         en.create_from_api(db(), dataset, item, _source())
     commit()
     return success()
@@ -185,19 +210,22 @@ def create_entities(project_id: int, name: str):
 
 @bp.get("/datasets/<name>/entities/<uuid>")
 def get_entity(project_id: int, name: str, uuid: str):
-    dataset = _dataset(project_id, name, "entity.read")
-    entity = _entity(dataset, uuid)
+    dataset, scope = _scoped(project_id, name, "entity.read")
+    entity = _entity(dataset, uuid, scope)
     return entity_json(entity, en.current_version(db(), entity))
 
 
 @bp.patch("/datasets/<name>/entities/<uuid>")
 def update_entity(project_id: int, name: str, uuid: str):
-    dataset = _dataset(project_id, name, "entity.update")
-    entity = _entity(dataset, uuid, lock=True)
+    dataset, scope = _scoped(project_id, name, "entity.update")
+    entity = _entity(dataset, uuid, scope, lock=True)
     resolve = is_true(request.args.get("resolve"))
     body = request.get_json(force=True, silent=True) if request.get_data() else {}
     if not isinstance(body, dict):
         raise problems.Unparseable("Send a JSON object as the body.")
+    data = body.get("data")
+    if scope.limited and isinstance(data, dict) and scope.area_property in data:  # moving it: only within
+        _check_within(scope, data, "move")
     en.update_from_api(db(), dataset, entity, body, request.args.get("baseVersion"),
                        is_true(request.args.get("force")), resolve, _source())
     if resolve:  # kept so …/versions can tell which conflicts were resolved (entity_history.py)
@@ -209,26 +237,27 @@ def update_entity(project_id: int, name: str, uuid: str):
 
 @bp.delete("/datasets/<name>/entities/<uuid>")
 def delete_entity(project_id: int, name: str, uuid: str):
-    dataset = _dataset(project_id, name, "entity.delete")
-    history.delete(db(), _entity(dataset, uuid), g.actor.id if g.actor else None)
+    dataset, scope = _scoped(project_id, name, "entity.delete")
+    history.delete(db(), _entity(dataset, uuid, scope), g.actor.id if g.actor else None)
     commit()
     return success()
 
 
 @bp.get("/datasets/<name>/entities.csv")
 def entities_csv(project_id: int, name: str):
-    dataset = _dataset(project_id, name, "entity.list")
+    dataset, scope = _scoped(project_id, name, "entity.list")
     props = [p.name for p in ds.properties_of(db(), dataset.id)]
     names = dict(db().execute(select(Actor.id, Actor.display_name)).all())
 
     def rows() -> Iterator[list]:
         yield ["__id", "label", *props, "__createdAt", "__creatorId", "__creatorName", "__updates", "__updatedAt",
                "__version"]
-        for e, v in en.live_entities(db(), dataset):
+        for e, v in en.live_entities(db(), dataset, scope):
             yield [e.uuid, v.label, *(v.data.get(p, "") for p in props), isoformat(e.created_at), e.creator_id or "",
                    names.get(e.creator_id, ""), e.version - 1, isoformat(e.updated_at) or "", v.version]
 
-    resp = Response(_csv(rows()), content_type="text/csv; charset=utf-8")
+    # Streamed inside the request's context, whose session the rows are read from (closed after).
+    resp = Response(stream_with_context(_csv(rows())), content_type="text/csv; charset=utf-8")
     resp.headers["Content-Disposition"] = f'attachment; filename="{dataset.name}.csv"'
     return resp
 
@@ -250,22 +279,25 @@ def _csv(rows: Iterator[list]) -> Iterator[bytes]:
 
 def entity_list_file(project_id: int, name: str, link: bool | None = None) -> Response | None:
     """`households.csv` of a form, served from the Entity List `households` (odk-protocol §2, §11):
-    `name,label,__version` then the properties, newest first; ETag is the manifest's hash."""
+    `name,label,__version` then the properties, newest first; ETag is the manifest's hash. A caller
+    limited to areas (a supervisor, a data collector or an app user given villages) gets only its
+    areas' households, and an ownerOnly list only the caller's own, each with a hash of its own."""
     dataset = ds.list_for_attachment(db(), project_id, name, link)
     if dataset is None:
         return None
     props = [p.name for p in ds.properties_of(db(), dataset.id)]
     owner = list_owner(project_id, dataset.owner_only)
+    scope = entities_scope(dataset)
 
     def rows() -> Iterator[list]:
         yield ["name", "label", "__version", *props]
-        for e, v in en.live_entities(db(), dataset):
+        for e, v in en.live_entities(db(), dataset, scope):
             if owner is None or e.creator_id == owner:
                 yield [e.uuid, v.label, v.version, *(v.data.get(p, "") for p in props)]
 
-    resp = Response(_csv(rows()), content_type="text/csv; charset=utf-8")
+    resp = Response(stream_with_context(_csv(rows())), content_type="text/csv; charset=utf-8")
     resp.headers["Content-Disposition"] = f'attachment; filename="{name}"'
-    resp.set_etag(ds.list_hash(db(), dataset, owner))
+    resp.set_etag(ds.list_hash(db(), dataset, owner, scope))
     return resp
 
 
@@ -284,12 +316,14 @@ def integrity(project_id: int, name: str):
             raise problems.AuthenticationFailed("Sign in, or use an app user's server URL with its key.")
         raise problems.InsufficientRights()
     wanted = [i.strip() for i in request.args.get("id", "").split(",") if i.strip()]
+    scope = entities_scope(dataset, strict=False)
     rows = db().execute(select(en.Entity.uuid, en.Entity.deleted_at).where(en.Entity.dataset_id == dataset.id,
-                                                                            en.Entity.uuid.in_(wanted)))
+                                                                            en.Entity.uuid.in_(wanted), scope.clause()))
     known = {u: d is not None for u, d in rows}
     parts = ['<?xml version="1.0" encoding="UTF-8"?>\n<data>\n<entities>']
     for uuid in wanted:
-        # An ID the list never had (or one purged) counts as deleted, so Collect drops it.
+        # An ID the list never had (or one purged), or one outside the caller's areas, counts as deleted,
+        # so Collect drops it.
         parts.append(f"<entity id={quoteattr(uuid)}><deleted>{'true' if known.get(uuid, True) else 'false'}"
                      "</deleted></entity>")
     parts.append("</entities>\n</data>\n")
@@ -315,14 +349,15 @@ def _reads_a_linked_form(project_id: int, name: str) -> bool:
 def submission_entity_audits(project_id: int, xml_form_id: str, instance_id: str):
     """What the submission did to entities, as Central's audits: entity.create, entity.update.version
     and entity.error (with the problem's message), oldest first."""
-    from server.access import form_or_404
-    from server.models.submissions import Submission
+    from server.access import form_or_404, submission_scope
+    from server.models.submission_queries import by_instance
 
     form = form_or_404(project_id, xml_form_id, "submission.read")
-    sub = db().scalars(select(Submission).where(Submission.form_id == form.id,
-                                                Submission.instance_id == instance_id)).first()
-    if sub is None or sub.deleted_at is not None:
-        raise problems.NotFound(f"There is no submission {instance_id}.")
+    # The scoped lookup of every submission sub-route: a household outside the caller's areas is 404.
+    found = by_instance(db(), form.id, instance_id, scope=submission_scope(form))
+    if found is None:
+        raise problems.NotFound(f"There is no submission {instance_id} of form '{xml_form_id}'.")
+    sub = found[0]
     events: list[tuple[datetime, dict[str, Any]]] = []
     for v, e in en.versions_from_submission(db(), sub.id):
         dataset = db().get(ds.Dataset, e.dataset_id)

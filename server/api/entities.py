@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from server import problems
 from server.api.common import commit, is_true, success
-from server.api.datasets import _dataset, _entity, _json_object, version_json
+from server.api.datasets import _entity, _json_object, _scoped, version_json
 from server.api.schemas import actor_json
 from server.context import db
 from server.exports.entity_geojson import feature_collection
@@ -40,15 +40,15 @@ def _uuids() -> list[str]:
 
 @bp.get("/entities/creators")
 def creators(project_id: int, name: str):
-    dataset = _dataset(project_id, name, "entity.list")
-    return [actor_json(a) for a in en.creators_of(db(), dataset)]
+    dataset, scope = _scoped(project_id, name, "entity.list")
+    return [actor_json(a) for a in en.creators_of(db(), dataset, scope)]
 
 
 @bp.post("/entities/<uuid>/restore")
 def restore(project_id: int, name: str, uuid: str):
-    dataset = _dataset(project_id, name, "entity.restore")
+    dataset, scope = _scoped(project_id, name, "entity.restore")
     try:
-        entity = history.deleted_entity(db(), dataset, uuid)
+        entity = history.deleted_entity(db(), dataset, uuid, scope)
     except EntityDataInvalid:
         raise problems.Problem("Invalid input data type: expected (uuid) to be (valid version 4 UUID)",
                                code="400.11", details={"field": "uuid", "expected": "valid version 4 UUID"}) from None
@@ -62,38 +62,38 @@ def restore(project_id: int, name: str, uuid: str):
 @bp.post("/entities/bulk-delete")
 def bulk_delete(project_id: int, name: str):
     """Central answers {count}: how many of the named, live entities of this list were deleted."""
-    dataset = _dataset(project_id, name, "entity.delete")
-    changed = history.set_deleted(db(), dataset, _uuids(), True, _actor_id())
+    dataset, scope = _scoped(project_id, name, "entity.delete")
+    changed = history.set_deleted(db(), dataset, _uuids(), True, _actor_id(), scope)
     commit()
     return {"success": True, "count": len(changed)}
 
 
 @bp.post("/entities/bulk-restore")
 def bulk_restore(project_id: int, name: str):
-    dataset = _dataset(project_id, name, "entity.restore")
-    changed = history.set_deleted(db(), dataset, _uuids(), False, _actor_id())
+    dataset, scope = _scoped(project_id, name, "entity.restore")
+    changed = history.set_deleted(db(), dataset, _uuids(), False, _actor_id(), scope)
     commit()
     return {"success": True, "count": len(changed)}
 
 
 @bp.get("/entities/<uuid>/diffs")
 def diffs(project_id: int, name: str, uuid: str):
-    dataset = _dataset(project_id, name, "entity.read")
-    return history.diffs(en.versions_of(db(), _entity(dataset, uuid)))
+    dataset, scope = _scoped(project_id, name, "entity.read")
+    return history.diffs(en.versions_of(db(), _entity(dataset, uuid, scope)))
 
 
 @bp.get("/entities/<uuid>/audits")
 def audits(project_id: int, name: str, uuid: str):
-    dataset = _dataset(project_id, name, "entity.read")
-    return history.audit_log(db(), dataset, _entity(dataset, uuid), _names())
+    dataset, scope = _scoped(project_id, name, "entity.read")
+    return history.audit_log(db(), dataset, _entity(dataset, uuid, scope), _names())
 
 
 @bp.get("/entities/<uuid>/versions")
 def versions(project_id: int, name: str, uuid: str):
     """Every version, oldest first, with Central's conflict details; `?relevantToConflict=true` keeps
     the versions someone resolving the current conflict needs."""
-    dataset = _dataset(project_id, name, "entity.read")
-    entity = _entity(dataset, uuid)
+    dataset, scope = _scoped(project_id, name, "entity.read")
+    entity = _entity(dataset, uuid, scope)
     found = en.versions_of(db(), entity)
     details = history.conflict_details(found, history.last_resolution(db(), entity))
     extended = is_true(request.headers.get("X-Extended-Metadata"))
@@ -114,8 +114,8 @@ def versions(project_id: int, name: str, uuid: str):
 @bp.get("/entities/<uuid>/geojson")
 def entity_geojson(project_id: int, name: str, uuid: str):
     """One entity's `geometry` as a FeatureCollection of one Feature (none when it has no geometry)."""
-    dataset = _dataset(project_id, name, "entity.read")
-    entity = _entity(dataset, uuid)
+    dataset, scope = _scoped(project_id, name, "entity.read")
+    entity = _entity(dataset, uuid, scope)
     text = en.current_version(db(), entity).data.get("geometry")
     return Response(feature_collection([(entity.uuid, text)]), content_type="application/json; charset=utf-8")
 
@@ -123,11 +123,12 @@ def entity_geojson(project_id: int, name: str, uuid: str):
 @bp.get("/entities.geojson")
 def entities_geojson(project_id: int, name: str):
     """The `geometry` property of the list's entities as GeoJSON; `$filter` as in OData, `limit`."""
-    dataset = _dataset(project_id, name, "entity.list")
+    dataset, scope = _scoped(project_id, name, "entity.list")
     limit = non_negative_int("limit", request.args.get("limit"))
     stmt = (select(Entity.uuid, EntityVersion.data)
             .join(EntityVersion, (EntityVersion.entity_id == Entity.id) & (EntityVersion.version == Entity.version))
-            .where(Entity.dataset_id == dataset.id, entity_filter(request.args.get("$filter")))
+            .where(Entity.dataset_id == dataset.id, entity_filter(request.args.get("$filter")),
+                   scope.clause(joined=True))
             .order_by(Entity.id.desc()))
     # As in Central, `limit` counts the entities whose geometry has a digit in it. Only each one's
     # UUID and geometry string are held while the body is written.

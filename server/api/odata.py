@@ -19,7 +19,7 @@ from flask import Blueprint, Response, current_app, g, request
 from sqlalchemy.orm import Session
 
 from server import finite_json, problems
-from server.access import readable_form, submission_scope
+from server.access import entities_scope, readable_form, submission_scope
 from server.auth.permissions import require
 from server.context import cache, db
 from server.models.datasets import properties_of
@@ -220,6 +220,8 @@ def _entities_problem(prob: problems.Problem):
 
 
 def _dataset(project_id: int, name: str):
+    """The list, once the caller may read its entities: 403 for a caller limited to areas when the list
+    has no area property (server/auth/scope.py entity_scope), as on every entity route."""
     from server.api.common import project_or_404
     from server.models.datasets import dataset_by_name
 
@@ -227,6 +229,7 @@ def _dataset(project_id: int, name: str):
     dataset = dataset_by_name(db(), project_id, name)
     if dataset is None:
         raise problems.NotFound(f"There is no Entity List '{name}' in project {project_id}.")
+    entities_scope(dataset)
     return dataset
 
 
@@ -266,7 +269,8 @@ def entities_rows(project_id: int, name: str):
     url = _request_url(root, "Entities")
     if request.query_string and "?" not in url:
         url += "?" + request.query_string.decode("latin-1")
-    plan = odata_entities.make_plan(db(), dataset, query)
+    scope = entities_scope(dataset)
+    plan = odata_entities.make_plan(db(), dataset, query, scope)
     total = odata_entities.count(db(), plan) if query.count else None
     found = list(odata_entities.rows(db(), plan)) if query.top is not None else None
     if found is not None:  # one page: small, and its next link needs the last row
@@ -277,10 +281,10 @@ def entities_rows(project_id: int, name: str):
         if total is not None:
             body["@odata.count"] = total
         return _json(body)
-    return _stream_entities(dataset.id, query, root, total)
+    return _stream_entities(dataset.id, query, root, total, scope)
 
 
-def _stream_entities(dataset_id: int, query, root: str, total: int | None) -> Response:
+def _stream_entities(dataset_id: int, query, root: str, total: int | None, scope) -> Response:
     """The whole list (no `$top`), written as it is read from its own connection, as `_stream` does."""
     from server.models.datasets import Dataset
 
@@ -294,7 +298,7 @@ def _stream_entities(dataset_id: int, query, root: str, total: int | None) -> Re
         session.close()
         conn.close()
         raise problems.NotFound("The Entity List is gone.")
-    plan = odata_entities.make_plan(session, dataset, query)
+    plan = odata_entities.make_plan(session, dataset, query, scope)
     tail = '],"@odata.context":' + _dumps(f"{root}/$metadata#Entities")
     if total is not None:
         tail += f',"@odata.count":{total}'

@@ -43,10 +43,13 @@ ROLES: dict[str, Role] = {r.system: r for r in [
 ROLES_BY_ID = {r.id: r for r in ROLES.values()}
 
 # What the whole project shares: its settings, forms (drafts, versions, media, state, indicators
-# workbook), area registry and app users (whose keys submit and edit anywhere in the project). Only a
-# caller holding its role for the whole project may change them or read the app users' keys.
+# workbook), area registry, app users (whose keys submit and edit anywhere in the project) and Entity
+# Lists themselves (their settings, properties, new lists: every commune's households live in one
+# list). Only a caller holding its role for the whole project may change them or read the app users'
+# keys; the entities in a list are checked per household (scope.entity_scope).
 PROJECT_WIDE = frozenset({"project.update", "project.delete", "form.create", "form.update", "form.delete",
-                          "field_key.create", "field_key.list", "field_key.delete"})
+                          "field_key.create", "field_key.list", "field_key.delete", "dataset.create",
+                          "dataset.update"})
 
 
 def role_by_ref(ref: str) -> Role | None:
@@ -113,8 +116,8 @@ def area_limited(db: Session, actor: Actor, project_id: int) -> AreaLimited:
     areas = assigned_areas(db, actor.id, project_id)
     return AreaLimited(
         f"You hold your role in this project only for {', '.join(areas)}, so you may not change what the whole "
-        "project shares: its settings, forms, area registry, indicators workbooks or app users. Ask a project "
-        "manager of the whole project or a site administrator.", areas)
+        "project shares: its settings, forms, area registry, indicators workbooks, app users or Entity Lists. "
+        "Ask a project manager of the whole project or a site administrator.", areas)
 
 
 def require_site_admin(actor: Actor | None) -> None:

@@ -12,6 +12,11 @@ A household's area is the value of the indicators workbook's `area_field` in the
 (server/indicators/workbook.py `area_path`), the same value the indicators report groups by. A
 limited caller reading a form that has no such field gets 403: nothing can be shown safely.
 
+An entity's area (a household of an Entity List) is the value of the list's area property, the one
+its registering form saves from that field (server/models/entities.py `area_property_of`):
+
+    limit = entity_scope(db, actor, dataset)      # an EntityScope; .clause() on `entities`
+
 Nothing is cached between calls: a change of areas shows at the caller's next request in every
 worker. Reading a scope costs one indexed query (plus one over the registry when limited)."""
 from __future__ import annotations
@@ -233,3 +238,29 @@ def form_scope(db: Session, actor, form) -> FormScope | None:
             "(its area_field), so none of its submissions can be shown to you. Ask a project manager to upload "
             "the form's indicators workbook.", details={"areas": sorted(scope.roots)})
     return FormScope(scope, *found)
+
+
+# --- applied to one Entity List's entities --------------------------------------------------------
+
+def entity_scope(db: Session, actor, dataset, cache: object | None = None, strict: bool = True):
+    """The caller's scope over an Entity List's entities (server/models/entities.py EntityScope): every
+    entity when it is not limited (without computing the area property); only those whose area property
+    lies in its areas when it is. A limited caller and a list without an area property: 403 saying why
+    (AreaScopeUnavailable), or, with `strict` False, a scope that reaches no entity (the manifest's
+    hash, which must not fail the whole manifest)."""
+    from server.models.entities import UNLIMITED, EntityScope, area_property_of
+
+    scope = area_scope(db, actor, dataset.project_id)
+    if scope is None:
+        return UNLIMITED
+    prop = area_property_of(db, dataset, cache)
+    if prop is None:
+        if not strict:
+            return EntityScope(None, frozenset())
+        raise AreaScopeUnavailable(
+            f"You may see only the households of {scope.describe()} in this project, and the Entity List "
+            f"'{dataset.name}' has no property holding a household's area (the indicators workbook's area_field), "
+            "so none of its entities can be shown to you or changed by you. Ask a project manager to save the area "
+            "code to the list and upload the registering form's indicators workbook.",
+            details={"areas": sorted(scope.roots), "datasetName": dataset.name})
+    return EntityScope(prop, scope.codes)

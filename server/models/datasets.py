@@ -154,19 +154,23 @@ def publish_form_entities(db: Session, form: Form, form_def: FormDef) -> Dataset
     return dataset
 
 
-def list_hash(db: Session, dataset: Dataset, owner_id: int | None = None) -> str:
+def list_hash(db: Session, dataset: Dataset, owner_id: int | None = None, scope=None) -> str:
     """An opaque hash of what Collect downloads (entities, their versions, deletions, properties):
     it changes exactly when the list's CSV changes, without reading the list (odk-protocol §2).
-    `owner_id`: only the entities this actor created (an ownerOnly list, as its app user sees it)."""
-    from server.models.entities import Entity, EntityVersion
+    `owner_id`: only the entities this actor created (an ownerOnly list, as its app user sees it);
+    `scope` (an EntityScope): only the entities of the caller's areas, with a hash of their own."""
+    from server.models.entities import UNLIMITED, Entity, EntityVersion
 
+    scope = scope or UNLIMITED
     mine = Entity.creator_id == owner_id if owner_id is not None else Entity.id.is_not(None)
     stats = db.execute(select(func.count(Entity.id), func.count(Entity.deleted_at), func.max(Entity.deleted_at))
-                       .where(Entity.dataset_id == dataset.id, mine)).one()
+                       .where(Entity.dataset_id == dataset.id, mine, scope.clause())).one()
     latest = db.scalar(select(func.max(EntityVersion.id)).join(Entity, Entity.id == EntityVersion.entity_id)
-                       .where(Entity.dataset_id == dataset.id, mine))
+                       .where(Entity.dataset_id == dataset.id, mine, scope.clause()))
     names = ",".join(p.name for p in properties_of(db, dataset.id))
     text = f"{dataset.id}|{owner_id}|{stats[0]}|{stats[1]}|{stats[2]}|{latest}|{names}"
+    if scope.limited:
+        text += f"|{scope.area_property}|{','.join(sorted(scope.codes or ()))}"
     return hashlib.md5(text.encode("utf-8")).hexdigest()
 
 

@@ -12,9 +12,24 @@ import weakref
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false, func, select
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ColumnElement,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    exists,
+    false,
+    func,
+    select,
+    true,
+)
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
 
 from server import problems
 from server.db import Base, UTCDateTime, utcnow
@@ -100,14 +115,56 @@ class Source:
     submission_def_id: int | None = None
 
 
+@dataclass(frozen=True)
+class EntityScope:
+    """Which entities of a list a caller may reach: those whose area property, in their current version,
+    holds one of `codes` (the caller's areas and those below them). `codes` None: every entity, those
+    without an area included (a caller not limited to areas). Made by server/auth/scope.py
+    `entity_scope`; every query over a list's entities takes one, so REST, OData, the CSV files, the
+    GeoJSON, `households.csv` and the register pages hold the same households."""
+
+    area_property: str | None = None
+    codes: frozenset[str] | None = None
+
+    @property
+    def limited(self) -> bool:
+        return self.codes is not None
+
+    def clause(self, joined: bool = False) -> ColumnElement[bool]:
+        """The condition on `Entity` (`joined`: on the current `EntityVersion`, already joined; otherwise
+        a correlated EXISTS that can be added to any query over `entities`)."""
+        if self.codes is None:
+            return true()
+        if self.area_property is None or not self.codes:
+            return false()  # fail closed: no area to test against
+        codes = sorted(self.codes)
+        if joined:
+            return EntityVersion.data[self.area_property].as_string().in_(codes)
+        current = aliased(EntityVersion)
+        return exists().where(current.entity_id == Entity.id, current.version == Entity.version,
+                              current.data[self.area_property].as_string().in_(codes))
+
+    def allows(self, data: dict | None) -> bool:
+        """Whether an entity with these properties lies in scope (for one being created or changed)."""
+        if self.codes is None:
+            return True
+        value = (data or {}).get(self.area_property) if self.area_property else None
+        return isinstance(value, str) and value in self.codes
+
+
+UNLIMITED = EntityScope()
+
+
 # --- reading ---------------------------------------------------------------------------------------
 
-def entity_in(db: Session, dataset: Dataset, uuid: str, deleted: bool = False, lock: bool = False) -> Entity | None:
+def entity_in(db: Session, dataset: Dataset, uuid: str, deleted: bool = False, lock: bool = False,
+              scope: EntityScope = UNLIMITED) -> Entity | None:
+    """The entity of the list with this UUID, if the scope reaches it (None otherwise: 404)."""
     try:
         uuid = normalise_uuid(uuid)
     except EntityDataInvalid:
         return None
-    stmt = select(Entity).where(Entity.dataset_id == dataset.id, Entity.uuid == uuid)
+    stmt = select(Entity).where(Entity.dataset_id == dataset.id, Entity.uuid == uuid, scope.clause())
     stmt = stmt.where(Entity.deleted_at.is_not(None) if deleted else Entity.deleted_at.is_(None))
     if lock:
         stmt = stmt.with_for_update()  # PostgreSQL; SQLite's intake already holds the write lock
@@ -124,12 +181,12 @@ def versions_of(db: Session, entity: Entity) -> list[EntityVersion]:
                            .order_by(EntityVersion.version)))
 
 
-def live_entities(db: Session, dataset: Dataset):
-    """(entity, current version) of the live entities, newest first; a streamed result."""
+def live_entities(db: Session, dataset: Dataset, scope: EntityScope = UNLIMITED):
+    """(entity, current version) of the live entities in scope, newest first; a streamed result."""
     return db.execute(select(Entity, EntityVersion)
                       .join(EntityVersion, (EntityVersion.entity_id == Entity.id)
                             & (EntityVersion.version == Entity.version))
-                      .where(Entity.dataset_id == dataset.id, Entity.deleted_at.is_(None))
+                      .where(Entity.dataset_id == dataset.id, Entity.deleted_at.is_(None), scope.clause(joined=True))
                       .order_by(Entity.id.desc()).execution_options(yield_per=1000))
 
 
@@ -304,7 +361,7 @@ def apply_submission(db: Session, project_id: int, form_def_id: int, root, submi
     db.flush()
     try:
         with db.begin_nested():
-            _apply(db, project_id, declaration, submitted, source, event)
+            _apply(db, project_id, declaration, submitted, source, event, cache)
     except problems.Problem as exc:
         _record_error(db, submission_id, submission_def_id, source, exc.code, exc.message, submitted.id)
     except EntityDataInvalid as exc:
@@ -328,7 +385,7 @@ def _record_error(db: Session, submission_id: int, submission_def_id: int, sourc
 
 
 def _apply(db: Session, project_id: int, declaration: EntityDeclaration, submitted: SubmittedEntity,
-           source: Source, event: str) -> None:
+           source: Source, event: str, cache: object | None = None) -> None:
     if not submitted.dataset:
         raise problems.MissingParameter("The submission's entity block names no Entity List.", details={"field": "dataset"})
     dataset = dataset_by_name(db, project_id, submitted.dataset)
@@ -346,7 +403,7 @@ def _apply(db: Session, project_id: int, declaration: EntityDeclaration, submitt
         if event == "approved":
             return  # Central applies updates when they arrive, never again at review
         try:
-            _update(db, dataset, uuid, submitted, data, source)
+            _update(db, dataset, uuid, submitted, data, source, cache)
             return
         except problems.Problem as exc:
             missing_base = exc.code == "400.2" and (exc.details or {}).get("field") == "baseVersion"
@@ -373,7 +430,20 @@ def _branch_id(submitted: SubmittedEntity) -> str | None:
     return normalise_uuid(submitted.branch_id, "branchId") if submitted.branch_id else None
 
 
-def _update(db: Session, dataset: Dataset, uuid: str, submitted: SubmittedEntity, data: dict, source: Source) -> None:
+def submitter_scope(db: Session, dataset: Dataset, source: Source, cache: object | None = None) -> EntityScope:
+    """The entities a submission may update: those of its submitter's areas (server/auth/scope.py). A
+    submitter limited to areas reaches no entity of a list without an area property (fail closed)."""
+    from server.auth.scope import entity_scope
+    from server.models.accounts import Actor
+
+    actor = db.get(Actor, source.actor_id) if source.actor_id is not None else None
+    return entity_scope(db, actor, dataset, cache, strict=False)
+
+
+def _update(db: Session, dataset: Dataset, uuid: str, submitted: SubmittedEntity, data: dict, source: Source,
+            cache: object | None = None) -> None:
+    """Submitting is not limited by area, but updating is: an entity outside the submitter's areas is
+    answered as an unknown one (an entity error; the submission is kept), so nothing changes there."""
     base_number = _int_or_none(submitted.base_version, "baseVersion")
     if base_number is None:
         raise problems.MissingParameter("The entity update has no baseVersion.", details={"field": "baseVersion"})
@@ -381,9 +451,10 @@ def _update(db: Session, dataset: Dataset, uuid: str, submitted: SubmittedEntity
     branch_id = _branch_id(submitted)
     if trunk is not None and branch_id is None:
         raise problems.MissingParameter("The entity update has a trunkVersion but no branchId.", details={"field": "branchId"})
-    entity = entity_in(db, dataset, uuid, lock=True)
+    scope = submitter_scope(db, dataset, source, cache)
+    entity = entity_in(db, dataset, uuid, lock=True, scope=scope)
     if entity is None:
-        if entity_in(db, dataset, uuid, deleted=True) is not None:
+        if entity_in(db, dataset, uuid, deleted=True, scope=scope) is not None:
             raise problems.EntityDeleted(f"The entity {uuid} has been deleted.", details={"entityUuid": uuid})
         raise problems.EntityNotFound(f"The entity {uuid} named in the submission does not exist in the Entity List "
                                       f"'{dataset.name}'.", details={"entityUuid": uuid, "datasetName": dataset.name})
@@ -435,12 +506,10 @@ def on_review(db: Session, submission, state: str) -> None:
 # --- the register (the web pages) ------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class RegisterFilter:
-    """Which live entities of a list a register page shows. `codes`: the area codes allowed (the caller's
-    areas, narrowed by the page's area filter; None: any, including entities without an area)."""
+class RegisterFilter(EntityScope):
+    """Which live entities of a list a register page shows: an EntityScope (the caller's areas, narrowed
+    by the page's area filter) and the page's search and conflict filters."""
 
-    area_property: str | None = None
-    codes: frozenset[str] | None = None
     search: str = ""
     conflict_only: bool = False
 
@@ -476,11 +545,7 @@ def _current_join(stmt):
 
 
 def _register_where(stmt, dataset: Dataset, wanted: RegisterFilter):
-    stmt = stmt.where(Entity.dataset_id == dataset.id, Entity.deleted_at.is_(None))
-    if wanted.codes is not None:
-        if wanted.area_property is None or not wanted.codes:
-            return stmt.where(false())  # fail closed: no area to test against
-        stmt = stmt.where(EntityVersion.data[wanted.area_property].as_string().in_(sorted(wanted.codes)))
+    stmt = stmt.where(Entity.dataset_id == dataset.id, Entity.deleted_at.is_(None), wanted.clause(joined=True))
     if wanted.search:
         escaped = wanted.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         stmt = stmt.where(EntityVersion.label.ilike(f"%{escaped}%", escape="\\"))
@@ -500,16 +565,6 @@ def register_page(db: Session, dataset: Dataset, wanted: RegisterFilter, limit: 
     stmt = _register_where(_current_join(select(Entity, EntityVersion)), dataset, wanted)
     stmt = stmt.order_by(func.coalesce(Entity.updated_at, Entity.created_at).desc(), Entity.id.desc())
     return [(e, v) for e, v in db.execute(stmt.limit(limit).offset(offset))]
-
-
-def entity_in_register(db: Session, dataset: Dataset, uuid: str, wanted: RegisterFilter) -> Entity | None:
-    """A live entity of the list, only if the register would list it (the caller's areas): else None."""
-    try:
-        uuid = normalise_uuid(uuid)
-    except EntityDataInvalid:
-        return None
-    stmt = _register_where(_current_join(select(Entity)), dataset, RegisterFilter(wanted.area_property, wanted.codes))
-    return db.scalars(stmt.where(Entity.uuid == uuid)).first()
 
 
 def version_sources(db: Session, versions: list[EntityVersion]) -> dict[int, tuple[str, str]]:
@@ -538,9 +593,10 @@ def property_writers(db: Session, dataset: Dataset) -> list[tuple[str, int]]:
         .order_by(Form.id)) if def_id is not None]
 
 
-def creators_of(db: Session, dataset: Dataset) -> list:
-    """The actors who created the list's live entities, by name (Central's …/entities/creators)."""
+def creators_of(db: Session, dataset: Dataset, scope: EntityScope = UNLIMITED) -> list:
+    """The actors who created the list's live entities in scope, by name (Central's …/entities/creators)."""
     from server.models.accounts import Actor
 
-    made = select(Entity.creator_id).where(Entity.dataset_id == dataset.id, Entity.deleted_at.is_(None)).distinct()
+    made = select(Entity.creator_id).where(Entity.dataset_id == dataset.id, Entity.deleted_at.is_(None),
+                                           scope.clause()).distinct()
     return list(db.scalars(select(Actor).where(Actor.id.in_(made)).order_by(Actor.display_name, Actor.id)))

@@ -15,7 +15,16 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from server.db import Base, UTCDateTime, isoformat, utcnow
 from server.models.datasets import Dataset
-from server.models.entities import HARD, SOFT, Entity, EntityError, EntityVersion, versions_of
+from server.models.entities import (
+    HARD,
+    SOFT,
+    UNLIMITED,
+    Entity,
+    EntityError,
+    EntityScope,
+    EntityVersion,
+    versions_of,
+)
 from server.xforms.entities import EntityDataInvalid, normalise_uuid
 
 DELETE, RESTORE, RESOLVE = "entity.delete", "entity.restore", "entity.update.resolve"
@@ -44,11 +53,11 @@ def record(db: Session, entity: Entity, action: str, actor_id: int | None, detai
 
 # --- deleting and restoring ------------------------------------------------------------------------
 
-def deleted_entity(db: Session, dataset: Dataset, uuid: str) -> Entity | None:
-    """The deleted entity with this UUID in the list (400.11 for a UUID that is not one)."""
+def deleted_entity(db: Session, dataset: Dataset, uuid: str, scope: EntityScope = UNLIMITED) -> Entity | None:
+    """The deleted entity with this UUID in the list, if in scope (400.11 for a UUID that is not one)."""
     uuid = normalise_uuid(uuid)
     return db.scalars(select(Entity).where(Entity.dataset_id == dataset.id, Entity.uuid == uuid,
-                                           Entity.deleted_at.is_not(None))).first()
+                                           Entity.deleted_at.is_not(None), scope.clause())).first()
 
 
 def restore(db: Session, entity: Entity, actor_id: int | None) -> None:
@@ -75,16 +84,17 @@ def _valid_uuids(ids: list[str]) -> list[str]:
     return out
 
 
-def set_deleted(db: Session, dataset: Dataset, ids: list[str], deleted: bool, actor_id: int | None) -> list[str]:
-    """Bulk delete (or restore) the list's entities with these UUIDs that are live (or deleted);
-    entities of other lists and unknown UUIDs are left alone. Returns the UUIDs changed."""
+def set_deleted(db: Session, dataset: Dataset, ids: list[str], deleted: bool, actor_id: int | None,
+                scope: EntityScope = UNLIMITED) -> list[str]:
+    """Bulk delete (or restore) the list's entities with these UUIDs that are live (or deleted) and in
+    scope; entities of other lists or areas and unknown UUIDs are left alone. Returns the UUIDs changed."""
     uuids = _valid_uuids(ids)
     if not uuids:
         return []
     now = utcnow()
     found = list(db.scalars(select(Entity).where(Entity.dataset_id == dataset.id, Entity.uuid.in_(uuids),
                                                  Entity.deleted_at.is_(None) if deleted
-                                                 else Entity.deleted_at.is_not(None))
+                                                 else Entity.deleted_at.is_not(None), scope.clause())
                             .order_by(Entity.id).with_for_update()))
     if not found:
         return []
@@ -227,10 +237,11 @@ def audit_log(db: Session, dataset: Dataset, entity: Entity, names: dict[int, st
     return [body for _, _, body in rows]
 
 
-def deleted_entities(db: Session, dataset: Dataset):
-    """(entity, current version) of the list's deleted entities, most recently deleted first."""
+def deleted_entities(db: Session, dataset: Dataset, scope: EntityScope = UNLIMITED):
+    """(entity, current version) of the list's deleted entities in scope, most recently deleted first."""
     return db.execute(select(Entity, EntityVersion)
                       .join(EntityVersion, (EntityVersion.entity_id == Entity.id)
                             & (EntityVersion.version == Entity.version))
-                      .where(Entity.dataset_id == dataset.id, Entity.deleted_at.is_not(None))
+                      .where(Entity.dataset_id == dataset.id, Entity.deleted_at.is_not(None),
+                             scope.clause(joined=True))
                       .order_by(Entity.deleted_at.desc(), Entity.id.desc()))

@@ -25,7 +25,7 @@ from server import problems
 from server.db import isoformat
 from server.models.accounts import Actor
 from server.models.datasets import Dataset, properties_of
-from server.models.entities import Entity, EntityVersion
+from server.models.entities import UNLIMITED, Entity, EntityScope, EntityVersion
 from server.odata import filter as odata_filter
 from server.odata.query import ODataQuery, make_skiptoken
 from server.odata.schema import sanitize
@@ -131,21 +131,24 @@ class EntityPlan:
     base: Select     # filtered, without paging (for $count and what remains)
 
 
-def make_plan(db: Session, dataset: Dataset, query: ODataQuery) -> EntityPlan:
+def make_plan(db: Session, dataset: Dataset, query: ODataQuery, scope: EntityScope = UNLIMITED) -> EntityPlan:
+    """The rows `query` asks for, among the entities in the caller's `scope` only (server/auth/scope.py):
+    pages, `@odata.count` and skiptokens alike."""
     if query.orderby is not None and query.skiptoken is not None:
         raise problems.NotImplementedYet("The requested feature using $orderby and $skiptoken together is not "
                                          "supported by this server.",
                                          details={"feature": "using $orderby and $skiptoken together"})
     names = [p.name for p in properties_of(db, dataset.id)]
     selected = _selection(query, names)
-    where = (Entity.dataset_id == dataset.id) & entity_filter(query.filter)
+    where = (Entity.dataset_id == dataset.id) & entity_filter(query.filter) & scope.clause(joined=True)
     base = (select(Entity, EntityVersion, Actor.display_name)
             .join(EntityVersion, (EntityVersion.entity_id == Entity.id) & (EntityVersion.version == Entity.version))
             .outerjoin(Actor, Actor.id == Entity.creator_id).where(where))
     stmt = base
     if query.skiptoken is not None:
         uuid = query.skiptoken.get("uuid")
-        cursor = db.scalar(select(Entity.id).where(Entity.dataset_id == dataset.id, Entity.uuid == uuid)) \
+        cursor = db.scalar(select(Entity.id).where(Entity.dataset_id == dataset.id, Entity.uuid == uuid,
+                                                   scope.clause())) \
             if isinstance(uuid, str) else None
         if cursor is None:
             raise problems.ODataSkiptokenNotFound()

@@ -9,7 +9,7 @@ from flask import Blueprint, Response, current_app, g, request
 from sqlalchemy import exists, select
 
 from server import problems
-from server.access import list_owner, project_or_404, readable_form
+from server.access import entities_scope, list_owner, project_or_404, readable_form
 from server.auth.permissions import can, verbs_for
 from server.context import db
 from server.models.accounts import FormAssignment
@@ -141,7 +141,8 @@ def _manifest_files(form_def_id: int, project_id: int) -> list[ManifestFile]:
         if md5 is not None:
             files.append(ManifestFile(name, md5))
         elif (dataset := list_for_attachment(db(), project_id, name, link)) is not None:
-            files.append(ManifestFile(name, list_hash(db(), dataset, list_owner(project_id, dataset.owner_only)),
+            files.append(ManifestFile(name, list_hash(db(), dataset, list_owner(project_id, dataset.owner_only),
+                                                      entities_scope(dataset, strict=False)),
                                       f"{project_base(project_id)}/datasets/{_quote(dataset.name)}/integrity"))
     return files
 

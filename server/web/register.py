@@ -14,7 +14,7 @@ import math
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
 from server import problems
-from server.access import caller_area_scope, project_or_404
+from server.access import entities_scope, project_or_404
 from server.auth.permissions import can, verbs_for
 from server.auth.scope import AreaScopeUnavailable, subtree_codes
 from server.context import cache, db
@@ -25,7 +25,7 @@ from server.models.entities import (
     RegisterFilter,
     Source,
     area_property_of,
-    entity_in_register,
+    entity_in,
     register_count,
     register_page,
     update_from_api,
@@ -52,18 +52,10 @@ def _dataset(project_id: int, name: str, *verbs: str):
 def _limits(project_id: int, dataset: Dataset) -> RegisterFilter:
     """The caller's view of the list: every household, or only those of its areas (403 when the list
     has no area property to tell where a household is)."""
-    area_property = area_property_of(db(), dataset, cache())
-    scope = caller_area_scope(project_id)
-    if scope is None:
-        return RegisterFilter(area_property)
-    if area_property is None:
-        raise AreaScopeUnavailable(
-            f"You may see only the households of {scope.describe()} in this project, and the Entity List "
-            f"'{dataset.name}' has no property holding a household's area (the indicators workbook's area_field), "
-            "so none of its entities can be shown to you. Ask a project manager to save the area code to the list "
-            "and upload the form's indicators workbook.",
-            details={"areas": sorted(scope.roots), "datasetName": dataset.name})
-    return RegisterFilter(area_property, scope.codes)
+    scope = entities_scope(dataset)
+    if scope.limited:
+        return RegisterFilter(scope.area_property, scope.codes)
+    return RegisterFilter(area_property_of(db(), dataset, cache()))
 
 
 @bp.get("")
@@ -113,7 +105,7 @@ def register(project_id: int, name: str):
 
 def _entity(project_id: int, name: str, uuid: str, *verbs: str):
     project, dataset = _dataset(project_id, name, *verbs)
-    entity = entity_in_register(db(), dataset, uuid, _limits(project.id, dataset))
+    entity = entity_in(db(), dataset, uuid, scope=entities_scope(dataset))
     if entity is None:
         raise problems.NotFound(f"There is no entity {uuid} in the Entity List '{name}'.")
     return project, dataset, entity
