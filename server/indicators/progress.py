@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import BigInteger, cast, func, select
 from sqlalchemy.orm import Session
 
-from server.indicators.contributions import contributions_table, counted_states
+from server.indicators.contributions import REJECTED, contributions_table, counted_states
 from server.indicators.workbook import Workbook
 from server.models.accounts import Actor
 from server.models.form_data import FormColumn, data_tables
@@ -189,3 +189,14 @@ __all__ = [
     "parse_geopoint",
     "status_of",
 ]
+
+
+def rejected_households(db: Session, form_id: int, workbook: Workbook, area_codes: set[str] | None,
+                        since: datetime | None = None, until: datetime | None = None) -> int:
+    """How many rejected households of the areas given (None: all) a report leaves out, so a page can
+    say why its count is below the submissions table's."""
+    ic = contributions_table(form_id, len(workbook.indicators))
+    s = Submission.__table__
+    where = _where(ic, s, area_codes, False, since, until)
+    where[0] = ic.c.state == REJECTED
+    return int(db.scalar(select(func.count()).select_from(ic.join(s, s.c.id == ic.c.submission_id)).where(*where)) or 0)

@@ -92,7 +92,8 @@ def page_policy(map_tiles: str | None) -> str:
 
 @bp.get("/")
 def home():
-    return redirect(url_for("web.projects.list_projects"))
+    from server.web.account import landing_page
+    return redirect(landing_page(g.actor))
 
 
 def _assemble() -> None:

@@ -6,9 +6,12 @@ from urllib.parse import urlsplit
 from flask import Blueprint, g, redirect, render_template, request, session, url_for
 
 from server import problems
+from server.auth.permissions import can, verbs_for
+from server.auth.scope import assigned_areas
 from server.auth.throttle import is_own_password, user_for_password
 from server.context import db
 from server.models.accounts import change_password
+from server.models.projects import visible_projects
 from server.web import i18n
 from server.web import sessions as web_session
 from server.web.errors import throttled_message
@@ -31,12 +34,25 @@ def safe_next(target: str | None, default: str) -> str:
     return target
 
 
+def landing_page(user) -> str:
+    """Where a signed-in user starts: an official limited to some areas of their one project, who comes
+    to watch progress there, lands on that project's dashboard — of their own area when it is one —
+    rather than on a list of one project; everyone else on the projects list."""
+    projects = visible_projects(db(), user) if not user.is_site_admin else []
+    if len(projects) == 1:
+        project = projects[0]
+        areas = assigned_areas(db(), user.id, project.id)
+        if areas and can(verbs_for(db(), user, project.id), "submission.read"):
+            return url_for("web.dashboard.index", project_id=project.id, area=areas[0] if len(areas) == 1 else None)
+    return url_for("web.projects.list_projects")
+
+
 @bp.route("/sign-in", methods=["GET", "POST"])
 def sign_in():
-    default = url_for("web.projects.list_projects")
-    target = safe_next(request.values.get("next"), default)
+    asked = request.values.get("next")
+    target = safe_next(asked, "")
     if g.actor is not None and request.method == "GET":
-        return redirect(target)
+        return redirect(target or landing_page(g.actor))
     error = None
     email = ""
     status = 200
@@ -54,9 +70,9 @@ def sign_in():
             else:
                 if user is not None:
                     web_session.sign_in(user)
-                    return redirect(target)
+                    return redirect(target or landing_page(user))
                 error, status = _("The email address or password is not correct."), 401
-    return render_template("sign_in.html", error=error, email=email, next=target), status, headers
+    return render_template("sign_in.html", error=error, email=email, next=target or None), status, headers
 
 
 @bp.post("/sign-out")

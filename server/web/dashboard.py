@@ -17,6 +17,7 @@ from sqlalchemy import select
 from server import problems
 from server.access import caller_area_scope, form_or_404, project_or_404
 from server.auth.permissions import can, verbs_for
+from server.auth.scope import subtree_codes
 from server.context import db, settings
 from server.indicators import progress
 from server.indicators.dashboard import DashboardQuery, child_level, dashboard, listed_level
@@ -62,7 +63,8 @@ def index(project_id: int):
     with_indicators = set(db().scalars(select(IndicatorSet.form_id).where(IndicatorSet.form_id.in_(ids)))) if ids else set()
     ready = [(f, d) for f, d in forms if f.id in with_indicators and f.current_def_id]
     if len(ready) == 1:
-        return redirect(url_for(".show", project_id=project.id, xml_form_id=ready[0][0].xml_form_id))
+        return redirect(url_for(".show", project_id=project.id, xml_form_id=ready[0][0].xml_form_id,
+                                area=request.args.get("area") or None))
     return render_template("dashboard_index.html", project=project, forms=forms, ready={f.id for f, _d in ready},
                            verbs=verbs, can=can)
 
@@ -108,7 +110,8 @@ def _filters(workbook: Workbook, codes: set[str], scope) -> tuple[DashboardQuery
     if level is not None and level not in LEVELS:
         errors["level"] = _("Choose a level from the list.")
         level = None
-    area = args.get("area") or None
+    # An official limited to one area sees it as their whole project: its page, titled with its name.
+    area = args.get("area") or (next(iter(scope.roots)) if scope is not None and len(scope.roots) == 1 else None)
     _check_visible(area, codes, scope)
     since, until = _date("from", errors), _date("to", errors)
     low = 30.0
@@ -154,11 +157,16 @@ def show(project_id: int, xml_form_id: str):
     if workbook is None:
         return render_template("dashboard.html", project=project, form=form, title=title, verbs=verbs, can=can,
                                d=None)
-    level_of = {a.code: a.level for a in areas_of(db(), project.id)}
-    query, keep, errors = _filters(workbook, set(level_of), caller_area_scope(project.id))
-    d = dashboard(db(), form, workbook, query, project.name)
+    registry = areas_of(db(), project.id)
+    level_of = {a.code: a.level for a in registry}
+    scope = caller_area_scope(project.id)
+    query, keep, errors = _filters(workbook, set(level_of), scope)
+    # A limited official's "whole project" is their areas: the page is titled with their names.
+    whole = ", ".join(a.name for a in registry if a.code in scope.roots) if scope is not None else project.name
+    d = dashboard(db(), form, workbook, query, whole or project.name)
 
     pages = {k: request.args[k] for k in ("page", "epage", "fpage") if request.args.get(k)}
+    rejected = 0 if query.report.include_rejected else _rejected(form, workbook, query.report, scope)
 
     def here(**changes) -> str:
         """This page's URL with some filters or page numbers changed (None removes one)."""
@@ -186,7 +194,17 @@ def show(project_id: int, xml_form_id: str):
         view=map_view(d.points.points, settings().map_tiles), map_attribution=settings().map_attribution,
         status_counts=status_counts, status_names=STATUS_NAMES, level_names=LEVEL_NAMES,
         levels_plural=LEVELS_PLURAL, levels=LEVELS, target_sets=workbook.target_sets(),
-        chosen=names.get(d.indicator)), 400 if errors else 200
+        chosen=names.get(d.indicator), rejected=rejected,
+        own_area=scope is not None and len(scope.roots) == 1), 400 if errors else 200
+
+
+def _rejected(form: Form, workbook: Workbook, query: ReportQuery, scope) -> int:
+    """The rejected households of the area shown (within the caller's areas), which the counts leave out."""
+    codes = subtree_codes(db(), form.project_id, [query.area]) if query.area else None
+    if scope is not None:
+        codes = scope.narrow(codes)
+    return progress.rejected_households(db(), form.id, workbook, set(codes) if codes is not None else None,
+                                        query.since, query.until)
 
 
 def _csv(body: str, filename: str) -> Response:

@@ -9,6 +9,7 @@ app-wide hooks)."""
 from __future__ import annotations
 
 import math
+import re
 from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
@@ -125,5 +126,15 @@ def init_jinja(app: Flask) -> None:
     app.jinja_env.add_extension("jinja2.ext.i18n")
     app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]  # added by the extension
         _jinja_gettext, _jinja_ngettext, newstyle=True)
-    app.jinja_env.filters.update(number=number, percent=percent, when=when, day=day)
+    app.jinja_env.filters.update(number=number, percent=percent, when=when, day=day, heading=heading)
     app.jinja_env.globals.update(current_locale=current_locale, LOCALE_NAMES=LOCALE_NAMES)
+
+
+_REFERENCE = re.compile(r"\s*\$\{[^}]*\}\s*")
+
+
+def heading(label: str | None) -> str:
+    """A label for a column heading that speaks of every row: a `${member_name}` reference, which
+    names one row's person, is left out (“${member_name} có tài khoản?” → “Có tài khoản?”)."""
+    text = _REFERENCE.sub(" ", label or "").strip(" ,:-–")
+    return text[:1].upper() + text[1:] if text else (label or "")

@@ -6,6 +6,7 @@ same roles: reviewing needs submission.update, reading and commenting submission
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, send_file, url_for
@@ -80,13 +81,17 @@ def table(project_id: int, xml_form_id: str):
     scope = submission_scope(form)
     export = _selection(form, filters, scope)
     total = listing.count(db(), export.tables, export.selection, filters.submitter)
+    states = export.selection.review_states
+    # The dashboard leaves rejected submissions out of its counts: say how many of these it does not count.
+    rejected = listing.count(db(), export.tables, dataclasses.replace(export.selection, review_states=["rejected"]),
+                             filters.submitter) if total and (not states or "rejected" in states) else 0
     pages = max(1, math.ceil(total / listing.PAGE_SIZE))
     raw_page = request.args.get("page", "1")
     page = min(int(raw_page), pages) if raw_page.isdigit() and int(raw_page) > 0 else 1
     rows = listing.page(db(), export.tables, export.selection, filters.submitter, listing.PAGE_SIZE,
                         (page - 1) * listing.PAGE_SIZE, _name_column(form, export))
     context.update(
-        rows=rows, total=total, page=page, pages=pages, submitters=listing.submitters(db(), form.id, scope),
+        rows=rows, total=total, rejected=rejected, page=page, pages=pages, submitters=listing.submitters(db(), form.id, scope),
         areas=[a for a in areas_of(db(), project.id) if scope is None or a.code in scope.codes]
         if export.selection.area_column else [],
         area_names=listing.area_names(db(), project.id, {r.area_code for r in rows if r.area_code}),

@@ -70,6 +70,26 @@ def sign_in(page, email=ADMIN_EMAIL, password=ADMIN_PASSWORD):
     page.wait_for_url("**/projects")
 
 
+# What a finger taps: every visible link, button, field, menu and summary — the header's and the
+# breadcrumbs' too — and a checkbox or radio through the label around it (alone when it has none). The skip link, off-screen until
+# focused, is not one.
+TAP_TARGETS = """() => Array.from(document.querySelectorAll(
+    'a[href], button, select, textarea, input:not([type=hidden]), summary, label'))
+  .filter(el => el.tagName !== 'LABEL' || el.querySelector('input[type=checkbox], input[type=radio]'))
+  .filter(el => !(el.matches('input[type=checkbox], input[type=radio]') && el.closest('label')))
+  .map(el => { const r = el.getBoundingClientRect();
+               return {what: (el.tagName + ' ' + (el.textContent || el.name || el.type || '')).trim().replace(/\\s+/g, ' ').slice(0, 50),
+                       width: Math.round(r.width * 10) / 10, height: Math.round(r.height * 10) / 10,
+                       right: r.right}; })
+  .filter(t => t.width > 0 && t.height > 0 && t.right > 0)"""
+
+
+def small_targets(page, least: float = 44) -> list[dict]:
+    """The tap targets on the page smaller than `least` CSS px either way (WCAG 2.5.5's 44 × 44)."""
+    return [f"{t['what']} ({t['width']} × {t['height']})" for t in page.evaluate(TAP_TARGETS)
+            if t["width"] < least or t["height"] < least]
+
+
 def new_project(page, name: str) -> int:
     page.goto("/projects")
     page.fill("#name", name)

@@ -456,12 +456,15 @@ def test_a_supervisor_limited_to_a_commune_sees_only_its_areas(app, admin, data,
         s.commit()
     api = Api(app.test_client(), token)
     web = Browserish(app.test_client()).sign_in("hoaphuoc@hamlet.test")
-    # The whole project, for them, is their commune: its households, its row, no area above it.
+    # The whole project, for them, is their commune: its page, its households, no area above it.
     doc = parse(web.get(data.page))
     [commune] = api.get(f"{data.form}/indicators?targetSet=thac_gian_kdc&level=commune").get_json()["areas"]
     assert commune["code"] == "DN-HV-HP"
+    assert "Hòa Phước" in text(css(doc, "h1")[0])
     assert int(css(doc, "#coverage-summary")[0].get("data-households")) == commune["households"]
-    assert [r.get("data-code") for r in css(doc, "table.areas tbody tr")] == ["DN-HV-HP"]
+    villages = api.get(f"{data.form}/indicators?level=village&area=DN-HV-HP").get_json()["areas"]
+    assert [r.get("data-code") for r in css(doc, "table.areas tbody tr")] == [v["code"] for v in villages]
+    assert css(doc, "nav.trail a") == []
     check_chart(doc, commune)     # thac_gian_kdc has no commune criteria: the same bars, no targets
     cov = api.get(f"{data.form}/coverage").get_json()
     assert sum(d["households"] for d in cov["byDay"]) == commune["households"]
@@ -470,7 +473,7 @@ def test_a_supervisor_limited_to_a_commune_sees_only_its_areas(app, admin, data,
     doc = parse(web.get(f"{data.page}?area=DN-HV-HP"))
     villages = api.get(f"{data.form}/indicators?level=village&area=DN-HV-HP").get_json()["areas"]
     assert [r.get("data-code") for r in css(doc, "table.areas tbody tr")] == [v["code"] for v in villages]
-    assert [text(a) for a in css(doc, "nav.trail a")] == ["Cả dự án"]
+    assert css(doc, "nav.trail a") == []     # nothing above their commune
     # Anything else is absent, as over the API.
     for area in ("DN", "DN-HV", "DN-TK-TG", "DN-TK-TG-01"):
         assert web.get(f"{data.page}?area={area}").status_code == 404, area

@@ -1,24 +1,13 @@
 """The register pages in a real browser (Debian's Chromium at 360 × 740, as test_browser.py): from the
-project to a list and one household, every tap target at least 44 × 44 CSS px, nothing wider than the
+project to a list and one household, every tap target at least 44 × 44 CSS px (the header and breadcrumbs too), nothing wider than the
 phone (the table scrolls inside its card), and a manager resolving a conflict. Screenshots land in
 tests/web/artifacts/ (register-*.png)."""
 from __future__ import annotations
 
 import pytest
 
-from .helpers import sign_in
+from .helpers import sign_in, small_targets
 from .register_data import GIANG_NAM_1, GIANG_NAM_2, THACH_NHAM, load
-
-# What a finger taps in the page's content. The breadcrumbs are links inside a line of text (WCAG 2.5.8's
-# inline exception) and the header is the site's own, so both are left out; a checkbox is tapped through
-# its label.
-TARGETS = """() => Array.from(document.querySelectorAll(
-    'main a, main button, main select, main input:not([type=hidden]):not([type=checkbox]), main summary, main label.check'))
-  .filter(el => !el.closest('.crumbs'))
-  .map(el => { const r = el.getBoundingClientRect();
-               return {what: (el.tagName + ' ' + (el.textContent || el.name || '')).trim().slice(0, 60),
-                       width: r.width, height: r.height}; })
-  .filter(t => t.width > 0 && t.height > 0)"""
 
 
 @pytest.fixture
@@ -30,10 +19,6 @@ def reg(admin, client, project):
     r.visit("Trần Thị Bình", 1, 5)
     r.visit("Trần Thị Bình", 1, 6, "no")     # from the same base: a conflict
     return r
-
-
-def _small_targets(page) -> list[dict]:
-    return [t for t in page.evaluate(TARGETS) if t["width"] < 44 or t["height"] < 44]
 
 
 def _fits_the_phone(page) -> None:
@@ -53,7 +38,7 @@ def test_the_register_and_a_household_read_and_tap_well_on_a_phone(page, reg, sh
     page.click("details.filters button[type=submit]")
     page.wait_for_url("**area=DN-HV-HP**")
     assert page.locator("table.register tbody tr").count() == 2
-    assert _small_targets(page) == []
+    assert small_targets(page) == []
     _fits_the_phone(page)
     scroller = page.locator("table.register").locator("xpath=..")
     assert scroller.evaluate("el => el.scrollWidth > el.clientWidth")    # the table scrolls inside its card
@@ -65,7 +50,7 @@ def test_the_register_and_a_household_read_and_tap_well_on_a_phone(page, reg, sh
     assert page.inner_text("h1") == "Hộ Trần Thị Bình"
     assert page.locator("#history li[data-version]").count() == 3
     assert page.locator(".entity-conflict .badge").inner_text() == "Xung đột"
-    assert _small_targets(page) == []
+    assert small_targets(page) == []
     _fits_the_phone(page)
     shot(page, "register-02-household")
 
@@ -73,7 +58,7 @@ def test_the_register_and_a_household_read_and_tap_well_on_a_phone(page, reg, sh
     page.wait_for_url(f"**{reg.page_of('Trần Thị Bình')}")
     assert page.locator("p.notice.ok").inner_text() == "Đã xử lý xung đột."
     assert page.locator("#conflict").count() == 0
-    assert _small_targets(page) == []
+    assert small_targets(page) == []
     _fits_the_phone(page)
     shot(page, "register-03-resolved")
 

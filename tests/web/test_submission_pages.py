@@ -327,12 +327,19 @@ def test_the_detail_page_labels_every_answer_in_the_pages_language(signed_in, pr
     for m in h.members:
         assert m.name in roster
     assert "Thành viên trong hộ" in page
-    # Collect's own fields, in Vietnam's date format.
-    assert "Được ODK Collect ghi lại" in page and "20/11/2026 08:00" in page
+    # The headings speak of every member: no ${member_name} left in them.
+    assert "${" not in roster[:roster.index("</thead>")]
+    # Collect's own fields, labelled and folded under "technical details", in Vietnam's date format.
+    assert "Thông tin kỹ thuật" in page and "20/11/2026 08:00" in page
+    technical = page[page.index('id="technical"'):]
+    technical = technical[:technical.index("</details>")]
+    assert "Bắt đầu phỏng vấn lúc" in technical and "Mã phiếu" in technical
+    for raw in (">start<", ">deviceid<", ">instanceID<"):
+        assert raw not in page, raw
     signed_in.post("/language", {"language": "en"})
     english = signed_in.get(detail_url(project, h.instance_id)).get_data(as_text=True)
     for text in ("Survey location", "Household members", "Fibre (FTTH)", f"Sex of {h.members[1].name}",
-                 "Recorded by ODK Collect", "20 Nov 2026, 08:00"):
+                 "Technical details", "Interview started", "20 Nov 2026, 08:00"):
         assert text in english, text
     assert "Địa bàn khảo sát" not in english
 
