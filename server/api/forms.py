@@ -125,18 +125,33 @@ def draft_xml(project_id: int, xml_form_id: str):
 
 
 def _source_response(form: Form, form_def: FormDef, ext: str) -> Response:
+    """The XLSForm a version was made from, byte for byte. As Central's getXls: only under the
+    extension of its own kind (an .xlsx asked for as .xls is 404), named `{xmlFormId}.{ext}`."""
     if form_def.xls_blob_id is None:
         raise problems.NotFound("This form version was uploaded as an XForm; there is no XLSForm to download.")
+    if fv.source_extension(form_def) != ext:
+        raise problems.NotFound(f"This form version was uploaded as .{fv.source_extension(form_def)}, not .{ext}.")
     blob = db().get_one(Blob, form_def.xls_blob_id)
     return send_file(blobs().path_for(blob.sha256), mimetype=form_def.xls_content_type, as_attachment=True,
                      download_name=f"{form.xml_form_id}.{ext}", etag=blob.md5)
+
+
+def _extension() -> str:
+    return request.path.rsplit(".", 1)[-1]
 
 
 @bp.get("/forms/<xml_form_id>.xlsx")
 @bp.get("/forms/<xml_form_id>.xls")
 def form_source(project_id: int, xml_form_id: str):
     form, form_def = readable_form(project_id, xml_form_id)
-    return _source_response(form, form_def, request.path.rsplit(".", 1)[-1])
+    return _source_response(form, form_def, _extension())
+
+
+@bp.get("/forms/<xml_form_id>/draft.xlsx")
+@bp.get("/forms/<xml_form_id>/draft.xls")
+def draft_source(project_id: int, xml_form_id: str):
+    form, form_def = readable_form(project_id, xml_form_id, draft=True)
+    return _source_response(form, form_def, _extension())
 
 
 @bp.get("/forms/<xml_form_id>/versions")
@@ -162,6 +177,13 @@ def version(project_id: int, xml_form_id: str, version: str):
 def version_xml(project_id: int, xml_form_id: str, version: str):
     form = form_or_404(project_id, xml_form_id, "form.read")
     return _xml_response(_version(form, version))
+
+
+@bp.get("/forms/<xml_form_id>/versions/<version>.xlsx")
+@bp.get("/forms/<xml_form_id>/versions/<version>.xls")
+def version_source(project_id: int, xml_form_id: str, version: str):
+    form = form_or_404(project_id, xml_form_id, "form.read")
+    return _source_response(form, _version(form, version), _extension())
 
 
 # --- drafts ----------------------------------------------------------------------------------------
