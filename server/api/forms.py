@@ -125,15 +125,9 @@ def draft_xml(project_id: int, xml_form_id: str):
 
 
 def _source_response(form: Form, form_def: FormDef, ext: str) -> Response:
-    """The XLSForm a version was made from, byte for byte. As Central's getXls: only under the
-    extension of its own kind (an .xlsx asked for as .xls is 404), named `{xmlFormId}.{ext}`."""
-    if form_def.xls_blob_id is None:
-        raise problems.NotFound("This form version was uploaded as an XForm; there is no XLSForm to download.")
-    if fv.source_extension(form_def) != ext:
-        raise problems.NotFound(f"This form version was uploaded as .{fv.source_extension(form_def)}, not .{ext}.")
-    blob = db().get_one(Blob, form_def.xls_blob_id)
-    return send_file(blobs().path_for(blob.sha256), mimetype=form_def.xls_content_type, as_attachment=True,
-                     download_name=f"{form.xml_form_id}.{ext}", etag=blob.md5)
+    found = fv.xlsform_source(db(), blobs(), form, form_def, ext)
+    return send_file(found.path, mimetype=found.content_type, as_attachment=True, download_name=found.file_name,
+                     etag=found.md5)
 
 
 def _extension() -> str:
@@ -161,10 +155,7 @@ def versions(project_id: int, xml_form_id: str):
 
 
 def _version(form: Form, version: str) -> FormDef:
-    for d in fv.published_versions(db(), form):
-        if d.version == version or (version == "___" and d.version == ""):
-            return d
-    raise problems.NotFound(f"Form '{form.xml_form_id}' has no published version '{version}'.")
+    return fv.published_version(db(), form, version)
 
 
 @bp.get("/forms/<xml_form_id>/versions/<version>")

@@ -302,6 +302,37 @@ def published_versions(db: Session, form: Form) -> list[FormDef]:
                            .order_by(FormDef.published_at.desc(), FormDef.id.desc())))
 
 
+def published_version(db: Session, form: Form, version: str) -> FormDef:
+    """One published version by its string; Central's `___` names the empty version."""
+    for d in published_versions(db, form):
+        if d.version == version or (version == "___" and d.version == ""):
+            return d
+    raise problems.NotFound(f"Form '{form.xml_form_id}' has no published version '{version}'.")
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """The XLSForm a version was made from, as stored: where it is and how to serve it."""
+
+    path: str
+    content_type: str
+    file_name: str
+    md5: str
+
+
+def xlsform_source(db: Session, store: BlobStore, form: Form, form_def: FormDef, ext: str) -> SourceFile:
+    """The version's XLSForm, byte for byte. As Central's getXls: only under the extension of its own
+    kind (an .xlsx asked for as .xls is 404), named `{xmlFormId}.{ext}`."""
+    found = source_extension(form_def)
+    if found is None:
+        raise problems.NotFound("This form version was uploaded as an XForm; there is no XLSForm to download.")
+    if found != ext:
+        raise problems.NotFound(f"This form version was uploaded as .{found}, not .{ext}.")
+    blob = db.get_one(Blob, form_def.xls_blob_id)
+    return SourceFile(str(store.path_for(blob.sha256)), form_def.xls_content_type or XLSX_TYPE,
+                      f"{form.xml_form_id}.{ext}", blob.md5)
+
+
 def source_extension(form_def: FormDef) -> str | None:
     """The extension of the XLSForm a version was made from (`xlsx`, `xls`), None for an XForm upload."""
     if form_def.xls_blob_id is None:
