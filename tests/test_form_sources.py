@@ -2,26 +2,8 @@
 `…/draft.xlsx` and `…/versions/{v}.xlsx` (and `.xls` for a legacy workbook), under its own extension only."""
 from __future__ import annotations
 
-import io
-
-from openpyxl import Workbook
-
 from helpers import CORPUS, XLS, XLSX
-
-
-def xlsform(version: str, label: str = "Tên chủ hộ") -> bytes:
-    """A one-question XLSForm whose bytes differ with the version and the label."""
-    wb = Workbook()
-    survey = wb.active
-    survey.title = "survey"
-    survey.append(["type", "name", "label"])
-    survey.append(["text", "head_name", label])
-    settings = wb.create_sheet("settings")
-    settings.append(["form_id", "version", "form_title"])
-    settings.append(["so_ho", version, "Sổ hộ"])
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+from helpers import tiny_xlsform as xlsform
 
 
 def _upload(admin, project, data: bytes, content_type=XLSX, draft_of: str | None = None):
