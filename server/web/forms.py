@@ -68,7 +68,7 @@ def render_form(project, form: Form, status: int = 200, error: str | None = None
 class IndicatorsSummary:
     updated_at: datetime
     indicators: int
-    target_sets: list[str]
+    target_sets: list[str]   # their names in the page's language, else their codes
 
 
 def _indicators_summary(form: Form) -> IndicatorsSummary | None:
@@ -77,7 +77,9 @@ def _indicators_summary(form: Form) -> IndicatorsSummary | None:
     if found is None:
         return None
     workbook = Workbook.from_json(found.definition)
-    return IndicatorsSummary(found.updated_at, len(workbook.indicators), sorted(workbook.target_sets()))
+    sets = workbook.target_sets()
+    return IndicatorsSummary(found.updated_at, len(workbook.indicators),
+                             [sets[code].get(current_locale()) or code for code in sorted(sets)])
 
 
 @bp.get("")

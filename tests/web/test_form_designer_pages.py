@@ -162,7 +162,9 @@ def test_the_indicators_workbook_loads_on_the_form_page(signed_in, admin, projec
     box = html.fromstring(signed_in.get(form_url(project, FORM)).get_data(as_text=True)).xpath(".//*[@id='indicators']")[0]
     facts = box.xpath(".//dl[contains(concat(' ', @class, ' '), ' facts ')]/dd")
     assert facts[1].text == str(len(definition["indicators"]))
-    assert facts[2].text == ", ".join(sorted({c["target_set"] for c in definition["criteria"]}))
+    names = {c["target_set"]: c["labels"].get("vi") or c["target_set"] for c in definition["criteria"]}
+    assert facts[2].text == "; ".join(names[code] for code in sorted(names))
+    assert "Khu dân cư công nghệ số – phường Thạc Gián" in facts[2].text
 
 
 def test_every_mistake_is_listed_as_the_api_lists_it_in_the_pages_language(signed_in, admin, project, survey):
