@@ -324,9 +324,21 @@ def indicators_report(project_id: int, form_id: str, target_set: str | None, lev
 
 # --- serving -----------------------------------------------------------------------------------------
 
+# Where the server listens: `hamlet serve` binds there and `hamlet demo` prints it, from the same
+# flags or environment (scripts/start.sh and hosting platforms set PORT).
+host_option = click.option("--host", envvar="HAMLET_HOST", default="127.0.0.1", show_default=True)
+port_option = click.option("--port", envvar="PORT", default=8000, type=int, show_default=True)
+
+
+def browser_base(host: str, port: int) -> str:
+    """The address a browser on this machine opens: a wildcard bind is reached at 127.0.0.1."""
+    shown = "127.0.0.1" if host in ("", "0.0.0.0", "::") else (f"[{host}]" if ":" in host else host)
+    return f"http://{shown}:{port}"
+
+
 @main.command("serve")
-@click.option("--host", default="127.0.0.1")
-@click.option("--port", default=8000, type=int)
+@host_option
+@port_option
 @click.option("--workers", default=2, type=int, show_default=True)
 @click.option("--threads", default=4, type=int, show_default=True, help="threads per worker")
 def serve(host: str, port: int, workers: int, threads: int) -> None:
@@ -351,8 +363,10 @@ def _served_from_entity_list(project_id: int, name: str) -> bool:
 
 @main.command("demo")
 @click.option("--email", default="admin@hamlet.local", show_default=True)
+@host_option
+@port_option
 @with_appcontext
-def demo(email: str) -> None:
+def demo(email: str, host: str, port: int) -> None:
     """Idempotent demo setup: an administrator, a project, and the household survey and its follow-up form
     published in it (the survey registers households; the follow-up form visits them again)."""
     import secrets
@@ -398,14 +412,15 @@ def demo(email: str) -> None:
         click.get_current_context().invoke(form_publish, path=xlsforms / "household_followup.xlsx",
                                            project_id=project_id, media_dir=None, ignore_warnings=False)
     click.echo("")
+    base = browser_base(host, port)
     click.echo("Hamlet demo")
-    click.echo("  web pages:      http://127.0.0.1:8000/   (sign in with the administrator below)")
-    click.echo(f"  web API:        http://127.0.0.1:8000/v1   (project {project_id})")
+    click.echo(f"  web pages:      {base}/   (sign in with the administrator below)")
+    click.echo(f"  web API:        {base}/v1   (project {project_id})")
     click.echo(f"  administrator:  {lines[0]}")
     click.echo(f"  password:       {lines[1]}")
-    click.echo(f"  ODK Collect:    create an app user on http://<this machine>:8000/projects/{project_id}/app-users")
+    click.echo(f"  ODK Collect:    create an app user on http://<this machine>:{port}/projects/{project_id}/app-users")
     click.echo("                  and scan its QR code (or POST /v1/projects/…/app-users and use")
-    click.echo(f"                  http://<this machine>:8000/v1/key/<token>/projects/{project_id} as the server URL)")
+    click.echo(f"                  http://<this machine>:{port}/v1/key/<token>/projects/{project_id} as the server URL)")
 
 
 # --- exports -----------------------------------------------------------------------------------------

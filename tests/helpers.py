@@ -113,6 +113,23 @@ def publish_file(api: Api, project_id: int, path: Path, fallback: str | None = N
     return api.post(f"/v1/projects/{project_id}/forms{query}", data=data, content_type=ctype, headers=headers)
 
 
+def tiny_xlsform(version: str, label: str = "Tên chủ hộ", form_id: str = "so_ho") -> bytes:
+    """A one-question XLSForm (form ID `so_ho`) whose bytes differ with the version and the label."""
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    survey = wb.active
+    survey.title = "survey"
+    survey.append(["type", "name", "label"])
+    survey.append(["text", "head_name", label])
+    settings = wb.create_sheet("settings")
+    settings.append(["form_id", "version", "form_title"])
+    settings.append([form_id, version, "Sổ hộ"])
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
 def xform(form_id="thu", version="1", **kw) -> bytes:
     return SIMPLE_XFORM.format(id=form_id, version=version).encode()
 

@@ -8,7 +8,8 @@ from server.cli import main
 
 @pytest.fixture
 def env(tmp_path, monkeypatch):
-    for key in ("HAMLET_DATABASE_URL", "HAMLET_DATA_DIR", "HAMLET_ADMIN_EMAIL", "HAMLET_ADMIN_PASSWORD"):
+    for key in ("HAMLET_DATABASE_URL", "HAMLET_DATA_DIR", "HAMLET_ADMIN_EMAIL", "HAMLET_ADMIN_PASSWORD", "PORT",
+                "HAMLET_HOST"):
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("HAMLET_INSTANCE_DIR", str(tmp_path / "instance"))
     monkeypatch.setenv("HAMLET_ODK_VALIDATE", "off")
@@ -73,6 +74,18 @@ def test_demo_is_idempotent_and_prints_credentials(env):
     assert "published" not in second.output
     password = next(ln.split()[-1] for ln in first.output.splitlines() if "password:" in ln)
     assert password in second.output
+
+
+def test_demo_prints_the_address_it_was_given_as_serve_binds_it(env, monkeypatch):
+    run("db", "upgrade")
+    assert "http://127.0.0.1:8000/" in run("demo").output   # nothing given: serve's default
+    monkeypatch.setenv("PORT", "8765")   # as scripts/start.sh and hosting platforms set it
+    printed = run("demo").output
+    assert "web pages:      http://127.0.0.1:8765/" in printed and "http://<this machine>:8765/v1/key/" in printed
+    assert "8000" not in printed
+    assert "http://10.0.0.5:9001/v1" in run("demo", "--host", "10.0.0.5", "--port", "9001").output
+    monkeypatch.setenv("HAMLET_HOST", "0.0.0.0")   # every interface: a browser here opens 127.0.0.1
+    assert "web pages:      http://127.0.0.1:8765/" in run("demo").output
 
 
 def test_indicators_load_and_report_from_the_command_line(env):

@@ -125,18 +125,27 @@ def draft_xml(project_id: int, xml_form_id: str):
 
 
 def _source_response(form: Form, form_def: FormDef, ext: str) -> Response:
-    if form_def.xls_blob_id is None:
-        raise problems.NotFound("This form version was uploaded as an XForm; there is no XLSForm to download.")
-    blob = db().get_one(Blob, form_def.xls_blob_id)
-    return send_file(blobs().path_for(blob.sha256), mimetype=form_def.xls_content_type, as_attachment=True,
-                     download_name=f"{form.xml_form_id}.{ext}", etag=blob.md5)
+    found = fv.xlsform_source(db(), blobs(), form, form_def, ext)
+    return send_file(found.path, mimetype=found.content_type, as_attachment=True, download_name=found.file_name,
+                     etag=found.md5)
+
+
+def _extension() -> str:
+    return request.path.rsplit(".", 1)[-1]
 
 
 @bp.get("/forms/<xml_form_id>.xlsx")
 @bp.get("/forms/<xml_form_id>.xls")
 def form_source(project_id: int, xml_form_id: str):
     form, form_def = readable_form(project_id, xml_form_id)
-    return _source_response(form, form_def, request.path.rsplit(".", 1)[-1])
+    return _source_response(form, form_def, _extension())
+
+
+@bp.get("/forms/<xml_form_id>/draft.xlsx")
+@bp.get("/forms/<xml_form_id>/draft.xls")
+def draft_source(project_id: int, xml_form_id: str):
+    form, form_def = readable_form(project_id, xml_form_id, draft=True)
+    return _source_response(form, form_def, _extension())
 
 
 @bp.get("/forms/<xml_form_id>/versions")
@@ -146,10 +155,7 @@ def versions(project_id: int, xml_form_id: str):
 
 
 def _version(form: Form, version: str) -> FormDef:
-    for d in fv.published_versions(db(), form):
-        if d.version == version or (version == "___" and d.version == ""):
-            return d
-    raise problems.NotFound(f"Form '{form.xml_form_id}' has no published version '{version}'.")
+    return fv.published_version(db(), form, version)
 
 
 @bp.get("/forms/<xml_form_id>/versions/<version>")
@@ -162,6 +168,13 @@ def version(project_id: int, xml_form_id: str, version: str):
 def version_xml(project_id: int, xml_form_id: str, version: str):
     form = form_or_404(project_id, xml_form_id, "form.read")
     return _xml_response(_version(form, version))
+
+
+@bp.get("/forms/<xml_form_id>/versions/<version>.xlsx")
+@bp.get("/forms/<xml_form_id>/versions/<version>.xls")
+def version_source(project_id: int, xml_form_id: str, version: str):
+    form = form_or_404(project_id, xml_form_id, "form.read")
+    return _source_response(form, _version(form, version), _extension())
 
 
 # --- drafts ----------------------------------------------------------------------------------------

@@ -22,37 +22,16 @@ from server.indicators.results import (
     report_body,
 )
 from server.indicators.tables import follow_up_csv, report_csv
-from server.indicators.workbook import WorkbookInvalid, parse_workbook
-from server.models.blobs import ensure_blob
-from server.models.forms import FormDef
-from server.models.indicators import indicator_set, save_workbook
+from server.models.indicators import indicator_set, upload_workbook
 from server.params import EARLIEST_DAY, LATEST_DAY, parse_moment
-from server.xforms.schema import read_schema
 
 bp = Blueprint("indicators", __name__, url_prefix="/v1/projects/<int:project_id>/forms/<xml_form_id>")
-
-
-def load_workbook(form, data: bytes):
-    if form.current_def_id is None:
-        raise problems.NotFound("Publish the form before giving it indicators.")
-    schema = read_schema(db().get_one(FormDef, form.current_def_id).xml)
-    try:
-        workbook = parse_workbook(data, schema)
-    except WorkbookInvalid as exc:
-        first = exc.errors[0]
-        where = ", ".join(f"{k} {first[k]}" for k in ("sheet", "row", "column") if first.get(k))
-        raise problems.IndicatorsInvalid(
-            f"The indicators workbook has {len(exc.errors)} problem(s); nothing was changed. First: "
-            f"{where + ': ' if where else ''}{first['message']}", details={"errors": exc.errors}) from None
-    sha, md5, size = blobs().put_bytes(data)
-    saved = save_workbook(db(), form.id, workbook, ensure_blob(db(), sha, md5, size).id)
-    return workbook, saved
 
 
 @bp.put("/indicators")
 def put_indicators(project_id: int, xml_form_id: str):
     form = form_or_404(project_id, xml_form_id, "form.update")
-    workbook, saved = load_workbook(form, read_body_limited(settings().max_form_bytes))
+    workbook, saved = upload_workbook(db(), blobs(), form, read_body_limited(settings().max_form_bytes))
     commit()
     return {"success": True, "indicators": len(workbook.indicators), "targetSets": sorted(workbook.target_sets()),
             "criteria": len(workbook.criteria), "areaField": workbook.area_field, "generation": saved.generation}

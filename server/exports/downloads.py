@@ -20,6 +20,7 @@ from server import problems
 from server.exports import options as opts
 from server.models.blobs import BlobStore
 from server.models.forms import Form
+from server.xforms.schema import Field
 
 # The files a form's submissions download as, by the last part of their REST path.
 KINDS = ("submissions.csv.zip", "submissions.csv", "submissions.xlsx", "submissions.geojson", "persons.csv")
@@ -96,6 +97,24 @@ def build(db: Session, engine: Engine, store: BlobStore, form: Form, kind: str, 
     if kind == "persons.csv":
         return _persons(db, engine, form, args, decryptor, scope)
     raise problems.NotFound(f"There is no download '{kind}'.")
+
+
+@dataclass(frozen=True)
+class RowCounts:
+    """How many rows a download's tables hold: one per submission (household), and per repeat group."""
+
+    submissions: int
+    repeats: list[tuple[Field, int]]   # each repeat group of the form, in the form's order, and its rows
+
+
+def row_counts(db: Session, form: Form, args: dict, scope=None) -> RowCounts:
+    """The rows `build` would write for these options, counted with the export's own selection (its
+    filters and the caller's scope), so the page's figures and the files agree."""
+    from server.exports.source import row_counts as count_rows
+
+    export = requested(db, form, args, scope=scope).export
+    submissions, by_path = count_rows(db.connection(), export.tables, export.selection)
+    return RowCounts(submissions, [(f, by_path.get("/".join(f.path), 0)) for f in export.fields if f.type == "repeat"])
 
 
 def _client_audits(args: dict, media: bool) -> bool:

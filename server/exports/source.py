@@ -118,6 +118,21 @@ def root_rows(conn: Connection, tables: DataTables, columns: list[str], selectio
     yield from conn.execution_options(**STREAM).execute(stmt)
 
 
+def row_counts(conn: Connection, tables: DataTables, selection: Selection) -> tuple[int, dict[str, int]]:
+    """(submissions, {repeat path: rows}) an export of `selection` holds: root_rows' and repeat_rows'
+    joins and WHERE, counted. Repeat rows of encrypted submissions are not stored, so not counted."""
+    s, root = SUBMISSIONS, tables.root
+    submissions = conn.scalar(select(func.count()).select_from(s.outerjoin(root, root.c.submission_id == s.c.id))
+                              .where(*selection.where(s, root))) or 0
+    repeats: dict[str, int] = {}
+    for path, rep in tables.repeats.items():
+        joined = s.join(rep, rep.c.submission_id == s.c.id)
+        if selection.needs_root:
+            joined = joined.join(root, root.c.submission_id == s.c.id)
+        repeats[path] = conn.scalar(select(func.count()).select_from(joined).where(*selection.where(s, root))) or 0
+    return submissions, repeats
+
+
 def repeat_rows(conn: Connection, tables: DataTables, repeat_path: str, columns: list[str],
                 selection: Selection, ordered: bool = False) -> Iterator[tuple]:
     """(instance id, row key, parent key, *answers) of one repeat, submissions newest first, rows in

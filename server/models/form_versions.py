@@ -6,7 +6,10 @@ twice for one form; media declared by the XForm are attachment slots filled by u
 from __future__ import annotations
 
 import mimetypes
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import date
+from itertools import count
 from typing import IO
 
 from sqlalchemy import delete, func, select
@@ -297,3 +300,57 @@ def clear_attachment(db: Session, form: Form, name: str) -> None:
 def published_versions(db: Session, form: Form) -> list[FormDef]:
     return list(db.scalars(select(FormDef).where(FormDef.form_id == form.id, FormDef.published_at.is_not(None))
                            .order_by(FormDef.published_at.desc(), FormDef.id.desc())))
+
+
+def published_version(db: Session, form: Form, version: str) -> FormDef:
+    """One published version by its string; Central's `___` names the empty version."""
+    for d in published_versions(db, form):
+        if d.version == version or (version == "___" and d.version == ""):
+            return d
+    raise problems.NotFound(f"Form '{form.xml_form_id}' has no published version '{version}'.")
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """The XLSForm a version was made from, as stored: where it is and how to serve it."""
+
+    path: str
+    content_type: str
+    file_name: str
+    md5: str
+
+
+def xlsform_source(db: Session, store: BlobStore, form: Form, form_def: FormDef, ext: str) -> SourceFile:
+    """The version's XLSForm, byte for byte. As Central's getXls: only under the extension of its own
+    kind (an .xlsx asked for as .xls is 404), named `{xmlFormId}.{ext}`."""
+    found = source_extension(form_def)
+    if found is None:
+        raise problems.NotFound("This form version was uploaded as an XForm; there is no XLSForm to download.")
+    if found != ext:
+        raise problems.NotFound(f"This form version was uploaded as .{found}, not .{ext}.")
+    blob = db.get_one(Blob, form_def.xls_blob_id)
+    return SourceFile(str(store.path_for(blob.sha256)), form_def.xls_content_type or XLSX_TYPE,
+                      f"{form.xml_form_id}.{ext}", blob.md5)
+
+
+def source_extension(form_def: FormDef) -> str | None:
+    """The extension of the XLSForm a version was made from (`xlsx`, `xls`), None for an XForm upload."""
+    if form_def.xls_blob_id is None:
+        return None
+    return "xls" if form_def.xls_content_type == XLS_TYPE else "xlsx"
+
+
+def free_version(taken: Iterable[str], day: date) -> str:
+    """The day as YYYYMMDDnn with the first nn (01, 02, …) not in `taken`: the version form designers
+    write by hand, so the next one published today is obvious at a glance."""
+    used = set(taken)
+    return next(v for n in count(1) if (v := f"{day:%Y%m%d}{n:02d}") not in used)
+
+
+def version_to_propose(db: Session, form: Form, day: date) -> str | None:
+    """For the draft's publish box: None when the draft's own version is free, else a free one for `day`."""
+    if form.draft_def_id is None:
+        return None
+    draft = db.get_one(FormDef, form.draft_def_id)
+    taken = [d.version for d in published_versions(db, form)]
+    return free_version(taken, day) if draft.version in taken else None

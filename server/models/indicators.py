@@ -10,8 +10,11 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, Integer, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from server import problems
 from server.db import Base, UTCDateTime, utcnow
-from server.indicators.workbook import Workbook
+from server.indicators.workbook import Workbook, WorkbookInvalid, parse_workbook
+from server.models.blobs import BlobStore, ensure_blob
+from server.models.forms import Form, FormDef
 
 
 class IndicatorSet(Base):
@@ -43,3 +46,23 @@ def save_workbook(db: Session, form_id: int, workbook: Workbook, blob_id: int | 
 
     drop_contributions(db, form_id)
     return found
+
+
+def upload_workbook(db: Session, store: BlobStore, form: Form, data: bytes) -> tuple[Workbook, IndicatorSet]:
+    """The workbook checked against the published version and saved, for `PUT …/indicators` and the
+    form page alike: IndicatorsInvalid lists every mistake (sheet, row, column, cell), nothing saved."""
+    from server.xforms.schema import read_schema
+
+    if form.current_def_id is None:
+        raise problems.NotFound("Publish the form before giving it indicators.")
+    schema = read_schema(db.get_one(FormDef, form.current_def_id).xml)
+    try:
+        workbook = parse_workbook(data, schema)
+    except WorkbookInvalid as exc:
+        first = exc.errors[0]
+        where = ", ".join(f"{k} {first[k]}" for k in ("sheet", "row", "column") if first.get(k))
+        raise problems.IndicatorsInvalid(
+            f"The indicators workbook has {len(exc.errors)} problem(s); nothing was changed. First: "
+            f"{where + ': ' if where else ''}{first['message']}", details={"errors": exc.errors}) from None
+    sha, md5, size = store.put_bytes(data)
+    return workbook, save_workbook(db, form.id, workbook, ensure_blob(db, sha, md5, size).id)

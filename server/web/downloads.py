@@ -27,9 +27,9 @@ from server.web.filters import (
     read_filters,
     schema_fields,
 )
-from server.web.i18n import N_, _, current_locale
+from server.web.i18n import N_, _, current_locale, ngettext, number
 from server.web.limits import takes_file
-from server.xforms.labels import languages
+from server.xforms.labels import UnknownLanguage, languages, read_labels
 
 bp = Blueprint("downloads", __name__, url_prefix="/projects/<int:project_id>/forms/<xml_form_id>/downloads")
 
@@ -94,6 +94,34 @@ def _form(project_id: int, xml_form_id: str):
     return project, form
 
 
+def _row_counts(form, form_def: FormDef, filters: Filters) -> dict[str, list[str]] | None:
+    """Per download kind, the sentences saying how many rows it holds for these filters (None when the
+    download would be refused): counted by downloads.row_counts with the export's own selection and scope."""
+    if filters.errors:
+        return None
+    try:
+        counts = downloads.row_counts(db(), form, filters.export_args(area_field(db(), form, schema_fields(db(), form))),
+                                      scope=submission_scope(form))
+    except problems.Problem:   # an option the download refuses, with its reason when asked for (an unknown area)
+        db().rollback()
+        return None
+    try:
+        labels = read_labels(form_def.xml, current_locale()).questions
+    except UnknownLanguage:
+        labels = read_labels(form_def.xml, None).questions
+    households = ngettext("%(num)s household", "%(num)s households", counts.submissions, num=number(counts.submissions))
+    tables = [_("%(table)s: %(rows)s rows", table=labels.get("/".join(f.path)) or f.name, rows=number(n))
+              for f, n in counts.repeats]
+    roster = counts.repeats[0] if counts.repeats else None
+    return {
+        "submissions.xlsx": [households, *tables],
+        "submissions.csv.zip": [households, *tables],
+        "persons.csv": [ngettext("%(num)s row, one per member", "%(num)s rows, one per member", roster[1],
+                                 num=number(roster[1]))] if roster else [_("This form has no repeat group.")],
+        "submissions.geojson": [households],
+    }
+
+
 def render_page(project, form, filters: Filters, status: int = 200, error: str | None = None,
                 key_error: str | None = None):
     form_def = db().get_one(FormDef, form.current_def_id)
@@ -108,12 +136,13 @@ def render_page(project, form, filters: Filters, status: int = 200, error: str |
     links = [(kind, title, hint, url_for(".download", project_id=project.id, xml_form_id=form.xml_form_id,
                                          kind=kind, **query))  # type: ignore[arg-type]
              for kind, title, hint in FILES]
+    counts = _row_counts(form, form_def, filters)
     return render_template("downloads.html", project=project, form=form, form_def=form_def, filters=filters,
                            verbs=verbs_for(db(), g.actor, project.id, form.id), can=can, links=links,
                            choices=choices, headings=headings, media=media, names=NAMES,
                            areas=_areas(project, form) if area_path else [], encrypted=bool(form_def.key_id),
                            decryptable=[f for f in FILES if f[0] in downloads.DECRYPTABLE],
-                           review_labels=REVIEW_LABELS, error=error, key_error=key_error), status
+                           review_labels=REVIEW_LABELS, error=error, key_error=key_error, counts=counts), status
 
 
 def _areas(project, form):

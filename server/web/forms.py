@@ -1,18 +1,29 @@
-"""One form: its state, draft and publishing, versions, media files, and a preview of its questions."""
+"""One form: its state, draft and publishing, versions and their XLSForms, media files, the
+indicators workbook, and a preview of its questions.
+
+A form designer finishes here without the API: a new version's XLSForm becomes the draft, each
+version's workbook downloads back, and the indicators workbook loads with its mistakes listed by
+sheet and row — each through the same function as its REST route, with the same verbs."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import Blueprint, flash, g, redirect, render_template, request, send_file, url_for
 
 from server import problems
 from server.access import form_or_404, project_or_404
 from server.auth.permissions import can, require, verbs_for
 from server.context import blobs, db, settings
+from server.indicators.workbook import Workbook
 from server.models import form_versions as fv
 from server.models.forms import FORM_STATES, Form, FormDef
+from server.models.indicators import indicator_set, upload_workbook
 from server.models.submission_queries import counts_by_form
-from server.web.i18n import N_, _, current_locale, size_text
+from server.web.i18n import N_, TIMEZONE, _, current_locale, size_text
 from server.web.limits import takes_file
-from server.web.projects import located
+from server.web.projects import check_upload, located, pyxform_error
+from server.web.workbook_errors import in_page_language
 from server.xforms.labels import UnknownLanguage, languages, read_labels
 from server.xforms.schema import read_schema
 
@@ -35,7 +46,8 @@ def _form(project_id: int, xml_form_id: str, *verbs: str):
     return project, form_or_404(project_id, xml_form_id, *verbs)
 
 
-def render_form(project, form: Form, status: int = 200, error: str | None = None, media_errors: dict | None = None):
+def render_form(project, form: Form, status: int = 200, error: str | None = None, media_errors: dict | None = None,
+                upload_error: dict | None = None, workbook_errors: list | None = None, workbook_error: str | None = None):
     verbs = verbs_for(db(), g.actor, project.id, form.id)
     current = db().get(FormDef, form.current_def_id) if form.current_def_id else None
     draft = db().get(FormDef, form.draft_def_id) if form.draft_def_id and can(verbs, "form.update") else None
@@ -46,7 +58,28 @@ def render_form(project, form: Form, status: int = 200, error: str | None = None
         current_media=fv.attachments_of(db(), current.id) if current else [],
         warnings=[located(w) for w in (draft.warnings or [])] if draft else [],
         submissions=counts_by_form(db(), [form.id], actor=g.actor).get(form.id, 0) if can(verbs, "submission.list") else None,
-        error=error, media_errors=media_errors or {}), status
+        error=error, media_errors=media_errors or {}, source_extension=fv.source_extension,
+        proposed_version=fv.version_to_propose(db(), form, datetime.now(TIMEZONE).date()) if draft else None,
+        indicators=_indicators_summary(form) if can(verbs, "form.update") else None,
+        upload_error=upload_error, workbook_errors=workbook_errors, workbook_error=workbook_error), status
+
+
+@dataclass(frozen=True)
+class IndicatorsSummary:
+    updated_at: datetime
+    indicators: int
+    target_sets: list[str]   # their names in the page's language, else their codes
+
+
+def _indicators_summary(form: Form) -> IndicatorsSummary | None:
+    """What the form's indicators workbook defines, for the form page."""
+    found = indicator_set(db(), form.id)
+    if found is None:
+        return None
+    workbook = Workbook.from_json(found.definition)
+    sets = workbook.target_sets()
+    return IndicatorsSummary(found.updated_at, len(workbook.indicators),
+                             [sets[code].get(current_locale()) or code for code in sorted(sets)])
 
 
 @bp.get("")
@@ -137,6 +170,92 @@ def upload_media(project_id: int, xml_form_id: str):
     db().commit()
     flash(_("Uploaded %(name)s.", name=name), "ok")
     return redirect(url_for(".form", project_id=project_id, xml_form_id=xml_form_id))
+
+
+def _form_file_too_large(limit: int) -> str:
+    return _("The file is too large: this server accepts form files up to %(size)s.", size=size_text(limit))
+
+
+def _uploaded(field: str) -> bytes:
+    """The chosen file's bytes, one past the limit at most (the page route's limit stops larger bodies)."""
+    upload = request.files.get(field)
+    return upload.read(settings().max_form_bytes + 1) if upload is not None and upload.filename else b""
+
+
+@bp.post("/draft/xlsform")
+@takes_file(lambda s: s.max_form_bytes, _form_file_too_large)
+def upload_version(project_id: int, xml_form_id: str):
+    """A new version's XLSForm becomes this form's draft, as `POST …/forms/{f}/draft` with a body."""
+    project, form = _form(project_id, xml_form_id, "form.update")
+    data = _uploaded("xlsform")
+    error = check_upload(data)
+    if error is not None:
+        return render_form(project, form, 413 if len(data) > settings().max_form_bytes else 400, upload_error=error)
+    try:
+        definition = fv.read_definition(data, settings(), form.xml_form_id, ignore_warnings=True)
+        if definition.info.xml_form_id != form.xml_form_id:
+            return render_form(project, form, 400, upload_error={"title": _(
+                "This workbook is the form “%(other)s”, not “%(form)s”: its settings sheet has another form_id. "
+                "Upload it on the project page, or correct form_id.", other=definition.info.xml_form_id,
+                form=form.xml_form_id)})
+        fv.create_draft(db(), blobs(), form, definition, g.actor.id)
+    except problems.XlsFormInvalid as exc:
+        db().rollback()
+        return render_form(project, form, 400, upload_error=pyxform_error(exc))
+    except problems.Problem as exc:
+        db().rollback()
+        return render_form(project, form, exc.status if exc.status < 500 else 400,
+                           upload_error={"title": _("The form could not be used."), "message": exc.message})
+    db().commit()
+    flash(_("Uploaded as the draft. Check the questions and the warnings, then publish."), "ok")
+    return redirect(url_for(".form", project_id=project_id, xml_form_id=xml_form_id) + "#draft")
+
+
+@bp.post("/indicators")
+@takes_file(lambda s: s.max_form_bytes, _form_file_too_large)
+def upload_indicators(project_id: int, xml_form_id: str):
+    """The indicators and targets workbook, checked and saved as `PUT …/forms/{f}/indicators` does."""
+    project, form = _form(project_id, xml_form_id, "form.update")
+    data = _uploaded("workbook")
+    if not data:
+        return render_form(project, form, 400, workbook_error=_("Choose the indicators workbook (.xlsx) to upload."))
+    if len(data) > settings().max_form_bytes:
+        return render_form(project, form, 413, workbook_error=_form_file_too_large(settings().max_form_bytes))
+    try:
+        workbook, _saved = upload_workbook(db(), blobs(), form, data)
+    except problems.IndicatorsInvalid as exc:
+        db().rollback()
+        return render_form(project, form, 400, workbook_errors=in_page_language((exc.details or {}).get("errors", [])))
+    except problems.NotFound:
+        db().rollback()
+        return render_form(project, form, 409, workbook_error=_("Publish the form before giving it indicators."))
+    db().commit()
+    flash(_("Loaded the indicators workbook: %(indicators)s indicators, target sets: %(sets)s.",
+            indicators=len(workbook.indicators), sets=", ".join(sorted(workbook.target_sets())) or "—"), "ok")
+    return redirect(url_for(".form", project_id=project_id, xml_form_id=xml_form_id) + "#indicators")
+
+
+def _source_file(form: Form, form_def: FormDef, ext: str):
+    found = fv.xlsform_source(db(), blobs(), form, form_def, ext)
+    return send_file(found.path, mimetype=found.content_type, as_attachment=True, download_name=found.file_name,
+                     etag=found.md5)
+
+
+@bp.get("/versions/<version>.xlsx", defaults={"ext": "xlsx"})
+@bp.get("/versions/<version>.xls", defaults={"ext": "xls"})
+def version_source(project_id: int, xml_form_id: str, version: str, ext: str):
+    """A published version's XLSForm, as `GET …/versions/{v}.xlsx` serves it."""
+    _project, form = _form(project_id, xml_form_id, "form.read")
+    return _source_file(form, fv.published_version(db(), form, version), ext)
+
+
+@bp.get("/draft.xlsx", defaults={"ext": "xlsx"})
+@bp.get("/draft.xls", defaults={"ext": "xls"})
+def draft_source(project_id: int, xml_form_id: str, ext: str):
+    _project, form = _form(project_id, xml_form_id, "form.update")
+    if form.draft_def_id is None:
+        raise problems.NotFound()
+    return _source_file(form, db().get_one(FormDef, form.draft_def_id), ext)
 
 
 @bp.get("/preview")

@@ -65,7 +65,7 @@ def upload_form(project_id: int):
         file_name, data = "", b""
     else:
         file_name, data = upload.filename, upload.read(settings().max_form_bytes + 1)
-    error = _check_upload(data)
+    error = check_upload(data)
     if error is not None:
         return render_project(project, 413 if len(data) > settings().max_form_bytes else 400, error)
     try:
@@ -73,7 +73,7 @@ def upload_form(project_id: int):
         form = _store(project, definition)
     except problems.XlsFormInvalid as exc:
         db().rollback()
-        return render_project(project, 400, _pyxform_error(exc))
+        return render_project(project, 400, pyxform_error(exc))
     except problems.Problem as exc:
         db().rollback()
         return render_project(project, exc.status if exc.status < 500 else 400,
@@ -83,7 +83,7 @@ def upload_form(project_id: int):
     return redirect(url_for("web.forms.form", project_id=project.id, xml_form_id=form.xml_form_id))
 
 
-def _check_upload(data: bytes) -> dict | None:
+def check_upload(data: bytes) -> dict | None:
     """The mistakes worth a sentence of our own, before pyxform sees the file."""
     if not data:
         return {"title": _("Choose an XLSForm file (.xlsx or .xls) to upload.")}
@@ -96,7 +96,7 @@ def _check_upload(data: bytes) -> dict | None:
     return None
 
 
-def _pyxform_error(exc: problems.Problem) -> dict:
+def pyxform_error(exc: problems.Problem) -> dict:
     details = exc.details or {}
     title = _("ODK Validate found errors in this form.") if details.get("validator") else \
         _("pyxform could not convert this XLSForm.")
