@@ -59,6 +59,37 @@ def test_an_xlsform_with_a_slash_in_its_form_id_is_refused(admin, project):
     assert form_count(admin, project) == 0
 
 
+@pytest.mark.parametrize("form_id", ["ho.svc", "ho.xml", "ho.xls", "ho.xlsx"])
+def test_a_form_id_ending_as_a_route_reads_it_is_refused(admin, project, form_id):
+    """/forms/ho.svc is the OData service of form 'ho', as /forms/ho.xml is its definition."""
+    resp = post_xml(admin, project, xform(form_id))
+    assert resp.status_code == 400, resp.get_data(as_text=True)[:300]
+    assert "cannot end in .xml, .xls, .xlsx or .svc" in resp.get_json()["message"]
+    assert form_count(admin, project) == 0
+    resp = admin.post(f"/v1/projects/{project}/forms?publish=true", data=xlsform(form_id), content_type=XLSX)
+    assert resp.status_code == 400 and ".svc" in resp.get_json()["message"]
+
+
+def test_the_refusal_says_what_a_form_id_may_hold(admin, project):
+    message = post_xml(admin, project, xform("a/b")).get_json()["message"]
+    assert "letters (Vietnamese ones too), digits, spaces and punctuation, but no '/'" in message
+    assert "only" not in message
+
+
+@pytest.mark.parametrize("form_id", ["khảo sát hộ", "hộ?gia#đình", "100%_hộ", "a&b:c;d", "Ho-Gia.Dinh_2026"])
+def test_a_form_id_with_punctuation_central_accepts_reaches_every_route(admin, project, form_id):
+    from urllib.parse import quote
+
+    resp = post_xml(admin, project, xform(form_id.replace("&", "&amp;")))
+    assert resp.status_code == 200, resp.get_json()
+    assert resp.get_json()["xmlFormId"] == form_id
+    base = f"/v1/projects/{project}/forms/{quote(form_id, safe='')}"
+    for path in ("", ".xml", ".svc", ".svc/Submissions", "/versions", "/submissions", "/attachments"):
+        assert admin.get(base + path).status_code == 200, path
+    assert admin.delete(base).status_code == 200
+    assert form_count(admin, project) == 0
+
+
 @pytest.mark.parametrize("form_id", ["ho_gia_dinh", "Ho-Gia.Dinh_2026", "x" * 64, "hộ_gia_đình"])
 def test_ordinary_form_ids_are_accepted(admin, project, form_id):
     resp = post_xml(admin, project, xform(form_id))
