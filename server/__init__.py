@@ -71,6 +71,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     # ProxyFix outermost: X-Forwarded-* from the trusted proxies decide the scheme, host and client
     # address; with none trusted, those headers are ignored.
     app.wsgi_app = KeyPrefixMiddleware(app.wsgi_app)  # type: ignore[method-assign]  # Flask's documented way
+    app.wsgi_app = problems.CloseAfterRefusedBody(app.wsgi_app)  # type: ignore[method-assign]
     hops = settings.trusted_proxies
     if hops > 0:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
