@@ -30,7 +30,9 @@ class NoCookieSessions(SessionInterface):
         return None
 
 
-def create_app(settings: Settings | None = None) -> Flask:
+def create_app(settings: Settings | None = None, *, create_admin: bool = True) -> Flask:
+    """The app. `create_admin`: make the HAMLET_ADMIN_EMAIL administrator now if it is missing (the
+    server does; `hamlet db upgrade` does it itself once the tables exist)."""
     settings = settings or Settings.from_env()
     app = Flask(__name__)
     app.json = FiniteJSONProvider(app)  # NaN and Infinity become null, never invalid JSON
@@ -71,12 +73,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     # ProxyFix outermost: X-Forwarded-* from the trusted proxies decide the scheme, host and client
     # address; with none trusted, those headers are ignored.
     app.wsgi_app = KeyPrefixMiddleware(app.wsgi_app)  # type: ignore[method-assign]  # Flask's documented way
+    app.wsgi_app = problems.CloseAfterRefusedBody(app.wsgi_app)  # type: ignore[method-assign]
     hops = settings.trusted_proxies
     if hops > 0:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops)
 
-    if settings.admin_email and settings.admin_password:
+    if create_admin and settings.admin_email and settings.admin_password:
         from server.bootstrap import ensure_site_admin
 
         ensure_site_admin(app, settings.admin_email, settings.admin_password)

@@ -12,7 +12,10 @@ from flask.cli import FlaskGroup, with_appcontext
 def _app_factory() -> Flask:
     from server import create_app
 
-    return create_app()
+    # `hamlet db upgrade` creates the administrator itself once the tables exist; made by the app
+    # before them, it would warn "not migrated yet; run `hamlet db upgrade`" during that very command.
+    ctx = click.get_current_context(silent=True)
+    return create_app(create_admin=ctx is None or ctx.command is not db_upgrade)
 
 
 @click.group(cls=FlaskGroup, create_app=_app_factory, add_default_commands=False, add_version_option=False)

@@ -16,6 +16,13 @@ accesslog = "-"
 logger_class = "server.logs.AccessLogger"   # app-user keys and tokens masked in the access log
 control_socket_disable = True               # gunicorn 24's shared control socket is not used
 
+# Only HAMLET_TRUSTED_PROXIES (werkzeug's ProxyFix in server/__init__.py) decides what X-Forwarded-*
+# headers are believed. gunicorn has its own list, 127.0.0.1 and ::1 by default, from which it takes
+# X-Forwarded-Proto / -Ssl / -Protocol as proof of https: any client on the same host (or behind a
+# local tunnel) could then have Basic auth accepted over plain http. Trust nobody here.
+forwarded_allow_ips = ""
+secure_scheme_headers: dict[str, str] = {}
+
 
 def post_worker_init(worker):
     """Move what loading the app allocated out of the collector's reach: otherwise every full

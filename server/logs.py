@@ -7,19 +7,18 @@ gunicorn's access log prints the URL as received, so a log file would hand out w
 from __future__ import annotations
 
 import re
+from urllib.parse import unquote
 
 from gunicorn.glogging import Logger
 
-_KEY = re.compile(r"(/v1/key/)[^/?#\s]+")
+# `/+`: a doubled slash (`/v1//key/…`) still reaches the route, so it is masked as well.
+_KEY = re.compile(r"(/v1/+key/+)[^/?#\s]+")
 _ST = re.compile(r"(^|[?&])st=[^&#\s]*")
-_SESSION = re.compile(r"(/v1/sessions/)(?!(?:current|restore)(?:[/?#\s]|$))[^/?#\s]+")
+_SESSION = re.compile(r"(/v1/+sessions/+)(?!(?:current|restore)(?:[/?#\s]|$))[^/?#\s]+")
 MASK = "***"
 
 
-def redact(text: str | None) -> str | None:
-    """The URL (or request line, or referrer) with app-user keys and session tokens masked."""
-    if not text:
-        return text
+def _mask(text: str) -> str:
     if "/key/" in text:
         text = _KEY.sub(rf"\g<1>{MASK}", text)
     if "/sessions/" in text:
@@ -27,6 +26,20 @@ def redact(text: str | None) -> str | None:
     if "st=" in text:
         text = _ST.sub(rf"\g<1>st={MASK}", text)
     return text
+
+
+def redact(text: str | None) -> str | None:
+    """The URL (or request line, or referrer) with app-user keys and session tokens masked."""
+    if not text:
+        return text
+    masked = _mask(text)
+    if "%" in masked:
+        # The route sees the path decoded, so `/v1/k%65y/{key}/…` reaches it as well: when only the
+        # decoded text holds a credential, log that text masked, its control characters escaped.
+        decoded = unquote(masked)
+        if _mask(decoded) != decoded:
+            return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in _mask(decoded))
+    return masked
 
 
 class AccessLogger(Logger):

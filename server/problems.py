@@ -157,6 +157,38 @@ def render(prob: Problem) -> Response:
                     content_type="application/json; charset=utf-8", headers=getattr(prob, "headers", None))
 
 
+# Refusals sent while the request body may still be arriving unread: too large, or no room to keep it.
+_BODY_LEFT_UNREAD = ("413", "507")
+
+
+class CloseAfterRefusedBody:
+    """WSGI middleware: a 413 or 507 answered to a request that carries a body says `Connection: close`.
+
+    The body was refused before it was read whole, so the server cannot find the next request on
+    that connection: gunicorn drains at most 64 KiB and then drops it. Said in the answer, ODK Collect
+    and browsers open a new connection; unsaid, Collect's next request on it fails as a network error.
+    An application cannot send Connection itself (PEP 3333: hop-by-hop; gunicorn drops it), so the
+    server is told: gunicorn's Response, the owner of `start_response`, through its `force_close()`.
+    werkzeug's server already closes, and says so, when the app left the body unread."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        has_body = environ.get("CONTENT_LENGTH", "") not in ("", "0") or "chunked" in environ.get(
+            "HTTP_TRANSFER_ENCODING", "").lower()
+        force_close = getattr(getattr(start_response, "__self__", None), "force_close", None)
+        if not has_body or not callable(force_close):
+            return self.app(environ, start_response)
+
+        def start(status: str, headers: list, exc_info=None):
+            if status[:3] in _BODY_LEFT_UNREAD:
+                force_close()
+            return start_response(status, headers, exc_info)
+
+        return self.app(environ, start)
+
+
 _HTTP_TO_PROBLEM = {
     404: NotFound,
     405: lambda: Problem("This method is not allowed on this resource.", code="405.1"),

@@ -6,8 +6,13 @@ from __future__ import annotations
 
 import random
 import re
+import socket
+import subprocess
+import sys
 import threading
+import time
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, inspect, text
@@ -127,6 +132,42 @@ def live_server(app):
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     thread.join(timeout=5)
+
+
+@pytest.fixture
+def gunicorn(app, settings, tmp_path):
+    """The app under a real gunicorn with the shipped server/gunicorn_config.py, as the Procfile and
+    `hamlet serve` run it, on 127.0.0.1 with the test's proxy setting. Yields its port; always stopped."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = tmp_path / "gunicorn.log"
+    env = {"PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin", "HAMLET_DATABASE_URL": settings.database_url,
+           "HAMLET_DATA_DIR": str(settings.data_dir), "HAMLET_SECRET_KEY": "test-secret",
+           "HAMLET_INSTANCE_DIR": str(tmp_path / "instance"), "HAMLET_ODK_VALIDATE": "off",
+           "HAMLET_MAX_FORM_BYTES": str(settings.max_form_bytes),
+           "HAMLET_TRUSTED_PROXIES": str(settings.trusted_proxies)}
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "python:server.gunicorn_config",
+                                 "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "2",
+                                 "server:create_app()"], env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+                time.sleep(0.1)
+        yield port
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 @pytest.fixture

@@ -59,6 +59,27 @@ def test_admin_from_environment_is_created_on_upgrade(env, monkeypatch):
     assert resp.status_code == 200
 
 
+def test_upgrade_does_not_tell_the_operator_to_run_itself(env, monkeypatch, caplog):
+    """The administrator is created once the tables exist; meanwhile no "not migrated yet" warning."""
+    monkeypatch.setenv("HAMLET_ADMIN_EMAIL", "root@example.vn")
+    monkeypatch.setenv("HAMLET_ADMIN_PASSWORD", "from the environment")
+    with caplog.at_level("INFO", logger="hamlet"):
+        out = run("db", "upgrade")
+    said = out.output + caplog.text
+    assert "up to date" in out.output and "created site administrator root@example.vn" in said
+    assert "not migrated" not in said and "run `hamlet db upgrade`" not in said
+
+
+def test_the_server_on_a_fresh_database_still_says_to_upgrade(env, monkeypatch, caplog):
+    from server import create_app
+
+    monkeypatch.setenv("HAMLET_ADMIN_EMAIL", "root@example.vn")
+    monkeypatch.setenv("HAMLET_ADMIN_PASSWORD", "from the environment")
+    with caplog.at_level("WARNING", logger="hamlet"):
+        create_app()
+    assert "run `hamlet db upgrade` to create the administrator root@example.vn" in caplog.text
+
+
 def test_demo_is_idempotent_and_prints_credentials(env):
     run("db", "upgrade")
     first = run("demo")

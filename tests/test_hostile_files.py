@@ -11,7 +11,7 @@ import zipfile
 import pytest
 from openpyxl import Workbook
 
-from helpers import XLSX, post_xml, xform
+from helpers import AREAS, XLSX, post_xml, xform
 from server.xforms.safezip import LIMITS, WorkbookTooLarge, check_workbook
 
 
@@ -56,6 +56,37 @@ def test_an_xform_whose_id_no_route_can_carry_is_refused(admin, project, form_id
 def test_an_xlsform_with_a_slash_in_its_form_id_is_refused(admin, project):
     resp = admin.post(f"/v1/projects/{project}/forms?publish=true", data=xlsform("ho/gia_dinh"), content_type=XLSX)
     assert resp.status_code == 400 and "slash" in resp.get_json()["message"]
+    assert form_count(admin, project) == 0
+
+
+@pytest.mark.parametrize("form_id", ["ho.svc", "ho.xml", "ho.xls", "ho.xlsx"])
+def test_a_form_id_ending_as_a_route_reads_it_is_refused(admin, project, form_id):
+    """/forms/ho.svc is the OData service of form 'ho', as /forms/ho.xml is its definition."""
+    resp = post_xml(admin, project, xform(form_id))
+    assert resp.status_code == 400, resp.get_data(as_text=True)[:300]
+    assert "cannot end in .xml, .xls, .xlsx or .svc" in resp.get_json()["message"]
+    assert form_count(admin, project) == 0
+    resp = admin.post(f"/v1/projects/{project}/forms?publish=true", data=xlsform(form_id), content_type=XLSX)
+    assert resp.status_code == 400 and ".svc" in resp.get_json()["message"]
+
+
+def test_the_refusal_says_what_a_form_id_may_hold(admin, project):
+    message = post_xml(admin, project, xform("a/b")).get_json()["message"]
+    assert "letters (Vietnamese ones too), digits, spaces and punctuation, but no '/'" in message
+    assert "only" not in message
+
+
+@pytest.mark.parametrize("form_id", ["khảo sát hộ", "hộ?gia#đình", "100%_hộ", "a&b:c;d", "Ho-Gia.Dinh_2026"])
+def test_a_form_id_with_punctuation_central_accepts_reaches_every_route(admin, project, form_id):
+    from urllib.parse import quote
+
+    resp = post_xml(admin, project, xform(form_id.replace("&", "&amp;")))
+    assert resp.status_code == 200, resp.get_json()
+    assert resp.get_json()["xmlFormId"] == form_id
+    base = f"/v1/projects/{project}/forms/{quote(form_id, safe='')}"
+    for path in ("", ".xml", ".svc", ".svc/Submissions", "/versions", "/submissions", "/attachments"):
+        assert admin.get(base + path).status_code == 200, path
+    assert admin.delete(base).status_code == 200
     assert form_count(admin, project) == 0
 
 
@@ -172,3 +203,78 @@ def test_an_indicators_workbook_zip_bomb_is_refused_naming_the_limit(admin, proj
         assert resp.status_code == 400 and resp.get_json()["code"] == 400.92, resp.get_data(as_text=True)[:300]
         assert named in resp.get_json()["message"]
     assert admin.get(f"/v1/projects/{project}/forms/ho/indicators/definition").status_code == 404
+
+
+# --- workbooks that are not readable at all --------------------------------------------------------
+
+def areas_workbook() -> bytes:
+    """The sample registry as an .xlsx: valid but for what each test breaks."""
+    wb = Workbook()
+    wb.active.title = "areas"
+    for line in AREAS.strip().splitlines():
+        wb.active.append(line.split(","))
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def with_bad_crc(data: bytes, member: str = SHEET) -> bytes:
+    """The workbook stored uncompressed, one byte of `member` changed: its checksum no longer matches."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as dst:
+        for info in src.infolist():
+            dst.writestr(info.filename, src.read(info.filename))
+    raw = bytearray(out.getvalue())
+    at = raw.find(b"PK\x03\x04")  # walk the local headers to the member's data
+    while raw[at + 30:at + 30 + len(member)] != member.encode():
+        at = raw.find(b"PK\x03\x04", at + 4)
+    name_len, extra_len = struct.unpack_from("<HH", raw, at + 26)
+    raw[at + 30 + name_len + extra_len + 2] ^= 0x01
+    return bytes(raw)
+
+
+def broken(workbook: bytes) -> dict[str, bytes]:
+    return {"garbage": b"PK\x03\x04garbage", "truncated": workbook[:len(workbook) // 2],
+            "bad checksum": with_bad_crc(workbook)}
+
+
+@pytest.mark.parametrize("kind", ["garbage", "truncated", "bad checksum"])
+def test_the_check_names_an_unreadable_workbook(kind):
+    from server.xforms.safezip import WorkbookUnreadable
+
+    with pytest.raises(WorkbookUnreadable) as caught:
+        check_workbook(broken(xlsform())[kind])
+    assert "not a readable .xlsx workbook" in str(caught.value)
+    if kind == "bad checksum":
+        assert SHEET in str(caught.value)
+
+
+@pytest.mark.parametrize("kind", ["garbage", "truncated", "bad checksum"])
+def test_an_unreadable_area_registry_is_400_naming_the_problem(admin, project, kind):
+    resp = admin.client.put(f"/v1/projects/{project}/areas", data=broken(areas_workbook())[kind], content_type=XLSX,
+                            headers=admin._headers())
+    assert resp.status_code == 400 and resp.get_json()["code"] == 400.91, resp.get_data(as_text=True)[:300]
+    assert "not a readable .xlsx workbook" in resp.get_json()["message"]
+    assert admin.get(f"/v1/projects/{project}/areas").get_json() == []
+    assert admin.client.put(f"/v1/projects/{project}/areas", data=areas_workbook(), content_type=XLSX,
+                            headers=admin._headers()).get_json()["areas"] == 7
+
+
+@pytest.mark.parametrize("kind", ["garbage", "truncated", "bad checksum"])
+def test_an_unreadable_xlsform_is_400_naming_the_problem(admin, project, kind):
+    resp = admin.post(f"/v1/projects/{project}/forms?publish=true", data=broken(xlsform())[kind], content_type=XLSX)
+    assert resp.status_code == 400 and resp.get_json()["code"] == 400.15, resp.get_data(as_text=True)[:300]
+    assert "not a readable .xlsx workbook" in resp.get_json()["message"]
+    assert form_count(admin, project) == 0
+
+
+@pytest.mark.parametrize("kind", ["garbage", "truncated", "bad checksum"])
+def test_an_unreadable_indicators_workbook_is_400_naming_the_problem(admin, project, kind):
+    from helpers import XLSFORMS
+
+    assert post_xml(admin, project, xform("ho")).status_code == 200
+    workbook = broken((XLSFORMS / "household_digital_targets.xlsx").read_bytes())[kind]
+    resp = admin.client.put(f"/v1/projects/{project}/forms/ho/indicators", data=workbook, content_type=XLSX,
+                            headers=admin._headers())
+    assert resp.status_code == 400 and resp.get_json()["code"] == 400.92, resp.get_data(as_text=True)[:300]
+    assert "not a readable .xlsx workbook" in resp.get_json()["message"]

@@ -105,6 +105,51 @@ def test_an_id_past_any_integer_is_404(admin, project, client):
     assert admin.get(f"/v1/projects/{project}/app-users/{BIG}/x").status_code == 404
 
 
+# --- literals in an OData $filter at and past the ends of what is held ------------------------------
+
+SUBMISSION_DATE = "__system/submissionDate"
+
+
+@pytest.mark.parametrize("flt, rows", [
+    (f"{SUBMISSION_DATE} lt 9999-12-31T23:59:59.999Z", 3),
+    (f"{SUBMISSION_DATE} le 9999-12-31T23:59:59.999Z", 3),
+    (f"{SUBMISSION_DATE} le 9999-12-31T23:59:59.9999Z", 3),
+    (f"{SUBMISSION_DATE} gt 9999-12-31T23:59:59.999Z", 0),
+    (f"{SUBMISSION_DATE} ge 9999-12-31T23:59:59.9995Z", 0),
+    (f"{SUBMISSION_DATE} eq 9999-12-31T23:59:59.999Z", 0),
+    (f"{SUBMISSION_DATE} ne 9999-12-31T23:59:59.999Z", 3),
+    (f"{SUBMISSION_DATE} ge 0001-01-01", 3),
+    (f"year({SUBMISSION_DATE}) lt 2147483647", 3),
+    ("__system/submitterId ne 2147483647", 3),
+])
+def test_odata_filter_dates_and_numbers_at_the_ends_of_their_range_still_answer(admin, points, flt, rows):
+    """`lt 9999-12-31T23:59:59.999Z` and `ge 0001-01-01` are "any time" to a script, as in Central."""
+    resp = admin.get(f"{points}.svc/Submissions", query_string={"$filter": flt})
+    assert resp.status_code == 200, resp.get_json()
+    assert len(resp.get_json()["value"]) == rows
+
+
+@pytest.mark.parametrize("flt, at, says", [
+    (f"year({SUBMISSION_DATE}) eq {BIG}", 33, "-2,147,483,648 to 2,147,483,647"),
+    (f"year({SUBMISSION_DATE}) eq 2147483648", 33, "-2,147,483,648 to 2,147,483,647"),
+    (f"year({SUBMISSION_DATE}) gt -2147483649", 33, "-2,147,483,648 to 2,147,483,647"),
+    (f"__system/submitterId eq {BIG}", 24, "-2,147,483,648 to 2,147,483,647"),
+    ("__system/submitterId eq '2147483648'", 24, "-2,147,483,648 to 2,147,483,647"),
+    (f"{BIG} eq {BIG}", 0, "-2,147,483,648 to 2,147,483,647"),
+    (f"year({SUBMISSION_DATE}) lt 1e400", 33, "a finite number"),
+    (f"{SUBMISSION_DATE} gt 0001-01-01T00:00:00+07:00", 27, "0001-01-01 to 9999-12-31 in UTC"),
+    (f"{SUBMISSION_DATE} lt 9999-12-31T23:00:00-05:00", 27, "0001-01-01 to 9999-12-31 in UTC"),
+    ("year(9999-12-31T23:00:00-05:00) eq 1", 5, "0001-01-01 to 9999-12-31 in UTC"),
+])
+def test_odata_filter_literals_past_what_is_held_are_400_naming_the_range(admin, points, flt, at, says):
+    resp = admin.get(f"{points}.svc/Submissions", query_string={"$filter": flt})
+    assert resp.status_code == 400, resp.data
+    body = resp.get_json()
+    assert body["code"] == 400.18
+    assert body["message"].startswith("The OData filter expression you provided could not be parsed: ")
+    assert f" at {at} " in body["message"] and says in body["message"]
+
+
 @pytest.mark.parametrize("query", ["from=0001-01-01&to=9999-12-31", "to=9999-12-31T23:59:59%2B14:00", "from=0001-01-01"])
 def test_exports_with_dates_at_the_ends_of_the_calendar_are_400(admin, points, query):
     resp = admin.get(f"{points}/submissions.csv?{query}")

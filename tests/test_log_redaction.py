@@ -4,6 +4,8 @@ from __future__ import annotations
 from datetime import timedelta
 from types import SimpleNamespace
 
+import pytest
+
 from server.logs import AccessLogger, redact
 
 TOKEN = "Jq3v~b8Zk1xW0yTq5mN2pR7sU4vX6zA9cE1gH3jK5lM7nP9qS1tV3wY5zB7dF9hJ"
@@ -14,8 +16,39 @@ def test_signing_a_session_out_by_name_does_not_log_its_token():
     assert redact(f"/v1/sessions/{TOKEN}?x=1") == "/v1/sessions/***?x=1"
 
 
+@pytest.mark.parametrize("line, masked", [
+    (f"DELETE /v1//sessions/{TOKEN} HTTP/1.1", "DELETE /v1//sessions/*** HTTP/1.1"),
+    (f"DELETE /v1/sessions//{TOKEN} HTTP/1.1", "DELETE /v1/sessions//*** HTTP/1.1"),
+    (f"DELETE //v1///sessions/{TOKEN}?x=1 HTTP/1.1", "DELETE //v1///sessions/***?x=1 HTTP/1.1"),
+    (f"POST /v1//key/{TOKEN}/projects/1/submission HTTP/1.1", "POST /v1//key/***/projects/1/submission HTTP/1.1"),
+    (f"GET /v1/key//{TOKEN}/projects/1/formList HTTP/1.1", "GET /v1/key//***/projects/1/formList HTTP/1.1"),
+])
+def test_repeated_slashes_do_not_unmask_a_credential(line, masked):
+    """A client (or a proxy) may double a slash; the path still reaches the route, so the log masks it."""
+    assert redact(line) == masked
+
+
+@pytest.mark.parametrize("line", [
+    f"POST /v1/k%65y/{TOKEN}/projects/1/submission HTTP/1.1",
+    f"DELETE /v1/session%73/{TOKEN} HTTP/1.1",
+    f"GET /v1/key%2F{TOKEN}/projects/1/formList%0D%0AX: 1 HTTP/1.1",
+    f"GET /v1/projects/1/forms?%73t={TOKEN} HTTP/1.1",
+])
+def test_percent_escapes_do_not_unmask_a_credential(line):
+    """The route sees the path decoded (`/v1/k%65y/…` is `/v1/key/…`), so the log masks what it decodes to."""
+    logged = redact(line)
+    assert TOKEN not in logged and "***" in logged
+    assert "\r" not in logged and "\n" not in logged
+
+
+def test_other_escapes_are_logged_as_sent():
+    assert redact("GET /v1/projects/1/forms/kh%E1%BA%A3o%20s%C3%A1t HTTP/1.1") == \
+        "GET /v1/projects/1/forms/kh%E1%BA%A3o%20s%C3%A1t HTTP/1.1"
+
+
 def test_the_named_session_routes_stay_readable():
-    for line in ("DELETE /v1/sessions/current HTTP/1.1", "GET /v1/sessions/restore HTTP/1.1", "POST /v1/sessions HTTP/1.1"):
+    for line in ("DELETE /v1/sessions/current HTTP/1.1", "GET /v1/sessions/restore HTTP/1.1", "POST /v1/sessions HTTP/1.1",
+                 "DELETE /v1//sessions//current HTTP/1.1"):
         assert redact(line) == line
 
 

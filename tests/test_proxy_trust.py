@@ -5,6 +5,8 @@ address for the sign-in throttle with X-Forwarded-For, nor claim https with X-Fo
 from __future__ import annotations
 
 import base64
+import http.client
+import json
 
 import pytest
 
@@ -35,3 +37,32 @@ def test_behind_a_trusted_proxy_its_headers_count(client):
     cred = base64.b64encode(f"{ADMIN_EMAIL}:{ADMIN_PASSWORD}".encode()).decode()
     resp = client.get("/v1/users/current", headers={"Authorization": f"Basic {cred}", "X-Forwarded-Proto": "https"})
     assert resp.status_code == 200 and resp.get_json()["email"] == ADMIN_EMAIL
+
+
+@pytest.mark.parametrize("claim", [{"X-Forwarded-Proto": "https"}, {"X-Forwarded-Ssl": "on"},
+                                   {"X-Forwarded-Protocol": "ssl"}])
+def test_gunicorn_as_shipped_does_not_believe_a_claimed_https_either(gunicorn, claim):
+    """gunicorn has its own trust list (127.0.0.1 by default) and its own https headers; reached directly
+    from loopback, it must leave the scheme to Hamlet's setting, so Basic over plain http stays refused."""
+    cred = base64.b64encode(f"{ADMIN_EMAIL}:{ADMIN_PASSWORD}".encode()).decode()
+    conn = http.client.HTTPConnection("127.0.0.1", gunicorn, timeout=10)
+    try:
+        conn.request("GET", "/v1/users/current", headers={"Authorization": f"Basic {cred}", **claim})
+        resp = conn.getresponse()
+        body = json.loads(resp.read())
+    finally:
+        conn.close()
+    assert resp.status == 401 and body["code"] == 401.3
+
+
+@pytest.mark.behind_proxy
+def test_gunicorn_behind_a_trusted_proxy_passes_its_https_on(gunicorn):
+    cred = base64.b64encode(f"{ADMIN_EMAIL}:{ADMIN_PASSWORD}".encode()).decode()
+    conn = http.client.HTTPConnection("127.0.0.1", gunicorn, timeout=10)
+    try:
+        conn.request("GET", "/v1/users/current", headers={"Authorization": f"Basic {cred}", "X-Forwarded-Proto": "https"})
+        resp = conn.getresponse()
+        body = json.loads(resp.read())
+    finally:
+        conn.close()
+    assert resp.status == 200 and body["email"] == ADMIN_EMAIL

@@ -143,18 +143,20 @@ class _Problems(list):
 
 def parse_workbook(data: bytes, schema: Schema) -> Workbook:
     """The workbook checked against the form's schema; WorkbookInvalid lists every mistake at once."""
-    from server.xforms.safezip import WorkbookTooLarge, open_workbook
+    from server.xforms.safezip import WorkbookTooLarge, WorkbookUnreadable, open_workbook
 
     errors = _Problems()
     try:
         wb = open_workbook(data)
-    except WorkbookTooLarge as exc:
+    except (WorkbookTooLarge, WorkbookUnreadable) as exc:
         raise WorkbookInvalid([{"sheet": None, "row": None, "column": None, "message": str(exc)}]) from None
-    except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds for files that are not workbooks
-        raise WorkbookInvalid([{"sheet": None, "row": None, "column": None,
-                                "message": f"The upload is not an .xlsx workbook ({exc.__class__.__name__})."}]) from None
-    ind_rows, tgt_rows, set_rows = _sheet(wb, "indicators", errors), _sheet(wb, "targets", errors), _sheet(wb, "settings", errors)
-    wb.close()
+    try:
+        ind_rows, tgt_rows, set_rows = _sheet(wb, "indicators", errors), _sheet(wb, "targets", errors), _sheet(wb, "settings", errors)
+    except Exception as exc:  # noqa: BLE001 - a sheet openpyxl cannot read (bad XML inside)
+        raise WorkbookInvalid([{"sheet": None, "row": None, "column": None, "message": str(WorkbookUnreadable(
+            f"one of its sheets cannot be read ({exc.__class__.__name__})"))}]) from None
+    finally:
+        wb.close()
     if errors:
         raise WorkbookInvalid(list(errors))
     area_field, area_path, contacts = _settings_sheet(set_rows, schema, errors)

@@ -58,16 +58,21 @@ class RegistryInvalid(ValueError):
 def read_table(data: bytes) -> list[list[str]]:
     """Rows of cells from CSV (UTF-8, with or without BOM) or the first sheet of an XLSX."""
     if data.startswith(b"PK\x03\x04"):
-        from server.xforms.safezip import WorkbookTooLarge, open_workbook
+        from server.xforms.safezip import WorkbookTooLarge, WorkbookUnreadable, open_workbook
 
         try:
             wb = open_workbook(data)
-        except WorkbookTooLarge as exc:
+        except (WorkbookTooLarge, WorkbookUnreadable) as exc:
             raise RegistryInvalid([{"row": None, "column": None, "message": str(exc)}]) from None
-        ws = wb["areas"] if "areas" in wb.sheetnames else wb.worksheets[0]
-        rows = [["" if v is None else (str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)).strip()
-                 for v in r] for r in ws.iter_rows(values_only=True)]
-        wb.close()
+        try:
+            ws = wb["areas"] if "areas" in wb.sheetnames else wb.worksheets[0]
+            rows = [["" if v is None else (str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)).strip()
+                     for v in r] for r in ws.iter_rows(values_only=True)]
+        except Exception as exc:  # noqa: BLE001 - a sheet openpyxl cannot read (bad XML, no sheet at all)
+            raise RegistryInvalid([{"row": None, "column": None, "message": str(WorkbookUnreadable(
+                f"its first sheet cannot be read ({exc.__class__.__name__})"))}]) from None
+        finally:
+            wb.close()
         return rows
     try:
         text = data.decode("utf-8-sig")

@@ -23,7 +23,7 @@ from server.models.blobs import Blob, BlobStore, ensure_blob
 from server.models.forms import FORM_STATES, Form, FormAttachment, FormDef, live_form
 from server.xforms.entities import EntityFormRefused, read_declaration
 from server.xforms.safexml import XmlRejected
-from server.xforms.safezip import WorkbookTooLarge
+from server.xforms.safezip import WorkbookTooLarge, WorkbookUnreadable
 from server.xforms.xform import XFormInfo, decode_xml, read_xform, unsafe_file_name, with_version
 from server.xforms.xlsform import XLS_TYPE, XLSX_TYPE, XlsFormError, convert, odk_validate, sniff
 
@@ -63,6 +63,8 @@ def read_definition(data: bytes, settings: Settings, fallback_id: str | None = N
             result = convert(data, kind, fallback_id)
         except WorkbookTooLarge as exc:
             raise problems.PayloadTooLarge(str(exc), details=exc.details) from None
+        except WorkbookUnreadable as exc:
+            raise problems.XlsFormInvalid(f"The XLSForm could not be converted: {exc}", details={"error": str(exc)}) from None
         except XlsFormError as exc:
             raise problems.XlsFormInvalid(f"The XLSForm could not be converted: {exc}", details=exc.details) from None
         xml, warnings = result.xml, result.warnings

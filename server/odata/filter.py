@@ -41,6 +41,7 @@ from sqlalchemy.sql.visitors import InternalTraversal
 from server import problems
 from server.db import UTCDateTime, utcnow
 from server.models.submissions import Submission
+from server.params import MAX_INT
 
 SUBMISSIONS = Submission.__table__
 
@@ -83,6 +84,30 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
 _NAME = re.compile(r"\$?[A-Za-z_][A-Za-z0-9_.]*(?:/\$?[A-Za-z_][A-Za-z0-9_.]*)*")
 _SPACE = re.compile(r"[ \t\r\n]+")
+
+
+class _OutOfRange(ValueError):
+    """A literal that parses but names a value the database or Python cannot hold; `why` says the range."""
+
+
+_INT_RANGE = f"a number from {-MAX_INT - 1:,} to {MAX_INT:,}"
+_WHEN_RANGE = "a date-time from 0001-01-01 to 9999-12-31 in UTC"
+
+
+def _bounded_number(value: int | float) -> int | float:
+    """Whole numbers must fit PostgreSQL's integer (every int field is one, and year() gives one);
+    SQLite could not even bind a number past 64 bits. A decimal must be finite."""
+    if isinstance(value, int) and not -MAX_INT - 1 <= value <= MAX_INT:
+        raise _OutOfRange(f"expected {_INT_RANGE}")
+    if isinstance(value, float) and value in (float("inf"), float("-inf")):
+        raise _OutOfRange("expected a finite number")
+    return value
+
+
+def _out_of_range(text: str, start: int, end: int, why: str) -> problems.Problem:
+    return problems.ODataUnparseable(
+        f"The OData filter expression you provided could not be parsed: {why} at {start} (\"{text[start:end]}\")",
+        details={"reason": why, "at": start, "expression": text})
 
 
 def _unparseable(text: str, at: int) -> problems.Problem:
@@ -260,11 +285,13 @@ class _Parser:
 def _literal_value(text: str, t: Token):
     try:
         if t.kind == "number":
-            return int(t.text) if re.fullmatch(r"[+-]?\d+", t.text) else float(t.text)
+            return _bounded_number(int(t.text) if re.fullmatch(r"[+-]?\d+", t.text) else float(t.text))
         if t.kind == "date":
             return _parse_when(t.text)
         if t.kind == "datetime":
             return _parse_when(t.text)
+    except _OutOfRange as e:
+        raise _out_of_range(text, t.start, t.end, str(e)) from None
     except ValueError:
         raise _unparseable(text, t.start) from None
     return t.text
@@ -286,7 +313,10 @@ def _parse_when(raw: str) -> datetime:
     value = datetime.fromisoformat(s)
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+07:00 is in year 0 in UTC
+        raise _OutOfRange(f"expected {_WHEN_RANGE}") from None
 
 
 def parse(text: str) -> Node:
@@ -408,6 +438,8 @@ class _Compiler:
             if lit == "string":
                 try:
                     return _parse_when(value)
+                except _OutOfRange as e:
+                    raise self.mismatch(node, str(e)) from None
                 except ValueError:
                     pass
             raise self.mismatch(node, "expected a date or date-time")
@@ -415,7 +447,10 @@ class _Compiler:
             if lit == "number":
                 return value
             if lit == "string" and _NUMBER.fullmatch(value.strip()):
-                return int(value) if re.fullmatch(r"\s*[+-]?\d+\s*", value) else float(value)
+                try:
+                    return _bounded_number(int(value) if re.fullmatch(r"\s*[+-]?\d+\s*", value) else float(value))
+                except _OutOfRange as e:
+                    raise self.mismatch(node, str(e)) from None
             raise self.mismatch(node, "expected a number")
         if kind == "string":
             if lit == "string":
@@ -492,21 +527,32 @@ def _operator(op: str, left, right, literal_sides: bool) -> ColumnElement:
 _MS = timedelta(milliseconds=1)
 
 
+def _plus_ms(moment: datetime) -> datetime | None:
+    """One millisecond later, or None past 9999-12-31T23:59:59.999 (`lt` that moment means "any time")."""
+    try:
+        return moment + _MS
+    except OverflowError:
+        return None
+
+
 def _millisecond_compare(op: str, column, value: datetime) -> ColumnElement:
     """Compare the timestamp as shown (truncated to milliseconds) with a literal, using the column as
     stored: `trunc(col) > L` is `col >= floor(L) + 1 ms`, and so on; both sides stay indexable."""
     floor = value.replace(microsecond=value.microsecond // 1000 * 1000)
-    ceil = floor if floor == value else floor + _MS
-    after = floor + _MS
+    after = _plus_ms(floor)
+    ceil = floor if floor == value else after
     bind = lambda v: literal(v, UTCDateTime())  # noqa: E731
     if op == "gt":
-        return column >= bind(after)
+        return false() if after is None else column >= bind(after)
     if op == "ge":
-        return column >= bind(ceil)
+        return false() if ceil is None else column >= bind(ceil)
     if op == "lt":
-        return column < bind(ceil)
+        return column.is_not(None) if ceil is None else column < bind(ceil)
     if op == "le":
-        return column < bind(after)
+        return column.is_not(None) if after is None else column < bind(after)
+    if after is None:  # the last millisecond there is: nothing lies after it
+        equal = and_(column.is_not(None), column >= bind(floor)) if floor == value else false()
+        return equal if op == "eq" else not_(equal)
     equal = and_(column.is_not(None), column >= bind(floor), column < bind(after)) if floor == value else false()
     return equal if op == "eq" else not_(equal)
 

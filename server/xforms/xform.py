@@ -12,33 +12,40 @@ from server.xforms.safexml import XmlRejected, attr, child, local, parse
 _MEDIA_REF = re.compile(r"jr://(images|audio|video|file|file-csv)/([^\"'<>\s]+)")
 _MEDIA_TYPE = {"images": "image", "audio": "audio", "video": "video", "file": "file", "file-csv": "file"}
 _EXTERNAL_SELECT = re.compile(r"<(?:\w+:)?input\b[^>]*\squery=")
-_FORBIDDEN_ID_SUFFIX = re.compile(r"\.(xlsx?|xml)$")
+# Routes that read a suffix after the form ID: /forms/{id}.xml, .xls, .xlsx (the definition) and .svc
+# (OData). An ID ending so is taken for another form's document; Central refuses the first three.
+_FORBIDDEN_ID_SUFFIX = re.compile(r"\.(xlsx?|xml|svc)$")
 # Central's first schema stored xmlFormId as varchar(64); pyxform's IDs come from a file name or settings.
 MAX_FORM_ID_LENGTH = 64
+FORM_ID_RULE = (f"A form ID may hold up to {MAX_FORM_ID_LENGTH} letters (Vietnamese ones too), digits, spaces and "
+                "punctuation, but no '/', '\\', '..' or control character, no space at either end, and it cannot "
+                "end in .xml, .xls, .xlsx or .svc.")
 
 
 def form_id_problem(form_id: str) -> str | None:
     """Why a form ID cannot be used, or None. The ID is a path segment of every form route
     (/v1/projects/{p}/forms/{id}), a file name in exports and a line in logs, so it holds no
-    slash, no '..' and no control character (CR/LF would split a log line or a header)."""
+    slash, no '..' and no control character (CR/LF would split a log line or a header), and no
+    suffix a route reads. Anything else Central accepts is accepted: '?', '#', '%', '&', ':' or 'é'
+    reach every route once percent-encoded, as clients and our own links encode them."""
     import unicodedata
 
     shown = form_id if len(form_id) <= 40 else form_id[:40] + "…"
     if len(form_id) > MAX_FORM_ID_LENGTH:
         return (f"The form ID '{shown}' is {len(form_id):,} characters long; at most {MAX_FORM_ID_LENGTH} "
-                "are allowed. Set a shorter form_id in the settings sheet.")
+                f"are allowed. Set a shorter form_id in the settings sheet. {FORM_ID_RULE}")
     bad = next((c for c in form_id if unicodedata.category(c)[0] == "C"), None)
     if bad is not None:
-        return (f"The form ID {form_id!r} contains the control character U+{ord(bad):04X}; use letters, digits, "
-                "'_', '-' and '.' only.")
+        return f"The form ID {form_id!r} contains the control character U+{ord(bad):04X}. {FORM_ID_RULE}"
     if "/" in form_id or "\\" in form_id:
-        return f"The form ID '{shown}' contains a slash; use letters, digits, '_', '-' and '.' only."
+        return f"The form ID '{shown}' contains a slash. {FORM_ID_RULE}"
     if ".." in form_id:
-        return f"The form ID '{shown}' contains '..'; use letters, digits, '_', '-' and '.' only."
+        return f"The form ID '{shown}' contains '..'. {FORM_ID_RULE}"
     if form_id != form_id.strip():
-        return f"The form ID '{shown}' begins or ends with a space; remove it in the settings sheet."
+        return f"The form ID '{shown}' begins or ends with a space; remove it in the settings sheet. {FORM_ID_RULE}"
     if _FORBIDDEN_ID_SUFFIX.search(form_id):
-        return f"The form ID '{form_id}' cannot end in .xls, .xlsx or .xml; set form_id in the settings sheet."
+        return (f"The form ID '{form_id}' cannot end in .xml, .xls, .xlsx or .svc (those endings name the form's "
+                f"files and its OData service); set form_id in the settings sheet. {FORM_ID_RULE}")
     return None
 
 
