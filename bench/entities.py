@@ -377,6 +377,7 @@ def run_database(url: str | None, args) -> list[str]:
     report = [f"\n{label}"]
     with temp_dir("hamlet-entities-") as tmp, database(url, tmp, prefix="hamlet_ent") as db:
         log = tmp / "gunicorn.log"
+        CpuMeter.db = db      # measure() too: the PostgreSQL backends' CPU beside gunicorn's
         print(f"\n== {db.label}  (temp dir {tmp}), load average {load_average()}", flush=True)
         try:
             env = server_env(tmp, db.url, HAMLET_ODK_VALIDATE="off")
@@ -419,10 +420,10 @@ def run_database(url: str | None, args) -> list[str]:
                 ratio = a.rate / b.rate if b.rate else float("nan")
                 cpu_a = (a.server_cpu + (a.db_cpu or 0)) / max(a.ok, 1)
                 cpu_b = (b.server_cpu + (b.db_cpu or 0)) / max(b.ok, 1)
-                report.append(f"    ratio with / without entity creation: {ratio:.2f} "
+                report.append(f"    ratio with / without entity creation: {ratio:.3f} "
                               f"[{'PASS' if ratio >= TARGET_RATIO else 'MISS'} against ≥ {TARGET_RATIO}]; "
                               f"CPU per submission {cpu_a * 1000:.2f} vs {cpu_b * 1000:.2f} ms "
-                              f"(+{(cpu_a - cpu_b) * 1000:.2f} ms for the entity)")
+                              f"(+{(cpu_a - cpu_b) * 1000:.2f} ms for the entity; CPU ratio {cpu_b / cpu_a:.3f})")
                 made = counts["entities"] - args.entities
                 checks = (f"    stored: {WITH} {counts[WITH]} (201s {a.ok_total}), {WITHOUT} {counts[WITHOUT]} "
                           f"(201s {b.ok_total}), new entities {made}, entity errors {counts['entity_errors']}")

@@ -155,16 +155,18 @@ def publish_form_entities(db: Session, form: Form, form_def: FormDef) -> Dataset
 
 
 def list_hash(db: Session, dataset: Dataset) -> str:
-    """An opaque hash of what Collect downloads (entities, their versions, deletions, properties):
-    it changes exactly when the list's CSV changes, without reading the list (odk-protocol §2)."""
-    from server.models.entities import Entity, EntityVersion
+    """An opaque hash of what Collect downloads (entities, their versions, deletions, properties): it
+    changes exactly when the list's CSV changes (odk-protocol §2), from one pass over the list's entity
+    rows and no version: a new entity changes the count and the newest id, an update the sum of the
+    version numbers (each update adds one), a deletion or restore the deleted count and time. (Joining
+    the versions to find the newest took ~160 ms at 100,000 entities on PostgreSQL, bench/entities.py.)"""
+    from server.models.entities import Entity
 
-    stats = db.execute(select(func.count(Entity.id), func.count(Entity.deleted_at), func.max(Entity.deleted_at))
+    stats = db.execute(select(func.count(Entity.id), func.max(Entity.id), func.sum(Entity.version),
+                              func.count(Entity.deleted_at), func.max(Entity.deleted_at), func.max(Entity.updated_at))
                        .where(Entity.dataset_id == dataset.id)).one()
-    latest = db.scalar(select(func.max(EntityVersion.id)).join(Entity, Entity.id == EntityVersion.entity_id)
-                       .where(Entity.dataset_id == dataset.id))
     names = ",".join(p.name for p in properties_of(db, dataset.id))
-    text = f"{dataset.id}|{stats[0]}|{stats[1]}|{stats[2]}|{latest}|{names}"
+    text = f"{dataset.id}|{'|'.join(str(v) for v in stats)}|{names}"
     return hashlib.md5(text.encode("utf-8")).hexdigest()
 
 
