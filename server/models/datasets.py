@@ -155,20 +155,23 @@ def publish_form_entities(db: Session, form: Form, form_def: FormDef) -> Dataset
 
 
 def list_hash(db: Session, dataset: Dataset, owner_id: int | None = None, scope=None) -> str:
-    """An opaque hash of what Collect downloads (entities, their versions, deletions, properties):
-    it changes exactly when the list's CSV changes, without reading the list (odk-protocol §2).
+    """An opaque hash of what Collect downloads (entities, their versions, deletions, properties): it
+    changes exactly when the list's CSV changes (odk-protocol §2), from one pass over the list's entity
+    rows and no version: a new entity changes the count and the newest id, an update the sum of the
+    version numbers (each update adds one), a deletion the deleted count and time; a restore brings the
+    list, and so its hash, back to what it was before the deletion. (Joining
+    the versions to find the newest took ~160 ms at 100,000 entities on PostgreSQL, bench/entities.py.)
     `owner_id`: only the entities this actor created (an ownerOnly list, as its app user sees it);
     `scope` (an EntityScope): only the entities of the caller's areas, with a hash of their own."""
-    from server.models.entities import UNLIMITED, Entity, EntityVersion
+    from server.models.entities import UNLIMITED, Entity
 
     scope = scope or UNLIMITED
     mine = Entity.creator_id == owner_id if owner_id is not None else Entity.id.is_not(None)
-    stats = db.execute(select(func.count(Entity.id), func.count(Entity.deleted_at), func.max(Entity.deleted_at))
+    stats = db.execute(select(func.count(Entity.id), func.max(Entity.id), func.sum(Entity.version),
+                              func.count(Entity.deleted_at), func.max(Entity.deleted_at))
                        .where(Entity.dataset_id == dataset.id, mine, scope.clause())).one()
-    latest = db.scalar(select(func.max(EntityVersion.id)).join(Entity, Entity.id == EntityVersion.entity_id)
-                       .where(Entity.dataset_id == dataset.id, mine, scope.clause()))
     names = ",".join(p.name for p in properties_of(db, dataset.id))
-    text = f"{dataset.id}|{owner_id}|{stats[0]}|{stats[1]}|{stats[2]}|{latest}|{names}"
+    text = f"{dataset.id}|{owner_id}|{'|'.join(str(v) for v in stats)}|{names}"
     if scope.limited:
         text += f"|{scope.area_property}|{','.join(sorted(scope.codes or ()))}"
     return hashlib.md5(text.encode("utf-8")).hexdigest()

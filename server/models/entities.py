@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid as uuidlib
 import weakref
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -22,12 +23,16 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    bindparam,
     exists,
     false,
     func,
+    insert,
     select,
     true,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
 
@@ -188,6 +193,23 @@ def live_entities(db: Session, dataset: Dataset, scope: EntityScope = UNLIMITED)
                             & (EntityVersion.version == Entity.version))
                       .where(Entity.dataset_id == dataset.id, Entity.deleted_at.is_(None), scope.clause(joined=True))
                       .order_by(Entity.id.desc()).execution_options(yield_per=1000))
+
+
+def list_rows(db: Session, dataset: Dataset, properties: list[str], scope: EntityScope = UNLIMITED,
+              owner_id: int | None = None) -> Iterator[tuple]:
+    """The rows of the list's CSV for Collect (`name`, `label`, `__version`, then `properties`), newest first,
+    of the live entities in `scope` (and created by `owner_id`, for an ownerOnly list).
+
+    Plain columns from a streamed SELECT, no ORM objects: at 100,000 entities building an Entity and an
+    EntityVersion per row was over half of the time households.csv took (bench/entities.py)."""
+    mine = Entity.creator_id == owner_id if owner_id is not None else true()
+    stmt = (select(Entity.uuid, EntityVersion.label, EntityVersion.version, EntityVersion.data)
+            .join(EntityVersion, (EntityVersion.entity_id == Entity.id) & (EntityVersion.version == Entity.version))
+            .where(Entity.dataset_id == dataset.id, Entity.deleted_at.is_(None), mine, scope.clause(joined=True))
+            .order_by(Entity.id.desc()).execution_options(yield_per=2000))
+    for uuid, label, version, data in db.execute(stmt):
+        get = data.get
+        yield (uuid, label, version, *[get(p, "") for p in properties])
 
 
 def entity_errors_of(db: Session, submission_id: int) -> list[EntityError]:
@@ -356,12 +378,17 @@ def apply_submission(db: Session, project_id: int, form_def_id: int, root, submi
     submitted = read_submitted(root, declaration)
     if submitted is None or not (submitted.create or submitted.update):
         return
-    if db.scalar(select(EntityVersion.id).where(EntityVersion.submission_id == submission_id).limit(1)):
+    # A submission just stored has made nothing yet; an edit or a review may find its entity made already.
+    if event != "create" and db.scalar(select(EntityVersion.id).where(EntityVersion.submission_id == submission_id)
+                                       .limit(1)):
         return  # this submission already made its entity version (Central: processed once)
     db.flush()
     try:
-        with db.begin_nested():
-            _apply(db, project_id, declaration, submitted, source, event, cache)
+        if event == "create" and submitted.create and not submitted.update:
+            _create_from_submission(db, project_id, declaration, submitted, source)
+        else:
+            with db.begin_nested():
+                _apply(db, project_id, declaration, submitted, source, event, cache)
     except problems.Problem as exc:
         _record_error(db, submission_id, submission_def_id, source, exc.code, exc.message, submitted.id)
     except EntityDataInvalid as exc:
@@ -384,19 +411,80 @@ def _record_error(db: Session, submission_id: int, submission_def_id: int, sourc
     db.flush()
 
 
-def _apply(db: Session, project_id: int, declaration: EntityDeclaration, submitted: SubmittedEntity,
-           source: Source, event: str, cache: object | None = None) -> None:
+def _check_submitted(declaration: EntityDeclaration, submitted: SubmittedEntity) -> None:
     if not submitted.dataset:
         raise problems.MissingParameter("The submission's entity block names no Entity List.", details={"field": "dataset"})
-    dataset = dataset_by_name(db, project_id, submitted.dataset)
-    if dataset is None:
-        raise problems.DatasetNotFound(f"The Entity List '{submitted.dataset}' named in the submission does not exist "
-                                       "in this project.", details={"datasetName": submitted.dataset})
     for action, wanted in (("create", submitted.create), ("update", submitted.update)):
         if wanted and action not in declaration.actions:
             raise problems.EntityActionNotPermitted(
                 f"The submission attempts an entity {action}, but the form permits only "
                 f"{', '.join(declaration.actions)}.", details={"action": action})
+
+
+def _list_not_found(submitted: SubmittedEntity) -> problems.Problem:
+    return problems.DatasetNotFound(f"The Entity List '{submitted.dataset}' named in the submission does not exist "
+                                    "in this project.", details={"datasetName": submitted.dataset})
+
+
+_STATEMENTS: dict[str, tuple] = {}
+
+
+def _create_statements(dialect: str) -> tuple:
+    """Built once per dialect, so SQLAlchemy reuses their compiled form on every registration."""
+    found = _STATEMENTS.get(dialect)
+    if found is None:
+        entities, versions = Entity.__table__, EntityVersion.__table__
+        dialect_insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        found = (select(Dataset.id, Dataset.approval_required)
+                 .where(Dataset.project_id == bindparam("project_id"), Dataset.name == bindparam("name")),
+                 dialect_insert(entities).on_conflict_do_nothing(index_elements=["uuid"]).returning(entities.c.id),
+                 insert(versions))
+        _STATEMENTS[dialect] = found
+    return found
+
+
+def _create_from_submission(db: Session, project_id: int, declaration: EntityDeclaration, submitted: SubmittedEntity,
+                            source: Source) -> None:
+    """A new submission that creates an entity (a registration, intake's common case): the same rules as
+    `_apply` and `create_entity`, in three statements and no savepoint. Everything is checked before the
+    first write, and the UUID's uniqueness by the database (ON CONFLICT DO NOTHING), so a refusal leaves
+    nothing to undo. bench/entities.py: half the CPU the ORM path cost per registration."""
+    _check_submitted(declaration, submitted)
+    conn = db.connection()
+    find_list, insert_entity, insert_version = _create_statements(conn.dialect.name)
+    found = conn.execute(find_list, {"project_id": project_id, "name": submitted.dataset}).first()
+    if found is None:
+        raise _list_not_found(submitted)
+    uuid = normalise_uuid(submitted.id, "id")
+    if found.approval_required:
+        return  # creation waits for the review `approved` (on_review)
+    label = submitted.label
+    if label is None or not label.strip():
+        raise problems.MissingParameter("The entity has no label. Give it one (the entities sheet's label).",
+                                        details={"field": "label"})
+    branch_id, trunk = _branch_id(submitted), _int_or_none(submitted.trunk_version, "trunkVersion")
+    data = dict(submitted.data)
+    now = utcnow()
+    entity_id = conn.execute(insert_entity, {"uuid": uuid, "dataset_id": found.id, "version": 1,
+                                             "creator_id": source.actor_id, "conflict": None, "created_at": now,
+                                             "updated_at": None, "deleted_at": None}).scalar()
+    if entity_id is None:
+        raise problems.UniquenessViolation(f"An entity with UUID {uuid} already exists.",
+                                           details={"fields": ["uuid"], "values": [uuid]})
+    conn.execute(insert_version, {
+        "entity_id": entity_id, "version": 1, "base_version": None, "current": True, "label": label, "data": data,
+        "data_received": {"label": label, **data}, "conflicting_properties": None,
+        "submission_id": source.submission_id, "submission_def_id": source.submission_def_id, "branch_id": branch_id,
+        "trunk_version": trunk, "branch_base_version": None, "creator_id": source.actor_id,
+        "user_agent": (source.user_agent or None) and source.user_agent[:255], "created_at": now})
+
+
+def _apply(db: Session, project_id: int, declaration: EntityDeclaration, submitted: SubmittedEntity,
+           source: Source, event: str, cache: object | None = None) -> None:
+    _check_submitted(declaration, submitted)
+    dataset = dataset_by_name(db, project_id, submitted.dataset)
+    if dataset is None:
+        raise _list_not_found(submitted)
     uuid = normalise_uuid(submitted.id, "id")
     data = dict(submitted.data)
     if submitted.update:
