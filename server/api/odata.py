@@ -12,7 +12,9 @@ viewers, site administrators), with a session token or, over https, Basic email 
 caller limited to some areas reads only their households (server/auth/scope.py)."""
 from __future__ import annotations
 
+import itertools
 import re
+from collections.abc import Iterator
 from urllib.parse import parse_qsl, quote
 
 from flask import Blueprint, Response, current_app, g, request
@@ -184,28 +186,29 @@ def _stream(form, table: str, query, root: str, scope=None) -> Response:
     except Exception:
         close()
         raise
-    tail = "]," + '"@odata.context":' + _dumps(odata_rows.context_url(plan))
+    objects = itertools.chain([first[0]] if first is not None else [], (obj for obj, _ in found))
+    return Response(_value_document(objects, odata_rows.context_url(plan), total, close), content_type=JSON_TYPE)
+
+
+def _value_document(objects: Iterator[dict], context: str, total: int | None, close) -> Iterator[str]:
+    """`{"value":[…],"@odata.context":…,"@odata.count":…}` written as the objects are read, 500 a chunk;
+    `close` ends the connection they are read from, however the response ends."""
+    tail = "]," + '"@odata.context":' + _dumps(context)
     if total is not None:
         tail += f',"@odata.count":{total}'
     tail += "}"
-
-    def generate():
-        try:
-            if first is None:
-                yield '{"value":[' + tail
-                return
-            chunk = ['{"value":[' + _dumps(first[0])]
-            for obj, _ in found:
-                chunk.append("," + _dumps(obj))
-                if len(chunk) >= 500:
-                    yield "".join(chunk)
-                    chunk = []
-            chunk.append(tail)
-            yield "".join(chunk)
-        finally:
-            close()
-
-    return Response(generate(), content_type=JSON_TYPE)
+    try:
+        chunk, first = ['{"value":['], True
+        for obj in objects:
+            chunk.append(("" if first else ",") + _dumps(obj))
+            first = False
+            if len(chunk) >= 500:
+                yield "".join(chunk)
+                chunk = []
+        chunk.append(tail)
+        yield "".join(chunk)
+    finally:
+        close()
 
 
 # --- an Entity List's service (server/odata/entities.py) ---------------------------------------------
@@ -299,24 +302,10 @@ def _stream_entities(dataset_id: int, query, root: str, total: int | None, scope
         conn.close()
         raise problems.NotFound("The Entity List is gone.")
     plan = odata_entities.make_plan(session, dataset, query, scope)
-    tail = '],"@odata.context":' + _dumps(f"{root}/$metadata#Entities")
-    if total is not None:
-        tail += f',"@odata.count":{total}'
-    tail += "}"
 
-    def generate():
-        try:
-            chunk, first = ['{"value":['], True
-            for obj, _ in odata_entities.rows(session, plan):
-                chunk.append(("" if first else ",") + _dumps(obj))
-                first = False
-                if len(chunk) >= 500:
-                    yield "".join(chunk)
-                    chunk = []
-            chunk.append(tail)
-            yield "".join(chunk)
-        finally:
-            session.close()
-            conn.close()
+    def close() -> None:
+        session.close()
+        conn.close()
 
-    return Response(generate(), content_type=JSON_TYPE)
+    objects = (obj for obj, _ in odata_entities.rows(session, plan))
+    return Response(_value_document(objects, f"{root}/$metadata#Entities", total, close), content_type=JSON_TYPE)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from server import finite_json
+from server.exports.geojson import feature_chunks
 from server.odata.values import geoline, geopoint
 
 
@@ -34,18 +34,6 @@ def geometry(text: str | None) -> dict[str, Any] | None:
 
 def feature_collection(entities: Iterable[tuple[str, str | None]]) -> Iterator[bytes]:
     """(uuid, geometry text) pairs as a streamed FeatureCollection."""
-    yield b'{"type":"FeatureCollection","features":['
-    out: list[str] = []
-    first = True
-    for uuid, text in entities:
-        shape = geometry(text)
-        if shape is None:
-            continue
-        feature = {"type": "Feature", "id": uuid, "properties": None, "geometry": shape}
-        out.append(("" if first else ",") + finite_json.dumps(feature, ensure_ascii=False, separators=(",", ":")))
-        first = False
-        if len(out) >= 500:
-            yield "".join(out).encode("utf-8")
-            out.clear()
-    out.append("]}")
-    yield "".join(out).encode("utf-8")
+    shapes = ((uuid, geometry(text)) for uuid, text in entities)
+    yield from feature_chunks({"type": "Feature", "id": uuid, "properties": None, "geometry": shape}
+                              for uuid, shape in shapes if shape is not None)

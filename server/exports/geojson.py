@@ -6,7 +6,8 @@ no location keeps its Feature with a null geometry rather than disappearing from
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from sqlalchemy import Engine
 
@@ -52,6 +53,21 @@ def _point(cells: list) -> dict | None:
     return {"type": "Point", "coordinates": coords}
 
 
+def feature_chunks(features: Iterable[dict[str, Any]]) -> Iterator[bytes]:
+    """Features as a streamed FeatureCollection, 500 a chunk; non-finite numbers become null."""
+    yield b'{"type":"FeatureCollection","features":['
+    first = True
+    out: list[str] = []
+    for feature in features:
+        out.append(("" if first else ",") + finite_json.dumps(feature, ensure_ascii=False, separators=(",", ":")))
+        first = False
+        if len(out) >= 500:
+            yield "".join(out).encode("utf-8")
+            out.clear()
+    out.append("]}")
+    yield "".join(out).encode("utf-8")
+
+
 def geojson_chunks(engine: Engine, export: Export, geometry_field: str | None = None) -> Iterator[bytes]:
     with connect(engine) as conn:
         make_plans(conn, export)
@@ -60,17 +76,9 @@ def geojson_chunks(engine: Engine, export: Export, geometry_field: str | None = 
         numeric = export.root.numeric()
         keep = [i for i in range(len(names)) if at is None or not at <= i < at + 4]
         key_at = len(names) - 10
-        yield b'{"type":"FeatureCollection","features":['
-        first = True
-        out: list[str] = []
-        for row in root_table(conn, export):
-            props = {names[i]: (_number(row[i]) if i < len(numeric) and numeric[i] else row[i]) for i in keep}
-            feature = {"type": "Feature", "id": row[key_at],
-                       "geometry": _point(row[at:at + 4]) if at is not None else None, "properties": props}
-            out.append(("" if first else ",") + finite_json.dumps(feature, ensure_ascii=False, separators=(",", ":")))
-            first = False
-            if len(out) >= 500:
-                yield "".join(out).encode("utf-8")
-                out.clear()
-        out.append("]}")
-        yield "".join(out).encode("utf-8")
+        features = ({"type": "Feature", "id": row[key_at],
+                     "geometry": _point(row[at:at + 4]) if at is not None else None,
+                     "properties": {names[i]: (_number(row[i]) if i < len(numeric) and numeric[i] else row[i])
+                                    for i in keep}}
+                    for row in root_table(conn, export))
+        yield from feature_chunks(features)
