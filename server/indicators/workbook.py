@@ -310,8 +310,9 @@ def _targets_sheet(tgt_rows: list, named: dict[str, int], errors: _Problems,
         for (n, cells), found in zip(rows, criteria):
             for code in found.areas:
                 if found.target_set in placed and code not in area_codes:
+                    hint = _close(code, sorted(area_codes))
                     errors.at("targets", n, cells, "areas", f"Unknown area '{code}': it is not in this project's "
-                              f"area registry{_close(code, sorted(area_codes))}.")
+                              f"area registry{hint or '.'}")
     for found in criteria:
         found.areas = list(dict.fromkeys(found.areas))
     return criteria
