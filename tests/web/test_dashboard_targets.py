@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from .dashboard_data import BUSY_VILLAGE, load
-from .test_dashboard import VERDICT, check_chart, css, parse, text
+from .dashboard_pages import VERDICT, check_chart, css, parse, text
 
 
 @pytest.fixture
