@@ -267,6 +267,7 @@ def _form(s, project_id: int, form_id: str):
 def indicators_load(path: Path, project_id: int, form_id: str) -> None:
     """Give a form its indicators workbook (indicators, targets, settings sheets)."""
     from server.indicators.workbook import WorkbookInvalid, parse_workbook
+    from server.models.areas import registry_codes
     from server.models.blobs import ensure_blob
     from server.models.forms import FormDef
     from server.models.indicators import save_workbook
@@ -279,7 +280,8 @@ def indicators_load(path: Path, project_id: int, form_id: str) -> None:
             raise click.ClickException("publish the form first")
         data = path.read_bytes()
         try:
-            workbook = parse_workbook(data, read_schema(s.get(FormDef, form.current_def_id).xml))
+            workbook = parse_workbook(data, read_schema(s.get(FormDef, form.current_def_id).xml),
+                                      registry_codes(s, project_id))
         except WorkbookInvalid as exc:
             lines = [f"  {e.get('sheet') or ''} row {e.get('row')}, column {e.get('column')}: {e['message']}" for e in exc.errors]
             raise click.ClickException("the workbook has problems; nothing was changed:\n" + "\n".join(lines)) from None

@@ -295,7 +295,8 @@ def loaded(admin, client, project, survey, key_base):
     resp = put_workbook(admin, survey, workbook_bytes())
     assert resp.status_code == 200, resp.get_json()
     assert resp.get_json() == {"success": True, "indicators": 3, "targetSets": ["biz", "kdc"], "criteria": 6,
-                               "areaField": "village", "generation": 1}
+                               "areaField": "village", "generation": 1,
+                               "targetSetsApplyingNowhere": []}
     for h in (H1, H2, H3, H5_ORIGINAL, H6, H7, H8, H9, H10, H11, H12, H13):
         post(client, key_base, to_xml(h))
     post(client, key_base, refused_xml(H4))
@@ -327,7 +328,7 @@ def test_the_fixture_xml_is_what_collect_sends(loaded, admin):
 # --- the report, number by number -----------------------------------------------------------------
 
 def test_every_number_of_every_area(loaded, admin):
-    rep = report(admin, loaded)
+    rep = report(admin, loaded, "targetSet=")     # no target set (without the parameter: the applicable ones)
     assert rep["targetSet"] is None and rep["level"] is None
     assert [a["code"] for a in rep["areas"]] == ORDER
     assert rep["indicators"] == [
@@ -346,7 +347,7 @@ def test_every_number_of_every_area(loaded, admin):
              "P-D-A-2": "Thôn A2", "P-D-B-1": "Thôn B1"}[code], LEVEL[code], PARENT[code])
         assert (area["households"], area["expectedHouseholds"], area["coverage"]) == (households, expected, coverage), code
         assert area["lowCoverage"] is False          # all at or above the default 30%
-        assert area["achieved"] is None               # no target set asked for: nothing judged
+        assert area["achieved"] is None               # no target set: nothing judged
         assert [i["name"] for i in area["indicators"]] == ["hh_fibre", "adult_pay", "biz_ecommerce"]
         for ind in area["indicators"]:
             assert numbers(ind) == expected_indicator(*SUMS[code][ind["name"]]), (code, ind["name"])
@@ -471,7 +472,8 @@ def test_csv_has_the_same_numbers(loaded, admin):
                 "coverage": cell(a["coverage"]), "achieved": cell(a["achieved"]), "indicator": i["name"],
                 "numerator": cell(i["numerator"]), "denominator": cell(i["denominator"]), "value": cell(i["value"]),
                 "ci_low": cell(i["ciLow"]), "ci_high": cell(i["ciHigh"]), "comparator": cell(i["comparator"]),
-                "target": cell(i["target"]), "met": cell(i["met"])}
+                "target": cell(i["target"]), "met": cell(i["met"]), "target_set": cell(a["targetSet"]),
+                "verdict": cell(i["verdict"])}
     bom = admin.get(f"{loaded}/indicators.csv?bom=true").get_data(as_text=True)
     assert bom.startswith("\ufeffarea_code,area_name,level,")
     # Spelled out for one row: Xã A's pooled fibre figure under kdc.

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from build_household_survey import workbook_bytes
+from build_household_survey import FIXED_TIME, workbook_bytes
 from openpyxl import Workbook
 
 VI, EN = "Tiếng Việt (vi)", "English (en)"
@@ -50,6 +50,14 @@ INDICATORS = [
      "members", "${age} >= 18", "${digital_signature} = 'yes'"),
 ]
 
+# The areas of the registry (xlsforms/areas.csv) whose subtrees each set is for (survey-spec.md §4).
+SET_AREAS = {
+    "thac_gian_kdc": "DN-TK-TG",     # Thạc Gián ward's residential areas
+    "tan_uyen_2025": "BD-TU",        # Tân Uyên city's quarters and hamlets
+    "da_nang_2023": "DN",            # every commune and ward of Đà Nẵng
+    "krong_pac_2025": "DL-KP",       # Krông Pắc district
+    "tam_thuan_2025": "DN-TK-TT",    # Tam Thuận ward
+}
 SETS = {
     "thac_gian_kdc": ("Khu dân cư công nghệ số – phường Thạc Gián", "Digital residential area – Thạc Gián ward"),
     "tan_uyen_2025": ("Khu phố, ấp chuyển đổi số – Tân Uyên 2025", "Digital hamlet – Tân Uyên 2025"),
@@ -92,17 +100,20 @@ def build_workbook() -> Workbook:
         ws.append(list(row))
     ws = wb.create_sheet("targets")
     ws.append(["target_set", f"label::{VI}", f"label::{EN}", "criterion", "indicator", "comparator", "threshold",
-               "level", "year", "pillar"])
+               "level", "year", "pillar", "areas"])
     for target_set, crit, ind, comp, thr, level, year, pillar in TARGETS:
         vi, en = SETS[target_set]
-        ws.append([target_set, vi, en, crit, ind, comp, thr, level, year, pillar])
+        ws.append([target_set, vi, en, crit, ind, comp, thr, level, year, pillar, SET_AREAS[target_set]])
     ws = wb.create_sheet("settings")
     ws.append(["area_field"])
     ws.append(["village"])
     for sheet in wb.worksheets:
         sheet.freeze_panes = "A2"
-        for col, width in zip("ABCDEFGHIJ", (28, 48, 48, 12, 34, 60, 10, 10, 8, 14)):
+        for col, width in zip("ABCDEFGHIJK", (28, 48, 48, 12, 34, 60, 10, 10, 8, 14, 14)):
             sheet.column_dimensions[col].width = width
+    # Fixed properties, so that building it again gives the same bytes.
+    wb.properties.creator = wb.properties.lastModifiedBy = "Hamlet"
+    wb.properties.created = wb.properties.modified = FIXED_TIME
     return wb
 
 

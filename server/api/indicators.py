@@ -22,6 +22,7 @@ from server.indicators.results import (
     report_body,
 )
 from server.indicators.tables import follow_up_csv, report_csv
+from server.models.areas import registry_codes
 from server.models.indicators import indicator_set, upload_workbook
 from server.params import EARLIEST_DAY, LATEST_DAY, parse_moment
 
@@ -34,6 +35,8 @@ def put_indicators(project_id: int, xml_form_id: str):
     workbook, saved = upload_workbook(db(), blobs(), form, read_body_limited(settings().max_form_bytes))
     commit()
     return {"success": True, "indicators": len(workbook.indicators), "targetSets": sorted(workbook.target_sets()),
+            # sets whose `areas` are all outside this project's registry: they apply to none of its areas
+            "targetSetsApplyingNowhere": workbook.unplaced_sets(registry_codes(db(), form.project_id) or set()),
             "criteria": len(workbook.criteria), "areaField": workbook.area_field, "generation": saved.generation}
 
 
@@ -68,10 +71,11 @@ def _query(project_id: int) -> ReportQuery:
         low = float(request.args.get("lowCoverage", "30")) / 100
     except ValueError:
         raise problems.UnexpectedValue("lowCoverage is a percentage, e.g. 30.") from None
+    # No targetSet: each area against the set that applies to it; targetSet= (empty): no targets.
     return ReportQuery(target_set=request.args.get("targetSet") or None, level=request.args.get("level") or None,
                        area=request.args.get("area") or None, since=_date("from"), until=_date("to"),
                        include_rejected=is_true(request.args.get("includeRejected")), low_coverage=low,
-                       scope=caller_area_scope(project_id))
+                       scope=caller_area_scope(project_id), applicable="targetSet" not in request.args)
 
 
 def _report(project_id: int, xml_form_id: str) -> dict:

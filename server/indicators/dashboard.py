@@ -60,6 +60,25 @@ def listed_level(entries: list[dict], area_level: str | None) -> str:
     return min((a["level"] for a in entries if a["parent"] not in shown), key=LEVELS.index, default=LEVELS[0])
 
 
+def default_target_set(workbook: Workbook, registry: list[Area], area: str | None,
+                       roots: frozenset[str] | None = None) -> str | None:
+    """The target set a dashboard page judges by when the user has not chosen one: the set that applies to
+    its area at the area's own level, else at the first level below it that has one (a district page
+    shows the standard of its hamlets). The whole project is judged by a set for everywhere, if any —
+    or, for a supervisor limited to one area (`roots`), as that area's page."""
+    by_code = {a.code: a for a in registry}
+    if area is None and roots is not None and len(roots) == 1:
+        area = next(iter(roots))
+    found = by_code.get(area) if area else None
+    lineage = found.path.split("/") if found is not None else []
+    levels = LEVELS[LEVELS.index(found.level):] if found is not None else LEVELS
+    for level in levels:
+        name = workbook.applicable_set(lineage, level)
+        if name is not None:
+            return name
+    return None
+
+
 def dashboard(db: Session, form, workbook: Workbook, query: DashboardQuery, project_name: str = "") -> Dashboard:
     """The dashboard for `query`. The caller has checked the target set, level, area and indicator."""
     registry = areas_of(db, form.project_id)
@@ -99,8 +118,9 @@ def dashboard(db: Session, form, workbook: Workbook, query: DashboardQuery, proj
 
 def _whole(workbook: Workbook, query: ReportQuery, tops: list[dict], project_name: str) -> dict:
     """The project as one area: the sums of its top-level areas — or of a limited supervisor's areas — (sums,
-    never averages), judged against no target (targets apply to a registry level)."""
-    node = AreaNode("", project_name, "", None, None)
+    never averages), judged against no target (targets apply to a registry level) — except a supervisor's one
+    area, which it is, and judged as such."""
+    node = AreaNode("", project_name, tops[0]["level"] if len(tops) == 1 else "", None, None)
     node.households = sum(a["households"] for a in tops)
     expected = [a["expectedHouseholds"] for a in tops]
     node.expected_households = sum(expected) if tops and all(e is not None for e in expected) else None

@@ -47,6 +47,9 @@ class ReportQuery:
     include_rejected: bool = False
     low_coverage: float = 0.3
     scope: AreaScope | None = None    # the caller's areas when it is limited (part of the cache key)
+    # No target set named: judge each area by the set that applies to it (Workbook.applicable_set),
+    # rather than by none.
+    applicable: bool = False
 
 
 @dataclass
@@ -126,11 +129,22 @@ def _assemble(db, project_id, workbook, criteria, sums, query: ReportQuery) -> d
     return {
         "targetSet": query.target_set,
         "level": query.level,
-        "areas": [area_result(nodes[a.code], workbook, criteria, query.low_coverage) for a in chosen],
+        "areas": [_judged(nodes[a.code], a, workbook, criteria, query) for a in chosen],
         # Households whose area code is not in the registry are reported, not dropped.
         "unmatchedAreas": [{"code": code or None, "households": n} for code, n in sorted(unmatched.items())],
         "indicators": [{"name": i.name, "labels": i.labels, "unit": i.unit} for i in workbook.indicators],
     }
+
+
+def _judged(node: AreaNode, area: Area, workbook: Workbook, criteria, query: ReportQuery) -> dict:
+    """An area's entry: against the set asked for, or — when none is named and `query.applicable` — the
+    set that applies to the area and its level, listing every indicator so that areas judged by
+    different sets still share their columns."""
+    if criteria is None and query.applicable:
+        name = workbook.applicable_set(area.path.split("/"), area.level)
+        own = [c for c in workbook.criteria if c.target_set == name] if name else None
+        return area_result(node, workbook, own, query.low_coverage, every_indicator=True)
+    return area_result(node, workbook, criteria, query.low_coverage)
 
 
 def _scope(db: Session, project_id: int, area: str | None, level: str | None = None,

@@ -9,7 +9,8 @@ import io
 from server.exports.spreadsheet import inert_row
 
 REPORT_COLUMNS = ["area_code", "area_name", "level", "households", "expected_households", "coverage", "achieved",
-                  "indicator", "numerator", "denominator", "value", "ci_low", "ci_high", "comparator", "target", "met"]
+                  "indicator", "numerator", "denominator", "value", "ci_low", "ci_high", "comparator", "target", "met",
+                  "target_set", "verdict"]
 FOLLOW_UP_COLUMNS = ["area", "name", "address", "phone", "count", "people", "instance_id", "instance_name",
                      "duplicate_of"]
 
@@ -23,7 +24,7 @@ def report_csv(result: dict) -> str:
         for i in a["indicators"]:
             w.writerow(inert_row([a["code"], a["name"], a["level"], a["households"], a["expectedHouseholds"], a["coverage"],
                         a["achieved"], i["name"], i["numerator"], i["denominator"], i["value"], i["ciLow"], i["ciHigh"],
-                        i["comparator"], i["target"], i["met"]]))
+                        i["comparator"], i["target"], i["met"], a.get("targetSet"), i.get("verdict")]))
     return buf.getvalue()
 
 

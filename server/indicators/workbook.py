@@ -3,12 +3,14 @@
 Sheets (form designers edit them in Excel):
   indicators  name, label::<language> (<code>)…, unit (household | a repeat's name), filter, condition
   targets     target_set, label::…, criterion, indicator, comparator (>=, >, <=, <), threshold (0–100),
-              level, year, pillar (optional)
+              level, year, pillar (optional), areas (optional: area codes whose subtrees the set is for;
+              empty on every row of a set: everywhere)
   settings    area_field — the field holding the household's lowest-level area code
 Every mistake is reported with its sheet, row and column; nothing is stored unless all is well."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence, Set
 from dataclasses import asdict, dataclass, field
 
 from server.models.areas import LEVELS
@@ -40,6 +42,7 @@ class Criterion:
     level: str
     year: int | None
     pillar: str | None
+    areas: list[str] = field(default_factory=list)   # registry codes the set is for (their subtrees); [] everywhere
 
 
 # Optional settings naming the fields a follow-up visit needs; the defaults are the shipped survey's.
@@ -71,6 +74,34 @@ class Workbook:
         for c in self.criteria:
             sets.setdefault(c.target_set, {}).update({k: v for k, v in c.labels.items() if v})
         return sets
+
+    def set_areas(self) -> dict[str, list[str]]:
+        """Each target set's areas: the codes named on any of its rows, in order ([]: everywhere)."""
+        out: dict[str, list[str]] = {}
+        for c in self.criteria:
+            known = out.setdefault(c.target_set, [])
+            known.extend(a for a in c.areas if a not in known)
+        return out
+
+    def unplaced_sets(self, area_codes: Set[str]) -> list[str]:
+        """The target sets naming areas, none of them in `area_codes`: they apply nowhere in that registry."""
+        return [name for name, areas in self.set_areas().items() if areas and not set(areas) & area_codes]
+
+    def applicable_set(self, lineage: Sequence[str], level: str) -> str | None:
+        """The target set that applies to an area at `level` whose codes from the top down to itself are
+        `lineage`: among the sets with a criterion at that level and naming one of those codes (or none,
+        meaning everywhere), the one naming the code nearest the area — a ward's own standard before its
+        city's, a city's before one for everywhere; on a tie, the first in the workbook. None: no set."""
+        at_level = {c.target_set for c in self.criteria if c.level == level}
+        depth = {code: i for i, code in enumerate(lineage)}
+        best, best_depth = None, -2
+        for name, areas in self.set_areas().items():
+            if name not in at_level:
+                continue
+            d = max((depth[a] for a in areas if a in depth), default=-2) if areas else -1
+            if d > best_depth:
+                best, best_depth = name, d
+        return best
 
 
 class WorkbookInvalid(ValueError):
@@ -141,8 +172,9 @@ class _Problems(list):
                      "cell": f"{letter}{row}" if letter and row else None, "message": message})
 
 
-def parse_workbook(data: bytes, schema: Schema) -> Workbook:
-    """The workbook checked against the form's schema; WorkbookInvalid lists every mistake at once."""
+def parse_workbook(data: bytes, schema: Schema, area_codes: Set[str] | None = None) -> Workbook:
+    """The workbook checked against the form's schema and, when given, the codes of the project's area
+    registry (the targets' `areas`); WorkbookInvalid lists every mistake at once."""
     from server.xforms.safezip import WorkbookTooLarge, WorkbookUnreadable, open_workbook
 
     errors = _Problems()
@@ -161,7 +193,7 @@ def parse_workbook(data: bytes, schema: Schema) -> Workbook:
         raise WorkbookInvalid(list(errors))
     area_field, area_path, contacts = _settings_sheet(set_rows, schema, errors)
     indicators, named = _indicators_sheet(ind_rows, schema, errors)
-    criteria = _targets_sheet(tgt_rows, named, errors)
+    criteria = _targets_sheet(tgt_rows, named, errors, area_codes)
     if errors:
         raise WorkbookInvalid(list(errors))
     return Workbook(area_field, area_path, indicators, criteria, contacts)
@@ -256,15 +288,37 @@ def _indicator(n: int, cells: dict, name: str, schema: Schema, repeats: dict, er
                      cells.get("filter", ("", ""))[1], cells["condition"][1], fields)
 
 
-def _targets_sheet(tgt_rows: list, named: dict[str, int], errors: _Problems) -> list[Criterion]:
-    """The targets sheet: one criterion per row, each checked against the indicators named."""
+def _targets_sheet(tgt_rows: list, named: dict[str, int], errors: _Problems,
+                   area_codes: Set[str] | None = None) -> list[Criterion]:
+    """The targets sheet: one criterion per row, each checked against the indicators named and its
+    `areas` against the project's registry (`area_codes`; None: the project has none yet).
+
+    A target set naming some codes of this project's registry must name only such codes (the others are
+    mistakes, reported with a "did you mean"). A set naming none of them is another place's standard —
+    the shipped workbook's sets are for the sample registry — and is kept, applying to no area here
+    (Workbook.unplaced_sets lists them, and the upload says so)."""
     _, rows = _table(tgt_rows, "targets", ("target_set", "criterion", "indicator", "comparator", "threshold", "level"),
                      errors)
     criteria: list[Criterion] = []
     first_rows: dict[tuple[str, str, str], int] = {}
     for n, cells in rows:
-        criteria.append(_criterion(n, cells, named, first_rows, errors))
+        found = _criterion(n, cells, named, first_rows, errors)
+        found.areas = [c for c in _AREA_SEPARATORS.split(cells.get("areas", ("", ""))[1]) if c]
+        criteria.append(found)
+    placed = {c.target_set for c in criteria if area_codes is not None and set(c.areas) & area_codes}
+    if area_codes is not None:
+        for (n, cells), found in zip(rows, criteria):
+            for code in found.areas:
+                if found.target_set in placed and code not in area_codes:
+                    hint = _close(code, sorted(area_codes))
+                    errors.at("targets", n, cells, "areas", f"Unknown area '{code}': it is not in this project's "
+                              f"area registry{hint or '.'}")
+    for found in criteria:
+        found.areas = list(dict.fromkeys(found.areas))
     return criteria
+
+
+_AREA_SEPARATORS = re.compile(r"[,;\s]+")
 
 
 def _criterion(n: int, cells: dict, named: dict[str, int], first_rows: dict, errors: _Problems) -> Criterion:

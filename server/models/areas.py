@@ -214,6 +214,13 @@ def areas_of(db: Session, project_id: int) -> list[Area]:
     return list(db.scalars(select(Area).where(Area.project_id == project_id).order_by(Area.position)))
 
 
+def registry_codes(db: Session, project_id: int) -> set[str] | None:
+    """The codes of the project's registry, to check a targets workbook's `areas` against; None when
+    the project has no registry yet (nothing to check against)."""
+    codes = set(db.scalars(select(Area.code).where(Area.project_id == project_id)))
+    return codes or None
+
+
 def as_media_csv(areas: list[Area]) -> bytes:
     """The registry as the form media the survey's cascade reads (select_one_from_file areas.csv)."""
     buf = io.StringIO()

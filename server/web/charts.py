@@ -35,21 +35,21 @@ class Bar:
     low: str | None          # the Wilson interval's ends (the whisker)
     high: str | None
     target: str | None       # where the target line stands
-    state: str               # met | missed | nodata | untargeted
+    state: str               # met | missed | uncertain | nodata | untargeted
+
+
+BAR_STATES = {"met": "met", "not_met": "missed", "uncertain": "uncertain", "insufficient_data": "nodata"}
 
 
 def bar(indicator: dict) -> Bar:
-    """Place an entry of the report's `indicators` list (value, ciLow, ciHigh, target, met)."""
+    """Place an entry of the report's `indicators` list (value, ciLow, ciHigh, target, verdict — or met)."""
     value = clamp(indicator.get("value"))
     target = clamp(indicator.get("target"))
-    if indicator.get("met") is True:
-        state = "met"
-    elif indicator.get("met") is False:
-        state = "missed"
-    elif target is not None:
-        state = "nodata"
-    else:
-        state = "untargeted"
+    verdict = indicator.get("verdict")
+    if verdict is None and target is not None:     # an entry without a verdict: by the value alone
+        met = indicator.get("met")
+        verdict = "met" if met is True else "not_met" if met is False else "insufficient_data"
+    state = BAR_STATES.get(verdict or "", "untargeted")
     low, high = clamp(indicator.get("ciLow")), clamp(indicator.get("ciHigh"))
     return Bar(None if value is None else fmt(value), None if low is None else fmt(low),
                None if high is None else fmt(high), None if target is None else fmt(target), state)

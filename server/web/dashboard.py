@@ -20,13 +20,13 @@ from server.auth.permissions import can, verbs_for
 from server.auth.scope import subtree_codes
 from server.context import db, settings
 from server.indicators import progress
-from server.indicators.dashboard import DashboardQuery, child_level, dashboard, listed_level
+from server.indicators.dashboard import DashboardQuery, child_level, dashboard, default_target_set, listed_level
 from server.indicators.results import ReportQuery, follow_up_list, report
 from server.indicators.tables import follow_up_csv, report_csv
 from server.indicators.workbook import Workbook
-from server.models.areas import LEVELS, areas_of
+from server.models.areas import LEVELS, Area, areas_of
 from server.models.forms import Form, FormDef, project_forms
-from server.models.indicators import IndicatorSet, indicator_set
+from server.models.indicators import IndicatorSet, chosen_target_set, indicator_set, remember_target_set
 from server.models.projects import Project
 from server.params import parse_moment
 from server.web.charts import bar, columns, map_view
@@ -43,6 +43,10 @@ LEVEL_NAMES = {"province": N_("province"), "district": N_("district"), "commune"
                "village": N_("village")}
 LEVELS_PLURAL = {"province": N_("Provinces"), "district": N_("Districts"), "commune": N_("Communes"),
                  "village": N_("Villages")}
+# What may be said of a criterion, and of an area against its target set (server/indicators/report.py).
+VERDICT_NAMES = {"met": N_("met"), "not_met": N_("not met"), "uncertain": N_("uncertain"),
+                 "insufficient_data": N_("not enough data"), "achieved": N_("achieved"),
+                 "not_achieved": N_("not achieved")}
 STATUS_NAMES = {progress.MEETS: N_("meets it"), progress.PARTLY: N_("some of its people"),
                 progress.LACKS: N_("lacks it"), progress.NOT_CONCERNED: N_("not concerned")}
 
@@ -90,29 +94,40 @@ def _date(name: str, errors: dict[str, str]) -> datetime | None:
         return None
 
 
-def _filters(workbook: Workbook, codes: set[str], scope) -> tuple[DashboardQuery, dict[str, str], dict[str, str]]:
-    """(the query, the filter values to carry in links, the mistakes to show) from the query string.
-    A mistaken filter is left out and said so; another project's area code, or one outside the caller's
-    areas (`scope`, server/auth/scope.py), is a 404, as over the API."""
+def _filters(workbook: Workbook, registry: list[Area], scope, form_id: int,
+             remember: bool = False) -> tuple[DashboardQuery, dict[str, str], dict[str, str], str]:
+    """(the query, the filter values to carry in links, the mistakes to show, where the target set came
+    from: "asked", "remembered" or "applicable") from the query string. Without `targetSet`, the page
+    judges by the user's last choice for this area, else by the set that applies to it; a `targetSet`
+    given is remembered when `remember`. A mistaken filter is left out and said so; another project's
+    area code, or one outside the caller's areas (`scope`, server/auth/scope.py), is a 404, as over the API."""
     args = request.args
     errors: dict[str, str] = {}   # filter name: what is wrong with it
     keep: dict[str, str | None] = {}   # filter name: value for links (None: left out of them)
     sets = workbook.target_sets()
-    if "targetSet" in args:
-        target_set = args.get("targetSet") or None
+    # An official limited to one area sees it as their whole project: its page, titled with its name.
+    area = args.get("area") or (next(iter(scope.roots)) if scope is not None and len(scope.roots) == 1 else None)
+    _check_visible(area, {a.code for a in registry}, scope)
+    origin = "asked"
+    target_set = args.get("targetSet") or None
+    if "targetSet" in args and (target_set is None or target_set in sets):
         keep["targetSet"] = target_set or ""
+        if remember and g.actor is not None and len(target_set or "") <= 128:
+            remember_target_set(db(), g.actor.id, form_id, area, target_set or "")
     else:
-        target_set = next(iter(sets), None)
-    if target_set is not None and target_set not in sets:
-        errors["targetSet"] = _("This form has no target set “%(name)s”. Choose one from the list.", name=target_set)
-        target_set, keep["targetSet"] = next(iter(sets), None), None
+        if target_set is not None:
+            errors["targetSet"] = _("This form has no target set “%(name)s”. Choose one from the list.",
+                                    name=target_set)
+        saved = chosen_target_set(db(), g.actor.id, form_id, area) if g.actor is not None else None
+        if saved is not None and (saved == "" or saved in sets):
+            target_set, origin = saved or None, "remembered"
+        else:
+            target_set = default_target_set(workbook, registry, area, scope.roots if scope is not None else None)
+            origin = "applicable"
     level = args.get("level") or None
     if level is not None and level not in LEVELS:
         errors["level"] = _("Choose a level from the list.")
         level = None
-    # An official limited to one area sees it as their whole project: its page, titled with its name.
-    area = args.get("area") or (next(iter(scope.roots)) if scope is not None and len(scope.roots) == 1 else None)
-    _check_visible(area, codes, scope)
     since, until = _date("from", errors), _date("to", errors)
     low = 30.0
     if args.get("lowCoverage"):
@@ -135,7 +150,8 @@ def _filters(workbook: Workbook, codes: set[str], scope) -> tuple[DashboardQuery
                  "lowCoverage": args.get("lowCoverage") if args.get("lowCoverage") and "lowCoverage" not in errors else None})
     query = ReportQuery(target_set=target_set, level=level, area=area, since=since, until=until,
                         include_rejected=rejected, low_coverage=low / 100, scope=scope)
-    return DashboardQuery(query, indicator, MAP_POINTS), {k: v for k, v in keep.items() if v is not None}, errors
+    return DashboardQuery(query, indicator, MAP_POINTS), {k: v for k, v in keep.items() if v is not None}, errors, \
+        origin
 
 
 def _check_visible(area: str | None, codes: set[str], scope) -> None:
@@ -160,7 +176,8 @@ def show(project_id: int, xml_form_id: str):
     registry = areas_of(db(), project.id)
     level_of = {a.code: a.level for a in registry}
     scope = caller_area_scope(project.id)
-    query, keep, errors = _filters(workbook, set(level_of), scope)
+    query, keep, errors, origin = _filters(workbook, registry, scope, form.id, remember=True)
+    db().commit()     # the target set chosen, if any
     # A limited official's "whole project" is their areas: the page is titled with their names.
     whole = ", ".join(a.name for a in registry if a.code in scope.roots) if scope is not None else project.name
     d = dashboard(db(), form, workbook, query, whole or project.name)
@@ -193,8 +210,8 @@ def show(project_id: int, xml_form_id: str):
         indicator_names=names, label=label, bar=bar, days=columns(d.progress["byDay"]),
         view=map_view(d.points.points, settings().map_tiles), map_attribution=settings().map_attribution,
         status_counts=status_counts, status_names=STATUS_NAMES, level_names=LEVEL_NAMES,
-        levels_plural=LEVELS_PLURAL, levels=LEVELS, target_sets=workbook.target_sets(),
-        chosen=names.get(d.indicator), rejected=rejected,
+        levels_plural=LEVELS_PLURAL, levels=LEVELS, target_sets=workbook.target_sets(), target_origin=origin,
+        verdict_names=VERDICT_NAMES, chosen=names.get(d.indicator), rejected=rejected,
         own_area=scope is not None and len(scope.roots) == 1), 400 if errors else 200
 
 
@@ -235,8 +252,9 @@ def indicators_download(project_id: int, xml_form_id: str):
     project, form, workbook = _form(project_id, xml_form_id)
     if workbook is None:
         raise problems.NotFound()
-    level_of = {a.code: a.level for a in areas_of(db(), project.id)}
-    query, _keep, errors = _filters(workbook, set(level_of), caller_area_scope(project.id))
+    registry = areas_of(db(), project.id)
+    level_of = {a.code: a.level for a in registry}
+    query, _keep, errors, _origin = _filters(workbook, registry, caller_area_scope(project.id), form.id)
     if errors:
         raise problems.UnexpectedValue()
     area_level = level_of.get(query.report.area) if query.report.area is not None else None
