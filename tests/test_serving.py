@@ -1,11 +1,7 @@
 """`hamlet serve` as deployed: real gunicorn, threaded workers, Collect's keep-alive, clean access logs."""
 import http.client
 import random
-import socket
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
@@ -17,41 +13,16 @@ from server.synthetic import random_household, to_xml
 BOUNDARY = "----HamletServingTest"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
-def served(app, settings, admin, project, tmp_path):
-    """The test database behind `hamlet serve`, with the household survey and an assigned app user."""
+def served(admin, project, gunicorn, gunicorn_log):
+    """The test database behind gunicorn as `hamlet serve` runs it (the `gunicorn` fixture), with the
+    household survey and an assigned app user."""
     resp = admin.post(f"/v1/projects/{project}/forms?publish=true",
                       data=(XLSFORMS / "household_digital_survey.xlsx").read_bytes(), content_type=XLSX)
     assert resp.status_code == 200, resp.get_json()
     au = admin.post(f"/v1/projects/{project}/app-users", json_body={"displayName": "Tổ 1"}).get_json()
     admin.post(f"/v1/projects/{project}/forms/household_digital_survey/assignments/app-user/{au['id']}")
-    port = free_port()
-    log = tmp_path / "gunicorn.log"
-    env = {"PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin", "HAMLET_DATABASE_URL": settings.database_url,
-           "HAMLET_DATA_DIR": str(settings.data_dir), "HAMLET_SECRET_KEY": "test-secret",
-           "HAMLET_INSTANCE_DIR": str(tmp_path / "instance"), "HAMLET_ODK_VALIDATE": "off"}
-    with log.open("wb") as out:
-        proc = subprocess.Popen([str(Path(sys.executable).parent / "hamlet"), "serve", "--port", str(port),
-                                 "--workers", "1", "--threads", "2"], env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
-                time.sleep(0.1)
-        yield port, au["token"], project, log
-    finally:
-        proc.terminate()
-        proc.wait(timeout=15)
+    return gunicorn, au["token"], project, gunicorn_log
 
 
 def multipart(xml: bytes) -> bytes:
