@@ -36,7 +36,8 @@ import os
 import random
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -180,6 +181,24 @@ def _sqlite(value):
 
 
 _W: dict = {}
+
+
+@contextmanager
+def chunk_results(chunk_fn: Callable, init_worker: Callable[[dict], None], spec: dict, tasks: list,
+                  workers: int | None) -> Iterator:
+    """`chunk_fn` over `tasks`, in order: in `workers` spawned processes (default: one a CPU), each set up by
+    `init_worker(spec)`, or in this process for 0 workers or a single task. The pool ends on leaving."""
+    workers = (os.cpu_count() or 1) if workers is None else workers
+    if workers > 0 and len(tasks) > 1:
+        pool = multiprocessing.get_context("spawn").Pool(workers, initializer=init_worker, initargs=(spec,))
+        try:
+            yield pool.imap(chunk_fn, tasks)
+        finally:
+            pool.terminate()
+            pool.join()
+    else:
+        init_worker(spec)
+        yield map(chunk_fn, tasks)
 
 
 def _init_worker(spec: dict) -> None:
@@ -335,22 +354,13 @@ def bulk_load(database_url: str, households: int, villages: int = 500, seed: int
     say(f"bulk load: {dialect}, project {project_id}, form {xml_form_id} (d{form_id}), {len(codes)} villages, "
         f"{households:,} households, setup {info.setup_seconds:.1f} s")
     tasks = [(s, min(chunk, households - s)) for s in range(0, households, chunk)]
-    workers = os.cpu_count() or 1 if workers is None else workers
     t0 = time.perf_counter()
     raw_conn = engine.raw_connection()
     try:
         driver = raw_conn.driver_connection
         writer = _PgWriter(driver) if dialect == "postgresql" else _SqliteWriter(driver)
         writer.begin(repeats, tables.root.name)
-        if workers > 0 and len(tasks) > 1:
-            ctx = multiprocessing.get_context("spawn")
-            pool = ctx.Pool(workers, initializer=_init_worker, initargs=(spec,))
-            results = pool.imap(_chunk, tasks)
-        else:
-            pool = None
-            _init_worker(spec)
-            results = map(_chunk, tasks)
-        try:
+        with chunk_results(_chunk, _init_worker, spec, tasks, workers) as results:
             done, last_report = 0, time.perf_counter()
             for count, members, out in results:
                 writer.write(out)
@@ -365,10 +375,6 @@ def bulk_load(database_url: str, households: int, villages: int = 500, seed: int
                     rate = done / (last_report - t0)
                     say(f"  {done:,}/{households:,} households ({info.members:,} members), {rate:,.0f}/s, "
                         f"ETA {(households - done) / rate:.0f} s")
-        finally:
-            if pool is not None:
-                pool.terminate()
-                pool.join()
         writer.commit()
         info.insert_seconds = time.perf_counter() - t0
         t1 = time.perf_counter()

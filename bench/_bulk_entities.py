@@ -16,8 +16,6 @@ the same households registered through OpenRosa give the same list and the same 
 from __future__ import annotations
 
 import json
-import multiprocessing
-import os
 import random
 import sys
 import time
@@ -33,7 +31,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _bulk import _copy_text, _pg, _sqlite, village_codes  # noqa: E402
+from _bulk import _copy_text, _pg, _sqlite, chunk_results, village_codes  # noqa: E402
 
 DEFAULT_SEED = 20261205
 USER_AGENT = "ODK-Client/v2024.3.4 Dalvik/2.1.0 (Linux; U; Android 13) org.odk.collect.android/v2024.3.4"
@@ -168,18 +166,10 @@ def load_entities(database_url: str, project_id: int, count: int, seed: int = DE
                     first_id=first_id, dataset_id=dataset_id, creator=creator_id, t0=now - timedelta(days=days),
                     step=days * 86400 / max(1, count))
         tasks = [(s, min(chunk, count - s)) for s in range(0, count, chunk)]
-        workers = (os.cpu_count() or 1) if workers is None else workers
         raw = engine.raw_connection()
         try:
             conn = raw.driver_connection
-            if workers > 0 and len(tasks) > 1:
-                pool = multiprocessing.get_context("spawn").Pool(workers, initializer=_init_worker, initargs=(spec,))
-                results = pool.imap(_chunk, tasks)
-            else:
-                pool = None
-                _init_worker(spec)
-                results = map(_chunk, tasks)
-            try:
+            with chunk_results(_chunk, _init_worker, spec, tasks, workers) as results:
                 done = 0
                 for n, out in results:
                     _write(conn, dialect, out)
@@ -187,10 +177,6 @@ def load_entities(database_url: str, project_id: int, count: int, seed: int = DE
                     done += n
                     if done % 50_000 < chunk or done == count:
                         say(f"  {done:,}/{count:,} entities, {done / (time.perf_counter() - t_start):,.0f}/s")
-            finally:
-                if pool is not None:
-                    pool.terminate()
-                    pool.join()
             _finish(conn, dialect, analyze)
         finally:
             raw.close()

@@ -208,6 +208,22 @@ def upgrade_database(env: dict) -> None:
         raise RuntimeError(f"hamlet db upgrade failed ({out.returncode}):\n{out.stdout}\n{out.stderr}")
 
 
+def migrated_env(tmp: Path, database_url: str, **extra: str) -> dict:
+    """The server's environment (server_env) over a database upgraded to the latest migration."""
+    env = server_env(tmp, database_url, **extra)
+    upgrade_database(env)
+    return env
+
+
+def profiling_args(profile_dir: Path | None) -> list[str]:
+    """Gunicorn's extra arguments for --profile-dir: the CPU sampler's config, writing a fresh
+    `profile_dir`/workers; none without it."""
+    if not profile_dir:
+        return []
+    shutil.rmtree(profile_dir / "workers", ignore_errors=True)
+    return ["-c", str(gunicorn_profile_config(profile_dir / "workers"))]
+
+
 class Gunicorn:
     """`python -m gunicorn -c python:server.gunicorn_config -w N --bind 127.0.0.1:PORT 'server:create_app()'`:
     the server as the Procfile ships it (threaded workers, keep-alive, the access log), logging to a file.
@@ -441,6 +457,15 @@ def log_problems(text: str, limit: int = 40) -> list[str]:
     return keep[:limit]
 
 
+def gunicorn_log_errors(log: Path) -> list[str]:
+    """Prints the gunicorn log's error lines (log_problems); the note for the summary, if there are any."""
+    problems = log_problems(log.read_text(errors="replace") if log.exists() else "")
+    if not problems:
+        return []
+    print("    -- gunicorn log: errors --\n    " + "\n    ".join(problems), flush=True)
+    return [f"{len(problems)} error lines in the gunicorn log"]
+
+
 # --- the client ---------------------------------------------------------------------------------------
 
 @dataclass
@@ -552,6 +577,17 @@ class Latency:
         err = f", {self.errors} errors" if self.errors else ""
         return (f"{self.label}: n={self.n} p50 {self.p(50)*1000:.2f} ms  p95 {self.p(95)*1000:.2f} ms  "
                 f"p99 {self.p(99)*1000:.2f} ms  max {max(self.samples)*1000:.2f} ms  {self.rate:.0f} req/s{cpu}{err}")
+
+
+def upload_indicators(host: str, token: str, project_id: int, form: str, workbook: Path) -> dict:
+    """PUT the indicators workbook on the form; the server's answer (its indicators and target sets)."""
+    c = Client(host, token)
+    try:
+        return expect(c.request("PUT", f"/v1/projects/{project_id}/forms/{form}/indicators",
+                                body=workbook.read_bytes(), headers={"Content-Type": XLSX}),
+                      "PUT indicators workbook").json()
+    finally:
+        c.close()
 
 
 def measure(server: Gunicorn, label: str, path: str, headers: dict, token: str | None = None,

@@ -43,18 +43,16 @@ from _bulk import TARGETS, bulk_load
 from _util import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
-    XLSX,
-    Client,
     CpuMeter,
     Gunicorn,
     Interrupted,
     database,
-    expect,
+    gunicorn_log_errors,
     install_signal_handlers,
-    log_problems,
     server_env,
     sign_in,
     temp_dir,
+    upload_indicators,
 )
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -161,13 +159,7 @@ def run(args) -> tuple[list[PageRun], list[str]]:
 
         try:
             srv = start()
-            c = Client(srv.host, sign_in(srv.host))
-            try:
-                up = expect(c.request("PUT", f"/v1/projects/{info.project_id}/forms/{FORM}/indicators",
-                                      body=TARGETS.read_bytes(), headers={"Content-Type": XLSX}),
-                            "PUT indicators workbook").json()
-            finally:
-                c.close()
+            up = upload_indicators(srv.host, sign_in(srv.host), info.project_id, FORM, TARGETS)
             print(f"    workbook: {up['indicators']} indicators, target sets {', '.join(up['targetSets'])}; "
                   f"gunicorn {args.workers} workers (gthread, as shipped)", flush=True)
             web = WebClient(srv.host)
@@ -204,10 +196,7 @@ def run(args) -> tuple[list[PageRun], list[str]]:
         finally:
             if srv is not None:
                 srv.stop()
-            problems = log_problems(log.read_text(errors="replace") if log.exists() else "")
-            if problems:
-                print("    -- gunicorn log: errors --\n    " + "\n    ".join(problems), flush=True)
-                notes.append(f"{len(problems)} error lines in the gunicorn log")
+            notes += gunicorn_log_errors(log)
     return pages, notes
 
 

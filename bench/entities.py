@@ -38,7 +38,6 @@ import io
 import json
 import os
 import re
-import shutil
 import statistics
 import subprocess
 import sys
@@ -62,16 +61,15 @@ from _util import (
     RssSampler,
     database,
     expect,
-    gunicorn_profile_config,
     install_signal_handlers,
     log_problems,
     measure,
+    migrated_env,
     percentile,
+    profiling_args,
     python_exe,
-    server_env,
     sign_in,
     temp_dir,
-    upgrade_database,
 )
 from ingest import BOUNDARY, Device, _readline, cpu_seconds, profile_delta, run_phase, summarise_profile
 
@@ -380,12 +378,8 @@ def run_database(url: str | None, args) -> list[str]:
         CpuMeter.db = db      # measure() too: the PostgreSQL backends' CPU beside gunicorn's
         print(f"\n== {db.label}  (temp dir {tmp}), load average {load_average()}", flush=True)
         try:
-            env = server_env(tmp, db.url, HAMLET_ODK_VALIDATE="off")
-            upgrade_database(env)
-            extra = []
-            if args.profile_dir:
-                shutil.rmtree(args.profile_dir / "workers", ignore_errors=True)
-                extra = ["-c", str(gunicorn_profile_config(args.profile_dir / "workers"))]
+            env = migrated_env(tmp, db.url, HAMLET_ODK_VALIDATE="off")
+            extra = profiling_args(args.profile_dir)
             with Gunicorn(env, log, workers=args.workers, extra_args=extra) as srv:
                 admin = sign_in(srv.host)
                 s = setup(srv.host, admin)

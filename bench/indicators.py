@@ -48,7 +48,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _bulk import TARGETS, USER_AGENT, bulk_load, synthetic_submission
 from _util import (
-    XLSX,
     Client,
     CpuMeter,
     Gunicorn,
@@ -56,11 +55,12 @@ from _util import (
     RssSampler,
     database,
     expect,
+    gunicorn_log_errors,
     install_signal_handlers,
-    log_problems,
     server_env,
     sign_in,
     temp_dir,
+    upload_indicators,
 )
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -174,13 +174,7 @@ def run_one(kind: str, households: int, args) -> Run:
         try:
             srv = start()
             admin = sign_in(srv.host)
-            c = Client(srv.host, admin)
-            try:
-                up = expect(c.request("PUT", f"/v1/projects/{info.project_id}/forms/{FORM}/indicators",
-                                      body=TARGETS.read_bytes(), headers={"Content-Type": XLSX}),
-                            "PUT indicators workbook").json()
-            finally:
-                c.close()
+            up = upload_indicators(srv.host, admin, info.project_id, FORM, TARGETS)
             sets = up["targetSets"]
             print(f"    workbook: {up['indicators']} indicators, target sets {', '.join(sets)}; "
                   f"gunicorn {args.workers} workers (gthread, as shipped)", flush=True)
@@ -244,10 +238,7 @@ def run_one(kind: str, households: int, args) -> Run:
         finally:
             if srv is not None:
                 srv.stop()
-            problems = log_problems(log.read_text(errors="replace") if log.exists() else "")
-            if problems:
-                print("    -- gunicorn log: errors --\n    " + "\n    ".join(problems), flush=True)
-                run.notes.append(f"{len(problems)} error lines in the gunicorn log")
+            run.notes += gunicorn_log_errors(log)
             if args.keep_log:
                 args.keep_log.mkdir(parents=True, exist_ok=True)
                 if log.exists():

@@ -38,7 +38,6 @@ import json
 import os
 import random
 import select
-import shutil
 import subprocess
 import sys
 import time
@@ -61,16 +60,15 @@ from _util import (
     _delta_seconds,
     database,
     expect,
-    gunicorn_profile_config,
     install_signal_handlers,
     log_problems,
+    migrated_env,
     percentile,
+    profiling_args,
     python_exe,
     read_collapsed,
-    server_env,
     sign_in,
     temp_dir,
-    upgrade_database,
 )
 
 FORM_ID = "household_digital_survey"
@@ -678,12 +676,8 @@ def run_server(url: str | None, wc: str, w: int, t: int | None, args, levels: li
             log = tmp / "gunicorn.log"
             print(f"\n== {label_full}\n== gunicorn {config_label(wc, w, t)}  (temp dir {tmp})", flush=True)
             try:
-                env = server_env(tmp, db.url, HAMLET_ODK_VALIDATE="off")
-                upgrade_database(env)
-                extra = []
-                if args.profile_dir:
-                    shutil.rmtree(args.profile_dir / "workers", ignore_errors=True)
-                    extra = ["-c", str(gunicorn_profile_config(args.profile_dir / "workers"))]
+                env = migrated_env(tmp, db.url, HAMLET_ODK_VALIDATE="off")
+                extra = profiling_args(args.profile_dir)
                 with Gunicorn(env, log, workers=w, worker_class=wc, threads=t if wc == "gthread" else None,
                               extra_args=extra) as srv:
                     admin = sign_in(srv.host)

@@ -135,13 +135,19 @@ def live_server(app):
 
 
 @pytest.fixture
-def gunicorn(app, settings, tmp_path):
+def gunicorn_log(tmp_path) -> Path:
+    """Where the `gunicorn` fixture's server writes its error and access logs."""
+    return tmp_path / "gunicorn.log"
+
+
+@pytest.fixture
+def gunicorn(app, settings, tmp_path, gunicorn_log):
     """The app under a real gunicorn with the shipped server/gunicorn_config.py, as the Procfile and
     `hamlet serve` run it, on 127.0.0.1 with the test's proxy setting. Yields its port; always stopped."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    log = tmp_path / "gunicorn.log"
+    log = gunicorn_log
     env = {"PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin", "HAMLET_DATABASE_URL": settings.database_url,
            "HAMLET_DATA_DIR": str(settings.data_dir), "HAMLET_SECRET_KEY": "test-secret",
            "HAMLET_INSTANCE_DIR": str(tmp_path / "instance"), "HAMLET_ODK_VALIDATE": "off",

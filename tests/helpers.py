@@ -134,6 +134,43 @@ def xform(form_id="thu", version="1", **kw) -> bytes:
     return SIMPLE_XFORM.format(id=form_id, version=version).encode()
 
 
+def indicators_workbook(indicators, targets, area_field: str = "village") -> bytes:
+    """An indicators workbook: its `indicators` rows (name, vi, en, unit, filter, condition), its `targets`
+    rows (target_set, vi, en, criterion, indicator, comparator, threshold, level, year) and the area field."""
+    from openpyxl import Workbook
+
+    vi, en = "label::Tiếng Việt (vi)", "label::English (en)"
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "indicators"
+    ws.append(["name", vi, en, "unit", "filter", "condition"])          # A B C D E F
+    for row in indicators:
+        ws.append(list(row))
+    ws = wb.create_sheet("targets")
+    ws.append(["target_set", vi, en, "criterion", "indicator", "comparator", "threshold", "level", "year"])  # A–I
+    for row in targets:
+        ws.append(list(row))
+    ws = wb.create_sheet("settings")
+    ws.append(["area_field"])
+    ws.append([area_field])
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def inputs_xform(form_id: str, title: str, fields: list[tuple[str, str, str]], version: str = "1") -> bytes:
+    """An XForm of one input per field, each (name, bind type, Vietnamese label), and the instanceID."""
+    ns = ('xmlns="http://www.w3.org/2002/xforms" xmlns:h="http://www.w3.org/1999/xhtml" '
+          'xmlns:jr="http://openrosa.org/javarosa"')
+    nodes = "".join(f"<{name}/>" for name, _, _ in fields)
+    binds = "".join(f'<bind nodeset="/data/{name}" type="{kind}"/>' for name, kind, _ in fields)
+    inputs = "".join(f'<input ref="/data/{name}"><label>{label}</label></input>' for name, _, label in fields)
+    return (f'<?xml version="1.0"?>\n<h:html {ns}><h:head><h:title>{title}</h:title><model>'
+            f'<instance><data id="{form_id}" version="{version}">{nodes}<meta><instanceID/></meta></data></instance>'
+            f'{binds}<bind nodeset="/data/meta/instanceID" type="string" readonly="true()" jr:preload="uid"/>'
+            f"</model></h:head><h:body>{inputs}</h:body></h:html>").encode()
+
+
 def post_xml(api, project, body, query="?publish=true"):
     return api.post(f"/v1/projects/{project}/forms{query}", data=body, content_type="application/xml")
 

@@ -7,26 +7,10 @@ import uuid
 
 import pytest
 
-from helpers import post_xml
+from helpers import inputs_xform, post_xml
 
-POINTS_XFORM = """<?xml version="1.0"?>
-<h:html xmlns="http://www.w3.org/2002/xforms" xmlns:h="http://www.w3.org/1999/xhtml" xmlns:jr="http://openrosa.org/javarosa">
-  <h:head>
-    <h:title>Vị trí hộ</h:title>
-    <model>
-      <instance><data id="vi_tri" version="1"><ten/><dien_tich/><vi_tri/><meta><instanceID/></meta></data></instance>
-      <bind nodeset="/data/ten" type="string"/>
-      <bind nodeset="/data/dien_tich" type="decimal"/>
-      <bind nodeset="/data/vi_tri" type="geopoint"/>
-      <bind nodeset="/data/meta/instanceID" type="string" readonly="true()" jr:preload="uid"/>
-    </model>
-  </h:head>
-  <h:body>
-    <input ref="/data/ten"><label>Tên</label></input>
-    <input ref="/data/dien_tich"><label>Diện tích</label></input>
-    <input ref="/data/vi_tri"><label>Vị trí</label></input>
-  </h:body>
-</h:html>"""
+POINTS_XFORM = inputs_xform("vi_tri", "Vị trí hộ", [("ten", "string", "Tên"), ("dien_tich", "decimal", "Diện tích"),
+                                                   ("vi_tri", "geopoint", "Vị trí")])
 
 
 def strict_json(data: bytes):
@@ -39,7 +23,7 @@ def strict_json(data: bytes):
 @pytest.fixture
 def points(admin, project):
     """A published form with a geopoint and a decimal, and three submissions, one of them hostile."""
-    assert post_xml(admin, project, POINTS_XFORM.encode()).status_code == 200
+    assert post_xml(admin, project, POINTS_XFORM).status_code == 200
     base = f"/v1/projects/{project}/forms/vi_tri"
     answers = [("Hộ An", "120.5", "16.0544 108.2022 5 4.5"), ("Hộ hỏng", "1e400", "1e400 1e400 1 1"),
                ("Hộ Bình", "80", "16.06 108.21 1e400 1e308")]

@@ -39,7 +39,7 @@ import pytest
 from openpyxl import Workbook
 
 from collect import submit
-from helpers import XLSFORMS, XLSX
+from helpers import XLSFORMS, XLSX, indicators_workbook
 from server.synthetic import Household, Member, random_household, to_xml
 
 REGISTRY = """code,name,level,parent,expected_households
@@ -57,7 +57,6 @@ LEVEL = {"P": "province", "P-D": "district", "P-D-A": "commune", "P-D-B": "commu
 PARENT = {"P": None, "P-D": "P", "P-D-A": "P-D", "P-D-B": "P-D", "P-D-A-1": "P-D-A", "P-D-A-2": "P-D-A",
           "P-D-B-1": "P-D-B"}
 
-VI, EN = "label::Tiếng Việt (vi)", "label::English (en)"
 PAYS = "${bank_account} = 'yes' or (count-selected(${ewallets}) > 0 and not(selected(${ewallets}, 'none')))"
 INDICATORS = [
     # name, vi, en, unit, filter, condition
@@ -79,22 +78,7 @@ TARGETS = [
 
 
 def workbook_bytes(indicators=INDICATORS, targets=TARGETS, area_field="village") -> bytes:
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "indicators"
-    ws.append(["name", VI, EN, "unit", "filter", "condition"])          # A B C D E F
-    for row in indicators:
-        ws.append(list(row))
-    ws = wb.create_sheet("targets")
-    ws.append(["target_set", VI, EN, "criterion", "indicator", "comparator", "threshold", "level", "year"])  # A–I
-    for row in targets:
-        ws.append(list(row))
-    ws = wb.create_sheet("settings")
-    ws.append(["area_field"])
-    ws.append([area_field])
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+    return indicators_workbook(indicators, targets, area_field)
 
 
 # --- households with exact answers --------------------------------------------------------------

@@ -3,7 +3,7 @@
     python xlsforms/build_household_followup.py
 
 rewrites the workbook next to this script (or at the path given as the first argument), byte for
-byte the same each time (see build_household_survey.py, whose helpers it uses).
+byte the same each time (see _workbook.py; the questions it shares come from build_household_survey.py).
 
 The household survey registers every household it visits in the `households` Entity List
 (docs/entities.md). This form is the visit after it: the team member picks the village (the same
@@ -21,21 +21,9 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from build_household_survey import (
-    AREA_PARAMETERS,
-    EN,
-    FIXED_TIME,
-    VI,
-    Workbook,
-    _nfc,
-    _sheet,
-    _survey_rows,
-    q,
-    workbook_bytes,
-)
-from build_household_survey import (
-    CHOICES as SURVEY_CHOICES,
-)
+from _workbook import EN, VI, Workbook, fix_properties, nfc, sheet, write
+from build_household_survey import CHOICES as SURVEY_CHOICES
+from build_household_survey import ENUMERATOR_CODE, METADATA, _survey_rows, area_cascade, none_alone, q
 
 OUTPUT = Path(__file__).resolve().parent / "household_followup.xlsx"
 FORM_ID = "household_followup"
@@ -70,6 +58,23 @@ def kept(new: str, old: str) -> str:
     return f"if(${{{new}}} != '', ${{{new}}}, ${{{old}}})"
 
 
+# What a member can lack, each listed in the calculate ${no_<thing>} (Vietnamese, English).
+LACKING_MEMBERS = (
+    ("eid", "Chưa có tài khoản định danh điện tử mức 2 (VNeID)", "No level-2 e-ID (VNeID) yet"),
+    ("smartphone", "Chưa có điện thoại thông minh", "No smartphone yet"),
+    ("payment", "Chưa có tài khoản ngân hàng hay ví điện tử", "No bank account or e-wallet yet"),
+    ("public_services", "Chưa dùng dịch vụ công trực tuyến", "Not using online public services yet"),
+    ("signature", "Chưa có chữ ký số", "No digital signature yet"),
+)
+
+
+def lacks_note(thing: str, vi: str, en: str) -> dict:
+    """The note naming the members who still lack the thing, shown only when someone does."""
+    members = f"${{no_{thing}}}"
+    return q("note", f"lacks_{thing}", (f"{vi}: thành viên số {members}.", f"{en}: member no. {members}."),
+             relevant=f"{members} != ''")
+
+
 def members_now(name: str, still: str, label: tuple[str, str], *, extra_filter: str = "") -> dict:
     """Which of the members listed in ${still} now have the thing (none chosen: nobody yet)."""
     flt = f"selected(${{{still}}}, name)" + (f" and {extra_filter}" if extra_filter else "")
@@ -89,23 +94,11 @@ NOTHING_LACKING = (f"${{no_eid}} = '' and ${{no_smartphone}} = '' and ${{no_paym
                    f"not({NO_HH_ECOMMERCE}) and not({NOT_SELLING_ONLINE}) and not({CASH_ONLY})")
 
 SURVEY: list[dict] = [
-    q("start", "start"),
-    q("end", "end"),
-    q("today", "today"),
-    q("deviceid", "deviceid"),
-    q("username", "username"),
+    *METADATA,
 
     # Which household
     q("begin_group", "where", ("Chọn hộ cần thăm lại", "Choose the household to visit again")),
-    q("select_one_from_file areas.csv", "province", ("Tỉnh/Thành phố", "Province / municipality"),
-      required=True, choice_filter="level='province'", parameters=AREA_PARAMETERS),
-    q("select_one_from_file areas.csv", "district", ("Quận/Huyện/Thị xã/Thành phố", "District / town / city"),
-      required=True, choice_filter="level='district' and parent=${province}", parameters=AREA_PARAMETERS),
-    q("select_one_from_file areas.csv", "commune", ("Xã/Phường/Thị trấn", "Commune / ward / township"),
-      required=True, choice_filter="level='commune' and parent=${district}", parameters=AREA_PARAMETERS),
-    q("select_one_from_file areas.csv", "village",
-      ("Thôn/Ấp/Buôn/Khu phố/Tổ dân phố", "Village / hamlet / residential group"),
-      required=True, choice_filter="level='village' and parent=${commune}", parameters=AREA_PARAMETERS),
+    *area_cascade(),
     q("select_one_from_file households.csv", "household", ("Hộ gia đình", "Household"),
       required=True, choice_filter="area_code=${village}", appearance="autocomplete",
       hint=("Gõ vài chữ của tên chủ hộ hoặc địa chỉ để tìm nhanh.",
@@ -139,20 +132,7 @@ SURVEY: list[dict] = [
     q("note", "about_household",
       ("Hộ: ${h_label}. Số điện thoại: ${h_phone}. Các thành viên: ${h_roster}.",
        "Household: ${h_label}. Phone: ${h_phone}. Members: ${h_roster}.")),
-    q("note", "lacks_eid", ("Chưa có tài khoản định danh điện tử mức 2 (VNeID): thành viên số ${no_eid}.",
-                            "No level-2 e-ID (VNeID) yet: member no. ${no_eid}."), relevant="${no_eid} != ''"),
-    q("note", "lacks_smartphone", ("Chưa có điện thoại thông minh: thành viên số ${no_smartphone}.",
-                                   "No smartphone yet: member no. ${no_smartphone}."),
-      relevant="${no_smartphone} != ''"),
-    q("note", "lacks_payment", ("Chưa có tài khoản ngân hàng hay ví điện tử: thành viên số ${no_payment}.",
-                                "No bank account or e-wallet yet: member no. ${no_payment}."),
-      relevant="${no_payment} != ''"),
-    q("note", "lacks_public_services", ("Chưa dùng dịch vụ công trực tuyến: thành viên số ${no_public_services}.",
-                                        "Not using online public services yet: member no. ${no_public_services}."),
-      relevant="${no_public_services} != ''"),
-    q("note", "lacks_signature", ("Chưa có chữ ký số: thành viên số ${no_signature}.",
-                                  "No digital signature yet: member no. ${no_signature}."),
-      relevant="${no_signature} != ''"),
+    *(lacks_note(thing, vi, en) for thing, vi, en in LACKING_MEMBERS),
     q("note", "lacks_internet", ("Nhà chưa có Internet cố định (cáp quang, cáp truyền hình hoặc ADSL).",
                                  "The home has no fixed internet (fibre, cable or ADSL)."), relevant=NO_INTERNET),
     q("note", "lacks_hh_ecommerce", ("Hộ chưa có tài khoản mua bán trên sàn thương mại điện tử.",
@@ -170,9 +150,7 @@ SURVEY: list[dict] = [
     q("begin_group", "visit", ("Buổi hỗ trợ hôm nay", "Today's visit")),
     q("text", "enumerator_code", ("Mã thành viên tổ công nghệ số (người đến hỗ trợ)",
                                   "Community digital team member code (who visited)"),
-      required=True, constraint="regex(., '^[A-Za-z0-9_-]{2,20}$')",
-      constraint_message=("Mã gồm 2–20 ký tự: chữ cái không dấu, chữ số, dấu gạch ngang hoặc gạch dưới.",
-                          "The code has 2–20 characters: letters without diacritics, digits, hyphens or underscores.")),
+      required=True, **ENUMERATOR_CODE),
     q("select_multiple help", "help_given", ("Hôm nay tổ đã giúp hộ những việc gì?",
                                              "What did the team help the household with today?"),
       required=True, hint=("Chọn tất cả việc đã làm.", "Choose everything done.")),
@@ -197,14 +175,10 @@ SURVEY: list[dict] = [
       relevant=NO_HH_ECOMMERCE),
     q("select_multiple platform", "new_platforms", ("Hộ kinh doanh đã bán hàng trên những sàn, kênh nào?",
                                                     "Where does the business sell online now?"),
-      relevant=NOT_SELLING_ONLINE, constraint="not(selected(., 'none') and count-selected(.) > 1)",
-      constraint_message=("Không thể chọn “Không bán trực tuyến” cùng với các lựa chọn khác.",
-                          "“Does not sell online” cannot be combined with other answers.")),
+      relevant=NOT_SELLING_ONLINE, **none_alone("Không bán trực tuyến", "Does not sell online")),
     q("select_multiple cashless", "new_cashless", ("Hộ kinh doanh đã nhận thanh toán không dùng tiền mặt nào?",
                                                    "Which cashless payments does the business accept now?"),
-      relevant=CASH_ONLY, constraint="not(selected(., 'none') and count-selected(.) > 1)",
-      constraint_message=("Không thể chọn “Chỉ nhận tiền mặt” cùng với các lựa chọn khác.",
-                          "“Cash only” cannot be combined with other answers.")),
+      relevant=CASH_ONLY, **none_alone("Chỉ nhận tiền mặt", "Cash only")),
     q("text", "notes", ("Ghi chú (việc cần làm lần sau…)", "Notes (what to do next time…)"), appearance="multiline"),
     q("end_group", "changes"),
 
@@ -243,30 +217,18 @@ def build_workbook() -> Workbook:
     wb = Workbook()
     wb.remove(wb.active)
     header, rows = _survey_rows(SURVEY)
-    _sheet(wb, "survey", header, rows, {
+    sheet(wb, "survey", header, rows, {
         "type": 34, "name": 24, "label": 60, "hint": 40, "relevant": 30, "constraint": 34,
         "constraint_message": 36, "choice_filter": 36, "parameters": 30, "calculation": 60,
     })
-    _sheet(wb, "choices", ["list_name", "name", f"label::{VI}", f"label::{EN}"],
-           [[_nfc(x) for x in row] for row in CHOICES], {"list_name": 16, "name": 20, "label": 44})
-    _sheet(wb, "settings", list(SETTINGS), [[_nfc(v) for v in SETTINGS.values()]],
+    sheet(wb, "choices", ["list_name", "name", f"label::{VI}", f"label::{EN}"],
+           [[nfc(x) for x in row] for row in CHOICES], {"list_name": 16, "name": 20, "label": 44})
+    sheet(wb, "settings", list(SETTINGS), [[nfc(v) for v in SETTINGS.values()]],
            {"form_title": 40, "form_id": 28, "version": 14, "default_language": 18, "instance_name": 60})
-    _sheet(wb, "entities", list(ENTITIES), [list(ENTITIES.values())], {"list_name": 16, "entity_id": 24})
-    props = wb.properties
-    props.creator = "Hamlet"
-    props.lastModifiedBy = "Hamlet"
-    props.title = SETTINGS["form_title"]
-    props.created = FIXED_TIME
-    props.modified = FIXED_TIME
+    sheet(wb, "entities", list(ENTITIES), [list(ENTITIES.values())], {"list_name": 16, "entity_id": 24})
+    fix_properties(wb, SETTINGS["form_title"])
     return wb
 
 
-def main(argv: list[str]) -> int:
-    target = Path(argv[1]) if len(argv) > 1 else OUTPUT
-    target.write_bytes(workbook_bytes(build_workbook()))
-    print(f"wrote {target}")
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(write(build_workbook, OUTPUT, sys.argv))

@@ -15,33 +15,17 @@ indicator expressions of survey-spec.md §2 rely on; do not rename them.
 """
 from __future__ import annotations
 
-import datetime
-import io
-import os
 import sys
-import unicodedata
-import zipfile
 from pathlib import Path
 
-# openpyxl serialises XML differently with and without lxml installed; always use its stdlib
-# writer so that every environment produces the same bytes. Must be set before openpyxl loads.
-os.environ["OPENPYXL_LXML"] = "False"
-
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font
-from openpyxl.writer.excel import ExcelWriter
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _workbook import EN, TRANSLATED, VI, Workbook, fix_properties, nfc, sheet, write
 
 HERE = Path(__file__).resolve().parent
 OUTPUT = HERE / "household_digital_survey.xlsx"
 
-VI = "Tiếng Việt (vi)"
-EN = "English (en)"
-
 FORM_ID = "household_digital_survey"
 VERSION = "2026112301"
-
-# A fixed moment for the workbook's document properties and the zip entries' timestamps.
-FIXED_TIME = datetime.datetime(2026, 11, 23, 0, 0, 0)
 
 CONSENTED = "${consent} = 'yes'"
 AGE_15 = "${age} >= 15"
@@ -61,6 +45,13 @@ def none_alone(vi_none: str, en_none: str) -> dict:
         ),
     }
 
+
+# A team member's code, as on the team list (e.g. HP-07).
+ENUMERATOR_CODE = {
+    "constraint": "regex(., '^[A-Za-z0-9_-]{2,20}$')",
+    "constraint_message": ("Mã gồm 2–20 ký tự: chữ cái không dấu, chữ số, dấu gạch ngang hoặc gạch dưới.",
+                           "The code has 2–20 characters: letters without diacritics, digits, hyphens or underscores."),
+}
 
 REQUIRED_MESSAGE = ("Câu hỏi này bắt buộc phải trả lời.", "This question requires an answer.")
 
@@ -120,26 +111,38 @@ ENTITIES = {
 
 AREA_PARAMETERS = "value=code label=name"
 
-SURVEY: list[dict] = [
-    # Metadata
+
+def area_cascade(**village: str) -> list[dict]:
+    """Province → district → commune → village from `areas.csv`; `village` adds to the last question."""
+    return [
+        q("select_one_from_file areas.csv", "province", ("Tỉnh/Thành phố", "Province / municipality"),
+          required=True, choice_filter="level='province'", parameters=AREA_PARAMETERS),
+        q("select_one_from_file areas.csv", "district", ("Quận/Huyện/Thị xã/Thành phố", "District / town / city"),
+          required=True, choice_filter="level='district' and parent=${province}", parameters=AREA_PARAMETERS),
+        q("select_one_from_file areas.csv", "commune", ("Xã/Phường/Thị trấn", "Commune / ward / township"),
+          required=True, choice_filter="level='commune' and parent=${district}", parameters=AREA_PARAMETERS),
+        q("select_one_from_file areas.csv", "village",
+          ("Thôn/Ấp/Buôn/Khu phố/Tổ dân phố", "Village / hamlet / residential group"),
+          required=True, choice_filter="level='village' and parent=${commune}", parameters=AREA_PARAMETERS,
+          **village),
+    ]
+
+
+# Who filled the form in, when and on which device.
+METADATA: list[dict] = [
     q("start", "start"),
     q("end", "end"),
     q("today", "today"),
     q("deviceid", "deviceid"),
     q("username", "username"),
+]
+
+SURVEY: list[dict] = [
+    *METADATA,
 
     # Where
     q("begin_group", "location", ("Địa bàn khảo sát", "Survey location")),
-    q("select_one_from_file areas.csv", "province", ("Tỉnh/Thành phố", "Province / municipality"),
-      required=True, choice_filter="level='province'", parameters=AREA_PARAMETERS),
-    q("select_one_from_file areas.csv", "district", ("Quận/Huyện/Thị xã/Thành phố", "District / town / city"),
-      required=True, choice_filter="level='district' and parent=${province}", parameters=AREA_PARAMETERS),
-    q("select_one_from_file areas.csv", "commune", ("Xã/Phường/Thị trấn", "Commune / ward / township"),
-      required=True, choice_filter="level='commune' and parent=${district}", parameters=AREA_PARAMETERS),
-    q("select_one_from_file areas.csv", "village",
-      ("Thôn/Ấp/Buôn/Khu phố/Tổ dân phố", "Village / hamlet / residential group"),
-      required=True, choice_filter="level='village' and parent=${commune}", parameters=AREA_PARAMETERS,
-      save_to="area_code"),
+    *area_cascade(save_to="area_code"),
     q("calculate", "village_name", calculation="instance('areas')/root/item[code=${village}]/name"),
     q("text", "address", ("Số nhà, tên đường (hoặc mô tả vị trí nhà)", "House number and street (or where the house is)"),
       required=True, save_to="address",
@@ -160,9 +163,7 @@ SURVEY: list[dict] = [
     q("text", "enumerator_code", ("Mã thành viên Tổ công nghệ số cộng đồng (người phỏng vấn)",
                                   "Community digital team member code (enumerator)"),
       required=True,
-      constraint="regex(., '^[A-Za-z0-9_-]{2,20}$')",
-      constraint_message=("Mã gồm 2–20 ký tự: chữ cái không dấu, chữ số, dấu gạch ngang hoặc gạch dưới.",
-                          "The code has 2–20 characters: letters without diacritics, digits, hyphens or underscores."),
+      **ENUMERATOR_CODE,
       hint=("Mã của thành viên trong danh sách tổ, ví dụ HP-07.",
             "The member's code from the team list, e.g. HP-07.")),
     q("select_one yes_no", "consent",
@@ -390,7 +391,6 @@ SETTINGS = {
 # workbook
 # --------------------------------------------------------------------------------------------
 
-TRANSLATED = ("label", "hint", "constraint_message", "required_message")
 SURVEY_COLUMNS = [
     "type", "name",
     "label", "hint",
@@ -407,12 +407,6 @@ def _expand(column: str) -> list[str]:
     return [column]
 
 
-def _nfc(value: str) -> str:
-    out = unicodedata.normalize("NFC", value)
-    assert out == value, f"not NFC: {value!r}"
-    return out
-
-
 def _survey_rows(survey: list[dict] | None = None) -> tuple[list[str], list[list[str]]]:
     """The survey sheet's header and rows (of this form, or of `survey`: the follow-up form's)."""
     survey = SURVEY if survey is None else survey
@@ -427,77 +421,31 @@ def _survey_rows(survey: list[dict] | None = None) -> tuple[list[str], list[list
             value = row.get(c)
             if c in TRANSLATED:
                 vi, en = value if value is not None else ("", "")
-                cells += [_nfc(vi), _nfc(en)]
+                cells += [nfc(vi), nfc(en)]
             else:
-                cells.append(_nfc(value) if value is not None else "")
+                cells.append(nfc(value) if value is not None else "")
         rows.append(cells)
     return header, rows
-
-
-def _sheet(wb: Workbook, title: str, header: list[str], rows: list[list[str]], widths: dict[str, int]) -> None:
-    ws = wb.create_sheet(title)
-    ws.append(header)
-    for row in rows:
-        ws.append([cell if cell != "" else None for cell in row])
-    bold = Font(bold=True)
-    for cell in ws[1]:
-        cell.font = bold
-    ws.freeze_panes = "A2"
-    wrap = Alignment(wrap_text=True, vertical="top")
-    for i, name in enumerate(header, start=1):
-        letter = ws.cell(row=1, column=i).column_letter
-        base = name.split("::")[0]
-        ws.column_dimensions[letter].width = widths.get(base, 18)
-        if base in TRANSLATED:
-            for (cell,) in ws.iter_rows(min_row=2, min_col=i, max_col=i):
-                cell.alignment = wrap
 
 
 def build_workbook() -> Workbook:
     wb = Workbook()
     wb.remove(wb.active)
     header, rows = _survey_rows()
-    _sheet(wb, "survey", header, rows, {
+    sheet(wb, "survey", header, rows, {
         "type": 34, "name": 24, "label": 60, "hint": 40, "required_message": 28,
         "relevant": 24, "constraint": 34, "constraint_message": 36, "choice_filter": 36,
         "parameters": 30, "repeat_count": 18, "calculation": 44,
     })
     choice_header = ["list_name", "name", f"label::{VI}", f"label::{EN}"]
-    choice_rows = [[_nfc(x) for x in row] for row in CHOICES]
-    _sheet(wb, "choices", choice_header, choice_rows, {"list_name": 16, "name": 20, "label": 44})
-    _sheet(wb, "settings", list(SETTINGS), [[_nfc(v) for v in SETTINGS.values()]],
+    choice_rows = [[nfc(x) for x in row] for row in CHOICES]
+    sheet(wb, "choices", choice_header, choice_rows, {"list_name": 16, "name": 20, "label": 44})
+    sheet(wb, "settings", list(SETTINGS), [[nfc(v) for v in SETTINGS.values()]],
            {"form_title": 40, "form_id": 28, "version": 14, "default_language": 18, "instance_name": 60})
-    _sheet(wb, "entities", list(ENTITIES), [[_nfc(v) for v in ENTITIES.values()]], {"list_name": 16, "label": 80})
-    props = wb.properties
-    props.creator = "Hamlet"
-    props.lastModifiedBy = "Hamlet"
-    props.title = SETTINGS["form_title"]
-    props.created = FIXED_TIME
-    props.modified = FIXED_TIME
+    sheet(wb, "entities", list(ENTITIES), [[nfc(v) for v in ENTITIES.values()]], {"list_name": 16, "label": 80})
+    fix_properties(wb, SETTINGS["form_title"])
     return wb
 
 
-def workbook_bytes(wb: Workbook) -> bytes:
-    """Serialise without openpyxl's "modified = now", then re-zip with fixed timestamps."""
-    raw = io.BytesIO()
-    with zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as archive:
-        ExcelWriter(wb, archive).save()
-    out = io.BytesIO()
-    with zipfile.ZipFile(raw) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            fixed = zipfile.ZipInfo(info.filename, date_time=FIXED_TIME.timetuple()[:6])
-            fixed.compress_type = zipfile.ZIP_DEFLATED
-            fixed.external_attr = 0o600 << 16
-            dst.writestr(fixed, src.read(info.filename))
-    return out.getvalue()
-
-
-def main(argv: list[str]) -> int:
-    target = Path(argv[1]) if len(argv) > 1 else OUTPUT
-    target.write_bytes(workbook_bytes(build_workbook()))
-    print(f"wrote {target}")
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(write(build_workbook, OUTPUT, sys.argv))

@@ -6,10 +6,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from build_household_survey import FIXED_TIME, workbook_bytes
-from openpyxl import Workbook
+from _workbook import EN, VI, Workbook, fix_properties, write
 
-VI, EN = "Tiếng Việt (vi)", "English (en)"
 OUTPUT = Path(__file__).resolve().parent / "household_digital_targets.xlsx"
 CONSENTED = "${consent} = 'yes'"
 WORKING_AGE = "${age} >= 15 and ${age} <= 60"
@@ -112,17 +110,9 @@ def build_workbook() -> Workbook:
         for col, width in zip("ABCDEFGHIJK", (28, 48, 48, 12, 34, 60, 10, 10, 8, 14, 14)):
             sheet.column_dimensions[col].width = width
     # Fixed properties, so that building it again gives the same bytes.
-    wb.properties.creator = wb.properties.lastModifiedBy = "Hamlet"
-    wb.properties.created = wb.properties.modified = FIXED_TIME
+    fix_properties(wb)
     return wb
 
 
-def main(argv: list[str]) -> int:
-    target = Path(argv[1]) if len(argv) > 1 else OUTPUT
-    target.write_bytes(workbook_bytes(build_workbook()))
-    print(f"wrote {target}")
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(write(build_workbook, OUTPUT, sys.argv))

@@ -4,15 +4,12 @@ field as the area, a revisit form that updates a household, the small area regis
 sent through the OpenRosa submission endpoint as ODK Collect sends them."""
 from __future__ import annotations
 
-import io
 import uuid as uuidlib
 from dataclasses import dataclass, field
 
-from openpyxl import Workbook
-
 from collect import submit
 from entity_forms import revisit, upload, xlsform
-from helpers import AREAS, XLSX
+from helpers import AREAS, XLSX, indicators_workbook
 
 VI, EN = "label::Tiếng Việt (vi)", "label::English (en)"
 HH = "households"
@@ -30,20 +27,9 @@ def registration(form_id: str = "hh_register") -> bytes:
 
 def workbook(area_field: str = "village") -> bytes:
     """An indicators workbook for the registration form whose settings name the area field."""
-    book = Workbook()
-    sheet = book.active
-    sheet.title = "indicators"
-    sheet.append(["name", VI, EN, "unit", "filter", "condition"])
-    sheet.append(["big", "Hộ đông người", "Large households", "household", "", "${members} >= 4"])
-    sheet = book.create_sheet("targets")
-    sheet.append(["target_set", VI, EN, "criterion", "indicator", "comparator", "threshold", "level", "year"])
-    sheet.append(["kdc", "Khu dân cư số", "Digital village", "k1", "big", ">=", 10, "village", 2026])
-    sheet = book.create_sheet("settings")
-    sheet.append(["area_field"])
-    sheet.append([area_field])
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    return indicators_workbook([["big", "Hộ đông người", "Large households", "household", "", "${members} >= 4"]],
+                               [["kdc", "Khu dân cư số", "Digital village", "k1", "big", ">=", 10, "village", 2026]],
+                               area_field)
 
 
 def register_xml(entity_id: str, head: str, village: str, members: int = 4) -> bytes:
@@ -93,6 +79,15 @@ class Register:
 
     def page_of(self, head: str) -> str:
         return f"{self.base}/entities/{self.ids[head]}"
+
+
+def three_households(admin, client, project: int) -> Register:
+    """An, Bình and Cường registered: two households in Hòa Phước's villages, one in Hòa Nhơn's."""
+    r = load(admin, client, project)
+    r.register("Nguyễn Văn An", GIANG_NAM_1, 4)
+    r.register("Trần Thị Bình", GIANG_NAM_2, 3)
+    r.register("Lê Văn Cường", THACH_NHAM, 5)
+    return r
 
 
 def load(admin, client, project: int, with_workbook: bool = True) -> Register:

@@ -15,18 +15,10 @@ from urllib.parse import urlencode
 import pytest
 
 from collect import submit
-from helpers import XLSFORMS
+from helpers import AREAS, XLSFORMS
 from server.synthetic import random_household, to_xml
 
 FORM = "household_digital_survey"
-AREAS = """code,name,level,parent,expected_households
-DN,Đà Nẵng,province,,
-DN-HV,Hòa Vang,district,DN,
-DN-HV-HP,Hòa Phước,commune,DN-HV,
-DN-HV-HP-01,Thôn Giáng Nam 1,village,DN-HV-HP,300
-DN-HV-HN,Hòa Nhơn,commune,DN-HV,
-DN-HV-HN-01,Thôn Thạch Nham Tây,village,DN-HV-HN,250
-"""
 
 # (format of `hamlet export`, its flags, the page's query, the REST query): the same options three ways.
 # The page always writes a BOM in the person table and labels when headings are not field names.

@@ -7,15 +7,12 @@ from __future__ import annotations
 import pytest
 
 from .helpers import sign_in, small_targets
-from .register_data import GIANG_NAM_1, GIANG_NAM_2, THACH_NHAM, load
+from .register_data import three_households
 
 
 @pytest.fixture
 def reg(admin, client, project):
-    r = load(admin, client, project)
-    r.register("Nguyễn Văn An", GIANG_NAM_1, 4)
-    r.register("Trần Thị Bình", GIANG_NAM_2, 3)
-    r.register("Lê Văn Cường", THACH_NHAM, 5)
+    r = three_households(admin, client, project)
     r.visit("Trần Thị Bình", 1, 5)
     r.visit("Trần Thị Bình", 1, 6, "no")     # from the same base: a conflict
     return r

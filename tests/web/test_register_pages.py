@@ -14,7 +14,7 @@ import pytest
 from helpers import ADMIN_PASSWORD, FORM, give
 
 from .helpers import Browserish, make_user
-from .register_data import GIANG_NAM_1, GIANG_NAM_2, HH, THACH_NHAM, load
+from .register_data import GIANG_NAM_1, GIANG_NAM_2, HH, THACH_NHAM, load, three_households
 
 _ROW = re.compile(r'<tr data-uuid="([^"]+)"')
 _VERSION = re.compile(r'<li data-version="(\d+)"')
@@ -37,10 +37,7 @@ def text(resp) -> str:
 @pytest.fixture
 def reg(admin, client, project):
     """Three households in two communes; An's was revisited (version 2)."""
-    r = load(admin, client, project)
-    r.register("Nguyễn Văn An", GIANG_NAM_1, 4)
-    r.register("Trần Thị Bình", GIANG_NAM_2, 3)
-    r.register("Lê Văn Cường", THACH_NHAM, 5)
+    r = three_households(admin, client, project)
     r.visit("Nguyễn Văn An", 1, 6)
     return r
 
