@@ -6,11 +6,8 @@ from __future__ import annotations
 
 import random
 import re
-import socket
-import subprocess
 import sys
 import threading
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -34,7 +31,10 @@ from helpers import (
     Api,
     Field,
     database_url_for,
+    free_port,
     give,
+    running,
+    server_env,
     web_user,
 )
 from server import create_app
@@ -144,36 +144,12 @@ def gunicorn_log(tmp_path) -> Path:
 def gunicorn(app, settings, tmp_path, gunicorn_log):
     """The app under a real gunicorn with the shipped server/gunicorn_config.py, as the Procfile and
     `hamlet serve` run it, on 127.0.0.1 with the test's proxy setting. Yields its port; always stopped."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    log = gunicorn_log
-    env = {"PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin", "HAMLET_DATABASE_URL": settings.database_url,
-           "HAMLET_DATA_DIR": str(settings.data_dir), "HAMLET_SECRET_KEY": "test-secret",
-           "HAMLET_INSTANCE_DIR": str(tmp_path / "instance"), "HAMLET_ODK_VALIDATE": "off",
-           "HAMLET_MAX_FORM_BYTES": str(settings.max_form_bytes),
-           "HAMLET_TRUSTED_PROXIES": str(settings.trusted_proxies)}
-    with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "python:server.gunicorn_config",
-                                 "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "2",
-                                 "server:create_app()"], env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
-                time.sleep(0.1)
+    port = free_port()
+    env = server_env(settings, tmp_path / "instance", HAMLET_MAX_FORM_BYTES=str(settings.max_form_bytes),
+                     HAMLET_TRUSTED_PROXIES=str(settings.trusted_proxies))
+    with running([sys.executable, "-m", "gunicorn", "-c", "python:server.gunicorn_config", "--bind", f"127.0.0.1:{port}",
+                  "--workers", "1", "--threads", "2", "server:create_app()"], env, port, gunicorn_log):
         yield port
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @pytest.fixture

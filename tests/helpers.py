@@ -7,6 +7,12 @@ import csv
 import io
 import json
 import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from lxml import etree
@@ -274,3 +280,43 @@ def listed(api: Api, survey: str) -> set[str]:
     ids = {s["instanceId"] for s in resp.get_json()}
     assert int(resp.headers["X-Total-Count"]) == len(ids)
     return ids
+
+
+# --- a real server in a subprocess --------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def server_env(settings, instance: Path, **extra: str) -> dict[str, str]:
+    """The environment a Hamlet server process needs to serve the test's database and blobs."""
+    return {"PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin", "HAMLET_DATABASE_URL": settings.database_url,
+            "HAMLET_DATA_DIR": str(settings.data_dir), "HAMLET_SECRET_KEY": "test-secret",
+            "HAMLET_INSTANCE_DIR": str(instance), "HAMLET_ODK_VALIDATE": "off", **extra}
+
+
+@contextmanager
+def running(command: list[str], env: dict[str, str], port: int, log: Path) -> Iterator[None]:
+    """`command` started with its output in `log`, once it accepts connections on `port` (30 s at most);
+    always stopped (terminated, then killed)."""
+    with log.open("wb") as out:
+        proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+                time.sleep(0.1)
+        yield
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -1,8 +1,6 @@
 """`hamlet serve` as deployed: real gunicorn, threaded workers, Collect's keep-alive, clean access logs."""
 import http.client
 import random
-import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -10,17 +8,11 @@ from pathlib import Path
 import pytest
 
 from collect import COLLECT, DEVICE_ID
-from helpers import XLSFORMS, XLSX
+from helpers import XLSFORMS, XLSX, free_port, running, server_env
 from server.logs import AccessLogger, redact
 from server.synthetic import random_household, to_xml
 
 BOUNDARY = "----HamletServingTest"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -31,27 +23,10 @@ def served(app, settings, admin, project, tmp_path):
     assert resp.status_code == 200, resp.get_json()
     au = admin.post(f"/v1/projects/{project}/app-users", json_body={"displayName": "Tổ 1"}).get_json()
     admin.post(f"/v1/projects/{project}/forms/household_digital_survey/assignments/app-user/{au['id']}")
-    port = free_port()
-    log = tmp_path / "gunicorn.log"
-    env = {"PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin", "HAMLET_DATABASE_URL": settings.database_url,
-           "HAMLET_DATA_DIR": str(settings.data_dir), "HAMLET_SECRET_KEY": "test-secret",
-           "HAMLET_INSTANCE_DIR": str(tmp_path / "instance"), "HAMLET_ODK_VALIDATE": "off"}
-    with log.open("wb") as out:
-        proc = subprocess.Popen([str(Path(sys.executable).parent / "hamlet"), "serve", "--port", str(port),
-                                 "--workers", "1", "--threads", "2"], env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
-                time.sleep(0.1)
+    port, log = free_port(), tmp_path / "gunicorn.log"
+    with running([str(Path(sys.executable).parent / "hamlet"), "serve", "--port", str(port), "--workers", "1",
+                  "--threads", "2"], server_env(settings, tmp_path / "instance"), port, log):
         yield port, au["token"], project, log
-    finally:
-        proc.terminate()
-        proc.wait(timeout=15)
 
 
 def multipart(xml: bytes) -> bytes:
