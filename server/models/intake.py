@@ -41,6 +41,7 @@ class Received:
     submission_id: int
     created: bool           # False for an identical resend (attachment top-up)
     attachments_added: int
+    def_id: int | None = None   # the version stored, when `created`
 
 
 def identify(xml: bytes) -> tuple[object, ParsedSubmission]:
@@ -202,9 +203,10 @@ def _entities(db, cache, form, form_def, root, parsed, received: Received, submi
     """The submission's entity block becomes an entity create or update in this same transaction."""
     from server.models.entities import Source, apply_submission, declaration_for
 
-    if not received.created or parsed.encrypted or declaration_for(db, form_def.id, cache) is None:
+    if not received.created or received.def_id is None or parsed.encrypted \
+            or declaration_for(db, form_def.id, cache) is None:
         return
-    sdef_id = db.scalar(select(Submission.current_def_id).where(Submission.id == received.submission_id))
+    sdef_id = received.def_id  # the version just stored: no need to read it back
     apply_submission(db, form.project_id, form_def.id, root, received.submission_id, sdef_id,
                      Source(submitter_id, user_agent, received.submission_id, sdef_id), event, cache)
 
@@ -273,7 +275,7 @@ def _create(db, store, cache, form, form_def, parsed, xml, uploads, submitter_id
             return None
         _write_rows(conn, tables, sub_id, parsed)
     added = _store_attachments(db, store, def_id, parsed.attachments, uploads, limit, new=True)
-    return Received(sub_id, True, added)
+    return Received(sub_id, True, added, def_id)
 
 
 _DEF_COLUMNS = ("form_id", "form_def_id", "instance_id", "deprecated_id", "instance_name", "xml", "xml_sha256",
@@ -417,7 +419,7 @@ def _edit(db, store, cache, form, form_def, parsed, xml, uploads, submitter_id, 
                                         content_type=previous[name].content_type, updated_at=utcnow()))
     db.flush()
     added = _store_attachments(db, store, sdef.id, parsed.attachments, uploads, limit)
-    return Received(sub.id, True, added)
+    return Received(sub.id, True, added, sdef.id)
 
 
 def _retire(db: Session, old: SubmissionDef) -> bool:
