@@ -296,7 +296,7 @@ def entity_list_file(project_id: int, name: str, link: bool | None = None) -> Re
     resp = Response(stream_with_context(_csv(rows())), content_type="text/csv; charset=utf-8")
     resp.implicit_sequence_conversion = False  # make_conditional must not buffer the whole list to count it
     resp.headers["Content-Disposition"] = f'attachment; filename="{name}"'
-    resp.set_etag(ds.list_hash(db(), dataset, owner, scope))
+    resp.set_etag(ds.list_hash(db(), dataset, owner, scope, props))
     return resp
 
 

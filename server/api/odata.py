@@ -223,8 +223,9 @@ def _entities_problem(prob: problems.Problem):
 
 
 def _dataset(project_id: int, name: str):
-    """The list, once the caller may read its entities: 403 for a caller limited to areas when the list
-    has no area property (server/auth/scope.py entity_scope), as on every entity route."""
+    """The list and the caller's scope over its entities, once the caller may read them: 403 for a
+    caller limited to areas when the list has no area property (server/auth/scope.py entity_scope), as
+    on every entity route."""
     from server.api.common import project_or_404
     from server.models.datasets import dataset_by_name
 
@@ -232,8 +233,7 @@ def _dataset(project_id: int, name: str):
     dataset = dataset_by_name(db(), project_id, name)
     if dataset is None:
         raise problems.NotFound(f"There is no Entity List '{name}' in project {project_id}.")
-    entities_scope(dataset)
-    return dataset
+    return dataset, entities_scope(dataset)
 
 
 def _dataset_root(project_id: int, name: str) -> str:
@@ -248,14 +248,14 @@ def _dataset_root(project_id: int, name: str) -> str:
 @entities_bp.get("")
 def entities_service(project_id: int, name: str):
     _preflight("json")
-    _dataset(project_id, name)
+    _dataset(project_id, name)  # the caller may read it
     return _json(odata_entities.service_document(_dataset_root(project_id, name)))
 
 
 @entities_bp.get("/$metadata")
 def entities_metadata(project_id: int, name: str):
     _preflight("xml")
-    dataset = _dataset(project_id, name)
+    dataset, _scope = _dataset(project_id, name)
     props = [p.name for p in properties_of(db(), dataset.id)]
     return Response(odata_entities.edmx(dataset.name, props), content_type="application/xml; charset=utf-8")
 
@@ -263,7 +263,7 @@ def entities_metadata(project_id: int, name: str):
 @entities_bp.get("/Entities")
 def entities_rows(project_id: int, name: str):
     _preflight("json")
-    dataset = _dataset(project_id, name)
+    dataset, scope = _dataset(project_id, name)
     query = parse_query(request.args)
     if request.args.get("$search") is not None:
         raise problems.NotImplementedYet("The requested feature $search is not supported by this server.",
@@ -272,7 +272,6 @@ def entities_rows(project_id: int, name: str):
     url = _request_url(root, "Entities")
     if request.query_string and "?" not in url:
         url += "?" + request.query_string.decode("latin-1")
-    scope = entities_scope(dataset)
     plan = odata_entities.make_plan(db(), dataset, query, scope)
     total = odata_entities.count(db(), plan) if query.count else None
     found = list(odata_entities.rows(db(), plan)) if query.top is not None else None
@@ -284,24 +283,17 @@ def entities_rows(project_id: int, name: str):
         if total is not None:
             body["@odata.count"] = total
         return _json(body)
-    return _stream_entities(dataset.id, query, root, total, scope)
+    return _stream_entities(plan, root, total)
 
 
-def _stream_entities(dataset_id: int, query, root: str, total: int | None, scope) -> Response:
-    """The whole list (no `$top`), written as it is read from its own connection, as `_stream` does."""
-    from server.models.datasets import Dataset
-
+def _stream_entities(plan: odata_entities.EntityPlan, root: str, total: int | None) -> Response:
+    """The whole list (no `$top`), written as it is read from its own connection, as `_stream` does;
+    the plan's statement is plain SQL, so the request's plan is run there as it is."""
     engine = current_app.extensions["hamlet.engine"]
     conn = engine.connect()
     if engine.dialect.name == "postgresql":
         conn = conn.execution_options(isolation_level="REPEATABLE READ")
     session = Session(bind=conn)
-    dataset = session.get(Dataset, dataset_id)
-    if dataset is None:  # deleted between the two reads; Entity Lists are not deleted today
-        session.close()
-        conn.close()
-        raise problems.NotFound("The Entity List is gone.")
-    plan = odata_entities.make_plan(session, dataset, query, scope)
 
     def close() -> None:
         session.close()

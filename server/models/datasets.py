@@ -154,7 +154,8 @@ def publish_form_entities(db: Session, form: Form, form_def: FormDef) -> Dataset
     return dataset
 
 
-def list_hash(db: Session, dataset: Dataset, owner_id: int | None = None, scope=None) -> str:
+def list_hash(db: Session, dataset: Dataset, owner_id: int | None = None, scope=None,
+              properties: list[str] | None = None) -> str:
     """An opaque hash of what Collect downloads (entities, their versions, deletions, properties): it
     changes exactly when the list's CSV changes (odk-protocol §2), from one pass over the list's entity
     rows and no version: a new entity changes the count and the newest id, an update the sum of the
@@ -170,7 +171,9 @@ def list_hash(db: Session, dataset: Dataset, owner_id: int | None = None, scope=
     stats = db.execute(select(func.count(Entity.id), func.max(Entity.id), func.sum(Entity.version),
                               func.count(Entity.deleted_at), func.max(Entity.deleted_at))
                        .where(Entity.dataset_id == dataset.id, mine, scope.clause())).one()
-    names = ",".join(p.name for p in properties_of(db, dataset.id))
+    if properties is None:  # the caller that has just read them passes them
+        properties = [p.name for p in properties_of(db, dataset.id)]
+    names = ",".join(properties)
     text = f"{dataset.id}|{owner_id}|{'|'.join(str(v) for v in stats)}|{names}"
     if scope.limited:
         text += f"|{scope.area_property}|{','.join(sorted(scope.codes or ()))}"

@@ -39,6 +39,7 @@ from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
 from server import problems
 from server.db import Base, UTCDateTime, utcnow
 from server.models.datasets import Dataset, DatasetForm, DatasetProperty, dataset_by_name, properties_of
+from server.models.recent import Recent
 from server.xforms.entities import (
     EntityDataInvalid,
     EntityDeclaration,
@@ -344,11 +345,6 @@ def create_from_api(db: Session, dataset: Dataset, body: dict, source: Source) -
         raise problems.UnexpectedValue(str(exc), details={"field": exc.field}) from None
 
 
-def delete_entity(db: Session, entity: Entity) -> None:
-    entity.deleted_at = utcnow()
-    db.flush()
-
-
 # --- from submissions ------------------------------------------------------------------------------
 
 # Per app (keyed by its VersionCache), as the schemas are: a fresh app, e.g. in tests, starts empty.
@@ -427,6 +423,9 @@ def _list_not_found(submitted: SubmittedEntity) -> problems.Problem:
 
 
 _STATEMENTS: dict[str, tuple] = {}
+# A registration's Entity List (id, approvalRequired) by (project, name), remembered for a second as
+# intake's other lookups are (server/models/recent.py); a change to a list empties it.
+_recent_lists = Recent("entity lists", lambda: (Dataset,))
 
 
 def _create_statements(dialect: str) -> tuple:
@@ -452,9 +451,13 @@ def _create_from_submission(db: Session, project_id: int, declaration: EntityDec
     _check_submitted(declaration, submitted)
     conn = db.connection()
     find_list, insert_entity, insert_version = _create_statements(conn.dialect.name)
-    found = conn.execute(find_list, {"project_id": project_id, "name": submitted.dataset}).first()
+    key = (project_id, submitted.dataset)
+    found = _recent_lists.get(key)
     if found is None:
-        raise _list_not_found(submitted)
+        found = conn.execute(find_list, {"project_id": project_id, "name": submitted.dataset}).first()
+        if found is None:
+            raise _list_not_found(submitted)
+        _recent_lists.put(key, found)
     uuid = normalise_uuid(submitted.id, "id")
     if found.approval_required:
         return  # creation waits for the review `approved` (on_review)
