@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from urllib.parse import parse_qsl, quote
 
 from flask import Blueprint, Response, current_app, g, request
@@ -164,10 +164,9 @@ def data(project_id: int, xml_form_id: str, rest: str):
     return _stream(form, rest, query, root, scope)
 
 
-def _stream(form, table: str, query, root: str, scope=None) -> Response:
-    """A whole table (no `$top`): written as it is read, a batch of submissions at a time, so a
-    100,000-household table never sits in memory. The read has its own connection (one snapshot
-    on PostgreSQL), which lives as long as the response does."""
+def _own_session() -> tuple[Session, Callable[[], None]]:
+    """A session on a connection of its own (one snapshot on PostgreSQL), for a response streamed after
+    the request's session is gone, and how to close both."""
     engine = current_app.extensions["hamlet.engine"]
     conn = engine.connect()
     if engine.dialect.name == "postgresql":
@@ -178,6 +177,14 @@ def _stream(form, table: str, query, root: str, scope=None) -> Response:
         session.close()
         conn.close()
 
+    return session, close
+
+
+def _stream(form, table: str, query, root: str, scope=None) -> Response:
+    """A whole table (no `$top`): written as it is read, a batch of submissions at a time, so a
+    100,000-household table never sits in memory. The read has its own connection (one snapshot
+    on PostgreSQL), which lives as long as the response does."""
+    session, close = _own_session()
     try:
         plan = odata_rows.make_plan(session, form, table, query, cache=cache(), service_root=root, scope=scope)
         total = odata_rows.count(plan) if query.count else None
@@ -289,15 +296,6 @@ def entities_rows(project_id: int, name: str):
 def _stream_entities(plan: odata_entities.EntityPlan, root: str, total: int | None) -> Response:
     """The whole list (no `$top`), written as it is read from its own connection, as `_stream` does;
     the plan's statement is plain SQL, so the request's plan is run there as it is."""
-    engine = current_app.extensions["hamlet.engine"]
-    conn = engine.connect()
-    if engine.dialect.name == "postgresql":
-        conn = conn.execution_options(isolation_level="REPEATABLE READ")
-    session = Session(bind=conn)
-
-    def close() -> None:
-        session.close()
-        conn.close()
-
+    session, close = _own_session()
     objects = (obj for obj, _ in odata_entities.rows(session, plan))
     return Response(_value_document(objects, f"{root}/$metadata#Entities", total, close), content_type=JSON_TYPE)
