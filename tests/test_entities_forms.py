@@ -13,6 +13,7 @@ from server.xforms.entities import (
     EntityProperty,
     normalise_uuid,
     read_declaration,
+    read_declarations,
 )
 
 # --- reading the declaration (pure) ---------------------------------------------------------------
@@ -45,12 +46,13 @@ def test_a_form_without_entities_declares_none():
     assert read_declaration(xml) is None
 
 
-def test_entities_in_a_repeat_are_refused_by_name():
+def test_an_entity_declared_on_a_repeat_is_one_per_repeat_instance():
     form = xlsform([["type", "name", "label", "save_to"], ["begin_repeat", "people", "People", ""],
                     ["text", "person", "Name", "person_name"], ["end_repeat", "", "", ""]],
                    [["list_name", "label"], ["people", "${person}"]], "people")
-    with pytest.raises(EntityFormRefused, match="inside a repeat"):
-        read_declaration(to_xform(form))
+    (found,) = read_declarations(to_xform(form))
+    assert (found.dataset, found.path, found.repeat) == ("people", ("people",), True)
+    assert [(p.name, p.path) for p in found.properties] == [("person_name", ("people", "person"))]
 
 
 def test_an_unknown_entities_version_is_refused():

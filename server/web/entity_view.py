@@ -78,8 +78,8 @@ def property_labels(db: Session, dataset: Dataset, locale: str, cache: object | 
     for name, def_id in property_writers(db, dataset):
         if name in out:
             continue
-        declaration = declaration_for(db, def_id, cache)
-        prop = next((p for p in declaration.properties if p.name == name), None) if declaration else None
+        prop = next((p for d in declaration_for(db, def_id, cache) if d.dataset == dataset.name
+                     for p in d.properties if p.name == name), None)
         if prop is None:
             continue
         if def_id not in xml_of:
