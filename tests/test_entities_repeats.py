@@ -1,0 +1,129 @@
+"""Entities from repeats and several Entity Lists in one form (entities-version 2025.1, pyxform 4): a
+household registration that also registers each roster member in a `people` list, and a roster
+follow-up that updates each member it lists. One submission makes many entities, all or none."""
+from __future__ import annotations
+
+import uuid as uuidlib
+
+import pytest
+
+from entity_forms import HH, Phone, instance_id_of, new_id, published, to_xform, xlsform
+from server.xforms.entities import read_declarations
+
+ROSTER = [["type", "name", "label", "save_to"],
+          ["text", "village", "Village", "households#village"],
+          ["text", "head", "Head of household", "households#head_name"],
+          ["begin_repeat", "members", "Members", ""],
+          ["text", "mname", "Name", "people#full_name"],
+          ["integer", "age", "Age", "people#age"],
+          ["end_repeat", "", "", ""]]
+
+
+def roster_form() -> bytes:
+    return xlsform(ROSTER, [["list_name", "label", "repeat"], [HH, "${head}", ""], ["people", "${mname}", "${members}"]],
+                   "hh_roster")
+
+
+def member_visit_form() -> bytes:
+    """Revisits members picked by the enumerator: one update of `people` per repeat instance."""
+    return xlsform([["type", "name", "label", "save_to"],
+                    ["begin_repeat", "visits", "Visits", ""],
+                    ["text", "pid", "Member", ""],
+                    ["select_one yn", "vneid", "VNeID level 2?", "vneid"],
+                    ["end_repeat", "", "", ""]],
+                   [["list_name", "entity_id", "repeat"], ["people", "${pid}", "${visits}"]], "member_visit",
+                   choices=[["list_name", "name", "label"], ["yn", "yes", "Yes"], ["yn", "no", "No"]])
+
+
+def roster_xml(household: str, members: list[tuple[str, str, str]], head: str = "Nguyễn Văn An") -> bytes:
+    rows = "".join(f'<members><mname>{name}</mname><age>{age}</age><meta><entity dataset="people" create="1" '
+                   f'id="{pid}"><label>{name}</label></entity></meta></members>' for pid, name, age in members)
+    return (f'<data xmlns:entities="http://www.opendatakit.org/xforms/entities" id="hh_roster" version="1">'
+            f"<village>Thôn 1</village><head>{head}</head>{rows}"
+            f'<meta><entity dataset="{HH}" create="1" id="{household}"><label>{head}</label></entity>'
+            f"<instanceID>uuid:{uuidlib.uuid4()}</instanceID></meta></data>").encode()
+
+
+def member_visit_xml(visits: list[tuple[str, str, str]]) -> bytes:
+    rows = "".join(f'<visits><pid>{pid}</pid><vneid>{answer}</vneid><meta><entity dataset="people" update="1" '
+                   f'baseVersion="{base}" trunkVersion="" branchId="" id="{pid}"/></meta></visits>'
+                   for pid, base, answer in visits)
+    return (f'<data id="member_visit" version="1">{rows}'
+            f"<meta><instanceID>uuid:{uuidlib.uuid4()}</instanceID></meta></data>").encode()
+
+
+@pytest.fixture
+def phone(admin, client, project) -> Phone:
+    published(admin, project, roster_form(), member_visit_form())
+    return Phone(admin, client, project)
+
+
+def _entities(admin, project: int, name: str) -> dict[str, dict]:
+    listed = admin.get(f"/v1/projects/{project}/datasets/{name}/entities").get_json()
+    out = {}
+    for e in listed:
+        got = admin.get(f"/v1/projects/{project}/datasets/{name}/entities/{e['uuid']}").get_json()
+        out[e["uuid"]] = got["currentVersion"]
+    return out
+
+
+def test_pyxform_writes_one_block_per_list_and_the_member_block_inside_the_repeat():
+    households, people = sorted(read_declarations(to_xform(roster_form())), key=lambda d: d.dataset)
+    assert (households.dataset, households.path, households.repeat) == (HH, (), False)
+    assert [p.name for p in households.properties] == ["village", "head_name"]
+    assert (people.dataset, people.path, people.repeat, people.spec_version) == ("people", ("members",), True,
+                                                                                 "2025.1.0")
+    assert [(p.name, p.path) for p in people.properties] == [("full_name", ("members", "mname")),
+                                                             ("age", ("members", "age"))]
+
+
+def test_publishing_makes_every_list_the_form_declares(admin, project, phone):
+    listed = {d["name"] for d in admin.get(f"/v1/projects/{project}/datasets").get_json()}
+    assert listed == {HH, "people"}
+    people = admin.get(f"/v1/projects/{project}/datasets/people").get_json()
+    assert [p["name"] for p in people["properties"]] == ["full_name", "age", "vneid"]
+    assert [f["xmlFormId"] for f in people["sourceForms"]] == ["hh_roster", "member_visit"]
+
+
+def test_one_registration_creates_the_household_and_one_entity_per_roster_member(admin, project, phone):
+    household, first, second = new_id(), new_id(), new_id()
+    xml = roster_xml(household, [(first, "An", "41"), (second, "Bình", "9")])
+    phone.send(xml)
+    assert _entities(admin, project, HH)[household]["data"] == {"village": "Thôn 1", "head_name": "Nguyễn Văn An"}
+    people = _entities(admin, project, "people")
+    assert {k: (v["label"], v["data"]) for k, v in people.items()} == {
+        first: ("An", {"full_name": "An", "age": "41"}), second: ("Bình", {"full_name": "Bình", "age": "9"})}
+    audits = admin.get(f"/v1/projects/{project}/forms/hh_roster/submissions/{instance_id_of(xml)}/audits").get_json()
+    assert sorted((a["action"], a["details"]["entity"]["dataset"]) for a in audits) == [
+        ("entity.create", HH), ("entity.create", "people"), ("entity.create", "people")]
+
+
+def test_one_bad_member_stores_no_entity_of_the_submission_and_says_which(admin, project, phone):
+    xml = roster_xml(new_id(), [(new_id(), "An", "41"), ("not-a-uuid", "Bình", "9")])
+    phone.send(xml)
+    assert admin.get(f"/v1/projects/{project}/datasets/people/entities").get_json() == []
+    assert admin.get(f"/v1/projects/{project}/datasets/{HH}/entities").get_json() == []
+    audits = admin.get(f"/v1/projects/{project}/forms/hh_roster/submissions/{instance_id_of(xml)}/audits").get_json()
+    assert [(a["action"], a["details"]["problem"]["problemCode"]) for a in audits] == [("entity.error", 400.43)]
+    assert "(Entity 2)" in audits[0]["details"]["errorMessage"]
+    assert "Failed to process 3 entities" in audits[0]["details"]["errorMessage"]
+
+
+def test_a_follow_up_updates_each_member_it_visits(admin, project, phone):
+    first, second = new_id(), new_id()
+    phone.send(roster_xml(new_id(), [(first, "An", "41"), (second, "Bình", "9")]))
+    phone.send(member_visit_xml([(first, "1", "yes"), (second, "1", "no")]))
+    people = _entities(admin, project, "people")
+    assert (people[first]["version"], people[first]["data"]["vneid"]) == (2, "yes")
+    assert (people[second]["version"], people[second]["data"]["vneid"]) == (2, "no")
+    assert people[first]["data"]["full_name"] == "An"  # the rest is kept
+
+
+def test_the_member_list_is_served_to_collect_like_any_list(admin, project, phone):
+    published(admin, project, xlsform([["type", "name", "label"], ["select_one_from_file people.csv", "who", "Who"]],
+                                      [["list_name", "entity_id"], ["people", "${who}"]], "pick_person"))
+    member = new_id()
+    phone.send(roster_xml(new_id(), [(member, "An", "41")]))
+    phone.send(None)
+    csv_text = phone.get("/forms/pick_person/attachments/people.csv").get_data(as_text=True)
+    assert csv_text.splitlines()[:2] == ["name,label,__version,full_name,age,vneid", f"{member},An,1,An,41,"]
