@@ -44,10 +44,12 @@ def roster_xml(household: str, members: list[tuple[str, str, str]], head: str = 
             f"<instanceID>uuid:{uuidlib.uuid4()}</instanceID></meta></data>").encode()
 
 
-def member_visit_xml(visits: list[tuple[str, str, str]]) -> bytes:
+def member_visit_xml(visits: list[tuple[str, str, str]], branches: dict[str, str] | None = None) -> bytes:
+    """`branches`: member → the offline branch its update belongs to (none: an online update)."""
+    branches = branches or {}
     rows = "".join(f'<visits><pid>{pid}</pid><vneid>{answer}</vneid><meta><entity dataset="people" update="1" '
-                   f'baseVersion="{base}" trunkVersion="" branchId="" id="{pid}"/></meta></visits>'
-                   for pid, base, answer in visits)
+                   f'baseVersion="{base}" trunkVersion="" branchId="{branches.get(pid, "")}" id="{pid}"/></meta>'
+                   "</visits>" for pid, base, answer in visits)
     return (f'<data id="member_visit" version="1">{rows}'
             f"<meta><instanceID>uuid:{uuidlib.uuid4()}</instanceID></meta></data>").encode()
 
@@ -127,3 +129,19 @@ def test_the_member_list_is_served_to_collect_like_any_list(admin, project, phon
     phone.send(None)
     csv_text = phone.get("/forms/pick_person/attachments/people.csv").get_data(as_text=True)
     assert csv_text.splitlines()[:2] == ["name,label,__version,full_name,age,vneid", f"{member},An,1,An,41,"]
+
+
+def test_a_visit_to_a_member_not_registered_yet_waits_while_the_others_apply(admin, app, project, phone):
+    """Each entity of a submission is held on its own (Central holds the whole submission and then
+    skips its other entities, a case its tests note as not what it wants)."""
+    known, later = new_id(), new_id()
+    phone.send(roster_xml(new_id(), [(known, "An", "41")]))
+    visit = member_visit_xml([(known, "1", "yes"), (later, "1", "yes")], branches={later: new_id()})
+    phone.send(visit)
+    people = _entities(admin, project, "people")
+    assert (people[known]["version"], later in people) == (2, False)
+    audits = admin.get(f"/v1/projects/{project}/forms/member_visit/submissions/{instance_id_of(visit)}/audits")
+    assert sorted(a["action"] for a in audits.get_json()) == ["entity.update.version", "submission.backlog.hold"]
+    phone.send(roster_xml(new_id(), [(later, "Bình", "9")], head="Trần Văn Bình"))  # its registration arrives
+    current = _entities(admin, project, "people")[later]
+    assert (current["version"], current["data"]["vneid"], current["data"]["full_name"]) == (2, "yes", "Bình")
