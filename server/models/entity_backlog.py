@@ -55,7 +55,7 @@ class BacklogEvent(Base):
     submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"), index=True)
     submission_def_id: Mapped[int | None] = mapped_column(ForeignKey("submission_defs.id", ondelete="CASCADE"))
     action: Mapped[str] = mapped_column(String(32))
-    entity_uuid: Mapped[str | None] = mapped_column(String(36))
+    entity_uuid: Mapped[str | None] = mapped_column(String(36), index=True)  # for the entity's audit log
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("actors.id"))
     logged_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

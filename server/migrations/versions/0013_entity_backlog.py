@@ -55,6 +55,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('entity_backlog_events', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_entity_backlog_events_submission_id'), ['submission_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_entity_backlog_events_entity_uuid'), ['entity_uuid'], unique=False)
 
     with op.batch_alter_table('entity_versions', schema=None) as batch_op:
         batch_op.add_column(sa.Column('forced', sa.Boolean(), nullable=True))
@@ -67,6 +68,7 @@ def downgrade() -> None:
         batch_op.drop_column('forced')
 
     with op.batch_alter_table('entity_backlog_events', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_entity_backlog_events_entity_uuid'))
         batch_op.drop_index(batch_op.f('ix_entity_backlog_events_submission_id'))
     op.drop_table('entity_backlog_events')
 
