@@ -145,3 +145,67 @@ def test_a_visit_to_a_member_not_registered_yet_waits_while_the_others_apply(adm
     phone.send(roster_xml(new_id(), [(later, "Bình", "9")], head="Trần Văn Bình"))  # its registration arrives
     current = _entities(admin, project, "people")[later]
     assert (current["version"], current["data"]["vneid"], current["data"]["full_name"]) == (2, "yes", "Bình")
+
+
+def test_entities_in_a_repeat_inside_a_repeat_are_one_per_inner_instance(admin, client, project):
+    """Central: 'should process a submission with entities in two levels of repeat groups'."""
+    published(admin, project, xlsform(
+        [["type", "name", "label", "save_to"], ["begin_repeat", "plots", "Plots", ""], ["text", "crop", "Crop", "plots#crop"],
+         ["begin_repeat", "trees", "Trees", ""], ["text", "variety", "Variety", "trees#variety"],
+         ["end_repeat", "", "", ""], ["end_repeat", "", "", ""]],
+        [["list_name", "label", "repeat"], ["plots", "${crop}", "${plots}"], ["trees", "${variety}", "${trees}"]],
+        "orchard"))
+
+    def tree(name: str) -> str:
+        return (f'<trees><variety>{name}</variety><meta><entity dataset="trees" create="1" id="{new_id()}">'
+                f"<label>{name}</label></entity></meta></trees>")
+
+    def plot(crop: str, trees: str) -> str:
+        return (f'<plots><crop>{crop}</crop>{trees}<meta><entity dataset="plots" create="1" id="{new_id()}">'
+                f"<label>{crop}</label></entity></meta></plots>")
+
+    Phone(admin, client, project).send(
+        (f'<data id="orchard" version="1">{plot("apples", tree("gala") + tree("fuji"))}'
+         f'{plot("cherries", tree("bing") + tree("rainier"))}'
+         f"<meta><instanceID>uuid:{uuidlib.uuid4()}</instanceID></meta></data>").encode())
+    assert sorted(v["label"] for v in _entities(admin, project, "plots").values()) == ["apples", "cherries"]
+    trees = _entities(admin, project, "trees").values()
+    assert sorted((v["label"], v["data"]["variety"]) for v in trees) == [
+        ("bing", "bing"), ("fuji", "fuji"), ("gala", "gala"), ("rainier", "rainier")]
+
+
+GROUP_IN_REPEAT = """<?xml version="1.0"?>
+<h:html xmlns="http://www.w3.org/2002/xforms" xmlns:h="http://www.w3.org/1999/xhtml"
+        xmlns:jr="http://openrosa.org/javarosa" xmlns:odk="http://www.opendatakit.org/xforms"
+        xmlns:entities="http://www.opendatakit.org/xforms/entities">
+  <h:head><h:title>Members, details in a group</h:title>
+    <model odk:xforms-version="1.0.0" entities:entities-version="2025.1.0">
+      <instance><data id="member_details" version="1">
+        <member><details><full_name/><age/>
+          <meta><entity dataset="people" id="" create="1"><label/></entity></meta></details></member>
+        <meta><instanceID/></meta></data></instance>
+      <bind nodeset="/data/member/details/full_name" type="string" entities:saveto="full_name"/>
+      <bind nodeset="/data/member/details/age" type="int" entities:saveto="age"/>
+      <bind nodeset="/data/member/details/meta/entity/@id" type="string" readonly="true()"/>
+      <bind nodeset="/data/member/details/meta/entity/label" calculate="../../../full_name" type="string"/>
+      <bind nodeset="/data/meta/instanceID" type="string" readonly="true()" jr:preload="uid"/>
+    </model></h:head>
+  <h:body><repeat nodeset="/data/member"><group ref="/data/member/details">
+    <input ref="/data/member/details/full_name"><label>Name</label></input>
+    <input ref="/data/member/details/age"><label>Age</label></input></group></repeat></h:body>
+</h:html>"""
+
+
+def test_an_entity_declared_in_a_group_inside_a_repeat_is_one_per_repeat_instance(admin, client, project):
+    """Central: 'should process a submission with entity declared in a repeat / group'."""
+    resp = admin.post(f"/v1/projects/{project}/forms?publish=true", data=GROUP_IN_REPEAT.encode(),
+                      content_type="application/xml")
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    members = "".join(f'<member><details><full_name>{n}</full_name><age>{a}</age><meta><entity dataset="people" '
+                      f'create="1" id="{new_id()}"><label>{n}</label></entity></meta></details></member>'
+                      for n, a in (("An", "41"), ("Bình", "9")))
+    Phone(admin, client, project).send(
+        (f'<data id="member_details" version="1">{members}'
+         f"<meta><instanceID>uuid:{uuidlib.uuid4()}</instanceID></meta></data>").encode())
+    assert sorted((v["label"], v["data"]["age"]) for v in _entities(admin, project, "people").values()) == [
+        ("An", "41"), ("Bình", "9")]

@@ -60,7 +60,7 @@ class EntityDeclaration:
     has_label: bool
     properties: tuple[EntityProperty, ...] = ()
     path: tuple[str, ...] = ()     # the group or repeat whose meta holds the block; () is the form's own meta
-    repeat: bool = False           # one entity per instance of the repeat at `path`
+    repeat: bool = False           # one entity per instance of the repeat at or around `path`
 
     @property
     def actions(self) -> list[str]:
@@ -166,13 +166,8 @@ def read_declarations(xml: str | bytes) -> tuple[EntityDeclaration, ...]:
     repeats = _repeat_paths(root, data_root)
     declared = []
     for path, el in blocks.items():
-        repeat = path in repeats
-        enclosing = [r for r in repeats if path[:len(r)] == r and r != path]
-        if enclosing and not repeat:
-            raise EntityFormRefused(f"The entity declared in the group /{'/'.join(path)} lies inside the repeat "
-                                    f"/{'/'.join(enclosing[-1])} without being the repeat itself; Hamlet does not "
-                                    "support that. Declare the entity on the repeat (the entities sheet's repeat column).")
-        declared.append((path, el, repeat))
+        # In a repeat, or in a group inside one: one entity per repeat instance (nested repeats too).
+        declared.append((path, el, any(path[:len(r)] == r for r in repeats)))
     if (len(declared) > 1 or any(r for _, _, r in declared)) and not version.startswith("2025.1"):
         raise EntityFormRefused(f"Entities specification version {version} does not allow entities from repeats "
                                 "or several Entity Lists in one form; convert the XLSForm with pyxform 4 or later "
