@@ -331,3 +331,17 @@ def test_two_phones_updating_the_same_version_offline_conflict(admin, app, proje
         (1, None, None), (2, 1, None), (3, 1, "hard")]
     assert versions[2]["conflictingProperties"] == ["members"]
     assert _entity(admin, project, hid)["conflict"] == "hard"
+
+
+def test_a_branch_made_discontiguous_by_forcing_shows_its_later_update_as_a_conflict(admin, app, project, phone):
+    """Central: 'should mark an update that is not contiguous (due to force processing) as a soft conflict'."""
+    hid, branch = new_id(), new_id()
+    phone.send(register_xml(hid, "Cao Văn Sơn", members="4"))
+    phone.send(offline_visit_xml(hid, "2", branch, trunk_version="1", members="6"))  # second update first
+    _process_backlog(app, "--force")
+    phone.send(offline_visit_xml(hid, "1", branch, trunk_version="1", members="5"))  # the first, late: hard
+    assert _entity(admin, project, hid)["conflict"] == "hard"
+    phone.send(offline_visit_xml(hid, "4", branch, trunk_version="1", members="8"))  # the third never comes
+    _process_backlog(app, "--force")
+    assert [v["conflict"] for v in _versions(admin, project, hid)] == [None, None, "hard", "soft"]
+    assert _entity(admin, project, hid)["conflict"] == "hard"  # carried forward
