@@ -387,6 +387,13 @@ class _Made:
     uuid: str
     branch_id: str | None
     branch_base_version: int | None
+    created: bool = False
+
+    @property
+    def may_release(self) -> bool:
+        """Only a creation or an offline update can be what a held update waits for: an online update
+        (no branch) of an existing entity is not, so it costs no look at the backlog."""
+        return self.created or self.branch_id is not None
 
 
 def apply_submission(db: Session, project_id: int, form_def_id: int, root, submission_id: int,
@@ -419,6 +426,10 @@ def apply_submission(db: Session, project_id: int, form_def_id: int, root, submi
         made_all = [made] if made is not None else []
     else:
         made_all = _apply_many(db, project_id, blocks, source, event, cache)
+    made_all = [m for m in made_all if m.may_release]
+    if len(made_all) > 1 and not backlog.any_waiting(db, [m.uuid for m in made_all],
+                                                     [m.branch_id for m in made_all if m.branch_id]):
+        return  # a roster's many entities: one look at the backlog rather than one each
     for made in made_all:
         _release_chain(db, made, cache)
 
@@ -578,7 +589,7 @@ def _create_from_submission(db: Session, project_id: int, declaration: EntityDec
         "trunk_version": trunk, "branch_base_version": None, "creator_id": source.actor_id,
         "user_agent": (source.user_agent or None) and source.user_agent[:255], "created_at": now,
         "forced": None, "create_as_update": None, "probe_uuid": uuid}).scalar()
-    return _Made(uuid, branch_id, None) if waiting is not None else None
+    return _Made(uuid, branch_id, None, created=True) if waiting is not None else None
 
 
 def _apply(db: Session, project_id: int, declaration: EntityDeclaration, submitted: SubmittedEntity,
@@ -615,7 +626,7 @@ def _apply(db: Session, project_id: int, declaration: EntityDeclaration, submitt
         if exc.code == "409.3" and submitted.create and not force and _created_by_force(db, dataset, uuid):
             return _create_as_update(db, dataset, uuid, submitted, data, source)
         raise
-    return _Made(uuid, branch_id, branch_base)
+    return _Made(uuid, branch_id, branch_base, created=True)
 
 
 def _created_by_force(db: Session, dataset: Dataset, uuid: str) -> bool:
@@ -735,7 +746,7 @@ def _hold(db: Session, dataset: Dataset, uuid: str, branch_id: str, base_number:
 def _release_chain(db: Session, made: _Made | None, cache: object | None) -> None:
     """Apply the held update that follows what was just made, then the one after it, and so on (in the
     same transaction; a failure is recorded on the held submission, as an error at intake would be)."""
-    while made is not None:
+    while made is not None and made.may_release:
         held = backlog.next_in_branch(db, made.uuid, made.branch_id, (made.branch_base_version or 0) + 1)
         if held is None:
             return

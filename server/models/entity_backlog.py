@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint, delete, select
+from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint, delete, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from server.db import Base, UTCDateTime, utcnow
@@ -86,6 +86,12 @@ def next_in_branch(db: Session, entity_uuid: str, branch_id: str | None, branch_
     else:
         stmt = stmt.where(HeldEntity.branch_id == branch_id, HeldEntity.branch_base_version == branch_base_version)
     return db.scalars(stmt.order_by(HeldEntity.id).limit(1)).first()
+
+
+def any_waiting(db: Session, entity_uuids: list[str], branch_ids: list[str]) -> bool:
+    """Whether any update waits for one of these entities or branches (one look for many entities)."""
+    cond = or_(HeldEntity.entity_uuid.in_(entity_uuids), HeldEntity.branch_id.in_(branch_ids or [""]))
+    return db.scalar(select(HeldEntity.id).where(cond).limit(1)) is not None
 
 
 def held_of(db: Session, submission_id: int) -> list[HeldEntity]:
