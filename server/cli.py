@@ -243,6 +243,30 @@ def areas_load(path: Path, project_id: int) -> None:
     click.echo(load_areas(project_id, path))
 
 
+# --- entities ------------------------------------------------------------------------------------------
+
+@main.group()
+def entities() -> None:
+    """Entity Lists (households) kept from submissions."""
+
+
+@entities.command("process-backlog")
+@click.option("--force", is_flag=True, help="force through every held update, however recent")
+@click.option("--days", type=float, default=5.0, show_default=True,
+              help="force through the updates held for longer than this")
+@with_appcontext
+def entities_process_backlog(force: bool, days: float) -> None:
+    """Apply the offline entity updates still waiting for an earlier update of their branch that never
+    came (held longer than --days, or all with --force), on top of each entity's current version, as
+    ODK Central's backlog does (docs/entities.md). Run it daily, e.g. from cron."""
+    from server.models.entities import force_due
+
+    with _session() as s:
+        count = force_due(s, force=force, days=days, commit=True)
+        s.commit()
+    click.echo(f"processed {count} held entity update{'s' if count != 1 else ''}")
+
+
 # --- indicators ----------------------------------------------------------------------------------------
 
 @main.group()

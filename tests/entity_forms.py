@@ -112,3 +112,20 @@ class Phone:
         resp = submit(self.client, self.base, xml)
         assert resp.status_code == 201, resp.get_data(as_text=True)
         return resp
+
+
+def offline_visit_xml(entity_id: str, base_version: str, branch_id: str, trunk_version: str = "", members: str = "5",
+                      fibre: str = "yes", instance_id: str | None = None) -> bytes:
+    """A revisit Collect made offline: one of the updates of branch `branch_id` (offline entities, spec
+    2024.1), `base_version` counted in that branch, `trunk_version` the server version it began from
+    ('' for a branch that began with the household's own offline registration)."""
+    iid = instance_id or f"uuid:{uuidlib.uuid4()}"
+    return (f'<data id="hh_visit" version="1"><household>{entity_id}</household><members>{members}</members>'
+            f'<fibre>{fibre}</fibre><meta><entity dataset="{HH}" update="1" baseVersion="{base_version}" '
+            f'trunkVersion="{trunk_version}" branchId="{branch_id}" id="{entity_id}"/>'
+            f"<instanceID>{iid}</instanceID></meta></data>").encode()
+
+
+def instance_id_of(xml: bytes) -> str:
+    start = xml.index(b"<instanceID>") + len(b"<instanceID>")
+    return xml[start:xml.index(b"</instanceID>")].decode()

@@ -21,6 +21,7 @@ from server.context import db
 from server.db import isoformat
 from server.models import datasets as ds
 from server.models import entities as en
+from server.models import entity_backlog
 from server.models import entity_history as history
 from server.models.accounts import Actor
 from server.models.forms import Form, FormAttachment, FormDef
@@ -346,8 +347,9 @@ def _reads_a_linked_form(project_id: int, name: str) -> bool:
 
 @bp.get("/forms/<xml_form_id>/submissions/<instance_id>/audits")
 def submission_entity_audits(project_id: int, xml_form_id: str, instance_id: str):
-    """What the submission did to entities, as Central's audits: entity.create, entity.update.version
-    and entity.error (with the problem's message), oldest first."""
+    """What the submission did to entities, as Central's audits: entity.create, entity.update.version,
+    entity.error (with the problem's message) and, for an offline update that waited in the backlog,
+    submission.backlog.hold, .reprocess and .force (details.entityUuid: which entity); oldest first."""
     from server.access import form_or_404, submission_scope
     from server.models.submission_queries import by_instance
 
@@ -373,4 +375,8 @@ def submission_entity_audits(project_id: int, xml_form_id: str, instance_id: str
                                                     "errorMessage": err.message,
                                                     "problem": {"problemCode": float(err.code),
                                                                 "problemDetails": None}}}))
+    for ev in entity_backlog.events_of(db(), sub.id):
+        events.append((ev.logged_at, {"actorId": ev.actor_id, "action": ev.action, "loggedAt": isoformat(ev.logged_at),
+                                      "details": {"submissionId": sub.id, "submissionDefId": ev.submission_def_id,
+                                                  "entityUuid": ev.entity_uuid}}))
     return [body for _, body in sorted(events, key=lambda pair: pair[0])]

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from server import problems
 from server.db import Base, UTCDateTime, utcnow
 from server.models.forms import Form, FormAttachment, FormDef
-from server.xforms.entities import read_declaration, valid_dataset_name, valid_property_name
+from server.xforms.entities import EntityDeclaration, read_declarations, valid_dataset_name, valid_property_name
 
 
 class Dataset(Base):
@@ -119,11 +119,14 @@ def add_property(db: Session, dataset: Dataset, name: str) -> DatasetProperty:
 
 
 def publish_form_entities(db: Session, form: Form, form_def: FormDef) -> Dataset | None:
-    """Publishing a version that declares entities makes its Entity List, or extends it with the
-    properties it saves. A draft makes nothing (Central keeps draft datasets apart; docs/entities.md)."""
-    declaration = read_declaration(form_def.xml)
-    if declaration is None:
-        return None
+    """Publishing a version that declares entities makes its Entity Lists, or extends them with the
+    properties it saves. A draft makes nothing (Central keeps draft datasets apart; docs/entities.md).
+    Returns the first list (the form's only one, most often)."""
+    made = [_publish_declaration(db, form, declaration) for declaration in read_declarations(form_def.xml)]
+    return made[0] if made else None
+
+
+def _publish_declaration(db: Session, form: Form, declaration: EntityDeclaration) -> Dataset:
     dataset = dataset_by_name(db, form.project_id, declaration.dataset)
     if dataset is None:
         _check_name_free(db, form.project_id, declaration.dataset)

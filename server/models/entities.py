@@ -38,6 +38,7 @@ from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
 
 from server import problems
 from server.db import Base, UTCDateTime, utcnow
+from server.models import entity_backlog as backlog
 from server.models.datasets import Dataset, DatasetForm, DatasetProperty, dataset_by_name, properties_of
 from server.models.recent import Recent
 from server.xforms.entities import (
@@ -45,11 +46,13 @@ from server.xforms.entities import (
     EntityDeclaration,
     SubmittedEntity,
     normalise_uuid,
-    read_declaration,
-    read_submitted,
+    read_all_submitted,
+    read_declarations,
 )
 
 SOFT, HARD = "soft", "hard"
+# Central's label for an entity created by forcing an offline update whose create never arrived.
+AUTO_LABEL = "auto generated"
 
 
 class Entity(Base):
@@ -93,6 +96,10 @@ class EntityVersion(Base):
     creator_id: Mapped[int | None] = mapped_column(ForeignKey("actors.id"))
     user_agent: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Offline backlog (server/models/entity_backlog.py): made by forcing a held update through; or a
+    # late create applied as an update on top of an entity a forced update had created (a conflict).
+    forced: Mapped[bool | None] = mapped_column(Boolean)
+    create_as_update: Mapped[bool | None] = mapped_column(Boolean)
 
 
 class EntityError(Base):
@@ -239,8 +246,10 @@ def _check_data(dataset_properties: list[str], data: dict) -> dict[str, str]:
 
 
 def create_entity(db: Session, dataset: Dataset, uuid: str | None, label: str | None, data: dict,
-                  source: Source, branch: tuple[str | None, int | None] = (None, None)) -> Entity:
-    """A new entity at version 1; 409.3 when its UUID is taken (even by a deleted entity)."""
+                  source: Source, branch: tuple[str | None, int | None] = (None, None),
+                  branch_base_version: int | None = None, forced: bool = False) -> Entity:
+    """A new entity at version 1; 409.3 when its UUID is taken (even by a deleted entity). `forced`: an
+    offline update forced through the backlog creates it (with its branch's base version)."""
     uuid = normalise_uuid(uuid) if uuid else str(uuidlib.uuid4())
     if label is None or not label.strip():
         raise problems.MissingParameter("The entity has no label. Give it one (the entities sheet's label).",
@@ -255,8 +264,9 @@ def create_entity(db: Session, dataset: Dataset, uuid: str | None, label: str | 
     db.add(EntityVersion(entity_id=entity.id, version=1, base_version=None, current=True, label=label, data=data,
                          data_received={"label": label, **data}, submission_id=source.submission_id,
                          submission_def_id=source.submission_def_id, branch_id=branch[0],
-                         trunk_version=branch[1], branch_base_version=None, creator_id=source.actor_id,
-                         user_agent=(source.user_agent or None) and source.user_agent[:255], created_at=now))
+                         trunk_version=branch[1], branch_base_version=branch_base_version, creator_id=source.actor_id,
+                         user_agent=(source.user_agent or None) and source.user_agent[:255], created_at=now,
+                         forced=forced or None))
     db.flush()
     return entity
 
@@ -271,14 +281,20 @@ def _changed_since(base: EntityVersion, current: EntityVersion) -> dict[str, str
 
 def add_version(db: Session, entity: Entity, current: EntityVersion, base: EntityVersion, label: str | None,
                 data: dict[str, str], source: Source, branch: tuple[str | None, int | None, int | None] = (None, None, None),
-                interrupted: bool = False) -> EntityVersion:
-    """The next version on top of the current one, flagging a conflict as Central does."""
+                interrupted: bool = False, forced: bool = False, create_as_update: bool = False) -> EntityVersion:
+    """The next version on top of the current one, flagging a conflict as Central does. A create applied
+    as an update is always a conflict: hard when it sends a value the entity has otherwise."""
     conflict, conflicting = entity.conflict, None
     received = dict(data)
     if label is not None:
         received["label"] = label
-    if base.version != current.version:
-        server = _changed_since(base, current)
+    if base.version != current.version or create_as_update:
+        if create_as_update:
+            server = {k: v for k, v in current.data.items() if received.get(k) != v}
+            if current.label != received.get("label"):
+                server["label"] = current.label
+        else:
+            server = _changed_since(base, current)
         conflicting = [k for k in received if k in server and received[k] != server[k]]
         if conflict != HARD:
             conflict = HARD if conflicting else SOFT
@@ -292,7 +308,8 @@ def add_version(db: Session, entity: Entity, current: EntityVersion, base: Entit
                             conflicting_properties=conflicting, submission_id=source.submission_id,
                             submission_def_id=source.submission_def_id, branch_id=branch[0],
                             trunk_version=branch[1], branch_base_version=branch[2], creator_id=source.actor_id,
-                            user_agent=(source.user_agent or None) and source.user_agent[:255], created_at=now)
+                            user_agent=(source.user_agent or None) and source.user_agent[:255], created_at=now,
+                            forced=forced or None, create_as_update=create_as_update or None)
     db.flush()  # the old version stops being current before the new one is written
     db.add(version)
     entity.version, entity.conflict, entity.updated_at = version.version, conflict, now
@@ -348,52 +365,134 @@ def create_from_api(db: Session, dataset: Dataset, body: dict, source: Source) -
 # --- from submissions ------------------------------------------------------------------------------
 
 # Per app (keyed by its VersionCache), as the schemas are: a fresh app, e.g. in tests, starts empty.
-_DECLARATIONS: weakref.WeakKeyDictionary[object, dict[int, EntityDeclaration | None]] = weakref.WeakKeyDictionary()
+_DECLARATIONS: weakref.WeakKeyDictionary[object, dict[int, tuple[EntityDeclaration, ...]]] = weakref.WeakKeyDictionary()
 
 
-def declaration_for(db: Session, form_def_id: int, cache: object | None = None) -> EntityDeclaration | None:
-    """A published version's entity declaration, read once per app (published versions never change)."""
+def declaration_for(db: Session, form_def_id: int, cache: object | None = None) -> tuple[EntityDeclaration, ...]:
+    """A published version's entity declarations (empty: none), read once per app (published versions
+    never change)."""
     memo = _DECLARATIONS.setdefault(cache, {}) if cache is not None else {}
     if form_def_id not in memo:
         from server.models.forms import FormDef
 
         xml = db.scalar(select(FormDef.xml).where(FormDef.id == form_def_id))
-        memo[form_def_id] = read_declaration(xml) if xml else None
+        memo[form_def_id] = read_declarations(xml) if xml else ()
     return memo[form_def_id]
+
+
+@dataclass(frozen=True)
+class _Made:
+    """The version one entity block just made: which held update it may release (its branch's next)."""
+
+    uuid: str
+    branch_id: str | None
+    branch_base_version: int | None
+    created: bool = False
+
+    @property
+    def may_release(self) -> bool:
+        """Only a creation or an offline update can be what a held update waits for: an online update
+        (no branch) of an existing entity is not, so it costs no look at the backlog."""
+        return self.created or self.branch_id is not None
 
 
 def apply_submission(db: Session, project_id: int, form_def_id: int, root, submission_id: int,
                      submission_def_id: int, source: Source, event: str = "create", cache: object | None = None) -> None:
-    """Turn a submission's entity block into an entity create or update, in the caller's transaction.
+    """Turn a submission's entity blocks into entity creates and updates, in the caller's transaction.
 
     `event` is "create" (a new submission), "edit" (a new version) or "approved" (a review). A
-    failure is kept as an EntityError; the submission itself is stored whatever happens here."""
-    declaration = declaration_for(db, form_def_id, cache)
-    if declaration is None or root is None:
+    failure is kept as an EntityError; the submission itself is stored whatever happens here. An
+    offline update that arrives before the update it follows is held (server/models/entity_backlog.py)
+    and applied when that one arrives; whatever is made may release the next held update."""
+    declarations = declaration_for(db, form_def_id, cache)
+    if not declarations or root is None:
         return
-    submitted = read_submitted(root, declaration)
-    if submitted is None or not (submitted.create or submitted.update):
+    blocks = [(i, d, s) for i, (d, s) in enumerate(read_all_submitted(root, declarations)) if s.create or s.update]
+    if not blocks:
         return
-    # A submission just stored has made nothing yet; an edit or a review may find its entity made already.
-    if event != "create" and db.scalar(select(EntityVersion.id).where(EntityVersion.submission_id == submission_id)
-                                       .limit(1)):
-        return  # this submission already made its entity version (Central: processed once)
+    # A submission just stored has made nothing yet; an edit or a review may find its entities made
+    # (Central: processed once) or held already.
+    if event != "create":
+        done = _handled(db, submission_id)
+        blocks = [b for b in blocks if _uuid_or_none(b[2].id) not in done]
+        if not blocks:
+            return
     db.flush()
+    if any(s.branch_id for _, _, s in blocks):  # offline: first force through what has waited past the timeout
+        force_due(db, cache, limit=10)
+    if len(blocks) == 1:
+        index, declaration, submitted = blocks[0]
+        made = _apply_one(db, project_id, index, declaration, submitted, source, event, cache)
+        made_all = [made] if made is not None else []
+    else:
+        made_all = _apply_many(db, project_id, blocks, source, event, cache)
+    made_all = [m for m in made_all if m.may_release]
+    if len(made_all) > 1 and not backlog.any_waiting(db, [m.uuid for m in made_all],
+                                                     [m.branch_id for m in made_all if m.branch_id]):
+        return  # a roster's many entities: one look at the backlog rather than one each
+    for made in made_all:
+        _release_chain(db, made, cache)
+
+
+def _apply_one(db: Session, project_id: int, index: int, declaration: EntityDeclaration, submitted: SubmittedEntity,
+               source: Source, event: str, cache: object | None, force: bool = False) -> _Made | None:
     try:
-        if event == "create" and submitted.create and not submitted.update:
-            _create_from_submission(db, project_id, declaration, submitted, source)
-        else:
+        if event == "create" and submitted.create and not submitted.update and not force:
+            return _create_from_submission(db, project_id, declaration, submitted, source)
+        with db.begin_nested():
+            return _apply(db, project_id, declaration, submitted, source, event, cache, index, force)
+    except (problems.Problem, EntityDataInvalid, IntegrityError) as exc:
+        code, message = _failure(exc, submitted)
+        _record_error(db, source.submission_id or 0, source.submission_def_id or 0, source, code, message, submitted.id)
+        return None
+
+
+def _apply_many(db: Session, project_id: int, blocks: list, source: Source, event: str,
+                cache: object | None) -> list[_Made]:
+    """Several entities from one submission (a roster, several lists): all of them or none, as Central
+    does; the failures are recorded together as one error (400.43) naming each entity by its number."""
+    made_all: list[_Made] = []
+    errors: list[str] = []
+    outer = db.begin_nested()
+    for number, (index, declaration, submitted) in enumerate(blocks, start=1):
+        try:
             with db.begin_nested():
-                _apply(db, project_id, declaration, submitted, source, event, cache)
-    except problems.Problem as exc:
-        _record_error(db, submission_id, submission_def_id, source, exc.code, exc.message, submitted.id)
-    except EntityDataInvalid as exc:
-        code = "400.2" if "has no" in str(exc) else "400.11"
-        _record_error(db, submission_id, submission_def_id, source, code, str(exc), submitted.id)
-    except IntegrityError:  # a concurrent submission made the same entity a moment ago
-        _record_error(db, submission_id, submission_def_id, source, "409.3",
-                      f"An entity with UUID {submitted.id} was created at the same moment by another submission.",
-                      submitted.id)
+                made = _apply(db, project_id, declaration, submitted, source, event, cache, index)
+            if made is not None:
+                made_all.append(made)
+        except (problems.Problem, EntityDataInvalid, IntegrityError) as exc:
+            errors.append(f"(Entity {number}) {_failure(exc, submitted)[1]}")
+    if not errors:
+        outer.commit()
+        return made_all
+    outer.rollback()
+    _record_error(db, source.submission_id or 0, source.submission_def_id or 0, source, "400.43",
+                  f"Failed to process {len(blocks)} entities in submission due to {len(errors)} errors: "
+                  + " ".join(errors))
+    return []
+
+
+def _failure(exc: Exception, submitted: SubmittedEntity) -> tuple[str, str]:
+    if isinstance(exc, problems.Problem):
+        return exc.code, exc.message
+    if isinstance(exc, EntityDataInvalid):
+        return ("400.2" if "has no" in str(exc) else "400.11"), str(exc)
+    # IntegrityError: a concurrent submission made the same entity a moment ago
+    return "409.3", f"An entity with UUID {submitted.id} was created at the same moment by another submission."
+
+
+def _uuid_or_none(value: str) -> str | None:
+    try:
+        return normalise_uuid(value)
+    except EntityDataInvalid:
+        return None
+
+
+def _handled(db: Session, submission_id: int) -> set[str | None]:
+    """The entities this submission already made a version of, or has waiting in the backlog."""
+    made = db.scalars(select(Entity.uuid).join(EntityVersion, EntityVersion.entity_id == Entity.id)
+                      .where(EntityVersion.submission_id == submission_id))
+    return {*made, *(h.entity_uuid for h in backlog.held_of(db, submission_id))}
 
 
 def _record_error(db: Session, submission_id: int, submission_def_id: int, source: Source, code: str,
@@ -429,21 +528,26 @@ _recent_lists = Recent("entity lists", lambda: (Dataset,))
 
 
 def _create_statements(dialect: str) -> tuple:
-    """Built once per dialect, so SQLAlchemy reuses their compiled form on every registration."""
+    """Built once per dialect, so SQLAlchemy reuses their compiled form on every registration. The
+    version's INSERT also answers whether an offline update of the entity waits in the backlog (an
+    update that arrived before this create), so that costs no statement of its own."""
     found = _STATEMENTS.get(dialect)
     if found is None:
         entities, versions = Entity.__table__, EntityVersion.__table__
+        held = backlog.HeldEntity.__table__
         dialect_insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        waiting = (select(held.c.id).where(held.c.entity_uuid == bindparam("probe_uuid")).limit(1)
+                   .scalar_subquery())
         found = (select(Dataset.id, Dataset.approval_required)
                  .where(Dataset.project_id == bindparam("project_id"), Dataset.name == bindparam("name")),
                  dialect_insert(entities).on_conflict_do_nothing(index_elements=["uuid"]).returning(entities.c.id),
-                 insert(versions))
+                 insert(versions).returning(waiting))
         _STATEMENTS[dialect] = found
     return found
 
 
 def _create_from_submission(db: Session, project_id: int, declaration: EntityDeclaration, submitted: SubmittedEntity,
-                            source: Source) -> None:
+                            source: Source) -> _Made | None:
     """A new submission that creates an entity (a registration, intake's common case): the same rules as
     `_apply` and `create_entity`, in three statements and no savepoint. Everything is checked before the
     first write, and the UUID's uniqueness by the database (ON CONFLICT DO NOTHING), so a refusal leaves
@@ -460,7 +564,7 @@ def _create_from_submission(db: Session, project_id: int, declaration: EntityDec
         _recent_lists.put(key, found)
     uuid = normalise_uuid(submitted.id, "id")
     if found.approval_required:
-        return  # creation waits for the review `approved` (on_review)
+        return None  # creation waits for the review `approved` (on_review)
     label = submitted.label
     if label is None or not label.strip():
         raise problems.MissingParameter("The entity has no label. Give it one (the entities sheet's label).",
@@ -472,18 +576,27 @@ def _create_from_submission(db: Session, project_id: int, declaration: EntityDec
                                              "creator_id": source.actor_id, "conflict": None, "created_at": now,
                                              "updated_at": None, "deleted_at": None}).scalar()
     if entity_id is None:
+        dataset = db.get_one(Dataset, found.id)
+        if _created_by_force(db, dataset, uuid):  # an offline update forced through made it: apply as an update
+            with db.begin_nested():
+                return _create_as_update(db, dataset, uuid, submitted, data, source)
         raise problems.UniquenessViolation(f"An entity with UUID {uuid} already exists.",
                                            details={"fields": ["uuid"], "values": [uuid]})
-    conn.execute(insert_version, {
+    waiting = conn.execute(insert_version, {
         "entity_id": entity_id, "version": 1, "base_version": None, "current": True, "label": label, "data": data,
         "data_received": {"label": label, **data}, "conflicting_properties": None,
         "submission_id": source.submission_id, "submission_def_id": source.submission_def_id, "branch_id": branch_id,
         "trunk_version": trunk, "branch_base_version": None, "creator_id": source.actor_id,
-        "user_agent": (source.user_agent or None) and source.user_agent[:255], "created_at": now})
+        "user_agent": (source.user_agent or None) and source.user_agent[:255], "created_at": now,
+        "forced": None, "create_as_update": None, "probe_uuid": uuid}).scalar()
+    return _Made(uuid, branch_id, None, created=True) if waiting is not None else None
 
 
 def _apply(db: Session, project_id: int, declaration: EntityDeclaration, submitted: SubmittedEntity,
-           source: Source, event: str, cache: object | None = None) -> None:
+           source: Source, event: str, cache: object | None = None, index: int = 0, force: bool = False) -> _Made | None:
+    """One entity block: update (Central tries it first), create, or both (upsert). `force`: a held
+    update forced through the backlog, on top of the current version, or as a create when the entity
+    does not exist (Central's forceOutOfOrderProcessing)."""
     _check_submitted(declaration, submitted)
     dataset = dataset_by_name(db, project_id, submitted.dataset)
     if dataset is None:
@@ -492,20 +605,55 @@ def _apply(db: Session, project_id: int, declaration: EntityDeclaration, submitt
     data = dict(submitted.data)
     if submitted.update:
         if event == "approved":
-            return  # Central applies updates when they arrive, never again at review
+            return None  # Central applies updates when they arrive, never again at review
         try:
-            _update(db, dataset, uuid, submitted, data, source, cache)
-            return
+            return _update(db, dataset, uuid, submitted, data, source, cache, index, force)
         except problems.Problem as exc:
             missing_base = exc.code == "400.2" and (exc.details or {}).get("field") == "baseVersion"
-            if not (submitted.create and (exc.code == "404.8" or missing_base)):
+            if not ((submitted.create or force) and (exc.code == "404.8" or missing_base)):
                 raise
-    if submitted.create:
-        # Approval: creation waits for the review `approved`; without it, a review changes nothing.
-        if dataset.approval_required != (event == "approved"):
-            return
-        create_entity(db, dataset, uuid, submitted.label, data, source,
-                      (_branch_id(submitted), _int_or_none(submitted.trunk_version, "trunkVersion")))
+    # Approval: creation waits for the review `approved`; without it, a review changes nothing.
+    if dataset.approval_required != (event == "approved"):
+        return None
+    branch_id, trunk = _branch_id(submitted), _int_or_none(submitted.trunk_version, "trunkVersion")
+    label = submitted.label
+    if force and (label is None or not label.strip()):
+        label = AUTO_LABEL
+    branch_base = _int_or_none(submitted.base_version, "baseVersion") if force else None
+    try:
+        create_entity(db, dataset, uuid, label, data, source, (branch_id, trunk), branch_base, forced=force)
+    except problems.Problem as exc:
+        if exc.code == "409.3" and submitted.create and not force and _created_by_force(db, dataset, uuid):
+            return _create_as_update(db, dataset, uuid, submitted, data, source)
+        raise
+    return _Made(uuid, branch_id, branch_base, created=True)
+
+
+def _created_by_force(db: Session, dataset: Dataset, uuid: str) -> bool:
+    """Whether the entity's first version came from an offline update forced through the backlog, so
+    that its late create is applied as an update (Central: the root def's source `forceProcessed`)."""
+    return bool(db.scalar(select(EntityVersion.forced).join(Entity, Entity.id == EntityVersion.entity_id)
+                          .where(Entity.dataset_id == dataset.id, Entity.uuid == uuid, EntityVersion.version == 1)))
+
+
+def _create_as_update(db: Session, dataset: Dataset, uuid: str, submitted: SubmittedEntity, data: dict,
+                      source: Source) -> _Made:
+    """A create that arrives after a forced update made its entity: a new version on top of the current
+    one, always a conflict (hard where it sends a value the entity has otherwise)."""
+    entity = entity_in(db, dataset, uuid, lock=True)
+    if entity is None:
+        raise problems.UniquenessViolation(f"An entity with UUID {uuid} already exists.",
+                                           details={"fields": ["uuid"], "values": [uuid]})
+    label = submitted.label
+    if label is None or not label.strip():
+        raise problems.MissingParameter("The entity has no label. Give it one (the entities sheet's label).",
+                                        details={"field": "label"})
+    branch_id, trunk = _branch_id(submitted), _int_or_none(submitted.trunk_version, "trunkVersion")
+    branch_base = _int_or_none(submitted.base_version, "baseVersion") if branch_id else None
+    current = current_version(db, entity)
+    add_version(db, entity, current, current, label, data, source, (branch_id, trunk, branch_base),
+                create_as_update=True)
+    return _Made(uuid, branch_id, branch_base)
 
 
 def _int_or_none(value: str, name: str) -> int | None:
@@ -532,9 +680,13 @@ def submitter_scope(db: Session, dataset: Dataset, source: Source, cache: object
 
 
 def _update(db: Session, dataset: Dataset, uuid: str, submitted: SubmittedEntity, data: dict, source: Source,
-            cache: object | None = None) -> None:
+            cache: object | None = None, index: int = 0, force: bool = False) -> _Made | None:
     """Submitting is not limited by area, but updating is: an entity outside the submitter's areas is
-    answered as an unknown one (an entity error; the submission is kept), so nothing changes there."""
+    answered as an unknown one (an entity error; the submission is kept), so nothing changes there.
+
+    An offline update (with a branchId) whose base is not on the server yet — the earlier update of
+    its branch, or the entity's create, has not arrived — is held in the backlog (None is returned);
+    forced, it goes on top of the current version, or raises 404.8 so that the caller creates it."""
     base_number = _int_or_none(submitted.base_version, "baseVersion")
     if base_number is None:
         raise problems.MissingParameter("The entity update has no baseVersion.", details={"field": "baseVersion"})
@@ -547,6 +699,9 @@ def _update(db: Session, dataset: Dataset, uuid: str, submitted: SubmittedEntity
     if entity is None:
         if entity_in(db, dataset, uuid, deleted=True, scope=scope) is not None:
             raise problems.EntityDeleted(f"The entity {uuid} has been deleted.", details={"entityUuid": uuid})
+        if branch_id is not None and not force and db.scalar(select(Entity.id).where(Entity.uuid == uuid)) is None:
+            _hold(db, dataset, uuid, branch_id, base_number, source, index)  # its offline create has not arrived
+            return None
         raise problems.EntityNotFound(f"The entity {uuid} named in the submission does not exist in the Entity List "
                                       f"'{dataset.name}'.", details={"entityUuid": uuid, "datasetName": dataset.name})
     versions = versions_of(db, entity)
@@ -555,12 +710,11 @@ def _update(db: Session, dataset: Dataset, uuid: str, submitted: SubmittedEntity
         base = next((v for v in versions if v.version == base_number), None)
     else:  # the middle of an offline branch: the version this branch made from its previous base
         base = next((v for v in versions if v.branch_id == branch_id and v.branch_base_version == base_number - 1), None)
-        if base is None:
-            raise problems.EntityVersionNotFound(
-                f"This offline update of entity {uuid} (branch {branch_id}, base version {base_number}) arrived before "
-                "the update it follows. Hamlet does not hold such updates yet (docs/entities.md): send the earlier "
-                "submission, then edit this one to apply it.",
-                details={"baseVersion": base_number, "entityUuid": uuid, "datasetName": dataset.name})
+    if base is None and branch_id is not None:
+        if not force:
+            _hold(db, dataset, uuid, branch_id, base_number, source, index)
+            return None
+        base = current  # forced: on top of whatever the server has now
     if base is None:
         raise problems.EntityVersionNotFound(f"Base version {base_number} does not exist for entity {uuid} in the "
                                              f"Entity List '{dataset.name}'.",
@@ -568,12 +722,74 @@ def _update(db: Session, dataset: Dataset, uuid: str, submitted: SubmittedEntity
     if trunk is not None and trunk > current.version:
         raise problems.EntityVersionNotFound(f"Trunk version {trunk} does not exist for entity {uuid}.",
                                              details={"baseVersion": f"trunkVersion={trunk}", "entityUuid": uuid})
-    # An offline branch interrupted by a version from elsewhere after its trunk is a soft conflict.
-    interrupted = branch_id is not None and trunk is not None and any(
-        v.version > trunk and v.branch_id != branch_id for v in versions)
+    # An offline branch interrupted by a version from elsewhere after its trunk (or after the create
+    # that began it) is a soft conflict (Central `_interruptedBranch`).
+    interrupted = branch_id is not None and any(v.version > (trunk or 1) and v.branch_id != branch_id for v in versions)
     label = submitted.label if submitted.label and submitted.label.strip() else None
     add_version(db, entity, current, base, label, data, source,
-                (branch_id, trunk, base_number if branch_id else None), interrupted)
+                (branch_id, trunk, base_number if branch_id else None), interrupted, forced=force)
+    return _Made(uuid, branch_id, base_number if branch_id else None)
+
+
+def _hold(db: Session, dataset: Dataset, uuid: str, branch_id: str, base_number: int, source: Source,
+          index: int) -> None:
+    if source.submission_id is None or source.submission_def_id is None:  # only submissions are offline
+        raise problems.EntityVersionNotFound(f"Base version {base_number} does not exist for entity {uuid}.",
+                                             details={"baseVersion": base_number, "entityUuid": uuid})
+    backlog.hold(db, submission_id=source.submission_id, submission_def_id=source.submission_def_id,
+                 entity_index=index, dataset_id=dataset.id, entity_uuid=uuid, branch_id=branch_id,
+                 branch_base_version=base_number, actor_id=source.actor_id)
+
+
+# --- the backlog: releasing and forcing held updates ---------------------------------------------------
+
+def _release_chain(db: Session, made: _Made | None, cache: object | None) -> None:
+    """Apply the held update that follows what was just made, then the one after it, and so on (in the
+    same transaction; a failure is recorded on the held submission, as an error at intake would be)."""
+    while made is not None and made.may_release:
+        held = backlog.next_in_branch(db, made.uuid, made.branch_id, (made.branch_base_version or 0) + 1)
+        if held is None:
+            return
+        backlog.release(db, held, backlog.REPROCESS)
+        made = _apply_held(db, held, cache, force=False)
+
+
+def _apply_held(db: Session, held: backlog.HeldEntity, cache: object | None, force: bool) -> _Made | None:
+    """Apply one held entity block of its submission (as it was when held). Nothing is done for a
+    submission or form deleted meanwhile."""
+    from server.models.forms import Form
+    from server.models.submissions import Submission, SubmissionDef
+    from server.xforms.safexml import parse
+
+    sub, sdef = db.get(Submission, held.submission_id), db.get(SubmissionDef, held.submission_def_id)
+    form = db.get(Form, sub.form_id) if sub is not None else None
+    if sub is None or sdef is None or form is None or sub.deleted_at is not None or form.deleted_at is not None:
+        return None
+    blocks = read_all_submitted(parse(sdef.xml), declaration_for(db, sdef.form_def_id, cache))
+    if held.entity_index >= len(blocks):
+        return None
+    declaration, submitted = blocks[held.entity_index]
+    source = Source(held.actor_id, sdef.user_agent, sub.id, sdef.id)
+    return _apply_one(db, form.project_id, held.entity_index, declaration, submitted, source,
+                      "force" if force else "reprocess", cache, force=force)
+
+
+def force_due(db: Session, cache: object | None = None, force: bool = False, days: float = backlog.DEFAULT_DAYS,
+              limit: int | None = None, commit: bool = False) -> int:
+    """Force through the held updates that have waited longer than `days` (all of them with `force`),
+    oldest of each branch first, as Central's processBacklog: each on top of the entity's current
+    version, or creating the entity whose offline create never arrived. `commit`: one transaction
+    each (the CLI); at intake, the caller's. Returns how many were taken out of the backlog."""
+    ids = backlog.due(db, force, days, limit)
+    for held_id in ids:
+        held = db.get(backlog.HeldEntity, held_id)
+        if held is None:
+            continue
+        backlog.release(db, held, backlog.FORCE)
+        _apply_held(db, held, cache, force=True)
+        if commit:
+            db.commit()
+    return len(ids)
 
 
 def on_review(db: Session, submission, state: str) -> None:
@@ -585,7 +801,7 @@ def on_review(db: Session, submission, state: str) -> None:
     from server.xforms.safexml import parse
 
     sdef = db.get(SubmissionDef, submission.current_def_id)
-    if sdef is None or sdef.encrypted or declaration_for(db, sdef.form_def_id) is None:
+    if sdef is None or sdef.encrypted or not declaration_for(db, sdef.form_def_id):
         return
     form = db.get(Form, submission.form_id)
     if form is None:
@@ -624,8 +840,8 @@ def area_property_of(db: Session, dataset: Dataset, cache: object | None = None)
         if field_name in names:
             return field_name
         path = found.definition.get("areaPath") or ""
-        declaration = declaration_for(db, def_id, cache) if def_id is not None else None
-        for prop in declaration.properties if declaration is not None else ():
+        declarations = declaration_for(db, def_id, cache) if def_id is not None else ()
+        for prop in (p for d in declarations if d.dataset == dataset.name for p in d.properties):
             if "/".join(prop.path) == path and prop.name in names:
                 return prop.name
     return None

@@ -25,6 +25,7 @@ from server.models.entities import (
     EntityVersion,
     versions_of,
 )
+from server.models.entity_backlog import BacklogEvent
 from server.xforms.entities import EntityDataInvalid, normalise_uuid
 
 DELETE, RESTORE, RESOLVE = "entity.delete", "entity.restore", "entity.update.resolve"
@@ -175,7 +176,8 @@ def conflict_details(versions: list[EntityVersion], resolved_at: int | None) -> 
         if v.version > 1:
             base_number = v.base_version if v.base_version is not None else v.version - 1
             off_trunk = v.branch_id is not None and branches[v.branch_id].last_contiguous < base_number
-            conflicted = v.version != base_number + 1 or off_trunk
+            # A late create applied as an update (backlog) is a conflict too (Central's createAsUpdate).
+            conflicted = v.version != base_number + 1 or off_trunk or bool(v.create_as_update)
             base, previous = by_number.get(base_number), by_number[v.version - 1]
             if base is not None:
                 info["baseDiff"] = _differs(v.data_received, {**base.data, "label": base.label})
@@ -205,8 +207,9 @@ def last_resolution(db: Session, entity: Entity) -> int | None:
 def audit_log(db: Session, dataset: Dataset, entity: Entity, names: dict[int, str]) -> list[dict[str, Any]]:
     """The entity's audit log, newest first, in Central's Audit shape with the extended `actor`:
     `entity.create`, `entity.update.version` (with the submission that made it), `entity.delete`,
-    `entity.restore`, `entity.update.resolve`, and `entity.error` for a submission that named the
-    entity and failed. `names`: actor id → display name."""
+    `entity.restore`, `entity.update.resolve`, `entity.error` for a submission that named the
+    entity and failed, and `submission.backlog.hold|reprocess|force` for an offline update of it that
+    waited (or still waits) in the backlog. `names`: actor id → display name."""
     def actor(actor_id: int | None) -> dict | None:
         return None if actor_id is None else {"id": actor_id, "displayName": names.get(actor_id, "")}
 
@@ -227,6 +230,10 @@ def audit_log(db: Session, dataset: Dataset, entity: Entity, names: dict[int, st
             details["version"] = e.version
         rows.append((e.logged_at, 1, {"actorId": e.actor_id, "actor": actor(e.actor_id), "action": e.action,
                                       "loggedAt": isoformat(e.logged_at), "details": details}))
+    for ev in db.scalars(select(BacklogEvent).where(BacklogEvent.entity_uuid == entity.uuid).order_by(BacklogEvent.id)):
+        rows.append((ev.logged_at, 1, {
+            "actorId": ev.actor_id, "actor": actor(ev.actor_id), "action": ev.action, "loggedAt": isoformat(ev.logged_at),
+            "details": {"entity": subject, "submissionId": ev.submission_id, "submissionDefId": ev.submission_def_id}}))
     for err in errors_about(db, entity):
         rows.append((err.created_at, 2, {
             "actorId": err.actor_id, "actor": actor(err.actor_id), "action": "entity.error",

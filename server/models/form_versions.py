@@ -21,7 +21,7 @@ from server.config import Settings
 from server.db import utcnow
 from server.models.blobs import Blob, BlobStore, ensure_blob
 from server.models.forms import FORM_STATES, Form, FormAttachment, FormDef, live_form
-from server.xforms.entities import EntityFormRefused, read_declaration
+from server.xforms.entities import EntityFormRefused, read_declarations
 from server.xforms.safexml import XmlRejected
 from server.xforms.safezip import WorkbookTooLarge, WorkbookUnreadable
 from server.xforms.xform import XFormInfo, decode_xml, read_xform, unsafe_file_name, with_version
@@ -76,7 +76,7 @@ def read_definition(data: bytes, settings: Settings, fallback_id: str | None = N
     except XmlRejected as exc:
         raise problems.Unparseable(f"The XForm cannot be used: {exc}") from None
     try:
-        read_declaration(info.xml)  # entity features Hamlet lacks are refused by name (docs/entities.md)
+        read_declarations(info.xml)  # entity features Hamlet lacks are refused by name (docs/entities.md)
     except EntityFormRefused as exc:
         raise problems.EntityFormInvalid(f"The entity definition within the form is invalid. {exc}",
                                          details={"reason": str(exc)}) from None

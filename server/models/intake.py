@@ -200,11 +200,11 @@ def receive(db: Session, store: BlobStore, cache: VersionCache, form: Form | For
 
 
 def _entities(db, cache, form, form_def, root, parsed, received: Received, submitter_id, user_agent, event) -> None:
-    """The submission's entity block becomes an entity create or update in this same transaction."""
+    """The submission's entity blocks become entity creates or updates in this same transaction."""
     from server.models.entities import Source, apply_submission, declaration_for
 
     if not received.created or received.def_id is None or parsed.encrypted \
-            or declaration_for(db, form_def.id, cache) is None:
+            or not declaration_for(db, form_def.id, cache):
         return
     sdef_id = received.def_id  # the version just stored: no need to read it back
     apply_submission(db, form.project_id, form_def.id, root, received.submission_id, sdef_id,

@@ -17,6 +17,7 @@ from server.models.entities import (
     version_sources,
     versions_of,
 )
+from server.models.entity_backlog import held_about
 from server.models.forms import FormDef
 from server.models.submission_list import area_names
 from server.models.submission_queries import display_names
@@ -64,6 +65,7 @@ class EntityPage:
     properties: list[Property] = field(default_factory=list)
     versions: list[Version] = field(default_factory=list)   # newest first
     labels: dict[str, str] = field(default_factory=dict)     # property -> its question's label
+    waiting: int = 0    # offline updates held in the backlog for an earlier update of their branch
 
     def labelled(self, names: list[str]) -> list[str]:
         """Property names as the page shows them: their labels where the form has one."""
@@ -78,8 +80,8 @@ def property_labels(db: Session, dataset: Dataset, locale: str, cache: object | 
     for name, def_id in property_writers(db, dataset):
         if name in out:
             continue
-        declaration = declaration_for(db, def_id, cache)
-        prop = next((p for p in declaration.properties if p.name == name), None) if declaration else None
+        prop = next((p for d in declaration_for(db, def_id, cache) if d.dataset == dataset.name
+                     for p in d.properties if p.name == name), None)
         if prop is None:
             continue
         if def_id not in xml_of:
@@ -110,7 +112,8 @@ def gather(db: Session, project_id: int, dataset: Dataset, entity: Entity, area_
     current = versions[-1]
     order = [p.name for p in properties_of(db, dataset.id)]
     labels = property_labels(db, dataset, locale, cache)
-    page = EntityPage(entity, current, entity.created_at, area_property, labels=labels)
+    page = EntityPage(entity, current, entity.created_at, area_property, labels=labels,
+                      waiting=len(held_about(db, entity.uuid)))
     area = (current.data or {}).get(area_property) if area_property else None
     names = area_names(db, project_id, {area}) if area else {}
     for name in order + sorted(set(current.data or {}) - set(order)):

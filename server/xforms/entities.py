@@ -3,9 +3,12 @@
 A form declares entities with `entities:entities-version` on its model, a
 `<meta><entity dataset=… create=… update=… id=… baseVersion=…><label/></entity></meta>` block in the
 primary instance and `entities:saveto` on the binds of the fields it saves (ODK's entities spec,
-getodk/xforms-spec `entities.md`; odk-protocol §11). What Hamlet cannot honour yet is refused by
-name when the form is uploaded, so a designer never believes a register is being built when it is
-not (issue 14)."""
+getodk/xforms-spec `entities.md`; odk-protocol §11). Since 2025.1 a form may declare several blocks,
+one per Entity List, each in the `meta` of the group or repeat it belongs to: a block in a repeat
+makes one entity per repeat instance, and a saved field belongs to the block of the closest group
+holding it (Central's lib/data/dataset.js `matchFieldsWithDatasets`). What Hamlet cannot honour is
+refused by name when the form is uploaded, so a designer never believes a register is being built
+when it is not (issue 14)."""
 from __future__ import annotations
 
 import re
@@ -48,7 +51,7 @@ class EntityProperty:
 
 @dataclass(frozen=True)
 class EntityDeclaration:
-    """What one form version says about the Entity List it creates or updates."""
+    """What one entity block of a form version says about the Entity List it creates or updates."""
 
     dataset: str
     spec_version: str
@@ -56,6 +59,8 @@ class EntityDeclaration:
     update: bool                   # the form may update entities (an update attribute is present)
     has_label: bool
     properties: tuple[EntityProperty, ...] = ()
+    path: tuple[str, ...] = ()     # the group or repeat whose meta holds the block; () is the form's own meta
+    repeat: bool = False           # one entity per instance of the repeat at or around `path`
 
     @property
     def actions(self) -> list[str]:
@@ -120,28 +125,37 @@ def _repeat_paths(root: etree._Element, instance_root: etree._Element) -> list[t
 
 
 def read_declaration(xml: str | bytes) -> EntityDeclaration | None:
-    """The form's entity declaration, None for a form without entities; raises EntityFormRefused."""
+    """The form's entity declaration when it has exactly one block (None without entities); a form with
+    several blocks answers its first. Raises EntityFormRefused. See `read_declarations`."""
+    found = read_declarations(xml)
+    return found[0] if found else None
+
+
+def read_declarations(xml: str | bytes) -> tuple[EntityDeclaration, ...]:
+    """Every entity block the form declares, in document order (empty for a form without entities);
+    raises EntityFormRefused, naming what Hamlet does not support."""
     data = xml.encode("utf-8") if isinstance(xml, str) else xml
     if b"entity" not in data:  # most forms: no need to walk the tree
-        return None
+        return ()
     root = parse(data)
     head = child(root, "head")
     model = child(head, "model") if head is not None else None
     instance = child(model, "instance") if model is not None else None
     data_root = next((c for c in instance if isinstance(c.tag, str)), None) if instance is not None else None
     if data_root is None:
-        return None
-    blocks = []
+        return ()
+    blocks: dict[tuple[str, ...], etree._Element] = {}
     for el in data_root.iter():
         if isinstance(el.tag, str) and local(el.tag) == "entity" and local(el.getparent().tag) == "meta":
-            path = []
-            node = el
+            names: list[str] = []
+            node = el.getparent().getparent()
             while node is not None and node is not data_root:
-                path.append(local(node.tag))
+                names.append(local(node.tag))
                 node = node.getparent()
-            blocks.append((el, tuple(reversed(path))))
+            # A repeat's template and its first instance repeat the same block: one declaration per path.
+            blocks.setdefault(tuple(reversed(names)), el)
     if not blocks:
-        return None
+        return ()
     version = attr(model, "entities-version")
     if not version:
         raise EntityFormRefused("The form declares an entity (meta/entity) but its model has no "
@@ -149,20 +163,28 @@ def read_declaration(xml: str | bytes) -> EntityDeclaration | None:
     if not any(version == v or version.startswith(v + ".") for v in KNOWN_VERSIONS):
         raise EntityFormRefused(f"Entities specification version {version} is not supported; Hamlet accepts "
                                 "2022.1.x to 2025.1.x.")
-    # A repeat's template and its first instance repeat the same block: count declarations by path.
-    paths = list(dict.fromkeys(p for _, p in blocks))
     repeats = _repeat_paths(root, data_root)
-    for declared in paths:
-        if any(declared[:len(r)] == r for r in repeats):
-            raise EntityFormRefused("Entities declared inside a repeat (one entity per repeat instance) are not "
-                                    "supported by Hamlet yet. Move the entities declaration out of the repeat.")
-    if len(paths) > 1:
-        raise EntityFormRefused("Forms that create or update more than one Entity List are not supported by "
-                                "Hamlet yet. Keep one row in the entities sheet.")
-    if paths[0] != ("meta", "entity"):
-        raise EntityFormRefused("Entities declared in a group's meta block are not supported by Hamlet yet; "
-                                "declare the entity in the form's top-level meta.")
-    el = blocks[0][0]
+    declared = []
+    for path, el in blocks.items():
+        # In a repeat, or in a group inside one: one entity per repeat instance (nested repeats too).
+        declared.append((path, el, any(path[:len(r)] == r for r in repeats)))
+    if (len(declared) > 1 or any(r for _, _, r in declared)) and not version.startswith("2025.1"):
+        raise EntityFormRefused(f"Entities specification version {version} does not allow entities from repeats "
+                                "or several Entity Lists in one form; convert the XLSForm with pyxform 4 or later "
+                                "(entities-version 2025.1.0).")
+    lists: dict[str, tuple[str, ...]] = {}
+    for path, el, _ in declared:
+        dataset = (attr(el, "dataset") or "").strip()
+        if dataset in lists:
+            raise EntityFormRefused(f"The Entity List '{dataset}' is declared twice in this form (/{'/'.join(lists[dataset])} "
+                                    f"and /{'/'.join(path)}); Hamlet supports one declaration per list in a form.")
+        lists[dataset] = path
+    fields = _properties(model, data_root, repeats, [p for p, _, _ in declared])
+    return tuple(_declaration(el, version, path, repeat, fields.get(path, ())) for path, el, repeat in declared)
+
+
+def _declaration(el: etree._Element, version: str, path: tuple[str, ...], repeat: bool,
+                 properties: tuple[EntityProperty, ...]) -> EntityDeclaration:
     dataset = (attr(el, "dataset") or "").strip()
     if not dataset:
         raise EntityFormRefused("The entity declaration has no dataset (the entities sheet's list_name).")
@@ -171,18 +193,21 @@ def read_declaration(xml: str | bytes) -> EntityDeclaration | None:
                                 "'-', start with a letter, '_' or ':', and do not start with '__' or contain '.'.")
     create, update = attr(el, "create") is not None, attr(el, "update") is not None
     if not (create or update):
-        raise EntityFormRefused("The entity declaration neither creates nor updates; give it entity_id "
-                                "(update) or a label (create) in the entities sheet.")
-    properties = _properties(model, data_root, repeats)
+        raise EntityFormRefused(f"The entity declaration of '{dataset}' neither creates nor updates; give it "
+                                "entity_id (update) or a label (create) in the entities sheet.")
     return EntityDeclaration(dataset=dataset, spec_version=version, create=create, update=update,
-                             has_label=child(el, "label") is not None, properties=properties)
+                             has_label=child(el, "label") is not None, properties=properties, path=path,
+                             repeat=repeat)
 
 
-def _properties(model: etree._Element, data_root: etree._Element,
-                repeats: list[tuple[str, ...]]) -> tuple[EntityProperty, ...]:
+def _properties(model: etree._Element, data_root: etree._Element, repeats: list[tuple[str, ...]],
+                paths: list[tuple[str, ...]]) -> dict[tuple[str, ...], tuple[EntityProperty, ...]]:
+    """The saved fields of each declaration (by its path): a field belongs to the closest declaring
+    group holding it; one in a repeat closer than that group is refused, as Central does."""
     root_name = local(data_root.tag)
-    seen: dict[str, EntityProperty] = {}
-    lowered: dict[str, str] = {}
+    by_length = sorted(paths, key=len, reverse=True)
+    seen: dict[tuple[str, ...], dict[str, EntityProperty]] = {p: {} for p in paths}
+    lowered: dict[tuple[str, ...], dict[str, str]] = {p: {} for p in paths}
     for bind in model:
         if local(bind.tag) != "bind":
             continue
@@ -195,19 +220,26 @@ def _properties(model: etree._Element, data_root: etree._Element,
             raise EntityFormRefused(f"The field saved to the entity property '{name}' is not in the form's "
                                     "primary instance.")
         path = parts[1:]
+        where = "/" + "/".join(parts)
         if not valid_property_name(name):
-            raise EntityFormRefused(f"The entity property name '{name}' (save_to of /{'/'.join(parts)}) is invalid: "
+            raise EntityFormRefused(f"The entity property name '{name}' (save_to of {where}) is invalid: "
                                     "it may not be 'name' or 'label', may not start with '__', and must start "
                                     "with a letter or '_'.")
-        if any(path[:len(r)] == r for r in repeats):
-            raise EntityFormRefused(f"The field /{'/'.join(parts)} inside a repeat saves to the entity property "
-                                    f"'{name}'; saving repeat fields to an entity is not supported.")
-        if name in seen or name.lower() in lowered:
+        owner = next((p for p in by_length if path[:len(p)] == p and len(path) > len(p)), None)
+        if owner is None:
+            raise EntityFormRefused(f"The field {where} saves to the entity property '{name}' but lies outside "
+                                    "every group that declares an entity; move it into that group or repeat.")
+        closest_repeat = max((r for r in repeats if path[:len(r)] == r and len(path) > len(r)), key=len, default=())
+        if len(closest_repeat) > len(owner):
+            raise EntityFormRefused(f"The field {where} inside the repeat /{'/'.join(closest_repeat)} saves to the "
+                                    f"entity property '{name}' of an entity declared outside that repeat; "
+                                    "declare the entity on the repeat (the entities sheet's repeat column).")
+        if name in seen[owner] or name.lower() in lowered[owner]:
             raise EntityFormRefused(f"Two fields save to the entity property '{name}'; each property may be "
                                     "saved by one field.")
-        seen[name] = EntityProperty(name, path)
-        lowered[name.lower()] = name
-    return tuple(seen.values())
+        seen[owner][name] = EntityProperty(name, path)
+        lowered[owner][name.lower()] = name
+    return {p: tuple(found.values()) for p, found in seen.items()}
 
 
 def _text_at(root: etree._Element, path: tuple[str, ...]) -> str | None:
@@ -220,18 +252,51 @@ def _text_at(root: etree._Element, path: tuple[str, ...]) -> str | None:
 
 
 def read_submitted(root: etree._Element, declaration: EntityDeclaration) -> SubmittedEntity | None:
-    """The entity block of a submission made with a form that declares `declaration`.
+    """The entity block of a submission made with a form whose one declaration is `declaration` (a
+    block in the form's own meta or a group's).
 
     None when the submission has no entity block (a create_if that was false leaves it out, or
     sets create to 0, which the caller reads from the flags)."""
-    meta = child(root, "meta")
+    container = root
+    for name in declaration.path:
+        container = child(container, name)
+        if container is None:
+            return None
+    return _read_block(container, declaration)
+
+
+def read_all_submitted(root: etree._Element,
+                       declarations: tuple[EntityDeclaration, ...]) -> list[tuple[EntityDeclaration, SubmittedEntity]]:
+    """Every entity block of a submission, in the order of the form's declarations and, within a repeat,
+    of its instances (Central's `submissionXmlToEntityData`). A declaration in a top-level meta with no
+    repeat around it is read as `read_submitted` reads it."""
+    out = []
+    for declaration in declarations:
+        for container in _containers(root, declaration.path):
+            found = _read_block(container, declaration)
+            if found is not None:
+                out.append((declaration, found))
+    return out
+
+
+def _containers(root: etree._Element, path: tuple[str, ...]) -> list[etree._Element]:
+    """The elements at `path` below the root, every instance of each repeat on the way."""
+    nodes = [root]
+    for name in path:
+        nodes = [c for node in nodes for c in node if isinstance(c.tag, str) and local(c.tag) == name]
+    return nodes
+
+
+def _read_block(container: etree._Element, declaration: EntityDeclaration) -> SubmittedEntity | None:
+    meta = child(container, "meta")
     el = child(meta, "entity") if meta is not None else None
     if el is None:
         return None
     label_el = child(el, "label")
     data = {}
+    depth = len(declaration.path)
     for prop in declaration.properties:
-        value = _text_at(root, prop.path)
+        value = _text_at(container, prop.path[depth:])
         if value is not None:
             data[prop.name] = value
     return SubmittedEntity(dataset=(attr(el, "dataset") or "").strip(), id=attr(el, "id") or "",

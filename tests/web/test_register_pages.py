@@ -8,9 +8,11 @@ endpoint as ODK Collect sends them (tests/web/register_data.py)."""
 from __future__ import annotations
 
 import re
+import uuid as uuidlib
 
 import pytest
 
+from entity_forms import offline_visit_xml
 from helpers import ADMIN_PASSWORD, FORM, give
 
 from .helpers import Browserish, make_user
@@ -132,6 +134,17 @@ def test_a_households_page_shows_its_properties_labelled_as_the_form_labels_them
     assert ">6<" in members
     fibre = props.split('data-property="fibre"')[1]
     assert "Fibre internet?" in fibre     # the revisit form has only one language: its label as it is
+
+
+def test_a_households_page_says_when_an_offline_update_waits_for_an_earlier_one(signed_in, reg):
+    assert 'id="waiting"' not in text(signed_in.get(reg.page_of("Trần Thị Bình")))
+    hid, branch = reg.ids["Trần Thị Bình"], str(uuidlib.uuid4())
+    reg.send(offline_visit_xml(hid, "2", branch, trunk_version="1", members="9"))  # its first update is missing
+    waiting = text(signed_in.get(reg.page_of("Trần Thị Bình"))).split('id="waiting"')[1].split("</section>")[0]
+    assert "Cập nhật đang chờ" in waiting and "1 lần cập nhật" in waiting
+    reg.send(offline_visit_xml(hid, "1", branch, trunk_version="1", members="8"))
+    page = text(signed_in.get(reg.page_of("Trần Thị Bình")))
+    assert 'id="waiting"' not in page and '<li data-version="3"' in page
 
 
 def test_a_households_history_says_what_changed_who_changed_it_and_links_the_submissions(signed_in, reg):
