@@ -499,3 +499,83 @@ def export(form_id: str, project_id: int, fmt: str, labels: str | None, area: st
         partial.unlink(missing_ok=True)
         raise click.ClickException(exc.message) from None
     click.echo(f"{target}  {size / 1e6:.1f} MB in {time.perf_counter() - started:.1f} s")
+
+
+# --- backups -----------------------------------------------------------------------------------------
+
+def _passphrase(path: Path | None, making: bool) -> bytes:
+    """From --passphrase-file, else HAMLET_BACKUP_PASSPHRASE; never from the command line, where
+    `ps` and the shell's history would show it."""
+    import os
+
+    if path is not None:
+        value = path.read_text(encoding="utf-8").rstrip("\r\n")
+    else:
+        value = os.environ.get("HAMLET_BACKUP_PASSPHRASE", "")
+    if not value:
+        raise click.UsageError("give the passphrase in a file (--passphrase-file) or in HAMLET_BACKUP_PASSPHRASE")
+    if making and len(value) < 12:
+        raise click.UsageError("the passphrase must be at least 12 characters long")
+    return value.encode("utf-8")
+
+
+_PASSPHRASE_FILE = click.option("--passphrase-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                                default=None, help="a file holding the passphrase (else HAMLET_BACKUP_PASSPHRASE)")
+
+
+@main.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@_PASSPHRASE_FILE
+def backup(file: Path, passphrase_file: Path | None) -> None:
+    """Write one encrypted archive of the database and every blob to FILE (docs/operations.md)."""
+    from server.backups.archive import BackupError, plan_size, write_backup
+    from server.config import Settings
+    from server.models.blobs import BlobStore
+
+    passphrase = _passphrase(passphrase_file, making=True)
+    if file.exists():
+        raise click.ClickException(f"{file} already exists; give a new file name (backups are never overwritten)")
+    settings = Settings.from_env()
+    store = BlobStore(settings.data_dir)
+    partial = file.with_name(file.name + ".part")
+    try:
+        with open(partial, "wb") as out, click.progressbar(length=plan_size(settings.database_url, store),
+                                                           label="backing up", file=sys.stderr) as bar:
+            summary = write_backup(settings.database_url, store, out, passphrase, bar.update)
+            out.flush()
+            import os
+
+            os.fsync(out.fileno())
+        partial.replace(file)
+    except BackupError as exc:
+        partial.unlink(missing_ok=True)
+        raise click.ClickException(str(exc)) from None
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    click.echo(f"{file}: {summary.database} database ({summary.database_bytes / 1e6:.1f} MB) and "
+               f"{summary.blobs} blobs ({summary.blob_bytes / 1e6:.1f} MB), {file.stat().st_size / 1e6:.1f} MB sealed")
+
+
+@main.command("restore")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_PASSPHRASE_FILE
+def restore(file: Path, passphrase_file: Path | None) -> None:
+    """Restore a backup FILE into an empty database and data directory, then bring it up to date."""
+    from server.backups.archive import BackupError, read_backup
+    from server.backups.sealed import SealError
+    from server.config import Settings
+    from server.models.blobs import BlobStore
+
+    passphrase = _passphrase(passphrase_file, making=False)
+    settings = Settings.from_env()
+    store = BlobStore(settings.data_dir)
+    try:
+        with open(file, "rb") as src, click.progressbar(length=file.stat().st_size, label="restoring",
+                                                        file=sys.stderr) as bar:
+            summary = read_backup(settings.database_url, store, src, passphrase, bar.update)
+    except (BackupError, SealError) as exc:
+        raise click.ClickException(f"{exc}; nothing was restored") from None
+    upgrade_database(settings.database_url)
+    click.echo(f"restored {summary.database} database (revision {summary.revision}) and {summary.blobs} blobs "
+               f"({summary.blob_bytes / 1e6:.1f} MB); the database is up to date")
