@@ -13,7 +13,7 @@ from server.config import Settings
 from server.db import make_engine, make_sessionmaker
 from server.finite_json import FiniteJSONProvider
 from server.models.accounts import warm_password_checks
-from server.models.blobs import BlobStore
+from server.models.blobs import make_store
 from server.models.form_data import VersionCache
 from server.params import BoundedIntConverter
 
@@ -46,7 +46,7 @@ def create_app(settings: Settings | None = None, *, create_admin: bool = True) -
     engine = make_engine(settings.database_url)
     app.extensions["hamlet.engine"] = engine
     app.extensions["hamlet.sessionmaker"] = make_sessionmaker(engine)
-    app.extensions["hamlet.blobs"] = BlobStore(settings.data_dir)
+    app.extensions["hamlet.blobs"] = make_store(settings)
     app.extensions["hamlet.cache"] = VersionCache()
     # The stand-in hash an unknown email is checked against, made now rather than by the first such sign-in.
     warm_password_checks()

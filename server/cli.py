@@ -530,13 +530,13 @@ def backup(file: Path, passphrase_file: Path | None) -> None:
     """Write one encrypted archive of the database and every blob to FILE (docs/operations.md)."""
     from server.backups.archive import BackupError, plan_size, write_backup
     from server.config import Settings
-    from server.models.blobs import BlobStore
+    from server.models.blobs import make_store
 
     passphrase = _passphrase(passphrase_file, making=True)
     if file.exists():
         raise click.ClickException(f"{file} already exists; give a new file name (backups are never overwritten)")
     settings = Settings.from_env()
-    store = BlobStore(settings.data_dir)
+    store = make_store(settings)
     partial = file.with_name(file.name + ".part")
     try:
         with open(partial, "wb") as out, click.progressbar(length=plan_size(settings.database_url, store),
@@ -565,11 +565,11 @@ def restore(file: Path, passphrase_file: Path | None) -> None:
     from server.backups.archive import BackupError, read_backup
     from server.backups.sealed import SealError
     from server.config import Settings
-    from server.models.blobs import BlobStore
+    from server.models.blobs import make_store
 
     passphrase = _passphrase(passphrase_file, making=False)
     settings = Settings.from_env()
-    store = BlobStore(settings.data_dir)
+    store = make_store(settings)
     try:
         with open(file, "rb") as src, click.progressbar(length=file.stat().st_size, label="restoring",
                                                         file=sys.stderr) as bar:
@@ -579,3 +579,38 @@ def restore(file: Path, passphrase_file: Path | None) -> None:
     upgrade_database(settings.database_url)
     click.echo(f"restored {summary.database} database (revision {summary.revision}) and {summary.blobs} blobs "
                f"({summary.blob_bytes / 1e6:.1f} MB); the database is up to date")
+
+
+# --- blobs -------------------------------------------------------------------------------------------
+
+@main.group()
+def blobs() -> None:
+    """The file store (form media, attachments): local directory or S3-compatible bucket."""
+
+
+@blobs.command("migrate")
+def blobs_migrate() -> None:
+    """Copy every blob from HAMLET_DATA_DIR into the bucket of HAMLET_S3_BUCKET and verify each hash."""
+    from sqlalchemy import text
+
+    from server.config import Settings
+    from server.db import make_engine
+    from server.models.blobs import LocalBlobStore
+    from server.models.s3_blobs import S3BlobStore, migrate_blobs
+
+    settings = Settings.from_env()
+    if settings.s3 is None:
+        raise click.UsageError("set HAMLET_S3_BUCKET (and HAMLET_S3_ENDPOINT, _ACCESS_KEY, _SECRET_KEY, _REGION) "
+                               "to the bucket the blobs should move to")
+    engine = make_engine(settings.database_url)
+    with engine.connect() as conn:
+        rows = [(sha, int(size)) for sha, size in conn.execute(text("SELECT sha256, size FROM blobs ORDER BY sha256"))]
+    engine.dispose()
+    source, target = LocalBlobStore(settings.data_dir), S3BlobStore(settings.s3)
+    with click.progressbar(length=sum(size for _, size in rows), label="copying blobs", file=sys.stderr) as bar:
+        copied, present, found = migrate_blobs(rows, source, target, bar.update)
+    click.echo(f"{len(rows)} blobs: {copied} copied, {present} already in {target.describe()}; "
+               f"{len(rows) - len(found)} verified by their SHA-256")
+    if found:
+        raise click.ClickException("these blobs could not be moved:\n  " + "\n  ".join(found))
+    click.echo(f"the local copies under {source.root} can be removed once the server runs on the bucket")

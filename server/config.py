@@ -29,6 +29,30 @@ class SignInLimits:
     known_address_days: int = 30
 
 
+def _s3(env: dict) -> S3Settings | None:
+    bucket = (env.get("HAMLET_S3_BUCKET") or "").strip()
+    if not bucket:
+        return None
+    return S3Settings(bucket=bucket, endpoint=(env.get("HAMLET_S3_ENDPOINT") or "").strip() or None,
+                      access_key=env.get("HAMLET_S3_ACCESS_KEY") or None,
+                      secret_key=env.get("HAMLET_S3_SECRET_KEY") or None,
+                      region=(env.get("HAMLET_S3_REGION") or "").strip() or None)
+
+
+@dataclass(frozen=True)
+class S3Settings:
+    """An S3-compatible bucket for blobs (AWS S3, MinIO, Ceph, Garage…): HAMLET_S3_* (docs/deploying.md)."""
+
+    bucket: str
+    endpoint: str | None = None  # None: AWS's own endpoint for the region
+    access_key: str | None = None  # None: boto3's usual chain (instance role, ~/.aws, AWS_* variables)
+    secret_key: str | None = None
+    region: str | None = None
+
+    def __repr__(self) -> str:  # never print the secret into a log or a traceback
+        return f"S3Settings(bucket={self.bucket!r}, endpoint={self.endpoint!r}, region={self.region!r})"
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str
@@ -49,6 +73,8 @@ class Settings:
     # The dashboard's map draws its points offline; with a tile URL ({z}/{x}/{y}) it draws tiles under them.
     map_tiles: str | None = None
     map_attribution: str | None = None
+    # Blobs in an S3-compatible bucket instead of under data_dir (several web nodes share one store).
+    s3: S3Settings | None = None
     sign_in: SignInLimits = field(default_factory=SignInLimits)
     # Proxies in front of the server whose X-Forwarded-* headers are believed (client address for the
     # sign-in throttle, https for Basic auth and secure cookies). None by default: a client that reaches
@@ -76,6 +102,7 @@ class Settings:
             trusted_proxies=_int(env, "HAMLET_TRUSTED_PROXIES", 0),
             map_tiles=(env.get("HAMLET_MAP_TILES") or "").strip() or None,
             map_attribution=(env.get("HAMLET_MAP_ATTRIBUTION") or "").strip() or None,
+            s3=_s3(env),
         )
         values.update(overrides)
         return cls(**values)

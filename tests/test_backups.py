@@ -20,7 +20,7 @@ from server import create_app
 from server.backups.archive import BackupError, TargetNotEmpty, read_backup, write_backup
 from server.backups.sealed import HEADER_SIZE, DamagedArchive, WrongPassphrase
 from server.cli import main as hamlet
-from server.models.blobs import BlobStore
+from server.models.blobs import LocalBlobStore
 from server.synthetic import random_household, to_xml
 
 # The survey's submission as Collect sends it, with its entity block, is the benchmarks'.
@@ -45,7 +45,7 @@ def target(database_url, tmp_path):
     """An empty database and data directory of the same kind as the test database, dropped afterwards."""
     if database_url.startswith("sqlite"):
         (tmp_path / "restored").mkdir()
-        yield f"sqlite:///{tmp_path / 'restored' / 'hamlet.db'}", BlobStore(tmp_path / "restored-data")
+        yield f"sqlite:///{tmp_path / 'restored' / 'hamlet.db'}", LocalBlobStore(tmp_path / "restored-data")
         return
     name = f"{make_url(database_url).database}_restored"
     admin = create_engine(make_url(database_url).set(database="postgres"), isolation_level="AUTOCOMMIT")
@@ -53,7 +53,7 @@ def target(database_url, tmp_path):
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     yield make_url(database_url).set(database=name).render_as_string(hide_password=False), \
-        BlobStore(tmp_path / "restored-data")
+        LocalBlobStore(tmp_path / "restored-data")
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
@@ -78,7 +78,7 @@ def every_row(url: str) -> dict[str, list[tuple]]:
 def back_up(app) -> bytes:
     settings = app.config["HAMLET"]
     out = io.BytesIO()
-    write_backup(settings.database_url, BlobStore(settings.data_dir), out, PASSPHRASE)
+    write_backup(settings.database_url, LocalBlobStore(settings.data_dir), out, PASSPHRASE)
     return out.getvalue()
 
 
@@ -94,7 +94,7 @@ def test_a_restored_server_holds_the_same_rows_and_blobs_and_serves_collect(app,
     summary = read_backup(url, store, io.BytesIO(archive), PASSPHRASE)
 
     assert every_row(url) == before
-    source = BlobStore(settings.data_dir)
+    source = LocalBlobStore(settings.data_dir)
     with app.extensions["hamlet.sessionmaker"]() as s:
         hashes = [sha for (sha,) in s.execute(text("SELECT sha256 FROM blobs"))]
     assert summary.blobs == len(hashes) > 2
@@ -155,9 +155,9 @@ def test_a_target_that_holds_data_is_refused(app, households, settings, tmp_path
     archive = back_up(app)
     empty_database, _ = target
     with pytest.raises(TargetNotEmpty, match="not empty"):
-        read_backup(settings.database_url, BlobStore(tmp_path / "empty"), io.BytesIO(archive), PASSPHRASE)
+        read_backup(settings.database_url, LocalBlobStore(tmp_path / "empty"), io.BytesIO(archive), PASSPHRASE)
     with pytest.raises(TargetNotEmpty, match="already holds files"):
-        read_backup(empty_database, BlobStore(settings.data_dir), io.BytesIO(archive), PASSPHRASE)
+        read_backup(empty_database, LocalBlobStore(settings.data_dir), io.BytesIO(archive), PASSPHRASE)
     assert every_row(empty_database) == {}
 
 
@@ -168,7 +168,7 @@ def test_a_backup_of_another_database_kind_is_refused(app, households, tmp_path,
     else:
         other, kind = f"sqlite:///{tmp_path / 'new.db'}", "postgresql"
     with pytest.raises(BackupError, match=f"backup is of a {kind} database"):
-        read_backup(other, BlobStore(tmp_path / "d"), io.BytesIO(archive), PASSPHRASE)
+        read_backup(other, LocalBlobStore(tmp_path / "d"), io.BytesIO(archive), PASSPHRASE)
     assert not (tmp_path / "d").exists()
 
 

@@ -171,8 +171,8 @@ def write_backup(database_url: str, store: BlobStore, out: BinaryIO, passphrase:
                 try:
                     f = store.open(sha)
                 except FileNotFoundError:
-                    raise BackupError(f"blob {sha} is in the database but missing from the store "
-                                      f"({store.path_for(sha)}); the store has lost a file") from None
+                    raise BackupError(f"blob {sha} is in the database but missing from {store.describe()}; "
+                                      "the store has lost a file") from None
                 with f:
                     reader = _Hashing(f, progress)
                     tar.addfile(_member(f"blobs/{sha}", size), cast(IO[bytes], reader))
@@ -192,8 +192,9 @@ def check_empty_target(database_url: str, store: BlobStore) -> None:
     if tables:
         raise TargetNotEmpty(f"the database is not empty (it has {len(tables)} tables, e.g. {sorted(tables)[0]}); "
                              "restore into a new, empty database")
-    if store.root.exists() and any(p.is_file() for p in store.root.rglob("*")):
-        raise TargetNotEmpty(f"the blob store {store.root} already holds files; restore into an empty data directory")
+    if not store.is_empty():
+        raise TargetNotEmpty(f"the blob store ({store.describe()}) already holds files; "
+                             "restore into an empty data directory or bucket")
 
 
 def _tables(database_url: str) -> list[str]:
@@ -252,7 +253,7 @@ def read_backup(database_url: str, store: BlobStore, src: BinaryIO, passphrase: 
                 _restore_postgresql(dump, database_url)
         except BaseException:
             for sha in written:
-                store.path_for(sha).unlink(missing_ok=True)
+                store.delete(sha)
             raise
     return Summary(dialect, manifest["revision"], len(written), int(manifest["blobBytes"]),
                    int(manifest["databaseBytes"]))
