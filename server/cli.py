@@ -614,3 +614,44 @@ def blobs_migrate() -> None:
     if found:
         raise click.ClickException("these blobs could not be moved:\n  " + "\n  ".join(found))
     click.echo(f"the local copies under {source.root} can be removed once the server runs on the bucket")
+
+
+# --- jobs --------------------------------------------------------------------------------------------
+
+@main.group()
+def jobs() -> None:
+    """Background jobs (webhook deliveries) on the broker of HAMLET_BROKER_URL."""
+
+
+@jobs.command("worker")
+@click.option("--threads", default=4, show_default=True, help="jobs run at once by this process")
+@click.option("--sweep-minutes", default=5, show_default=True,
+              help="how often to queue again deliveries a crash left unsent")
+@with_appcontext
+def jobs_worker(threads: int, sweep_minutes: int) -> None:
+    """Run jobs until stopped (SIGTERM or Ctrl-C); run one or more beside the web nodes."""
+    import signal
+    import threading
+
+    from server.webhooks.delivery import sweep
+
+    settings = current_app.config["HAMLET"]
+    queue = current_app.extensions["hamlet.jobs"]
+    sessions = current_app.extensions["hamlet.sessionmaker"]
+    if queue.in_process:
+        click.echo("warning: HAMLET_BROKER_URL is not set; this worker only runs jobs queued in its own process",
+                   err=True)
+    queue.start_worker(threads)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    click.echo(f"running jobs from queue {settings.jobs_queue!r} with {threads} threads")
+    try:
+        while not stop.is_set():
+            found = sweep(queue, sessions)
+            if found:
+                click.echo(f"queued again {found} deliveries left unsent")
+            stop.wait(sweep_minutes * 60)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        queue.stop()

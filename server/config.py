@@ -75,6 +75,13 @@ class Settings:
     map_attribution: str | None = None
     # Blobs in an S3-compatible bucket instead of under data_dir (several web nodes share one store).
     s3: S3Settings | None = None
+    # Jobs (webhook deliveries) on RabbitMQ or Redis, run by `hamlet jobs worker`; None: in-process.
+    broker_url: str | None = None
+    jobs_queue: str = "hamlet"
+    # Webhook receivers on loopback or private addresses are refused unless the operator allows them.
+    webhook_allow_private: bool = False
+    # A failed delivery is retried after 30 s, doubling up to an hour, for a day (docs/webhooks.md).
+    webhook_backoff_ms: tuple[int, int] = (30_000, 3_600_000)
     sign_in: SignInLimits = field(default_factory=SignInLimits)
     # Proxies in front of the server whose X-Forwarded-* headers are believed (client address for the
     # sign-in throttle, https for Basic auth and secure cookies). None by default: a client that reaches
@@ -103,6 +110,9 @@ class Settings:
             map_tiles=(env.get("HAMLET_MAP_TILES") or "").strip() or None,
             map_attribution=(env.get("HAMLET_MAP_ATTRIBUTION") or "").strip() or None,
             s3=_s3(env),
+            broker_url=(env.get("HAMLET_BROKER_URL") or "").strip() or None,
+            jobs_queue=(env.get("HAMLET_JOBS_QUEUE") or "hamlet").strip(),
+            webhook_allow_private=(env.get("HAMLET_WEBHOOK_ALLOW_PRIVATE") or "").strip().lower() in ("1", "true", "yes"),
         )
         values.update(overrides)
         return cls(**values)

@@ -128,6 +128,7 @@ def app(settings, admin_password_hash):
         admin.password_hash = admin_password_hash
         s.commit()
     yield application
+    application.extensions["hamlet.jobs"].stop()  # its in-process worker, if a job started one
     application.extensions["hamlet.engine"].dispose()
 
 
