@@ -1,6 +1,7 @@
 """Settings, read once from HAMLET_* environment variables."""
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -97,7 +98,7 @@ class Settings:
         values: dict[str, Any] = dict(
             database_url=normalise_database_url(env.get("HAMLET_DATABASE_URL") or default_db),
             data_dir=Path(env.get("HAMLET_DATA_DIR") or instance / "data").resolve(),
-            secret_key=env.get("HAMLET_SECRET_KEY") or _dev_secret(instance),
+            secret_key=env.get("HAMLET_SECRET_KEY") or _dev_secret(instance, env),
             base_url=(env.get("HAMLET_BASE_URL") or "").rstrip("/") or None,
             admin_email=env.get("HAMLET_ADMIN_EMAIL") or None,
             admin_password=env.get("HAMLET_ADMIN_PASSWORD") or None,
@@ -126,8 +127,14 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
-def _dev_secret(instance: Path) -> str:
-    """Without HAMLET_SECRET_KEY, keep a random key in the instance folder so sessions survive restarts."""
+def _dev_secret(instance: Path, env: dict) -> str:
+    """Without HAMLET_SECRET_KEY, keep a random key in the instance folder so sessions survive restarts.
+    That key is this machine's alone: on PostgreSQL or a shared bucket (several nodes, likely) say so,
+    since a Digest nonce one node signs would fail on the next."""
+    if (env.get("HAMLET_DATABASE_URL") or "").startswith("postgres") or env.get("HAMLET_S3_BUCKET"):
+        logging.getLogger("hamlet").warning(
+            "HAMLET_SECRET_KEY is not set: using a key kept in %s; set the same HAMLET_SECRET_KEY on every node "
+            "of a deployment with several web nodes (docs/deploying.md#several-web-nodes)", instance)
     path = instance / "secret_key"
     try:
         return path.read_text().strip()
