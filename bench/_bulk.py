@@ -271,14 +271,14 @@ def _setup(database_url: str, data_dir: Path, villages: int, households: int, se
     from server.models import areas as registry
     from server.models import form_versions as fv
     from server.models.accounts import APP_USER, Actor, create_session
-    from server.models.blobs import BlobStore
+    from server.models.blobs import LocalBlobStore
     from server.models.forms import FormDef
     from server.models.projects import Project
 
     url = normalise_database_url(database_url)
     settings = Settings(database_url=url, data_dir=data_dir, secret_key="bulk-loader", odk_validate="off")
     engine = make_engine(url)
-    store = BlobStore(data_dir)
+    store = LocalBlobStore(data_dir)
     with make_sessionmaker(engine)() as s:
         project = Project(name=project_name)
         s.add(project)

@@ -12,10 +12,12 @@ from server import problems
 from server.config import Settings
 from server.db import make_engine, make_sessionmaker
 from server.finite_json import FiniteJSONProvider
+from server.jobs import Jobs
 from server.models.accounts import warm_password_checks
-from server.models.blobs import BlobStore
+from server.models.blobs import make_store
 from server.models.form_data import VersionCache
 from server.params import BoundedIntConverter
+from server.webhooks import delivery as webhook_delivery
 
 log = logging.getLogger("hamlet")
 
@@ -46,8 +48,12 @@ def create_app(settings: Settings | None = None, *, create_admin: bool = True) -
     engine = make_engine(settings.database_url)
     app.extensions["hamlet.engine"] = engine
     app.extensions["hamlet.sessionmaker"] = make_sessionmaker(engine)
-    app.extensions["hamlet.blobs"] = BlobStore(settings.data_dir)
+    app.extensions["hamlet.blobs"] = make_store(settings)
     app.extensions["hamlet.cache"] = VersionCache()
+    jobs = Jobs(settings.broker_url, settings.jobs_queue)
+    app.extensions["hamlet.jobs"] = jobs
+    webhook_delivery.register(jobs, app.extensions["hamlet.sessionmaker"], settings.webhook_allow_private,
+                              *settings.webhook_backoff_ms)
     # The stand-in hash an unknown email is checked against, made now rather than by the first such sign-in.
     warm_password_checks()
 

@@ -523,3 +523,159 @@ def export(form_id: str, project_id: int, fmt: str, labels: str | None, area: st
         partial.unlink(missing_ok=True)
         raise click.ClickException(exc.message) from None
     click.echo(f"{target}  {size / 1e6:.1f} MB in {time.perf_counter() - started:.1f} s")
+
+
+# --- backups -----------------------------------------------------------------------------------------
+
+def _passphrase(path: Path | None, making: bool) -> bytes:
+    """From --passphrase-file, else HAMLET_BACKUP_PASSPHRASE; never from the command line, where
+    `ps` and the shell's history would show it."""
+    import os
+
+    if path is not None:
+        value = path.read_text(encoding="utf-8").rstrip("\r\n")
+    else:
+        value = os.environ.get("HAMLET_BACKUP_PASSPHRASE", "")
+    if not value:
+        raise click.UsageError("give the passphrase in a file (--passphrase-file) or in HAMLET_BACKUP_PASSPHRASE")
+    if making and len(value) < 12:
+        raise click.UsageError("the passphrase must be at least 12 characters long")
+    return value.encode("utf-8")
+
+
+_PASSPHRASE_FILE = click.option("--passphrase-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                                default=None, help="a file holding the passphrase (else HAMLET_BACKUP_PASSPHRASE)")
+
+
+@main.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@_PASSPHRASE_FILE
+def backup(file: Path, passphrase_file: Path | None) -> None:
+    """Write one encrypted archive of the database and every blob to FILE (docs/operations.md)."""
+    from server.backups.archive import BackupError, plan_size, write_backup
+    from server.config import Settings
+    from server.models.blobs import make_store
+
+    passphrase = _passphrase(passphrase_file, making=True)
+    if file.exists():
+        raise click.ClickException(f"{file} already exists; give a new file name (backups are never overwritten)")
+    settings = Settings.from_env()
+    store = make_store(settings)
+    partial = file.with_name(file.name + ".part")
+    try:
+        with open(partial, "wb") as out, click.progressbar(length=plan_size(settings.database_url, store),
+                                                           label="backing up", file=sys.stderr) as bar:
+            summary = write_backup(settings.database_url, store, out, passphrase, bar.update)
+            out.flush()
+            import os
+
+            os.fsync(out.fileno())
+        partial.replace(file)
+    except BackupError as exc:
+        partial.unlink(missing_ok=True)
+        raise click.ClickException(str(exc)) from None
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    click.echo(f"{file}: {summary.database} database ({summary.database_bytes / 1e6:.1f} MB) and "
+               f"{summary.blobs} blobs ({summary.blob_bytes / 1e6:.1f} MB), {file.stat().st_size / 1e6:.1f} MB sealed")
+
+
+@main.command("restore")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_PASSPHRASE_FILE
+def restore(file: Path, passphrase_file: Path | None) -> None:
+    """Restore a backup FILE into an empty database and data directory, then bring it up to date."""
+    from server.backups.archive import BackupError, read_backup
+    from server.backups.sealed import SealError
+    from server.config import Settings
+    from server.models.blobs import make_store
+
+    passphrase = _passphrase(passphrase_file, making=False)
+    settings = Settings.from_env()
+    store = make_store(settings)
+    try:
+        with open(file, "rb") as src, click.progressbar(length=file.stat().st_size, label="restoring",
+                                                        file=sys.stderr) as bar:
+            summary = read_backup(settings.database_url, store, src, passphrase, bar.update)
+    except (BackupError, SealError) as exc:
+        raise click.ClickException(f"{exc}; nothing was restored") from None
+    upgrade_database(settings.database_url)
+    click.echo(f"restored {summary.database} database (revision {summary.revision}) and {summary.blobs} blobs "
+               f"({summary.blob_bytes / 1e6:.1f} MB); the database is up to date")
+
+
+# --- blobs -------------------------------------------------------------------------------------------
+
+@main.group()
+def blobs() -> None:
+    """The file store (form media, attachments): local directory or S3-compatible bucket."""
+
+
+@blobs.command("migrate")
+def blobs_migrate() -> None:
+    """Copy every blob from HAMLET_DATA_DIR into the bucket of HAMLET_S3_BUCKET and verify each hash."""
+    from sqlalchemy import text
+
+    from server.config import Settings
+    from server.db import make_engine
+    from server.models.blobs import LocalBlobStore
+    from server.models.s3_blobs import S3BlobStore, migrate_blobs
+
+    settings = Settings.from_env()
+    if settings.s3 is None:
+        raise click.UsageError("set HAMLET_S3_BUCKET (and HAMLET_S3_ENDPOINT, _ACCESS_KEY, _SECRET_KEY, _REGION) "
+                               "to the bucket the blobs should move to")
+    engine = make_engine(settings.database_url)
+    with engine.connect() as conn:
+        rows = [(sha, int(size)) for sha, size in conn.execute(text("SELECT sha256, size FROM blobs ORDER BY sha256"))]
+    engine.dispose()
+    source, target = LocalBlobStore(settings.data_dir), S3BlobStore(settings.s3)
+    with click.progressbar(length=sum(size for _, size in rows), label="copying blobs", file=sys.stderr) as bar:
+        copied, present, found = migrate_blobs(rows, source, target, bar.update)
+    click.echo(f"{len(rows)} blobs: {copied} copied, {present} already in {target.describe()}; "
+               f"{len(rows) - len(found)} verified by their SHA-256")
+    if found:
+        raise click.ClickException("these blobs could not be moved:\n  " + "\n  ".join(found))
+    click.echo(f"the local copies under {source.root} can be removed once the server runs on the bucket")
+
+
+# --- jobs --------------------------------------------------------------------------------------------
+
+@main.group()
+def jobs() -> None:
+    """Background jobs (webhook deliveries) on the broker of HAMLET_BROKER_URL."""
+
+
+@jobs.command("worker")
+@click.option("--threads", default=4, show_default=True, help="jobs run at once by this process")
+@click.option("--sweep-minutes", default=5, show_default=True,
+              help="how often to queue again deliveries a crash left unsent")
+@with_appcontext
+def jobs_worker(threads: int, sweep_minutes: int) -> None:
+    """Run jobs until stopped (SIGTERM or Ctrl-C); run one or more beside the web nodes."""
+    import signal
+    import threading
+
+    from server.webhooks.delivery import sweep
+
+    settings = current_app.config["HAMLET"]
+    queue = current_app.extensions["hamlet.jobs"]
+    sessions = current_app.extensions["hamlet.sessionmaker"]
+    if queue.in_process:
+        click.echo("warning: HAMLET_BROKER_URL is not set; this worker only runs jobs queued in its own process",
+                   err=True)
+    queue.start_worker(threads)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    click.echo(f"running jobs from queue {settings.jobs_queue!r} with {threads} threads")
+    try:
+        while not stop.is_set():
+            found = sweep(queue, sessions)
+            if found:
+                click.echo(f"queued again {found} deliveries left unsent")
+            stop.wait(sweep_minutes * 60)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        queue.stop()

@@ -1,6 +1,7 @@
 """Settings, read once from HAMLET_* environment variables."""
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -29,6 +30,30 @@ class SignInLimits:
     known_address_days: int = 30
 
 
+def _s3(env: dict) -> S3Settings | None:
+    bucket = (env.get("HAMLET_S3_BUCKET") or "").strip()
+    if not bucket:
+        return None
+    return S3Settings(bucket=bucket, endpoint=(env.get("HAMLET_S3_ENDPOINT") or "").strip() or None,
+                      access_key=env.get("HAMLET_S3_ACCESS_KEY") or None,
+                      secret_key=env.get("HAMLET_S3_SECRET_KEY") or None,
+                      region=(env.get("HAMLET_S3_REGION") or "").strip() or None)
+
+
+@dataclass(frozen=True)
+class S3Settings:
+    """An S3-compatible bucket for blobs (AWS S3, MinIO, Ceph, Garage…): HAMLET_S3_* (docs/deploying.md)."""
+
+    bucket: str
+    endpoint: str | None = None  # None: AWS's own endpoint for the region
+    access_key: str | None = None  # None: boto3's usual chain (instance role, ~/.aws, AWS_* variables)
+    secret_key: str | None = None
+    region: str | None = None
+
+    def __repr__(self) -> str:  # never print the secret into a log or a traceback
+        return f"S3Settings(bucket={self.bucket!r}, endpoint={self.endpoint!r}, region={self.region!r})"
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str
@@ -49,6 +74,15 @@ class Settings:
     # The dashboard's map draws its points offline; with a tile URL ({z}/{x}/{y}) it draws tiles under them.
     map_tiles: str | None = None
     map_attribution: str | None = None
+    # Blobs in an S3-compatible bucket instead of under data_dir (several web nodes share one store).
+    s3: S3Settings | None = None
+    # Jobs (webhook deliveries) on RabbitMQ or Redis, run by `hamlet jobs worker`; None: in-process.
+    broker_url: str | None = None
+    jobs_queue: str = "hamlet"
+    # Webhook receivers on loopback or private addresses are refused unless the operator allows them.
+    webhook_allow_private: bool = False
+    # A failed delivery is retried after 30 s, doubling up to an hour, for a day (docs/webhooks.md).
+    webhook_backoff_ms: tuple[int, int] = (30_000, 3_600_000)
     sign_in: SignInLimits = field(default_factory=SignInLimits)
     # Proxies in front of the server whose X-Forwarded-* headers are believed (client address for the
     # sign-in throttle, https for Basic auth and secure cookies). None by default: a client that reaches
@@ -64,7 +98,7 @@ class Settings:
         values: dict[str, Any] = dict(
             database_url=normalise_database_url(env.get("HAMLET_DATABASE_URL") or default_db),
             data_dir=Path(env.get("HAMLET_DATA_DIR") or instance / "data").resolve(),
-            secret_key=env.get("HAMLET_SECRET_KEY") or _dev_secret(instance),
+            secret_key=env.get("HAMLET_SECRET_KEY") or _dev_secret(instance, env),
             base_url=(env.get("HAMLET_BASE_URL") or "").rstrip("/") or None,
             admin_email=env.get("HAMLET_ADMIN_EMAIL") or None,
             admin_password=env.get("HAMLET_ADMIN_PASSWORD") or None,
@@ -76,6 +110,10 @@ class Settings:
             trusted_proxies=_int(env, "HAMLET_TRUSTED_PROXIES", 0),
             map_tiles=(env.get("HAMLET_MAP_TILES") or "").strip() or None,
             map_attribution=(env.get("HAMLET_MAP_ATTRIBUTION") or "").strip() or None,
+            s3=_s3(env),
+            broker_url=(env.get("HAMLET_BROKER_URL") or "").strip() or None,
+            jobs_queue=(env.get("HAMLET_JOBS_QUEUE") or "hamlet").strip(),
+            webhook_allow_private=(env.get("HAMLET_WEBHOOK_ALLOW_PRIVATE") or "").strip().lower() in ("1", "true", "yes"),
         )
         values.update(overrides)
         return cls(**values)
@@ -89,8 +127,14 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
-def _dev_secret(instance: Path) -> str:
-    """Without HAMLET_SECRET_KEY, keep a random key in the instance folder so sessions survive restarts."""
+def _dev_secret(instance: Path, env: dict) -> str:
+    """Without HAMLET_SECRET_KEY, keep a random key in the instance folder so sessions survive restarts.
+    That key is this machine's alone: on PostgreSQL or a shared bucket (several nodes, likely) say so,
+    since a Digest nonce one node signs would fail on the next."""
+    if (env.get("HAMLET_DATABASE_URL") or "").startswith("postgres") or env.get("HAMLET_S3_BUCKET"):
+        logging.getLogger("hamlet").warning(
+            "HAMLET_SECRET_KEY is not set: using a key kept in %s; set the same HAMLET_SECRET_KEY on every node "
+            "of a deployment with several web nodes (docs/deploying.md#several-web-nodes)", instance)
     path = instance / "secret_key"
     try:
         return path.read_text().strip()

@@ -79,6 +79,9 @@ InternalError = problem("500.1", "An internal error occurred.")
 # Hamlet's own (Central has no 507): the disk or quota is full; nothing of the request was kept.
 StorageFull = problem("507.1", "The server has run out of storage space, so nothing of this request was stored. "
                                "Keep your copy and send it again later; tell the server's administrator.")
+# Hamlet's own: the S3-compatible store for files does not answer; nothing of the request was kept.
+StorageUnavailable = problem("503.1", "The server cannot reach its file storage just now, so nothing of this request "
+                                      "was stored. Keep your copy and send it again in a few minutes.")
 NotImplementedYet = problem("501.1", "This feature is not supported by this server.")
 # OData (odk-protocol §7.3): Central's codes for what its OData subset refuses.
 ODataUnparseable = problem("400.18", "The OData filter expression you provided could not be parsed.")

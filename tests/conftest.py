@@ -17,3 +17,5 @@ def pytest_report_header(config):
 def pytest_configure(config):
     config.addinivalue_line("markers", "behind_proxy: serve as behind one proxy (HAMLET_TRUSTED_PROXIES=1), "
                             "so X-Forwarded-* headers are believed")
+    config.addinivalue_line("markers", "s3: keep blobs in a bucket of an S3 emulator on loopback (moto's server) "
+                            "instead of the data directory")

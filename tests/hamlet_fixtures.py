@@ -8,6 +8,8 @@ import random
 import re
 import sys
 import threading
+import uuid
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -39,7 +41,7 @@ from helpers import (
 )
 from server import create_app
 from server.cli import upgrade_database
-from server.config import Settings
+from server.config import S3Settings, Settings
 from server.db import Base
 from server.models.accounts import create_session, create_user, user_by_email
 from server.synthetic import random_household, to_xml
@@ -74,13 +76,40 @@ def _empty_all_tables(app) -> None:
             conn.execute(text("PRAGMA foreign_keys=ON"))
 
 
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[str]:
+    """An S3 emulator (moto's standalone server) on a loopback port: the S3 store's code talks HTTP to it
+    exactly as to a real bucket. Its endpoint URL."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_server) -> S3Settings:
+    """A new, empty bucket of the emulator, and the settings that name it."""
+    import boto3
+
+    found = S3Settings(bucket=f"hamlet-{uuid.uuid4().hex[:12]}", endpoint=s3_server, access_key="test",
+                       secret_key="test", region="us-east-1")
+    boto3.client("s3", endpoint_url=s3_server, aws_access_key_id="test", aws_secret_access_key="test",
+                 region_name="us-east-1").create_bucket(Bucket=found.bucket)
+    return found
+
+
 @pytest.fixture
 def settings(database_url, tmp_path, request) -> Settings:
-    """The server as deployed by default (no proxy trusted), or behind one proxy for `@pytest.mark.behind_proxy`."""
+    """The server as deployed by default (no proxy trusted), or behind one proxy for `@pytest.mark.behind_proxy`,
+    with its blobs in an emulated S3 bucket for `@pytest.mark.s3`."""
     proxies = 1 if request.node.get_closest_marker("behind_proxy") else 0
+    s3 = request.getfixturevalue("s3_bucket") if request.node.get_closest_marker("s3") else None
     return Settings(database_url=database_url, data_dir=tmp_path / "data", secret_key="test-secret",
                     admin_email=ADMIN_EMAIL, admin_password=ADMIN_PASSWORD, odk_validate="off",
-                    trusted_proxies=proxies)
+                    trusted_proxies=proxies, s3=s3)
 
 
 @pytest.fixture(scope="session")
@@ -99,6 +128,7 @@ def app(settings, admin_password_hash):
         admin.password_hash = admin_password_hash
         s.commit()
     yield application
+    application.extensions["hamlet.jobs"].stop()  # its in-process worker, if a job started one
     application.extensions["hamlet.engine"].dispose()
 
 

@@ -298,9 +298,9 @@ def server_env(settings, instance: Path, **extra: str) -> dict[str, str]:
 
 
 @contextmanager
-def running(command: list[str], env: dict[str, str], port: int, log: Path) -> Iterator[None]:
+def running(command: list[str], env: dict[str, str], port: int, log: Path) -> Iterator[subprocess.Popen]:
     """`command` started with its output in `log`, once it accepts connections on `port` (30 s at most);
-    always stopped (terminated, then killed)."""
+    yields the process; always stopped (terminated, then killed)."""
     with log.open("wb") as out:
         proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
@@ -312,7 +312,7 @@ def running(command: list[str], env: dict[str, str], port: int, log: Path) -> It
             except OSError:
                 assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
                 time.sleep(0.1)
-        yield
+        yield proc
     finally:
         proc.terminate()
         try:

@@ -18,9 +18,10 @@ def register_api(app: Flask) -> None:
         sessions,
         submissions,
         users,
+        webhooks,
     )
 
     for module in (sessions, users, projects, forms, app_users, submissions, exports, areas, indicators, odata,
-                   datasets, entities):
+                   datasets, entities, webhooks):
         app.register_blueprint(module.bp)
     app.register_blueprint(odata.entities_bp)

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from urllib.parse import unquote
 
-from flask import Blueprint, Response, g, request, send_file
+from flask import Blueprint, Response, g, request
 from sqlalchemy import func, select
 
 from server import problems
 from server.access import readable_form
 from server.api.common import commit, form_or_404, is_true, json_body, project_or_404, read_body_limited, success
-from server.api.files import stored_file
+from server.api.files import send_blob, stored_file
 from server.api.schemas import FormPatch, attachment_json, form_json
 from server.auth.permissions import can, require, verbs_for
 from server.context import blobs, db, settings
@@ -126,8 +126,7 @@ def draft_xml(project_id: int, xml_form_id: str):
 
 def _source_response(form: Form, form_def: FormDef, ext: str) -> Response:
     found = fv.xlsform_source(db(), blobs(), form, form_def, ext)
-    return send_file(found.path, mimetype=found.content_type, as_attachment=True, download_name=found.file_name,
-                     etag=found.md5)
+    return send_blob(blobs(), found.sha256, found.size, found.content_type, found.file_name, found.md5)
 
 
 def _extension() -> str:
@@ -297,4 +296,4 @@ def attachment_file(form_def: FormDef, name: str) -> Response:
             served.make_conditional(request)
             return served
         raise problems.NotFound(f"The media file '{name}' has not been uploaded for this form version.")
-    return stored_file(blobs().path_for(blob.sha256), slot.content_type, name, blob.md5)
+    return stored_file(blobs(), blob.sha256, blob.size, slot.content_type, name, blob.md5)

@@ -251,7 +251,7 @@ def get_attachment(project_id: int, xml_form_id: str, instance_id: str, name: st
     slot, blob = _slot(sdef, name)
     if blob is None:
         raise problems.NotFound(f"The attachment '{name}' has not been uploaded yet.")
-    return stored_file(blobs().path_for(blob.sha256), slot.content_type, name, blob.md5)
+    return stored_file(blobs(), blob.sha256, blob.size, slot.content_type, name, blob.md5)
 
 
 @bp.post("/submissions/<instance_id>/attachments/<path:name>")

@@ -27,7 +27,39 @@ class Blob(Base):
 
 
 class BlobStore:
-    """Writes each file once, atomically (temp file, fsync, rename), named by its SHA-256."""
+    """Where blobs live, named by SHA-256: a local directory (the default) or an S3-compatible bucket
+    (`server/models/s3_blobs.py`). Each file is written once, and becomes visible only whole."""
+
+    def put_stream(self, stream: IO[bytes], limit: int | None = None) -> tuple[str, str, int]:
+        """Copy a stream into the store; returns (sha256, md5, size). Raises ValueError past `limit`."""
+        raise NotImplementedError
+
+    def put_bytes(self, data: bytes) -> tuple[str, str, int]:
+        import io
+
+        return self.put_stream(io.BytesIO(data))
+
+    def open(self, sha256: str) -> BinaryIO:
+        """A stream of the blob's bytes, read as they are needed; FileNotFoundError when absent."""
+        raise NotImplementedError
+
+    def local_path(self, sha256: str) -> Path | None:
+        """The file on this machine's disk, when the store is a directory (sent with sendfile)."""
+        return None
+
+    def delete(self, sha256: str) -> None:
+        """Only for undoing a failed restore into an empty store; blobs are otherwise never removed."""
+        raise NotImplementedError
+
+    def is_empty(self) -> bool:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+
+class LocalBlobStore(BlobStore):
+    """Bytes under HAMLET_DATA_DIR/blobs: temp file, fsync, rename, so a half-written file is never seen."""
 
     def __init__(self, root: Path):
         self.root = Path(root) / "blobs"
@@ -36,7 +68,6 @@ class BlobStore:
         return self.root / sha256[:2] / sha256[2:4] / sha256
 
     def put_stream(self, stream: IO[bytes], limit: int | None = None) -> tuple[str, str, int]:
-        """Copy a stream into the store; returns (sha256, md5, size). Raises ValueError past `limit`."""
         self.root.mkdir(parents=True, exist_ok=True)
         sha, md5, size = hashlib.sha256(), hashlib.md5(), 0
         fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".incoming-")
@@ -64,13 +95,29 @@ class BlobStore:
                 os.unlink(tmp)
             raise
 
-    def put_bytes(self, data: bytes) -> tuple[str, str, int]:
-        import io
-
-        return self.put_stream(io.BytesIO(data))
-
     def open(self, sha256: str) -> BinaryIO:
         return open(self.path_for(sha256), "rb")
+
+    def local_path(self, sha256: str) -> Path | None:
+        return self.path_for(sha256)
+
+    def delete(self, sha256: str) -> None:
+        self.path_for(sha256).unlink(missing_ok=True)
+
+    def is_empty(self) -> bool:
+        return not (self.root.exists() and any(p.is_file() for p in self.root.rglob("*")))
+
+    def describe(self) -> str:
+        return f"the directory {self.root}"
+
+
+def make_store(settings) -> BlobStore:
+    """The store the settings name: an S3-compatible bucket when HAMLET_S3_BUCKET is set, else the directory."""
+    if settings.s3 is not None:
+        from server.models.s3_blobs import S3BlobStore
+
+        return S3BlobStore(settings.s3)
+    return LocalBlobStore(settings.data_dir)
 
 
 def ensure_blob(db: Session, sha256: str, md5: str, size: int) -> Blob:

@@ -314,9 +314,10 @@ def published_version(db: Session, form: Form, version: str) -> FormDef:
 
 @dataclass(frozen=True)
 class SourceFile:
-    """The XLSForm a version was made from, as stored: where it is and how to serve it."""
+    """The XLSForm a version was made from, as stored: its blob and how to serve it."""
 
-    path: str
+    sha256: str
+    size: int
     content_type: str
     file_name: str
     md5: str
@@ -331,8 +332,8 @@ def xlsform_source(db: Session, store: BlobStore, form: Form, form_def: FormDef,
     if found != ext:
         raise problems.NotFound(f"This form version was uploaded as .{found}, not .{ext}.")
     blob = db.get_one(Blob, form_def.xls_blob_id)
-    return SourceFile(str(store.path_for(blob.sha256)), form_def.xls_content_type or XLSX_TYPE,
-                      f"{form.xml_form_id}.{ext}", blob.md5)
+    return SourceFile(blob.sha256, blob.size, form_def.xls_content_type or XLSX_TYPE, f"{form.xml_form_id}.{ext}",
+                      blob.md5)
 
 
 def source_extension(form_def: FormDef) -> str | None:

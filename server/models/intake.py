@@ -23,6 +23,7 @@ from server.models.form_data import DataTables, VersionCache
 from server.models.forms import Form, FormDef
 from server.models.recent import Recent
 from server.models.submissions import Submission, SubmissionAttachment, SubmissionDef, def_by_instance
+from server.webhooks.models import announce
 from server.xforms.submission import ParsedSubmission, SubmissionRejected, read_identity, read_rows
 from server.xforms.xform import unsafe_file_name
 
@@ -181,6 +182,8 @@ def receive(db: Session, store: BlobStore, cache: VersionCache, form: Form | For
     if parsed.deprecated_id:
         edited = _edit(db, store, cache, form, form_def, parsed, xml, uploads, submitter_id, device_id, user_agent, limit)
         _entities(db, cache, form, form_def, root, parsed, edited, submitter_id, user_agent, "edit")
+        if edited.created and edited.def_id is not None:
+            announce(db, form.id, edited.def_id, "submission.update")
         return edited
     form_id = form.id
     try:
@@ -191,6 +194,8 @@ def receive(db: Session, store: BlobStore, cache: VersionCache, form: Form | For
         received = None
     if received is not None:
         _entities(db, cache, form, form_def, root, parsed, received, submitter_id, user_agent, "create")
+        if received.def_id is not None:
+            announce(db, form.id, received.def_id, "submission.create")
         return received
     # The instanceID is already stored (or was, a moment ago, by a concurrent identical POST).
     found = def_by_instance(db, form_id, parsed.instance_id)

@@ -9,10 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import Blueprint, flash, g, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
 from server import problems
 from server.access import form_or_404, project_or_404
+from server.api.files import send_blob
 from server.auth.permissions import can, require, verbs_for
 from server.context import blobs, db, settings
 from server.indicators.workbook import Workbook
@@ -237,8 +238,7 @@ def upload_indicators(project_id: int, xml_form_id: str):
 
 def _source_file(form: Form, form_def: FormDef, ext: str):
     found = fv.xlsform_source(db(), blobs(), form, form_def, ext)
-    return send_file(found.path, mimetype=found.content_type, as_attachment=True, download_name=found.file_name,
-                     etag=found.md5)
+    return send_blob(blobs(), found.sha256, found.size, found.content_type, found.file_name, found.md5)
 
 
 @bp.get("/versions/<version>.xlsx", defaults={"ext": "xlsx"})

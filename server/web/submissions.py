@@ -9,10 +9,11 @@ import contextlib
 import dataclasses
 import math
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
 from server import problems
 from server.access import form_or_404, project_or_404, submission_scope
+from server.api.files import send_blob
 from server.auth.permissions import can, verbs_for
 from server.context import blobs, cache, db
 from server.exports import options as opts
@@ -197,7 +198,7 @@ def attachment(project_id: int, xml_form_id: str, instance_id: str, name: str):
         abort(404)
     mimetype = (slot.content_type or "application/octet-stream").split(";")[0].strip().lower()
     inline = mimetype in IMAGE_TYPES and request.args.get("download") != "1"
-    response = send_file(blobs().path_for(blob.sha256), mimetype=mimetype if inline else "application/octet-stream",
-                         as_attachment=not inline, download_name=name, etag=blob.md5, conditional=True)
+    response = send_blob(blobs(), blob.sha256, blob.size, mimetype if inline else "application/octet-stream", name,
+                         blob.md5, as_attachment=not inline)
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return response

@@ -39,7 +39,7 @@ def pages(field, client) -> dict[str, str]:
     return {
         "projects": "/projects", "project": p, "form": f, "preview": f"{f}/preview", "versions": f"{f}#versions",
         "submissions": f"{f}/submissions", "submission": f"{f}/submissions/{home.instance_id}",
-        "downloads": f"{f}/downloads", "dashboard": f"{f}/dashboard",
+        "downloads": f"{f}/downloads", "dashboard": f"{f}/dashboard", "webhooks": f"{f}/webhooks",
         "dashboard-village": f"{f}/dashboard?area=DN-HV-HP-01", "app-users": f"{p}/app-users",
         "app-user": f"{p}/app-users/{app_user}", "roles": f"{p}/roles", "users": "/users",
         "registers": f"/projects/{reg.project}/entity-lists", "register": reg.base,

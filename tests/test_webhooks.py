@@ -1,0 +1,238 @@
+"""Webhooks (KoboToolbox's REST services): each new or edited submission of a form is POSTed as JSON to
+the URLs its managers configured, signed with the hook's secret, retried with backoff while the receiver
+is down, logged per delivery, resendable — and intake never waits for a receiver (docs/webhooks.md)."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import random
+import socket
+import threading
+import time
+import uuid
+from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from collect import submit
+from helpers import FORM, free_port, give, web_user
+from server import create_app
+from server.synthetic import random_household, to_xml
+
+
+@pytest.fixture
+def settings(settings):
+    """Receivers on loopback allowed (they are the tests'), and retries after 0.1 s instead of 30 s."""
+    return replace(settings, webhook_allow_private=True, webhook_backoff_ms=(100, 400))
+
+
+class Receiver:
+    """A webhook receiver on loopback that keeps what it got; `status` is what it answers."""
+
+    def __init__(self, port: int | None = None, status: int = 200, delay: float = 0.0):
+        self.port = port or free_port()
+        self.got: list[tuple[dict, bytes]] = []
+        self.status, self.delay = status, delay
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                time.sleep(receiver.delay)
+                receiver.got.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                self.send_response(receiver.status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hamlet"
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver():
+    r = Receiver()
+    yield r
+    r.stop()
+
+
+def household(seed: int):
+    h = random_household(random.Random(seed), "DN-HV-HP-01", members=2)
+    h.village, h.commune = "DN-HV-HP-01", "DN-HV-HP"
+    return h
+
+
+def wait_for(check, seconds: float = 20.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting")
+
+
+def deliveries(admin, hook_id: int) -> list[dict]:
+    return admin.get(f"/v1/projects/1/forms/{FORM}/webhooks/{hook_id}/deliveries").get_json()
+
+
+def make_hook(admin, url: str, **extra) -> dict:
+    resp = admin.post(f"/v1/projects/1/forms/{FORM}/webhooks", json_body={"url": url, **extra})
+    assert resp.status_code == 200, resp.get_json()
+    return resp.get_json()
+
+
+def test_new_and_edited_submissions_reach_the_receiver_signed(app, admin, client, key_base, receiver):
+    hook = make_hook(admin, receiver.url, includeXml=True)
+    assert len(hook["secret"]) == 64 and "secret" not in admin.get(f"/v1/projects/1/forms/{FORM}/webhooks").get_json()[0]
+    h = household(1)
+    first = to_xml(h)
+    assert submit(client, key_base, first).status_code == 201
+    old_id = h.instance_id
+    h.instance_id = f"uuid:{uuid.uuid4()}"
+    assert submit(client, key_base, to_xml(h, deprecated_id=old_id)).status_code == 201
+
+    wait_for(lambda: len(receiver.got) == 2)
+    (headers, body), (edit_headers, edit_body) = sorted(receiver.got, key=lambda g: g[0]["x-hamlet-delivery"])
+    expected = "sha256=" + hmac.new(hook["secret"].encode(), body, hashlib.sha256).hexdigest()
+    assert headers["x-hamlet-signature"] == expected and headers["content-type"].startswith("application/json")
+    sent = json.loads(body)
+    assert sent["event"] == "submission.create" and headers["x-hamlet-event"] == "submission.create"
+    assert sent["instanceId"] == old_id and sent["xmlFormId"] == FORM and sent["projectId"] == 1
+    assert sent["xml"].encode() == first
+    assert sent["data"]["meta/instanceID"] == old_id
+    roster = next(v for v in sent["data"].values() if isinstance(v, list))
+    assert len(roster) == 2 and all(isinstance(m, dict) for m in roster)
+    edited = json.loads(edit_body)
+    assert edited["event"] == "submission.update" == edit_headers["x-hamlet-event"] and edited["deprecatedId"] == old_id
+    assert edited["instanceId"] == h.instance_id and edited["reviewState"] == "edited"
+
+    log = deliveries(admin, hook["id"])
+    assert [(d["status"], d["attempts"], d["lastStatusCode"]) for d in log] == [("delivered", 1, 200)] * 2
+
+
+def test_a_receiver_that_is_down_gets_the_delivery_when_it_comes_back(app, admin, client, key_base):
+    port = free_port()
+    hook = make_hook(admin, f"http://127.0.0.1:{port}/hamlet")
+    assert submit(client, key_base, to_xml(household(2))).status_code == 201
+    [failed] = wait_for(lambda: [d for d in deliveries(admin, hook["id"]) if d["attempts"] >= 2])
+    assert failed["status"] == "retrying" and "Connection refused" in failed["lastError"]
+
+    back = Receiver(port=port)
+    try:
+        [done] = wait_for(lambda: [d for d in deliveries(admin, hook["id"]) if d["status"] == "delivered"])
+        assert done["attempts"] >= 3 and done["lastError"] is None and len(back.got) == 1
+    finally:
+        back.stop()
+
+
+def test_an_error_answer_is_logged_and_a_resend_delivers_again(app, admin, client, key_base, receiver):
+    receiver.status = 500
+    hook = make_hook(admin, receiver.url)
+    assert submit(client, key_base, to_xml(household(3))).status_code == 201
+    [d] = wait_for(lambda: [d for d in deliveries(admin, hook["id"]) if d["attempts"] >= 2])
+    assert d["lastStatusCode"] == 500 and d["lastError"] == "the receiver answered HTTP 500"
+    receiver.status = 200
+    wait_for(lambda: deliveries(admin, hook["id"])[0]["status"] == "delivered")
+    before = len(receiver.got)
+    resent = admin.post(f"/v1/projects/1/forms/{FORM}/webhooks/{hook['id']}/deliveries/{d['id']}/resend")
+    assert resent.status_code == 200
+    wait_for(lambda: len(receiver.got) == before + 1)
+    assert receiver.got[-1][0]["x-hamlet-delivery"] == str(d["id"])
+
+
+def test_intake_never_waits_for_a_slow_receiver(app, admin, client, key_base, receiver):
+    receiver.delay = 3.0
+    make_hook(admin, receiver.url)
+    started = time.monotonic()
+    for seed in range(4):
+        assert submit(client, key_base, to_xml(household(10 + seed))).status_code == 201
+    assert time.monotonic() - started < 2.0
+
+
+def test_a_paused_or_deleted_hook_sends_nothing_more(app, admin, client, key_base, receiver):
+    hook = make_hook(admin, receiver.url)
+    path = f"/v1/projects/1/forms/{FORM}/webhooks/{hook['id']}"
+    assert admin.patch(path, {"active": False}).get_json()["active"] is False
+    assert submit(client, key_base, to_xml(household(20))).status_code == 201
+    assert deliveries(admin, hook["id"]) == []
+    assert admin.delete(path).status_code == 200
+    assert admin.get(path).status_code == 404
+
+
+def test_only_those_who_may_change_the_form_see_or_set_webhooks(app, admin, client, households, receiver):
+    hooks = f"/v1/projects/1/forms/{FORM}/webhooks"
+    make_hook(admin, receiver.url)
+    viewer, viewer_id = web_user(app, client, "xem@example.vn")
+    give(admin, 1, "viewer", viewer_id)
+    limited, limited_id = web_user(app, client, "xa@example.vn")
+    give(admin, 1, "manager", limited_id, areas=["DN-HV-HP"])
+    for caller in (viewer, limited):
+        assert caller.get(hooks).status_code == 403
+        assert caller.post(hooks, json_body={"url": receiver.url}).status_code == 403
+    assert client.get(hooks).status_code == 401
+
+
+@pytest.mark.parametrize(("url", "reason"), [
+    ("ftp://example.vn/x", "must start with http"),
+    ("http://127.0.0.1:5432/", "local or private address"),
+    ("http://169.254.169.254/latest/meta-data/", "local or private address"),
+    ("http://10.0.0.8/hook", "local or private address"),
+])
+def test_a_url_hamlet_will_not_call_is_refused_with_the_reason(app, admin, survey, url, reason):
+    app.config["HAMLET"] = replace(app.config["HAMLET"], webhook_allow_private=False)
+    resp = admin.post(f"/v1/projects/1/forms/{FORM}/webhooks", json_body={"url": url})
+    assert resp.status_code == 400 and reason in resp.get_json()["message"]
+
+
+def rabbitmq_up() -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", 5672), timeout=2).close()
+        return True
+    except OSError:
+        return False
+
+
+def test_deliveries_run_through_rabbitmq_when_a_broker_is_set(app, admin, key_base, receiver, settings):
+    if not rabbitmq_up():
+        pytest.skip("RabbitMQ is not running at 127.0.0.1:5672 (an external service): the broker path is untested")
+    queued = replace(settings, broker_url="amqp://guest:guest@127.0.0.1:5672/%2F",
+                     jobs_queue=f"hamlet-test-{uuid.uuid4().hex[:8]}", admin_email=None, admin_password=None)
+    node = create_app(queued)
+    jobs = node.extensions["hamlet.jobs"]
+    try:
+        hook = make_hook(admin, receiver.url)
+        assert submit(node.test_client(), key_base, to_xml(household(30))).status_code == 201
+        time.sleep(0.5)
+        assert receiver.got == [], "a web node with a broker only queues; the worker sends"
+        jobs.start_worker(threads=1)  # what `hamlet jobs worker` runs
+        wait_for(lambda: deliveries(admin, hook["id"])[0]["status"] == "delivered")
+        assert len(receiver.got) == 1
+    finally:
+        jobs.stop()
+        node.extensions["hamlet.engine"].dispose()
+        drop_queues(queued.jobs_queue)
+
+
+def drop_queues(name: str) -> None:
+    """The test's queues, with Dramatiq's delay (.DQ) and dead-letter (.XQ) queues, leave the broker."""
+    import pika
+
+    connection = pika.BlockingConnection(pika.URLParameters("amqp://guest:guest@127.0.0.1:5672/%2F"))
+    channel = connection.channel()
+    for queue in (name, f"{name}.DQ", f"{name}.XQ"):
+        channel.queue_delete(queue)
+    connection.close()
