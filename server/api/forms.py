@@ -105,7 +105,7 @@ def delete_form(project_id: int, xml_form_id: str):
     return success()
 
 
-def _xml_response(form_def: FormDef) -> Response:
+def xml_response(form_def: FormDef) -> Response:
     resp = Response(form_def.xml.encode("utf-8"), content_type="application/xml")
     resp.set_etag(form_def.hash)
     resp.make_conditional(request)
@@ -115,13 +115,13 @@ def _xml_response(form_def: FormDef) -> Response:
 @bp.get("/forms/<xml_form_id>.xml")
 def form_xml(project_id: int, xml_form_id: str):
     _, form_def = readable_form(project_id, xml_form_id)
-    return _xml_response(form_def)
+    return xml_response(form_def)
 
 
 @bp.get("/forms/<xml_form_id>/draft.xml")
 def draft_xml(project_id: int, xml_form_id: str):
     _, form_def = readable_form(project_id, xml_form_id, draft=True)
-    return _xml_response(form_def)
+    return xml_response(form_def)
 
 
 def _source_response(form: Form, form_def: FormDef, ext: str) -> Response:
@@ -167,7 +167,7 @@ def version(project_id: int, xml_form_id: str, version: str):
 @bp.get("/forms/<xml_form_id>/versions/<version>.xml")
 def version_xml(project_id: int, xml_form_id: str, version: str):
     form = form_or_404(project_id, xml_form_id, "form.read")
-    return _xml_response(_version(form, version))
+    return xml_response(_version(form, version))
 
 
 @bp.get("/forms/<xml_form_id>/versions/<version>.xlsx")
