@@ -4,13 +4,16 @@ submits to the draft with no other credential; its test submissions are the draf
 when the draft is published or abandoned; a token that no longer opens a draft is 404 everywhere."""
 import hashlib
 import io
+import random
 import zipfile
 from urllib.parse import urlparse
 
 from lxml import etree
 
 from collect import COLLECT, COLLECT_GET, entries, instance, submit
-from helpers import post_xml, xform
+from entity_forms import HH, Phone, new_id, published, register_xml, registration, revisit
+from helpers import FORM, inputs_xform, post_xml, xform
+from server.synthetic import random_household, to_xml
 
 MANIFEST_NS = "{http://openrosa.org/xforms/xformsManifest}"
 DEVICE = "deviceID=collect%3AAbCdEfGh12345678"
@@ -204,3 +207,69 @@ def test_a_wrong_token_opens_nothing(admin, client, project):
     resp = submit(client, f"{draft_base(project, draft['draftToken'])}/forms/thu/draft", other)
     assert resp.status_code == 400
     assert admin.get(f"/v1/projects/{project}/forms/thu/draft/submissions").get_json() == []
+
+
+def test_a_field_new_in_the_draft_is_in_the_test_export_and_not_the_published_one(admin, client, project):
+    assert post_xml(admin, project, inputs_xform("moi", "Mới", [("name", "string", "Tên")], "1")).status_code == 200
+    two = inputs_xform("moi", "Mới", [("name", "string", "Tên"), ("phone", "string", "Số điện thoại")], "2")
+    assert admin.post(f"/v1/projects/{project}/forms/moi/draft", data=two, content_type="application/xml").status_code == 200
+    token = draft_of(admin, project, "moi")["draftToken"]
+    xml = instance("moi", "2", "<name>Thử</name><phone>0905123456</phone>")
+    assert submit(client, f"{draft_base(project, token)}/forms/moi/draft", xml).status_code == 201
+    test_csv = admin.get(f"/v1/projects/{project}/forms/moi/draft/submissions.csv").data.decode()
+    header, row = test_csv.splitlines()[:2]
+    assert "phone" in header and "0905123456" in row
+    real_csv = admin.get(f"/v1/projects/{project}/forms/moi/submissions.csv").data.decode()
+    assert "phone" not in real_csv and len(real_csv.splitlines()) == 1
+    assert "phone" in admin.get(f"/v1/projects/{project}/forms/moi/draft.svc/$metadata").get_data(as_text=True)
+    assert "phone" not in admin.get(f"/v1/projects/{project}/forms/moi.svc/$metadata").get_data(as_text=True)
+    # Published, the field is the form's; the test submission is gone.
+    assert admin.post(f"/v1/projects/{project}/forms/moi/draft/publish").status_code == 200
+    published = admin.get(f"/v1/projects/{project}/forms/moi/submissions.csv").data.decode()
+    assert "phone" in published.splitlines()[0] and len(published.splitlines()) == 1
+
+
+def test_test_submissions_never_create_entities_and_lists_serve_as_plain_files(admin, client, project):
+    published(admin, project, registration(), revisit())
+    assert admin.post(f"/v1/projects/{project}/forms/hh_register/draft").status_code == 200
+    token = draft_of(admin, project, "hh_register")["draftToken"]
+    resp = submit(client, f"{draft_base(project, token)}/forms/hh_register/draft", register_xml(new_id(), "Lan"))
+    assert resp.status_code == 201
+    assert len(admin.get(f"/v1/projects/{project}/forms/hh_register/draft/submissions").get_json()) == 1
+    assert admin.get(f"/v1/projects/{project}/datasets/{HH}/entities").get_json() == []
+    # A real registration, then the revisit form's draft gets the list as a plain CSV under its token.
+    phone = Phone(admin, client, project)
+    assert phone.send(register_xml(new_id(), "Hoa")).status_code == 201
+    assert admin.post(f"/v1/projects/{project}/forms/hh_visit/draft").status_code == 200
+    visit_token = draft_of(admin, project, "hh_visit")["draftToken"]
+    base = f"{draft_base(project, visit_token)}/forms/hh_visit/draft"
+    manifest = client.get(f"{base}/manifest", headers=COLLECT_GET)
+    [media] = etree.fromstring(manifest.data).findall(f"{MANIFEST_NS}mediaFile")
+    assert media.get("type") is None
+    fields = {etree.QName(c).localname: c.text for c in media}
+    assert fields["filename"] == f"{HH}.csv" and "integrityUrl" not in fields
+    listed = collect_get(client, fields["downloadUrl"])
+    assert listed.status_code == 200 and "Hộ Hoa" in listed.get_data(as_text=True)
+
+
+def test_an_area_limited_reader_sees_only_its_areas_test_submissions(field, viewer, client):
+    admin, survey, project = field.admin, field.survey, field.project
+    before = viewer.get(f"{survey}/indicators").get_json()
+    assert admin.post(f"{survey}/draft").status_code == 200
+    token = admin.get(f"{survey}/draft").get_json()["draftToken"]
+    inside = random_household(random.Random(101), "DN-HV-HP-01", members=2)
+    outside = random_household(random.Random(102), "DN-HV-HN-01", members=2)
+    for h in (inside, outside):
+        assert submit(client, f"{draft_base(project, token)}/forms/{FORM}/draft", to_xml(h)).status_code == 201
+    assert {s["instanceId"] for s in admin.get(f"{survey}/draft/submissions").get_json()} == \
+        {inside.instance_id, outside.instance_id}
+    assert [s["instanceId"] for s in viewer.get(f"{survey}/draft/submissions").get_json()] == [inside.instance_id]
+    assert viewer.get(f"{survey}/draft/submissions/{outside.instance_id}").status_code == 404
+    csv_text = viewer.get(f"{survey}/draft/submissions.csv").data.decode()
+    assert inside.instance_id in csv_text and outside.instance_id not in csv_text
+    odata = viewer.get(f"{survey}/draft.svc/Submissions").get_json()["value"]
+    assert [r["__id"] for r in odata] == [inside.instance_id]
+    # The published form's lists and indicators do not move.
+    assert not {inside.instance_id, outside.instance_id} & {s["instanceId"] for s in
+                                                             admin.get(f"{survey}/submissions").get_json()}
+    assert viewer.get(f"{survey}/indicators").get_json() == before
