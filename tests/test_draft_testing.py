@@ -273,3 +273,27 @@ def test_an_area_limited_reader_sees_only_its_areas_test_submissions(field, view
     assert not {inside.instance_id, outside.instance_id} & {s["instanceId"] for s in
                                                              admin.get(f"{survey}/submissions").get_json()}
     assert viewer.get(f"{survey}/indicators").get_json() == before
+
+
+def test_collect_edits_and_resends_among_test_submissions_even_on_a_closed_form(admin, client, project):
+    draft = new_draft(admin, project, "2")
+    token = draft["draftToken"]
+    assert admin.client.patch(f"/v1/projects/{project}/forms/thu", json={"state": "closed"},
+                              headers={"Authorization": f"Bearer {admin.token}"}).status_code == 200
+    first, xml = send(client, project, token, name="Lần 1")
+    assert first.status_code == 201          # Central takes test submissions whatever the form's state
+    iid = admin.get(f"/v1/projects/{project}/forms/thu/draft/submissions").get_json()[0]["instanceId"]
+    base = f"{draft_base(project, token)}/forms/thu/draft"
+    assert submit(client, base, xml).status_code == 201    # an identical resend
+    edit = instance("thu", "2", "<name>Lần 2</name>", deprecated=iid)
+    assert submit(client, base, edit).status_code == 201
+    [sub] = admin.get(f"/v1/projects/{project}/forms/thu/draft/submissions").get_json()
+    assert sub["instanceId"] == iid and sub["reviewState"] == "edited"
+    assert len(admin.get(f"/v1/projects/{project}/forms/thu/draft/submissions/{iid}/versions").get_json()) == 2
+    # A real submission cannot edit a test one: to the published form, it is not there.
+    assert admin.client.patch(f"/v1/projects/{project}/forms/thu", json={"state": "open"},
+                              headers={"Authorization": f"Bearer {admin.token}"}).status_code == 200
+    real_edit = submit(client, f"/v1/projects/{project}", instance("thu", "1", "<name>x</name>", deprecated=iid),
+                       headers={"Authorization": f"Bearer {admin.token}"})
+    assert real_edit.status_code == 404
+    assert admin.get(f"/v1/projects/{project}/forms/thu/submissions").get_json() == []
