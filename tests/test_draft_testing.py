@@ -12,7 +12,7 @@ from lxml import etree
 
 from collect import COLLECT, COLLECT_GET, entries, instance, submit
 from entity_forms import HH, Phone, new_id, published, register_xml, registration, revisit
-from helpers import FORM, inputs_xform, post_xml, xform
+from helpers import FORM, give, inputs_xform, post_xml, web_user, xform
 from server.synthetic import random_household, to_xml
 
 MANIFEST_NS = "{http://openrosa.org/xforms/xformsManifest}"
@@ -297,3 +297,14 @@ def test_collect_edits_and_resends_among_test_submissions_even_on_a_closed_form(
                        headers={"Authorization": f"Bearer {admin.token}"})
     assert real_edit.status_code == 404
     assert admin.get(f"/v1/projects/{project}/forms/thu/submissions").get_json() == []
+
+
+def test_only_who_may_change_the_form_sees_the_token_of_an_unpublished_draft(app, admin, client, project):
+    assert post_xml(admin, project, xform("nhap", "1"), query="?publish=false").status_code == 200
+    token = draft_of(admin, project, "nhap")["draftToken"]
+    assert admin.get(f"/v1/projects/{project}/forms/nhap").get_json()["draftToken"] == token
+    viewer, actor_id = web_user(app, client, "xem@example.vn")
+    give(admin, project, "viewer", actor_id)
+    assert viewer.get(f"/v1/projects/{project}/forms/nhap").get_json()["draftToken"] is None
+    assert [f["draftToken"] for f in viewer.get(f"/v1/projects/{project}/forms").get_json()] == [None]
+    assert viewer.get(f"/v1/projects/{project}/forms/nhap/draft").status_code == 403
