@@ -41,6 +41,7 @@ def discard_test_submissions(db: Session, form_id: int) -> int:
     from server.models.form_data import FormTable, data_tables
     from server.models.submissions import Comment, SubmissionAttachment, SubmissionDef
 
+    db.flush()   # the caller's pending changes are written before the session is expired below
     s, d = Submission.__table__, SubmissionDef.__table__
     ids = select(s.c.id).where(s.c.form_id == form_id, s.c.draft.is_(True))
     count = db.scalar(select(func.count()).select_from(ids.subquery())) or 0
