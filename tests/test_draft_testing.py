@@ -308,3 +308,17 @@ def test_only_who_may_change_the_form_sees_the_token_of_an_unpublished_draft(app
     assert viewer.get(f"/v1/projects/{project}/forms/nhap").get_json()["draftToken"] is None
     assert [f["draftToken"] for f in viewer.get(f"/v1/projects/{project}/forms").get_json()] == [None]
     assert viewer.get(f"/v1/projects/{project}/forms/nhap/draft").status_code == 403
+
+
+def test_a_signed_in_caller_who_may_submit_sends_test_submissions_without_the_token(admin, client, project):
+    new_draft(admin, project, "2")
+    base = f"/v1/projects/{project}/forms/thu/draft"
+    auth = {"Authorization": f"Bearer {admin.token}"}
+    assert client.head(f"{base}/submission", headers={**COLLECT, **auth}).status_code == 204
+    assert client.head(f"{base}/submission", headers=COLLECT).status_code == 401
+    resp = submit(client, base, instance("thu", "2", "<name>Thử</name>"), headers=auth)
+    assert resp.status_code == 201
+    [sub] = admin.get(f"{base}/submissions").get_json()
+    assert sub["submitterId"] is not None
+    assert admin.get(f"/v1/projects/{project}/forms/thu/submissions").get_json() == []
+    assert submit(client, base, instance("thu", "2", "<name>x</name>")).status_code == 401

@@ -93,6 +93,39 @@ def _check_form_id(form: Form, xml_form_id: str) -> None:
 def draft_test_submit(token: str, project_id: int, xml_form_id: str):
     """A test submission from Collect, stored as the draft's (whatever version it names, as Central)."""
     form, draft = _draft(token, project_id, xml_form_id)
+    return _accept_test(form, draft, None)
+
+
+SIGNED_IN = "/v1/projects/<int:project_id>/forms/<xml_form_id>/draft/submission"
+
+
+def _signed_in_draft(project_id: int, xml_form_id: str) -> tuple[Form, FormDef]:
+    """Central's draft submission path for a caller with an account or key: who may submit to the form."""
+    from server.access import form_or_404
+
+    if g.actor is None:
+        raise problems.AuthenticationFailed("Sign in to send test submissions.")
+    form = form_or_404(project_id, xml_form_id, "submission.create")
+    if form.draft_def_id is None:
+        raise problems.NotFound(f"Form '{xml_form_id}' has no draft.")
+    return form, db().get_one(FormDef, form.draft_def_id)
+
+
+@bp.route(SIGNED_IN, methods=["HEAD", "GET"])
+@openrosa
+def draft_submission_head(project_id: int, xml_form_id: str):
+    _signed_in_draft(project_id, xml_form_id)
+    return Response(status=204)
+
+
+@bp.post(SIGNED_IN)
+@openrosa
+def draft_submit(project_id: int, xml_form_id: str):
+    form, draft = _signed_in_draft(project_id, xml_form_id)
+    return _accept_test(form, draft, g.actor.id)
+
+
+def _accept_test(form: Form, draft: FormDef, submitter_id: int | None) -> Response:
     limit = settings().max_submission_bytes
     if request.content_length is not None and request.content_length > limit:
         raise problems.PayloadTooLarge(f"The submission is {request.content_length:,} bytes; this server accepts at "
@@ -100,7 +133,7 @@ def draft_test_submit(token: str, project_id: int, xml_form_id: str):
     xml, uploads = _read_post()
     root, parsed = identify(xml)
     _check_form_id(form, parsed.xml_form_id)
-    received = receive(db(), blobs(), cache(), form, draft, root, parsed, xml, uploads, submitter_id=None,
+    received = receive(db(), blobs(), cache(), form, draft, root, parsed, xml, uploads, submitter_id=submitter_id,
                        device_id=request.args.get("deviceID"), user_agent=_user_agent(), limit=limit,
                        max_repeats=settings().max_repeat_instances, draft=True)
     db().commit()
