@@ -12,14 +12,14 @@ from urllib.parse import unquote
 from gunicorn.glogging import Logger
 
 # `/+`: a doubled slash (`/v1//key/…`) still reaches the route, so it is masked as well.
-_KEY = re.compile(r"(/v1/+key/+)[^/?#\s]+")
+_KEY = re.compile(r"(/v1/+(?:key|test)/+)[^/?#\s]+")   # an app user's key, a draft's test token
 _ST = re.compile(r"(^|[?&])st=[^&#\s]*")
 _SESSION = re.compile(r"(/v1/+sessions/+)(?!(?:current|restore)(?:[/?#\s]|$))[^/?#\s]+")
 MASK = "***"
 
 
 def _mask(text: str) -> str:
-    if "/key/" in text:
+    if "/key/" in text or "/test/" in text:
         text = _KEY.sub(rf"\g<1>{MASK}", text)
     if "/sessions/" in text:
         text = _SESSION.sub(rf"\g<1>{MASK}", text)

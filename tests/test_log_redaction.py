@@ -11,6 +11,13 @@ from server.logs import AccessLogger, redact
 TOKEN = "Jq3v~b8Zk1xW0yTq5mN2pR7sU4vX6zA9cE1gH3jK5lM7nP9qS1tV3wY5zB7dF9hJ"
 
 
+def test_a_drafts_test_token_is_masked_like_an_app_user_key():
+    line = f"POST /v1/test/{TOKEN}/projects/1/forms/thu/draft/submission?deviceID=x HTTP/1.1"
+    assert redact(line) == "POST /v1/test/***/projects/1/forms/thu/draft/submission?deviceID=x HTTP/1.1"
+    assert redact(f"GET /v1//test/{TOKEN}/projects/1/forms/thu/draft/formList HTTP/1.1") == \
+        "GET /v1//test/***/projects/1/forms/thu/draft/formList HTTP/1.1"
+
+
 def test_signing_a_session_out_by_name_does_not_log_its_token():
     assert redact(f"DELETE /v1/sessions/{TOKEN} HTTP/1.1") == "DELETE /v1/sessions/*** HTTP/1.1"
     assert redact(f"/v1/sessions/{TOKEN}?x=1") == "/v1/sessions/***?x=1"

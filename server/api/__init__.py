@@ -25,3 +25,4 @@ def register_api(app: Flask) -> None:
                    datasets, entities, webhooks):
         app.register_blueprint(module.bp)
     app.register_blueprint(odata.entities_bp)
+    app.register_blueprint(odata.bp, name=odata.DRAFT_BLUEPRINT, url_prefix=odata.DRAFT_PREFIX)

@@ -33,25 +33,33 @@ def _decryptor():
     return downloads.decryptor_from_pem(pem, request.form.get("privateKeyPassphrase") or None, blobs())
 
 
-def _download(project_id: int, xml_form_id: str, kind: str) -> Response:
+def _download(project_id: int, xml_form_id: str, kind: str, draft: bool = False) -> Response:
     form = form_or_404(project_id, xml_form_id, "submission.read")
     scope = submission_scope(form)
     args = {**request.args.to_dict(), **(request.form.to_dict() if request.method == "POST" else {})}
+    has_def = (form.draft_def_id if draft else form.current_def_id) is not None
     found = downloads.build(db(), current_app.extensions["hamlet.engine"], blobs(), form, kind, args,
-                            _decryptor() if form.current_def_id is not None else None, scope=scope)
+                            _decryptor() if has_def else None, scope=scope, draft=draft)
     return Response(found.chunks, content_type=found.content_type,
                     headers={"Content-Disposition": content_disposition(found.file_name)})
 
 
-@bp.route("/submissions.csv.zip", methods=["GET", "POST"])
-def csv_zip(project_id: int, xml_form_id: str):
-    """Every table and media/; `attachments=false` leaves the media out (file `{f}.csv.zip`)."""
-    return _download(project_id, xml_form_id, "submissions.csv.zip")
+# Both rules of a view carry `draft`, so that werkzeug never redirects one to the other.
+REAL, DRAFT = {"draft": False}, {"draft": True}
 
 
-@bp.route("/submissions.csv", methods=["GET", "POST"])
-def csv_root(project_id: int, xml_form_id: str):
-    return _download(project_id, xml_form_id, "submissions.csv")
+@bp.route("/submissions.csv.zip", methods=["GET", "POST"], defaults=REAL)
+@bp.route("/draft/submissions.csv.zip", methods=["GET", "POST"], defaults=DRAFT)
+def csv_zip(project_id: int, xml_form_id: str, draft: bool = False):
+    """Every table and media/; `attachments=false` leaves the media out (file `{f}.csv.zip`). Under
+    /draft, the draft's test submissions (models/draft_tests.py)."""
+    return _download(project_id, xml_form_id, "submissions.csv.zip", draft)
+
+
+@bp.route("/submissions.csv", methods=["GET", "POST"], defaults=REAL)
+@bp.route("/draft/submissions.csv", methods=["GET", "POST"], defaults=DRAFT)
+def csv_root(project_id: int, xml_form_id: str, draft: bool = False):
+    return _download(project_id, xml_form_id, "submissions.csv", draft)
 
 
 @bp.get("/submissions.xlsx")

@@ -47,7 +47,15 @@ def list_forms(project_id: int):
             .where(Form.project_id == project_id, Form.deleted_at.is_(None)).order_by(Form.xml_form_id))
     if not can(verbs, "form.list"):
         stmt = stmt.where(Form.state != "closed", Form.current_def_id.is_not(None))
-    return [form_json(form, form_def) for form, form_def in db().execute(stmt)]
+    return [_token_for(verbs, form_json(form, form_def)) for form, form_def in db().execute(stmt)]
+
+
+def _token_for(verbs, body: dict) -> dict:
+    """An unpublished form shows its draft, whose token opens the draft-testing routes: only to who may
+    change the form (Central shows it to every reader)."""
+    if body.get("draftToken") and not can(verbs, "form.update"):
+        body["draftToken"] = None
+    return body
 
 
 @bp.post("/forms")
@@ -86,7 +94,7 @@ def _submission_stats(form: Form) -> dict:
 def get_form(project_id: int, xml_form_id: str):
     form = form_or_404(project_id, xml_form_id, "form.read", "open_form.read")
     extra = _submission_stats(form) if request.headers.get("X-Extended-Metadata", "").lower() == "true" else None
-    return form_json(form, _shown_def(form), extra)
+    return _token_for(verbs_for(db(), g.actor, project_id, form.id), form_json(form, _shown_def(form), extra))
 
 
 @bp.patch("/forms/<xml_form_id>")
@@ -105,7 +113,7 @@ def delete_form(project_id: int, xml_form_id: str):
     return success()
 
 
-def _xml_response(form_def: FormDef) -> Response:
+def xml_response(form_def: FormDef) -> Response:
     resp = Response(form_def.xml.encode("utf-8"), content_type="application/xml")
     resp.set_etag(form_def.hash)
     resp.make_conditional(request)
@@ -115,13 +123,13 @@ def _xml_response(form_def: FormDef) -> Response:
 @bp.get("/forms/<xml_form_id>.xml")
 def form_xml(project_id: int, xml_form_id: str):
     _, form_def = readable_form(project_id, xml_form_id)
-    return _xml_response(form_def)
+    return xml_response(form_def)
 
 
 @bp.get("/forms/<xml_form_id>/draft.xml")
 def draft_xml(project_id: int, xml_form_id: str):
     _, form_def = readable_form(project_id, xml_form_id, draft=True)
-    return _xml_response(form_def)
+    return xml_response(form_def)
 
 
 def _source_response(form: Form, form_def: FormDef, ext: str) -> Response:
@@ -166,7 +174,7 @@ def version(project_id: int, xml_form_id: str, version: str):
 @bp.get("/forms/<xml_form_id>/versions/<version>.xml")
 def version_xml(project_id: int, xml_form_id: str, version: str):
     form = form_or_404(project_id, xml_form_id, "form.read")
-    return _xml_response(_version(form, version))
+    return xml_response(_version(form, version))
 
 
 @bp.get("/forms/<xml_form_id>/versions/<version>.xlsx")

@@ -6,6 +6,7 @@ pyodk's `submissions.get_table()` reads, and what Excel and Power BI open with "
     GET /v1/projects/{p}/forms/{f}.svc/Submissions[.group.repeat]    data documents
     GET /v1/projects/{p}/forms/{f}.svc/Submissions('uuid:…')[/group/repeat[('id')/…]]
     GET /v1/projects/{p}/datasets/{name}.svc[/$metadata|/Entities]  an Entity List (odata/entities.py)
+    GET /v1/projects/{p}/forms/{f}/draft.svc[…]                      the draft's test submissions, alike
 
 Readable by whoever may read the form's submissions (`submission.read`: project managers and
 viewers, site administrators), with a session token or, over https, Basic email and password. A
@@ -21,7 +22,7 @@ from flask import Blueprint, Response, current_app, g, request
 from sqlalchemy.orm import Session
 
 from server import finite_json, problems
-from server.access import entities_scope, readable_form, submission_scope
+from server.access import entities_scope, form_or_404, readable_form, submission_scope
 from server.auth.permissions import require
 from server.context import cache, db
 from server.models.datasets import properties_of
@@ -32,6 +33,13 @@ from server.odata.query import check_options, parse_query
 from server.openrosa.routes import public_base
 
 bp = Blueprint("odata", __name__, url_prefix="/v1/projects/<int:project_id>/forms/<xml_form_id>.svc")
+# The same routes once more for the draft's test submissions (models/draft_tests.py), as Central has them.
+DRAFT_BLUEPRINT = "odata_draft"
+DRAFT_PREFIX = "/v1/projects/<int:project_id>/forms/<xml_form_id>/draft.svc"
+
+
+def _draft() -> bool:
+    return request.blueprint == DRAFT_BLUEPRINT
 
 JSON_TYPE = "application/json; charset=utf-8; odata.metadata=minimal"
 _ENTITY_SEGMENT = re.compile(r"^([^(]+)\('(.*)'\)$", re.S)
@@ -69,6 +77,11 @@ def _preflight(fmt: str) -> None:
 
 
 def _form(project_id: int, xml_form_id: str):
+    if _draft():   # who may read the form's submissions may read its test submissions
+        form = form_or_404(project_id, xml_form_id, "submission.read")
+        if form.draft_def_id is None:
+            raise problems.NotFound(f"Form '{xml_form_id}' has no draft.")
+        return form
     form, _ = readable_form(project_id, xml_form_id)
     require(db(), g.actor, project_id, "submission.read", form_id=form.id)
     return form
@@ -90,7 +103,7 @@ def _service_root(project_id: int, xml_form_id: str) -> str:
         if at >= 0:
             return base + raw[:at + 4]
     prefix = request.environ.get("hamlet.prefix", "/v1")
-    return f"{base}{prefix}/projects/{project_id}/forms/{quote(xml_form_id, safe='')}.svc"
+    return f"{base}{prefix}/projects/{project_id}/forms/{quote(xml_form_id, safe='')}{'/draft' if _draft() else ''}.svc"
 
 
 def _request_url(service_root: str, rest: str) -> str:
@@ -117,7 +130,7 @@ def _odata_headers(resp: Response) -> Response:
 
 @bp.errorhandler(problems.Problem)
 def _odata_problem(prob: problems.Problem):
-    if request.endpoint == "odata.metadata":
+    if request.endpoint in ("odata.metadata", f"{DRAFT_BLUEPRINT}.metadata"):
         from xml.sax.saxutils import escape
 
         details = "" if prob.details is None else escape(_dumps(prob.details))
@@ -131,7 +144,7 @@ def _odata_problem(prob: problems.Problem):
 def service(project_id: int, xml_form_id: str):
     _preflight("json")
     form = _form(project_id, xml_form_id)
-    view, _ = odata_rows.form_view_of(db(), form, cache())
+    view, _ = odata_rows.form_view_of(db(), form, cache(), _draft())
     return _json(service_document(view, _service_root(project_id, xml_form_id)))
 
 
@@ -139,7 +152,7 @@ def service(project_id: int, xml_form_id: str):
 def metadata(project_id: int, xml_form_id: str):
     _preflight("xml")
     form = _form(project_id, xml_form_id)
-    view, _ = odata_rows.form_view_of(db(), form, cache())
+    view, _ = odata_rows.form_view_of(db(), form, cache(), _draft())
     return Response(edmx(view), content_type="application/xml; charset=utf-8")
 
 
@@ -156,10 +169,12 @@ def data(project_id: int, xml_form_id: str, rest: str):
             m = _ENTITY_SEGMENT.match(part)
             segments.append((m.group(1), m.group(2)) if m else (part, None))
         return _json(odata_rows.entity_document(db(), form, segments, request.args, cache=cache(),
-                                                service_root=root, url=url, args=args, scope=scope))
+                                                service_root=root, url=url, args=args, scope=scope,
+                                                draft=_draft()))
     query = parse_query(request.args)
     if query.top is not None:
-        plan = odata_rows.make_plan(db(), form, rest, query, cache=cache(), service_root=root, scope=scope)
+        plan = odata_rows.make_plan(db(), form, rest, query, cache=cache(), service_root=root, scope=scope,
+                                    draft=_draft())
         return _json(odata_rows.document(plan, url, args))
     return _stream(form, rest, query, root, scope)
 
@@ -186,7 +201,8 @@ def _stream(form, table: str, query, root: str, scope=None) -> Response:
     on PostgreSQL), which lives as long as the response does."""
     session, close = _own_session()
     try:
-        plan = odata_rows.make_plan(session, form, table, query, cache=cache(), service_root=root, scope=scope)
+        plan = odata_rows.make_plan(session, form, table, query, cache=cache(), service_root=root, scope=scope,
+                                    draft=_draft())
         total = odata_rows.count(plan) if query.count else None
         found = odata_rows.rows(plan)
         first = next(found, None)  # errors (a stale $skiptoken…) surface before the 200 is sent

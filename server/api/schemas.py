@@ -112,7 +112,7 @@ def form_json(form, form_def, extra: dict | None = None) -> dict:
         "sha256": form_def.sha256 if form_def else None,
         "keyId": form_def.id if form_def is not None and form_def.key_id else None,
         "state": form.state,
-        "draftToken": None,
+        "draftToken": form_def.draft_token if form_def else None,
         "publishedAt": isoformat(form_def.published_at) if form_def else None,
         "createdAt": isoformat(form.created_at),
         "updatedAt": isoformat(form.updated_at),

@@ -2,7 +2,10 @@
 delete/restore, versions, comments and attachments.
 
 A caller limited to some areas (server/auth/scope.py) finds only its areas' households: any other
-is 404, as if it were not there. Creating one is not limited (an enumerator may collect anywhere)."""
+is 404, as if it were not there. Creating one is not limited (an enumerator may collect anywhere).
+
+Under `…/draft/submissions` the same reads (and create) serve the draft's test submissions
+(models/draft_tests.py), with the same roles and area limits; 404 when the form has no draft."""
 from __future__ import annotations
 
 import json
@@ -20,6 +23,7 @@ from server.context import blobs, cache, db, settings
 from server.db import isoformat, utcnow
 from server.models import submission_queries as q
 from server.models.blobs import ensure_blob
+from server.models.forms import FormDef
 from server.models.intake import identify, published_version, receive
 from server.models.submissions import (
     MAX_COMMENT,
@@ -78,13 +82,20 @@ def _names(subs) -> dict[int, str] | None:
     return q.display_names(db(), {s.submitter_id for s in subs if s.submitter_id}) if _extended() else None
 
 
-def _one(project_id: int, xml_form_id: str, instance_id: str, *verbs: str, include_deleted: bool = False,
-         scoped: bool = True):
+def _form(project_id: int, xml_form_id: str, *verbs: str, draft: bool = False):
     form = form_or_404(project_id, xml_form_id, *verbs)
+    if draft and form.draft_def_id is None:
+        raise problems.NotFound(f"Form '{xml_form_id}' has no draft, so no test submissions.")
+    return form
+
+
+def _one(project_id: int, xml_form_id: str, instance_id: str, *verbs: str, include_deleted: bool = False,
+         scoped: bool = True, draft: bool = False):
+    form = _form(project_id, xml_form_id, *verbs, draft=draft)
     scope = submission_scope(form) if scoped else None
-    row = q.by_instance(db(), form.id, instance_id, include_deleted, scope=scope)
+    row = q.by_instance(db(), form.id, instance_id, include_deleted, scope=scope, draft=draft)
     if row is None:
-        root = q.root_of_version(db(), form.id, instance_id, scope=scope)
+        root = q.root_of_version(db(), form.id, instance_id, scope=scope, draft=draft)
         if root is not None and root != instance_id:
             raise _Redirect(instance_id, root)
         raise problems.NotFound(f"There is no submission {instance_id} of form '{xml_form_id}'.")
@@ -104,49 +115,58 @@ def _to_root(exc: _Redirect):
     return redirect(path, code=301)
 
 
-@bp.get("/submissions")
-def list_submissions(project_id: int, xml_form_id: str):
-    form = form_or_404(project_id, xml_form_id, "submission.list")
+# Both rules of a view carry `draft`, so that werkzeug never redirects one to the other.
+REAL, DRAFT = {"draft": False}, {"draft": True}
+
+
+@bp.get("/submissions", defaults=REAL)
+@bp.get("/draft/submissions", defaults=DRAFT)
+def list_submissions(project_id: int, xml_form_id: str, draft: bool = False):
+    form = _form(project_id, xml_form_id, "submission.list", draft=draft)
     limit = non_negative_int("limit", request.args.get("limit"))
     offset = non_negative_int("offset", request.args.get("offset")) or 0
     scope = submission_scope(form)
     rows = q.list_for_form(db(), form.id, deleted=is_true(request.args.get("deleted")), limit=limit, offset=offset,
-                           scope=scope)
+                           scope=scope, draft=draft)
     names = _names([s for s, _ in rows])
     resp = [submission_json(s, d, names) for s, d in rows]
     return Response(json.dumps(resp, ensure_ascii=False), content_type="application/json",
-                    headers={"X-Total-Count": str(q.count_for_form(db(), form.id, scope))})
+                    headers={"X-Total-Count": str(q.count_for_form(db(), form.id, scope, draft=draft))})
 
 
-@bp.post("/submissions")
-def create_submission(project_id: int, xml_form_id: str):
-    """pyodk's submissions.create: a raw XML body; 200 with the Submission (§5.4)."""
-    form = form_or_404(project_id, xml_form_id, "submission.create")
+@bp.post("/submissions", defaults=REAL)
+@bp.post("/draft/submissions", defaults=DRAFT)
+def create_submission(project_id: int, xml_form_id: str, draft: bool = False):
+    """pyodk's submissions.create: a raw XML body; 200 with the Submission (§5.4). Under /draft, a
+    test submission to the draft, whatever version it names (Central)."""
+    form = _form(project_id, xml_form_id, "submission.create", draft=draft)
     xml = read_body_limited(settings().max_submission_bytes)
     root, parsed = identify(xml)
     if parsed.xml_form_id != form.xml_form_id:
         raise problems.UnexpectedValue(f"The submission is for form '{parsed.xml_form_id}', not '{form.xml_form_id}'.",
                                        details={"field": "form ID", "value": parsed.xml_form_id})
-    form_def = published_version(db(), form, parsed.version)
+    form_def = db().get_one(FormDef, form.draft_def_id) if draft else published_version(db(), form, parsed.version)
     received = receive(db(), blobs(), cache(), form, form_def, root, parsed, xml, {}, g.actor.id if g.actor else None,
                        request.args.get("deviceID"), request.headers.get("User-Agent"),
                        settings().max_submission_bytes, openrosa=False,
-                       max_repeats=settings().max_repeat_instances)
+                       max_repeats=settings().max_repeat_instances, draft=draft)
     commit()
     sub = db().get_one(Submission, received.submission_id)
     return submission_json(sub, db().get_one(SubmissionDef, sub.current_def_id))
 
 
-@bp.get("/submissions/<instance_id>")
-def get_submission(project_id: int, xml_form_id: str, instance_id: str):
-    _, sub, sdef = _one(project_id, xml_form_id, instance_id, "submission.read")
+@bp.get("/submissions/<instance_id>", defaults=REAL)
+@bp.get("/draft/submissions/<instance_id>", defaults=DRAFT)
+def get_submission(project_id: int, xml_form_id: str, instance_id: str, draft: bool = False):
+    _, sub, sdef = _one(project_id, xml_form_id, instance_id, "submission.read", draft=draft)
     return submission_json(sub, sdef, _names([sub]))
 
 
-@bp.get("/submissions/<instance_id>.xml")
-def submission_xml(project_id: int, xml_form_id: str, instance_id: str):
+@bp.get("/submissions/<instance_id>.xml", defaults=REAL)
+@bp.get("/draft/submissions/<instance_id>.xml", defaults=DRAFT)
+def submission_xml(project_id: int, xml_form_id: str, instance_id: str, draft: bool = False):
     """The current version's XML exactly as it was received."""
-    _, _, sdef = _one(project_id, xml_form_id, instance_id, "submission.read")
+    _, _, sdef = _one(project_id, xml_form_id, instance_id, "submission.read", draft=draft)
     return Response(sdef.xml, content_type="application/xml")
 
 
@@ -197,9 +217,10 @@ def restore_submission(project_id: int, xml_form_id: str, instance_id: str):
     return success()
 
 
-@bp.get("/submissions/<instance_id>/versions")
-def list_versions(project_id: int, xml_form_id: str, instance_id: str):
-    _, sub, _ = _one(project_id, xml_form_id, instance_id, "submission.read")
+@bp.get("/submissions/<instance_id>/versions", defaults=REAL)
+@bp.get("/draft/submissions/<instance_id>/versions", defaults=DRAFT)
+def list_versions(project_id: int, xml_form_id: str, instance_id: str, draft: bool = False):
+    _, sub, _ = _one(project_id, xml_form_id, instance_id, "submission.read", draft=draft)
     return [version_json(v) for v in q.versions(db(), sub.id)]
 
 
@@ -228,9 +249,10 @@ def add_comment(project_id: int, xml_form_id: str, instance_id: str):
     return {"body": comment.body, "actorId": comment.actor_id, "createdAt": isoformat(comment.created_at)}
 
 
-@bp.get("/submissions/<instance_id>/attachments")
-def list_attachments(project_id: int, xml_form_id: str, instance_id: str):
-    _, _, sdef = _one(project_id, xml_form_id, instance_id, "submission.read")
+@bp.get("/submissions/<instance_id>/attachments", defaults=REAL)
+@bp.get("/draft/submissions/<instance_id>/attachments", defaults=DRAFT)
+def list_attachments(project_id: int, xml_form_id: str, instance_id: str, draft: bool = False):
+    _, _, sdef = _one(project_id, xml_form_id, instance_id, "submission.read", draft=draft)
     return [{"name": a.name, "exists": b is not None, "updatedAt": isoformat(a.updated_at)}
             for a, b in q.attachments(db(), sdef.id)]
 
@@ -245,9 +267,10 @@ def _slot(sdef: SubmissionDef, name: str):
     raise problems.NotFound(f"This submission does not expect an attachment named '{name}'.")
 
 
-@bp.get("/submissions/<instance_id>/attachments/<path:name>")
-def get_attachment(project_id: int, xml_form_id: str, instance_id: str, name: str):
-    _, _, sdef = _one(project_id, xml_form_id, instance_id, "submission.read")
+@bp.get("/submissions/<instance_id>/attachments/<path:name>", defaults=REAL)
+@bp.get("/draft/submissions/<instance_id>/attachments/<path:name>", defaults=DRAFT)
+def get_attachment(project_id: int, xml_form_id: str, instance_id: str, name: str, draft: bool = False):
+    _, _, sdef = _one(project_id, xml_form_id, instance_id, "submission.read", draft=draft)
     slot, blob = _slot(sdef, name)
     if blob is None:
         raise problems.NotFound(f"The attachment '{name}' has not been uploaded yet.")

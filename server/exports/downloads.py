@@ -52,14 +52,17 @@ def decryptor_from_pem(pem: bytes, passphrase: str | None, store: BlobStore):
 
 
 def requested(db: Session, form: Form, args: dict, for_people: bool = False, language: str | None = None,
-              decryptor=None, scope=None) -> opts.Requested:
-    """The export's options and selection from `args`; with a key, checked to open the first encrypted one."""
-    if form.current_def_id is None:
+              decryptor=None, scope=None, draft: bool = False) -> opts.Requested:
+    """The export's options and selection from `args`; with a key, checked to open the first encrypted one.
+    `draft`: of the draft's test submissions (models/draft_tests.py)."""
+    if draft and form.draft_def_id is None:
+        raise problems.NotFound("This form has no draft, so no test submissions to export.")
+    if not draft and form.current_def_id is None:
         raise problems.NotFound("This form has not been published yet, so it has no submissions to export.")
     merged = {k: v for k, v in args.items() if k != "privateKey"}
     if language is not None:
         merged["labels"] = language
-    found = opts.from_request(db, form, merged, for_people=for_people, scope=scope)
+    found = opts.from_request(db, form, merged, for_people=for_people, scope=scope, draft=draft)
     found.export.decryptor = decryptor
     if decryptor is not None:
         from server.exports.decrypted import WrongKey, check_key
@@ -72,13 +75,17 @@ def requested(db: Session, form: Form, args: dict, for_people: bool = False, lan
 
 
 def build(db: Session, engine: Engine, store: BlobStore, form: Form, kind: str, args: dict,
-          decryptor=None, scope=None) -> Download:
+          decryptor=None, scope=None, draft: bool = False) -> Download:
     """The download `kind` (one of KINDS) of the form's submissions with the options in `args`, of the
-    households in `scope` only when one is given."""
+    households in `scope` only when one is given. `draft`: Central's draft exports, of the draft's
+    test submissions (the CSV zip and CSV only)."""
+    if draft and kind not in ("submissions.csv.zip", "submissions.csv"):
+        raise problems.NotFound(f"A draft's test submissions download as submissions.csv.zip or submissions.csv, "
+                                f"not {kind}.")
     if kind == "submissions.csv.zip":
         from server.exports.csv_files import zip_chunks
 
-        export = requested(db, form, args, decryptor=decryptor, scope=scope)
+        export = requested(db, form, args, decryptor=decryptor, scope=scope, draft=draft)
         media = str(args.get("attachments", "")).strip().lower() != "false"
         name = f"{form.xml_form_id}.zip" if media else f"{form.xml_form_id}.csv.zip"
         return Download(name, "application/zip", zip_chunks(engine, store, export.export, media, export.bom,
@@ -87,7 +94,7 @@ def build(db: Session, engine: Engine, store: BlobStore, form: Form, kind: str, 
     if kind == "submissions.csv":
         from server.exports.csv_files import root_csv_chunks
 
-        export = requested(db, form, args, decryptor=decryptor, scope=scope)
+        export = requested(db, form, args, decryptor=decryptor, scope=scope, draft=draft)
         return Download(f"{form.xml_form_id}.csv", "text/csv; charset=utf-8",
                         root_csv_chunks(engine, export.export, export.bom, export.spreadsheet))
     if kind == "submissions.xlsx":

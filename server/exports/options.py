@@ -119,14 +119,16 @@ def _area(db: Session, form: Form, args: dict, export: Export) -> None:
                                 details={"field": "area", "area": code})
 
 
-def from_request(db: Session, form: Form, args: dict, for_people: bool = False, scope=None) -> Requested:
+def from_request(db: Session, form: Form, args: dict, for_people: bool = False, scope=None,
+                 draft: bool = False) -> Requested:
     """The export `args` ask for. `scope`: the caller's FormScope (server/auth/scope.py `form_scope`)
-    when it is limited to some areas; its households are then the only ones the export can hold."""
+    when it is limited to some areas; its households are then the only ones the export can hold.
+    `draft`: the draft's test submissions, in the draft's layout."""
     options = ExportOptions(group_paths=_bool(args, "groupPaths", True),
                             split_select_multiples=_bool(args, "splitSelectMultiples", False),
                             deleted_fields=_bool(args, "deletedFields", False))
     selection = Selection(form_id=form.id, since=_moment(args, "from"), until=_moment(args, "to", end=True),
-                          review_states=_review_states(args), scope=scope)
+                          review_states=_review_states(args), scope=scope, draft=draft)
     text = (args.get("$filter") or "").strip()
     if text:
         from server.odata.filter import references_deleted_at, submission_filter

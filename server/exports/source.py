@@ -36,9 +36,10 @@ class Selection:
     # The caller's areas (server/auth/scope.py), when it is limited: on the workbook's area field,
     # whatever `areaField` the request named, and always applied.
     scope: FormScope | None = None
+    draft: bool = False                 # the draft's test submissions instead (models/draft_tests.py)
 
     def where(self, s: Table, root: Table | None) -> list[ColumnElement]:
-        clauses: list[ColumnElement] = [s.c.form_id == self.form_id, s.c.draft.is_(False)]
+        clauses: list[ColumnElement] = [s.c.form_id == self.form_id, s.c.draft.is_(self.draft)]
         if self.odata_filter is not None:
             clauses.append(self.odata_filter)
         if not self.keeps_deleted:

@@ -46,11 +46,14 @@ class Export:
 
 def prepare(db: Session, form: Form, selection: source.Selection, options: ExportOptions,
             language: str | None = None) -> Export:
-    """Fields of the published version (or of every published version with deletedFields)."""
-    current = db.scalar(select(FormDef.xml).where(FormDef.id == form.current_def_id))
+    """Fields of the published version (or of every published version with deletedFields); of the
+    draft for its test submissions."""
+    current = db.scalar(select(FormDef.xml).where(
+        FormDef.id == (form.draft_def_id if selection.draft else form.current_def_id)))
     if current is None:  # the callers turn unpublished forms away first; this says the same
-        raise problems.NotFound("This form has not been published yet, so it has no submissions to export.")
-    if options.deleted_fields:
+        raise problems.NotFound("This form has no draft." if selection.draft else
+                                "This form has not been published yet, so it has no submissions to export.")
+    if options.deleted_fields and not selection.draft:
         xmls = db.scalars(select(FormDef.xml).where(FormDef.form_id == form.id, FormDef.published_at.is_not(None))
                           .order_by(FormDef.published_at, FormDef.id))
         fields = merged_fields([read_schema(x) for x in xmls])

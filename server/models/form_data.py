@@ -63,8 +63,11 @@ def _table(name: str, repeat: bool, columns: list[str]) -> Table:
     return Table(name, md, *cols, *[Column(c, Text) for c in columns])
 
 
-def ensure_tables(db: Session, form_id: int, schema: Schema) -> None:
-    """Create the form's data tables, or add columns for fields this version introduces."""
+def ensure_tables(db: Session, form_id: int, schema: Schema, retype: bool = True) -> None:
+    """Create the form's data tables, or add columns for fields this version introduces.
+
+    `retype=False` (a draft, for its test submissions) leaves the types of existing columns as the
+    published versions set them."""
     conn = db.connection()
     tables = {t.repeat_path: t for t in db.scalars(select(FormTable).where(FormTable.form_id == form_id))}
     existing = {c.path: c for c in db.scalars(select(FormColumn).where(FormColumn.form_id == form_id))}
@@ -75,7 +78,7 @@ def ensure_tables(db: Session, form_id: int, schema: Schema) -> None:
         repeat = schema.repeat_of(f)
         repeat_path = "/".join(repeat) if repeat else ""
         if path in existing:
-            if existing[path].type != f.type:
+            if retype and existing[path].type != f.type:
                 existing[path].type = f.type  # the newest version's type decides how exports render it
             continue
         used += 1

@@ -152,7 +152,7 @@ def create_form(db: Session, store: BlobStore, project_id: int, definition: Defi
     form_def = _new_def(db, store, form, definition, actor_id)
     _declare_attachments(db, store, form_def, info, None, definition.generated_media)
     form.draft_def_id = form_def.id
-    db.flush()
+    _open_for_testing(db, form, form_def, None)
     if publish:
         publish_draft(db, form)
     return form
@@ -181,10 +181,27 @@ def create_draft(db: Session, store: BlobStore, form: Form, definition: Definiti
     _declare_attachments(db, store, form_def, definition.info, old_draft or current, definition.generated_media)
     form.draft_def_id = form_def.id
     form.updated_at = utcnow()
-    db.flush()
-    if old_draft is not None and old_draft.published_at is None:
-        _drop_def(db, old_draft)
+    replaced = old_draft if old_draft is not None and old_draft.published_at is None else None
+    _open_for_testing(db, form, form_def, replaced)
+    if replaced is not None:
+        _drop_def(db, replaced)
     return form_def
+
+
+def _open_for_testing(db: Session, form: Form, draft: FormDef, replaced: FormDef | None) -> None:
+    """Central's draft testing (models/draft_tests.py): a new draft gets a new token, a draft that
+    replaces another keeps its token (the tester's phone goes on working) but not its test
+    submissions; the form's tables get the columns of the draft's new fields, so test submissions
+    are stored like real ones. Column types stay the published version's until this one is."""
+    from server.models.accounts import new_token
+    from server.models.draft_tests import discard_test_submissions
+    from server.models.form_data import ensure_tables
+    from server.xforms.schema import read_schema
+
+    draft.draft_token = replaced.draft_token if replaced is not None and replaced.draft_token else new_token()
+    discard_test_submissions(db, form.id)
+    ensure_tables(db, form.id, read_schema(draft.xml), retype=False)
+    db.flush()
 
 
 def _drop_def(db: Session, form_def: FormDef) -> None:
@@ -199,6 +216,9 @@ def discard_draft(db: Session, form: Form) -> None:
     if form.current_def_id is None:
         raise problems.NoPublishedVersion()
     draft = db.get_one(FormDef, form.draft_def_id)
+    from server.models.draft_tests import discard_test_submissions
+
+    discard_test_submissions(db, form.id)   # as Central does when a draft is abandoned
     form.draft_def_id = None
     db.flush()
     _drop_def(db, draft)
@@ -217,6 +237,10 @@ def publish_draft(db: Session, form: Form, version: str | None = None) -> FormDe
     if taken:
         raise _version_taken(form, draft.version)
     draft.published_at = utcnow()
+    draft.draft_token = None      # the test routes answer 404 from now on
+    from server.models.draft_tests import discard_test_submissions
+
+    discard_test_submissions(db, form.id)   # test submissions never become real ones (Central)
     from server.models.form_data import ensure_tables
     from server.xforms.schema import read_schema
 

@@ -60,6 +60,9 @@ class FormDef(Base):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("actors.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The credential of /v1/test/{token}/… while this is the form's draft (Central's draftToken):
+    # new for each new draft, kept when the draft is replaced, cleared when it is published.
+    draft_token: Mapped[str | None] = mapped_column(String(64))
 
 
 class FormAttachment(Base):

@@ -159,9 +159,13 @@ def published_version(db: Session, form: Form, version: str) -> FormDef:
 def receive(db: Session, store: BlobStore, cache: VersionCache, form: Form | FormRef, form_def: FormDef | VersionRef, root,
             parsed: ParsedSubmission, xml: bytes, uploads: Mapping[str, Upload], submitter_id: int | None,
             device_id: str | None, user_agent: str | None, limit: int, openrosa: bool = True,
-            max_repeats: int = 5000) -> Received:
-    """Store a new submission, top up an identical resend, or store an edit. Caller commits."""
-    if form.state == "closed":
+            max_repeats: int = 5000, draft: bool = False) -> Received:
+    """Store a new submission, top up an identical resend, or store an edit. Caller commits.
+
+    `draft`: a test submission to the form's draft (models/draft_tests.py), stored flagged so that
+    nothing of the published form counts it; it is taken whatever the form's state, as in Central,
+    and never touches entities."""
+    if form.state == "closed" and not draft:
         raise problems.NotAcceptingSubmissions()
     if parsed.instance_id is None:
         if parsed.encrypted:
@@ -180,27 +184,35 @@ def receive(db: Session, store: BlobStore, cache: VersionCache, form: Form | For
             raise problems.UnexpectedValue(f"The submission names an attachment '{name}' that cannot be stored: {reason}.",
                                            details={"field": "attachment", "value": name})
     if parsed.deprecated_id:
-        edited = _edit(db, store, cache, form, form_def, parsed, xml, uploads, submitter_id, device_id, user_agent, limit)
-        _entities(db, cache, form, form_def, root, parsed, edited, submitter_id, user_agent, "edit")
-        if edited.created and edited.def_id is not None:
-            announce(db, form.id, edited.def_id, "submission.update")
+        edited = _edit(db, store, cache, form, form_def, parsed, xml, uploads, submitter_id, device_id, user_agent, limit,
+                       draft)
+        if not draft:  # a test submission makes no entity and is announced to no webhook
+            _entities(db, cache, form, form_def, root, parsed, edited, submitter_id, user_agent, "edit")
+            if edited.created and edited.def_id is not None:
+                announce(db, form.id, edited.def_id, "submission.update")
         return edited
     form_id = form.id
     try:
         received = _create(db, store, cache, form, form_def, parsed, xml, uploads, submitter_id, device_id,
-                           user_agent, limit)
+                           user_agent, limit, draft)
     except IntegrityError:  # the instanceID is a later version of another submission: nothing was kept
         db.rollback()
         received = None
     if received is not None:
-        _entities(db, cache, form, form_def, root, parsed, received, submitter_id, user_agent, "create")
-        if received.def_id is not None:
-            announce(db, form.id, received.def_id, "submission.create")
+        if not draft:
+            _entities(db, cache, form, form_def, root, parsed, received, submitter_id, user_agent, "create")
+            if received.def_id is not None:
+                announce(db, form.id, received.def_id, "submission.create")
         return received
     # The instanceID is already stored (or was, a moment ago, by a concurrent identical POST).
     found = def_by_instance(db, form_id, parsed.instance_id)
     if found is None:
         raise problems.InternalError("The submission could not be stored; please send it again.")
+    if found[1].draft != draft:   # a test submission and a real one never meet
+        raise problems.UniquenessViolation(
+            f"A {'real' if draft else 'test'} submission with instanceID {parsed.instance_id} is already stored "
+            f"for this form; fill the form again to get a new instanceID.",
+            details={"fields": ["instanceID"], "values": [parsed.instance_id]})
     return _resend(db, store, found, parsed, xml, uploads, limit, openrosa)
 
 
@@ -261,7 +273,7 @@ def _insert_statements(dialect: str):
 
 
 def _create(db, store, cache, form, form_def, parsed, xml, uploads, submitter_id, device_id, user_agent,
-            limit) -> Received | None:
+            limit, draft: bool = False) -> Received | None:
     """Insert a new submission; None when its instanceID is already there (the database decides)."""
     now = utcnow()
     device_id = (device_id or None) and device_id[:255]
@@ -270,12 +282,12 @@ def _create(db, store, cache, form, form_def, parsed, xml, uploads, submitter_id
     tables = cache.tables(db, form.id, form_def.id)
     if conn.dialect.name == "postgresql":
         statement = _pg_create_all(tables)
-        row = conn.exec_driver_sql(statement.sql, statement.params(values, parsed)).first()
+        row = conn.exec_driver_sql(statement.sql, {**statement.params(values, parsed), "draft": draft}).first()
         if row is None:
             return None
         sub_id, def_id = row
     else:
-        sub_id, def_id = _create_stepwise(conn, form, parsed, submitter_id, device_id, now, values)
+        sub_id, def_id = _create_stepwise(conn, form, parsed, submitter_id, device_id, now, values, draft)
         if sub_id is None:
             return None
         _write_rows(conn, tables, sub_id, parsed)
@@ -331,7 +343,7 @@ def _pg_create_all(tables: DataTables) -> _AllInOne:
 sub AS (
   INSERT INTO submissions (form_id, instance_id, current_def_id, submitter_id, device_id, review_state, edits,
                            draft, created_at)
-  SELECT %(form_id)s, %(instance_id)s, ids.def_id, %(submitter_id)s, %(device_id)s, NULL, 0, false, %(created_at)s
+  SELECT %(form_id)s, %(instance_id)s, ids.def_id, %(submitter_id)s, %(device_id)s, NULL, 0, %(draft)s, %(created_at)s
   FROM ids ON CONFLICT (form_id, instance_id) DO NOTHING
   RETURNING id, current_def_id
 ),
@@ -368,10 +380,10 @@ roster{i} AS (
     return statement
 
 
-def _create_stepwise(conn, form, parsed, submitter_id, device_id, now, values):
+def _create_stepwise(conn, form, parsed, submitter_id, device_id, now, values, draft: bool = False):
     insert_sub, insert_def, set_current = _insert_statements(conn.dialect.name)
     sub_id = conn.execute(insert_sub, dict(form_id=form.id, instance_id=parsed.instance_id, submitter_id=submitter_id,
-                                           device_id=device_id, review_state=None, edits=0, draft=False,
+                                           device_id=device_id, review_state=None, edits=0, draft=draft,
                                            created_at=now)).scalar()
     if sub_id is None:
         return None, None
@@ -388,7 +400,8 @@ def _def_values(sub_id, form, form_def, parsed, xml, submitter_id, device_id, us
                 created_at=now)
 
 
-def _edit(db, store, cache, form, form_def, parsed, xml, uploads, submitter_id, device_id, user_agent, limit) -> Received:
+def _edit(db, store, cache, form, form_def, parsed, xml, uploads, submitter_id, device_id, user_agent, limit,
+          draft: bool = False) -> Received:
     """Store a new version of the submission whose current version is `deprecatedID` (§5.3).
 
     Of simultaneous edits of the same version exactly one is stored: the version being edited is
@@ -397,7 +410,7 @@ def _edit(db, store, cache, form, form_def, parsed, xml, uploads, submitter_id, 
     current version per submission (migration 0009). The others get Central's 409.9, as a stale
     edit does, and store nothing."""
     found = def_by_instance(db, form.id, parsed.deprecated_id)
-    if found is None or not _within_callers_areas(db, form, found[1], submitter_id):
+    if found is None or found[1].draft != draft or not _within_callers_areas(db, form, found[1], submitter_id):
         raise problems.DeprecatedIdNotFound(
             f"You tried to update a submission, but it cannot be found ({parsed.deprecated_id}).",
             details={"deprecatedId": parsed.deprecated_id})

@@ -2,7 +2,8 @@
 
 Every function that finds submissions takes the caller's `scope` (server/auth/scope.py `form_scope`):
 with one, only the households of the caller's areas are found, so a household elsewhere reads as
-absent (404), never as forbidden. None: unlimited."""
+absent (404), never as forbidden. None: unlimited. `draft` picks the draft's test submissions
+(models/draft_tests.py) instead of the form's real ones; the two never mix."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -22,10 +23,10 @@ def _in_scope(stmt, scope: FormScope | None):
 
 
 def list_for_form(db: Session, form_id: int, deleted: bool = False, limit: int | None = None, offset: int = 0,
-                  scope: FormScope | None = None):
+                  scope: FormScope | None = None, draft: bool = False):
     """(Submission, current SubmissionDef) pairs, newest first, as Central lists them."""
     stmt = (select(Submission, SubmissionDef).join(SubmissionDef, SubmissionDef.id == Submission.current_def_id)
-            .where(Submission.form_id == form_id, Submission.draft.is_(False))
+            .where(Submission.form_id == form_id, Submission.draft.is_(draft))
             .where(Submission.deleted_at.is_not(None) if deleted else Submission.deleted_at.is_(None))
             .order_by(Submission.created_at.desc(), Submission.id.desc()).offset(offset))
     if limit is not None:
@@ -33,9 +34,9 @@ def list_for_form(db: Session, form_id: int, deleted: bool = False, limit: int |
     return db.execute(_in_scope(stmt, scope)).all()
 
 
-def count_for_form(db: Session, form_id: int, scope: FormScope | None = None) -> int:
+def count_for_form(db: Session, form_id: int, scope: FormScope | None = None, draft: bool = False) -> int:
     return db.scalar(_in_scope(select(func.count()).select_from(Submission).where(
-        Submission.form_id == form_id, Submission.deleted_at.is_(None), Submission.draft.is_(False)), scope))
+        Submission.form_id == form_id, Submission.deleted_at.is_(None), Submission.draft.is_(draft)), scope))
 
 
 def counts_by_form(db: Session, form_ids: list[int], actor=None) -> dict[int, int | None]:
@@ -80,20 +81,23 @@ def in_scope(db: Session, submission_id: int, scope: FormScope) -> bool:
 
 
 def by_instance(db: Session, form_id: int, instance_id: str, include_deleted: bool = False,
-                scope: FormScope | None = None):
+                scope: FormScope | None = None, draft: bool = False):
     """The logical submission whose first instanceID is `instance_id`, with its current version."""
     stmt = (select(Submission, SubmissionDef).join(SubmissionDef, SubmissionDef.id == Submission.current_def_id)
-            .where(Submission.form_id == form_id, Submission.instance_id == instance_id))
+            .where(Submission.form_id == form_id, Submission.instance_id == instance_id,
+                   Submission.draft.is_(draft)))
     if not include_deleted:
         stmt = stmt.where(Submission.deleted_at.is_(None))
     return db.execute(_in_scope(stmt, scope)).first()
 
 
-def root_of_version(db: Session, form_id: int, instance_id: str, scope: FormScope | None = None) -> str | None:
+def root_of_version(db: Session, form_id: int, instance_id: str, scope: FormScope | None = None,
+                    draft: bool = False) -> str | None:
     """The logical instanceID that a later version's instanceID belongs to."""
     return db.scalar(_in_scope(select(Submission.instance_id)
                                .join(SubmissionDef, SubmissionDef.submission_id == Submission.id)
-                               .where(SubmissionDef.form_id == form_id, SubmissionDef.instance_id == instance_id),
+                               .where(SubmissionDef.form_id == form_id, SubmissionDef.instance_id == instance_id,
+                                      Submission.draft.is_(draft)),
                                scope))
 
 

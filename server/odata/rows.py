@@ -81,11 +81,12 @@ def _reader(at: Mapping[str, int], *names: str) -> Callable:
     return itemgetter(*(at[n] for n in names))
 
 
-def _live(form_id: int, scope) -> list:
-    """The conditions every OData query puts on `submissions`: the form's, not drafts, and within the
-    caller's areas when it is limited to some."""
+def _live(form_id: int, scope, draft: bool = False) -> list:
+    """The conditions every OData query puts on `submissions`: the form's, not a draft's test
+    submissions (only those, with `draft`: the draft's own service), and within the caller's areas
+    when it is limited to some."""
     s = SUBMISSIONS
-    return [s.c.form_id == form_id, s.c.draft.is_(False), *([scope.clause(s)] if scope is not None else [])]
+    return [s.c.form_id == form_id, s.c.draft.is_(draft), *([scope.clause(s)] if scope is not None else [])]
 
 
 def _selection(view: FormView, table: Table, select: list[str] | None) -> set[Node] | None:
@@ -154,11 +155,13 @@ def _descendant_repeats(node: Node) -> list[Node]:
 _VIEWS: weakref.WeakKeyDictionary[VersionCache, dict[int, FormView]] = weakref.WeakKeyDictionary()
 
 
-def form_view_of(db: Session, form: Form, cache: VersionCache | None) -> tuple[FormView, DataTables]:
-    """The OData view of the form's published version, and its data tables (cached per version)."""
-    def_id = form.current_def_id
+def form_view_of(db: Session, form: Form, cache: VersionCache | None,
+                 draft: bool = False) -> tuple[FormView, DataTables]:
+    """The OData view of the form's published version (or, with `draft`, of its draft), and its data
+    tables (cached per version)."""
+    def_id = form.draft_def_id if draft else form.current_def_id
     if def_id is None:
-        raise problems.NotFound("This form has not been published yet.")
+        raise problems.NotFound("This form has no draft." if draft else "This form has not been published yet.")
     if cache is None:
         schema = read_schema(db.execute(select(FD.c.xml).where(FD.c.id == def_id)).scalar_one())
         tables = data_tables(db, form.id)
@@ -189,6 +192,7 @@ class Plan:
     order_spec: list                          # (column, descending, Central's nulls rule)
     keyset: bool = True                       # default order: pages continue by (created_at, id)
     scope: object = None                      # the caller's FormScope, when limited to some areas
+    draft: bool = False                       # the draft's test submissions (models/draft_tests.py)
 
     @property
     def data_table(self):
@@ -196,11 +200,12 @@ class Plan:
 
 
 def make_plan(db: Session, form: Form, table_name: str, query: ODataQuery | Mapping[str, str],
-              cache: VersionCache | None = None, service_root: str = "", scope=None) -> Plan:
-    """`scope`: the caller's FormScope when it is limited to some areas (None: every household)."""
+              cache: VersionCache | None = None, service_root: str = "", scope=None, draft: bool = False) -> Plan:
+    """`scope`: the caller's FormScope when it is limited to some areas (None: every household).
+    `draft`: the draft's service, over its test submissions."""
     if not isinstance(query, ODataQuery):
         query = parse_query(query)
-    view, tables = form_view_of(db, form, cache)
+    view, tables = form_view_of(db, form, cache, draft)
     table = view.table(table_name)
     if table is None or (not table.is_root and table.repeat_path not in tables.repeats):
         raise problems.NotFound(f"There is no table '{table_name}' in this form's OData service.")
@@ -213,7 +218,7 @@ def make_plan(db: Session, form: Form, table_name: str, query: ODataQuery | Mapp
             cols: list[str] = []
             child_shapes[r.path] = (_shape(r, None, cols, query.wkt), cols)
     s = SUBMISSIONS
-    where = [*_live(form.id, scope), exclude_deleted(query.filter),
+    where = [*_live(form.id, scope, draft), exclude_deleted(query.filter),
              submission_filter(query.filter, root_only=not table.is_root)]
     if query.orderby is not None:
         spec = order_spec(query.orderby)
@@ -226,7 +231,7 @@ def make_plan(db: Session, form: Form, table_name: str, query: ODataQuery | Mapp
     return Plan(db, form.id, view, tables, table, query, service_root, shape=shape, columns=columns,
                 metadata=query.metadata, child_shapes=child_shapes, where=where,
                 order=[order_clause(c, d, n) for c, d, n in ordering], order_spec=ordering, keyset=keyset,
-                scope=scope)
+                scope=scope, draft=draft)
 
 
 # --- building JSON objects ----------------------------------------------------------------------
@@ -371,7 +376,7 @@ def _cursor_of(plan: Plan, instance_id) -> tuple | None:
     s = SUBMISSIONS
     if not isinstance(instance_id, str):
         raise problems.ODataSkiptokenInvalid()
-    stmt = select(s.c.created_at, s.c.id).where(*_live(plan.form_id, plan.scope), s.c.instance_id == instance_id)
+    stmt = select(s.c.created_at, s.c.id).where(*_live(plan.form_id, plan.scope, plan.draft), s.c.instance_id == instance_id)
     row = plan.db.connection().execute(stmt).first()
     return (row.created_at, row.id) if row else None
 
@@ -666,7 +671,7 @@ def _repeat_cursor(plan: Plan, token: dict) -> tuple:
         raise problems.ODataSkiptokenNotFound()
     s, t = SUBMISSIONS, plan.data_table
     stmt = (select(s.c.created_at, s.c.id, t.c.id.label("row_id")).join(t, t.c.submission_id == s.c.id)
-            .where(*_live(plan.form_id, plan.scope), s.c.instance_id == iid, t.c.row_key == key))
+            .where(*_live(plan.form_id, plan.scope, plan.draft), s.c.instance_id == iid, t.c.row_key == key))
     found = plan.db.connection().execute(stmt).first()
     if found is None:
         raise problems.ODataSkiptokenNotFound()
@@ -776,7 +781,7 @@ def document(plan: Plan, url: str | None = None, args: list[tuple[str, str]] | N
 def entity_document(db: Session, form: Form, segments: list[tuple[str, str | None]],
                     query: ODataQuery | Mapping[str, str], *, cache: VersionCache | None = None,
                     service_root: str = "", url: str = "", args: list[tuple[str, str]] | None = None,
-                    scope=None) -> dict:
+                    scope=None, draft: bool = False) -> dict:
     """Central's single-entity form: `Submissions('uuid:…')`, `Submissions('uuid:…')/household/members`,
     `…/children/child('<row id>')/toys/toy`. The rows of one (live) submission, narrowed to the
     children of the last row named by id; `$top`, `$skip`, `$count`, `$select`, `$expand` apply,
@@ -790,10 +795,10 @@ def entity_document(db: Session, form: Form, segments: list[tuple[str, str | Non
     if names[0] != "Submissions" or instance_id is None:
         raise problems.NotFound()
     plan = make_plan(db, form, ".".join(names), replace(query, skip=0, skiptoken=None, orderby=None, filter=None),
-                     cache=cache, service_root=service_root, scope=scope)
+                     cache=cache, service_root=service_root, scope=scope, draft=draft)
     s = SUBMISSIONS
     # With a scope, another area's household is 404, as if it were not there.
-    plan.where = [*_live(form.id, scope), s.c.deleted_at.is_(None), s.c.instance_id == instance_id]
+    plan.where = [*_live(form.id, scope, draft), s.c.deleted_at.is_(None), s.c.instance_id == instance_id]
     plan.order, plan.keyset = [s.c.created_at.desc(), s.c.id.desc()], True
     if db.connection().execute(select(s.c.id).where(*plan.where)).first() is None:
         raise problems.NotFound(f"There is no submission {instance_id} of form '{form.xml_form_id}'.")

@@ -27,11 +27,12 @@ def _element(tag: str, text: str) -> str:
     return f"<{tag}>{escape(text)}</{tag}>"
 
 
-def form_list(forms: list[ListedForm], base: str, verbose: bool = False) -> str:
-    """`base` is absolute and ends at the project (…/v1/key/TOKEN/projects/1)."""
+def form_list(forms: list[ListedForm], base: str, verbose: bool = False, draft: bool = False) -> str:
+    """`base` is absolute and ends at the project (…/v1/key/TOKEN/projects/1). `draft`: the forms'
+    drafts, at …/forms/{id}/draft.xml and …/forms/{id}/draft/manifest (draft testing)."""
     out = ['<?xml version="1.0" encoding="UTF-8"?>\n<xforms xmlns="http://openrosa.org/xforms/xformsList">']
     for f in forms:
-        form_url = f"{base}/forms/{quote(f.xml_form_id, safe='')}"
+        form_url = f"{base}/forms/{quote(f.xml_form_id, safe='')}" + ("/draft" if draft else "")
         out += ["<xform>", _element("formID", f.xml_form_id), _element("name", f.name or f.xml_form_id),
                 _element("version", f.version or ""), _element("hash", f"md5:{f.hash}")]
         if verbose:

@@ -62,7 +62,42 @@ def render_form(project, form: Form, status: int = 200, error: str | None = None
         error=error, media_errors=media_errors or {}, source_extension=fv.source_extension,
         proposed_version=fv.version_to_propose(db(), form, datetime.now(TIMEZONE).date()) if draft else None,
         indicators=_indicators_summary(form) if can(verbs, "form.update") else None,
+        draft_test=_draft_test(project, form, draft, verbs) if draft is not None else None,
         upload_error=upload_error, workbook_errors=workbook_errors, workbook_error=workbook_error), status
+
+
+# The web forms' page that fills a draft in the browser registers an endpoint of this name taking
+# (project_id, xml_form_id, token); the draft box links to it once it exists.
+DRAFT_WEBFORM_ENDPOINT = "web.draft_webform"
+
+
+@dataclass(frozen=True)
+class DraftTest:
+    """Trying the draft on a phone (models/draft_tests.py): Collect's QR code and server URL."""
+
+    server_url: str
+    svg: object
+    submissions: int | None      # test submissions so far (None: the caller may not list them)
+    webform_url: str | None
+
+
+def _draft_test(project, form: Form, draft: FormDef, verbs) -> DraftTest | None:
+    from flask import current_app
+
+    from server.models.submission_queries import count_for_form
+    from server.web.app_users import base_url
+    from server.web.qr import draft_server_url, draft_settings, encode_settings, qr_svg
+
+    if not draft.draft_token:
+        return None
+    server_url = draft_server_url(base_url(), draft.draft_token, project.id, form.xml_form_id)
+    name = _("[Draft] %(name)s", name=draft.name or form.xml_form_id)
+    svg = qr_svg(encode_settings(draft_settings(server_url, name)), _("ODK Collect settings for %(name)s", name=name),
+                 error="q")
+    count = count_for_form(db(), form.id, draft=True) if can(verbs, "submission.list") else None
+    webform = (url_for(DRAFT_WEBFORM_ENDPOINT, project_id=project.id, xml_form_id=form.xml_form_id,
+                       token=draft.draft_token) if DRAFT_WEBFORM_ENDPOINT in current_app.view_functions else None)
+    return DraftTest(server_url, svg, count, webform)
 
 
 @dataclass(frozen=True)
