@@ -79,6 +79,9 @@ InternalError = problem("500.1", "An internal error occurred.")
 # Hamlet's own (Central has no 507): the disk or quota is full; nothing of the request was kept.
 StorageFull = problem("507.1", "The server has run out of storage space, so nothing of this request was stored. "
                                "Keep your copy and send it again later; tell the server's administrator.")
+# Hamlet's own: HAMLET_SMTP_URL is not set, so no reset link can be sent (the same answer for every address).
+EmailOff = problem("501.91", "This server does not send email, so it cannot send a password reset link. "
+                             "Ask a site administrator to set a new password for you.")
 NotImplementedYet = problem("501.1", "This feature is not supported by this server.")
 # OData (odk-protocol §7.3): Central's codes for what its OData subset refuses.
 ODataUnparseable = problem("400.18", "The OData filter expression you provided could not be parsed.")
