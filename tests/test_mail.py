@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
-from helpers import ADMIN_EMAIL, ADMIN_PASSWORD, Api, free_port, sign_in
+from helpers import ADMIN_EMAIL, ADMIN_PASSWORD, Api, Mailbox, free_port, sign_in
 from server import create_app
 from server.db import utcnow
 from server.mail.smtp import MailConfigError, _parse, email_off_reason
@@ -149,6 +149,14 @@ def test_an_unknown_address_is_answered_exactly_like_a_known_one(client, mailbox
     assert "không có tài khoản nào" in mailbox.text(unknown_mail) and "no account uses" in mailbox.text(unknown_mail)
 
 
+@pytest.mark.parametrize("email", ["khong-co", "a@b", "lan@hamlet.test\r\nBcc: x@evil.test", "lan @hamlet.test", ""])
+def test_what_is_not_an_email_address_is_refused_before_anything_is_sent(client, mailbox, email):
+    resp = initiate(client, email)
+    assert resp.status_code == 400
+    assert initiate(client, ADMIN_EMAIL).status_code == 200
+    assert [m["To"] for m in mailbox.wait_for(1)] == [ADMIN_EMAIL]
+
+
 def test_resets_are_throttled_like_sign_ins(client, mailbox):
     for _ in range(5):
         assert initiate(client, "lan@hamlet.test").status_code == 200
@@ -256,3 +264,31 @@ def test_separate_credentials_win_over_the_urls(settings):
 def test_an_unusable_smtp_url_is_refused_with_a_reason(settings, url):
     with pytest.raises(MailConfigError):
         _parse(replace(settings, smtp_url=url))
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_credentials_in_the_url_sign_in_to_the_mail_server(app, admin):
+    """A real SMTP AUTH exchange: the server refuses mail without the right user and password."""
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult
+
+    seen = []
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        seen.append((auth_data.login, auth_data.password))
+        return AuthResult(success=(auth_data.login, auth_data.password) == (b"lan@so.vn", b"p@ss:w"))
+
+    box = Mailbox()
+    controller = Controller(box, hostname="127.0.0.1", port=free_port(), authenticator=authenticator,
+                            auth_required=True, auth_require_tls=False)
+    controller.start()
+    try:
+        settings = replace(app.config["HAMLET"], base_url="https://hamlet.test", mail_from="hamlet@hamlet.test")
+        app.config["HAMLET"] = replace(settings, smtp_url=f"smtp://lan%40so.vn:p%40ss%3Aw@127.0.0.1:{controller.port}")
+        assert initiate(admin.client, ADMIN_EMAIL).status_code == 200
+        assert [m["To"] for m in box.wait_for(1)] == [ADMIN_EMAIL]
+        app.config["HAMLET"] = replace(settings, smtp_url=f"smtp://lan%40so.vn:sai@127.0.0.1:{controller.port}")
+        assert initiate(admin.client, ADMIN_EMAIL).status_code == 200     # the failure is logged, not shown
+        assert len(box.messages) == 1 and seen[-1] == (b"lan@so.vn", b"sai")
+    finally:
+        controller.stop()

@@ -95,6 +95,8 @@ def reset_initiate():
         require_site_admin(g.actor)   # before the lookup: a refusal must not tell which addresses exist
     if not password_links.email_is_on():
         raise problems.EmailOff()
+    if not password_links.plausible_email(body["email"].strip()):
+        raise problems.UnexpectedValue("This is not an email address.", details={"field": "email"})
     with password_links.reset_guard(body["email"]):
         message = password_links.prepare_reset(db(), body["email"], invalidate)
         commit()

@@ -91,6 +91,15 @@ def prepare_reset(db: Session, email: str, invalidate: bool = False) -> EmailMes
                             link=claim_link(token), hours=int(password_tokens.LIFETIME["reset"].total_seconds() // 3600))
 
 
+def plausible_email(text: str) -> bool:
+    """Worth a lookup and a message: one @ with something on each side, no spaces or control characters
+    (a line break would be a header injection), at most 320 characters. Public knowledge, so refusing
+    anything else tells nothing about accounts."""
+    local, at, domain = text.rpartition("@")
+    return bool(at and local and "." in domain.strip(".") and len(text) <= 320
+                and text.isprintable() and not any(c.isspace() for c in text))
+
+
 def reset_guard(email: str) -> AbstractContextManager[throttle.Check]:
     """The sign-in throttle for a reset request: SignInThrottled past its limits. Counted under its own key,
     so asking for links never locks the account's sign-in (the per-address limit is shared)."""

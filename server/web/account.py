@@ -135,8 +135,10 @@ def forgot():
     error, status, headers, sent, email = None, 200, {}, False, ""
     if request.method == "POST" and email_on:
         email = (request.form.get("email") or "").strip()
-        if not email or len(email) > 320:
+        if not email:
             error, status = _("Enter your email address."), 400
+        elif not password_links.plausible_email(email):
+            error, status = _("This is not an email address."), 400
         else:
             try:
                 with password_links.reset_guard(email):
