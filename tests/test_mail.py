@@ -292,3 +292,59 @@ def test_credentials_in_the_url_sign_in_to_the_mail_server(app, admin):
         assert len(box.messages) == 1 and seen[-1] == (b"lan@so.vn", b"sai")
     finally:
         controller.stop()
+
+
+def self_signed(tmp_path):
+    """A certificate for 127.0.0.1 and its key, as files; the client trusts it through SSL_CERT_FILE."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_file, key_file
+
+
+@pytest.mark.parametrize("scheme", ["smtp+starttls", "smtps", "smtp-query"])
+def test_mail_goes_over_tls_and_the_certificate_is_checked(app, client, tmp_path, monkeypatch, scheme):
+    import ssl
+
+    from aiosmtpd.controller import Controller
+
+    cert_file, key_file = self_signed(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert_file, key_file)
+    box = Mailbox()
+    port = free_port()
+    if scheme == "smtps":
+        controller = Controller(box, hostname="127.0.0.1", port=port, ssl_context=context)
+        url = f"smtps://127.0.0.1:{port}"
+    else:
+        controller = Controller(box, hostname="127.0.0.1", port=port, tls_context=context, require_starttls=True)
+        url = f"smtp+starttls://127.0.0.1:{port}" if scheme == "smtp+starttls" else f"smtp://127.0.0.1:{port}?starttls=1"
+    controller.start()
+    try:
+        app.config["HAMLET"] = replace(app.config["HAMLET"], smtp_url=url, base_url="https://hamlet.test")
+        # Not trusted yet: the certificate is refused and nothing is sent.
+        assert initiate(client, ADMIN_EMAIL).status_code == 200
+        assert box.messages == []
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert_file))
+        assert initiate(client, ADMIN_EMAIL).status_code == 200
+        assert [m["To"] for m in box.wait_for(1)] == [ADMIN_EMAIL]
+    finally:
+        controller.stop()
