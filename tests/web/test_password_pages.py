@@ -165,3 +165,17 @@ def test_forgot_password_then_the_emailed_link_then_sign_in_on_a_phone(page, app
     assert "Liên kết này đã được dùng rồi" in page.inner_text("main")
     assert small_targets(page) == []
     shot(page, "set-password-used")
+
+
+def test_the_users_page_with_email_on_fits_a_phone(page, mailbox, shot):
+    sign_in(page)
+    page.goto("/users")
+    page.locator("ul.users details.reset summary").first.click()
+    assert page.is_visible("text=Gửi email liên kết đặt mật khẩu")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    assert small_targets(page) == []
+    shot(page, "users-email-on")
+    page.click("text=Gửi email liên kết đặt mật khẩu")
+    page.wait_for_url("**/users")
+    assert "Đã gửi cho admin@hamlet.test một liên kết" in page.inner_text("main")
+    assert mailbox.wait_for(1)[0]["To"] == ADMIN_EMAIL
