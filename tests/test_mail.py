@@ -348,3 +348,32 @@ def test_mail_goes_over_tls_and_the_certificate_is_checked(app, client, tmp_path
         assert [m["To"] for m in box.wait_for(1)] == [ADMIN_EMAIL]
     finally:
         controller.stop()
+
+
+def test_hamlet_mail_test_checks_the_settings(tmp_path, monkeypatch):
+    from aiosmtpd.controller import Controller
+    from click.testing import CliRunner
+
+    from server.cli import main
+
+    for key in ("HAMLET_DATABASE_URL", "HAMLET_ADMIN_EMAIL", "HAMLET_ADMIN_PASSWORD", "HAMLET_SMTP_URL"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("HAMLET_INSTANCE_DIR", str(tmp_path / "instance"))
+    off = CliRunner().invoke(main, ["mail", "test", "lan@hamlet.test"])
+    assert off.exit_code == 1 and "email is off: HAMLET_SMTP_URL is not set" in off.output
+
+    box = Mailbox()
+    controller = Controller(box, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        monkeypatch.setenv("HAMLET_SMTP_URL", f"smtp://127.0.0.1:{controller.port}")
+        monkeypatch.setenv("HAMLET_BASE_URL", "https://hamlet.test")
+        sent = CliRunner().invoke(main, ["mail", "test", "lan@hamlet.test"])
+        assert sent.exit_code == 0, sent.output
+        assert "sent a test message to lan@hamlet.test (plain SMTP to 127.0.0.1" in sent.output
+        assert box.wait_for(1)[0]["Subject"] == "Thư thử từ hamlet.test"
+    finally:
+        controller.stop()
+    monkeypatch.setenv("HAMLET_SMTP_URL", f"smtp://127.0.0.1:{free_port()}")
+    failed = CliRunner().invoke(main, ["mail", "test", "lan@hamlet.test"])
+    assert failed.exit_code == 1 and "not sent" in failed.output

@@ -71,6 +71,11 @@ _TEXTS: dict[str, dict[str, tuple[str, str]]] = {
     },
 }
 
+_TEXTS["test"] = {
+    "vi": ("Thư thử từ {site}", "Máy chủ {site} gửi được email. Không cần trả lời thư này.\n"),
+    "en": ("Test message from {site}", "The server {site} can send email. There is no need to answer.\n"),
+}
+
 KINDS = tuple(_TEXTS)
 
 
@@ -83,7 +88,7 @@ def compose(kind: str, to: str, language: str | None, **values: object) -> Email
     message = EmailMessage(policy=_POLICY)
     message["To"] = to
     values.setdefault("email", to)
-    if kind == "no_account":
+    if kind in ("no_account", "test"):
         vi_subject, vi_body = _TEXTS[kind]["vi"]
         _, en_body = _TEXTS[kind]["en"]
         message["Subject"] = vi_subject.format(**values)
