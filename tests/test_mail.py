@@ -111,6 +111,16 @@ def test_an_expired_token_is_refused(app, client, mailbox):
     assert sign_in(client)      # the old password still works
 
 
+def test_old_tokens_are_deleted_a_month_after_they_expire(app, client, mailbox):
+    initiate(client, ADMIN_EMAIL)
+    with app.extensions["hamlet.sessionmaker"]() as s:
+        s.execute(update(PasswordToken).values(expires_at=utcnow() - timedelta(days=31)))
+        s.commit()
+    initiate(client, ADMIN_EMAIL)
+    with app.extensions["hamlet.sessionmaker"]() as s:
+        assert [t.expires_at > utcnow() for t in s.query(PasswordToken)] == [True]
+
+
 def test_verify_refuses_what_is_not_a_reset_token(client, admin, mailbox):
     assert verify(client, "x" * 43).status_code == 401
     assert client.post("/v1/users/reset/verify", json={"new": NEW}).status_code == 401

@@ -9,7 +9,7 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import ForeignKey, String, select, update
+from sqlalchemy import ForeignKey, String, delete, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from server.db import Base, UTCDateTime, utcnow
@@ -19,6 +19,9 @@ RESET = "reset"
 # Central's reset tokens last one day. An invitation lasts a week: a commune official may not read
 # email every day, and "Forgot password?" gives a new link after that.
 LIFETIME = {RESET: timedelta(days=1), INVITE: timedelta(days=7)}
+# Used and expired rows are kept this long past their expiry (the link's page can still say "expired"
+# rather than "not valid"), then deleted by the next issue().
+KEEP_EXPIRED = timedelta(days=30)
 
 
 class PasswordToken(Base):
@@ -40,6 +43,7 @@ def issue(db: Session, actor_id: int, purpose: str) -> str:
     """A new token for the user (added to the session; the caller commits) — the only time its text exists."""
     token = secrets.token_urlsafe(32)       # 43 characters, safe in a URL as it is
     now = utcnow()
+    db.execute(delete(PasswordToken).where(PasswordToken.expires_at < now - KEEP_EXPIRED))
     db.add(PasswordToken(token_hash=_hash(token), actor_id=actor_id, purpose=purpose, created_at=now,
                          expires_at=now + LIFETIME[purpose]))
     db.flush()
