@@ -102,12 +102,7 @@ def password():
                     exc.headers
             if not right:
                 errors["old"] = _("The current password is not correct.")
-        if len(new) < MIN_PASSWORD:
-            errors["new"] = _("The new password must be at least %(n)s characters long.", n=MIN_PASSWORD)
-        elif len(new) > MAX_PASSWORD:
-            errors["new"] = _("The new password is too long.")
-        elif new != repeat:
-            errors["repeat"] = _("The two new passwords are not the same.")
+        errors.update(new_password_errors(new, repeat))
         if not errors:
             change_password(db(), user, new, keep_token=g.web_session.token)  # other devices sign in again
             notice = password_links.password_changed_notice(user)
