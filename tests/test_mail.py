@@ -172,6 +172,7 @@ def test_resets_are_throttled_like_sign_ins(client, mailbox):
         assert initiate(client, "lan@hamlet.test").status_code == 200
     refused = initiate(client, "lan@hamlet.test")
     assert refused.status_code == 429 and refused.get_json()["code"] == 429.91
+    assert refused.get_json()["message"].startswith("Too many requests for a password link. Wait 15 minutes")
     assert int(refused.headers["Retry-After"]) > 0
     assert len(mailbox.wait_for(5)) == 5
     # Asking for links does not lock the account's sign-in.

@@ -97,9 +97,14 @@ def reset_initiate():
         raise problems.EmailOff()
     if not password_links.plausible_email(body["email"].strip()):
         raise problems.UnexpectedValue("This is not an email address.", details={"field": "email"})
-    with password_links.reset_guard(body["email"]):
-        message = password_links.prepare_reset(db(), body["email"], invalidate)
-        commit()
+    try:
+        with password_links.reset_guard(body["email"]):
+            message = password_links.prepare_reset(db(), body["email"], invalidate)
+            commit()
+    except problems.SignInThrottled as exc:
+        exc.message = (f"Too many requests for a password link. Wait {exc.minutes} minute"
+                       f"{'s' if exc.minutes > 1 else ''}, then try again.")
+        raise
     password_links.deliver(message)
     return success()
 
