@@ -85,6 +85,11 @@ def create_app(settings: Settings | None = None, *, create_admin: bool = True) -
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops)
 
+    from server.auth.password_links import startup_line
+    from server.mail.smtp import email_off_reason
+
+    (log.warning if email_off_reason(settings) else log.info)(startup_line(settings))
+
     if create_admin and settings.admin_email and settings.admin_password:
         from server.bootstrap import ensure_site_admin
 

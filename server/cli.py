@@ -130,6 +130,30 @@ def user_scope(email: str, project_id: int, areas: tuple[str, ...], clear: bool)
 
 
 @main.group()
+def mail() -> None:
+    """Email (HAMLET_SMTP_URL)."""
+
+
+@mail.command("test")
+@click.argument("address")
+@with_appcontext
+def mail_test(address: str) -> None:
+    """Send one test message to ADDRESS through the configured SMTP server, to check the settings."""
+    from server.mail import messages
+    from server.mail.smtp import SendFailed, email_off_reason, send, transport
+
+    settings = current_app.config["HAMLET"]
+    t = transport(settings)
+    if t is None:
+        raise click.ClickException(f"email is off: {email_off_reason(settings)}")
+    try:
+        send(t, messages.compose("test", address, None, site=(settings.base_url or "").split("//", 1)[-1]))
+    except SendFailed as exc:
+        raise click.ClickException(f"not sent ({t.describe()}): {exc}") from None
+    click.echo(f"sent a test message to {address} ({t.describe()})")
+
+
+@main.group()
 def project() -> None:
     """Projects."""
 

@@ -88,6 +88,13 @@ class Settings:
     # sign-in throttle, https for Basic auth and secure cookies). None by default: a client that reaches
     # gunicorn directly could otherwise claim https or any address; set 1 behind nginx or a load balancer.
     trusted_proxies: int = 0
+    # Email (docs/deploying.md): smtp://, smtps:// or smtp+starttls://[user:password@]host[:port]; None: email off.
+    smtp_url: str | None = None
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    mail_from: str | None = None
+    # Seconds an SMTP conversation may take; mail is sent while the request waits, so it stays short.
+    smtp_timeout: int = 10
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -114,6 +121,11 @@ class Settings:
             broker_url=(env.get("HAMLET_BROKER_URL") or "").strip() or None,
             jobs_queue=(env.get("HAMLET_JOBS_QUEUE") or "hamlet").strip(),
             webhook_allow_private=(env.get("HAMLET_WEBHOOK_ALLOW_PRIVATE") or "").strip().lower() in ("1", "true", "yes"),
+            smtp_url=(env.get("HAMLET_SMTP_URL") or "").strip() or None,
+            smtp_user=env.get("HAMLET_SMTP_USER") or None,
+            smtp_password=env.get("HAMLET_SMTP_PASSWORD") or None,
+            mail_from=(env.get("HAMLET_MAIL_FROM") or "").strip() or None,
+            smtp_timeout=_int(env, "HAMLET_SMTP_TIMEOUT", 10),
         )
         values.update(overrides)
         return cls(**values)

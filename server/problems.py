@@ -82,6 +82,9 @@ StorageFull = problem("507.1", "The server has run out of storage space, so noth
 # Hamlet's own: the S3-compatible store for files does not answer; nothing of the request was kept.
 StorageUnavailable = problem("503.1", "The server cannot reach its file storage just now, so nothing of this request "
                                       "was stored. Keep your copy and send it again in a few minutes.")
+# Hamlet's own: HAMLET_SMTP_URL is not set, so no reset link can be sent (the same answer for every address).
+EmailOff = problem("501.91", "This server does not send email, so it cannot send a password reset link. "
+                             "Ask a site administrator to set a new password for you.")
 NotImplementedYet = problem("501.1", "This feature is not supported by this server.")
 # OData (odk-protocol §7.3): Central's codes for what its OData subset refuses.
 ODataUnparseable = problem("400.18", "The OData filter expression you provided could not be parsed.")

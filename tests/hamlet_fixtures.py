@@ -32,6 +32,7 @@ from helpers import (
     XLSX,
     Api,
     Field,
+    Mailbox,
     database_url_for,
     free_port,
     give,
@@ -162,6 +163,24 @@ def live_server(app):
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     thread.join(timeout=5)
+
+
+MAIL_FROM = "Hamlet <hamlet@hamlet.test>"
+BASE_URL = "https://hamlet.test"
+
+
+@pytest.fixture
+def mailbox(app):
+    """A real SMTP server (aiosmtpd) on loopback, and the app sending its email there, links on BASE_URL."""
+    from aiosmtpd.controller import Controller
+
+    box = Mailbox()
+    controller = Controller(box, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    app.config["HAMLET"] = replace(app.config["HAMLET"], smtp_url=f"smtp://127.0.0.1:{controller.port}",
+                                   mail_from=MAIL_FROM, base_url=BASE_URL)
+    yield box
+    controller.stop()
 
 
 @pytest.fixture

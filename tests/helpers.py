@@ -320,3 +320,52 @@ def running(command: list[str], env: dict[str, str], port: int, log: Path) -> It
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+# --- a real SMTP server on loopback -------------------------------------------------------------------
+
+class Mailbox:
+    """What an aiosmtpd server on loopback received (the `mailbox` fixture runs it): each message parsed,
+    with the envelope's recipients."""
+
+    def __init__(self):
+        import threading
+
+        self.messages: list = []
+        self._arrived = threading.Condition()
+
+    async def handle_DATA(self, server, session, envelope):  # aiosmtpd's handler hook
+        from email import message_from_bytes, policy
+
+        message = message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
+        with self._arrived:
+            self.messages.append(message)
+            self._arrived.notify_all()
+        return "250 Message accepted for delivery"
+
+    def to(self, address: str) -> list:
+        return [m for m in self.messages if m["To"] == address]
+
+    def wait_for(self, count: int, timeout: float = 10):
+        """The messages once `count` have arrived; fails after `timeout` seconds."""
+        with self._arrived:
+            assert self._arrived.wait_for(lambda: len(self.messages) >= count, timeout), \
+                f"{len(self.messages)} message(s) arrived, not {count}"
+        return self.messages
+
+    @staticmethod
+    def text(message) -> str:
+        return message.get_body(preferencelist=("plain",)).get_content()
+
+    @classmethod
+    def link(cls, message) -> str:
+        """The one link in a message that carries a token."""
+        import re
+
+        found = re.findall(r"https?://\S+\?token=[A-Za-z0-9_-]+", cls.text(message))
+        assert len(found) == 1, cls.text(message)
+        return found[0]
+
+    @classmethod
+    def token(cls, message) -> str:
+        return cls.link(message).rsplit("token=", 1)[1]

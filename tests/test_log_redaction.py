@@ -48,6 +48,16 @@ def test_percent_escapes_do_not_unmask_a_credential(line):
     assert "\r" not in logged and "\n" not in logged
 
 
+@pytest.mark.parametrize(("line", "masked"), [
+    (f"GET /account/claim?token={TOKEN} HTTP/1.1", "GET /account/claim?token=*** HTTP/1.1"),
+    (f"POST /account/claim?lang=vi&token={TOKEN}#x HTTP/1.1", "POST /account/claim?lang=vi&token=***#x HTTP/1.1"),
+    (f"GET /account/claim?%74oken={TOKEN} HTTP/1.1", "GET /account/claim?token=*** HTTP/1.1"),
+    ("GET /v1/projects?mytoken=visible HTTP/1.1", "GET /v1/projects?mytoken=visible HTTP/1.1"),
+])
+def test_an_emailed_password_links_token_is_masked(line, masked):
+    assert redact(line) == masked
+
+
 def test_other_escapes_are_logged_as_sent():
     assert redact("GET /v1/projects/1/forms/kh%E1%BA%A3o%20s%C3%A1t HTTP/1.1") == \
         "GET /v1/projects/1/forms/kh%E1%BA%A3o%20s%C3%A1t HTTP/1.1"

@@ -36,6 +36,14 @@ class UserPatch(In):
     displayName = fields.String(validate=validate.Length(min=1, max=255))
 
 
+class ResetInitiate(In):
+    email = fields.String(required=True, validate=validate.Length(min=1, max=320))
+
+
+class ResetVerify(In):
+    new = fields.String(required=True)
+
+
 class PasswordChange(In):
     old = fields.String(required=True)
     new = fields.String(required=True)

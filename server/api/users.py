@@ -7,13 +7,14 @@ from sqlalchemy.exc import IntegrityError
 
 from server import problems
 from server.api.common import commit, json_body, success
-from server.api.schemas import PasswordChange, UserIn, UserPatch, actor_json, user_json
+from server.api.schemas import PasswordChange, ResetInitiate, ResetVerify, UserIn, UserPatch, actor_json, user_json
+from server.auth import password_links
 from server.auth.permissions import require_site_admin
 from server.auth.throttle import is_own_password
 from server.context import db
 from server.db import utcnow
 from server.models import accounts
-from server.models.accounts import USER, Actor, create_user, end_sessions
+from server.models.accounts import USER, Actor, actor_for_token, create_user, end_sessions
 
 bp = Blueprint("users", __name__, url_prefix="/v1/users")
 
@@ -74,12 +75,60 @@ def create():
         check_password_strength(body["password"])
     try:
         user = create_user(db(), body["email"], body.get("password"), body.get("displayName"))
+        # Without a password, an emailed link to choose one (Central's accountCreated), sent after the commit.
+        invitation = None if body.get("password") else password_links.prepare_invitation(db(), user)
         commit()
     except IntegrityError:
         db().rollback()
         raise problems.UniquenessViolation(f"A user with email {body['email']} already exists.",
                                            details={"fields": ["email"], "values": [body["email"]]}) from None
+    password_links.deliver(invitation)   # a failure is logged; the account stays, and a reset sends a new link
     return _user_json(user)
+
+
+@bp.post("/reset/initiate")
+def reset_initiate():
+    """Central's reset: a link by email. The same answer whether or not the address has an account."""
+    body = json_body(ResetInitiate())
+    invalidate = request.args.get("invalidate", "").lower() == "true"
+    if invalidate:
+        require_site_admin(g.actor)   # before the lookup: a refusal must not tell which addresses exist
+    if not password_links.email_is_on():
+        raise problems.EmailOff()
+    if not password_links.plausible_email(body["email"].strip()):
+        raise problems.UnexpectedValue("This is not an email address.", details={"field": "email"})
+    try:
+        with password_links.reset_guard(body["email"]):
+            message = password_links.prepare_reset(db(), body["email"], invalidate)
+            commit()
+    except problems.SignInThrottled as exc:
+        exc.message = (f"Too many requests for a password link. Wait {exc.minutes} minute"
+                       f"{'s' if exc.minutes > 1 else ''}, then try again.")
+        raise
+    password_links.deliver(message)
+    return success()
+
+
+@bp.post("/reset/verify")
+def reset_verify():
+    """The emailed token as Bearer sets the password once; every session of the account ends."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise problems.AuthenticationFailed("Send the token from the password email as 'Authorization: Bearer …'.")
+    body = json_body(ResetVerify())
+    check_password_strength(body["new"])
+    user = password_links.set_password_by_link(db(), token, body["new"])
+    if user is None:
+        db().rollback()
+        if actor_for_token(db(), token) is not None:
+            raise problems.InsufficientRights("This is a session token, not the token of a password email.")
+        raise problems.AuthenticationFailed("This password link has already been used or has expired. "
+                                            "Ask for a new one (POST /v1/users/reset/initiate).")
+    notice = password_links.password_changed_notice(user)
+    commit()
+    password_links.deliver(notice)
+    return success()
 
 
 @bp.get("/<int:user_id>")
@@ -120,7 +169,9 @@ def change_password(user_id: int):
     check_password_strength(body["new"])
     # The caller's own session (a Bearer token) stays; every other device signs in again.
     accounts.change_password(db(), user, body["new"], keep_token=g.auth_session.token if g.auth_session else None)
+    notice = password_links.password_changed_notice(user)
     commit()
+    password_links.deliver(notice)
     return success()
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from server.db import Base, UTCDateTime, utcnow
+from server.models.password_tokens import retire_all as retire_password_tokens
 from server.models.recent import Recent
 
 USER = "user"
@@ -222,6 +223,17 @@ def change_password(db: Session, user: Actor, password: str, keep_token: str | N
     if keep_token is not None:
         others = others.where(AuthSession.token != keep_token)
     db.execute(others)
+    retire_password_tokens(db, user.id)   # a reset link sent before the change must not undo it
+
+
+def invalidate_password(db: Session, user: Actor) -> None:
+    """As Central's ?invalidate=true: the password stops working and every session ends, until the owner
+    sets a new one with an emailed link."""
+    user.password_hash = None
+    user.digest_ha1 = None
+    user.updated_at = utcnow()
+    end_sessions(db, user.id)
+    retire_password_tokens(db, user.id)
 
 
 def user_by_email(db: Session, email: str) -> Actor | None:

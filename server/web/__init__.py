@@ -21,7 +21,7 @@ bp = Blueprint("web", __name__, template_folder="templates", static_folder="stat
                static_url_path="/web-static")
 
 # Endpoints a visitor may reach before signing in.
-PUBLIC = {"web.static", "web.account.sign_in", "web.account.language"}
+PUBLIC = {"web.static", "web.account.sign_in", "web.account.language", "web.account.forgot", "web.account.claim"}
 
 
 @bp.before_request

@@ -3,13 +3,15 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 
 from server import problems
+from server.auth import password_links
 from server.auth.permissions import can, verbs_for
 from server.auth.scope import assigned_areas
 from server.auth.throttle import is_own_password, user_for_password
 from server.context import db
+from server.models import password_tokens
 from server.models.accounts import change_password
 from server.models.projects import visible_projects
 from server.web import i18n
@@ -100,17 +102,87 @@ def password():
                     exc.headers
             if not right:
                 errors["old"] = _("The current password is not correct.")
-        if len(new) < MIN_PASSWORD:
-            errors["new"] = _("The new password must be at least %(n)s characters long.", n=MIN_PASSWORD)
-        elif len(new) > MAX_PASSWORD:
-            errors["new"] = _("The new password is too long.")
-        elif new != repeat:
-            errors["repeat"] = _("The two new passwords are not the same.")
+        errors.update(new_password_errors(new, repeat))
         if not errors:
             change_password(db(), user, new, keep_token=g.web_session.token)  # other devices sign in again
+            notice = password_links.password_changed_notice(user)
             db().commit()
+            password_links.deliver(notice)
             done = True
     return render_template("password.html", errors=errors, done=done), 400 if errors else 200
+
+
+def new_password_errors(new: str, repeat: str) -> dict[str, str]:
+    if len(new) < MIN_PASSWORD:
+        return {"new": _("The new password must be at least %(n)s characters long.", n=MIN_PASSWORD)}
+    if len(new) > MAX_PASSWORD:
+        return {"new": _("The new password is too long.")}
+    if new != repeat:
+        return {"repeat": _("The two new passwords are not the same.")}
+    return {}
+
+
+@bp.route("/account/forgot", methods=["GET", "POST"])
+def forgot():
+    """An emailed link to set a new password. The page says the same whatever the address: it never
+    tells whether an account uses it."""
+    email_on = password_links.email_is_on()
+    error, status, headers, sent, email = None, 200, {}, False, ""
+    if request.method == "POST" and email_on:
+        email = (request.form.get("email") or "").strip()
+        if not email:
+            error, status = _("Enter your email address."), 400
+        elif not password_links.plausible_email(email):
+            error, status = _("This is not an email address."), 400
+        else:
+            try:
+                with password_links.reset_guard(email):
+                    message = password_links.prepare_reset(db(), email)
+                    db().commit()
+            except problems.SignInThrottled as exc:
+                error, status, headers = _("Too many requests for a password link. Wait %(n)s minutes, then try "
+                                           "again.", n=exc.minutes), 429, exc.headers
+            else:
+                password_links.deliver(message)
+                sent = True
+    return render_template("forgot.html", email_on=email_on, error=error, sent=sent, email=email,
+                           hours=int(password_tokens.LIFETIME["reset"].total_seconds() // 3600)), status, headers
+
+
+_LINK_STATE = {
+    "used": lambda: _("This link has already been used. Each link sets a password once."),
+    "expired": lambda: _("This link has expired."),
+    "unknown": lambda: _("This link is not valid. Check that it was copied whole from the email."),
+}
+
+
+@bp.route("/account/claim", methods=["GET", "POST"])
+def claim():
+    """The page an invitation or reset email links to (?token=…, as Central's /account/claim): choose a
+    password, once. Every session of the account ends; then the owner signs in with the new password."""
+    token = (request.values.get("token") or "").strip()
+    errors: dict[str, str] = {}
+    state = password_tokens.state(db(), token) if token else "unknown"
+    if request.method == "POST" and state == "usable":
+        new, repeat = request.form.get("new") or "", request.form.get("repeat") or ""
+        errors = new_password_errors(new, repeat)
+        if not errors:
+            user = password_links.set_password_by_link(db(), token, new)
+            if user is not None:
+                notice = password_links.password_changed_notice(user)
+                db().commit()
+                password_links.deliver(notice)
+                web_session.sign_out()
+                flash(_("Your password is set. Sign in with it."), "ok")
+                return redirect(url_for("web.account.sign_in"))
+            db().rollback()
+            state = password_tokens.state(db(), token)
+    problem = _LINK_STATE[state]() if state in _LINK_STATE else None
+    status = 400 if errors else (410 if state in ("used", "expired") else 404 if problem else 200)
+    response = render_template("claim.html", token=token, problem=problem, errors=errors,
+                               email_on=password_links.email_is_on())
+    # The token is in this page's URL: no Referer carries it anywhere.
+    return response, status, {"Referrer-Policy": "no-referrer"}
 
 
 @bp.post("/language")

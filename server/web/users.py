@@ -1,4 +1,5 @@
-"""Web users, for site administrators: create (email, name, password), reset a password, delete.
+"""Web users, for site administrators: create (email, name, password — or an emailed invitation to
+choose one), reset a password or email a link to set one, delete.
 
 The rules are the REST API's (server/api/users.py): only site administrators, passwords of at least
 10 characters, one account per email address; a deleted user is signed out everywhere at once."""
@@ -8,6 +9,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from sqlalchemy.exc import IntegrityError
 
 from server import problems
+from server.auth import password_links
 from server.auth.permissions import require_site_admin
 from server.context import db
 from server.models import accounts
@@ -22,7 +24,7 @@ MAX_NAME = 255
 
 def render_users(status: int = 200, errors: dict | None = None, values: dict | None = None):
     return render_template("users.html", users=accounts.web_users(db()), errors=errors or {}, values=values or {},
-                           min_password=MIN_PASSWORD), status
+                           min_password=MIN_PASSWORD, email_on=password_links.email_is_on()), status
 
 
 @bp.get("")
@@ -52,19 +54,29 @@ def create():
         errors["email"] = _("This is not an email address.")
     if len(name) > MAX_NAME:
         errors["name"] = _("The name is too long.")
-    found = password_error(password)
+    invite = not password and password_links.email_is_on()
+    found = None if invite else password_error(password)
     if found:
         errors["password"] = found
     if not errors:
         try:
-            accounts.create_user(db(), email, password, name or None)
+            user = accounts.create_user(db(), email, password or None, name or None)
+            invitation = password_links.prepare_invitation(db(), user) if invite else None
             db().commit()
         except IntegrityError:
             db().rollback()
             errors["email"] = _("A user with this email address already exists.")
     if errors:
         return render_users(400, errors, {"email": email, "name": name})
-    flash(_("Created the user %(email)s. Give them a role in a project.", email=email), "ok")
+    failed = password_links.deliver(invitation)
+    if failed:
+        flash(_("Created the user %(email)s, but the invitation email could not be sent (%(error)s). Set a "
+                "password for them below, or send a link again later.", email=email, error=failed), "warning")
+    elif invite:
+        flash(_("Created the user %(email)s and sent them an email to choose a password. Give them a role in a "
+                "project.", email=email), "ok")
+    else:
+        flash(_("Created the user %(email)s. Give them a role in a project.", email=email), "ok")
     return redirect(url_for(".list_users"))
 
 
@@ -85,8 +97,29 @@ def reset_password(user_id: int):
     if found:
         return render_users(400, {f"password-{user.id}": found})
     accounts.change_password(db(), user, password, keep_token=g.web_session.token if user.id == g.actor.id else None)
+    notice = password_links.password_changed_notice(user)
     db().commit()
+    password_links.deliver(notice)
     flash(_("Set a new password for %(email)s. Tell them in person, not by email.", email=user.email), "ok")
+    return redirect(url_for(".list_users"))
+
+
+@bp.post("/<int:user_id>/link")
+def send_link(user_id: int):
+    """Email the user a link to set a password: an invitation again, or a reset. Their current password
+    keeps working until the link is used."""
+    require_site_admin(g.actor)
+    user = _user(user_id)
+    if not password_links.email_is_on():
+        return render_users(400, {f"password-{user.id}": _("This server does not send email.")})
+    message = (password_links.prepare_invitation(db(), user) if not user.password_hash
+               else password_links.prepare_reset(db(), user.email or ""))
+    db().commit()
+    failed = password_links.deliver(message)
+    if failed:
+        flash(_("The email to %(email)s could not be sent (%(error)s).", email=user.email, error=failed), "error")
+    else:
+        flash(_("Sent %(email)s a link to set a password.", email=user.email), "ok")
     return redirect(url_for(".list_users"))
 
 

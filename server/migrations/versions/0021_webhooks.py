@@ -1,7 +1,7 @@
 """webhooks of a form and the log of their deliveries (docs/webhooks.md)
 
 Revision ID: 0021
-Revises: 0014
+Revises: 0017
 Create Date: 2026-12-05 11:00:00
 """
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ from alembic import op
 import server.db
 
 revision = '0021'
-down_revision = '0014'
+down_revision = '0017'
 branch_labels = None
 depends_on = None
 
