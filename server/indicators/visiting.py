@@ -49,7 +49,7 @@ def sheet_target_set(workbook: Workbook, registry: list[Area], area: Area) -> st
     return None
 
 
-def _natural(text: str | None) -> tuple:
+def address_order(text: str | None) -> tuple:
     """"Số 9" before "Số 12": digits compared as numbers, the rest without case."""
     parts = re.split(r"(\d+)", (text or "").strip().casefold())
     return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in parts if p)
@@ -86,6 +86,6 @@ def visiting_sheet(db: Session, form, area_code: str, target_set: str | None = N
                                      "count": h["count"], "people": [p for p in h.get("people", []) if p]})
     order = {a.code: i for i, a in enumerate(registry)}
     households = sorted(merged.values(), key=lambda h: (order.get(h["area"], len(order)), h["areaName"] or "",
-                                                         _natural(h["address"]), _natural(h["headName"])))
+                                                         address_order(h["address"]), address_order(h["headName"])))
     return Sheet(area, name, criteria, households,
                  {h["area"]: h["areaName"] for h in households})

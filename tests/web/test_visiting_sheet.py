@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from server.indicators.visiting import _natural
+from server.indicators.visiting import address_order
 
 from .dashboard_data import BUSY_VILLAGE, load
 from .dashboard_pages import css, parse, text
@@ -66,7 +66,7 @@ def test_a_village_sheet_lists_each_household_with_every_criterion_it_misses(sig
     assert signed_in.get(css(rows[0], "td.head a")[0].get("href")).status_code == 200
     # Sorted by address, numbers as numbers ("Số 9" before "Số 12").
     addresses = [r.get("data-address") for r in rows]
-    assert addresses == sorted(addresses, key=_natural)
+    assert addresses == sorted(addresses, key=address_order)
     # In a village the village column would say the same thing on every row.
     assert css(doc, "td.village") == []
 
@@ -77,7 +77,7 @@ def test_a_commune_sheet_goes_village_by_village_then_by_address(signed_in, admi
                 .get_json()["areas"]]
     rows = sheet_rows(doc)
     assert len(rows) == len(expected_missing(admin, data, COMMUNE, "da_nang_2023"))
-    order = [(villages.index(r.get("data-area")), _natural(r.get("data-address"))) for r in rows]
+    order = [(villages.index(r.get("data-area")), address_order(r.get("data-address"))) for r in rows]
     assert order == sorted(order)
     assert len({r.get("data-area") for r in rows}) > 1
     # Each row names its village (its registry name, not its code).

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from server.indicators.visiting import _natural
+from server.indicators.visiting import address_order
 
 from .dashboard_data import BUSY_VILLAGE, load
 from .helpers import sign_in, small_targets
@@ -48,7 +48,7 @@ def test_the_sheet_is_reached_from_both_dashboards_and_reads_on_a_phone_and_a_la
         codes = rows.evaluate_all("rs => rs.map(r => [r.dataset.area, r.dataset.address])")
         addresses = [a for _c, a in codes]
         if area == BUSY_VILLAGE:
-            assert addresses == sorted(addresses, key=_natural)
+            assert addresses == sorted(addresses, key=address_order)
         else:
             villages = [c for c, _a in codes]
             assert villages == sorted(villages) and len(set(villages)) > 1
