@@ -43,7 +43,9 @@ def _households(db: Session, form_id: int, workbook: Workbook, area_codes: set[s
 
 
 def follow_up(db: Session, form_id: int, workbook: Workbook, indicator: Indicator, area_codes: set[str] | None,
-              include_rejected: bool = False) -> list[dict]:
+              include_rejected: bool = False, lacking_when_met: bool = False) -> list[dict]:
+    """The households with a unit in the indicator's denominator but not its numerator — or, with
+    `lacking_when_met` (a target of at most so much: `<`, `<=`), in its numerator."""
     households = _households(db, form_id, workbook, area_codes, include_rejected)
     if households.empty:
         return []
@@ -88,7 +90,7 @@ def follow_up(db: Session, form_id: int, workbook: Workbook, indicator: Indicato
     passes = compile_expression(indicator.filter, as_boolean=True)(named).to_numpy(bool) if indicator.filter \
         else np.ones(len(data), bool)
     meets = compile_expression(indicator.condition, as_boolean=True)(named).to_numpy(bool)
-    lacking = data[passes & ~meets]
+    lacking = data[passes & (meets if lacking_when_met else ~meets)]
     duplicates = _duplicates(frame, contact_paths)
     out = []
     member_col = workbook.contacts.get("member_name_field")
@@ -97,6 +99,7 @@ def follow_up(db: Session, form_id: int, workbook: Workbook, indicator: Indicato
         entry = {"instanceId": first["instance_id"], "instanceName": first["instance_name"], "area": first["area_code"],
                  "name": _val(first, contact_paths.get("name_field")), "address": _val(first, contact_paths.get("address_field")),
                  "phone": _val(first, contact_paths.get("phone_field")), "count": len(group),
+                 "headName": _val(first, contact_paths.get("head_name_field")),
                  "duplicateOf": duplicates.get(first["instance_id"], [])}
         if indicator.unit_path:
             entry["people"] = [_val(r, member_col) for _, r in group.iterrows()] if member_col in group else []

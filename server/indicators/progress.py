@@ -200,3 +200,13 @@ def rejected_households(db: Session, form_id: int, workbook: Workbook, area_code
     where = _where(ic, s, area_codes, False, since, until)
     where[0] = ic.c.state == REJECTED
     return int(db.scalar(select(func.count()).select_from(ic.join(s, s.c.id == ic.c.submission_id)).where(*where)) or 0)
+
+
+def latest_received(db: Session, form_id: int, workbook: Workbook, area_codes: set[str] | None,
+                    include_rejected: bool = False, since: datetime | None = None,
+                    until: datetime | None = None) -> datetime | None:
+    """When the newest household counted here was received: what a printed page's figures are as of."""
+    ic = contributions_table(form_id, len(workbook.indicators))
+    s = Submission.__table__
+    return db.scalar(select(func.max(s.c.created_at)).select_from(ic.join(s, s.c.id == ic.c.submission_id))
+                     .where(*_where(ic, s, area_codes, include_rejected, since, until)))

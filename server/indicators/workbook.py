@@ -47,6 +47,8 @@ class Criterion:
 
 # Optional settings naming the fields a follow-up visit needs; the defaults are the shipped survey's.
 CONTACT_FIELDS = {"name_field": "respondent_name", "address_field": "address", "phone_field": "phone",
+                  # the head of household's name, for the visiting sheet (else the respondent's)
+                  "head_name_field": "reg_head_name",
                   "member_name_field": "member_name", "household_id_field": "",
                   # the roster number that a follow-up's entity lists name (server/indicators/latest.py)
                   "member_number_field": "member_no"}

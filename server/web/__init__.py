@@ -102,9 +102,9 @@ def _assemble() -> None:
 
     for child in (account.bp, projects.bp, forms.bp, app_users.bp, dashboard.bp):
         bp.register_blueprint(child)
-    from server.web import downloads, register, roles, submissions, users, webhooks
+    from server.web import downloads, register, roles, submissions, users, visiting, webhooks
 
-    for child in (submissions.bp, downloads.bp, users.bp, roles.bp, register.bp, webhooks.bp):
+    for child in (submissions.bp, downloads.bp, users.bp, roles.bp, register.bp, visiting.bp, webhooks.bp):
         bp.register_blueprint(child)
     errors.register_pages(bp)
 

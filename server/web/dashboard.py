@@ -184,6 +184,8 @@ def show(project_id: int, xml_form_id: str):
 
     pages = {k: request.args[k] for k in ("page", "epage", "fpage") if request.args.get(k)}
     rejected = 0 if query.report.include_rejected else _rejected(form, workbook, query.report, scope)
+    as_of = progress.latest_received(db(), form.id, workbook, _codes(form, query.report, scope),
+                                     query.report.include_rejected, query.report.since, query.report.until)
 
     def here(**changes) -> str:
         """This page's URL with some filters or page numbers changed (None removes one)."""
@@ -212,16 +214,20 @@ def show(project_id: int, xml_form_id: str):
         status_counts=status_counts, status_names=STATUS_NAMES, level_names=LEVEL_NAMES,
         levels_plural=LEVELS_PLURAL, levels=LEVELS, target_sets=workbook.target_sets(), target_origin=origin,
         verdict_names=VERDICT_NAMES, chosen=names.get(d.indicator), rejected=rejected,
-        own_area=scope is not None and len(scope.roots) == 1), 400 if errors else 200
+        own_area=scope is not None and len(scope.roots) == 1, as_of=as_of), 400 if errors else 200
+
+
+def _codes(form: Form, query: ReportQuery, scope) -> set[str] | None:
+    """The area codes of the area shown, within the caller's areas (None: the whole project)."""
+    codes = subtree_codes(db(), form.project_id, [query.area]) if query.area else None
+    if scope is not None:
+        codes = scope.narrow(codes)
+    return set(codes) if codes is not None else None
 
 
 def _rejected(form: Form, workbook: Workbook, query: ReportQuery, scope) -> int:
     """The rejected households of the area shown (within the caller's areas), which the counts leave out."""
-    codes = subtree_codes(db(), form.project_id, [query.area]) if query.area else None
-    if scope is not None:
-        codes = scope.narrow(codes)
-    return progress.rejected_households(db(), form.id, workbook, set(codes) if codes is not None else None,
-                                        query.since, query.until)
+    return progress.rejected_households(db(), form.id, workbook, _codes(form, query, scope), query.since, query.until)
 
 
 def _csv(body: str, filename: str) -> Response:

@@ -136,5 +136,6 @@ _REFERENCE = re.compile(r"\s*\$\{[^}]*\}\s*")
 def heading(label: str | None) -> str:
     """A label for a column heading that speaks of every row: a `${member_name}` reference, which
     names one row's person, is left out (“${member_name} có tài khoản?” → “Có tài khoản?”)."""
-    text = _REFERENCE.sub(" ", label or "").strip(" ,:-–")
+    # A reference already filled with "…" (server/xforms/answers.py) at either end goes too.
+    text = " ".join(_REFERENCE.sub(" ", label or "").split()).strip(" ,:-–…")
     return text[:1].upper() + text[1:] if text else (label or "")

@@ -119,7 +119,8 @@ def read_answers(schema: Schema, labels: FormLabels, parsed: ParsedSubmission,
         if f.type == "repeat":
             roster = Roster(path, f.name, _plain_label(labels.questions.get(path)), [
                 Column("/".join(c.path), c.name, c.type, _plain_label(labels.questions.get("/".join(c.path))))
-                for c in leaves.values() if schema.repeat_of(c) == f.path])
+                # an unlabelled column is the form's own working (member_no, a calculated label), not asked
+                for c in leaves.values() if schema.repeat_of(c) == f.path and labels.questions.get("/".join(c.path))])
             rosters[path] = roster
             _section_for(f, by_path, top, meta).items.append(roster)
             continue

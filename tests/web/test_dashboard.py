@@ -96,7 +96,7 @@ def test_a_low_coverage_is_said_before_its_percentages(signed_in, admin, data):
     [entry] = admin.get(f"{data.form}/coverage?level=commune&area=DN-HV-HP").get_json()["areas"]
     assert entry["expectedHouseholds"] == 3800 and entry["lowCoverage"]
     summary = text(doc.get_element_by_id("coverage-summary"))
-    assert f"{entry['households']} trên 3.800 ({pct(entry['coverage'])})" in summary and "độ phủ thấp" in summary
+    assert f"{entry['households']} trên 3.800 ({pct(entry['coverage'])})" in summary and "mới khảo sát ít hộ" in summary
     [notice] = css(doc, "p.notice.warning")
     assert f"{entry['households']} trên 3.800 hộ" in text(notice)
     # The threshold is the API's lowCoverage parameter: at 1% Hòa Phước is no longer low.
@@ -303,7 +303,7 @@ def test_viewers_see_it_data_collectors_do_not_and_other_projects_ids_are_404(ap
 def test_mistaken_filters_are_said_on_the_page(signed_in, data):
     for query, words in [("targetSet=nope", "không có bộ tiêu chí"), ("from=30/11/2026", "không phải là ngày"),
                          ("level=planet", "Chọn một cấp"), ("indicator=nope", "không có chỉ số"),
-                         ("lowCoverage=abc", "Ngưỡng độ phủ thấp")]:
+                         ("lowCoverage=abc", "Ngưỡng “mới khảo sát ít hộ”")]:
         resp = signed_in.get(f"{data.page}?{query}")
         assert resp.status_code == 400, query
         doc = parse(resp)

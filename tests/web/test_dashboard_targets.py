@@ -94,3 +94,19 @@ def test_an_interval_around_the_target_says_uncertain(signed_in, admin, data):
         if i["verdict"] == "uncertain":
             assert i["ciLow"] < i["target"] < i["ciHigh"]
     assert f"{entry['criteriaMet']}/3 tiêu chí đạt" in box(doc)
+
+
+@pytest.mark.parametrize("query", ["area=DN-HV-HP", "area=DN-HV-HP&lowCoverage=0", "targetSet=&area=DN-HV-HP"])
+def test_the_legend_has_a_swatch_of_each_colour_its_bars_have_and_explains_the_interval_once(signed_in, data, query):
+    """Issue 15, item 9: the key's swatches are drawn with the bars' own classes (so their fill), one for
+    each kind of bar the box holds — "chưa chắc chắn" and "chưa đủ dữ liệu" included — and the 95% interval
+    is explained in one line for the box, its range alone on each line."""
+    doc = parse(signed_in.get(f"{data.page}?{query}"))
+    [indicators] = css(doc, "section#indicators")
+    bar_kinds = {s.get("class").split()[1] for s in css(indicators, "li.hbar-row > svg.hbar")}
+    key_kinds = {(s.get("class").split() + ["untargeted"])[1] for s in css(indicators, "p.legend svg.key")
+                 if css(s, "rect.value")}
+    assert key_kinds == bar_kinds
+    assert len(css(indicators, "p.ci-explained")) == 1
+    assert "95%" in text(css(indicators, "p.ci-explained")[0])
+    assert not any("95%" in text(n) for n in css(indicators, "span.hbar-notes"))

@@ -84,7 +84,7 @@ def test_the_page_offers_each_file_with_the_filters_and_the_pages_language(signe
 def test_bad_download_options_say_why_and_send_no_file(signed_in, project, households):
     for query, message in [({"from": "hôm qua"}, "Hãy chọn ngày trên lịch"),
                            ({"area": "XX-99"}, "Không có địa bàn nào với mã này"),
-                           ({"review": "maybe"}, "Hãy chọn trạng thái xem xét trong danh sách.")]:
+                           ({"review": "maybe"}, "Hãy chọn trạng thái kiểm tra trong danh sách.")]:
         resp = signed_in.client.get(page_url(project, "submissions.xlsx", **query))
         assert resp.status_code == 400 and resp.content_type.startswith("text/html")
         assert "Content-Disposition" not in resp.headers

@@ -127,7 +127,7 @@ def test_the_review_state_filter(signed_in, admin, project, survey, households):
     assert shown(signed_in.get(pages_url(project) + "?review=rejected").get_data(as_text=True)) == order[1:2]
     assert shown(signed_in.get(pages_url(project) + "?review=received").get_data(as_text=True)) == order[2:]
     bad = signed_in.get(pages_url(project) + "?review=lost")
-    assert bad.status_code == 400 and "Hãy chọn trạng thái xem xét trong danh sách." in bad.get_data(as_text=True)
+    assert bad.status_code == 400 and "Hãy chọn trạng thái kiểm tra trong danh sách." in bad.get_data(as_text=True)
     assert len(shown(bad.get_data(as_text=True))) == 5
 
 

@@ -45,7 +45,7 @@ def test_see_a_submission_and_approve_it(page, admin, client, project, survey, k
     page.fill("#note", "Hộ đã xác nhận số điện thoại.")
     page.click("#review button[value=approved]")
     page.wait_for_url(f"**/submissions/{h.instance_id}")
-    assert "Đã lưu kết quả xem xét: Đã duyệt." in page.inner_text(".notice.ok")
+    assert "Đã lưu kết quả kiểm tra: Đã duyệt." in page.inner_text(".notice.ok")
     assert page.inner_text(".review-state") == "Đã duyệt"
     assert "Hộ đã xác nhận số điện thoại." in page.inner_text("#comments")
     assert admin.get(f"{survey}/submissions/{h.instance_id}").get_json()["reviewState"] == "approved"
