@@ -13,6 +13,7 @@ from server.config import Settings
 from server.db import make_engine, make_sessionmaker
 from server.finite_json import FiniteJSONProvider
 from server.jobs import Jobs
+from server.mail import retry as mail_retry
 from server.models.accounts import warm_password_checks
 from server.models.blobs import make_store
 from server.models.form_data import VersionCache
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None, *, create_admin: bool = True) -
     app.extensions["hamlet.jobs"] = jobs
     webhook_delivery.register(jobs, app.extensions["hamlet.sessionmaker"], settings.webhook_allow_private,
                               *settings.webhook_backoff_ms)
+    mail_retry.register(jobs, lambda: app.config["HAMLET"], *settings.mail_backoff_ms)
     # The stand-in hash an unknown email is checked against, made now rather than by the first such sign-in.
     warm_password_checks()
 

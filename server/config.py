@@ -83,6 +83,8 @@ class Settings:
     webhook_allow_private: bool = False
     # A failed delivery is retried after 30 s, doubling up to an hour, for a day (docs/webhooks.md).
     webhook_backoff_ms: tuple[int, int] = (30_000, 3_600_000)
+    # A message the SMTP server refused is tried again after a minute, doubling up to 30 min, for 6 hours.
+    mail_backoff_ms: tuple[int, int] = (60_000, 1_800_000)
     sign_in: SignInLimits = field(default_factory=SignInLimits)
     # Proxies in front of the server whose X-Forwarded-* headers are believed (client address for the
     # sign-in throttle, https for Basic auth and secure cookies). None by default: a client that reaches

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from server.auth import throttle
 from server.db import utcnow
 from server.mail import messages
+from server.mail.retry import retry_later
 from server.mail.smtp import SendFailed, Transport, email_off_reason, send, transport
 from server.models import accounts, password_tokens
 from server.models.accounts import Actor, user_by_email
@@ -130,14 +131,15 @@ def password_changed_notice(user: Actor) -> EmailMessage | None:
 
 def deliver(message: EmailMessage | None) -> str | None:
     """Send a prepared message after the commit. None when sent (or nothing to send); otherwise what went
-    wrong, already logged."""
+    wrong, already logged — and the message is queued to be tried again (server/mail/retry.py)."""
     t = mail_transport()
     if message is None or t is None:
         return None
     try:
         send(t, message)
     except SendFailed as exc:
-        log.error("could not send %r to %s: %s", message["Subject"], message["To"], exc)
+        log.error("could not send %r to %s: %s; trying again later", message["Subject"], message["To"], exc)
+        retry_later(current_app.extensions["hamlet.jobs"], message)
         return str(exc)
     log.info("sent %r to %s", message["Subject"], message["To"])
     return None

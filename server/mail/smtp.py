@@ -92,6 +92,8 @@ def _parse(settings: Settings) -> Transport:
 
 def send(t: Transport, message: EmailMessage) -> None:
     """Send one message or raise SendFailed; never called inside a database transaction."""
+    for header in ("From", "Date", "Message-ID"):  # set anew on a second attempt (server/mail/retry.py)
+        del message[header]
     message["From"] = t.sender
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = make_msgid(domain=t.sender.rpartition("@")[2].strip(">") or None)
