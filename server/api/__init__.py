@@ -15,12 +15,13 @@ def register_api(app: Flask) -> None:
         indicators,
         odata,
         projects,
+        public_links,
         sessions,
         submissions,
         users,
     )
 
     for module in (sessions, users, projects, forms, app_users, submissions, exports, areas, indicators, odata,
-                   datasets, entities):
+                   datasets, entities, public_links):
         app.register_blueprint(module.bp)
     app.register_blueprint(odata.entities_bp)

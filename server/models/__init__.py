@@ -8,5 +8,6 @@ from server.models.form_data import FormColumn, FormTable  # noqa: F401
 from server.models.forms import Form, FormAttachment, FormDef  # noqa: F401
 from server.models.indicators import IndicatorSet, TargetSetChoice  # noqa: F401
 from server.models.projects import Project  # noqa: F401
+from server.models.public_links import PublicLink  # noqa: F401
 from server.models.sign_in_attempts import SignInAttempt  # noqa: F401
 from server.models.submissions import Comment, Submission, SubmissionAttachment, SubmissionDef  # noqa: F401
