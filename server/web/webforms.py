@@ -19,7 +19,7 @@ import json
 import secrets
 from typing import BinaryIO, cast
 
-from flask import Blueprint, Response, abort, g, jsonify, render_template, request, send_file, url_for
+from flask import Blueprint, Response, abort, flash, g, jsonify, redirect, render_template, request, send_file, url_for
 
 from server import problems
 from server.access import entities_scope, form_or_404, readable_form
@@ -378,3 +378,48 @@ def link_submission(token: str, xml_form_id: str):
         return _answer(403, _("This link no longer works: it has been revoked, or it was never valid. Ask the "
                               "person who sent it for a new one."))
     return _receive(form)
+
+
+# --- a manager's public links page ------------------------------------------------------------------------------
+
+_LINKS = "/projects/<int:project_id>/forms/<xml_form_id>/public-links"
+
+
+def _links_page(form: Form, status: int = 200, error: str | None = None, name: str | None = None):
+    from server.access import project_or_404
+
+    project = project_or_404(form.project_id)
+    base = settings().base_url or request.url_root.rstrip("/")
+    links = [(a, link, f"{base}/f/{token}" if token else None) for a, link, token in pl.links_of(db(), form.id)]
+    verbs = verbs_for(db(), g.actor, form.project_id, form.id)
+    return render_template("public_links.html", project=project, form=form, links=links, verbs=verbs, can=can,
+                           error=error, name=name), status
+
+
+@bp.get(_LINKS)
+def public_links(project_id: int, xml_form_id: str):
+    return _links_page(form_or_404(project_id, xml_form_id, "public_link.list"))
+
+
+@bp.post(_LINKS)
+def create_public_link(project_id: int, xml_form_id: str):
+    form = form_or_404(project_id, xml_form_id, "public_link.create")
+    name = (request.form.get("display_name") or "").strip()
+    if not name or len(name) > 255:
+        return _links_page(form, 400, _("Give the link a name of 1 to 255 characters."), name[:255])
+    pl.create_link(db(), form, name, request.form.get("once") == "1", g.actor.id)
+    db().commit()
+    flash(_("The link is ready. Send it to the people who should answer."), "ok")
+    return redirect(url_for(".public_links", project_id=project_id, xml_form_id=xml_form_id))
+
+
+@bp.post(_LINKS + "/<int:link_id>/revoke")
+def revoke_public_link(project_id: int, xml_form_id: str, link_id: int):
+    form = form_or_404(project_id, xml_form_id, "public_link.delete")
+    found = pl.link_of(db(), form.id, link_id)
+    if found is None:
+        abort(404)
+    pl.revoke(db(), found[0])
+    db().commit()
+    flash(_("The link is revoked: it no longer opens the form."), "ok")
+    return redirect(url_for(".public_links", project_id=project_id, xml_form_id=xml_form_id))
