@@ -102,7 +102,6 @@ def export_rows(admin, survey) -> dict[str, list[dict]]:
 
 def phone(chromium, live_server):
     """A phone's browser that shares its position (the household's point) when a form asks."""
-    from .conftest import PHONE  # noqa: F401  (the conftest's screen size)
     context = chromium.new_context(viewport={"width": 360, "height": 740}, base_url=live_server, device_scale_factor=2,
                                    geolocation={"latitude": LAT, "longitude": LON, "accuracy": 5},
                                    permissions=["geolocation"], locale="vi-VN")
