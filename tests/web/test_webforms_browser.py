@@ -178,3 +178,47 @@ def test_a_household_fills_the_survey_through_a_public_link_and_a_collector_sign
         assert row["household-household_size"] == "3"
     assert sorted(p["member_name"] for p in people) == sorted([m[0] for m in MEMBERS] * 2)
     assert {h["SubmitterName"] for h in households} == {"Hộ tự khai – Tổ 12", "thu"}
+
+
+def test_a_manager_corrects_a_phone_number_in_the_browser(chromium, live_server, admin, client, project, survey,
+                                                           key_base, shot):
+    import random
+
+    from server.synthetic import random_household, to_xml
+
+    with_areas(admin, project)
+    h = random_household(random.Random(21), "DN-TK-TG-01", members=3, photo=True)
+    assert submit(client, key_base, to_xml(h), {h.photo: PHOTO}).status_code == 201
+    context, page = phone(chromium, live_server)
+    try:
+        sign_in(page)
+        page.goto(f"/projects/{project}/forms/{FORM}/submissions/{h.instance_id}")
+        page.click("#edit-in-browser")
+        page.wait_for_url("**/edit")
+        field = question(page, "Số điện thoại").locator("input").first
+        page.wait_for_function("(el) => el.value.length > 0", arg=field.element_handle(), timeout=20_000)
+        assert field.input_value() == h.phone
+        shot(page, "webform-edit-loaded")
+        field.fill("")
+        field.press_sequentially("0987654321")
+        field.press("Tab")
+        page.get_by_role("button", name="Send").click()
+        page.wait_for_url(f"**/submissions/{h.instance_id}", timeout=20_000)
+        history = page.inner_text("#history")
+        assert h.phone in history and "0987654321" in history
+        shot(page, "webform-edit-history")
+    finally:
+        context.close()
+    sub = admin.get(f"{survey}/submissions/{h.instance_id}").get_json()
+    assert sub["reviewState"] == "edited"
+    versions = admin.get(f"{survey}/submissions/{h.instance_id}/versions").get_json()
+    assert len(versions) == 2
+    current = versions[0]["instanceId"]
+    xml = admin.get(f"{survey}/submissions/{h.instance_id}.xml").get_data(as_text=True)
+    assert f"<deprecatedID>{h.instance_id}</deprecatedID>" in xml and current in xml
+    attachments = admin.get(f"{survey}/submissions/{h.instance_id}/attachments").get_json()
+    assert [(a["name"], a["exists"]) for a in attachments] == [(h.photo, True)], "the photo came along"
+    assert admin.get(f"{survey}/submissions/{h.instance_id}/attachments/{h.photo}").data == PHOTO
+    rows = export_rows(admin, survey)[f"{FORM}.csv"]
+    assert [r["respondent-phone"] for r in rows] == ["0987654321"]
+    assert rows[0]["ReviewState"] == "edited" and rows[0]["Edits"] == "1"
