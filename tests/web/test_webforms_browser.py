@@ -38,7 +38,7 @@ def type_in(page, label: str, text: str, nth: int = 0):
     field.press("Tab")
 
 
-def fill_household(page, tmp_path, shot, name: str):
+def fill_household(page, tmp_path, shot, name: str, photo_bytes: bytes = PHOTO):
     """Every answer a person gives for one household, as a person would tap and type them."""
     page.wait_for_selector(".question-container")
     choose(page, "Tỉnh/Thành phố", "DN")
@@ -50,7 +50,7 @@ def fill_household(page, tmp_path, shot, name: str):
     page.get_by_role("button", name="Save location").click()
     page.wait_for_function("() => document.body.innerText.includes('108.22')", timeout=20_000)
     photo = tmp_path / "nha.jpg"
-    photo.write_bytes(PHOTO)
+    photo.write_bytes(photo_bytes)
     question(page, "Ảnh biển số nhà").locator("input[type=file]").set_input_files(str(photo))
     type_in(page, "Mã thành viên", "HP-07")
     choose(page, "Anh/chị có đồng ý", "yes")
@@ -125,7 +125,7 @@ def test_a_household_fills_the_survey_through_a_public_link_and_a_collector_sign
     link = admin.post(f"{survey}/public-links", json_body={"displayName": "Hộ tự khai – Tổ 12", "once": False}).get_json()
     context, page = phone(chromium, live_server)
     try:
-        page.goto(link["url"].split("//", 1)[1].split("/", 1)[1].join(["/", ""]))
+        page.goto("/f/" + link["token"])
         fill_household(page, tmp_path, shot, "public-link")
         assert "Đã gửi" in send(page, shot, "public-link")
     finally:
@@ -222,3 +222,37 @@ def test_a_manager_corrects_a_phone_number_in_the_browser(chromium, live_server,
     rows = export_rows(admin, survey)[f"{FORM}.csv"]
     assert [r["respondent-phone"] for r in rows] == ["0987654321"]
     assert rows[0]["ReviewState"] == "edited" and rows[0]["Edits"] == "1"
+
+
+def noisy_jpeg(size=(1200, 900)) -> bytes:
+    """A photo that does not compress: about half a megabyte."""
+    import os
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.frombytes("RGB", size, os.urandom(size[0] * size[1] * 3)).save(buf, "JPEG", quality=95)
+    return buf.getvalue()
+
+
+def test_a_photo_over_the_limit_is_refused_in_the_page_and_nothing_is_stored(
+        chromium, live_server, app, admin, project, survey, tmp_path, shot):
+    from dataclasses import replace
+
+    with_areas(admin, project)
+    app.config["HAMLET"] = replace(app.config["HAMLET"], max_submission_bytes=200_000)
+    big = noisy_jpeg()
+    assert len(big) > 200_000
+    link = admin.post(f"{survey}/public-links", json_body={"displayName": "Hộ tự khai", "once": True}).get_json()
+    context, page = phone(chromium, live_server)
+    try:
+        page.goto("/f/" + link["token"])
+        fill_household(page, tmp_path, shot, "too-large", photo_bytes=big)
+        page.get_by_role("button", name="Send").click()
+        page.wait_for_selector("#hamlet-webform-status.error")
+        message = page.inner_text("#hamlet-webform-status")
+        shot(page, "webform-too-large", full_page=False)
+    finally:
+        context.close()
+    assert "quá lớn" in message and "200 KB" in message
+    assert admin.get(f"{survey}/submissions").get_json() == []
