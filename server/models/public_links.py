@@ -55,7 +55,12 @@ def link_of(db: Session, form_id: int, actor_id: int) -> tuple[Actor, PublicLink
     return (row[0], row[1]) if row else None
 
 
-def link_for_actor(db: Session, actor_id: int) -> PublicLink | None:
+def link_for_actor(db: Session, actor_id: int, lock: bool = False) -> PublicLink | None:
+    """The link an actor is; `lock` holds its row until the transaction ends, so two submissions sent
+    through a `once` link at the same moment are checked one after the other (PostgreSQL's row lock;
+    SQLite has one writer at a time anyway)."""
+    if lock:
+        return db.scalars(select(PublicLink).where(PublicLink.actor_id == actor_id).with_for_update()).first()
     return db.get(PublicLink, actor_id)
 
 

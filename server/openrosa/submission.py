@@ -104,7 +104,7 @@ def _public_link_may_send(actor_id: int, deprecated_id: str | None) -> None:
     """A public link sends new submissions only, and a `once` link one of them (docs/web-forms.md)."""
     if deprecated_id:
         raise problems.InsufficientRights("A public link may not change a submission.")
-    link = link_for_actor(db(), actor_id)
+    link = link_for_actor(db(), actor_id, lock=True)
     if link is not None and link.once and used(db(), actor_id):
         raise problems.InsufficientRights("This public link was for one submission only, and it has been used.")
 

@@ -70,10 +70,16 @@ def _refusal(status: int, message: str):
 
 
 def _closed(form: Form) -> str | None:
+    """Why the form cannot be filled in the browser now, or None."""
+    from server.models.forms import FormDef
+
     if form.state == "closed":
         return _("This form is closed and takes no more answers. Ask the person who sent you the link.")
     if form.current_def_id is None:
         return _("This form has not been published yet.")
+    if db().get_one(FormDef, form.current_def_id).key_id:
+        # The engine cannot encrypt: the answers would reach the server readable.
+        return _("This form is encrypted, and the browser cannot encrypt answers. Fill it in with ODK Collect.")
     return None
 
 
@@ -101,7 +107,7 @@ def _page(form: Form, base: str, public: bool, edit: dict | None = None):
         config["csrf"] = _csrf_token()
     if edit:
         config.update(edit)
-    html = render_template("webform.html", form=form, config=config, public=public, editing=bool(edit),
+    html = render_template("webform.html", form=form, engine=config, public=public, editing=bool(edit),
                            title=_form_title(form))
     resp = Response(html, content_type="text/html; charset=utf-8")
     resp.headers["Content-Security-Policy"] = engine_policy(nonce)
@@ -225,7 +231,7 @@ def _receive(form: Form):
 
 
 def _link_refusal(actor_id: int) -> str | None:
-    link = pl.link_for_actor(db(), actor_id)
+    link = pl.link_for_actor(db(), actor_id, lock=True)
     if link is not None and link.once and pl.used(db(), actor_id):
         return _("This link was for one response only, and it has been used. Ask for a new link.")
     return None

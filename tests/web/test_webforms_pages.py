@@ -113,3 +113,17 @@ def test_an_entity_list_reaches_signed_in_users_and_never_a_public_link(signed_i
     anonymous = signed_in.client.application.test_client()
     public = anonymous.get(f"/f/{link['token']}/hh_visit/media/households.csv").get_data(as_text=True)
     assert public.splitlines() == [rows.splitlines()[0]]
+
+
+def test_an_encrypted_form_is_refused_in_the_browser_with_a_message(signed_in, admin, client, project):
+    from helpers import encrypted_form_with_one_submission
+
+    form = encrypted_form_with_one_submission(admin, client, project)
+    form_id = form.rsplit("/", 1)[1]
+    page = signed_in.get(f"/projects/{project}/forms/{form_id}/fill")
+    assert page.status_code == 409 and "ODK Collect" in page.get_data(as_text=True)
+    assert "webforms.js" not in page.get_data(as_text=True)
+    resp = signed_in.client.post(f"/projects/{project}/forms/{form_id}/fill/submission",
+                                 data=_multipart(b"<data id='x'/>"), content_type="multipart/form-data",
+                                 headers={"X-CSRF-Token": signed_in.csrf})
+    assert resp.status_code == 409 and len(admin.get(f"{form}/submissions").get_json()) == 1
