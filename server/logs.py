@@ -1,10 +1,10 @@
 """Access logs that never carry a credential.
 
 ODK Collect puts an app user's key in the URL path (`/v1/key/{token}/…`), Central's clients may
-send a session token as `?st=`, signing a session out names it (`DELETE /v1/sessions/{token}`), and an
-emailed password link carries its token as `?token=` (`/account/claim?token=…`); gunicorn's access log
-prints the URL as received, so a log file would hand out working keys. `AccessLogger` masks all four
-before any format sees them."""
+send a session token as `?st=`, signing a session out names it (`DELETE /v1/sessions/{token}`), an
+emailed password link carries its token as `?token=` (`/account/claim?token=…`), and a web form's public or
+app-user link carries its token (`/f/{token}`); gunicorn's access log prints the URL as received, so a log
+file would hand out working keys. `AccessLogger` masks them all before any format sees them."""
 from __future__ import annotations
 
 import re
@@ -15,6 +15,7 @@ from gunicorn.glogging import Logger
 # `/+`: a doubled slash (`/v1//key/…`) still reaches the route, so it is masked as well.
 _KEY = re.compile(r"(/v1/+(?:key|test)/+)[^/?#\s]+")   # an app user's key, a draft's test token
 _ST = re.compile(r"(^|[?&])(st|token)=[^&#\s]*")
+_LINK = re.compile(r"(^|\s|//[^/\s]*)(/+f/+)[^/?#\s]+")  # a web form's link: /f/{token}[/{form}]
 _SESSION = re.compile(r"(/v1/+sessions/+)(?!(?:current|restore)(?:[/?#\s]|$))[^/?#\s]+")
 MASK = "***"
 
@@ -24,6 +25,8 @@ def _mask(text: str) -> str:
         text = _KEY.sub(rf"\g<1>{MASK}", text)
     if "/sessions/" in text:
         text = _SESSION.sub(rf"\g<1>{MASK}", text)
+    if "/f/" in text:
+        text = _LINK.sub(rf"\g<1>\g<2>{MASK}", text)
     if "st=" in text or "token=" in text:
         text = _ST.sub(rf"\g<1>\g<2>={MASK}", text)
     return text

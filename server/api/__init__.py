@@ -15,6 +15,7 @@ def register_api(app: Flask) -> None:
         indicators,
         odata,
         projects,
+        public_links,
         sessions,
         submissions,
         users,
@@ -22,7 +23,7 @@ def register_api(app: Flask) -> None:
     )
 
     for module in (sessions, users, projects, forms, app_users, submissions, exports, areas, indicators, odata,
-                   datasets, entities, webhooks):
+                   datasets, entities, webhooks, public_links):
         app.register_blueprint(module.bp)
     app.register_blueprint(odata.entities_bp)
     app.register_blueprint(odata.bp, name=odata.DRAFT_BLUEPRINT, url_prefix=odata.DRAFT_PREFIX)

@@ -142,3 +142,8 @@ def attachment_json(attachment, blob, dataset_exists: bool = False) -> dict:
         "datasetExists": dataset_exists,
         "updatedAt": isoformat(attachment.updated_at),
     }
+
+
+class PublicLinkIn(In):
+    displayName = fields.String(required=True, validate=validate.Length(min=1, max=255))
+    once = fields.Boolean(load_default=False)

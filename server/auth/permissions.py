@@ -30,7 +30,7 @@ _MANAGE = _READ | {"project.update", "form.create", "form.update", "form.delete"
                    "submission.update", "submission.delete", "field_key.create", "field_key.list",
                    "field_key.delete", "assignment.list", "assignment.create", "assignment.delete",
                    "dataset.create", "dataset.update", "entity.create", "entity.update", "entity.delete",
-                   "entity.restore"}
+                   "entity.restore", "public_link.list", "public_link.create", "public_link.delete"}
 
 ROLES: dict[str, Role] = {r.system: r for r in [
     Role(1, "admin", "Administrator", frozenset({"*"})),
@@ -39,6 +39,8 @@ ROLES: dict[str, Role] = {r.system: r for r in [
     Role(4, "viewer", "Project Viewer", frozenset(_READ)),
     Role(5, "formfill", "Data Collector", frozenset({"project.read", "open_form.list", "open_form.read",
                                                      "submission.create"})),
+    # A public link (server/models/public_links.py) holds this role on its one form.
+    Role(6, "pub-link", "Public Link", frozenset({"open_form.read", "submission.create"})),
 ]}
 ROLES_BY_ID = {r.id: r for r in ROLES.values()}
 
@@ -49,7 +51,7 @@ ROLES_BY_ID = {r.id: r for r in ROLES.values()}
 # keys; the entities in a list are checked per household (scope.entity_scope).
 PROJECT_WIDE = frozenset({"project.update", "project.delete", "form.create", "form.update", "form.delete",
                           "field_key.create", "field_key.list", "field_key.delete", "dataset.create",
-                          "dataset.update"})
+                          "dataset.update", "public_link.create", "public_link.delete"})
 
 
 def role_by_ref(ref: str) -> Role | None:

@@ -9,6 +9,7 @@ from server.models.forms import Form, FormAttachment, FormDef  # noqa: F401
 from server.models.indicators import IndicatorSet, TargetSetChoice  # noqa: F401
 from server.models.password_tokens import PasswordToken  # noqa: F401
 from server.models.projects import Project  # noqa: F401
+from server.models.public_links import PublicLink  # noqa: F401
 from server.models.sign_in_attempts import SignInAttempt  # noqa: F401
 from server.models.submissions import Comment, Submission, SubmissionAttachment, SubmissionDef  # noqa: F401
 from server.webhooks.models import Webhook, WebhookDelivery  # noqa: F401

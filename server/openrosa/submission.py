@@ -10,6 +10,7 @@ from server.context import blobs, cache, db, settings
 from server.models.forms import Form, FormDef
 from server.models.intake import FormRef, Upload, VersionRef, identify, published_version, receive, resolve
 from server.models.projects import project_exists
+from server.models.public_links import PUBLIC_LINK, link_for_actor, used
 from server.openrosa.multipart import BodyTooLarge, MultipartInvalid, read_parts
 from server.openrosa.routes import bp, openrosa
 from server.problems import openrosa_envelope
@@ -89,12 +90,23 @@ def _accept(project_id: int | None) -> Response:
         form = _find_form(parsed.xml_form_id)
         form_def = published_version(db(), form, parsed.version)
         require(db(), g.actor, form.project_id, "submission.create", form_id=form.id)
+    if g.actor.type == PUBLIC_LINK:
+        _public_link_may_send(g.actor.id, parsed.deprecated_id)
     received = receive(db(), blobs(), cache(), form, form_def, root, parsed, xml, uploads,
                        submitter_id=g.actor.id if g.actor else None, device_id=request.args.get("deviceID"),
                        user_agent=_user_agent(), limit=settings().max_submission_bytes,
                        max_repeats=settings().max_repeat_instances)
     db().commit()
     return _created(RECEIVED if received.created else RESENT)
+
+
+def _public_link_may_send(actor_id: int, deprecated_id: str | None) -> None:
+    """A public link sends new submissions only, and a `once` link one of them (docs/web-forms.md)."""
+    if deprecated_id:
+        raise problems.InsufficientRights("A public link may not change a submission.")
+    link = link_for_actor(db(), actor_id, lock=True)
+    if link is not None and link.once and used(db(), actor_id):
+        raise problems.InsufficientRights("This public link was for one submission only, and it has been used.")
 
 
 def _user_agent() -> str | None:

@@ -16,6 +16,7 @@ from jinja2 import FileSystemBytecodeCache
 
 from server.web import errors, i18n, limits
 from server.web import sessions as web_session
+from server.web.webforms import TOKEN_ENDPOINTS
 
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static",
                static_url_path="/web-static")
@@ -46,7 +47,10 @@ def _too_large(_exc):
 
 @bp.before_request
 def _csrf():
-    """Every state-changing request must carry this session's token; refused before any view runs."""
+    """Every state-changing request must carry this session's token; refused before any view runs. A
+    web form's link posts with its token in the URL and no cookie (server/web/webforms.py)."""
+    if request.endpoint in TOKEN_ENDPOINTS:
+        return None
     if request.method in ("POST", "PUT", "PATCH", "DELETE") and not web_session.csrf_ok():
         return errors.page(400, i18n._("This form has expired or did not come from this site, so nothing "
                                        "was changed. Go back, reload the page and try again."))
@@ -54,7 +58,7 @@ def _csrf():
 
 @bp.before_request
 def _signed_in():
-    if g.actor is None and request.endpoint not in PUBLIC:
+    if g.actor is None and request.endpoint not in PUBLIC and request.endpoint not in TOKEN_ENDPOINTS:
         return redirect(url_for("web.account.sign_in", next=request.full_path.rstrip("?")))
 
 
@@ -102,9 +106,10 @@ def _assemble() -> None:
 
     for child in (account.bp, projects.bp, forms.bp, app_users.bp, dashboard.bp):
         bp.register_blueprint(child)
-    from server.web import downloads, register, roles, submissions, users, visiting, webhooks
+    from server.web import downloads, register, roles, submissions, users, visiting, webforms, webhooks
 
-    for child in (submissions.bp, downloads.bp, users.bp, roles.bp, register.bp, visiting.bp, webhooks.bp):
+    for child in (submissions.bp, downloads.bp, users.bp, roles.bp, register.bp, visiting.bp, webforms.bp,
+                  webhooks.bp):
         bp.register_blueprint(child)
     errors.register_pages(bp)
 

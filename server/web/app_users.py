@@ -88,7 +88,7 @@ def show(project_id: int, actor_id: int):
     forms = [f for f, _def in project_forms(db(), project.id)]
     access = accounts.form_access(db(), [actor.id])[actor.id]
     return render_template("app_user.html", project=project, code=_code(project, actor, token),
-                           forms=[f for f in forms if f.id in access])
+                           forms=[f for f in forms if f.id in access], fill_base=f"{base_url()}/f/{token}")
 
 
 @bp.post("/<int:actor_id>/forms")
