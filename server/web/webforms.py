@@ -19,10 +19,11 @@ import json
 import secrets
 from typing import BinaryIO, cast
 
-from flask import Blueprint, Response, abort, flash, g, jsonify, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, Response, abort, flash, g, jsonify, redirect, render_template, request, url_for
 
 from server import problems
 from server.access import entities_scope, form_or_404, readable_form
+from server.api.files import send_blob
 from server.auth.permissions import can, verbs_for
 from server.context import blobs, cache, db, settings
 from server.models import datasets as ds
@@ -156,8 +157,8 @@ def _media(project_id: int, xml_form_id: str, name: str):
     form, form_def = readable_form(project_id, xml_form_id)
     slot, blob = fv.attachment(db(), form_def.id, name)
     if blob is not None:
-        return send_file(blobs().path_for(blob.sha256), mimetype=slot.content_type or "application/octet-stream",
-                         etag=blob.md5, conditional=True)
+        return send_blob(blobs(), blob.sha256, blob.size, slot.content_type or "application/octet-stream", name,
+                         blob.md5, as_attachment=False)
     dataset = ds.list_for_attachment(db(), form.project_id, name, slot.dataset_link)
     if dataset is None:
         raise problems.NotFound(f"The media file '{name}' has not been uploaded for this form version.")
