@@ -8,6 +8,7 @@ def register_api(app: Flask) -> None:
     from server.api import (
         app_users,
         areas,
+        audits,
         datasets,
         entities,
         exports,
@@ -21,6 +22,6 @@ def register_api(app: Flask) -> None:
     )
 
     for module in (sessions, users, projects, forms, app_users, submissions, exports, areas, indicators, odata,
-                   datasets, entities):
+                   datasets, entities, audits):
         app.register_blueprint(module.bp)
     app.register_blueprint(odata.entities_bp)

@@ -10,7 +10,7 @@ from server.api.common import commit, json_body, success
 from server.api.schemas import PasswordChange, UserIn, UserPatch, actor_json, user_json
 from server.auth.permissions import require_site_admin
 from server.auth.throttle import is_own_password
-from server.context import db
+from server.context import audit, db
 from server.db import utcnow
 from server.models import accounts
 from server.models.accounts import USER, Actor, create_user, end_sessions
@@ -74,6 +74,7 @@ def create():
         check_password_strength(body["password"])
     try:
         user = create_user(db(), body["email"], body.get("password"), body.get("displayName"))
+        audit("user.create", user, {"data": {"email": user.email, "displayName": user.display_name}})
         commit()
     except IntegrityError:
         db().rollback()
@@ -101,6 +102,7 @@ def patch(user_id: int):
     if "displayName" in body:
         user.display_name = body["displayName"]
     user.updated_at = utcnow()
+    audit("user.update", user, {"data": {k: body[k] for k in ("email", "displayName") if k in body}})
     try:
         commit()
     except IntegrityError:
@@ -120,6 +122,7 @@ def change_password(user_id: int):
     check_password_strength(body["new"])
     # The caller's own session (a Bearer token) stays; every other device signs in again.
     accounts.change_password(db(), user, body["new"], keep_token=g.auth_session.token if g.auth_session else None)
+    audit("user.update", user, {"data": {"password": True}})
     commit()
     return success()
 
@@ -130,5 +133,6 @@ def delete(user_id: int):
     user = _user_or_404(user_id)
     user.deleted_at = utcnow()
     end_sessions(db(), user.id)
+    audit("user.delete", user)
     commit()
     return success()

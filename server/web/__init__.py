@@ -102,9 +102,9 @@ def _assemble() -> None:
 
     for child in (account.bp, projects.bp, forms.bp, app_users.bp, dashboard.bp):
         bp.register_blueprint(child)
-    from server.web import downloads, register, roles, submissions, users
+    from server.web import audits, downloads, register, roles, submissions, users
 
-    for child in (submissions.bp, downloads.bp, users.bp, roles.bp, register.bp):
+    for child in (submissions.bp, downloads.bp, users.bp, roles.bp, register.bp, audits.bp):
         bp.register_blueprint(child)
     errors.register_pages(bp)
 

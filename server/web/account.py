@@ -9,7 +9,7 @@ from server import problems
 from server.auth.permissions import can, verbs_for
 from server.auth.scope import assigned_areas
 from server.auth.throttle import is_own_password, user_for_password
-from server.context import db
+from server.context import audit, db
 from server.models.accounts import change_password
 from server.models.projects import visible_projects
 from server.web import i18n
@@ -108,6 +108,7 @@ def password():
             errors["repeat"] = _("The two new passwords are not the same.")
         if not errors:
             change_password(db(), user, new, keep_token=g.web_session.token)  # other devices sign in again
+            audit("user.update", user, {"data": {"password": True}})
             db().commit()
             done = True
     return render_template("password.html", errors=errors, done=done), 400 if errors else 200

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from server import problems
 from server.auth.permissions import require_site_admin
-from server.context import db
+from server.context import audit, db
 from server.models import accounts
 from server.web.account import MAX_PASSWORD, MIN_PASSWORD
 from server.web.i18n import _
@@ -57,7 +57,8 @@ def create():
         errors["password"] = found
     if not errors:
         try:
-            accounts.create_user(db(), email, password, name or None)
+            user = accounts.create_user(db(), email, password, name or None)
+            audit("user.create", user, {"data": {"email": user.email, "displayName": user.display_name}})
             db().commit()
         except IntegrityError:
             db().rollback()
@@ -85,6 +86,7 @@ def reset_password(user_id: int):
     if found:
         return render_users(400, {f"password-{user.id}": found})
     accounts.change_password(db(), user, password, keep_token=g.web_session.token if user.id == g.actor.id else None)
+    audit("user.update", user, {"data": {"password": True}, "setByAdministrator": True})
     db().commit()
     flash(_("Set a new password for %(email)s. Tell them in person, not by email.", email=user.email), "ok")
     return redirect(url_for(".list_users"))
@@ -97,6 +99,7 @@ def delete(user_id: int):
     if user.id == g.actor.id:
         return render_users(400, {f"delete-{user.id}": _("You cannot delete your own account.")})
     accounts.delete_user(db(), user)
+    audit("user.delete", user)
     db().commit()
     flash(_("Deleted %(email)s; they are signed out everywhere.", email=user.email), "ok")
     return redirect(url_for(".list_users"))
