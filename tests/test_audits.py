@@ -211,3 +211,22 @@ def test_no_route_and_no_code_changes_an_entry(app):
     writes = re.compile(r"(update|delete)\(\s*(audits\.)?Audit\b|(UPDATE|DELETE FROM)\s+\"?audits\b", re.I)
     offenders = [str(p) for p in server.rglob("*.py") if "migrations" not in p.parts and writes.search(p.read_text())]
     assert offenders == []
+
+
+def test_public_links_have_their_recording_functions_ready(app, admin):
+    """Public links' routes are not on this branch; the functions their routes will call are."""
+    from server.models import audits
+    from server.models.accounts import Actor
+
+    with app.extensions["hamlet.sessionmaker"]() as s:
+        link = Actor(type="public_link", display_name="Khảo sát mở")
+        s.add(link)
+        s.flush()
+        caller = s.get(Actor, admin_id(admin))
+        audits.public_link_created(s, caller, link)
+        audits.public_link_revoked(s, caller, link)
+        s.commit()
+        link_id, me = link.id, caller.id
+    one(admin, "public_link.create", me, f"actor:{link_id}")
+    one(admin, "public_link.delete", me, f"actor:{link_id}")
+    assert [e["action"] for e in entries(admin, action="public_link")] == ["public_link.delete", "public_link.create"]

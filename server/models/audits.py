@@ -94,6 +94,18 @@ def record(db: Session | Connection, actor: Any, action: str, actee: Any = None,
                                     logged_at=utcnow()))
 
 
+def public_link_created(db: Session, actor: Any, link: Any, data: dict | None = None) -> None:
+    """For the public links' routes, when they land: `link` is the link's actor (Central's public
+    links are actors); call it in the transaction that creates the link."""
+    record(db, actor, "public_link.create", link, {"data": data or {"displayName": link.display_name}})
+
+
+def public_link_revoked(db: Session, actor: Any, link: Any, deleted: bool = True) -> None:
+    """`public_link.delete` when the link is deleted, `public_link.session.end` when only its token
+    is revoked (Central's two names), in the revoking transaction."""
+    record(db, actor, "public_link.delete" if deleted else "public_link.session.end", link)
+
+
 def record_throttled(conn: Connection, email: str, address: str, retry_after: int, window: timedelta) -> None:
     """`user.session.throttled`: a password check refused by the throttle. The actee is the account
     the typed email belongs to (none for an unknown email, which is never stored). One entry per
