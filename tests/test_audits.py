@@ -230,3 +230,24 @@ def test_public_links_have_their_recording_functions_ready(app, admin):
     one(admin, "public_link.create", me, f"actor:{link_id}")
     one(admin, "public_link.delete", me, f"actor:{link_id}")
     assert [e["action"] for e in entries(admin, action="public_link")] == ["public_link.delete", "public_link.create"]
+
+
+def test_entity_lists_and_bulk_deletes(admin, project):
+    me = admin_id(admin)
+    base = f"/v1/projects/{project}/datasets"
+    assert admin.post(base, json_body={"name": "trees"}).status_code == 200
+    ref = one(admin, "dataset.create", me, entries(admin, action="dataset.create")[0]["acteeId"])["acteeId"]
+    assert ref.startswith("dataset:")
+    admin.post(f"{base}/trees/properties", json_body={"name": "height"})
+    admin.patch(f"{base}/trees", {"ownerOnly": True})
+    assert [e["details"] for e in entries(admin, action="dataset.update")] == [
+        {"data": {"ownerOnly": True}}, {"properties": ["height"]}]
+    uuid = "12345678-1234-4123-8123-123456789abc"
+    assert admin.post(f"{base}/trees/entities", json_body={"uuid": uuid, "label": "Cây 1",
+                                                           "data": {"height": "3"}}).status_code == 200
+    admin.post(f"{base}/trees/entities/bulk-delete", json_body={"ids": [uuid]})
+    assert one(admin, "entity.bulk.delete", me, ref)["details"] == {"entityUuids": [uuid]}
+    admin.post(f"{base}/trees/entities/bulk-restore", json_body={"ids": [uuid]})
+    one(admin, "entity.bulk.restore", me, ref)
+    assert one(admin, "entity.bulk.restore", me, ref)["actee"]["name"] == "trees"
+    assert len(entries(admin, action="dataset")) == 5

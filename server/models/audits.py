@@ -63,16 +63,6 @@ VERBOSE = ("submission.create", "submission.update", "submission.update.version"
            "submission.delete", "submission.restore", "entity.create", "entity.update.version", "entity.delete",
            "entity.restore")
 
-# Every action Hamlet records, in the order the administrators' page offers them.
-RECORDED = ("user.session.create", "user.session.throttled", "user.create", "user.update", "user.delete",
-            "user.assignment.create", "user.assignment.delete", "field_key.assignment.create",
-            "field_key.assignment.delete", "area_assignment.update", "project.create", "project.update",
-            "project.delete", "form.create", "form.update", "form.update.publish", "form.delete",
-            "form.submission.export", "field_key.create", "field_key.session.end", "field_key.delete",
-            "public_link.create", "public_link.session.end", "public_link.delete", "submission.update",
-            "submission.delete", "submission.restore")
-
-
 def actee_ref(actee: Any) -> tuple[str | None, int | None]:
     """(type, id) of a model object as an actee; (None, None) for none."""
     if actee is None:

@@ -50,6 +50,10 @@ ACTION_LABELS = {
     "submission.update": N_("Reviewed a submission"),
     "submission.delete": N_("Deleted a submission"),
     "submission.restore": N_("Restored a submission"),
+    "dataset.create": N_("Created an Entity List"),
+    "dataset.update": N_("Changed an Entity List"),
+    "entity.bulk.delete": N_("Deleted entities"),
+    "entity.bulk.restore": N_("Restored entities"),
 }
 GROUP_LABELS = {
     "nonverbose": N_("Everything but single submissions"),
@@ -58,6 +62,7 @@ GROUP_LABELS = {
     "project": N_("Projects"),
     "form": N_("Forms and downloads"),
     "submission": N_("Submissions"),
+    "dataset": N_("Entity Lists"),
 }
 
 
