@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from sqlalchemy import JSON, Index, Integer, String, Text, func, insert, select
@@ -79,9 +80,16 @@ def record(db: Session | Connection, actor: Any, action: str, actee: Any = None,
     """Log `action` by `actor` (anything with an `id`, or None for the server itself) on `actee`
     (an Actor, Project, Form or Dataset, or None) in `db`'s transaction: it commits with the action."""
     kind, actee_id = actee_ref(actee)
-    db.execute(insert(Audit).values(actor_id=actor.id if actor is not None else None, action=action,
-                                    actee_type=kind, actee_id=actee_id, details=details, notes=notes,
-                                    logged_at=utcnow()))
+    conn = db.connection() if isinstance(db, Session) else db
+    conn.execute(_insert(), {"actor_id": actor.id if actor is not None else None, "action": action,
+                             "actee_type": kind, "actee_id": actee_id, "details": details, "notes": notes,
+                             "logged_at": utcnow()})
+
+
+@cache
+def _insert():
+    """Built once, a plain Core insert: an ORM insert built per call cost ~1 ms of CPU on every export."""
+    return insert(Audit.__table__)
 
 
 def public_link_created(db: Session, actor: Any, link: Any, data: dict | None = None) -> None:
@@ -111,10 +119,10 @@ def record_throttled(conn: Connection, email: str, address: str, retry_after: in
         Audit.actee_id == user_id if user_id is not None else Audit.actee_id.is_(None)).limit(200)).scalars()
     if any((d or {}).get("address") == address for d in recent):
         return
-    conn.execute(insert(Audit).values(actor_id=None, action="user.session.throttled",
-                                      actee_type="actor" if user_id is not None else None, actee_id=user_id,
-                                      details={"address": address, "retryAfter": retry_after},
-                                      logged_at=utcnow()))
+    conn.execute(_insert(), {"actor_id": None, "action": "user.session.throttled",
+                             "actee_type": "actor" if user_id is not None else None, "actee_id": user_id,
+                             "details": {"address": address, "retryAfter": retry_after}, "notes": None,
+                             "logged_at": utcnow()})
 
 
 @dataclass(frozen=True)
