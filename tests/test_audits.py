@@ -123,6 +123,13 @@ def test_reviews_deletes_restores_and_every_export(admin, client, project, surve
     one(admin, "submission.delete", me, form_ref)
     admin.post(f"{survey}/submissions/{h}/restore")
     one(admin, "submission.restore", me, form_ref)
+    edited = households[1]
+    old_id, edited.instance_id = edited.instance_id, "uuid:11111111-2222-4333-8444-555555555555"
+    resp = admin.client.put(f"{survey}/submissions/{old_id}", data=to_xml(edited, deprecated_id=old_id),
+                            content_type="application/xml", headers={"Authorization": f"Bearer {admin.token}"})
+    assert resp.status_code == 200, resp.get_json()
+    details = one(admin, "submission.update.version", me, form_ref)["details"]
+    assert (details["instanceId"], details["newInstanceId"]) == (old_id, edited.instance_id)
 
     for path in ("submissions.csv", "submissions.csv.zip", "submissions.xlsx", "submissions.geojson", "persons.csv",
                  ".svc/Submissions", ".svc/Submissions?$top=2"):

@@ -166,6 +166,8 @@ def edit_submission(project_id: int, xml_form_id: str, instance_id: str):
             g.actor.id if g.actor else None,
             request.args.get("deviceID"), request.headers.get("User-Agent"), settings().max_submission_bytes,
             max_repeats=settings().max_repeat_instances)
+    audit("submission.update.version", form, {"submissionId": sub.id, "instanceId": sub.instance_id,
+                                              "newInstanceId": parsed.instance_id})
     commit()
     db().refresh(sub)
     return submission_json(sub, db().get_one(SubmissionDef, sub.current_def_id))

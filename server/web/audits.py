@@ -48,6 +48,7 @@ ACTION_LABELS = {
     "public_link.session.end": N_("Revoked a public link"),
     "public_link.delete": N_("Deleted a public link"),
     "submission.update": N_("Reviewed a submission"),
+    "submission.update.version": N_("Edited a submission"),
     "submission.delete": N_("Deleted a submission"),
     "submission.restore": N_("Restored a submission"),
     "dataset.create": N_("Created an Entity List"),
