@@ -23,6 +23,13 @@ def main() -> None:
     """Hamlet: an ODK-compatible survey server."""
 
 
+def _audit(s, action: str, actee, details: dict | None = None) -> None:
+    """The audit log's entry for a command: no actor (whoever runs `hamlet` on the server), `via: cli`."""
+    from server.models.audits import record
+
+    record(s, None, action, actee, {**(details or {}), "via": "cli"})
+
+
 def _session():
     return current_app.extensions["hamlet.sessionmaker"]()
 
@@ -91,6 +98,7 @@ def user_create(email: str, role: str, display_name: str | None, password_stdin:
         if user_by_email(s, email):
             raise click.ClickException(f"a user with email {email} already exists")
         u = create_user(s, email, password, display_name, site_role="admin" if role == "admin" else None)
+        _audit(s, "user.create", u, {"data": {"email": u.email, "displayName": u.display_name}})
         s.commit()
         click.echo(f"created user {u.id} <{u.email}>{' (site administrator)' if role == 'admin' else ''}")
 
@@ -103,7 +111,7 @@ def user_create(email: str, role: str, display_name: str | None, password_stdin:
 @with_appcontext
 def user_scope(email: str, project_id: int, areas: tuple[str, ...], clear: bool) -> None:
     """Limit a user's roles in a project to some areas and everything below them (or --clear)."""
-    from server.auth.scope import UnknownAreas, set_areas
+    from server.auth.scope import UnknownAreas, assigned_areas, set_areas
     from server.models.accounts import user_by_email
     from server.models.projects import live_project
 
@@ -117,11 +125,14 @@ def user_scope(email: str, project_id: int, areas: tuple[str, ...], clear: bool)
             raise click.ClickException(f"there is no project {project_id}")
         if u.is_site_admin and areas:
             raise click.ClickException(f"{email} is a site administrator; administrators are never limited to areas")
+        before = assigned_areas(s, u.id, project_id)
         try:
             codes = set_areas(s, u.id, project_id, [] if clear else list(areas))
         except UnknownAreas as exc:
             raise click.ClickException(f"not in project {project_id}'s registry: {', '.join(exc.codes)}; "
                                        "nothing was changed") from None
+        if codes != before:
+            _audit(s, "area_assignment.update", u, {"projectId": project_id, "areas": codes, "previous": before})
         s.commit()
         if codes:
             click.echo(f"{email} sees only {', '.join(codes)} (and the areas below) in project {project_id}")
@@ -168,6 +179,8 @@ def project_create(name: str) -> None:
     with _session() as s:
         p = Project(name=name)
         s.add(p)
+        s.flush()
+        _audit(s, "project.create", p, {"data": {"name": name}})
         s.commit()
         click.echo(p.id)
 
@@ -205,6 +218,7 @@ def form_publish(path: Path, project_id: int, media_dir: Path | None, ignore_war
             existing = live_form(s, project_id, definition.info.xml_form_id)
             if existing is None:
                 f = fv.create_form(s, store, project_id, definition, None)
+                _audit(s, "form.create", f)
             else:
                 fv.create_draft(s, store, existing, definition, None)
                 f = existing
@@ -215,7 +229,9 @@ def form_publish(path: Path, project_id: int, media_dir: Path | None, ignore_war
                     with candidate.open("rb") as fh:
                         fv.upload_attachment(s, store, f, name, fh, None, settings.max_submission_bytes)
                     attached.append(name)
+            old = f.current_def_id
             version = fv.publish_draft(s, f)
+            _audit(s, "form.update.publish", f, {"oldDefId": old, "newDefId": f.current_def_id})
             s.commit()
         except problems.Problem as exc:
             s.rollback()
@@ -530,6 +546,8 @@ def export(form_id: str, project_id: int, fmt: str, labels: str | None, area: st
         try:
             decryptor = downloads.decryptor_from_pem(private_key.read_bytes(), None, store) if private_key else None
             chunks = downloads.build(s, engine, store, form, EXPORT_KINDS[fmt], args, decryptor).chunks
+            _audit(s, "form.submission.export", form, {"format": EXPORT_KINDS[fmt]})
+            s.commit()
         except problems.Problem as exc:
             raise click.ClickException(exc.message) from None
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -6,7 +6,8 @@ turned into its end. Every such value is read here, and one out of range is refu
 does not parse, with a message naming the range."""
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+import re
+from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 
 from werkzeug.routing import IntegerConverter
 
@@ -64,3 +65,32 @@ def parse_moment(raw: str, day_zone: tzinfo = UTC, end: bool = False) -> datetim
     value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     _in_range(value.date())
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+_TIMESTAMP = re.compile(r"(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?(?:\.(\d{1,6})\d*)?)?"
+                        r"\s*([zZ]|[+-]\d{2}(?::?\d{2})?)?")
+
+
+def parse_timestamp(name: str, raw: str | None) -> datetime | None:
+    """`start`/`end` of GET /v1/audits as Central (PostgreSQL) reads them: an ISO 8601 date or date-time,
+    `z` or an offset such as `+08` optional (none: the server's time, UTC); `2000-01-01` is its
+    midnight. Empty is absent; anything else a 400 naming the parameter."""
+    if raw is None or not raw.strip():
+        return None
+    m = _TIMESTAMP.fullmatch(raw.strip())
+    try:
+        if m is None:
+            raise ValueError(raw)
+        day, hour, minute, second, fraction, zone = m.groups()
+        offset = timedelta(0)
+        if zone and zone not in "zZ":
+            digits = zone[1:].replace(":", "")
+            offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:] or 0)) * (-1 if zone[0] == "-" else 1)
+        value = datetime.combine(parse_day(day), time(int(hour or 0), int(minute or 0), int(second or 0),
+                                                      int((fraction or "0").ljust(6, "0"))),
+                                 tzinfo=timezone(offset))
+    except ValueError:
+        raise problems.UnexpectedValue(f"Could not read {name}={raw!r} as a date or time; write it as ISO 8601, "
+                                       "for example 2026-12-01z or 2026-12-01T08:00:00+07.",
+                                       details={"field": name, "value": raw}) from None
+    return value.astimezone(UTC)

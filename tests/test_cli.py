@@ -139,3 +139,25 @@ def test_indicators_load_and_report_from_the_command_line(env):
     bad = run("indicators", "load", str(CORPUS / "onadata-accents/form.xlsx"), "--project", "1",
               "--form", "household_digital_survey")
     assert bad.exit_code != 0 and "nothing was changed" in bad.output
+
+
+def test_commands_leave_audit_entries_without_an_actor(env):
+    """What an operator does with `hamlet` is in the audit log too, with no actor and `via: cli`."""
+    from sqlalchemy import create_engine, text
+
+    run("db", "upgrade")
+    run("user", "create", "lan@example.vn", input="a long password\n")
+    run("project", "create", "Phường Tân Chính")
+    media = CORPUS / "collect-external-csv-cascade"
+    assert run("form", "publish", str(media / "form.xml"), "--project", "1", "--media",
+               str(media / "form-media")).exit_code == 0
+    out = run("export", "ecsv", "--project", "1", "--out", str(env / "out"))
+    assert out.exit_code == 0, out.output
+    engine = create_engine(f"sqlite:///{env / 'instance' / 'hamlet.db'}")
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT actor_id, action, actee_type, details FROM audits ORDER BY id")).all()
+    engine.dispose()
+    assert [(r.actor_id, r.action, r.actee_type) for r in rows] == [
+        (None, "user.create", "actor"), (None, "project.create", "project"), (None, "form.create", "form"),
+        (None, "form.update.publish", "form"), (None, "form.submission.export", "form")]
+    assert all('"via": "cli"' in r.details for r in rows)

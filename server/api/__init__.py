@@ -8,6 +8,7 @@ def register_api(app: Flask) -> None:
     from server.api import (
         app_users,
         areas,
+        audits,
         datasets,
         entities,
         exports,
@@ -23,7 +24,7 @@ def register_api(app: Flask) -> None:
     )
 
     for module in (sessions, users, projects, forms, app_users, submissions, exports, areas, indicators, odata,
-                   datasets, entities, webhooks, public_links):
+                   datasets, entities, webhooks, public_links, audits):
         app.register_blueprint(module.bp)
     app.register_blueprint(odata.entities_bp)
     app.register_blueprint(odata.bp, name=odata.DRAFT_BLUEPRINT, url_prefix=odata.DRAFT_PREFIX)

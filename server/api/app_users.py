@@ -9,7 +9,7 @@ from server.api.common import commit, form_or_404, json_body, project_or_404, su
 from server.api.schemas import AppUserIn, app_user_json
 from server.auth.permissions import ROLES, require, role_by_ref
 from server.auth.scope import check_hand_out
-from server.context import db
+from server.context import audit, db
 from server.db import utcnow
 from server.models.accounts import APP_USER, Actor, AuthSession, FormAssignment, create_session, end_sessions
 
@@ -53,6 +53,7 @@ def create_app_user(project_id: int):
     db().add(actor)
     db().flush()
     session = create_session(db(), actor, hours=None)
+    audit("field_key.create", actor, {"data": {"displayName": actor.display_name, "projectId": project_id}})
     commit()
     return _json(actor, session.token)
 
@@ -63,6 +64,7 @@ def delete_app_user(project_id: int, actor_id: int):
     actor = _app_user_or_404(project_id, actor_id)
     actor.deleted_at = utcnow()
     end_sessions(db(), actor.id)  # the key stops working at once
+    audit("field_key.delete", actor)
     commit()
     return success()
 
@@ -102,6 +104,8 @@ def assign_form(project_id: int, xml_form_id: str, role_ref: str, actor_id: int)
     form, role, actor = _form_assignment_target(project_id, xml_form_id, role_ref, actor_id)
     if db().get(FormAssignment, (actor.id, form.id, role.system)) is None:
         db().add(FormAssignment(actor_id=actor.id, form_id=form.id, role=role.system))
+        audit(f"{actor.type}.assignment.create", actor, {"roleId": role.id, "role": role.system, "projectId": project_id,
+                                                   "xmlFormId": form.xml_form_id})
         commit()
     return success()
 
@@ -109,8 +113,12 @@ def assign_form(project_id: int, xml_form_id: str, role_ref: str, actor_id: int)
 @bp.delete("/forms/<xml_form_id>/assignments/<role_ref>/<int:actor_id>")
 def unassign_form(project_id: int, xml_form_id: str, role_ref: str, actor_id: int):
     form, role, actor = _form_assignment_target(project_id, xml_form_id, role_ref, actor_id)
+    held = db().get(FormAssignment, (actor.id, form.id, role.system)) is not None
     db().execute(delete(FormAssignment).where(FormAssignment.actor_id == actor.id,
                                               FormAssignment.form_id == form.id,
                                               FormAssignment.role == role.system))
+    if held:
+        audit(f"{actor.type}.assignment.delete", actor, {"roleId": role.id, "role": role.system, "projectId": project_id,
+                                                   "xmlFormId": form.xml_form_id})
     commit()
     return success()

@@ -17,7 +17,7 @@ from server.access import entities_scope, list_owner
 from server.api.common import commit, is_true, project_or_404, success
 from server.auth.permissions import can, require, verbs_for
 from server.auth.scope import AreaLimited
-from server.context import db
+from server.context import audit, db
 from server.db import isoformat
 from server.models import datasets as ds
 from server.models import entities as en
@@ -138,6 +138,7 @@ def create_dataset(project_id: int):
     if not isinstance(name, str):
         raise problems.UnexpectedValue("Give the Entity List a name.", details={"field": "name", "value": name})
     dataset = ds.create_dataset(db(), project_id, name, body.get("approvalRequired") is True)
+    audit("dataset.create", dataset, {"properties": []})
     commit()
     return dataset_json(dataset, full=True)
 
@@ -158,6 +159,7 @@ def patch_dataset(project_id: int, name: str):
         dataset.approval_required = body["approvalRequired"]
     if "ownerOnly" in body:  # an app user or data collector then gets only the entities it created
         dataset.owner_only = body["ownerOnly"]
+    audit("dataset.update", dataset, {"data": {k: body[k] for k in ("approvalRequired", "ownerOnly") if k in body}})
     commit()
     return dataset_json(dataset, full=True)
 
@@ -169,6 +171,7 @@ def add_property(project_id: int, name: str):
     if not isinstance(prop, str):
         raise problems.UnexpectedValue("Give the property a name.", details={"field": "name", "value": prop})
     ds.add_property(db(), dataset, prop)
+    audit("dataset.update", dataset, {"properties": [prop]})
     commit()
     return success()
 

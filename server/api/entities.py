@@ -10,7 +10,7 @@ from server import problems
 from server.api.common import commit, is_true, success
 from server.api.datasets import _entity, _json_object, _scoped, version_json
 from server.api.schemas import actor_json
-from server.context import db
+from server.context import audit, db
 from server.exports.entity_geojson import feature_collection
 from server.models import entities as en
 from server.models import entity_history as history
@@ -64,6 +64,8 @@ def bulk_delete(project_id: int, name: str):
     """Central answers {count}: how many of the named, live entities of this list were deleted."""
     dataset, scope = _scoped(project_id, name, "entity.delete")
     changed = history.set_deleted(db(), dataset, _uuids(), True, _actor_id(), scope)
+    if changed:
+        audit("entity.bulk.delete", dataset, {"entityUuids": changed})
     commit()
     return {"success": True, "count": len(changed)}
 
@@ -72,6 +74,8 @@ def bulk_delete(project_id: int, name: str):
 def bulk_restore(project_id: int, name: str):
     dataset, scope = _scoped(project_id, name, "entity.restore")
     changed = history.set_deleted(db(), dataset, _uuids(), False, _actor_id(), scope)
+    if changed:
+        audit("entity.bulk.restore", dataset, {"entityUuids": changed})
     commit()
     return {"success": True, "count": len(changed)}
 

@@ -11,7 +11,8 @@ from flask import Blueprint, Response, current_app, request
 
 from server import problems
 from server.access import form_or_404, submission_scope
-from server.context import blobs, db
+from server.api.common import commit
+from server.context import audit, blobs, db
 from server.exports import downloads
 from server.exports.plan import content_disposition
 
@@ -40,6 +41,8 @@ def _download(project_id: int, xml_form_id: str, kind: str, draft: bool = False)
     has_def = (form.draft_def_id if draft else form.current_def_id) is not None
     found = downloads.build(db(), current_app.extensions["hamlet.engine"], blobs(), form, kind, args,
                             _decryptor() if has_def else None, scope=scope, draft=draft)
+    audit("form.submission.export", form, {"format": kind})   # the options were good: the file is on its way
+    commit()
     return Response(found.chunks, content_type=found.content_type,
                     headers={"Content-Disposition": content_disposition(found.file_name)})
 

@@ -12,7 +12,7 @@ from server.api.common import commit, form_or_404, is_true, json_body, project_o
 from server.api.files import send_blob, stored_file
 from server.api.schemas import FormPatch, attachment_json, form_json
 from server.auth.permissions import can, require, verbs_for
-from server.context import blobs, db, settings
+from server.context import audit, blobs, db, settings
 from server.db import utcnow
 from server.models import form_versions as fv
 from server.models.blobs import Blob
@@ -64,6 +64,9 @@ def create_form(project_id: int):
     definition = _upload()
     form = fv.create_form(db(), blobs(), project_id, definition, g.actor.id if g.actor else None,
                           publish=is_true(request.args.get("publish")))
+    audit("form.create", form)
+    if form.current_def_id is not None:
+        audit("form.update.publish", form, {"newDefId": form.current_def_id})
     commit()
     return _with_report(form_json(form, _shown_def(form)), definition)
 
@@ -100,7 +103,9 @@ def get_form(project_id: int, xml_form_id: str):
 @bp.patch("/forms/<xml_form_id>")
 def patch_form(project_id: int, xml_form_id: str):
     form = form_or_404(project_id, xml_form_id, "form.update")
-    fv.set_state(form, json_body(FormPatch())["state"])
+    state = json_body(FormPatch())["state"]
+    fv.set_state(form, state)
+    audit("form.update", form, {"data": {"state": state}})
     commit()
     return form_json(form, _shown_def(form))
 
@@ -109,6 +114,7 @@ def patch_form(project_id: int, xml_form_id: str):
 def delete_form(project_id: int, xml_form_id: str):
     form = form_or_404(project_id, xml_form_id, "form.delete")
     form.deleted_at = utcnow()
+    audit("form.delete", form)
     commit()
     return success()
 
@@ -192,6 +198,7 @@ def create_draft(project_id: int, xml_form_id: str):
     has_body = (request.content_length or 0) > 0 or request.headers.get("Transfer-Encoding", "").lower() == "chunked"
     definition = _upload() if has_body else None
     fv.create_draft(db(), blobs(), form, definition, g.actor.id if g.actor else None)
+    audit("form.update.draft.set", form, {"newDraftDefId": form.draft_def_id})
     commit()
     body = success()
     if definition is not None:
@@ -217,7 +224,9 @@ def delete_draft(project_id: int, xml_form_id: str):
 def publish(project_id: int, xml_form_id: str):
     form = form_or_404(project_id, xml_form_id, "form.update")
     version = request.args.get("version")
+    old = form.current_def_id
     fv.publish_draft(db(), form, version if version not in (None, "") else None)
+    audit("form.update.publish", form, {"oldDefId": old, "newDefId": form.current_def_id})
     commit()
     return success()
 

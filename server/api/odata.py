@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from server import finite_json, problems
 from server.access import entities_scope, form_or_404, readable_form, submission_scope
 from server.auth.permissions import require
-from server.context import cache, db
+from server.context import audit, cache, db
 from server.models.datasets import properties_of
 from server.odata import entities as odata_entities
 from server.odata import rows as odata_rows
@@ -168,15 +168,22 @@ def data(project_id: int, xml_form_id: str, rest: str):
         for part in rest.split("/"):
             m = _ENTITY_SEGMENT.match(part)
             segments.append((m.group(1), m.group(2)) if m else (part, None))
-        return _json(odata_rows.entity_document(db(), form, segments, request.args, cache=cache(),
-                                                service_root=root, url=url, args=args, scope=scope,
-                                                draft=_draft()))
-    query = parse_query(request.args)
-    if query.top is not None:
-        plan = odata_rows.make_plan(db(), form, rest, query, cache=cache(), service_root=root, scope=scope,
-                                    draft=_draft())
-        return _json(odata_rows.document(plan, url, args))
-    return _stream(form, rest, query, root, scope)
+        found = _json(odata_rows.entity_document(db(), form, segments, request.args, cache=cache(),
+                                                 service_root=root, url=url, args=args, scope=scope,
+                                                 draft=_draft()))
+    else:
+        query = parse_query(request.args)
+        if query.top is not None:
+            plan = odata_rows.make_plan(db(), form, rest, query, cache=cache(), service_root=root, scope=scope,
+                                        draft=_draft())
+            found = _json(odata_rows.document(plan, url, args))
+        else:
+            found = _stream(form, rest, query, root, scope)
+    # One entry per data request (pyodk's get_table is one; Excel's paging one per page), written once the
+    # query was accepted; the service document and $metadata hold no answers and are not recorded.
+    audit("form.submission.export", form, {"format": "odata", "table": rest.split("(", 1)[0]})
+    db().commit()
+    return found
 
 
 def _own_session() -> tuple[Session, Callable[[], None]]:

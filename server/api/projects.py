@@ -10,7 +10,7 @@ from server.api.common import commit, json_body, project_or_404, success
 from server.api.schemas import In, ProjectIn, ProjectPatch, project_json
 from server.auth.permissions import ROLES, require_site_admin, role_by_ref, verbs_for
 from server.auth.scope import UnknownAreas, area_assignments_of, assigned_areas, check_hand_out, set_areas
-from server.context import db
+from server.context import audit, db
 from server.db import utcnow
 from server.models.accounts import APP_USER, Actor, ProjectAssignment
 from server.models.forms import Form
@@ -60,6 +60,8 @@ def create_project():
     project = Project(name=body["name"], description=body.get("description"), archived=bool(body.get("archived")),
                       created_at=utcnow())
     db().add(project)
+    db().flush()
+    audit("project.create", project, {"data": body})
     commit()
     return _project_json(project)
 
@@ -78,6 +80,7 @@ def patch_project(project_id: int):
         if key in body:
             setattr(project, attr, body[key])
     project.updated_at = utcnow()
+    audit("project.update", project, {"data": body})
     commit()
     return _project_json(project)
 
@@ -86,6 +89,7 @@ def patch_project(project_id: int):
 def delete_project(project_id: int):
     project = project_or_404(project_id, "project.delete")
     project.deleted_at = utcnow()
+    audit("project.delete", project)
     commit()
     return success()
 
@@ -114,6 +118,7 @@ def assign(project_id: int, role_ref: str, actor_id: int):
     check_hand_out(db(), g.actor, project_id, actor.id)
     if db().get(ProjectAssignment, (actor.id, project_id, role.system)) is None:
         db().add(ProjectAssignment(actor_id=actor.id, project_id=project_id, role=role.system))
+        audit(f"{actor.type}.assignment.create", actor, {"roleId": role.id, "role": role.system, "projectId": project_id})
         commit()
     return success()
 
@@ -122,9 +127,12 @@ def assign(project_id: int, role_ref: str, actor_id: int):
 def unassign(project_id: int, role_ref: str, actor_id: int):
     role, actor = _assignment_target(project_id, role_ref, actor_id)
     check_hand_out(db(), g.actor, project_id, actor.id)
+    held = db().get(ProjectAssignment, (actor.id, project_id, role.system)) is not None
     db().execute(delete(ProjectAssignment).where(ProjectAssignment.actor_id == actor.id,
                                                  ProjectAssignment.project_id == project_id,
                                                  ProjectAssignment.role == role.system))
+    if held:
+        audit(f"{actor.type}.assignment.delete", actor, {"roleId": role.id, "role": role.system, "projectId": project_id})
     commit()
     return success()
 
@@ -167,12 +175,15 @@ def put_area_assignment(project_id: int, actor_id: int):
         raise problems.UnexpectedValue(f"User {actor.id} is a site administrator; administrators are never limited "
                                        "to some areas.", details={"field": "areas"})
     check_hand_out(db(), g.actor, project_id, actor.id, [c.strip() for c in wanted if c.strip()])
+    before = assigned_areas(db(), actor.id, project_id)
     try:
         codes = set_areas(db(), actor.id, project_id, wanted)
     except UnknownAreas as exc:
         db().rollback()
         raise problems.UnexpectedValue(f"These area codes are not in this project's registry: {', '.join(exc.codes)}. "
                                        "Nothing was changed.", details={"field": "areas", "unknown": exc.codes}) from None
+    if sorted(before) != sorted(codes):
+        audit("area_assignment.update", actor, {"projectId": project_id, "areas": codes, "previous": before})
     commit()
     return {"actorId": actor.id, "areas": codes}
 
@@ -184,6 +195,8 @@ def assign_site_role(role_ref: str, actor_id: int):
     actor = db().get(Actor, actor_id)
     if role is None or role.system != "admin" or actor is None or actor.type != "user":
         raise problems.NotFound("Only the admin role can be granted site-wide, and only to web users.")
-    actor.site_role = "admin"
+    if actor.site_role != "admin":
+        actor.site_role = "admin"
+        audit("user.assignment.create", actor, {"roleId": role.id, "role": "admin"})
     commit()
     return success()

@@ -8,6 +8,7 @@ from server import problems
 from server.api.common import commit, form_or_404, json_body, success
 from server.api.schemas import PublicLinkIn, actor_json
 from server.context import db, settings
+from server.models import audits
 from server.models import public_links as pl
 from server.models.accounts import Actor
 
@@ -41,6 +42,7 @@ def create_link(project_id: int, xml_form_id: str):
     form = form_or_404(project_id, xml_form_id, "public_link.create")
     body = json_body(PublicLinkIn())
     actor, link, token = pl.create_link(db(), form, body["displayName"], body["once"], g.actor.id if g.actor else None)
+    audits.public_link_created(db(), g.actor, actor, {"displayName": actor.display_name, "once": body["once"]})
     commit()
     return _json(actor, link, token)
 
@@ -52,5 +54,6 @@ def delete_link(project_id: int, xml_form_id: str, link_id: int):
     if found is None:
         raise problems.NotFound(f"There is no public link {link_id} for form '{xml_form_id}'.")
     pl.delete_link(db(), found[0])
+    audits.public_link_revoked(db(), g.actor, found[0], deleted=True)
     commit()
     return success()

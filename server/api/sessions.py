@@ -1,16 +1,16 @@
 """Sign-in with email and password for a bearer token (POST /v1/sessions), and sign-out."""
 from __future__ import annotations
 
-from flask import Blueprint, g
+from flask import Blueprint, g, request
 from sqlalchemy import delete
 
 from server import problems
 from server.api.common import commit, json_body, success
 from server.api.schemas import SessionIn
 from server.auth.throttle import user_for_password
-from server.context import db, settings
+from server.context import audit, db, settings
 from server.db import isoformat
-from server.models.accounts import AuthSession, create_session
+from server.models.accounts import Actor, AuthSession, create_session
 
 bp = Blueprint("sessions", __name__, url_prefix="/v1/sessions")
 
@@ -22,6 +22,7 @@ def sign_in():
     if user is None:
         raise problems.AuthenticationFailed("Incorrect email address and/or password.")
     session = create_session(db(), user, settings().session_hours)
+    audit("user.session.create", user, {"userAgent": request.headers.get("User-Agent")}, actor=user)
     commit()
     return {"token": session.token, "csrf": session.csrf, "createdAt": isoformat(session.created_at),
             "expiresAt": isoformat(session.expires_at)}
@@ -48,6 +49,8 @@ def sign_out(token: str):
 
         require_manage_app_user(session.actor_id)
     db().execute(delete(AuthSession).where(AuthSession.token == token))
+    if session.actor_id != g.actor.id:   # Central revokes an app user's access this way
+        audit("field_key.session.end", db().get(Actor, session.actor_id))
     commit()
     return success()
 

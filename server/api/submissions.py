@@ -19,7 +19,7 @@ from server.api.common import commit, is_true, json_body, read_body_limited, suc
 from server.api.files import stored_file
 from server.api.schemas import In
 from server.auth.permissions import can, verbs_for
-from server.context import blobs, cache, db, settings
+from server.context import audit, blobs, cache, db, settings
 from server.db import isoformat, utcnow
 from server.models import submission_queries as q
 from server.models.blobs import ensure_blob
@@ -186,6 +186,8 @@ def edit_submission(project_id: int, xml_form_id: str, instance_id: str):
             g.actor.id if g.actor else None,
             request.args.get("deviceID"), request.headers.get("User-Agent"), settings().max_submission_bytes,
             max_repeats=settings().max_repeat_instances)
+    audit("submission.update.version", form, {"submissionId": sub.id, "instanceId": sub.instance_id,
+                                              "newInstanceId": parsed.instance_id})
     commit()
     db().refresh(sub)
     return submission_json(sub, db().get_one(SubmissionDef, sub.current_def_id))
@@ -193,26 +195,31 @@ def edit_submission(project_id: int, xml_form_id: str, instance_id: str):
 
 @bp.patch("/submissions/<instance_id>")
 def review(project_id: int, xml_form_id: str, instance_id: str):
-    _, sub, sdef = _one(project_id, xml_form_id, instance_id, "submission.update")
-    set_review_state(sub, json_body(ReviewIn())["reviewState"])
+    form, sub, sdef = _one(project_id, xml_form_id, instance_id, "submission.update")
+    state = json_body(ReviewIn())["reviewState"]
+    set_review_state(sub, state)
+    audit("submission.update", form, {"submissionId": sub.id, "submissionDefId": sdef.id, "instanceId": sub.instance_id,
+                                     "reviewState": state})
     commit()
     return submission_json(sub, sdef)
 
 
 @bp.delete("/submissions/<instance_id>")
 def delete_submission(project_id: int, xml_form_id: str, instance_id: str):
-    _, sub, _ = _one(project_id, xml_form_id, instance_id, "submission.delete")
+    form, sub, _ = _one(project_id, xml_form_id, instance_id, "submission.delete")
     sub.deleted_at = utcnow()
+    audit("submission.delete", form, {"submissionId": sub.id, "instanceId": sub.instance_id})
     commit()
     return success()
 
 
 @bp.post("/submissions/<instance_id>/restore")
 def restore_submission(project_id: int, xml_form_id: str, instance_id: str):
-    _, sub, _ = _one(project_id, xml_form_id, instance_id, "submission.delete", include_deleted=True)
+    form, sub, _ = _one(project_id, xml_form_id, instance_id, "submission.delete", include_deleted=True)
     if sub.deleted_at is None:
         raise problems.NotFound("This submission is not deleted.")
     sub.deleted_at = None
+    audit("submission.restore", form, {"submissionId": sub.id, "instanceId": sub.instance_id})
     commit()
     return success()
 

@@ -11,7 +11,7 @@ from server.api.schemas import PasswordChange, ResetInitiate, ResetVerify, UserI
 from server.auth import password_links
 from server.auth.permissions import require_site_admin
 from server.auth.throttle import is_own_password
-from server.context import db
+from server.context import audit, db
 from server.db import utcnow
 from server.models import accounts
 from server.models.accounts import USER, Actor, actor_for_token, create_user, end_sessions
@@ -77,6 +77,7 @@ def create():
         user = create_user(db(), body["email"], body.get("password"), body.get("displayName"))
         # Without a password, an emailed link to choose one (Central's accountCreated), sent after the commit.
         invitation = None if body.get("password") else password_links.prepare_invitation(db(), user)
+        audit("user.create", user, {"data": {"email": user.email, "displayName": user.display_name}})
         commit()
     except IntegrityError:
         db().rollback()
@@ -150,6 +151,7 @@ def patch(user_id: int):
     if "displayName" in body:
         user.display_name = body["displayName"]
     user.updated_at = utcnow()
+    audit("user.update", user, {"data": {k: body[k] for k in ("email", "displayName") if k in body}})
     try:
         commit()
     except IntegrityError:
@@ -170,6 +172,7 @@ def change_password(user_id: int):
     # The caller's own session (a Bearer token) stays; every other device signs in again.
     accounts.change_password(db(), user, body["new"], keep_token=g.auth_session.token if g.auth_session else None)
     notice = password_links.password_changed_notice(user)
+    audit("user.update", user, {"data": {"password": True}})
     commit()
     password_links.deliver(notice)
     return success()
@@ -181,5 +184,6 @@ def delete(user_id: int):
     user = _user_or_404(user_id)
     user.deleted_at = utcnow()
     end_sessions(db(), user.id)
+    audit("user.delete", user)
     commit()
     return success()

@@ -9,9 +9,10 @@ from marshmallow import fields, validate
 from server import problems
 from server.api.common import commit, form_or_404, json_body, success
 from server.api.schemas import In
-from server.context import db, settings
+from server.context import audit, db, settings
 from server.db import isoformat
 from server.jobs import Jobs
+from server.models.forms import Form
 from server.params import non_negative_int
 from server.webhooks import delivery
 from server.webhooks.models import Webhook, WebhookDelivery, deliveries_of, hooks_of, mark_for_resend
@@ -75,6 +76,8 @@ def create_hook(project_id: int, xml_form_id: str):
     hook = Webhook(form_id=form.id, url=checked_url(body["url"]), include_xml=body["includeXml"],
                    active=body["active"], created_by=g.actor.id if g.actor else None)
     db().add(hook)
+    db().flush()
+    audit("webhook.create", form, {"data": {"webhookId": hook.id, "url": hook.url}})
     commit()
     return hook_json(hook, with_secret=True)
 
@@ -90,6 +93,7 @@ def patch_hook(project_id: int, xml_form_id: str, hook_id: int):
     body = json_body(WebhookPatch())
     if "url" in body:
         hook.url = checked_url(body["url"])
+        audit("webhook.update", db().get(Form, hook.form_id), {"data": {"webhookId": hook.id, "url": hook.url}})
     if "includeXml" in body:
         hook.include_xml = body["includeXml"]
     if "active" in body:
@@ -100,7 +104,9 @@ def patch_hook(project_id: int, xml_form_id: str, hook_id: int):
 
 @bp.delete("/<int:hook_id>")
 def delete_hook(project_id: int, xml_form_id: str, hook_id: int):
-    db().delete(_hook(project_id, xml_form_id, hook_id))
+    hook = _hook(project_id, xml_form_id, hook_id)
+    audit("webhook.delete", db().get(Form, hook.form_id), {"data": {"webhookId": hook.id, "url": hook.url}})
+    db().delete(hook)
     commit()
     return success()
 

@@ -24,7 +24,7 @@ from server.db import utcnow
 from server.mail import messages
 from server.mail.retry import retry_later
 from server.mail.smtp import SendFailed, Transport, email_off_reason, send, transport
-from server.models import accounts, password_tokens
+from server.models import accounts, audits, password_tokens
 from server.models.accounts import Actor, user_by_email
 
 log = logging.getLogger("hamlet.mail")
@@ -118,6 +118,7 @@ def set_password_by_link(db: Session, token: str, password: str) -> Actor | None
     if user is None:
         return None
     accounts.change_password(db, user, password)
+    audits.record(db, user, "user.update", user, {"data": {"password": True}, "via": "password link"})
     return user
 
 

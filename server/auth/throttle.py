@@ -22,7 +22,7 @@ import hmac
 import ipaddress
 import math
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -86,12 +86,27 @@ def password_check(engine: Engine, limits: SignInLimits, account: str, address: 
         _settle(engine, limits, check)
 
 
-def guarded(email: str, per_request: bool = False) -> AbstractContextManager[Check]:
+@contextmanager
+def guarded(email: str, per_request: bool = False) -> Iterator[Check]:
     """password_check for this request: the app's database and limits, the client's address
-    (request.remote_addr, which ProxyFix takes from X-Forwarded-For behind a proxy)."""
-    return password_check(current_app.extensions["hamlet.engine"], current_app.config["HAMLET"].sign_in,
-                          account_key(current_app.config["SECRET_KEY"], email), address_key(request.remote_addr),
-                          per_request)
+    (request.remote_addr, which ProxyFix takes from X-Forwarded-For behind a proxy). A refusal is
+    written to the audit log (user.session.throttled) in a transaction of its own, since the
+    request's own ends in the refusal."""
+    engine, limits = current_app.extensions["hamlet.engine"], current_app.config["HAMLET"].sign_in
+    address = address_key(request.remote_addr)
+    entered = False
+    try:
+        with password_check(engine, limits, account_key(current_app.config["SECRET_KEY"], email), address,
+                            per_request) as check:
+            entered = True
+            yield check
+    except problems.SignInThrottled as exc:
+        if not entered:
+            from server.models.audits import record_throttled
+
+            with engine.begin() as conn:
+                record_throttled(conn, email, address, exc.retry_after, timedelta(minutes=limits.window_minutes))
+        raise
 
 
 def user_for_password(db, email: str, password: str):

@@ -1,6 +1,7 @@
 """The data model, one module per concept. Importing this package registers every table."""
 from server.models.accounts import Actor, AreaAssignment, AuthSession, FormAssignment, ProjectAssignment  # noqa: F401
 from server.models.areas import Area  # noqa: F401
+from server.models.audits import Audit  # noqa: F401
 from server.models.blobs import Blob  # noqa: F401
 from server.models.datasets import Dataset, DatasetForm, DatasetProperty  # noqa: F401
 from server.models.entities import Entity, EntityError, EntityVersion  # noqa: F401

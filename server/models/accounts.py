@@ -300,8 +300,9 @@ def form_access(db: Session, actor_ids: list[int]) -> dict[int, set[int]]:
     return out
 
 
-def set_form_access(db: Session, actor: Actor, form_ids: set[int]) -> None:
-    """Give an app user exactly these forms (ids already checked to be in its project)."""
+def set_form_access(db: Session, actor: Actor, form_ids: set[int]) -> tuple[set[int], set[int]]:
+    """Give an app user exactly these forms (ids already checked to be in its project); returns the
+    forms added and those taken away."""
     have = form_access(db, [actor.id])[actor.id]
     for form_id in form_ids - have:
         db.add(FormAssignment(actor_id=actor.id, form_id=form_id, role="app-user"))
@@ -309,6 +310,7 @@ def set_form_access(db: Session, actor: Actor, form_ids: set[int]) -> None:
         db.execute(delete(FormAssignment).where(FormAssignment.actor_id == actor.id, FormAssignment.role == "app-user",
                                                 FormAssignment.form_id.in_(have - form_ids)))
     db.flush()
+    return form_ids - have, have - form_ids
 
 
 # --- web users and their project roles (the pages use these; the REST resources the same steps) ----

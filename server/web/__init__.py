@@ -106,10 +106,10 @@ def _assemble() -> None:
 
     for child in (account.bp, projects.bp, forms.bp, app_users.bp, dashboard.bp):
         bp.register_blueprint(child)
-    from server.web import downloads, register, roles, submissions, users, visiting, webforms, webhooks
+    from server.web import audits, downloads, register, roles, submissions, users, visiting, webforms, webhooks
 
     for child in (submissions.bp, downloads.bp, users.bp, roles.bp, register.bp, visiting.bp, webforms.bp,
-                  webhooks.bp):
+                  webhooks.bp, audits.bp):
         bp.register_blueprint(child)
     errors.register_pages(bp)
 

@@ -10,7 +10,7 @@ from server.auth import password_links
 from server.auth.permissions import can, verbs_for
 from server.auth.scope import assigned_areas
 from server.auth.throttle import is_own_password, user_for_password
-from server.context import db
+from server.context import audit, db
 from server.models import password_tokens
 from server.models.accounts import change_password
 from server.models.projects import visible_projects
@@ -106,6 +106,7 @@ def password():
         if not errors:
             change_password(db(), user, new, keep_token=g.web_session.token)  # other devices sign in again
             notice = password_links.password_changed_notice(user)
+            audit("user.update", user, {"data": {"password": True}})
             db().commit()
             password_links.deliver(notice)
             done = True

@@ -7,7 +7,7 @@ from server import problems
 from server.access import project_or_404
 from server.auth.permissions import can, verbs_for
 from server.auth.scope import check_hand_out
-from server.context import db, settings
+from server.context import audit, db, settings
 from server.models import accounts
 from server.models.forms import project_forms
 from server.models.projects import Project
@@ -54,7 +54,8 @@ def create(project_id: int):
         return render_list(project, 400, {"name": error}, name)
     form_ids = _chosen_forms(project)
     actor, _token = accounts.create_app_user(db(), project.id, name, g.actor.id)
-    accounts.set_form_access(db(), actor, form_ids)
+    audit("field_key.create", actor, {"data": {"displayName": name, "projectId": project.id}})
+    _record_forms(project, actor, *accounts.set_form_access(db(), actor, form_ids))
     db().commit()
     flash(_("Created %(name)s. Scan its QR code with ODK Collect.", name=name), "ok")
     return redirect(url_for(".show", project_id=project.id, actor_id=actor.id))
@@ -69,6 +70,15 @@ def _chosen_forms(project: Project) -> set[int]:
             raise problems.NotFound()
         chosen.add(int(raw))
     return chosen
+
+
+def _record_forms(project: Project, actor: accounts.Actor, added: set[int], removed: set[int]) -> None:
+    """The audit log's entries for forms given to or taken from an app user, as the REST routes write."""
+    names = {f.id: f.xml_form_id for f, _def in project_forms(db(), project.id)}
+    for action, ids in (("field_key.assignment.create", added), ("field_key.assignment.delete", removed)):
+        for form_id in sorted(ids):
+            audit(action, actor, {"roleId": 2, "role": "app-user", "projectId": project.id,
+                                  "xmlFormId": names.get(form_id)})
 
 
 def _app_user(project_id: int, actor_id: int) -> accounts.Actor:
@@ -96,7 +106,7 @@ def set_forms(project_id: int, actor_id: int):
     project = project_or_404(project_id, "assignment.create")
     actor = _app_user(project_id, actor_id)
     check_hand_out(db(), g.actor, project.id, actor.id)
-    accounts.set_form_access(db(), actor, _chosen_forms(project))
+    _record_forms(project, actor, *accounts.set_form_access(db(), actor, _chosen_forms(project)))
     db().commit()
     flash(_("Saved the forms of %(name)s.", name=actor.display_name), "ok")
     return redirect(url_for(".list_app_users", project_id=project.id))
@@ -107,6 +117,7 @@ def revoke(project_id: int, actor_id: int):
     project = project_or_404(project_id, "field_key.delete")
     actor = _app_user(project_id, actor_id)
     accounts.revoke_app_user(db(), actor)
+    audit("field_key.delete", actor)
     db().commit()
     flash(_("Revoked %(name)s: its QR code no longer works. Submissions already sent are kept.",
             name=actor.display_name), "ok")

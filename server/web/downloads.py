@@ -13,7 +13,7 @@ from flask import Blueprint, Response, current_app, g, render_template, request,
 from server import problems
 from server.access import form_or_404, project_or_404, submission_scope
 from server.auth.permissions import can, verbs_for
-from server.context import blobs, db
+from server.context import audit, blobs, db
 from server.exports import downloads
 from server.exports.plan import content_disposition
 from server.models.areas import areas_of
@@ -188,6 +188,8 @@ def download(project_id: int, xml_form_id: str, kind: str):
         if name == "privateKey":
             return render_page(project, form, filters, 400, key_error=message)
         return render_page(project, form, filters, 400, message)
+    audit("form.submission.export", form, {"format": kind})
+    db().commit()
     return Response(found.chunks, content_type=found.content_type,
                     headers={"Content-Disposition": content_disposition(found.file_name)})
 

@@ -15,7 +15,7 @@ from server import problems
 from server.access import form_or_404, project_or_404
 from server.api.files import send_blob
 from server.auth.permissions import can, require, verbs_for
-from server.context import blobs, db, settings
+from server.context import audit, blobs, db, settings
 from server.indicators.workbook import Workbook
 from server.models import form_versions as fv
 from server.models.forms import FORM_STATES, Form, FormDef
@@ -128,6 +128,7 @@ def form(project_id: int, xml_form_id: str):
 def publish(project_id: int, xml_form_id: str):
     project, form = _form(project_id, xml_form_id, "form.update")
     version = (request.form.get("version") or "").strip() or None
+    old = form.current_def_id
     try:
         published = fv.publish_draft(db(), form, version)
     except problems.VersionUniquenessViolation as exc:
@@ -139,6 +140,7 @@ def publish(project_id: int, xml_form_id: str):
     except problems.NotFound:
         db().rollback()
         return render_form(project, form, 409, _("This form has no draft to publish."))
+    audit("form.update.publish", form, {"oldDefId": old, "newDefId": form.current_def_id})
     db().commit()
     flash(_("Published version “%(version)s”. ODK Collect will offer it at the next form update.",
             version=published.version), "ok")
@@ -152,6 +154,7 @@ def state(project_id: int, xml_form_id: str):
     if chosen not in FORM_STATES:
         return render_form(project, form, 400, _("Choose open, closing or closed."))
     fv.set_state(form, chosen)
+    audit("form.update", form, {"data": {"state": chosen}})
     db().commit()
     flash(_("The form is now: %(state)s.", state=_(STATE_LABELS[chosen])), "ok")
     return redirect(url_for(".form", project_id=project_id, xml_form_id=xml_form_id))
@@ -235,6 +238,7 @@ def upload_version(project_id: int, xml_form_id: str):
                 "Upload it on the project page, or correct form_id.", other=definition.info.xml_form_id,
                 form=form.xml_form_id)})
         fv.create_draft(db(), blobs(), form, definition, g.actor.id)
+        audit("form.update.draft.set", form, {"newDraftDefId": form.draft_def_id})
     except problems.XlsFormInvalid as exc:
         db().rollback()
         return render_form(project, form, 400, upload_error=pyxform_error(exc))

@@ -8,7 +8,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from server import problems
 from server.access import project_or_404
 from server.auth.permissions import can, require_site_admin, verbs_for
-from server.context import blobs, db, settings
+from server.context import audit, blobs, db, settings
 from server.db import utcnow
 from server.models import areas as registry
 from server.models import form_versions as fv
@@ -37,6 +37,8 @@ def create_project():
                                errors={"name": error}, name=name), 400
     project = Project(name=name, created_at=utcnow())
     db().add(project)
+    db().flush()
+    audit("project.create", project, {"data": {"name": name}})
     db().commit()
     return redirect(url_for("web.projects.project", project_id=project.id))
 
@@ -110,8 +112,10 @@ def _store(project: Project, definition: fv.Definition) -> Form:
     form = live_form(db(), project.id, definition.info.xml_form_id)
     if form is None:
         form = fv.create_form(db(), blobs(), project.id, definition, actor_id)
+        audit("form.create", form)
     else:
         fv.create_draft(db(), blobs(), form, definition, actor_id)
+        audit("form.update.draft.set", form, {"newDraftDefId": form.draft_def_id})
     if registry.MEDIA_NAME in definition.info.media and registry.areas_of(db(), project.id):
         # The survey's location cascade reads the project's area registry (README: Areas).
         registry.sync_form_media(db(), blobs(), project.id)

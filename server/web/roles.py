@@ -11,9 +11,9 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 
 from server import problems
 from server.access import project_or_404
-from server.auth.permissions import can, verbs_for
+from server.auth.permissions import ROLES, can, verbs_for
 from server.auth.scope import check_hand_out
-from server.context import db
+from server.context import audit, db
 from server.models import accounts
 from server.models.projects import Project
 from server.web.i18n import N_, _
@@ -59,6 +59,7 @@ def assign(project_id: int):
     if errors or user is None:
         return render_roles(project, 400, errors, {"email": email, "role": role})
     if accounts.assign_role(db(), project.id, user, role):
+        audit("user.assignment.create", user, {"roleId": ROLES[role].id, "role": role, "projectId": project.id})
         db().commit()
         flash(_("%(name)s is now %(role)s in this project.", name=user.display_name, role=_(ROLE_LABELS[role])), "ok")
     else:
@@ -84,6 +85,7 @@ def remove(project_id: int, actor_id: int, role: str):
         raise problems.NotFound()
     check_hand_out(db(), g.actor, project.id, actor_id)  # 403 page when the holder is beyond the caller's areas
     accounts.unassign_role(db(), project.id, actor_id, role)
+    audit(f"{holder.type}.assignment.delete", holder, {"roleId": ROLES[role].id, "role": role, "projectId": project.id})
     db().commit()
     flash(_("%(name)s is no longer %(role)s in this project.", name=holder.display_name, role=_(ROLE_LABELS[role])),
           "ok")

@@ -21,7 +21,7 @@ from flask import Flask, g, request, session
 from flask.sessions import SecureCookieSessionInterface, SessionInterface
 from sqlalchemy import delete
 
-from server.context import db, settings
+from server.context import audit, db, settings
 from server.models.accounts import USER, Actor, AuthSession, actor_for_token, create_session
 
 COOKIE_NAME = "hamlet_session"
@@ -96,6 +96,7 @@ def sign_in(user: Actor) -> None:
     session["sid"] = row.token
     if user.language is None and language:
         user.language = language  # a choice made before signing in is kept
+    audit("user.session.create", user, {"userAgent": request.headers.get("User-Agent")}, actor=user)
     db().commit()
 
 

@@ -15,7 +15,7 @@ from server import problems
 from server.access import form_or_404, project_or_404, submission_scope
 from server.api.files import send_blob
 from server.auth.permissions import can, verbs_for
-from server.context import blobs, cache, db
+from server.context import audit, blobs, cache, db
 from server.exports import options as opts
 from server.models import submission_list as listing
 from server.models import submission_queries as q
@@ -160,6 +160,8 @@ def review(project_id: int, xml_form_id: str, instance_id: str):
     set_review_state(sub, state)
     if note:
         add_comment(db(), sub, g.actor.id, note)
+    audit("submission.update", form, {"submissionId": sub.id, "submissionDefId": sdef.id, "instanceId": sub.instance_id,
+                                     "reviewState": state})
     db().commit()
     flash(_("Review saved: %(state)s.", state=_(REVIEW_LABELS[state])), "ok")
     return redirect(back)

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from server import problems
 from server.auth import password_links
 from server.auth.permissions import require_site_admin
-from server.context import db
+from server.context import audit, db
 from server.models import accounts
 from server.web.account import MAX_PASSWORD, MIN_PASSWORD
 from server.web.i18n import _
@@ -62,6 +62,7 @@ def create():
         try:
             user = accounts.create_user(db(), email, password or None, name or None)
             invitation = password_links.prepare_invitation(db(), user) if invite else None
+            audit("user.create", user, {"data": {"email": user.email, "displayName": user.display_name}})
             db().commit()
         except IntegrityError:
             db().rollback()
@@ -98,6 +99,7 @@ def reset_password(user_id: int):
         return render_users(400, {f"password-{user.id}": found})
     accounts.change_password(db(), user, password, keep_token=g.web_session.token if user.id == g.actor.id else None)
     notice = password_links.password_changed_notice(user)
+    audit("user.update", user, {"data": {"password": True}, "setByAdministrator": True})
     db().commit()
     password_links.deliver(notice)
     flash(_("Set a new password for %(email)s. Tell them in person, not by email.", email=user.email), "ok")
@@ -130,6 +132,7 @@ def delete(user_id: int):
     if user.id == g.actor.id:
         return render_users(400, {f"delete-{user.id}": _("You cannot delete your own account.")})
     accounts.delete_user(db(), user)
+    audit("user.delete", user)
     db().commit()
     flash(_("Deleted %(email)s; they are signed out everywhere.", email=user.email), "ok")
     return redirect(url_for(".list_users"))

@@ -26,6 +26,7 @@ from server.access import entities_scope, form_or_404, readable_form
 from server.api.files import send_blob
 from server.auth.permissions import can, verbs_for
 from server.context import blobs, cache, db, settings
+from server.models import audits
 from server.models import datasets as ds
 from server.models import entities as en
 from server.models import form_versions as fv
@@ -414,7 +415,8 @@ def create_public_link(project_id: int, xml_form_id: str):
     name = (request.form.get("display_name") or "").strip()
     if not name or len(name) > 255:
         return _links_page(form, 400, _("Give the link a name of 1 to 255 characters."), name[:255])
-    pl.create_link(db(), form, name, request.form.get("once") == "1", g.actor.id)
+    link_actor, _link, _token = pl.create_link(db(), form, name, request.form.get("once") == "1", g.actor.id)
+    audits.public_link_created(db(), g.actor, link_actor, {"displayName": name, "once": request.form.get("once") == "1"})
     db().commit()
     flash(_("The link is ready. Send it to the people who should answer."), "ok")
     return redirect(url_for(".public_links", project_id=project_id, xml_form_id=xml_form_id))
@@ -427,6 +429,7 @@ def revoke_public_link(project_id: int, xml_form_id: str, link_id: int):
     if found is None:
         abort(404)
     pl.revoke(db(), found[0])
+    audits.public_link_revoked(db(), g.actor, found[0], deleted=False)
     db().commit()
     flash(_("The link is revoked: it no longer opens the form."), "ok")
     return redirect(url_for(".public_links", project_id=project_id, xml_form_id=xml_form_id))

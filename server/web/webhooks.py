@@ -7,7 +7,8 @@ from flask import Blueprint, current_app, flash, g, redirect, render_template, r
 from server.access import form_or_404, project_or_404
 from server.api.webhooks import resend_delivery
 from server.auth.permissions import can, verbs_for
-from server.context import db, settings
+from server.context import audit, db, settings
+from server.models.forms import Form
 from server.web.i18n import N_, _
 from server.webhooks import delivery
 from server.webhooks.models import Webhook, WebhookDelivery, deliveries_of, hooks_of
@@ -64,6 +65,8 @@ def create(project_id: int, xml_form_id: str):
     hook = Webhook(form_id=form.id, url=url, include_xml=request.form.get("include_xml") == "1",
                    created_by=g.actor.id)
     db().add(hook)
+    db().flush()
+    audit("webhook.create", form, {"data": {"webhookId": hook.id, "url": url}})
     db().commit()
     flash(_("Added. Every new or corrected submission will be sent to %(url)s.", url=url), "ok")
     return _page(project_id, xml_form_id, new_secret=hook.secret)
@@ -80,7 +83,9 @@ def toggle(project_id: int, xml_form_id: str, hook_id: int):
 
 @bp.post("/<int:hook_id>/delete")
 def delete(project_id: int, xml_form_id: str, hook_id: int):
-    db().delete(_hook(project_id, xml_form_id, hook_id))
+    hook = _hook(project_id, xml_form_id, hook_id)
+    audit("webhook.delete", db().get(Form, hook.form_id), {"data": {"webhookId": hook.id, "url": hook.url}})
+    db().delete(hook)
     db().commit()
     flash(_("Deleted. Nothing more will be sent to that address."), "ok")
     return redirect(url_for(".page", project_id=project_id, xml_form_id=xml_form_id))

@@ -43,7 +43,7 @@ def pages(field, client) -> dict[str, str]:
         "dashboard-village": f"{f}/dashboard?area=DN-HV-HP-01", "app-users": f"{p}/app-users",
         "app-user": f"{p}/app-users/{app_user}", "roles": f"{p}/roles", "users": "/users",
         "registers": f"/projects/{reg.project}/entity-lists", "register": reg.base,
-        "household": reg.page_of("Trần Thị Bình"), "account": "/account/password",
+        "household": reg.page_of("Trần Thị Bình"), "account": "/account/password", "audit-log": "/audit-log",
         "public-links": f"{f}/public-links" if field.admin.post(
             f"{field.survey}/public-links", {"displayName": "Hộ tự khai", "once": True}).status_code == 200 else ""}
 
