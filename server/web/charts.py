@@ -182,7 +182,7 @@ class MapView:
     circles: list[tuple[str, str, str, int]]     # cx, cy, status, submission id
     across_km: float                             # the map's width on the ground
     tiles: list[dict] = field(default_factory=list)   # href, x, y, size
-    marks: list[dict] = field(default_factory=list)   # code, name, households, x, y, r, label_y: one per area
+    marks: list[dict] = field(default_factory=list)   # code, name, households, x, y, r, anchor, label_x, label_y
     labels: list[dict] = field(default_factory=list)  # name, x, y: the areas' names over their dots
 
 
@@ -201,6 +201,7 @@ def centroid(points: list[Point]) -> tuple[float, float]:
     return math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * y)))), x * 360.0 - 180.0
 
 
+LABEL_EM = 44.0            # an area's name, in SVG units as a phone shows it (dashboard.css)
 MARK_MARGIN = 1.6          # room round the outer marks for their size and their names
 
 
@@ -213,6 +214,11 @@ def _frame(xy: list[tuple[float, float]], margin: float, width: int) -> tuple[fl
     span_y = max(max(ys) - min(ys), 2e-5) * margin
     span_x, span_y = max(span_x, span_y / 1.25), max(span_y, span_x * 0.6)
     return cx - span_x / 2, cy - span_y / 2, span_x, span_y, width / span_x
+
+
+def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+    """The area two boxes (left, top, right, bottom) share."""
+    return max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
 
 
 def crowded(places: list[Place], width: int = MAP_WIDTH, most: int = 60) -> bool:
@@ -256,11 +262,27 @@ def map_view(points: list[Point], tiles: str | None = None, width: int = MAP_WID
     if marks:
         most = max(m.households for m in marks) or 1
         small, big = (r * width / MAP_WIDTH for r in MARK_RADIUS)
+        placed = []
         for m in sorted(marks, key=lambda m: -m.households):       # big first: a small one stays on top
             x, y = place(m.lat, m.lon)
-            r = small + (big - small) * math.sqrt(m.households / most)
+            placed.append((m, x, y, small + (big - small) * math.sqrt(m.households / most)))
+        # The marks' and the names' boxes placed so far: a name goes where it covers neither.
+        taken: list[tuple[float, float, float, float]] = [(x - r, y - r, x + r, y + r) for _m, x, y, r in placed]
+        for m, x, y, r in placed:
+            # The name under its mark, else over it when that would cover a name already placed.
+            half = len(m.name) * LABEL_EM * 0.32 * width / MAP_WIDTH
+            tall = LABEL_EM * width / MAP_WIDTH
+            gap = tall * 0.3
+            # (anchor, x, baseline, box): under, over, right of, left of the mark.
+            options = [("middle", x, y + r + tall, (x - half, y + r, x + half, y + r + tall)),
+                       ("middle", x, y - r - gap, (x - half, y - r - gap - tall, x + half, y - r - gap)),
+                       ("start", x + r + gap, y + tall * 0.35, (x + r + gap, y - tall * 0.65, x + r + gap + 2 * half, y + tall * 0.35)),
+                       ("end", x - r - gap, y + tall * 0.35, (x - r - gap - 2 * half, y - tall * 0.65, x - r - gap, y + tall * 0.35))]
+            chosen = min(options, key=lambda o: sum(_overlap(o[3], b) for b in taken))   # the first free, else the least covered
+            taken.append(chosen[3])
             view.marks.append({"code": m.code, "name": m.name, "households": m.households, "x": fmt(x),
-                               "y": fmt(y), "r": fmt(r), "label_y": fmt(y + r + width * 0.04)})
+                               "y": fmt(y), "r": fmt(r), "anchor": chosen[0], "label_x": fmt(chosen[1]),
+                               "label_y": fmt(chosen[2])})
     else:
         for p in points:
             x, y = place(p.lat, p.lon)
