@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import uuid
+import zlib
 from dataclasses import dataclass, field
 from xml.sax.saxutils import escape
 
@@ -47,6 +48,20 @@ def _yn(rng: random.Random, p: float) -> str:
     return "yes" if rng.random() < p else "no"
 
 
+# Where the shipped registry's provinces are (xlsforms/areas.csv); any other code lands near Đà Nẵng.
+PROVINCE_CENTRES = {"DN": (16.03, 108.14), "DL": (12.66, 108.02), "BD": (11.02, 106.64), "QN": (20.93, 107.05)}
+
+
+def _near(village_code: str, axis: int, origin: float) -> float:
+    """A village's centre: its province's place, its commune's within 0.15° of it, its own within 0.02°
+    of that — so a map shows households in clusters by village and commune, as people live."""
+    parts = village_code.split("-")
+    base = PROVINCE_CENTRES.get(parts[0], (16.0, 108.1))[axis] if parts[0] in PROVINCE_CENTRES else origin
+    commune = zlib.crc32(("-".join(parts[:3]) + str(axis)).encode()) / 2**32
+    own = zlib.crc32((village_code + str(axis)).encode()) / 2**32
+    return base + commune * 0.15 + own * 0.02
+
+
 def random_household(rng: random.Random, village_code: str, members: int | None = None, photo: bool = False) -> Household:
     parts = village_code.split("-")
     province, district, commune = parts[0], "-".join(parts[:2]), "-".join(parts[:3])
@@ -71,8 +86,9 @@ def random_household(rng: random.Random, village_code: str, members: int | None 
         district=district, province=province, respondent=people[0].name, phone="09" + "".join(rng.choices("0123456789", k=8)),
         members=people, fixed_broadband=rng.choice(["fibre", "fibre", "fibre", "cable", "adsl", "none", "dont_know"]),
         runs_business=_yn(rng, 0.3), photo=f"{rng.randint(10**12, 10**13 - 1)}.jpg" if photo else None,
-        extra={"enumerator_code": f"TCN{rng.randint(1, 40):02d}", "lat": f"{16.0 + rng.random() / 10:.6f}",
-               "lon": f"{108.1 + rng.random() / 10:.6f}", "hh_ecommerce": _yn(rng, 0.5),
+        extra={"enumerator_code": f"TCN{rng.randint(1, 40):02d}",
+               "lat": f"{_near(village_code, 0, 16.0) + (rng.random() - 0.5) / 150:.6f}",
+               "lon": f"{_near(village_code, 1, 108.1) + (rng.random() - 0.5) / 150:.6f}", "hh_ecommerce": _yn(rng, 0.5),
                "business_type": rng.choice(["retail", "food_service", "agriculture", "services"]),
                "ecommerce": " ".join(rng.sample(PLATFORMS, rng.choice([0, 1, 2]))) or "none",
                "cashless": rng.choice(["qr_code", "qr_code bank_transfer", "ewallet", "none"])})

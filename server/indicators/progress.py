@@ -58,7 +58,8 @@ def coverage_counts(db: Session, form_id: int, workbook: Workbook, area_codes: s
                     include_rejected: bool = False, since: datetime | None = None,
                     until: datetime | None = None) -> dict:
     """Households visited per area code (`byArea`), per submitter (`byEnumerator`: households and areas,
-    most first) and per day in Vietnam (`byDay`, oldest first), of the areas given (None: all)."""
+    most first) and per day in Vietnam (`byDay`, oldest first), of the areas given (None: all); and
+    each area code's last day with a visit (`lastByArea`, for the pages: the API does not return it)."""
     count = len(workbook.indicators)
     ic = contributions_table(form_id, count)
     s = Submission.__table__
@@ -70,19 +71,23 @@ def coverage_counts(db: Session, form_id: int, workbook: Workbook, area_codes: s
     per: dict = {}
     days: dict = {}
     by_area: dict = {}
+    last: dict = {}
     for sid, _area, d, n in db.execute(select(s.c.submitter_id, ic.c.area_code, day, func.count()).select_from(joined)
                                        .where(*where).group_by(s.c.submitter_id, ic.c.area_code, day)):
         areas = per.setdefault(sid, {})
         areas[_area] = areas.get(_area, 0) + int(n)
         days[d] = days.get(d, 0) + int(n)
         by_area[_area] = by_area.get(_area, 0) + int(n)
+        if _area not in last or d > last[_area]:
+            last[_area] = d
     ids = [int(sid) for sid in per if sid is not None]
     names = dict(db.execute(select(Actor.id, Actor.display_name).where(Actor.id.in_(ids))).all()) if ids else {}
     by_enumerator = [{"submitterId": None if sid is None else int(sid), "displayName": names.get(sid),
                       "households": sum(areas.values()), "areas": len(areas)} for sid, areas in per.items()]
     by_enumerator.sort(key=lambda e: (-e["households"], e["submitterId"] or 0))
     by_day = [{"date": _iso_day(d), "households": n} for d, n in sorted(days.items())]
-    return {"byArea": by_area, "byEnumerator": by_enumerator, "byDay": by_day}
+    return {"byArea": by_area, "byEnumerator": by_enumerator, "byDay": by_day,
+            "lastByArea": {code: _iso_day(d) for code, d in last.items()}}
 
 
 # --- the map ---------------------------------------------------------------------------------------------
@@ -95,6 +100,8 @@ class Point:
     lat: float
     lon: float
     status: str          # MEETS, PARTLY (some of its people), LACKS, NOT_CONCERNED (not in the denominator)
+    submission_id: int = 0
+    area: str = ""       # the household's area code
 
 
 @dataclass
@@ -149,16 +156,17 @@ def household_points(db: Session, form_id: int, workbook: Workbook, indicator: s
     if since is not None or until is not None:
         joined = joined.join(s, s.c.id == ic.c.submission_id)
     step = max(1, math.ceil(households / cap)) if cap > 0 else 1
-    stmt = (select(root.c[column[1]], ic.c[f"n{k}"], ic.c[f"d{k}"]).select_from(joined)
+    stmt = (select(root.c[column[1]], ic.c[f"n{k}"], ic.c[f"d{k}"], ic.c.submission_id, ic.c.area_code)
+            .select_from(joined)
             .where(*_where(ic, s, area_codes, include_rejected, since, until)))
     if step > 1:
         stmt = stmt.where(ic.c.submission_id % step == 0)
     out = MapPoints(column[0], households, step=step)
-    for value, n, d in db.execute(stmt.order_by(ic.c.submission_id).limit(cap)):
+    for value, n, d, sid, area in db.execute(stmt.order_by(ic.c.submission_id).limit(cap)):
         out.read += 1
         at = parse_geopoint(value)
         if at is not None:
-            out.points.append(Point(at[0], at[1], status_of(int(n), int(d))))
+            out.points.append(Point(at[0], at[1], status_of(int(n), int(d)), int(sid), area))
     return out
 
 

@@ -175,6 +175,12 @@ def _prepared(db: Session, form) -> Workbook:
     return workbook
 
 
+def up_to_date(db: Session, form) -> Workbook:
+    """The form's workbook with its stored contributions brought up to date, for a page that reads
+    them directly (one household's card)."""
+    return _prepared(db, form)
+
+
 def coverage_report(db: Session, form, level: str | None, area: str | None, low_coverage: float,
                     include_rejected: bool = False, scope: AreaScope | None = None) -> dict:
     """Households visited against expected per area (rolled up), per enumerator and per day; with

@@ -9,7 +9,7 @@ server/indicators/dashboard.py; charts are SVG placed by charts.py and drawn in 
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 from flask import Blueprint, Response, g, redirect, render_template, request, url_for
 from sqlalchemy import select
@@ -21,7 +21,8 @@ from server.auth.scope import subtree_codes
 from server.context import db, settings
 from server.indicators import progress
 from server.indicators.dashboard import DashboardQuery, child_level, dashboard, default_target_set, listed_level
-from server.indicators.results import ReportQuery, follow_up_list, report
+from server.indicators.household import household_card
+from server.indicators.results import ReportQuery, follow_up_list, report, up_to_date
 from server.indicators.tables import follow_up_csv, report_csv
 from server.indicators.workbook import Workbook
 from server.models.areas import LEVELS, Area, areas_of
@@ -29,7 +30,7 @@ from server.models.forms import Form, FormDef, project_forms
 from server.models.indicators import IndicatorSet, chosen_target_set, indicator_set, remember_target_set
 from server.models.projects import Project
 from server.params import parse_moment
-from server.web.charts import bar, columns, map_view
+from server.web.charts import Place, bar, centroid, columns, crowded, map_view, running
 from server.web.i18n import N_, TIMEZONE, _, current_locale
 from server.web.paging import page_number, paginate
 
@@ -206,11 +207,19 @@ def show(project_id: int, xml_form_id: str):
     status_counts: dict[str, int] = {}
     for p in d.points.points:
         status_counts[p.status] = status_counts.get(p.status, 0) + 1
+    end = last_day(query.report.until)
+    marks, labels, marked = map_places(d.points.points, registry, d.area, d.progress["byArea"])
+    last_visits = last_visit_of(d.rows, registry, d.progress["lastByArea"])
     return render_template(
         "dashboard.html", project=project, form=form, title=title, verbs=verbs, can=can, d=d, workbook=workbook,
         errors=errors, keep=keep, here=here, drill=drill, rows=rows, enumerators=enumerators, follow=follow,
-        indicator_names=names, label=label, bar=bar, days=columns(d.progress["byDay"]),
-        view=map_view(d.points.points, settings().map_tiles), map_attribution=settings().map_attribution,
+        indicator_names=names, label=label, bar=bar, days=columns(d.progress["byDay"], end=end),
+        so_far=running(d.progress["byDay"], d.area.get("expectedHouseholds"), end=end), today=end,
+        now_day=datetime.now(TIMEZONE).date(), mark_level=marked,
+        last_visit=date.fromisoformat(d.progress["byDay"][-1]["date"]) if d.progress["byDay"] else None,
+        last_visits=last_visits, submissions_of=submissions_of(project.id, form.xml_form_id, query.report.area),
+        view=map_view(d.points.points, settings().map_tiles, marks=marks, labels=labels),
+        map_attribution=settings().map_attribution,
         status_counts=status_counts, status_names=STATUS_NAMES, level_names=LEVEL_NAMES,
         levels_plural=LEVELS_PLURAL, levels=LEVELS, target_sets=workbook.target_sets(), target_origin=origin,
         verdict_names=VERDICT_NAMES, chosen=names.get(d.indicator), rejected=rejected,
@@ -225,9 +234,115 @@ def _codes(form: Form, query: ReportQuery, scope) -> set[str] | None:
     return set(codes) if codes is not None else None
 
 
+def last_day(until: datetime | None) -> date:
+    """The last day progress is drawn to: today in Vietnam, or the last day asked for when earlier."""
+    today = datetime.now(TIMEZONE).date()
+    if until is None:
+        return today
+    return min(today, (until.astimezone(TIMEZONE) - timedelta(microseconds=1)).date())
+
+
+def _lineage(registry: list[Area]) -> dict[str, dict[str, str]]:
+    """Each area's code at every level above it, itself included: {code: {level: code}}."""
+    by_code = {a.code: a for a in registry}
+    return {a.code: {by_code[c].level: c for c in a.path.split("/") if c in by_code} for a in registry}
+
+
+def map_places(points: list, registry: list[Area], area: dict, households: dict[str, int]) \
+        -> tuple[list[Place] | None, list[Place], str | None]:
+    """(marks, labels, the marks' level) for the map. A village shows its households' dots with its
+    name; above it, one mark per area where its households are (the centroid of the points drawn),
+    sized by all its households counted (`households`: per area code, `byArea`) — per village when
+    they can be told apart, else per commune, district or province: the finest level whose marks do
+    not pile up, so a project spread over provinces is a few readable marks, not specks in a wide box."""
+    if not points:
+        return None, [], None
+    lineage, names = _lineage(registry), {a.code: a.name for a in registry}
+    if area.get("level") == "village":
+        return None, [Place(area["code"], area["name"], *centroid(points))], None
+    below = LEVELS[LEVELS.index(area["level"]) + 1:] if area.get("level") in LEVELS else LEVELS
+    marks: list[Place] = []
+    for level in reversed(below):
+        groups: dict[str, list] = {}
+        for p in points:
+            code = lineage.get(p.area, {}).get(level)
+            if code is not None:
+                groups.setdefault(code, []).append(p)
+        counts: dict[str, int] = {}
+        for code, n in households.items():
+            up = lineage.get(code, {}).get(level)
+            if up is not None:
+                counts[up] = counts.get(up, 0) + n
+        marks = [Place(code, names[code], *centroid(found), households=counts.get(code, len(found)))
+                 for code, found in groups.items()]
+        if not crowded(marks):
+            return marks or None, [], level
+    return marks or None, [], below[0] if below else None
+
+
+def last_visit_of(rows: list[dict], registry: list[Area], last: dict[str, str]) -> dict[str, date]:
+    """The last day with a visit of each area listed (of its villages, for a commune)."""
+    lineage = _lineage(registry)
+    listed = {r["code"] for r in rows}
+    out: dict[str, date] = {}
+    for code, day in last.items():
+        for up in lineage.get(code, {}).values():
+            if up in listed:
+                d = date.fromisoformat(day)
+                if up not in out or d > out[up]:
+                    out[up] = d
+    return out
+
+
+def submissions_of(project_id: int, xml_form_id: str, area: str | None):
+    """The submissions page filtered to one enumerator (and the area shown), for their row's link."""
+    def link(submitter_id: int | None) -> str | None:
+        if submitter_id is None:
+            return None
+        return url_for("web.submissions.table", project_id=project_id, xml_form_id=xml_form_id,
+                       submitter=submitter_id, area=area or None)
+    return link
+
+
 def _rejected(form: Form, workbook: Workbook, query: ReportQuery, scope) -> int:
     """The rejected households of the area shown (within the caller's areas), which the counts leave out."""
     return progress.rejected_households(db(), form.id, workbook, _codes(form, query, scope), query.since, query.until)
+
+
+@bp.get("/forms/<xml_form_id>/dashboard/households/<int:submission_id>")
+def household(project_id: int, xml_form_id: str, submission_id: int):
+    """A household of the map: its head, phone, address, what it lacks of the target set, and a link to
+    its submission. `part=1`: the card alone, which dashboard.js shows under the map when a dot is
+    tapped; otherwise a small page of its own (without JavaScript the dot's link leads here).
+    `targetSet` as on the dashboard (empty: every indicator); without it, the one the household's
+    village page would judge by. A household outside the caller's areas is a 404, as its submission is."""
+    project, form, workbook = _form(project_id, xml_form_id)
+    if workbook is None:
+        raise problems.NotFound()
+    workbook = up_to_date(db(), form)
+    scope = caller_area_scope(project.id)
+    asked = request.args.get("targetSet")
+    sets = workbook.target_sets()
+    target_set = asked if asked in sets else None
+    card = household_card(db(), form.id, workbook, submission_id, target_set)
+    if card is None or (scope is not None and card.area not in scope):
+        raise problems.NotFound()
+    registry = areas_of(db(), project.id)
+    if asked is None:
+        saved = chosen_target_set(db(), g.actor.id, form.id, card.area) if g.actor is not None else None
+        target_set = (saved or None) if saved is not None and (saved == "" or saved in sets) else \
+            default_target_set(workbook, registry, card.area)
+        card = household_card(db(), form.id, workbook, submission_id, target_set)
+        assert card is not None
+    village = next((a for a in registry if a.code == card.area), None)
+    context = dict(project=project, form=form, card=card, village=village, label=label,
+                   target_set=label(sets[target_set], target_set) if target_set else None,
+                   back=url_for(".show", project_id=project.id, xml_form_id=form.xml_form_id,
+                                area=village.code if village is not None and (scope is None or village.code in scope)
+                                else None))
+    if request.args.get("part") == "1":
+        return render_template("dashboard_household_card.html", **context)
+    return render_template("dashboard_household.html", **context)
 
 
 def _csv(body: str, filename: str) -> Response:

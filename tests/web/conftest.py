@@ -2,9 +2,11 @@
 
 The browser tests drive Debian's Chromium (/usr/bin/chromium) through Playwright's Python package;
 no browser is ever downloaded (never `playwright install`). Without /usr/bin/chromium they are
-skipped with a message saying so. Screenshots go to tests/web/artifacts/ (git-ignored)."""
+skipped with a message saying so. Screenshots go to tests/web/artifacts/ (git-ignored), or to the folder
+HAMLET_TEST_ARTIFACTS names (keep them out of the worktree: HAMLET_TEST_ARTIFACTS=/tmp/shots)."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -12,7 +14,7 @@ import pytest
 from .helpers import Browserish
 
 CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).parent / "artifacts"
+ARTIFACTS = Path(os.environ.get("HAMLET_TEST_ARTIFACTS") or Path(__file__).parent / "artifacts")
 PHONE = {"width": 360, "height": 740}
 
 

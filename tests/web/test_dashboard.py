@@ -201,19 +201,94 @@ def test_the_indicators_download_is_the_api_csv_for_the_same_filter(signed_in, a
 
 
 def test_the_map_draws_at_most_its_cap_and_says_so(signed_in, data, monkeypatch):
-    doc = parse(signed_in.get(data.page))
-    assert len(css(doc, "#map svg circle")) == data.households     # every household has a GPS point
+    village = f"{data.page}?area={BUSY_VILLAGE}"
+    doc = parse(signed_in.get(village))
+    assert len(css(doc, "#map svg a.hh circle.dot")) == 42       # every household has a GPS point (40 + 2)
     assert not css(doc, "#map svg image")                           # no tiles unless configured
     # Coloured by the chosen indicator: a person-level one has households where only some people have it.
-    doc = parse(signed_in.get(f"{data.page}?targetSet=&indicator=adult_digital_signature"))
-    assert "st-partly" in {c.get("class") for c in css(doc, "#map svg circle")}
+    doc = parse(signed_in.get(f"{village}&targetSet=&indicator=adult_digital_signature"))
+    assert "dot st-partly" in {c.get("class") for c in css(doc, "#map svg circle.dot")}
     monkeypatch.setattr("server.web.dashboard.MAP_POINTS", 20)
-    doc = parse(signed_in.get(data.page))
-    circles = css(doc, "#map svg circle")
+    doc = parse(signed_in.get(village))
+    circles = css(doc, "#map svg circle.dot")
     assert 0 < len(circles) <= 20
-    assert f"{len(circles)} trên {data.households} hộ" in text(doc.get_element_by_id("map"))
+    assert f"{len(circles)} trên 42 hộ" in text(doc.get_element_by_id("map"))
     classes = {c.get("class") for c in circles}
-    assert classes <= {"st-meets", "st-partly", "st-lacks", "st-none"}
+    assert classes <= {"dot st-meets", "dot st-partly", "dot st-lacks", "dot st-none"}
+
+
+def test_above_a_village_the_map_has_one_mark_per_area_linking_to_it(signed_in, admin, data):
+    """Wide areas are marks sized by their households (the API's counts), each its area's dashboard;
+    a village's households are dots, its name drawn over them."""
+    doc = parse(signed_in.get(data.page))
+    marks = css(doc, "#map a.mark")
+    provinces = {a["code"]: a for a in admin.get(f"{data.form}/coverage?level=province").get_json()["areas"]}
+    assert {m.get("data-code"): int(m.get("data-households")) for m in marks} == \
+        {c: a["households"] for c, a in provinces.items() if a["households"]}
+    assert not css(doc, "#map a.hh")
+    for m in marks:
+        assert m.get("href").endswith(f"area={m.get('data-code')}&level=district")
+        assert text(css(m, "text.count")[0]) == num(int(m.get("data-households")))
+    doc = parse(signed_in.get(f"{data.page}?area=DN-HV-HP"))
+    villages = admin.get(f"{data.form}/coverage?level=village&area=DN-HV-HP").get_json()["areas"]
+    named = {text(css(m, "text.place")[0]): int(m.get("data-households")) for m in css(doc, "#map a.mark")}
+    assert named == {v["name"]: v["households"] for v in villages if v["households"]}
+    doc = parse(signed_in.get(f"{data.page}?area={BUSY_VILLAGE}"))
+    assert [text(t) for t in css(doc, "#map text.place")] == ["Thôn Quá Giáng 1"] and not css(doc, "#map a.mark")
+
+
+def test_a_households_card_says_what_it_lacks_as_the_follow_up_lists_do(signed_in, admin, data):
+    """The card of a tapped dot: name, phone and the criteria of the target set it does not meet — the
+    follow-up list of each of those indicators holds the household, and of no other."""
+    doc = parse(signed_in.get(f"{data.page}?area={BUSY_VILLAGE}&targetSet=da_nang_2023"))
+    [figure] = css(doc, "figure.map")
+    assert figure.get("data-target-set") == "da_nang_2023"
+    links = [a.get("href") for a in css(doc, "#map a.hh")]
+    base = data.page.rsplit("/", 1)[0] + "/"
+    workbook = admin.get(f"{data.form}/indicators?area={BUSY_VILLAGE}&targetSet=da_nang_2023").get_json()
+    judged = [i["name"] for i in workbook["areas"][0]["indicators"]]
+    lists = {name: {h["instanceId"]: h for h in admin.get(f"{data.form}/follow-up?indicator={name}&area={BUSY_VILLAGE}")
+                    .get_json()["households"]} for name in judged}
+    for href in links[:6]:
+        resp = signed_in.get(base + href + "?part=1&targetSet=da_nang_2023")
+        assert resp.status_code == 200
+        card = parse(resp)
+        instance = css(card, "a.submission-link")[0].get("href").rsplit("/", 1)[1]
+        lacks = [li.get("data-indicator") for li in css(card, "ul.lacks li")]
+        assert sorted(lacks) == sorted(n for n in judged if instance in lists[n]), instance
+        entry = next((lst[instance] for lst in lists.values() if instance in lst), None)
+        if entry is not None:
+            assert text(css(card, "h3.who")[0]) == entry["name"]
+            assert [a.get("href") for a in css(card, "p.phone a")] == [f"tel:{entry['phone']}"]
+    # Without JavaScript the dot's link is a page of its own, with the way back to the village's map.
+    page = parse(signed_in.get(base + links[0]))
+    assert css(page, "article.hh-card") and any(f"area={BUSY_VILLAGE}" in a.get("href", "") for a in css(page, "a.button"))
+    assert signed_in.get(base + "dashboard/households/999999").status_code == 404
+
+
+def test_each_area_says_its_last_visit_and_each_enumerator_links_to_their_submissions(signed_in, admin, data):
+    doc = parse(signed_in.get(f"{data.page}?area=DN-HV-HP"))
+    for row in css(doc, "table.areas tbody tr"):
+        days = admin.get(f"{data.form}/coverage?area={row.get('data-code')}").get_json()["byDay"]
+        [cell] = css(row, "td.last-visit")
+        assert cell.get("data-last-visit") == (days[-1]["date"] if days else "")
+    cov = admin.get(f"{data.form}/coverage?area=DN-HV-HP").get_json()["byEnumerator"]
+    links = css(doc, "table.enumerators tbody a")
+    assert [text(a) for a in links] == [e["displayName"] for e in cov]
+    for a, e in zip(links, cov):
+        assert a.get("href").endswith(f"/submissions?submitter={e['submitterId']}&area=DN-HV-HP")
+        listing = parse(signed_in.get(a.get("href")))
+        assert len(css(listing, "table.submissions tbody tr")) == e["households"]
+
+
+def test_the_running_total_reaches_today_and_a_chosen_last_day(signed_in, data):
+    from datetime import datetime
+
+    today = datetime.now(i18n.TIMEZONE).date()
+    [chart] = css(parse(signed_in.get(data.page)), "figure.running")
+    assert chart.get("data-last-day") == today.isoformat() and int(chart.get("data-total")) == data.households
+    [chart] = css(parse(signed_in.get(f"{data.page}?to=2026-11-25")), "figure.running")
+    assert (chart.get("data-first-day"), chart.get("data-last-day")) == ("2026-11-23", "2026-11-25")
 
 
 def test_map_tiles_are_drawn_only_when_configured(signed_in, app, data):
@@ -346,14 +421,40 @@ def test_the_map_keeps_its_points_inside_and_its_tiles_few():
 
     pts = [Point(16.0 + i / 1000, 108.1 + i / 700, "meets") for i in range(50)]
     view = map_view(pts, "https://t.example/{s}/{z}/{x}/{y}.png")
-    assert all(0 <= float(x) <= view.width and 0 <= float(y) <= view.height for x, y, _s in view.circles)
+    assert all(0 <= float(x) <= view.width and 0 <= float(y) <= view.height for x, y, _s, _id in view.circles)
     assert 0.6 * view.width <= view.height <= 1.25 * view.width
     assert 0 < len(view.tiles) <= MAX_TILES and "{" not in view.tiles[0]["href"]
     assert 6 < view.across_km < 12
     x0, y0 = mercator(0, 0)
     assert (x0, y0) == (0.5, 0.5)
-    lone = map_view([Point(21.0, 105.8, "lacks")])
-    assert lone.circles == [(str(lone.width // 2), str(lone.height // 2), "lacks")] and not lone.tiles
+    lone = map_view([Point(21.0, 105.8, "lacks", 7)])
+    assert lone.circles == [(str(lone.width // 2), str(lone.height // 2), "lacks", 7)] and not lone.tiles
+
+
+def test_marks_are_sized_by_households_and_heaps_are_refused():
+    from server.web.charts import Place, crowded
+
+    far = [Place("A", "A", 16.0, 108.0, 100), Place("B", "B", 12.7, 108.0, 25)]
+    view = map_view([], marks=far)
+    big, small = view.marks
+    assert (big["code"], small["code"]) == ("A", "B") and float(big["r"]) == 2 * float(small["r"]) - 28
+    assert all(0 <= float(m["x"]) <= view.width and 0 <= float(m["y"]) <= view.height for m in view.marks)
+    assert not crowded(far)
+    heap = [*far, Place("C", "C", 16.0001, 108.0001, 5)]
+    assert crowded(heap)
+
+
+def test_the_running_total_is_flat_to_the_end_and_fits_the_visits():
+    from datetime import date
+
+    from server.web.charts import running
+
+    r = running([{"date": "2026-11-01", "households": 3}, {"date": "2026-11-03", "households": 6}], 20,
+                end=date(2026, 11, 6))
+    assert [d["total"] for d in r.days] == [3, 3, 9, 9, 9, 9] and r.ticks == [20, 15, 10, 5, 0]
+    assert r.expected_y == "0" and r.line.endswith("60,55")
+    far = running([{"date": "2026-11-01", "households": 3}], 3800)
+    assert far.expected_y is None and far.scale == 4
 
 
 def test_pages_are_clamped():
@@ -390,7 +491,15 @@ def test_a_supervisor_limited_to_a_commune_sees_only_its_areas(app, admin, data,
     check_chart(doc, commune)
     cov = api.get(f"{data.form}/coverage").get_json()
     assert sum(d["households"] for d in cov["byDay"]) == commune["households"]
-    assert len(css(doc, "#map svg circle")) == commune["households"]
+    marks = css(doc, "#map a.mark")       # their commune's villages, none outside it
+    assert sum(int(m.get("data-households")) for m in marks) == commune["households"]
+    assert {m.get("data-code")[:8] for m in marks} == {"DN-HV-HP"}
+    # A household of their commune opens; one elsewhere is absent, as its submission is.
+    base = data.page.rsplit("/", 1)[0] + "/"
+    theirs = css(parse(web.get(f"{data.page}?area=DN-HV-HP-01")), "#map a.hh")[0].get("href")
+    other = css(parse(Browserish(app.test_client()).sign_in().get(f"{data.page}?area=DN-TK-TG-01")), "#map a.hh")
+    assert web.get(base + theirs).status_code == 200
+    assert web.get(base + other[0].get("href") + "?part=1").status_code == 404
     # Its villages, with the trail stopping at what they may see.
     doc = parse(web.get(f"{data.page}?area=DN-HV-HP"))
     villages = api.get(f"{data.form}/indicators?level=village&area=DN-HV-HP").get_json()["areas"]

@@ -32,7 +32,8 @@ def test_the_dashboard_renders_and_drills_down_to_a_commune(page, data, shot):
     assert page.inner_text("h1").startswith("Phường Thạc Gián")   # the project's name: the whole project
     assert page.locator("li.hbar-row").count() == 14  # no target set is for the whole project: every indicator
     assert page.locator("li.hbar-row svg.hbar rect.value").count() >= 1
-    assert page.locator("#map svg circle").count() == data.households
+    marks = page.locator("#map svg a.mark")     # a mark per province, sized by its households
+    assert sum(int(marks.nth(i).get_attribute("data-households")) for i in range(marks.count())) == data.households
     assert page.locator("#progress figure.days rect").count() == 7
     _fits_the_phone(page)
     shot(page, "dashboard-01-project")
