@@ -15,6 +15,7 @@ from gunicorn.glogging import Logger
 # `/+`: a doubled slash (`/v1//key/…`) still reaches the route, so it is masked as well.
 _KEY = re.compile(r"(/v1/+(?:key|test)/+)[^/?#\s]+")   # an app user's key, a draft's test token
 _ST = re.compile(r"(^|[?&])(st|token)=[^&#\s]*")
+_TRY = re.compile(r"(/draft/+try/+)[^/?#\s]+")  # a draft tried in the browser: its test token
 _LINK = re.compile(r"(^|\s|//[^/\s]*)(/+f/+)[^/?#\s]+")  # a web form's link: /f/{token}[/{form}]
 _SESSION = re.compile(r"(/v1/+sessions/+)(?!(?:current|restore)(?:[/?#\s]|$))[^/?#\s]+")
 MASK = "***"
@@ -25,6 +26,8 @@ def _mask(text: str) -> str:
         text = _KEY.sub(rf"\g<1>{MASK}", text)
     if "/sessions/" in text:
         text = _SESSION.sub(rf"\g<1>{MASK}", text)
+    if "/try/" in text:
+        text = _TRY.sub(rf"\g<1>{MASK}", text)
     if "/f/" in text:
         text = _LINK.sub(rf"\g<1>\g<2>{MASK}", text)
     if "st=" in text or "token=" in text:

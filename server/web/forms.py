@@ -66,9 +66,9 @@ def render_form(project, form: Form, status: int = 200, error: str | None = None
         upload_error=upload_error, workbook_errors=workbook_errors, workbook_error=workbook_error), status
 
 
-# The web forms' page that fills a draft in the browser registers an endpoint of this name taking
-# (project_id, xml_form_id, token); the draft box links to it once it exists.
-DRAFT_WEBFORM_ENDPOINT = "web.draft_webform"
+# The web forms' page that fills a draft in the browser (server/web/webforms.py), taking
+# (project_id, xml_form_id, token); the draft box links to it.
+DRAFT_WEBFORM_ENDPOINT = "web.webforms.draft_page"
 
 
 @dataclass(frozen=True)

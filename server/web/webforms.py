@@ -43,7 +43,10 @@ bp = Blueprint("webforms", __name__)
 
 # Endpoints a person reaches with a link's token instead of a signed-in session.
 TOKEN_ENDPOINTS = {"web.webforms.link_page", "web.webforms.link_form_page", "web.webforms.link_xml",
-                   "web.webforms.link_media", "web.webforms.link_submission"}
+                   "web.webforms.link_media", "web.webforms.link_submission",
+                   # a draft tried in the browser: the draft's token is the credential, as for Collect
+                   "web.webforms.draft_page", "web.webforms.draft_xml", "web.webforms.draft_media",
+                   "web.webforms.draft_submission"}
 
 
 def _submission_limit(s) -> int:
@@ -386,6 +389,71 @@ def link_submission(token: str, xml_form_id: str):
         return _answer(403, _("This link no longer works: it has been revoked, or it was never valid. Ask the "
                               "person who sent it for a new one."))
     return _receive(form)
+
+
+# --- trying a draft in the browser (the draft's token is the credential, as for Collect) --------------------
+
+_DRAFT = "/projects/<int:project_id>/forms/<xml_form_id>/draft/try/<token>"
+
+
+def _draft_of(project_id: int, xml_form_id: str, token: str):
+    """The draft the token opens (404 once it is published, abandoned or replaced); nobody is signed in."""
+    from server.models.draft_tests import draft_for_token
+
+    g.actor = None
+    return draft_for_token(db(), project_id, xml_form_id, token)
+
+
+@bp.get(_DRAFT)
+def draft_page(project_id: int, xml_form_id: str, token: str):
+    form, _draft = _draft_of(project_id, xml_form_id, token)
+    return _page(form, url_for(".draft_page", project_id=project_id, xml_form_id=xml_form_id, token=token),
+                 public=True)
+
+
+@bp.get(_DRAFT + "/form.xml")
+def draft_xml(project_id: int, xml_form_id: str, token: str):
+    _form, draft = _draft_of(project_id, xml_form_id, token)
+    return Response(draft.xml, content_type="text/xml; charset=utf-8")
+
+
+@bp.get(_DRAFT + "/media/<path:name>")
+def draft_media(project_id: int, xml_form_id: str, token: str, name: str):
+    from server.api.forms import attachment_file
+
+    if unsafe_file_name(name):
+        abort(404)
+    _form, draft = _draft_of(project_id, xml_form_id, token)
+    return attachment_file(draft, name)
+
+
+@bp.post(_DRAFT + "/submission")
+@takes_file(_submission_limit, _too_large)
+def draft_submission(project_id: int, xml_form_id: str, token: str):
+    """A test submission from the browser: stored as the draft's, as Collect's through /v1/test/{token}."""
+    form, draft = _draft_of(project_id, xml_form_id, token)
+    limit = settings().max_submission_bytes
+    xml_part = request.files.get("xml_submission_file")
+    if xml_part is None:
+        return _answer(400, _("The answers were not in the request. Reload the page and try again."))
+    xml = xml_part.read()
+    uploads = {name: Upload(name=name, stream=cast(BinaryIO, part.stream), content_type=part.mimetype or None)
+               for name, part in request.files.items() if name != "xml_submission_file"}
+    try:
+        root, parsed = identify(xml)
+        if parsed.xml_form_id != form.xml_form_id:
+            raise problems.UnexpectedValue("The answers are for another form.")
+        receive(db(), blobs(), cache(), form, draft, root, parsed, xml, uploads, submitter_id=None, device_id=None,
+                user_agent=_user_agent(), limit=limit, max_repeats=settings().max_repeat_instances, draft=True)
+    except problems.PayloadTooLarge:
+        db().rollback()
+        return _answer(413, _too_large(limit))
+    except problems.Problem as exc:
+        db().rollback()
+        return _answer(exc.status, _("The server refused the answers: %(reason)s", reason=exc.message))
+    db().commit()
+    return _answer(201, _("Test answers sent. They are kept apart from real ones and deleted when the draft is "
+                          "published or abandoned."))
 
 
 # --- a manager's public links page ------------------------------------------------------------------------------
