@@ -58,10 +58,10 @@ class S3Settings:
 class Settings:
     database_url: str
     data_dir: Path
-    secret_key: str
+    secret_key: str = field(repr=False)
     base_url: str | None = None
     admin_email: str | None = None
-    admin_password: str | None = None
+    admin_password: str | None = field(default=None, repr=False)
     # Largest form definition upload (XLSForm or XForm) and form media file.
     max_form_bytes: int = 10 * 1024 * 1024
     # Largest submission POST; advertised to Collect in X-OpenRosa-Accept-Content-Length.
@@ -93,7 +93,7 @@ class Settings:
     # Email (docs/deploying.md): smtp://, smtps:// or smtp+starttls://[user:password@]host[:port]; None: email off.
     smtp_url: str | None = None
     smtp_user: str | None = None
-    smtp_password: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)
     mail_from: str | None = None
     # Seconds an SMTP conversation may take; mail is sent while the request waits, so it stays short.
     smtp_timeout: int = 10

@@ -80,8 +80,8 @@ InternalError = problem("500.1", "An internal error occurred.")
 StorageFull = problem("507.1", "The server has run out of storage space, so nothing of this request was stored. "
                                "Keep your copy and send it again later; tell the server's administrator.")
 # Hamlet's own: the S3-compatible store for files does not answer; nothing of the request was kept.
-StorageUnavailable = problem("503.1", "The server cannot reach its file storage just now, so nothing of this request "
-                                      "was stored. Keep your copy and send it again in a few minutes.")
+StorageUnavailable = problem("503.1", "The server cannot reach its file storage just now, so nothing was stored or "
+                                      "sent. Keep your copy and try again in a few minutes.")
 # Hamlet's own: HAMLET_SMTP_URL is not set, so no reset link can be sent (the same answer for every address).
 EmailOff = problem("501.91", "This server does not send email, so it cannot send a password reset link. "
                              "Ask a site administrator to set a new password for you.")

@@ -18,7 +18,7 @@ from collect import COLLECT_GET, entries, submit
 from helpers import FORM
 from server import create_app
 from server.backups.archive import BackupError, TargetNotEmpty, read_backup, write_backup
-from server.backups.sealed import HEADER_SIZE, DamagedArchive, WrongPassphrase
+from server.backups.sealed import HEADER_SIZE, DamagedArchive, SealedReader, WrongPassphrase
 from server.cli import main as hamlet
 from server.models.blobs import LocalBlobStore
 from server.synthetic import random_household, to_xml
@@ -29,6 +29,15 @@ from _bulk_entities import registration_xml
 
 PASSPHRASE = b"m\xe1\xba\xadt kh\xe1\xba\xa9u d\xc3\xa0i cho sao l\xc6\xb0u"  # "mật khẩu dài cho sao lưu"
 PHOTO = bytes(range(256)) * 4000  # 1 MB: the archive spans chunks
+
+
+@pytest.fixture(autouse=True)
+def cheap_keys(monkeypatch):
+    """scrypt at the lowest cost a restore accepts (2^14), so the suite does not spend seconds per key; the
+    archive's header records the cost, and the code path is the one every cost takes."""
+    from server.backups import sealed
+
+    monkeypatch.setattr(sealed, "SCRYPT_LOG2_N", 14)
 
 
 @pytest.fixture
@@ -193,6 +202,21 @@ def test_the_commands_back_up_and_restore_with_a_passphrase_file(app, households
     assert done.exit_code == 0, done.output
     assert "up to date" in done.output
     assert every_row(url) == every_row(settings.database_url)
+
+
+def test_a_header_asking_scrypt_for_more_than_a_gibibyte_is_refused_before_any_key_is_made(app, households):
+    archive = bytearray(back_up(app))
+    archive[14 + 1 + 16] = 24  # log2 n: 2^24 × 8 × 128 bytes = 16 GiB
+    with pytest.raises(DamagedArchive, match="out of range"):
+        SealedReader(io.BytesIO(bytes(archive)), PASSPHRASE)
+
+
+def test_the_database_password_never_reaches_a_command_line():
+    from server.backups.archive import _pg_tool
+
+    url, env = _pg_tool("postgresql+psycopg://hamlet:S3cret@db.internal:5432/hamlet")
+    assert "S3cret" not in url and url == "postgresql://hamlet@db.internal:5432/hamlet"
+    assert env["PGPASSWORD"] == "S3cret"
 
 
 def test_a_short_passphrase_is_refused_for_a_new_backup(app, tmp_path, settings):

@@ -12,9 +12,11 @@ import threading
 import time
 import uuid
 from dataclasses import replace
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from sqlalchemy import select
 
 from collect import submit
 from helpers import FORM, free_port, give, web_user
@@ -236,3 +238,103 @@ def drop_queues(name: str) -> None:
     for queue in (name, f"{name}.DQ", f"{name}.XQ"):
         channel.queue_delete(queue)
     connection.close()
+
+
+# --- what the independent review found (docs/webhooks.md) ---------------------------------------------
+
+def test_a_name_that_resolves_to_the_servers_own_network_on_sending_is_refused(app, monkeypatch, receiver):
+    """DNS rebinding: the check and the connection use the same lookup, so a name that answers a public
+    address when checked and a loopback one a moment later never reaches the loopback server."""
+    from server.webhooks import delivery
+
+    answers = iter([["93.184.216.34"], ["127.0.0.1"]])
+
+    def lookup(host, port, *args, **kwargs):
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port)) for address in next(answers)]
+
+    monkeypatch.setattr(delivery.socket, "getaddrinfo", lookup)
+    url = f"http://rebind.example:{receiver.port}/internal"
+    assert delivery.check_url(url, allow_private=False) == url
+    with pytest.raises(delivery.UnsafeUrl, match="local or private"):
+        delivery.post(url, False, b"{}", {})
+    assert receiver.got == []
+
+
+@pytest.mark.parametrize("address", ["100.100.100.200", "100.64.0.1", "2002:7f00:1::1", "::ffff:10.0.0.1", "0.0.0.0"])
+def test_shared_and_embedded_private_addresses_are_not_public(address):
+    import ipaddress
+
+    from server.webhooks.delivery import _public
+
+    assert not _public(ipaddress.ip_address(address))
+
+
+def test_the_sweep_leaves_a_delivery_that_waits_out_its_backoff(app, admin, client, key_base):
+    """Only a delivery whose next attempt is long overdue is queued again: no second retry chain."""
+    from server.db import utcnow
+    from server.webhooks.delivery import sweep
+    from server.webhooks.models import WebhookDelivery
+
+    hook = make_hook(admin, f"http://127.0.0.1:{free_port()}/nhan")
+    assert submit(client, key_base, to_xml(household(40))).status_code == 201
+    wait_for(lambda: deliveries(admin, hook["id"])[0]["attempts"] >= 1)
+    sessions, jobs = app.extensions["hamlet.sessionmaker"], app.extensions["hamlet.jobs"]
+    jobs.stop()  # no retry of its own from here: only the sweep could send it
+    with sessions() as s:
+        d = s.scalars(select(WebhookDelivery)).one()
+        d.status, d.updated_at = "retrying", utcnow() - timedelta(hours=2)
+        d.next_attempt_at = utcnow() + timedelta(minutes=50)  # still waiting out a 1-hour backoff
+        s.commit()
+    assert sweep(jobs, sessions) == 0
+    with sessions() as s:
+        d = s.scalars(select(WebhookDelivery)).one()
+        d.next_attempt_at = utcnow() - timedelta(minutes=30)  # its job was lost
+        s.commit()
+    assert sweep(jobs, sessions) == 1
+
+
+def test_without_a_broker_a_delivery_lost_with_the_process_is_sent_after_the_next_submission(
+        app, admin, client, key_base, receiver):
+    """The in-memory queue dies with its process; the next submission a few minutes later finds what it lost."""
+    from unittest import mock
+
+    from server.db import utcnow
+    from server.webhooks import delivery
+    from server.webhooks.models import WebhookDelivery
+
+    hook = make_hook(admin, receiver.url)
+    assert submit(client, key_base, to_xml(household(41))).status_code == 201
+    wait_for(lambda: len(receiver.got) == 1)
+    with app.extensions["hamlet.sessionmaker"]() as s:  # as if recorded, then lost in a restart
+        d = s.scalars(select(WebhookDelivery)).one()
+        d.status, d.attempts, d.delivered_at, d.updated_at = "pending", 0, None, utcnow() - timedelta(minutes=30)
+        s.commit()
+    later = time.monotonic() + delivery.SWEEP_EVERY_SECONDS + 1
+    with mock.patch.object(delivery.time, "monotonic", return_value=later):
+        assert submit(client, key_base, to_xml(household(42))).status_code == 201
+    wait_for(lambda: len(receiver.got) == 3)
+    assert [d["status"] for d in deliveries(admin, hook["id"])] == ["delivered", "delivered"]
+
+
+def test_a_webhook_stops_when_its_creator_may_no_longer_change_the_form(app, admin, client, key_base, households,
+                                                                         receiver):
+    manager, manager_id = web_user(app, client, "quanly@example.vn")
+    give(admin, 1, "manager", manager_id)
+    hook = manager.post(f"/v1/projects/1/forms/{FORM}/webhooks", json_body={"url": receiver.url}).get_json()
+    assert admin.delete(f"/v1/projects/1/assignments/manager/{manager_id}").status_code == 200
+    assert submit(client, key_base, to_xml(household(43))).status_code == 201
+    [d] = wait_for(lambda: [d for d in deliveries(admin, hook["id"]) if d["status"] == "failed"])
+    assert "may no longer change the form" in d["lastError"] and receiver.got == []
+    assert admin.get(f"/v1/projects/1/forms/{FORM}/webhooks/{hook['id']}").get_json()["active"] is False
+
+
+def test_a_broker_outage_never_turns_a_stored_submission_into_an_error(app, admin, client, key_base, monkeypatch):
+    hook = make_hook(admin, f"http://127.0.0.1:{free_port()}/nhan")
+    jobs = app.extensions["hamlet.jobs"]
+
+    def down(*args, **kwargs):
+        raise ConnectionError("the broker is down")
+
+    monkeypatch.setattr(jobs, "defer", down)
+    assert submit(client, key_base, to_xml(household(44))).status_code == 201
+    assert [d["status"] for d in deliveries(admin, hook["id"])] == ["pending"]  # the sweep will queue it

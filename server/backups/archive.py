@@ -56,6 +56,16 @@ def _libpq_url(database_url: str) -> str:
     return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+def _pg_tool(database_url: str) -> tuple[str, dict[str, str]]:
+    """The URL a PostgreSQL tool gets on its command line, without the password (every local user can
+    read a process's arguments), and the environment that carries the password instead."""
+    url = make_url(database_url).set(drivername="postgresql")
+    env = dict(os.environ)
+    if url.password:
+        env["PGPASSWORD"] = str(url.password)
+    return url._replace(password=None).render_as_string(hide_password=False), env
+
+
 def _sqlite_path(database_url: str) -> Path:
     database = make_url(database_url).database
     if not database or database == ":memory:":
@@ -83,9 +93,10 @@ def _dump_postgresql(database_url: str, into: Path) -> list[tuple[str, int]]:
     with psycopg.connect(url) as conn:
         conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         snapshot = conn.execute("SELECT pg_export_snapshot()").fetchone()[0]  # type: ignore[index]
+        tool_url, env = _pg_tool(database_url)
         done = subprocess.run(["pg_dump", "--format=custom", "--no-owner", "--no-privileges",
-                               f"--snapshot={snapshot}", f"--file={into}", f"--dbname={url}"],
-                              capture_output=True, text=True, check=False)
+                               f"--snapshot={snapshot}", f"--file={into}", f"--dbname={tool_url}"],
+                              capture_output=True, text=True, check=False, env=env)
         if done.returncode != 0:
             raise BackupError(f"pg_dump failed: {done.stderr.strip()}")
         rows = conn.execute("SELECT sha256, size FROM blobs ORDER BY sha256").fetchall()
@@ -252,8 +263,11 @@ def read_backup(database_url: str, store: BlobStore, src: BinaryIO, passphrase: 
             else:
                 _restore_postgresql(dump, database_url)
         except BaseException:
-            for sha in written:
-                store.delete(sha)
+            for sha in written:  # the target was empty: leave it so, as far as the store lets us
+                try:
+                    store.delete(sha)
+                except Exception:  # noqa: BLE001 — the original error is the one to report
+                    continue
             raise
     return Summary(dialect, manifest["revision"], len(written), int(manifest["blobBytes"]),
                    int(manifest["databaseBytes"]))
@@ -304,9 +318,9 @@ def _restore_sqlite(dump: Path, database_url: str) -> None:
 
 
 def _restore_postgresql(dump: Path, database_url: str) -> None:
+    tool_url, env = _pg_tool(database_url)
     done = subprocess.run(["pg_restore", "--no-owner", "--no-privileges", "--exit-on-error", "--single-transaction",
-                           f"--dbname={_libpq_url(database_url)}", str(dump)],
-                          capture_output=True, text=True, check=False)
+                           f"--dbname={tool_url}", str(dump)], capture_output=True, text=True, check=False, env=env)
     if done.returncode != 0:
         raise BackupError(f"pg_restore failed, nothing was restored: {done.stderr.strip()}")
 

@@ -24,8 +24,12 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 MAGIC = b"HAMLET-BACKUP\n"
 FORMAT = 1
 CHUNK = 1024 * 1024
-# scrypt at 2^15 × 8 takes 32 MiB and about 0.1 s: cheap once per backup, costly per guess.
-SCRYPT_LOG2_N, SCRYPT_R, SCRYPT_P = 15, 8, 1
+# scrypt at 2^17 × 8 (OWASP's current guidance) takes 128 MiB and well under a second: cheap once per
+# backup, costly per guess.
+SCRYPT_LOG2_N, SCRYPT_R, SCRYPT_P = 17, 8, 1
+# The header is read before the passphrase can be checked: a damaged or crafted one may ask scrypt for
+# at most 128 × 8 × 2^20 bytes = 1 GiB, never more.
+MAX_LOG2_N = 20
 _FIXED = struct.Struct(">14sB16sBBB7s")  # magic, format, salt, log2 n, r, p, nonce prefix
 _LENGTH = struct.Struct(">I")
 HEADER_SIZE = _FIXED.size + 32
@@ -96,7 +100,7 @@ class SealedReader:
         _magic, version, salt, log2_n, r, p, prefix = _FIXED.unpack(fixed)
         if version != FORMAT:
             raise DamagedArchive(f"this backup is in format {version}; this Hamlet reads format {FORMAT}")
-        if not (10 <= log2_n <= 22 and 1 <= r <= 32 and 1 <= p <= 16):
+        if not (14 <= log2_n <= MAX_LOG2_N and r == SCRYPT_R and 1 <= p <= 4):
             raise DamagedArchive("the backup's header is damaged (its key parameters are out of range)")
         check = src.read(32)
         key, check_key = _keys(passphrase, salt, log2_n, r, p)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -39,9 +39,9 @@ class Transport:
     port: int
     security: str          # "plain", "starttls" or "tls"
     user: str | None
-    password: str | None
-    sender: str
-    timeout: int
+    password: str | None = field(repr=False)
+    sender: str = ""
+    timeout: int = 10
 
     def describe(self) -> str:
         """For the startup log: never the password."""

@@ -8,6 +8,7 @@ half-finished upload is never visible. Reads stream the object's body in chunks.
 from __future__ import annotations
 
 import hashlib
+import logging
 import tempfile
 from pathlib import Path
 from typing import IO, BinaryIO, cast
@@ -20,6 +21,7 @@ from server import problems
 from server.config import S3Settings
 from server.models.blobs import CHUNK, BlobStore
 
+log = logging.getLogger("hamlet.blobs")
 # Above this a stream is spooled to disk rather than memory, and sent as a multipart upload.
 SPOOL_BYTES = 8 * 1024 * 1024
 
@@ -60,8 +62,8 @@ class S3BlobStore(BlobStore):
                     spool.seek(0)
                     self.client.upload_fileobj(spool, self.bucket, key)
             except (BotoCoreError, ClientError) as exc:
-                raise problems.StorageUnavailable(details={"store": self.describe(), "error": type(exc).__name__}) \
-                    from exc
+                log.error("storing %s in %s failed: %s", digest, self.describe(), exc)
+                raise problems.StorageUnavailable() from exc
         return digest, md5.hexdigest(), size
 
     def _exists(self, key: str) -> bool:
@@ -79,9 +81,11 @@ class S3BlobStore(BlobStore):
         except ClientError as exc:
             if _missing(exc):
                 raise FileNotFoundError(f"{self.describe()} has no blob {sha256}") from None
-            raise problems.StorageUnavailable(details={"store": self.describe()}) from exc
+            log.error("reading %s from %s failed: %s", sha256, self.describe(), exc)
+            raise problems.StorageUnavailable() from exc
         except BotoCoreError as exc:
-            raise problems.StorageUnavailable(details={"store": self.describe()}) from exc
+            log.error("reading %s from %s failed: %s", sha256, self.describe(), exc)
+            raise problems.StorageUnavailable() from exc
         return cast(BinaryIO, _Body(found["Body"]))
 
     def local_path(self, sha256: str) -> Path | None:

@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
 import ipaddress
 import json
+import logging
 import socket
-import urllib.error
-import urllib.request
+import ssl
+import time
 from datetime import timedelta
-from urllib.parse import urlsplit
+from typing import cast
+from urllib.parse import SplitResult, urlsplit
 
-from sqlalchemy import event, select
+from sqlalchemy import event, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -30,6 +34,7 @@ from server.webhooks.models import DELIVERED, FAILED, QUEUED_KEY, RETRYING, Webh
 from server.xforms.safexml import local, parse
 from server.xforms.schema import Schema, read_schema
 
+log = logging.getLogger("hamlet.webhooks")
 JOB = "webhooks.deliver"
 TIMEOUT_SECONDS = 10
 GIVE_UP_AFTER = timedelta(days=1)
@@ -43,25 +48,42 @@ class UnsafeUrl(ValueError):
         self.kind = kind
 
 
-def check_url(url: str, allow_private: bool) -> str:
-    """http(s) only; and unless the operator allows it, no loopback, private or link-local address, so a
-    manager cannot point the server at its own database port or a cloud metadata service."""
+def _public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """An address on the public internet: not loopback, private, link-local, shared (100.64/10, where
+    some clouds keep their metadata service), reserved or multicast — nor an IPv6 form of one."""
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
+        if embedded is not None:
+            return _public(embedded)
+    return ip.is_global and not ip.is_multicast
+
+
+def resolve(url: str, allow_private: bool) -> tuple[SplitResult, list[str]]:
+    """The URL's parts and the addresses it may be reached at. http(s) only; unless the operator allows
+    it, only public addresses, so a manager cannot point the server at its own database port or a cloud
+    metadata service. The caller connects to these very addresses (`post`), so a name that resolves
+    differently a moment later (DNS rebinding) changes nothing."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UnsafeUrl("scheme", "the URL must start with http:// or https:// and name a host")
     if len(url) > 2000:
         raise UnsafeUrl("length", "the URL is longer than 2,000 characters")
-    if allow_private:
-        return url
     try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, parts.port or 443, type=socket.SOCK_STREAM)}
-    except OSError:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        found = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
+    except (OSError, ValueError):
         raise UnsafeUrl("host", f"the host {parts.hostname} cannot be found") from None
-    for address in addresses:
-        ip = ipaddress.ip_address(str(address).split("%")[0])
-        if ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or ip.is_multicast or ip.is_unspecified:
-            raise UnsafeUrl("private", f"{parts.hostname} is a local or private address ({ip}); set HAMLET_WEBHOOK_ALLOW_PRIVATE=1 "
-                            "to allow receivers on the server's own network")
+    addresses = list(dict.fromkeys(str(info[4][0]).split("%")[0] for info in found))
+    if not allow_private:
+        for address in addresses:
+            if not _public(ipaddress.ip_address(address)):
+                raise UnsafeUrl("private", f"{parts.hostname} is a local or private address ({address}); set "
+                                "HAMLET_WEBHOOK_ALLOW_PRIVATE=1 to allow receivers on the server's own network")
+    return parts, addresses
+
+
+def check_url(url: str, allow_private: bool) -> str:
+    resolve(url, allow_private)
     return url
 
 
@@ -113,73 +135,159 @@ def payload(db: Session, delivery: WebhookDelivery, hook: Webhook) -> bytes:
     return json.dumps(body, ensure_ascii=False).encode()
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    """A redirect is an answer, not a new address to call: following it would skip check_url."""
+class _Pinned(http.client.HTTPConnection):
+    """HTTP to an address already checked, whatever the name resolves to now."""
 
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        return None
+    def __init__(self, address: str, host: str, port: int, timeout: float):
+        super().__init__(host, port, timeout=timeout)
+        self.address = address
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self.address, self.port), self.timeout)
 
 
-_OPENER = urllib.request.build_opener(_NoRedirects)
+class _PinnedTLS(http.client.HTTPSConnection):
+    """HTTPS to an address already checked; the certificate is still checked against the URL's name."""
+
+    def __init__(self, address: str, host: str, port: int, timeout: float):
+        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+        self.address = address
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self.address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
 
 
-def post(url: str, body: bytes, headers: dict[str, str]) -> int:
-    request = urllib.request.Request(url, data=body, method="POST", headers=headers)
+def post(url: str, allow_private: bool, body: bytes, headers: dict[str, str]) -> int:
+    """POST to the URL at an address `resolve` accepted; the status. A redirect is an answer, not a new
+    address to call (following it would skip the check)."""
+    parts, addresses = resolve(url, allow_private)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    kind = _PinnedTLS if parts.scheme == "https" else _Pinned
+    connection = kind(addresses[0], parts.hostname or "", port, TIMEOUT_SECONDS)
     try:
-        with _OPENER.open(request, timeout=TIMEOUT_SECONDS) as response:
-            return response.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
+        connection.request("POST", (parts.path or "/") + (f"?{parts.query}" if parts.query else ""), body=body,
+                           headers=headers)
+        return connection.getresponse().status
+    finally:
+        connection.close()
 
 
-def deliver(sessions: sessionmaker[Session], allow_private: bool, delivery_id: int) -> None:
+def _stopped(db: Session, hook: Webhook, delivery: WebhookDelivery) -> str | None:
+    """Why this delivery must not be sent: the hook is paused; its creator may no longer change the form
+    (a manager who left must not go on receiving households: the hook is paused); the submission is gone."""
+    from server.auth.permissions import can, verbs_for
+    from server.models.accounts import Actor
+
+    if not hook.active:
+        return "not sent: the webhook is paused"
+    sdef = db.get(SubmissionDef, delivery.submission_def_id)
+    sub = db.get(Submission, sdef.submission_id) if sdef is not None else None
+    if sub is None or sub.deleted_at is not None:
+        return "not sent: the submission was deleted"
+    form = db.get_one(Form, hook.form_id)
+    creator = db.get(Actor, hook.created_by) if hook.created_by is not None else None
+    if creator is None or creator.deleted_at is not None \
+            or not can(verbs_for(db, creator, form.project_id, form.id), "form.update"):
+        hook.active = False
+        return "not sent: whoever set up this webhook may no longer change the form, so it was paused"
+    return None
+
+
+def deliver(sessions: sessionmaker[Session], allow_private: bool, backoff_ms: tuple[int, int],
+            delivery_id: int) -> None:
     """The job: one attempt at one delivery. Raises RetryLater to be tried again with backoff."""
     with sessions() as db:
         delivery = db.get(WebhookDelivery, delivery_id)
         if delivery is None or delivery.status in (DELIVERED, FAILED):
             return
         hook = db.get_one(Webhook, delivery.webhook_id)
+        reason = _stopped(db, hook, delivery)
+        if reason is not None:
+            delivery.status, delivery.last_error, delivery.next_attempt_at = FAILED, reason, None
+            delivery.updated_at = utcnow()
+            _commit(db)
+            return
+        # One attempt at a time: a second job of the same delivery (a sweep's, a resend's) that lost the
+        # race ends here instead of sending it twice.
+        attempt = delivery.attempts + 1
+        claimed = cast(CursorResult, db.execute(update(WebhookDelivery).where(WebhookDelivery.id == delivery.id,
+                                                           WebhookDelivery.attempts == delivery.attempts)
+                             .values(attempts=attempt, updated_at=utcnow()))).rowcount
+        if not claimed:
+            db.rollback()
+            return
+        db.commit()
+        db.refresh(delivery)
         body = payload(db, delivery, hook)
-        delivery.attempts += 1
-        delivery.updated_at = utcnow()
         error, status = None, None
         try:
-            check_url(hook.url, allow_private)
-            status = post(hook.url, body, {
+            status = post(hook.url, allow_private, body, {
                 "Content-Type": "application/json; charset=utf-8", "User-Agent": "Hamlet-Webhook/1",
                 "X-Hamlet-Event": delivery.event, "X-Hamlet-Delivery": str(delivery.id),
                 "X-Hamlet-Signature": sign(hook.secret, body)})
-        except (OSError, ValueError) as exc:  # refused, timed out, unresolvable, unsafe
+        except (OSError, ValueError, http.client.HTTPException) as exc:  # refused, timed out, unsafe, garbled
             error = f"{type(exc).__name__}: {exc}"[:500]
         delivery.last_status_code = status
+        delivery.updated_at = utcnow()
         if status is not None and 200 <= status < 300:
             delivery.status, delivery.last_error, delivery.delivered_at = DELIVERED, None, utcnow()
+            delivery.next_attempt_at = None
         else:
             delivery.last_error = error or f"the receiver answered HTTP {status}"
             delivery.status = FAILED if utcnow() - delivery.created_at > GIVE_UP_AFTER else RETRYING
+            # The latest the queue's next attempt can come (Dramatiq waits between half and all of
+            # min × 2^n, at most max); the sweep leaves the delivery alone until then.
+            wait_ms = min(backoff_ms[0] * 2 ** min(attempt, 32), backoff_ms[1])
+            delivery.next_attempt_at = utcnow() + timedelta(milliseconds=wait_ms) if delivery.status == RETRYING \
+                else None
         retry = delivery.status == RETRYING
-        try:
-            db.commit()
-        except StaleDataError:  # the hook (and its log) was deleted while this attempt ran
+        if not _commit(db):
             return
     if retry:
         raise RetryLater(f"delivery {delivery_id}: {error or status}")
+
+
+def _commit(db: Session) -> bool:
+    try:
+        db.commit()
+        return True
+    except StaleDataError:  # the hook (and its log) was deleted while this attempt ran
+        db.rollback()
+        return False
 
 
 def _retry_when(_retries: int, exc: BaseException) -> bool:
     return isinstance(exc, RetryLater)
 
 
+SWEEP_JOB = "webhooks.sweep"
+# How often the embedded default (no broker) looks for deliveries its in-memory queue lost.
+SWEEP_EVERY_SECONDS = 300
+
+
 def register(jobs: Jobs, sessions: sessionmaker[Session], allow_private: bool, min_backoff_ms: int,
              max_backoff_ms: int) -> None:
     """The delivery job on the app's queue, and its queuing after each commit that recorded deliveries."""
-    jobs.register(JOB, lambda delivery_id: deliver(sessions, allow_private, delivery_id), retry_when=_retry_when,
-                  min_backoff=min_backoff_ms, max_backoff=max_backoff_ms, time_limit=60_000)
+    backoff = (min_backoff_ms, max_backoff_ms)
+    jobs.register(JOB, lambda delivery_id: deliver(sessions, allow_private, backoff, delivery_id),
+                  retry_when=_retry_when, min_backoff=min_backoff_ms, max_backoff=max_backoff_ms, time_limit=60_000)
+    jobs.register(SWEEP_JOB, lambda: sweep(jobs, sessions), max_retries=0, time_limit=60_000)
+    last_sweep = [float("-inf")]
 
     @event.listens_for(sessions, "after_commit")
     def _queue(session: Session) -> None:
-        for delivery_id in session.info.pop(QUEUED_KEY, ()):
-            jobs.defer(JOB, delivery_id)
+        queued = session.info.pop(QUEUED_KEY, ())
+        try:
+            for delivery_id in queued:
+                jobs.defer(JOB, delivery_id)
+            # Without a broker nothing runs `hamlet jobs worker`'s sweep: the web process looks for what a
+            # restart lost when it records deliveries, at most every few minutes, on its own worker thread.
+            if queued and jobs.in_process and time.monotonic() - last_sweep[0] > SWEEP_EVERY_SECONDS:
+                last_sweep[0] = time.monotonic()
+                jobs.defer(SWEEP_JOB)
+        except Exception:
+            log.exception("could not queue webhook deliveries %s; the sweep will queue them again", list(queued))
 
     @event.listens_for(sessions, "after_rollback")
     def _forget(session: Session) -> None:
@@ -187,11 +295,14 @@ def register(jobs: Jobs, sessions: sessionmaker[Session], allow_private: bool, m
 
 
 def sweep(jobs: Jobs, sessions: sessionmaker[Session], older_than: timedelta = timedelta(minutes=10)) -> int:
-    """Queue again what a crash or a lost in-memory queue left unsent; returns how many."""
+    """Queue again what a crash, a broker outage or a lost in-memory queue left unsent — a delivery whose
+    next attempt is overdue by `older_than` — and return how many. One still waiting out its backoff is
+    left alone; a second job of one that is not is harmless (`deliver` claims each attempt)."""
     with sessions() as db:
         found = pending_too_long(db, older_than)
         for delivery in db.scalars(select(WebhookDelivery).where(WebhookDelivery.id.in_(found))):
             delivery.updated_at = utcnow()
+            delivery.next_attempt_at = None
         db.commit()
     for delivery_id in found:
         jobs.defer(JOB, delivery_id)

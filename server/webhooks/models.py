@@ -8,7 +8,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, select, update
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, func, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from server.db import Base, UTCDateTime, utcnow
@@ -47,14 +47,24 @@ class WebhookDelivery(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the queue's next attempt is due at the latest; the sweep queues a retrying delivery again only
+    # once this has long passed (a lost job), never while it waits out its backoff.
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-def active_hook_ids(db: Session, form_id: int) -> list[int]:
-    return list(db.scalars(select(Webhook.id).where(Webhook.form_id == form_id, Webhook.active.is_(True))))
+def active_hook_ids(db: Session, form_id: int | None, among: list[int] | None = None) -> list[int]:
+    stmt = select(Webhook.id).where(Webhook.active.is_(True)).order_by(Webhook.id)
+    if form_id is not None:
+        stmt = stmt.where(Webhook.form_id == form_id)
+    if among is not None:
+        stmt = stmt.where(Webhook.id.in_(among))
+    return list(db.scalars(stmt))
 
 
 def record_deliveries(db: Session, hook_ids: list[int], submission_def_id: int, event: str) -> list[int]:
     """One pending delivery per active hook, in the caller's transaction; their ids, to queue after commit."""
+    # The list may be a second old: only hooks that still exist and send (deleted on another node just now?)
+    hook_ids = active_hook_ids(db, None, hook_ids)
     rows = [WebhookDelivery(webhook_id=h, submission_def_id=submission_def_id, event=event) for h in hook_ids]
     db.add_all(rows)
     db.flush()
@@ -73,14 +83,15 @@ def deliveries_of(db: Session, webhook_id: int, limit: int = 50, offset: int = 0
 def pending_too_long(db: Session, older_than: timedelta) -> list[int]:
     """Deliveries whose job should have run by now: queued before a crash, or lost with an in-memory queue."""
     cutoff = utcnow() - older_than
+    due = func.coalesce(WebhookDelivery.next_attempt_at, WebhookDelivery.updated_at)
     return list(db.scalars(select(WebhookDelivery.id).where(WebhookDelivery.status.in_((PENDING, RETRYING)),
-                                                            WebhookDelivery.updated_at < cutoff)
+                                                            due < cutoff)
                            .order_by(WebhookDelivery.id).limit(1000)))
 
 
 def mark_for_resend(db: Session, delivery: WebhookDelivery) -> None:
     db.execute(update(WebhookDelivery).where(WebhookDelivery.id == delivery.id)
-               .values(status=PENDING, updated_at=utcnow(), created_at=utcnow()))
+               .values(status=PENDING, updated_at=utcnow(), created_at=utcnow(), next_attempt_at=None))
 
 
 _recent_hooks = Recent("form webhooks", lambda: (Webhook,))

@@ -42,6 +42,7 @@ def upgrade() -> None:
     sa.Column('created_at', server.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', server.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('delivered_at', server.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('next_attempt_at', server.db.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['submission_def_id'], ['submission_defs.id'], name=op.f('fk_webhook_deliveries_submission_def_id_submission_defs'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['webhook_id'], ['webhooks.id'], name=op.f('fk_webhook_deliveries_webhook_id_webhooks'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_webhook_deliveries'))
