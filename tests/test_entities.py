@@ -197,6 +197,29 @@ def test_households_csv_is_served_through_the_manifest_and_its_hash_follows_the_
     assert [r[:3] for r in rows[1:]] == [[first, "Hộ An", "2"]]
 
 
+def test_households_csv_writes_awkward_values_as_pythons_csv_writer_does(admin, project, phone):
+    """On PostgreSQL the database writes the rows (COPY … CSV); the bytes must be Python's csv writer's:
+    empty and missing properties bare, quotes doubled, and a carriage return alone left unquoted."""
+    published(admin, project, registration(), revisit())
+    awkward = [("Hộ \"Ba\", phố", {"head_name": "a\rb", "village": "", "members": "x\ny"}),
+               ("Hộ\r\nHai", {"head_name": " lề ", "village": "Thôn 1", "members": "\\."}),
+               ("Hộ Một", {"head_name": "Một", "village": "\"", "fibre": ","})]
+    ids = []
+    for label, data in awkward:
+        ids.append(str(uuidlib.uuid4()))
+        resp = admin.post(f"{_base(project)}/datasets/{HH}/entities", json_body={"uuid": ids[-1], "label": label,
+                                                                                  "data": data})
+        assert resp.status_code == 200, resp.get_json()
+    expected = io.StringIO()
+    writer = csv.writer(expected, lineterminator="\n")
+    writer.writerow(["name", "label", "__version", "head_name", "village", "members", "fibre"])
+    for uuid, (label, data) in reversed(list(zip(ids, awkward, strict=True))):
+        writer.writerow([uuid, label, 1, *(data.get(p, "") for p in ("head_name", "village", "members", "fibre"))])
+    resp = phone.get("/forms/hh_visit/attachments/households.csv")
+    assert resp.status_code == 200
+    assert resp.get_data() == expected.getvalue().encode("utf-8")
+
+
 def _hash(manifest: str) -> str:
     return re.search(r"<hash>md5:([0-9a-f]{32})</hash>", manifest).group(1)
 
