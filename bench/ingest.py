@@ -830,11 +830,16 @@ def run_server(url: str | None, wc: str, w: int, t: int | None, args, levels: li
                                       f"CPU time{', approximate for gthread' if wc == 'gthread' else ''}):\n"
                                       + summarise_profile(level.profile, level.ok), flush=True)
                             if args.digest:
-                                level = run_level(srv, db, setup, admin, n, args, label, None,
+                                if prof is not None:
+                                    prof = prof.with_name(prof.stem + "-digest.txt")
+                                level = run_level(srv, db, setup, admin, n, args, label, prof,
                                                   config=f"{args.config_label}, {DIGEST}",
                                                   digest={"username": DIGEST_USER, "password": DIGEST_PASSWORD})
                                 levels.append(level)
                                 print("  " + level.line(), flush=True)
+                                if level.profile is not None:
+                                    print(f"  CPU profile of the gunicorn workers at {n} clients, Digest ({prof}):\n"
+                                          + summarise_profile(level.profile, level.ok), flush=True)
                     finally:
                         if ceiling is not None:
                             ceiling[0].stop()
