@@ -91,6 +91,20 @@ def test_an_invalid_entity_id_is_an_error_not_a_lost_submission(admin, client, p
     assert admin.get(f"{_base(project)}/datasets/{HH}/entities").get_json() == []
 
 
+def test_a_second_registration_of_the_same_entity_is_stored_with_an_error(admin, client, project, phone):
+    published(admin, project, registration())
+    hid = new_id()
+    phone.send(register_xml(hid, "An"))
+    again = register_xml(hid, "Bình")
+    phone.send(again)
+    iid = re.search(rb"<instanceID>(.*?)</instanceID>", again).group(1).decode()
+    assert admin.get(f"{_base(project)}/forms/hh_register/submissions/{iid}").status_code == 200
+    audits = admin.get(f"{_base(project)}/forms/hh_register/submissions/{iid}/audits").get_json()
+    assert [(a["action"], a["details"]["problem"]["problemCode"]) for a in audits] == [("entity.error", 409.3)]
+    assert hid in audits[0]["details"]["errorMessage"]
+    assert entity(admin, project, hid)["currentVersion"]["label"] == "Hộ An"
+
+
 def test_a_failed_update_is_applied_when_the_submission_is_edited(admin, client, project, phone):
     published(admin, project, registration(), revisit())
     hid = new_id()
