@@ -27,6 +27,11 @@ own CPU per submission (it shares the machine), the server's peak RSS (summed ov
 workers, sampled every 0.2 s; and the largest per-process VmHWM), and how busy the CPUs were, flagging
 CPU used by unrelated processes meanwhile (throughput is only comparable between quiet runs; CPU per
 submission is the steadier figure).
+
+On PostgreSQL each level is preceded by the minimal correct intake (bench/_ceiling.py under the same
+gunicorn configuration, the same client and requests: the machine's own limit, measured in the same run)
+and followed by the same level as a web user signing with Digest (Collect's username and password); the
+summary gives Hamlet / ceiling and Digest / app-user key, by rate and by CPU per submission (issue 19).
 """
 from __future__ import annotations
 
