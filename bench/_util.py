@@ -231,8 +231,9 @@ class Gunicorn:
     `extra_args` (the CPU sampler's config) replaces the shipped config file."""
 
     def __init__(self, env: dict, log: Path, workers: int = 2, timeout: int = 120, worker_class: str | None = None,
-                 threads: int | None = None, extra_args: list[str] | tuple[str, ...] = ()):
-        self.env, self.log, self.workers, self.timeout = env, log, workers, timeout
+                 threads: int | None = None, extra_args: list[str] | tuple[str, ...] = (),
+                 app: str = "server:create_app()"):
+        self.env, self.log, self.workers, self.timeout, self.app = env, log, workers, timeout, app
         self.worker_class, self.threads, self.extra_args = worker_class, threads, list(extra_args)
         self.port = free_port()
         self.proc: subprocess.Popen | None = None
@@ -256,7 +257,7 @@ class Gunicorn:
         if _gunicorn_has_control_socket():
             # gunicorn >= 24 opens ~/.gunicorn/gunicorn.ctl by default, shared by every gunicorn of this user
             cmd.append("--no-control-socket")
-        cmd.append("server:create_app()")
+        cmd.append(self.app)
         self.proc = subprocess.Popen(cmd, env=self.env, cwd=ROOT, stdout=self._log_fh, stderr=subprocess.STDOUT,
                                      start_new_session=True)
         deadline = time.monotonic() + ready_timeout

@@ -27,12 +27,18 @@ own CPU per submission (it shares the machine), the server's peak RSS (summed ov
 workers, sampled every 0.2 s; and the largest per-process VmHWM), and how busy the CPUs were, flagging
 CPU used by unrelated processes meanwhile (throughput is only comparable between quiet runs; CPU per
 submission is the steadier figure).
+
+On PostgreSQL each level is preceded by the minimal correct intake (bench/_ceiling.py under the same
+gunicorn configuration, the same client and requests: the machine's own limit, measured in the same run)
+and followed by the same level as a web user signing with Digest (Collect's username and password); the
+summary gives Hamlet / ceiling and Digest / app-user key, by rate and by CPU per submission (issue 19).
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
 import csv
+import hashlib
 import itertools
 import json
 import os
@@ -49,6 +55,8 @@ from urllib.parse import quote
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _ceiling import CREATE as CEILING_CREATE
+from _ceiling import TABLE as CEILING_TABLE
 from _util import (
     ROOT,
     XLSX,
@@ -79,6 +87,9 @@ TARGET_RATE = 300          # submissions/s on PostgreSQL, no failures (the issue
 TARGET_P95 = 0.100         # seconds, at 8 clients
 PROFILE_DUMP_EVERY = 1.0
 BOUNDARY = "----HamletBenchBoundary7MA4YWxkTrZu0gW"
+DIGEST_USER, DIGEST_PASSWORD = "collector@bench.example.vn", "bench-collector-password"
+TARGET_CEILING = 0.65      # Hamlet's rate / the minimal intake's, same run, 8 clients (issue 19)
+TARGET_DIGEST = 0.8        # Digest rate / app-user rate, same run
 NOTES = ("Hộ gia đình đã được hướng dẫn cài đặt VNeID và ví điện tử; cần hỗ trợ thêm về dịch vụ công trực tuyến. "
          "Household was shown how to install VNeID and an e-wallet; needs more help with online public services. ")
 
@@ -205,17 +216,47 @@ class Device:
 
     def __init__(self, cfg: dict, index: int, templates: list[Template], photo: bytes):
         self.cfg, self.index, self.templates, self.photo = cfg, index, templates, photo
-        self.rng = random.Random(f"{cfg['seed']}/{cfg['clients']}/{index}")
+        # Digest devices get instanceIDs of their own (the key's level has sent the same households before).
+        self.rng = random.Random(f"{cfg['seed']}/{cfg['clients']}/{index}" + ("/digest" if cfg.get("digest") else ""))
         self.device = f"collect:{''.join(self.rng.choices('ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789', k=16))}"
-        path = f"/v1/key/{cfg['token']}/projects/{cfg['project']}/submission?deviceID={quote(self.device, safe='')}"
+        self.digest = cfg.get("digest")  # Collect set up with a username and password: Digest on every request
+        key = "" if self.digest else f"/v1/key/{cfg['token']}"
+        self.path = f"{key}/projects/{cfg['project']}/submission?deviceID={quote(self.device, safe='')}"
+        if self.digest:
+            self.path = "/v1" + self.path
         host = f"{cfg['host']}:{cfg['port']}"
-        common = (f"Host: {host}\r\nX-OpenRosa-Version: 1.0\r\nDate: {time.strftime('%a, %d %b %Y %H:%M:%S GMT', time.gmtime())}\r\n"
-                  "User-Agent: Dalvik/2.1.0 (Linux; U; Android 13) org.odk.collect.android/v2024.3.4 (hamlet bench)\r\n"
-                  "Accept-Encoding: gzip\r\n")
-        self.head_request = f"HEAD {path} HTTP/1.1\r\n{common}\r\n".encode()
-        self.post_line = f"POST {path} HTTP/1.1\r\n{common}Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n".encode()
+        self.common = (f"Host: {host}\r\nX-OpenRosa-Version: 1.0\r\nDate: {time.strftime('%a, %d %b %Y %H:%M:%S GMT', time.gmtime())}\r\n"
+                       "User-Agent: Dalvik/2.1.0 (Linux; U; Android 13) org.odk.collect.android/v2024.3.4 (hamlet bench)\r\n"
+                       "Accept-Encoding: gzip\r\n")
+        self._head = f"HEAD {self.path} HTTP/1.1\r\n{self.common}\r\n".encode()
+        self._post = (f"POST {self.path} HTTP/1.1\r\n{self.common}Content-Type: multipart/form-data; "
+                      f"boundary={BOUNDARY}\r\n").encode()
+        self.nc = 0
         self.conn = Conn(cfg["host"], cfg["port"])
         self.next_template = index * 7919
+
+    def authorization(self, method: str) -> str:
+        """Digest as Collect's OkHttp answers it once it holds a challenge: the same nonce, nc counting up."""
+        d = self.digest
+        self.nc += 1
+        nc, cnonce = f"{self.nc:08x}", f"{self.rng.getrandbits(64):016x}"
+        ha2 = hashlib.md5(f"{method}:{self.path}".encode()).hexdigest()
+        response = hashlib.md5(f"{d['ha1']}:{d['nonce']}:{nc}:{cnonce}:auth:{ha2}".encode()).hexdigest()
+        return (f'Authorization: Digest username="{d["username"]}", realm="{d["realm"]}", nonce="{d["nonce"]}", '
+                f'uri="{self.path}", response="{response}", qop=auth, nc={nc}, cnonce="{cnonce}", '
+                f'algorithm=MD5, opaque="{d["opaque"]}"\r\n')
+
+    @property
+    def head_request(self) -> bytes:
+        if not self.digest:
+            return self._head
+        return f"HEAD {self.path} HTTP/1.1\r\n{self.common}{self.authorization('HEAD')}\r\n".encode()
+
+    @property
+    def post_line(self) -> bytes:
+        if not self.digest:
+            return self._post
+        return self._post + self.authorization("POST").encode()
 
     def post_parts(self) -> tuple[list[bytes], bool]:
         t = self.templates[self.next_template % len(self.templates)]
@@ -303,11 +344,37 @@ def cpu_seconds() -> float:
     return t.user + t.system
 
 
+def digest_challenge(cfg: dict) -> dict:
+    """One unauthenticated HEAD for the server's Digest challenge (its nonce is stateless: every device may
+    use it, as each Collect reuses the one it got), and HA1 from the username and password."""
+    import http.client
+    import re
+
+    conn = http.client.HTTPConnection(cfg["host"], cfg["port"], timeout=30)
+    try:
+        conn.request("HEAD", f"/v1/projects/{cfg['project']}/submission", headers={"X-OpenRosa-Version": "1.0"})
+        resp = conn.getresponse()
+        resp.read()
+        challenge = next((v for k, v in resp.getheaders() if k.lower() == "www-authenticate" and v.startswith("Digest")),
+                         None)
+    finally:
+        conn.close()
+    if resp.status != 401 or challenge is None:
+        raise RuntimeError(f"expected a 401 with a Digest challenge, got {resp.status}")
+    params = dict(re.findall(r'(\w+)="([^"]*)"', challenge))
+    user = cfg["digest"]
+    ha1 = hashlib.md5(f"{user['username']}:{params['realm']}:{user['password']}".encode()).hexdigest()
+    return {"username": user["username"], "realm": params["realm"], "nonce": params["nonce"],
+            "opaque": params.get("opaque", ""), "ha1": ha1}
+
+
 def client_worker() -> int:
     cfg = json.loads(sys.stdin.readline())
     n = cfg["clients"]
     templates = build_templates(cfg["templates"], cfg["seed"], cfg["xml_bytes"], cfg["photo_fraction"])
     photo = random.Random(cfg["seed"]).randbytes(max(0, cfg["photo_bytes"] - 16))
+    if cfg.get("digest"):
+        cfg["digest"] = digest_challenge(cfg)
     devices = [Device(cfg, i, templates, photo) for i in range(n)]
     warm = asyncio.run(run_phase(devices, cfg["warmup"], max(n, cfg["warmup_max"]), cfg["timeout"]))
     print(json.dumps({"ready": True, "warmup_ok": warm.ok, "warmup_failures": warm.failures,
@@ -403,6 +470,10 @@ def setup_project(host: str, token: str, label: str) -> dict:
         user = expect(c.post(f"/v1/projects/{pid}/app-users", json_body={"displayName": "bench enumerators"}),
                       "create app user").json()
         expect(c.post(f"/v1/projects/{pid}/forms/{FORM_ID}/assignments/app-user/{user['id']}"), "assign app user")
+        # A data collector signing in with a username and password (Collect answers Digest).
+        collector = expect(c.post("/v1/users", json_body={"email": DIGEST_USER, "password": DIGEST_PASSWORD}),
+                           "create web user").json()
+        expect(c.post(f"/v1/projects/{pid}/assignments/formfill/{collector['id']}"), "make it a data collector")
     finally:
         c.close()
     return {"project": pid, "app_token": user["token"], "version": body.get("version")}
@@ -481,10 +552,16 @@ def summarise_profile(stacks: dict[str, int], n: int, top: int = 20) -> str:
 
 
 def run_level(srv: Gunicorn, db, setup: dict, admin_token: str, clients: int, args, label: str,
-              profile: Path | None) -> Level:
-    level = Level(label, args.config_label, clients)
-    before = stored_count(srv.host, admin_token, setup["project"])
+              profile: Path | None, config: str | None = None, count=None, digest: dict | None = None) -> Level:
+    """One concurrency level against `srv`: Hamlet with the app user's key, or with `digest` (a web user's
+    username and password), or the minimal intake (`count`: how many submissions it has stored)."""
+    level = Level(label, config or args.config_label, clients)
+    if count is None:
+        def count() -> int:
+            return stored_count(srv.host, admin_token, setup["project"])
+    before = count()
     cfg = {"host": "127.0.0.1", "port": srv.port, "token": setup["app_token"], "project": setup["project"],
+           "digest": digest,
            "clients": clients, "duration": args.duration, "warmup": args.warmup, "warmup_max": 50 * clients,
            "max_submissions": args.max_submissions, "timeout": args.timeout, "seed": args.seed,
            "templates": args.templates, "xml_bytes": args.xml_kb * 1024, "photo_bytes": args.photo_kb * 1024,
@@ -540,9 +617,33 @@ def run_level(srv: Gunicorn, db, setup: dict, admin_token: str, clients: int, ar
     if prof_before is not None:   # before the REST count below, which is no submission
         level.profile = profile_delta(args.profile_dir / "workers", prof_before)
         profile.write_text("".join(f"{k} {v}\n" for k, v in sorted(level.profile.items())))
-    level.stored = stored_count(srv.host, admin_token, setup["project"]) - before
+    level.stored = count() - before
     level.expected = level.ok + level.warmup_ok
     return level
+
+
+CEILING, DIGEST = "minimal intake", "Digest (username and password)"
+
+
+def start_ceiling(db, tmp: Path, w: int, wc: str, t: int | None):
+    """bench/_ceiling.py under gunicorn as Hamlet is served (same config file, workers, threads, access log),
+    writing into a table of the bench database; and a function counting what it stored."""
+    import psycopg
+
+    from _util import _plain_pg
+
+    url = _plain_pg(db.url)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(CEILING_CREATE)
+    env = {**os.environ, "CEILING_DATABASE_URL": url}
+    srv = Gunicorn(env, tmp / "ceiling.log", workers=w, worker_class=wc, threads=t if wc == "gthread" else None,
+                   extra_args=["--pythonpath", str(Path(__file__).resolve().parent)], app="_ceiling:app").start()
+
+    def count() -> int:
+        with psycopg.connect(url, autocommit=True) as conn:
+            return conn.execute(f"SELECT count(*) FROM {CEILING_TABLE}").fetchone()[0]
+
+    return srv, count
 
 
 def server_configs(args) -> list[tuple[str, int, int | None]]:
@@ -589,6 +690,7 @@ def summary(levels: list[Level], args, notes: list[str]) -> str:
             out.append(f"  p95 < {TARGET_P95 * 1000:.0f} ms at 8 clients (gunicorn {lv.config}): upload p95 "
                        f"{p95 * 1000:.1f} ms, POST p95 {percentile(lv.post, 95) * 1000:.1f} ms "
                        f"[{'PASS' if p95 < TARGET_P95 else 'MISS'}]")
+    out += ratio_lines(levels)
     failing = [lv for lv in levels if lv.samples]
     if failing:
         out.append("\nfailure samples:")
@@ -596,6 +698,30 @@ def summary(levels: list[Level], args, notes: list[str]) -> str:
             out += [f"  {lv.db}, {lv.config}, {lv.clients} clients: {s}" for s in lv.samples[:5]]
     out += [""] + notes + ["=" * 100]
     return "\n".join(out)
+
+
+def ratio_lines(levels: list[Level]) -> list[str]:
+    """Hamlet against the minimal intake, and Digest against the app user's key, level by level (same run)."""
+    out = []
+
+    def cpu(lv: Level) -> float:
+        return (lv.per_sub(lv.server_cpu) or 0) + (lv.per_sub(lv.pg_backends_cpu) or 0)
+
+    for lv in levels:
+        if CEILING in lv.config or DIGEST in lv.config:
+            continue
+        for other, what, target in ((f"{lv.config}, {CEILING}", "of the minimal intake", TARGET_CEILING),
+                                    (f"{lv.config}, {DIGEST}", "Digest / app-user key", TARGET_DIGEST)):
+            ref = next((x for x in levels if x.db == lv.db and x.config == other and x.clients == lv.clients), None)
+            if ref is None or not ref.rate or not lv.rate:
+                continue
+            num, den = (lv, ref) if CEILING in other else (ref, lv)
+            ratio = num.rate / den.rate
+            verdict = ("PASS" if ratio >= target else "MISS") if lv.clients == 8 else "-"
+            out.append(f"  {lv.db}, {lv.clients} clients, {what}: {ratio:.2f} ({num.rate:.0f} / {den.rate:.0f} subs/s; "
+                       f"CPU per submission, gunicorn + PostgreSQL backends, {cpu(num):.2f} / {cpu(den):.2f} ms, "
+                       f"CPU ratio {cpu(den) / cpu(num) if cpu(num) else 0:.2f}) target >= {target} at 8 clients [{verdict}]")
+    return ["\nratios, same run:"] + out if out else []
 
 
 def parse_list(kind):
@@ -627,6 +753,10 @@ def main(argv=None) -> int:
                          "gunicorn config hook); collapsed stacks (microseconds) go to this folder, the top "
                          "functions are printed with their ms per submission")
     ap.add_argument("--keep-log", type=Path, help="copy the gunicorn logs to this folder")
+    ap.add_argument("--no-ceiling", action="store_true",
+                    help="skip the minimal intake (bench/_ceiling.py) measured before each PostgreSQL level")
+    ap.add_argument("--digest", action=argparse.BooleanOptionalAction, default=True,
+                    help="also send as a web user with Digest (Collect's username and password) after each level")
     ap.add_argument("--client-worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.client_worker:
@@ -684,17 +814,40 @@ def run_server(url: str | None, wc: str, w: int, t: int | None, args, levels: li
                     setup = setup_project(srv.host, admin, label)
                     print(f"  project {setup['project']}, form {FORM_ID} version {setup['version']}, "
                           f"app user ready; gunicorn master {srv.proc.pid}, workers {srv.worker_pids()}", flush=True)
-                    for n in sorted(args.clients):
-                        prof = None
-                        if args.profile_dir:
-                            prof = args.profile_dir / f"{label.lower()}-{wc}-w{w}{f't{t}' if t else ''}-c{n}.txt"
-                        level = run_level(srv, db, setup, admin, n, args, label, prof)
-                        levels.append(level)
-                        print("  " + level.line(), flush=True)
-                        if level.profile is not None:
-                            print(f"  CPU profile of the gunicorn workers at {n} clients ({prof}; sampled on "
-                                  f"CPU time{', approximate for gthread' if wc == 'gthread' else ''}):\n"
-                                  + summarise_profile(level.profile, level.ok), flush=True)
+                    ceiling = None
+                    if db.cluster_cpu_ticks() is not None and not args.no_ceiling:
+                        ceiling = start_ceiling(db, tmp, w, wc, t)
+                    try:
+                        for n in sorted(args.clients):
+                            if ceiling is not None:  # the machine's own limit, right before Hamlet's level
+                                level = run_level(ceiling[0], db, setup, admin, n, args, label, None,
+                                                  config=f"{args.config_label}, {CEILING}", count=ceiling[1])
+                                levels.append(level)
+                                print("  " + level.line(), flush=True)
+                            prof = None
+                            if args.profile_dir:
+                                prof = args.profile_dir / f"{label.lower()}-{wc}-w{w}{f't{t}' if t else ''}-c{n}.txt"
+                            level = run_level(srv, db, setup, admin, n, args, label, prof)
+                            levels.append(level)
+                            print("  " + level.line(), flush=True)
+                            if level.profile is not None:
+                                print(f"  CPU profile of the gunicorn workers at {n} clients ({prof}; sampled on "
+                                      f"CPU time{', approximate for gthread' if wc == 'gthread' else ''}):\n"
+                                      + summarise_profile(level.profile, level.ok), flush=True)
+                            if args.digest:
+                                if prof is not None:
+                                    prof = prof.with_name(prof.stem + "-digest.txt")
+                                level = run_level(srv, db, setup, admin, n, args, label, prof,
+                                                  config=f"{args.config_label}, {DIGEST}",
+                                                  digest={"username": DIGEST_USER, "password": DIGEST_PASSWORD})
+                                levels.append(level)
+                                print("  " + level.line(), flush=True)
+                                if level.profile is not None:
+                                    print(f"  CPU profile of the gunicorn workers at {n} clients, Digest ({prof}):\n"
+                                          + summarise_profile(level.profile, level.ok), flush=True)
+                    finally:
+                        if ceiling is not None:
+                            ceiling[0].stop()
                 return 0
             except (Exception, KeyboardInterrupt, Interrupted) as exc:
                 traceback.print_exc()

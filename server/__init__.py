@@ -9,6 +9,7 @@ from flask.sessions import SessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from server import problems
+from server.auth.throttle import DigestMemo
 from server.config import Settings
 from server.db import make_engine, make_sessionmaker
 from server.finite_json import FiniteJSONProvider
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None, *, create_admin: bool = True) -
     webhook_delivery.register(jobs, app.extensions["hamlet.sessionmaker"], settings.webhook_allow_private,
                               *settings.webhook_backoff_ms)
     mail_retry.register(jobs, lambda: app.config["HAMLET"], *settings.mail_backoff_ms)
+    app.extensions["hamlet.digest"] = DigestMemo()  # per app: its users, its database (server/auth/throttle.py)
     # The stand-in hash an unknown email is checked against, made now rather than by the first such sign-in.
     warm_password_checks()
 

@@ -91,6 +91,20 @@ def test_an_invalid_entity_id_is_an_error_not_a_lost_submission(admin, client, p
     assert admin.get(f"{_base(project)}/datasets/{HH}/entities").get_json() == []
 
 
+def test_a_second_registration_of_the_same_entity_is_stored_with_an_error(admin, client, project, phone):
+    published(admin, project, registration())
+    hid = new_id()
+    phone.send(register_xml(hid, "An"))
+    again = register_xml(hid, "Bình")
+    phone.send(again)
+    iid = re.search(rb"<instanceID>(.*?)</instanceID>", again).group(1).decode()
+    assert admin.get(f"{_base(project)}/forms/hh_register/submissions/{iid}").status_code == 200
+    audits = admin.get(f"{_base(project)}/forms/hh_register/submissions/{iid}/audits").get_json()
+    assert [(a["action"], a["details"]["problem"]["problemCode"]) for a in audits] == [("entity.error", 409.3)]
+    assert hid in audits[0]["details"]["errorMessage"]
+    assert entity(admin, project, hid)["currentVersion"]["label"] == "Hộ An"
+
+
 def test_a_failed_update_is_applied_when_the_submission_is_edited(admin, client, project, phone):
     published(admin, project, registration(), revisit())
     hid = new_id()
@@ -195,6 +209,29 @@ def test_households_csv_is_served_through_the_manifest_and_its_hash_follows_the_
     assert _hash(_manifest(phone)) != _hash(updated)
     rows = list(csv.reader(io.StringIO(phone.get(url).get_data(as_text=True))))
     assert [r[:3] for r in rows[1:]] == [[first, "Hộ An", "2"]]
+
+
+def test_households_csv_writes_awkward_values_as_pythons_csv_writer_does(admin, project, phone):
+    """On PostgreSQL the database writes the rows (COPY … CSV); the bytes must be Python's csv writer's:
+    empty and missing properties bare, quotes doubled, and a carriage return alone left unquoted."""
+    published(admin, project, registration(), revisit())
+    awkward = [("Hộ \"Ba\", phố", {"head_name": "a\rb", "village": "", "members": "x\ny"}),
+               ("Hộ\r\nHai", {"head_name": " lề ", "village": "Thôn 1", "members": "\\."}),
+               ("Hộ Một", {"head_name": "Một", "village": "\"", "fibre": ","})]
+    ids = []
+    for label, data in awkward:
+        ids.append(str(uuidlib.uuid4()))
+        resp = admin.post(f"{_base(project)}/datasets/{HH}/entities", json_body={"uuid": ids[-1], "label": label,
+                                                                                  "data": data})
+        assert resp.status_code == 200, resp.get_json()
+    expected = io.StringIO()
+    writer = csv.writer(expected, lineterminator="\n")
+    writer.writerow(["name", "label", "__version", "head_name", "village", "members", "fibre"])
+    for uuid, (label, data) in reversed(list(zip(ids, awkward, strict=True))):
+        writer.writerow([uuid, label, 1, *(data.get(p, "") for p in ("head_name", "village", "members", "fibre"))])
+    resp = phone.get("/forms/hh_visit/attachments/households.csv")
+    assert resp.status_code == 200
+    assert resp.get_data() == expected.getvalue().encode("utf-8")
 
 
 def _hash(manifest: str) -> str:

@@ -254,6 +254,16 @@ def test_digest_is_throttled_with_a_message_collect_shows(client, app, collector
     assert failures(app, email=COLLECTOR) == 5
 
 
+def test_a_phone_syncing_a_moment_ago_is_throttled_all_the_same_after_failures(client, app, collector):
+    """A correct Digest request from a clean, known address skips the counts for a second; a failure from
+    that address ends the shortcut, so the limit still refuses the right password right after."""
+    for nc in range(1, 4):
+        assert digest(client, COLLECTOR_PASSWORD, nc=nc).status_code == 200
+    for _ in range(5):
+        assert digest(client, "sai").status_code == 401
+    assert digest(client, COLLECTOR_PASSWORD, nc=4).status_code == 429
+
+
 def test_digest_successes_leave_no_rows_behind(client, app, collector):
     for nc in range(1, 4):
         assert digest(client, COLLECTOR_PASSWORD, nc=nc).status_code == 200

@@ -296,8 +296,14 @@ def entity_list_file(project_id: int, name: str, link: bool | None = None) -> Re
         yield ["name", "label", "__version", *props]
         yield from en.list_rows(db(), dataset, props, scope, owner)
 
+    def written_by_postgresql(body: Iterator[bytes]) -> Iterator[bytes]:
+        yield from _csv(iter([["name", "label", "__version", *props]]))
+        yield from body
+
+    copied = en.list_csv_copy(db(), dataset, props, scope, owner)  # PostgreSQL writes the rows
+    body = _csv(rows()) if copied is None else written_by_postgresql(copied)
     # Streamed: the request's context (its database session) lives until the last row is sent.
-    resp = Response(stream_with_context(_csv(rows())), content_type="text/csv; charset=utf-8")
+    resp = Response(stream_with_context(body), content_type="text/csv; charset=utf-8")
     resp.implicit_sequence_conversion = False  # make_conditional must not buffer the whole list to count it
     resp.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     resp.set_etag(ds.list_hash(db(), dataset, owner, scope, props))

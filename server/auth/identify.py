@@ -6,8 +6,8 @@ from urllib.parse import parse_qsl, urlencode
 
 from flask import Request, g
 
-from server.auth.throttle import guarded, user_for_password
-from server.models.accounts import actor_for_token, is_wellformed_token, user_by_email
+from server.auth.throttle import digest_allowed, memo, user_for_password
+from server.models.accounts import actor_for_token, digest_user, is_wellformed_token
 from server.problems import AuthenticationFailed, HttpsOnly, InsufficientRights
 
 _KEY_PATH = re.compile(r"^/v1/key/([^/]*)(/.*)?$")
@@ -91,11 +91,11 @@ def _digest_user(request: Request, db):
     if state == "bad" or not auth.username or not uri_path.endswith(request.path):
         # Not a password guess: a forged nonce or another request's answer proves nothing either way.
         raise AuthenticationFailed("The username or password is not correct.")
-    with guarded(auth.username, per_request=True) as check:
-        user = user_by_email(db, auth.username)
-        check.succeeded = user is not None and digest.check(auth, user.digest_ha1, request.method)
-    if not check.succeeded:
+    found = digest_user(db, auth.username, memo().users)
+    correct = found is not None and digest.check(auth, found[1], request.method)
+    if not digest_allowed(auth.username, correct):  # throttled: SignInThrottled before any answer
         raise AuthenticationFailed("The username or password is not correct.")
+    user = found[0] if found is not None else None
     if state == "stale":
         problem = AuthenticationFailed("The sign-in has expired; sign in again.")
         problem.stale = True

@@ -34,6 +34,7 @@ from server.config import SignInLimits
 from server.db import utcnow
 from server.models import sign_in_attempts as rows
 from server.models.accounts import password_matches, user_by_email
+from server.models.recent import Recent
 
 # A known address is written again at most this often, so a Digest client's every request is not a write.
 _KNOWN_REFRESH = timedelta(days=1)
@@ -107,6 +108,45 @@ def guarded(email: str, per_request: bool = False) -> Iterator[Check]:
             with engine.begin() as conn:
                 record_throttled(conn, email, address, exc.retry_after, timedelta(minutes=limits.window_minutes))
         raise
+
+
+class DigestMemo:
+    """What one app remembers for a second about Digest requests (kept per app, as tests make many apps
+    in one process): its users by email, and the (account, address) pairs whose last request found a
+    clean record (no failures, a known address)."""
+
+    def __init__(self) -> None:
+        from server.models.accounts import Actor
+
+        self.users = Recent("Digest users", lambda: (Actor,))
+        self.clean = Recent("clean Digest standings", lambda: ())
+
+
+def memo() -> DigestMemo:
+    return current_app.extensions["hamlet.digest"]
+
+
+def digest_allowed(email: str, correct: bool) -> bool:
+    """The throttle around one Digest request whose answer was already checked (`correct`), as
+    password_check(per_request=True) does it, except that a correct answer from an account and address
+    whose record was clean less than a second ago (in this process) reads nothing: a phone syncing
+    signs every HEAD and POST, and the standing query was a third of a Digest upload's cost
+    (bench/ingest.py). A wrong answer always takes the full check and is counted; being clean needs a
+    known address, so a guesser elsewhere gains nothing from it."""
+    account = account_key(current_app.config["SECRET_KEY"], email)
+    address = address_key(request.remote_addr)
+    clean = memo().clean
+    if correct and clean.get((account, address)):
+        return True
+    if not correct:
+        clean.put((account, address), False)  # a failure here ends the shortcut at once
+    with password_check(current_app.extensions["hamlet.engine"], current_app.config["HAMLET"].sign_in, account,
+                        address, per_request=True) as check:
+        check.succeeded = correct
+    if correct and not check.had_failures and check.known_at is not None \
+            and check.known_at >= utcnow() - _KNOWN_REFRESH:
+        clean.put((account, address), True)
+    return correct
 
 
 def user_for_password(db, email: str, password: str):

@@ -236,6 +236,27 @@ def invalidate_password(db: Session, user: Actor) -> None:
     retire_password_tokens(db, user.id)
 
 
+@cache
+def _by_email_statement():
+    a = Actor.__table__
+    return select(*[a.c[c] for c in _CALLER_COLUMNS], a.c.digest_ha1).where(
+        a.c.email == bindparam("email"), a.c.type == USER, a.c.deleted_at.is_(None))
+
+
+def digest_user(db: Session, email: str, recent: Recent) -> tuple[Caller, str | None] | None:
+    """The user signing in with Digest as this email, and its Digest hash (HA1), as a Caller; `recent`
+    (one per app) keeps it a second: a phone syncing with a username and password signs every HEAD and POST."""
+    email = email.strip().lower()
+    found = recent.get(email)
+    if found is None:
+        row = db.connection().execute(_by_email_statement(), {"email": email}).first()
+        if row is None:
+            return None
+        found = (Caller(*[row[i] for i in range(len(_CALLER_COLUMNS))]), row.digest_ha1)
+        recent.put(email, found)
+    return found
+
+
 def user_by_email(db: Session, email: str) -> Actor | None:
     return db.scalars(
         select(Actor).where(Actor.email == email.strip().lower(), Actor.type == USER, Actor.deleted_at.is_(None))

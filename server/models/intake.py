@@ -43,6 +43,8 @@ class Received:
     created: bool           # False for an identical resend (attachment top-up)
     attachments_added: int
     def_id: int | None = None   # the version stored, when `created`
+    entity_made: bool = False   # its registration's entity was written by the same statement (PostgreSQL)
+    entity_waiting: bool = False  # … and an offline update of that entity waits in the backlog
 
 
 def identify(xml: bytes) -> tuple[object, ParsedSubmission]:
@@ -192,15 +194,21 @@ def receive(db: Session, store: BlobStore, cache: VersionCache, form: Form | For
                 announce(db, form.id, edited.def_id, "submission.update")
         return edited
     form_id = form.id
+    entity = _registration(db, cache, form, form_def, root, parsed, draft)
     try:
         received = _create(db, store, cache, form, form_def, parsed, xml, uploads, submitter_id, device_id,
-                           user_agent, limit, draft)
+                           user_agent, limit, draft, entity)
     except IntegrityError:  # the instanceID is a later version of another submission: nothing was kept
         db.rollback()
         received = None
     if received is not None:
         if not draft:
-            _entities(db, cache, form, form_def, root, parsed, received, submitter_id, user_agent, "create")
+            if received.entity_made and entity is not None:
+                from server.models.entities import registered_in_intake
+
+                registered_in_intake(db, entity["e_uuid"], received.entity_waiting, cache)
+            else:  # everything else, a UUID already taken included, goes through the entity step
+                _entities(db, cache, form, form_def, root, parsed, received, submitter_id, user_agent, "create")
             if received.def_id is not None:
                 announce(db, form.id, received.def_id, "submission.create")
         return received
@@ -214,6 +222,17 @@ def receive(db: Session, store: BlobStore, cache: VersionCache, form: Form | For
             f"for this form; fill the form again to get a new instanceID.",
             details={"fields": ["instanceID"], "values": [parsed.instance_id]})
     return _resend(db, store, found, parsed, xml, uploads, limit, openrosa)
+
+
+def _registration(db, cache, form, form_def, root, parsed, draft: bool) -> dict | None:
+    """PostgreSQL: the entity of a plain registration, for the submission's own statement to write
+    (server/models/entities.py `registration_in_intake`); None for every other case, including a draft
+    (which never makes an entity), an encrypted submission and SQLite."""
+    if draft or parsed.encrypted or db.connection().dialect.name != "postgresql":
+        return None
+    from server.models.entities import registration_in_intake
+
+    return registration_in_intake(db, form.project_id, form_def.id, root, cache)
 
 
 def _entities(db, cache, form, form_def, root, parsed, received: Received, submitter_id, user_agent, event) -> None:
@@ -273,26 +292,31 @@ def _insert_statements(dialect: str):
 
 
 def _create(db, store, cache, form, form_def, parsed, xml, uploads, submitter_id, device_id, user_agent,
-            limit, draft: bool = False) -> Received | None:
-    """Insert a new submission; None when its instanceID is already there (the database decides)."""
+            limit, draft: bool = False, entity: dict | None = None) -> Received | None:
+    """Insert a new submission; None when its instanceID is already there (the database decides).
+    `entity` (PostgreSQL): a registration's entity, written by the same statement."""
     now = utcnow()
     device_id = (device_id or None) and device_id[:255]
     conn = db.connection()
     values = _def_values(0, form, form_def, parsed, xml, submitter_id, device_id, user_agent, now)
     tables = cache.tables(db, form.id, form_def.id)
+    made = waiting = False
     if conn.dialect.name == "postgresql":
-        statement = _pg_create_all(tables)
-        row = conn.exec_driver_sql(statement.sql, {**statement.params(values, parsed), "draft": draft}).first()
+        statement = _pg_create_all(tables, entity is not None)
+        row = conn.exec_driver_sql(statement.sql, {**statement.params(values, parsed), "draft": draft,
+                                                   **(entity or {})}).first()
         if row is None:
             return None
-        sub_id, def_id = row
+        sub_id, def_id = row[0], row[1]
+        if entity is not None:
+            made, waiting = row[2] is not None, row[3] is not None
     else:
         sub_id, def_id = _create_stepwise(conn, form, parsed, submitter_id, device_id, now, values, draft)
         if sub_id is None:
             return None
         _write_rows(conn, tables, sub_id, parsed)
     added = _store_attachments(db, store, def_id, parsed.attachments, uploads, limit, new=True)
-    return Received(sub_id, True, added, def_id)
+    return Received(sub_id, True, added, def_id, made, made and waiting)
 
 
 _DEF_COLUMNS = ("form_id", "form_def_id", "instance_id", "deprecated_id", "instance_name", "xml", "xml_sha256",
@@ -326,11 +350,13 @@ class _AllInOne:
 
 
 # By the identity of the VersionCache's tables object, which is kept alive here so its id is never reused.
-_ALL_IN_ONE: dict[int, tuple[DataTables, _AllInOne]] = {}
+_ALL_IN_ONE: dict[tuple[int, bool], tuple[DataTables, _AllInOne]] = {}
 
 
-def _pg_create_all(tables: DataTables) -> _AllInOne:
-    found = _ALL_IN_ONE.get(id(tables))
+def _pg_create_all(tables: DataTables, with_entity: bool = False) -> _AllInOne:
+    """`with_entity`: also a registration's entity and its first version (server/models/entities.py
+    INTAKE_PARTS), answering its id and whether an offline update waits for it."""
+    found = _ALL_IN_ONE.get((id(tables), with_entity))
     if found is not None and found[0] is tables:
         return found[1]
     by_table: dict[str, list[tuple[str, str]]] = {}
@@ -374,9 +400,15 @@ roster{i} AS (
   SELECT def.submission_id, u.* FROM def,
          unnest(CAST(%({keys})s AS text[]), CAST(%({parents})s AS text[]){arrays}) AS u
 )""")
-    parts.append("\nSELECT submission_id, id FROM def")
+    if with_entity:
+        from server.models.entities import INTAKE_ANSWERS, INTAKE_PARTS
+
+        parts.append(INTAKE_PARTS)
+        parts.append(f"\nSELECT submission_id, id, {INTAKE_ANSWERS} FROM def")
+    else:
+        parts.append("\nSELECT submission_id, id FROM def")
     statement = _AllInOne("".join(parts), root, tuple(repeats))
-    _ALL_IN_ONE[id(tables)] = (tables, statement)
+    _ALL_IN_ONE[(id(tables), with_entity)] = (tables, statement)
     return statement
 
 
