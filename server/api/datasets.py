@@ -7,7 +7,7 @@ import io
 import itertools
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
+from typing import IO, Any, cast
 
 from flask import Blueprint, Response, g, request, stream_with_context
 from sqlalchemy import or_, select
@@ -15,9 +15,10 @@ from sqlalchemy import or_, select
 from server import problems
 from server.access import entities_scope, list_owner
 from server.api.common import commit, is_true, project_or_404, success
+from server.api.files import send_blob
 from server.auth.permissions import can, require, verbs_for
 from server.auth.scope import AreaLimited
-from server.context import audit, db
+from server.context import audit, blobs, db, settings
 from server.db import isoformat
 from server.models import datasets as ds
 from server.models import entities as en
@@ -300,14 +301,58 @@ def entity_list_file(project_id: int, name: str, link: bool | None = None) -> Re
         yield from _csv(iter([["name", "label", "__version", *props]]))
         yield from body
 
+    list_hash = ds.list_hash(db(), dataset, owner, scope, props)
+    whole = owner is None and not scope.limited
+    if whole:
+        # The whole list, as most phones of a team fetch it: rendered once per state of the list into the
+        # blob store (content-addressed, so every node and worker shares it), then sent as a file.
+        key = (settings().database_url, blobs().describe(), dataset.id, list_hash)
+        found = _rendered.get(key)
+        if found is None:
+            copied = en.list_csv_copy(db(), dataset, props, scope, owner)
+            body = _csv(rows()) if copied is None else written_by_postgresql(copied)
+            found = blobs().put_stream(cast(IO[bytes], _ChunkReader(body)))
+            if len(_rendered) > 256:
+                _rendered.clear()
+            _rendered[key] = found
+        sha, _md5, size = found
+        resp = send_blob(blobs(), sha, size, "text/csv; charset=utf-8", name, list_hash)
+        resp.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+        return resp
     copied = en.list_csv_copy(db(), dataset, props, scope, owner)  # PostgreSQL writes the rows
     body = _csv(rows()) if copied is None else written_by_postgresql(copied)
     # Streamed: the request's context (its database session) lives until the last row is sent.
     resp = Response(stream_with_context(body), content_type="text/csv; charset=utf-8")
     resp.implicit_sequence_conversion = False  # make_conditional must not buffer the whole list to count it
     resp.headers["Content-Disposition"] = f'attachment; filename="{name}"'
-    resp.set_etag(ds.list_hash(db(), dataset, owner, scope, props))
+    resp.set_etag(list_hash)
     return resp
+
+
+# (database, store, list id, list hash) → the rendered households.csv in the blob store (sha256, md5, size),
+# per process.
+# The hash changes exactly when the list's CSV does (models/datasets.py list_hash), so an entry is never
+# stale: a changed list is a new key.
+_rendered: dict[tuple[str, str, int, str], tuple[str, str, int]] = {}
+
+
+class _ChunkReader:
+    """A file object over an iterator of byte chunks, for the blob store's put_stream."""
+
+    def __init__(self, chunks: Iterator[bytes]):
+        self._chunks, self._buffer = chunks, b""
+
+    def read(self, size: int = -1) -> bytes:
+        while size < 0 or len(self._buffer) < size:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                break
+            self._buffer += chunk
+        if size < 0:
+            data, self._buffer = self._buffer, b""
+        else:
+            data, self._buffer = self._buffer[:size], self._buffer[size:]
+        return data
 
 
 @bp.get("/datasets/<name>/integrity")
