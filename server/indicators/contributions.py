@@ -41,8 +41,6 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
-    any_,
-    bindparam,
     case,
     func,
     inspect,
@@ -50,7 +48,6 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
@@ -171,18 +168,6 @@ def _stale_rows(s, ic, generation: int, entities: bool):
     version = latest.entity_version_of(entity)
     return (latest.join_entities(joined, s, first, entity),
             or_(stale, and_(ic.c.submission_id.is_not(None), ic.c.entity_version != version)), version)
-
-
-def _ids_clause(column, ids: np.ndarray, dialect: str):
-    """`column` among `ids` (sorted): a range when they are dense (a first computation; the caller then
-    drops the rows in between), else one array parameter (PostgreSQL) or IN."""
-    lo, hi = int(ids[0]), int(ids[-1])
-    if hi - lo + 1 <= 2 * len(ids):
-        return and_(column >= lo, column <= hi), True
-    values = [int(i) for i in ids]
-    if dialect == "postgresql":
-        return column == any_(bindparam("ids", values, type_=ARRAY(Integer))), False
-    return column.in_(values), False
 
 
 def _frame(conn, stmt) -> pd.DataFrame:
@@ -456,7 +441,7 @@ def _compute(conn, tables, workbook: Workbook, ids: np.ndarray, defs: np.ndarray
     wanted = pd.Index(ids)
 
     def rows(table, cols) -> pd.DataFrame:
-        where, dense = _ids_clause(table.c.submission_id, ids, conn.dialect.name)
+        where, dense = latest.ids_clause(table.c.submission_id, ids, conn.dialect.name)
         frame = _frame(conn, select(table.c.submission_id, *cols).where(where))
         if dense and len(frame):
             frame = frame[frame["submission_id"].isin(wanted)]
@@ -513,7 +498,7 @@ def _apply(db: Session, form_id: int, ic: Table, ia: Table, count: int, generati
         return None
     conn = db.connection()
     ids = np.sort(frame["submission_id"].to_numpy(dtype=np.int64))
-    where, _ = _ids_clause(s.c.id, ids, conn.dialect.name)
+    where, _ = latest.ids_clause(s.c.id, ids, conn.dialect.name)
     joined, stale, entity_version = _stale_rows(s, ic, generation, latest.writes_entities(db, form_id))
     now = _frame(conn, select(s.c.id.label("submission_id"), s.c.current_def_id, _state(s).label("state_now"),
                               entity_version.label("entity_version_now"),
