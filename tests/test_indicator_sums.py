@@ -11,7 +11,7 @@ import random
 
 import numpy as np
 import pytest
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
 from collect import submit
 from helpers import XLSFORMS, XLSX
@@ -157,6 +157,39 @@ def test_a_household_deleted_from_the_database_leaves_the_sums(app, admin, clien
     assert sum(a["households"] for a in after[0]["areas"] if a["level"] == "province") + \
         sum(u["households"] for u in after[0]["unmatchedAreas"]) == 5
     assert after == recomputed(admin, form)
+
+
+def test_a_household_deleted_from_the_database_during_the_first_computation(app, admin, client, form, key,
+                                                                             monkeypatch):
+    """PostgreSQL gets the rows' foreign key only once they are all written (one check, not one per row): a
+    household deleted while they were being written is dropped then, and the sums follow; then the rows
+    have their foreign key (deleting a submission deletes its row), on either database."""
+    hs = households(12, 7)
+    for h in hs:
+        post(client, key, to_xml(h))
+    assert _workbook(admin, form).status_code == 200     # a new generation: the next report computes all 7
+    original, chunks = store._compute, []
+
+    def delete_then_compute(conn, tables, workbook, ids, *rest):
+        chunks.append(len(ids))
+        if len(chunks) == 2:   # the first chunk is stored; its first household goes behind the server's back
+            with app.extensions["hamlet.engine"].begin() as other:
+                other.execute(text("UPDATE submissions SET current_def_id = NULL WHERE instance_id = :i"),
+                              {"i": hs[0].instance_id})
+                other.execute(text("DELETE FROM submissions WHERE instance_id = :i"), {"i": hs[0].instance_id})
+        return original(conn, tables, workbook, ids, *rest)
+
+    monkeypatch.setattr(store, "_compute", delete_then_compute)
+    after = reports(admin, form)
+    monkeypatch.setattr(store, "_compute", original)
+    assert chunks == [3, 3, 1]
+    assert sum(a["households"] for a in after[0]["areas"] if a["level"] == "province") + \
+        sum(u["households"] for u in after[0]["unmatchedAreas"]) == 6
+    assert after == recomputed(admin, form)
+    with app.extensions["hamlet.engine"].begin() as conn:
+        form_id = conn.execute(text("SELECT id FROM forms WHERE xml_form_id = :f"), {"f": FORM}).scalar()
+        assert conn.execute(text(f"SELECT count(*) FROM ic{form_id}")).scalar() == 6
+        assert [fk["referred_table"] for fk in inspect(conn).get_foreign_keys(f"ic{form_id}")] == ["submissions"]
 
 
 def test_every_household_is_checked_when_the_last_full_check_is_old(app, admin, client, form, key, monkeypatch):

@@ -19,7 +19,11 @@ household): a new submission shows in the next report at the cost of one househo
 Concurrency: every chunk is written under a per-form lock (PostgreSQL: `SELECT … FOR UPDATE` of the
 form's indicator_sets row; SQLite: the database's write lock, taken first) and re-checked under it,
 so two workers refreshing at once never apply a delta twice, and a household edited while its
-chunk was being computed is left for the next refresh."""
+chunk was being computed is left for the next refresh.
+
+On PostgreSQL `ic{form}` is made without its foreign key to submissions, which is added (one check of
+every row) once the refresh that wrote its rows is done: checked row by row it cost as much as
+writing the rows."""
 from __future__ import annotations
 
 import json
@@ -41,8 +45,6 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
-    any_,
-    bindparam,
     case,
     func,
     inspect,
@@ -50,7 +52,6 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
@@ -137,12 +138,41 @@ def _ensure_tables(db: Session, form_id: int, count: int) -> tuple[Table, Table]
     for name in (ib.name, ia.name, ic.name):
         if have.has_table(name):
             conn.exec_driver_sql(f"DROP TABLE {name}")
-    ic.create(conn)
+    if conn.dialect.name == "postgresql":
+        # Without its foreign key until the first computation is written (_constrain): PostgreSQL checks a
+        # foreign key row by row, which cost as much as writing the rows.
+        _unconstrained(ic).create(conn)
+    else:
+        ic.create(conn)
     ia.create(conn)
     ib.create(conn)
     db.commit()
     _baselines.pop(form_id, None)
     return ic, ia
+
+
+def _unconstrained(ic: Table) -> Table:
+    """`ic` without its foreign key to submissions."""
+    return Table(ic.name, MetaData(), *[Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable,
+                                               index=c.index, autoincrement=False) for c in ic.columns])
+
+
+def _constrain(db: Session, form_id: int, ic: Table) -> None:
+    """PostgreSQL: give `ic` its foreign key once its rows are written (one check of all rows, not one per
+    row), under the form's lock; rows of submissions deleted meanwhile are dropped first (the sums are
+    then made right by _reconcile or, after an incremental refresh, by the full check it falls back to)."""
+    conn = db.connection()
+    if conn.dialect.name != "postgresql" or inspect(conn).get_foreign_keys(ic.name):
+        return
+    _lock(db, form_id)
+    conn = db.connection()
+    have = inspect(conn)
+    if have.has_table(ic.name) and not have.get_foreign_keys(ic.name):   # not dropped for a new workbook
+        s = Submission.__table__
+        conn.execute(ic.delete().where(~select(s.c.id).where(s.c.id == ic.c.submission_id).exists()))
+        conn.exec_driver_sql(f"ALTER TABLE {ic.name} ADD CONSTRAINT {ic.name}_submission_id_fkey FOREIGN KEY "
+                             "(submission_id) REFERENCES submissions (id) ON DELETE CASCADE")
+    db.commit()
 
 
 def _state(s):
@@ -171,18 +201,6 @@ def _stale_rows(s, ic, generation: int, entities: bool):
     version = latest.entity_version_of(entity)
     return (latest.join_entities(joined, s, first, entity),
             or_(stale, and_(ic.c.submission_id.is_not(None), ic.c.entity_version != version)), version)
-
-
-def _ids_clause(column, ids: np.ndarray, dialect: str):
-    """`column` among `ids` (sorted): a range when they are dense (a first computation; the caller then
-    drops the rows in between), else one array parameter (PostgreSQL) or IN."""
-    lo, hi = int(ids[0]), int(ids[-1])
-    if hi - lo + 1 <= 2 * len(ids):
-        return and_(column >= lo, column <= hi), True
-    values = [int(i) for i in ids]
-    if dialect == "postgresql":
-        return column == any_(bindparam("ids", values, type_=ARRAY(Integer))), False
-    return column.in_(values), False
 
 
 def _frame(conn, stmt) -> pd.DataFrame:
@@ -335,6 +353,7 @@ def _refresh_all(db: Session, form_id: int, workbook: Workbook, generation: int)
     ic, ia = _ensure_tables(db, form_id, count)
     s = Submission.__table__
     done = _process_stale(db, form_id, workbook, generation, ic, ia, count, [s.c.form_id == form_id])
+    _constrain(db, form_id, ic)
     _reconcile(db, form_id, ic, ia, count)
     return done
 
@@ -365,6 +384,7 @@ def _refresh_since(db: Session, form_id: int, workbook: Workbook, generation: in
         where[0] = (s.c.form_id + 0) == form_id
     where.append(or_(*found))
     done = _process_stale(db, form_id, workbook, generation, ic, ia, count, where)
+    _constrain(db, form_id, ic)
     return done if _consistent(db, form_id, ic, ia, now) else None
 
 
@@ -456,7 +476,7 @@ def _compute(conn, tables, workbook: Workbook, ids: np.ndarray, defs: np.ndarray
     wanted = pd.Index(ids)
 
     def rows(table, cols) -> pd.DataFrame:
-        where, dense = _ids_clause(table.c.submission_id, ids, conn.dialect.name)
+        where, dense = latest.ids_clause(table.c.submission_id, ids, conn.dialect.name)
         frame = _frame(conn, select(table.c.submission_id, *cols).where(where))
         if dense and len(frame):
             frame = frame[frame["submission_id"].isin(wanted)]
@@ -513,7 +533,7 @@ def _apply(db: Session, form_id: int, ic: Table, ia: Table, count: int, generati
         return None
     conn = db.connection()
     ids = np.sort(frame["submission_id"].to_numpy(dtype=np.int64))
-    where, _ = _ids_clause(s.c.id, ids, conn.dialect.name)
+    where, _ = latest.ids_clause(s.c.id, ids, conn.dialect.name)
     joined, stale, entity_version = _stale_rows(s, ic, generation, latest.writes_entities(db, form_id))
     now = _frame(conn, select(s.c.id.label("submission_id"), s.c.current_def_id, _state(s).label("state_now"),
                               entity_version.label("entity_version_now"),

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import and_, func, literal, select
+from sqlalchemy import Integer, and_, any_, bindparam, func, literal, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from server.models.datasets import DatasetForm
@@ -68,20 +69,41 @@ def updated_since(max_update: int | None):
             .where(first.c.version == 1, first.c.submission_id.is_not(None), later.c.id > (max_update or 0)))
 
 
-def latest_properties(conn, ids: list[int], names: list[str]) -> pd.DataFrame:
+def ids_clause(column, ids: np.ndarray, dialect: str):
+    """`column` among `ids` (sorted): a range when they are dense (a first computation; the caller then
+    drops the rows in between), else one array parameter (PostgreSQL) or IN. Never thousands of bound
+    parameters on PostgreSQL: rendering and parsing them cost more than the query."""
+    lo, hi = int(ids[0]), int(ids[-1])
+    if hi - lo + 1 <= 2 * len(ids):
+        return and_(column >= lo, column <= hi), True
+    values = [int(i) for i in ids]
+    if dialect == "postgresql":
+        return column == any_(bindparam("ids", values, type_=ARRAY(Integer))), False
+    return column.in_(values), False
+
+
+def latest_properties(conn, ids, names: list[str]) -> pd.DataFrame:
     """For the households `ids` that created an entity: `submission_id`, `entity_version` and the current
     version's properties `names` (None when absent), read from the JSON by the database."""
+    wanted = np.unique(np.asarray(ids, dtype=np.int64))
+    columns = ["submission_id", "entity_version", *names]
+    if not len(wanted):
+        return pd.DataFrame(columns=columns)
     first, entity = household_entity()
     current = EntityVersion.__table__.alias("hh_current")
     data = current.c.data
+    among, dense = ids_clause(first.c.submission_id, wanted, conn.dialect.name)
     stmt = (select(first.c.submission_id, entity.c.version.label("entity_version"),
                    *[data[n].as_string().label(f"p:{n}") for n in names])
             .join(entity, entity.c.id == first.c.entity_id)
             .join(current, and_(current.c.entity_id == entity.c.id, current.c.version == entity.c.version))
-            .where(first.c.version == 1, first.c.submission_id.in_([int(i) for i in ids])))
+            .where(first.c.version == 1, among))
     result = conn.execute(stmt)
     frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
-    return frame.rename(columns={f"p:{n}": n for n in names})
+    frame = frame.rename(columns={f"p:{n}": n for n in names})
+    if dense and len(frame):
+        frame = frame[frame["submission_id"].isin(wanted)].reset_index(drop=True)
+    return frame
 
 
 def property_names(paths) -> list[str]:
