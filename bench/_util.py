@@ -134,6 +134,11 @@ class Db:
     def __init__(self, url: str, label: str, probe=None, name: str | None = None):
         self.url, self.label, self._probe, self._name = url, label, probe, name
 
+    @property
+    def name(self) -> str | None:
+        """The PostgreSQL database's name (None for SQLite)."""
+        return self._name
+
     def analyze(self) -> bool:
         """PostgreSQL: ANALYZE the bench database, as autovacuum would within a minute of bulk loading
         (a fresh database has no statistics and gets poor plans). SQLite: nothing (Hamlet never runs it)."""

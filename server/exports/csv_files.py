@@ -15,7 +15,7 @@ from typing import BinaryIO
 
 from sqlalchemy import Engine
 
-from server.exports import source
+from server.exports import copy_csv, source
 from server.exports.client_audits import merged as client_audit_rows
 from server.exports.plan import sanitize_file_name
 from server.exports.spreadsheet import inert_row, inert_rows
@@ -139,11 +139,14 @@ def zip_chunks(engine: Engine, store: BlobStore, export: Export, media: bool, bo
     with connect(engine) as conn:
         plans = make_plans(conn, export)
         archive = ZipStream()
-        yield from archive.entry(export.root.file_name, csv_bytes(header(export, export.root),
-                                                                  root_table(conn, export), bom, spreadsheet))
+        yield from archive.entry(export.root.file_name, _root_file(conn, export, bom, spreadsheet))
+        by_database = copy_csv.usable(conn, export, bom, spreadsheet)
         for plan in plans[1:]:
-            yield from archive.entry(plan.file_name, csv_bytes(header(export, plan),
-                                                               repeat_table(conn, export, plan), bom, spreadsheet))
+            if by_database and plan.repeat_path in export.tables.repeats:
+                chunks = copy_csv.copy_chunks(conn, header(export, plan), copy_csv.repeat_select(export, plan))
+            else:
+                chunks = csv_bytes(header(export, plan), repeat_table(conn, export, plan), bom, spreadsheet)
+            yield from archive.entry(plan.file_name, chunks)
         if client_audits:
             logs = _client_audit_logs(conn, store, export)
             first = next(logs, None)
@@ -178,4 +181,11 @@ def zip_chunks(engine: Engine, store: BlobStore, export: Export, media: bool, bo
 def root_csv_chunks(engine: Engine, export: Export, bom: bool = False, spreadsheet: bool = False) -> Iterator[bytes]:
     with connect(engine) as conn:
         make_plans(conn, export)
-        yield from csv_bytes(header(export, export.root), root_table(conn, export), bom, spreadsheet)
+        yield from _root_file(conn, export, bom, spreadsheet)
+
+
+def _root_file(conn, export: Export, bom: bool, spreadsheet: bool) -> Iterator[bytes]:
+    """The root table's CSV: written by PostgreSQL when it can write it as Central does (copy_csv.py)."""
+    if copy_csv.usable(conn, export, bom, spreadsheet):
+        return copy_csv.copy_chunks(conn, header(export, export.root), copy_csv.root_select(export))
+    return csv_bytes(header(export, export.root), root_table(conn, export), bom, spreadsheet)

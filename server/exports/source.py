@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Connection, Table, and_, case, func, null, or_, select
+from sqlalchemy import ColumnElement, Connection, Select, Table, and_, case, func, null, or_, select
 
 from server.auth.scope import FormScope
 from server.exports.plan import split_values
@@ -95,6 +95,11 @@ def _encrypted_data_missing():
 
 
 def root_rows(conn: Connection, tables: DataTables, columns: list[str], selection: Selection) -> Iterator[tuple]:
+    """root_query's rows, streamed."""
+    yield from conn.execution_options(**STREAM).execute(root_query(tables, columns, selection))
+
+
+def root_query(tables: DataTables, columns: list[str], selection: Selection) -> Select:
     """(submission id, instance id, created at, submitter id, submitter name, attachments present,
     attachments expected, encrypted state, review state, device id, edits, form version, *answers), newest
     first. The encrypted state is 0 for a plain submission, 1 for an encrypted one, 2 for an encrypted one
@@ -116,7 +121,7 @@ def root_rows(conn: Connection, tables: DataTables, columns: list[str], selectio
                          .outerjoin(root, root.c.submission_id == s.c.id))
             .where(*selection.where(s, root))
             .order_by(s.c.created_at.desc(), s.c.id.desc()))
-    yield from conn.execution_options(**STREAM).execute(stmt)
+    return stmt
 
 
 def row_counts(conn: Connection, tables: DataTables, selection: Selection) -> tuple[int, dict[str, int]]:
@@ -136,6 +141,12 @@ def row_counts(conn: Connection, tables: DataTables, selection: Selection) -> tu
 
 def repeat_rows(conn: Connection, tables: DataTables, repeat_path: str, columns: list[str],
                 selection: Selection, ordered: bool = False) -> Iterator[tuple]:
+    """repeat_query's rows, streamed."""
+    yield from conn.execution_options(**STREAM).execute(repeat_query(tables, repeat_path, columns, selection, ordered))
+
+
+def repeat_query(tables: DataTables, repeat_path: str, columns: list[str], selection: Selection,
+                 ordered: bool = False) -> Select:
     """(instance id, row key, parent key, *answers) of one repeat, submissions newest first, rows in
     document order within each; `ordered` puts the submission's (created at, id) first, for merging."""
     s, rep, root = SUBMISSIONS, tables.repeats[repeat_path], tables.root
@@ -146,7 +157,7 @@ def repeat_rows(conn: Connection, tables: DataTables, repeat_path: str, columns:
     stmt = (select(*order, s.c.instance_id, rep.c.row_key, rep.c.parent_key, *[rep.c[c] for c in columns])
             .select_from(joined).where(*selection.where(s, root))
             .order_by(s.c.created_at.desc(), s.c.id.desc(), rep.c.id))
-    yield from conn.execution_options(**STREAM).execute(stmt)
+    return stmt
 
 
 def select_values(conn: Connection, tables: DataTables, paths: list[str], selection: Selection) -> dict[str, list[str]]:

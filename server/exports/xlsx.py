@@ -20,6 +20,7 @@ MAX_ROWS = 1_048_576
 _ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _NUMBER = re.compile(r"-?(0|[1-9]\d{0,14})(\.\d+)?")
 ROWS_PER_CHUNK = 500
+SEEN_PER_COLUMN = 4096   # texts remembered per column: enough for choices and area codes, little memory
 
 CONTENT_TYPES = """<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
 <Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/styles.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>{sheets}</Types>"""
@@ -58,15 +59,31 @@ def _text_cell(value: str, style: str = "") -> str:
     return f'<c t="inlineStr"{style}><is><t{space}>{escape(text)}</t></is></c>'
 
 
-def _row(cells: list, numeric: list[bool], style: str = "") -> str:
+def _cell(value, numeric: bool, style: str) -> str:
+    if (isinstance(value, int) and not isinstance(value, bool)) or (numeric and _NUMBER.fullmatch(value)):
+        return f"<c><v>{value}</v></c>"
+    return _text_cell(str(value), style)
+
+
+def _row(cells: list, numeric: list[bool], style: str = "", seen: list[dict[str, str]] | None = None) -> str:
+    """`seen`: per column, the cells already made from a text. Most answers repeat (choice values,
+    codes, yes/no), and escaping each of 8 million cells was most of a 100k-household workbook's CPU."""
     parts = ["<row>"]
     for i, value in enumerate(cells):
         if value is None or value == "":
             parts.append("<c/>")
-        elif (isinstance(value, int) and not isinstance(value, bool)) or (i < len(numeric) and numeric[i] and _NUMBER.fullmatch(value)):
-            parts.append(f"<c><v>{value}</v></c>")
+        elif seen is not None and value.__class__ is str:
+            if i >= len(seen):
+                seen.extend({} for _ in range(i + 1 - len(seen)))
+            column = seen[i]
+            made = column.get(value)
+            if made is None:
+                made = _cell(value, i < len(numeric) and numeric[i], style)
+                if len(column) < SEEN_PER_COLUMN:
+                    column[value] = made
+            parts.append(made)
         else:
-            parts.append(_text_cell(str(value), style))
+            parts.append(_cell(value, i < len(numeric) and numeric[i], style))
     parts.append("</row>")
     return "".join(parts)
 
@@ -77,10 +94,11 @@ def _sheet(head: list[str], labels: list[str] | None, rows: Iterable[list], nume
     if labels:
         out.append(_row(labels, [], ' s="1"'))
     written = frozen
+    seen: list[dict[str, str]] = []
     for row in rows:
         if written >= MAX_ROWS:
             break  # Excel's limit; the CSV export has no such limit
-        out.append(_row(row, numeric))
+        out.append(_row(row, numeric, seen=seen))
         written += 1
         if len(out) >= ROWS_PER_CHUNK:
             yield "".join(out).encode("utf-8")
