@@ -26,6 +26,19 @@ class Blob(Base):
     size: Mapped[int] = mapped_column(BigInteger)
 
 
+def copy_hashed(stream: IO[bytes], out: IO[bytes], limit: int | None) -> tuple[str, str, int]:
+    """Copy `stream` into `out`, hashing as it goes: (sha256, md5, size). ValueError past `limit`."""
+    sha, md5, size = hashlib.sha256(), hashlib.md5(), 0
+    while chunk := stream.read(CHUNK):
+        size += len(chunk)
+        if limit is not None and size > limit:
+            raise ValueError(f"file is larger than {limit} bytes")
+        sha.update(chunk)
+        md5.update(chunk)
+        out.write(chunk)
+    return sha.hexdigest(), md5.hexdigest(), size
+
+
 class BlobStore:
     """Where blobs live, named by SHA-256: a local directory (the default) or an S3-compatible bucket
     (`server/models/s3_blobs.py`). Each file is written once, and becomes visible only whole."""
@@ -69,27 +82,19 @@ class LocalBlobStore(BlobStore):
 
     def put_stream(self, stream: IO[bytes], limit: int | None = None) -> tuple[str, str, int]:
         self.root.mkdir(parents=True, exist_ok=True)
-        sha, md5, size = hashlib.sha256(), hashlib.md5(), 0
         fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".incoming-")
         try:
             with os.fdopen(fd, "wb") as out:
-                while chunk := stream.read(CHUNK):
-                    size += len(chunk)
-                    if limit is not None and size > limit:
-                        raise ValueError(f"file is larger than {limit} bytes")
-                    sha.update(chunk)
-                    md5.update(chunk)
-                    out.write(chunk)
+                digest, md5_hex, size = copy_hashed(stream, out, limit)
                 out.flush()
                 os.fsync(out.fileno())
-            digest = sha.hexdigest()
             final = self.path_for(digest)
             if final.exists():
                 os.unlink(tmp)
             else:
                 final.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(tmp, final)
-            return digest, md5.hexdigest(), size
+            return digest, md5_hex, size
         except BaseException:
             if os.path.exists(tmp):
                 os.unlink(tmp)

@@ -19,7 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from server import problems
 from server.config import S3Settings
-from server.models.blobs import CHUNK, BlobStore
+from server.models.blobs import CHUNK, BlobStore, copy_hashed
 
 log = logging.getLogger("hamlet.blobs")
 # Above this a stream is spooled to disk rather than memory, and sent as a multipart upload.
@@ -46,16 +46,8 @@ class S3BlobStore(BlobStore):
         return f"blobs/{sha256[:2]}/{sha256[2:4]}/{sha256}"
 
     def put_stream(self, stream: IO[bytes], limit: int | None = None) -> tuple[str, str, int]:
-        sha, md5, size = hashlib.sha256(), hashlib.md5(), 0
         with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
-            while chunk := stream.read(CHUNK):
-                size += len(chunk)
-                if limit is not None and size > limit:
-                    raise ValueError(f"file is larger than {limit} bytes")
-                sha.update(chunk)
-                md5.update(chunk)
-                spool.write(chunk)
-            digest = sha.hexdigest()
+            digest, md5_hex, size = copy_hashed(stream, cast(IO[bytes], spool), limit)
             key = self.key_for(digest)
             try:
                 if not self._exists(key):
@@ -64,7 +56,7 @@ class S3BlobStore(BlobStore):
             except (BotoCoreError, ClientError) as exc:
                 log.error("storing %s in %s failed: %s", digest, self.describe(), exc)
                 raise problems.StorageUnavailable() from exc
-        return digest, md5.hexdigest(), size
+        return digest, md5_hex, size
 
     def _exists(self, key: str) -> bool:
         try:

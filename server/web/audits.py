@@ -12,7 +12,8 @@ from flask import Blueprint, g, render_template, request
 from server.auth.permissions import require_site_admin
 from server.context import db
 from server.models import accounts, audits
-from server.params import MAX_INT, parse_day
+from server.params import MAX_INT
+from server.web.filters import read_days
 from server.web.i18n import N_, TIMEZONE, _
 from server.web.paging import Page, page_number
 
@@ -101,17 +102,7 @@ def read_filters(args) -> PageFilters:
         f.action = action
     elif action:
         f.errors["action"] = _("Choose an action from the list.")
-    for name, attr in (("from", "date_from"), ("to", "date_to")):
-        raw = (args.get(name) or "").strip()
-        if raw:
-            try:
-                parse_day(raw)
-                setattr(f, attr, raw)
-            except ValueError:
-                f.errors[name] = _("Choose a date from the calendar (for example 23/11/2026).")
-    if f.date_from and f.date_to and f.date_from > f.date_to:
-        f.errors["to"] = _("The end date is before the start date.")
-        f.date_to = ""
+    read_days(args, f)
     actor = (args.get("actor") or "").strip()
     if actor.isdigit() and int(actor) <= MAX_INT:
         f.actor = int(actor)

@@ -68,10 +68,9 @@ def _vietnam_midnight(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=TIMEZONE)
 
 
-def read_filters(args) -> Filters:
-    """The filters in a query string; each unusable value is dropped with a message for its field."""
-    f = Filters()
-    f.area = (args.get("area") or "").strip()[:64]
+def read_days(args, f) -> None:
+    """The `from`/`to` days of a filter form into `f.date_from`/`f.date_to`, each error in `f.errors` in
+    the page's words (the submissions, downloads and audit log pages share it)."""
     for name, attr in (("from", "date_from"), ("to", "date_to")):
         raw = (args.get(name) or "").strip()
         if not raw:
@@ -84,6 +83,13 @@ def read_filters(args) -> Filters:
     if f.date_from and f.date_to and f.date_from > f.date_to:
         f.errors["to"] = _("The end date is before the start date.")
         f.date_to = ""
+
+
+def read_filters(args) -> Filters:
+    """The filters in a query string; each unusable value is dropped with a message for its field."""
+    f = Filters()
+    f.area = (args.get("area") or "").strip()[:64]
+    read_days(args, f)
     review = (args.get("review") or "").strip()
     if review in REVIEW_FILTERS:
         f.review = review
