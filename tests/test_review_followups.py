@@ -11,7 +11,7 @@ import pytest
 
 from collect import COLLECT, DEVICE_ID
 from server.api.common import JSON_BODY_LIMIT
-from server.models.blobs import BlobStore
+from server.models.blobs import LocalBlobStore
 from server.synthetic import random_household, to_xml
 
 BOUNDARY = "----HamletRefusedBody"
@@ -66,7 +66,7 @@ def test_a_413_page_closes_the_connection(live_server):
 def test_a_507_to_collect_closes_the_connection(live_server, key_base, monkeypatch, code):
     def refuse(self, stream, limit=None):
         raise OSError(code, "No space left on device")
-    monkeypatch.setattr(BlobStore, "put_stream", refuse)
+    monkeypatch.setattr(LocalBlobStore, "put_stream", refuse)  # the store the tests run on
     h = random_household(random.Random(3), "DN-HV-HP-01", members=2, photo=True)
     photo = b"\xff\xd8\xff" + b"x" * 1000
     body = b"".join([

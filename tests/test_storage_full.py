@@ -12,7 +12,7 @@ from lxml import etree
 from collect import submit
 from helpers import XLSFORMS, XLSX
 from server import problems
-from server.models.blobs import BlobStore
+from server.models.blobs import LocalBlobStore
 from server.synthetic import random_household, to_xml
 
 
@@ -20,7 +20,7 @@ from server.synthetic import random_household, to_xml
 def full_disk(monkeypatch, request):
     def refuse(self, stream, limit=None):
         raise OSError(request.param, "No space left on device")
-    monkeypatch.setattr(BlobStore, "put_stream", refuse)
+    monkeypatch.setattr(LocalBlobStore, "put_stream", refuse)  # the store the tests run on
     return request.param
 
 
