@@ -25,6 +25,11 @@ def cache():
     return current_app.extensions["hamlet.cache"]
 
 
+def jobs():
+    """The app's job queue (server/jobs.py)."""
+    return current_app.extensions["hamlet.jobs"]
+
+
 def settings() -> Settings:
     return current_app.config["HAMLET"]
 

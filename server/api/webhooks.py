@@ -3,19 +3,18 @@ Only those who may change the form (managers of the whole project, administrator
 receives every submission of the form, whatever area it is in."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, request
+from flask import Blueprint, g, request
 from marshmallow import fields, validate
 
 from server import problems
 from server.api.common import commit, form_or_404, json_body, success
 from server.api.schemas import In
-from server.context import audit, db, settings
+from server.context import audit, db, jobs, settings
 from server.db import isoformat
-from server.jobs import Jobs
 from server.models.forms import Form
 from server.params import non_negative_int
 from server.webhooks import delivery
-from server.webhooks.models import Webhook, WebhookDelivery, deliveries_of, hooks_of, mark_for_resend
+from server.webhooks.models import Webhook, WebhookDelivery, deliveries_of, hooks_of
 
 bp = Blueprint("webhooks", __name__, url_prefix="/v1/projects/<int:project_id>/forms/<xml_form_id>/webhooks")
 
@@ -125,14 +124,5 @@ def resend(project_id: int, xml_form_id: str, hook_id: int, delivery_id: int):
     found = db().get(WebhookDelivery, delivery_id)
     if found is None or found.webhook_id != hook.id:
         raise problems.NotFound(f"There is no delivery {delivery_id} of webhook {hook_id}.")
-    resend_delivery(found)
+    delivery.resend(db(), jobs(), found)
     return delivery_json(found)
-
-
-def resend_delivery(found: WebhookDelivery) -> None:
-    """Send again now, with a fresh day of retries; the log keeps its attempts."""
-    mark_for_resend(db(), found)
-    commit()
-    db().refresh(found)
-    jobs: Jobs = current_app.extensions["hamlet.jobs"]
-    jobs.defer(delivery.JOB, found.id)

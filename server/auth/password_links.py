@@ -20,6 +20,7 @@ from flask import current_app, request
 from sqlalchemy.orm import Session
 
 from server.auth import throttle
+from server.context import jobs
 from server.db import utcnow
 from server.mail import messages
 from server.mail.retry import retry_later
@@ -140,7 +141,7 @@ def deliver(message: EmailMessage | None) -> str | None:
         send(t, message)
     except SendFailed as exc:
         log.error("could not send %r to %s: %s; trying again later", message["Subject"], message["To"], exc)
-        retry_later(current_app.extensions["hamlet.jobs"], message)
+        retry_later(jobs(), message)
         return str(exc)
     log.info("sent %r to %s", message["Subject"], message["To"])
     return None

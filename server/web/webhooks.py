@@ -2,12 +2,11 @@
 attempts and last error, and send one again. The same rules as the REST routes (server/api/webhooks.py)."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
 from server.access import form_or_404, project_or_404
-from server.api.webhooks import resend_delivery
 from server.auth.permissions import can, verbs_for
-from server.context import audit, db, settings
+from server.context import audit, db, jobs, settings
 from server.models.forms import Form
 from server.web.i18n import N_, _
 from server.webhooks import delivery
@@ -35,7 +34,7 @@ def _page(project_id: int, xml_form_id: str, status: int = 200, error: str | Non
                            deliveries={h.id: deliveries_of(db(), h.id, 20) for h in hooks},
                            labels=STATUS_LABELS, verbs=verbs_for(db(), g.actor, project_id, form.id), can=can,
                            error=error, url=url, new_secret=new_secret,
-                           queued=not current_app.extensions["hamlet.jobs"].in_process), status
+                           queued=not jobs().in_process), status
 
 
 def _hook(project_id: int, xml_form_id: str, hook_id: int) -> Webhook:
@@ -99,6 +98,6 @@ def resend(project_id: int, xml_form_id: str, hook_id: int, delivery_id: int):
         from flask import abort
 
         abort(404)
-    resend_delivery(found)
+    delivery.resend(db(), jobs(), found)
     flash(_("Sending again."), "ok")
     return redirect(url_for(".page", project_id=project_id, xml_form_id=xml_form_id))

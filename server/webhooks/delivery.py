@@ -31,7 +31,16 @@ from server.models.form_data import VersionCache
 from server.models.forms import Form, FormDef
 from server.models.projects import Project
 from server.models.submissions import Submission, SubmissionDef
-from server.webhooks.models import DELIVERED, FAILED, QUEUED_KEY, RETRYING, Webhook, WebhookDelivery, pending_too_long
+from server.webhooks.models import (
+    DELIVERED,
+    FAILED,
+    QUEUED_KEY,
+    RETRYING,
+    Webhook,
+    WebhookDelivery,
+    mark_for_resend,
+    pending_too_long,
+)
 from server.xforms.safexml import local, parse
 from server.xforms.schema import Schema
 
@@ -299,6 +308,14 @@ def register(jobs: Jobs, sessions: sessionmaker[Session], allow_private: bool, m
     @event.listens_for(sessions, "after_rollback")
     def _forget(session: Session) -> None:
         session.info.pop(QUEUED_KEY, None)
+
+
+def resend(db: Session, jobs: Jobs, delivery: WebhookDelivery) -> None:
+    """Send again now, with a fresh day of retries (REST and the page); the log keeps its attempts."""
+    mark_for_resend(db, delivery)
+    db.commit()
+    db.refresh(delivery)
+    jobs.defer(JOB, delivery.id)
 
 
 def sweep(jobs: Jobs, sessions: sessionmaker[Session], older_than: timedelta = timedelta(minutes=10)) -> int:

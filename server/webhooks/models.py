@@ -65,13 +65,9 @@ class WebhookDelivery(Base):
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-def active_hook_ids(db: Session, form_id: int | None, among: list[int] | None = None) -> list[int]:
-    stmt = select(Webhook.id).where(Webhook.active.is_(True)).order_by(Webhook.id)
-    if form_id is not None:
-        stmt = stmt.where(Webhook.form_id == form_id)
-    if among is not None:
-        stmt = stmt.where(Webhook.id.in_(among))
-    return list(db.scalars(stmt))
+def active_hook_ids(db: Session, form_id: int) -> list[int]:
+    return list(db.scalars(select(Webhook.id).where(Webhook.form_id == form_id, Webhook.active.is_(True))
+                           .order_by(Webhook.id)))
 
 
 _INSERT_DELIVERY = (
