@@ -105,20 +105,19 @@ def _dump_postgresql(database_url: str, into: Path) -> list[tuple[str, int]]:
 
 
 def _revision(database_url: str) -> str | None:
-    engine = create_engine(database_url)
-    try:
-        with engine.connect() as conn:
-            if not inspect(conn).has_table("alembic_version"):
-                return None
-            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-    finally:
-        engine.dispose()
+    with _engine(database_url) as engine, engine.connect() as conn:
+        if not inspect(conn).has_table("alembic_version"):
+            return None
+        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
-class _Hashing:
-    """Reads a blob for tarfile and hashes what passes, so a backup also verifies the store."""
+class _Reading:
+    """A file read for the archive, in either direction: what passes moves the progress bar and is hashed,
+    so a backup also verifies the store."""
 
-    def __init__(self, f: BinaryIO, progress: Progress | None):
+    def __init__(self, f: IO[bytes] | None, progress: Progress | None):
+        if f is None:
+            raise DamagedArchive("the backup holds an entry that is not a file")
         self.f, self.progress, self.sha = f, progress, hashlib.sha256()
 
     def read(self, size: int = -1) -> bytes:
@@ -137,16 +136,11 @@ def _member(name: str, size: int) -> tarfile.TarInfo:
 
 def plan_size(database_url: str, store: BlobStore) -> int:
     """Roughly how many bytes a backup will read, for a progress bar: the database and the blobs."""
-    if database_url.startswith("sqlite"):
-        size = _sqlite_path(database_url).stat().st_size
-    else:
-        engine = create_engine(database_url)
-        try:
-            with engine.connect() as conn:
-                size = conn.execute(text("SELECT pg_database_size(current_database())")).scalar() or 0
-        finally:
-            engine.dispose()
     with _engine(database_url) as engine, engine.connect() as conn:
+        if database_url.startswith("sqlite"):
+            size = _sqlite_path(database_url).stat().st_size
+        else:
+            size = conn.execute(text("SELECT pg_database_size(current_database())")).scalar() or 0
         size += conn.execute(text("SELECT coalesce(sum(size), 0) FROM blobs")).scalar() or 0
     return int(size)
 
@@ -177,7 +171,7 @@ def write_backup(database_url: str, store: BlobStore, out: BinaryIO, passphrase:
             body = json.dumps(manifest, indent=1).encode()
             tar.addfile(_member("manifest.json", len(body)), io.BytesIO(body))
             with open(dump, "rb") as db_file:
-                tar.addfile(_member(dump.name, dump.stat().st_size), _Hashing(db_file, progress))
+                tar.addfile(_member(dump.name, dump.stat().st_size), _Reading(db_file, progress))
             for sha, size in blobs:
                 try:
                     f = store.open(sha)
@@ -185,7 +179,7 @@ def write_backup(database_url: str, store: BlobStore, out: BinaryIO, passphrase:
                     raise BackupError(f"blob {sha} is in the database but missing from {store.describe()}; "
                                       "the store has lost a file") from None
                 with f:
-                    reader = _Hashing(f, progress)
+                    reader = _Reading(f, progress)
                     tar.addfile(_member(f"blobs/{sha}", size), cast(IO[bytes], reader))
                 if reader.sha.hexdigest() != sha:
                     raise BackupError(f"blob {sha} in the store no longer matches its hash; the file is damaged")
@@ -251,7 +245,7 @@ def read_backup(database_url: str, store: BlobStore, src: BinaryIO, passphrase: 
                     if not info.name.startswith("blobs/") or not info.isfile():
                         raise DamagedArchive(f"the backup holds an unexpected entry {info.name!r}")
                     sha = info.name.removeprefix("blobs/")
-                    digest, _md5, _size = store.put_stream(cast(IO[bytes], _Counting(tar.extractfile(info), progress)))
+                    digest, _md5, _size = store.put_stream(cast(IO[bytes], _Reading(tar.extractfile(info), progress)))
                     written.append(digest)
                     if digest != sha:
                         raise DamagedArchive(f"blob {sha} in the backup does not match its hash")
@@ -288,23 +282,8 @@ def _read_manifest(tar: tarfile.TarFile, info: tarfile.TarInfo | None, dialect: 
     return manifest
 
 
-class _Counting:
-    def __init__(self, f: IO[bytes] | None, progress: Progress | None):
-        if f is None:
-            raise DamagedArchive("the backup holds an entry that is not a file")
-        self.f, self.progress = f, progress
-
-    def read(self, size: int = -1) -> bytes:
-        data = self.f.read(size)
-        if self.progress:
-            self.progress(len(data))
-        return data
-
-
 def _copy(f: IO[bytes] | None, out: BinaryIO, progress: Progress | None) -> None:
-    reader = _Counting(f, progress)
-    while chunk := reader.read(CHUNK):
-        out.write(chunk)
+    shutil.copyfileobj(_Reading(f, progress), out, CHUNK)
 
 
 def _restore_sqlite(dump: Path, database_url: str) -> None:

@@ -50,7 +50,7 @@ class S3BlobStore(BlobStore):
             digest, md5_hex, size = copy_hashed(stream, cast(IO[bytes], spool), limit)
             key = self.key_for(digest)
             try:
-                if not self._exists(key):
+                if not self.exists(key):
                     spool.seek(0)
                     self.client.upload_fileobj(spool, self.bucket, key)
             except (BotoCoreError, ClientError) as exc:
@@ -58,7 +58,7 @@ class S3BlobStore(BlobStore):
                 raise problems.StorageUnavailable() from exc
         return digest, md5_hex, size
 
-    def _exists(self, key: str) -> bool:
+    def exists(self, key: str) -> bool:
         try:
             self.client.head_object(Bucket=self.bucket, Key=key)
             return True
@@ -113,10 +113,6 @@ class _Body:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def __iter__(self):
-        while chunk := self.read(CHUNK):
-            yield chunk
-
 
 def _sha256_of(f: BinaryIO) -> str:
     sha = hashlib.sha256()
@@ -135,7 +131,7 @@ def migrate_blobs(blobs: list[tuple[str, int]], source: BlobStore, target: S3Blo
     problems_found: list[str] = []
     for sha, size in blobs:
         key = target.key_for(sha)
-        if target._exists(key):
+        if target.exists(key):
             present += 1
         else:
             try:
