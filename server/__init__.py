@@ -55,7 +55,8 @@ def create_app(settings: Settings | None = None, *, create_admin: bool = True) -
     jobs = Jobs(settings.broker_url, settings.jobs_queue)
     app.extensions["hamlet.jobs"] = jobs
     webhook_delivery.register(jobs, app.extensions["hamlet.sessionmaker"], settings.webhook_allow_private,
-                              *settings.webhook_backoff_ms, cache=app.extensions["hamlet.cache"])
+                              settings.webhook_backoff_ms, settings.webhook_per_hook, settings.webhook_poll_seconds,
+                              cache=app.extensions["hamlet.cache"])
     mail_retry.register(jobs, lambda: app.config["HAMLET"], *settings.mail_backoff_ms)
     app.extensions["hamlet.digest"] = DigestMemo()  # per app: its users, its database (server/auth/throttle.py)
     # The stand-in hash an unknown email is checked against, made now rather than by the first such sign-in.

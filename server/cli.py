@@ -690,20 +690,17 @@ def jobs() -> None:
 
 
 @jobs.command("worker")
-@click.option("--threads", default=4, show_default=True, help="jobs run at once by this process")
-@click.option("--sweep-minutes", default=5, show_default=True,
-              help="how often to queue again deliveries a crash left unsent")
+@click.option("--threads", default=4, show_default=True,
+              help="jobs run at once by this process; one webhook holds at most HAMLET_WEBHOOK_PER_HOOK (2) of them")
 @with_appcontext
-def jobs_worker(threads: int, sweep_minutes: int) -> None:
-    """Run jobs until stopped (SIGTERM or Ctrl-C); run one or more beside the web nodes."""
+def jobs_worker(threads: int) -> None:
+    """Run jobs until stopped (SIGTERM or Ctrl-C); run one or more beside the web nodes. Each also hands
+    out due webhook deliveries every second: new ones, retries, and any a crash left unsent."""
     import signal
     import threading
 
-    from server.webhooks.delivery import sweep
-
     settings = current_app.config["HAMLET"]
     queue = current_app.extensions["hamlet.jobs"]
-    sessions = current_app.extensions["hamlet.sessionmaker"]
     if queue.in_process:
         click.echo("warning: HAMLET_BROKER_URL is not set; this worker only runs jobs queued in its own process",
                    err=True)
@@ -712,11 +709,7 @@ def jobs_worker(threads: int, sweep_minutes: int) -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     click.echo(f"running jobs from queue {settings.jobs_queue!r} with {threads} threads")
     try:
-        while not stop.is_set():
-            found = sweep(queue, sessions)
-            if found:
-                click.echo(f"queued again {found} deliveries left unsent")
-            stop.wait(sweep_minutes * 60)
+        stop.wait()
     except KeyboardInterrupt:
         pass
     finally:

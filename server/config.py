@@ -83,6 +83,11 @@ class Settings:
     webhook_allow_private: bool = False
     # A failed delivery is retried after 30 s, doubling up to an hour, for a day (docs/webhooks.md).
     webhook_backoff_ms: tuple[int, int] = (30_000, 3_600_000)
+    # At most this many deliveries of one webhook in the workers' hands at once: a slow receiver holds
+    # no more threads than this, the rest go on to the other hooks (docs/webhooks.md).
+    webhook_per_hook: int = 2
+    # How often the dispatcher looks for due deliveries (new ones, retries, lost jobs).
+    webhook_poll_seconds: float = 1.0
     # A message the SMTP server refused is tried again after a minute, doubling up to 30 min, for 6 hours.
     mail_backoff_ms: tuple[int, int] = (60_000, 1_800_000)
     sign_in: SignInLimits = field(default_factory=SignInLimits)
@@ -123,6 +128,7 @@ class Settings:
             broker_url=(env.get("HAMLET_BROKER_URL") or "").strip() or None,
             jobs_queue=(env.get("HAMLET_JOBS_QUEUE") or "hamlet").strip(),
             webhook_allow_private=(env.get("HAMLET_WEBHOOK_ALLOW_PRIVATE") or "").strip().lower() in ("1", "true", "yes"),
+            webhook_per_hook=max(1, _int(env, "HAMLET_WEBHOOK_PER_HOOK", 2)),
             smtp_url=(env.get("HAMLET_SMTP_URL") or "").strip() or None,
             smtp_user=env.get("HAMLET_SMTP_USER") or None,
             smtp_password=env.get("HAMLET_SMTP_PASSWORD") or None,

@@ -8,12 +8,14 @@ procrastinate would tie jobs to PostgreSQL only and Celery brings far more than 
 
 `HAMLET_BROKER_URL` (`amqp://…` or `redis://…`) names the broker; web nodes queue jobs and
 `hamlet jobs worker` runs them. Unset (the embedded default), jobs run in-process on a worker thread
-over Dramatiq's in-memory broker, so the quick start stays two commands; what such a queue loses in a
-crash is found again by the sweep, because the job's state lives in the database, not the queue."""
+over Dramatiq's in-memory broker, so the quick start stays two commands. A job whose state lives in the
+database (a webhook delivery) is not queued by the request at all: a periodic task of whichever process
+runs the jobs finds it there (`every`), so a web node pays nothing to the broker per submission."""
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -47,7 +49,8 @@ def _broker(url: str | None):
 
 
 class Jobs:
-    """One app's broker and actors. In-process mode starts its worker thread on the first job queued."""
+    """One app's broker, actors and periodic tasks. In-process mode starts its worker thread on the first
+    job queued or task nudged; with a broker, `start_worker` (`hamlet jobs worker`) starts them."""
 
     def __init__(self, broker_url: str | None, queue: str = "hamlet"):
         self.in_process = not broker_url
@@ -56,26 +59,73 @@ class Jobs:
         self.actors: dict[str, dramatiq.Actor] = {}
         self._worker: dramatiq.Worker | None = None
         self._lock = threading.Lock()
+        self._periodic: list[tuple[float, Callable[[], Any]]] = []
+        self._nudged = threading.Event()
+        self._stopping = threading.Event()
+        self._ticker: threading.Thread | None = None
+        # Set on the threads that run jobs and periodic tasks: what they queue never (re)starts the worker,
+        # so a job still ending while `stop` waits for it cannot bring the worker back.
+        self._own = threading.local()
 
     def register(self, name: str, fn: Callable[..., Any], **options: Any) -> None:
-        self.actors[name] = dramatiq.actor(actor_name=name, queue_name=self.queue, broker=self.broker, **options)(fn)
+        def job(*args: Any) -> Any:
+            self._own.thread = True
+            return fn(*args)
+
+        self.actors[name] = dramatiq.actor(actor_name=name, queue_name=self.queue, broker=self.broker, **options)(job)
 
     def defer(self, name: str, *args: Any, delay_ms: int | None = None) -> None:
-        if self.in_process:
-            self.start_worker()
+        self._start_in_process()
         self.actors[name].send_with_options(args=args, delay=delay_ms)
 
-    def start_worker(self, threads: int = 2) -> dramatiq.Worker:
+    def _start_in_process(self) -> None:
+        if self.in_process and not getattr(self._own, "thread", False):
+            self.start_worker()
+
+    def every(self, seconds: float, task: Callable[[], Any]) -> None:
+        """Run `task` every `seconds`, and at once when nudged, on one thread beside the worker."""
+        self._periodic.append((seconds, task))
+
+    def nudge(self) -> None:
+        """Run the periodic tasks now (in-process: the request that recorded work calls this; cheap)."""
+        self._start_in_process()
+        self._nudged.set()
+
+    def start_worker(self, threads: int = 4) -> dramatiq.Worker:
         with self._lock:
             if self._worker is None:
                 self.broker.emit_after("process_boot")
                 self._worker = dramatiq.Worker(self.broker, queues={self.queue}, worker_threads=threads,
                                                worker_timeout=200)
                 self._worker.start()
+                if self._periodic:
+                    self._stopping.clear()
+                    self._ticker = threading.Thread(target=self._tick, name="hamlet-jobs-periodic", daemon=True)
+                    self._ticker.start()
             return self._worker
+
+    def _tick(self) -> None:
+        self._own.thread = True
+        due = [0.0] * len(self._periodic)
+        while not self._stopping.is_set():
+            nudged = self._nudged.is_set()
+            self._nudged.clear()
+            for i, (seconds, task) in enumerate(self._periodic):
+                if nudged or time.monotonic() >= due[i]:
+                    try:
+                        task()
+                    except Exception:  # a database or broker outage: try again at the next tick
+                        log.exception("periodic job %s failed", getattr(task, "__name__", task))
+                    due[i] = time.monotonic() + seconds
+            self._nudged.wait(max(0.0, min(due) - time.monotonic()))
 
     def stop(self) -> None:
         with self._lock:
+            if self._ticker is not None:
+                self._stopping.set()
+                self._nudged.set()
+                self._ticker.join(timeout=10)
+                self._ticker = None
             if self._worker is not None:
                 self._worker.stop(timeout=5000)
                 self._worker = None

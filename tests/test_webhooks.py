@@ -1,6 +1,7 @@
 """Webhooks (KoboToolbox's REST services): each new or edited submission of a form is POSTed as JSON to
 the URLs its managers configured, signed with the hook's secret, retried with backoff while the receiver
-is down, logged per delivery, resendable — and intake never waits for a receiver (docs/webhooks.md)."""
+is down, logged per delivery, resendable — and intake never waits for a receiver, nor one slow receiver
+for the others (docs/webhooks.md)."""
 from __future__ import annotations
 
 import hashlib
@@ -26,8 +27,9 @@ from server.synthetic import random_household, to_xml
 
 @pytest.fixture
 def settings(settings):
-    """Receivers on loopback allowed (they are the tests'), and retries after 0.1 s instead of 30 s."""
-    return replace(settings, webhook_allow_private=True, webhook_backoff_ms=(100, 400))
+    """Receivers on loopback allowed (they are the tests'), retries after 0.1 s instead of 30 s, and the
+    dispatcher looking every 0.1 s instead of every second."""
+    return replace(settings, webhook_allow_private=True, webhook_backoff_ms=(100, 400), webhook_poll_seconds=0.1)
 
 
 class Receiver:
@@ -37,12 +39,19 @@ class Receiver:
         self.port = port or free_port()
         self.got: list[tuple[dict, bytes]] = []
         self.status, self.delay = status, delay
+        self.busy = self.most_at_once = 0  # requests being answered now; the most ever at once
+        lock = threading.Lock()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
+                with lock:
+                    receiver.busy += 1
+                    receiver.most_at_once = max(receiver.most_at_once, receiver.busy)
                 time.sleep(receiver.delay)
+                with lock:
+                    receiver.busy -= 1
                 receiver.got.append(({k.lower(): v for k, v in self.headers.items()}, body))
                 self.send_response(receiver.status)
                 self.send_header("Content-Length", "0")
@@ -269,51 +278,71 @@ def test_shared_and_embedded_private_addresses_are_not_public(address):
     assert not _public(ipaddress.ip_address(address))
 
 
-def test_the_sweep_leaves_a_delivery_that_waits_out_its_backoff(app, admin, client, key_base):
-    """Only a delivery whose next attempt is long overdue is queued again: no second retry chain."""
+def test_the_dispatcher_hands_out_only_what_is_due(app, admin, client, key_base):
+    """A delivery waiting out its backoff, or in a worker's hands, is not queued again; one whose job was
+    lost (its lease ran out: a worker killed, a broker that dropped it) is, once."""
     from server.db import utcnow
-    from server.webhooks.delivery import sweep
-    from server.webhooks.models import WebhookDelivery
+    from server.webhooks.models import WebhookDelivery, claim_due
 
     hook = make_hook(admin, f"http://127.0.0.1:{free_port()}/nhan")
     assert submit(client, key_base, to_xml(household(40))).status_code == 201
     wait_for(lambda: deliveries(admin, hook["id"])[0]["attempts"] >= 1)
     sessions, jobs = app.extensions["hamlet.sessionmaker"], app.extensions["hamlet.jobs"]
-    jobs.stop()  # no retry of its own from here: only the sweep could send it
+    jobs.stop()  # nothing runs by itself from here: only these calls hand deliveries out
     with sessions() as s:
         d = s.scalars(select(WebhookDelivery)).one()
-        d.status, d.updated_at = "retrying", utcnow() - timedelta(hours=2)
-        d.next_attempt_at = utcnow() + timedelta(minutes=50)  # still waiting out a 1-hour backoff
+        d.status, d.next_attempt_at, d.leased_until = "retrying", utcnow() + timedelta(minutes=50), None
         s.commit()
-    assert sweep(jobs, sessions) == 0
-    with sessions() as s:
-        d = s.scalars(select(WebhookDelivery)).one()
-        d.next_attempt_at = utcnow() - timedelta(minutes=30)  # its job was lost
+        assert claim_due(s, per_hook=2) == []  # still waiting out a 1-hour backoff
+        d.next_attempt_at, d.leased_until = utcnow() - timedelta(minutes=1), utcnow() + timedelta(minutes=4)
         s.commit()
-    assert sweep(jobs, sessions) == 1
+        assert claim_due(s, per_hook=2) == []  # due, but a worker holds it
+        d.leased_until = utcnow() - timedelta(seconds=1)
+        s.commit()
+        assert claim_due(s, per_hook=2) == [d.id]  # its job was lost
+        assert claim_due(s, per_hook=2) == []  # and it is leased again, to one dispatcher only
 
 
 def test_without_a_broker_a_delivery_lost_with_the_process_is_sent_after_the_next_submission(
         app, admin, client, key_base, receiver):
-    """The in-memory queue dies with its process; the next submission a few minutes later finds what it lost."""
-    from unittest import mock
-
+    """The in-memory queue dies with its process; the restarted process's dispatcher, woken by the next
+    submission, finds in the table what it lost."""
     from server.db import utcnow
-    from server.webhooks import delivery
     from server.webhooks.models import WebhookDelivery
 
     hook = make_hook(admin, receiver.url)
     assert submit(client, key_base, to_xml(household(41))).status_code == 201
     wait_for(lambda: len(receiver.got) == 1)
-    with app.extensions["hamlet.sessionmaker"]() as s:  # as if recorded, then lost in a restart
+    app.extensions["hamlet.jobs"].stop()  # the process ends ...
+    with app.extensions["hamlet.sessionmaker"]() as s:  # ... with the delivery queued but never sent
         d = s.scalars(select(WebhookDelivery)).one()
-        d.status, d.attempts, d.delivered_at, d.updated_at = "pending", 0, None, utcnow() - timedelta(minutes=30)
+        d.status, d.attempts, d.delivered_at = "pending", 0, None
+        d.leased_until = utcnow() - timedelta(seconds=1)
         s.commit()
-    later = time.monotonic() + delivery.SWEEP_EVERY_SECONDS + 1
-    with mock.patch.object(delivery.time, "monotonic", return_value=later):
-        assert submit(client, key_base, to_xml(household(42))).status_code == 201
+    assert submit(client, key_base, to_xml(household(42))).status_code == 201
     wait_for(lambda: len(receiver.got) == 3)
     assert [d["status"] for d in deliveries(admin, hook["id"])] == ["delivered", "delivered"]
+
+
+def test_a_slow_receiver_holds_only_its_share_of_the_workers(app, admin, client, key_base, receiver):
+    """Each webhook has at most two deliveries in the workers' hands: a receiver that takes a second per
+    request gets them two at a time, and another hook of the form is served meanwhile."""
+    receiver.delay = 1.0
+    slow = make_hook(admin, receiver.url)
+    quick = Receiver()
+    try:
+        fast = make_hook(admin, quick.url)
+        for seed in range(6):
+            assert submit(client, key_base, to_xml(household(50 + seed))).status_code == 201
+        started = time.monotonic()
+        wait_for(lambda: len(quick.got) == 6)
+        assert time.monotonic() - started < 1.5, "the quick receiver waited behind the slow one"
+        assert len(receiver.got) <= 2 and receiver.most_at_once <= 2
+        wait_for(lambda: len(receiver.got) == 6)
+        assert receiver.most_at_once == 2
+        assert {d["status"] for d in deliveries(admin, slow["id"]) + deliveries(admin, fast["id"])} == {"delivered"}
+    finally:
+        quick.stop()
 
 
 def test_a_webhook_stops_when_its_creator_may_no_longer_change_the_form(app, admin, client, key_base, households,
@@ -337,4 +366,4 @@ def test_a_broker_outage_never_turns_a_stored_submission_into_an_error(app, admi
 
     monkeypatch.setattr(jobs, "defer", down)
     assert submit(client, key_base, to_xml(household(44))).status_code == 201
-    assert [d["status"] for d in deliveries(admin, hook["id"])] == ["pending"]  # the sweep will queue it
+    assert [d["status"] for d in deliveries(admin, hook["id"])] == ["pending"]  # handed out again later

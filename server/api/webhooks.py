@@ -124,5 +124,5 @@ def resend(project_id: int, xml_form_id: str, hook_id: int, delivery_id: int):
     found = db().get(WebhookDelivery, delivery_id)
     if found is None or found.webhook_id != hook.id:
         raise problems.NotFound(f"There is no delivery {delivery_id} of webhook {hook_id}.")
-    delivery.resend(db(), jobs(), found)
+    delivery.resend(db(), jobs(), found, settings().webhook_per_hook)
     return delivery_json(found)

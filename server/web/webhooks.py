@@ -98,6 +98,6 @@ def resend(project_id: int, xml_form_id: str, hook_id: int, delivery_id: int):
         from flask import abort
 
         abort(404)
-    delivery.resend(db(), jobs(), found)
+    delivery.resend(db(), jobs(), found, settings().webhook_per_hook)
     flash(_("Sending again."), "ok")
     return redirect(url_for(".page", project_id=project_id, xml_form_id=xml_form_id))

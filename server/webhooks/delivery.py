@@ -2,6 +2,12 @@
 hook's secret, POSTed with a short timeout; a failure is logged on the delivery and retried with
 exponential backoff (30 s doubling up to an hour) until a day has passed, then given up.
 
+Who sends what when: a dispatcher (`dispatch`, a periodic task of whichever process runs the jobs)
+hands out due deliveries from the table a few per hook at a time and queues one job each; the job
+makes one attempt, writes its outcome and the time of the next, and hands out the next due delivery
+of its hook. So intake only writes a row, retries survive any restart, and a slow receiver holds at
+most its share of the worker threads while the other hooks' deliveries go on.
+
 The receiver checks `X-Hamlet-Signature: sha256=<hex>`, the HMAC-SHA256 of the raw body under the
 hook's secret, and may drop a repeat by `X-Hamlet-Delivery` (a delivery can arrive twice: at least
 once is what a queue can promise)."""
@@ -13,9 +19,9 @@ import http.client
 import ipaddress
 import json
 import logging
+import random
 import socket
 import ssl
-import time
 from datetime import timedelta
 from typing import cast
 from urllib.parse import SplitResult, urlsplit
@@ -26,7 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from server.db import utcnow
-from server.jobs import Jobs, RetryLater
+from server.jobs import Jobs
 from server.models.form_data import VersionCache
 from server.models.forms import Form, FormDef
 from server.models.projects import Project
@@ -34,12 +40,12 @@ from server.models.submissions import Submission, SubmissionDef
 from server.webhooks.models import (
     DELIVERED,
     FAILED,
-    QUEUED_KEY,
+    RECORDED_KEY,
     RETRYING,
     Webhook,
     WebhookDelivery,
+    claim_due,
     mark_for_resend,
-    pending_too_long,
 )
 from server.xforms.safexml import local, parse
 from server.xforms.schema import Schema
@@ -208,28 +214,29 @@ def _stopped(db: Session, hook: Webhook, delivery: WebhookDelivery) -> str | Non
 
 
 def deliver(sessions: sessionmaker[Session], allow_private: bool, backoff_ms: tuple[int, int],
-            delivery_id: int, cache: VersionCache | None = None) -> None:
-    """The job: one attempt at one delivery. Raises RetryLater to be tried again with backoff."""
+            delivery_id: int, cache: VersionCache | None = None) -> int | None:
+    """The job: one attempt at one delivery, its outcome and the time of the next written on its row (the
+    lease released). Returns the hook's id, for its next due delivery to be handed out."""
     with sessions() as db:
         delivery = db.get(WebhookDelivery, delivery_id)
         if delivery is None or delivery.status in (DELIVERED, FAILED):
-            return
+            return None
         hook = db.get_one(Webhook, delivery.webhook_id)
         reason = _stopped(db, hook, delivery)
         if reason is not None:
             delivery.status, delivery.last_error, delivery.next_attempt_at = FAILED, reason, None
-            delivery.updated_at = utcnow()
+            delivery.updated_at, delivery.leased_until = utcnow(), None
             _commit(db)
-            return
-        # One attempt at a time: a second job of the same delivery (a sweep's, a resend's) that lost the
-        # race ends here instead of sending it twice.
+            return None
+        # One attempt at a time: a second job of the same delivery (its lease ran out, a resend) that lost
+        # the race ends here instead of sending it twice.
         attempt = delivery.attempts + 1
         claimed = cast(CursorResult, db.execute(update(WebhookDelivery).where(WebhookDelivery.id == delivery.id,
                                                            WebhookDelivery.attempts == delivery.attempts)
                              .values(attempts=attempt, updated_at=utcnow()))).rowcount
         if not claimed:
             db.rollback()
-            return
+            return None
         db.commit()
         db.refresh(delivery)
         body = payload(db, delivery, hook, cache or VersionCache())
@@ -242,24 +249,25 @@ def deliver(sessions: sessionmaker[Session], allow_private: bool, backoff_ms: tu
                 "X-Hamlet-Signature": sign(hook.secret, body)})
         except (OSError, ValueError, http.client.HTTPException) as exc:  # refused, timed out, unsafe, garbled
             error = f"{type(exc).__name__}: {exc}"[:500]
-        delivery.last_status_code = status
-        delivery.updated_at = utcnow()
+        now = utcnow()
+        delivery.last_status_code, delivery.updated_at, delivery.leased_until = status, now, None
         if status is not None and 200 <= status < 300:
-            delivery.status, delivery.last_error, delivery.delivered_at = DELIVERED, None, utcnow()
+            delivery.status, delivery.last_error, delivery.delivered_at = DELIVERED, None, now
             delivery.next_attempt_at = None
         else:
             delivery.last_error = error or f"the receiver answered HTTP {status}"
-            delivery.status = FAILED if utcnow() - delivery.created_at > GIVE_UP_AFTER else RETRYING
-            # The latest the queue's next attempt can come (Dramatiq waits between half and all of
-            # min × 2^n, at most max); the sweep leaves the delivery alone until then.
-            wait_ms = min(backoff_ms[0] * 2 ** min(attempt, 32), backoff_ms[1])
-            delivery.next_attempt_at = utcnow() + timedelta(milliseconds=wait_ms) if delivery.status == RETRYING \
-                else None
-        retry = delivery.status == RETRYING
-        if not _commit(db):
-            return
-    if retry:
-        raise RetryLater(f"delivery {delivery_id}: {error or status}")
+            give_up = delivery.retry_until or delivery.created_at + GIVE_UP_AFTER
+            delivery.status = FAILED if now > give_up else RETRYING
+            delivery.next_attempt_at = now + backoff(backoff_ms, attempt) if delivery.status == RETRYING else None
+        hook_id = hook.id
+        return hook_id if _commit(db) else None
+
+
+def backoff(backoff_ms: tuple[int, int], attempt: int) -> timedelta:
+    """The wait after failed attempt n: min × 2^(n-1), at most max, less up to a quarter of it at random so
+    that a receiver coming back is not met by every delivery at once."""
+    wait_ms = min(backoff_ms[0] * 2 ** min(attempt - 1, 32), backoff_ms[1])
+    return timedelta(milliseconds=wait_ms * random.uniform(0.75, 1.0))
 
 
 def _commit(db: Session) -> bool:
@@ -271,63 +279,49 @@ def _commit(db: Session) -> bool:
         return False
 
 
-def _retry_when(_retries: int, exc: BaseException) -> bool:
-    return isinstance(exc, RetryLater)
-
-
-SWEEP_JOB = "webhooks.sweep"
-# How often the embedded default (no broker) looks for deliveries its in-memory queue lost.
-SWEEP_EVERY_SECONDS = 300
-
-
-def register(jobs: Jobs, sessions: sessionmaker[Session], allow_private: bool, min_backoff_ms: int,
-             max_backoff_ms: int, cache: VersionCache | None = None) -> None:
-    """The delivery job on the app's queue, and its queuing after each commit that recorded deliveries.
-    `cache`: the app's cache of form versions' schemas (one of its own if not given)."""
-    backoff = (min_backoff_ms, max_backoff_ms)
-    schemas = cache or VersionCache()
-    jobs.register(JOB, lambda delivery_id: deliver(sessions, allow_private, backoff, delivery_id, schemas),
-                  retry_when=_retry_when, min_backoff=min_backoff_ms, max_backoff=max_backoff_ms, time_limit=60_000)
-    jobs.register(SWEEP_JOB, lambda: sweep(jobs, sessions), max_retries=0, time_limit=60_000)
-    last_sweep = [float("-inf")]
-
-    @event.listens_for(sessions, "after_commit")
-    def _queue(session: Session) -> None:
-        queued = session.info.pop(QUEUED_KEY, ())
-        try:
-            for delivery_id in queued:
-                jobs.defer(JOB, delivery_id)
-            # Without a broker nothing runs `hamlet jobs worker`'s sweep: the web process looks for what a
-            # restart lost when it records deliveries, at most every few minutes, on its own worker thread.
-            if queued and jobs.in_process and time.monotonic() - last_sweep[0] > SWEEP_EVERY_SECONDS:
-                last_sweep[0] = time.monotonic()
-                jobs.defer(SWEEP_JOB)
-        except Exception:
-            log.exception("could not queue webhook deliveries %s; the sweep will queue them again", list(queued))
-
-    @event.listens_for(sessions, "after_rollback")
-    def _forget(session: Session) -> None:
-        session.info.pop(QUEUED_KEY, None)
-
-
-def resend(db: Session, jobs: Jobs, delivery: WebhookDelivery) -> None:
-    """Send again now, with a fresh day of retries (REST and the page); the log keeps its attempts."""
-    mark_for_resend(db, delivery)
-    db.commit()
-    db.refresh(delivery)
-    jobs.defer(JOB, delivery.id)
-
-
-def sweep(jobs: Jobs, sessions: sessionmaker[Session], older_than: timedelta = timedelta(minutes=10)) -> int:
-    """Queue again what a crash, a broker outage or a lost in-memory queue left unsent — a delivery whose
-    next attempt is overdue by `older_than` — and return how many. One still waiting out its backoff is
-    left alone; a second job of one that is not is harmless (`deliver` claims each attempt)."""
-    with sessions() as db:
-        found = pending_too_long(db, older_than)
-        for delivery in db.scalars(select(WebhookDelivery).where(WebhookDelivery.id.in_(found))):
-            delivery.updated_at = utcnow()
-            delivery.next_attempt_at = None
-        db.commit()
+def dispatch(db: Session, jobs: Jobs, per_hook: int, webhook_id: int | None = None) -> int:
+    """Queue a job for each delivery due now (of one hook, or all), within each hook's share; how many."""
+    found = claim_due(db, per_hook, webhook_id)
     for delivery_id in found:
         jobs.defer(JOB, delivery_id)
     return len(found)
+
+
+def register(jobs: Jobs, sessions: sessionmaker[Session], allow_private: bool, backoff_ms: tuple[int, int],
+             per_hook: int, poll_seconds: float, cache: VersionCache | None = None) -> None:
+    """The delivery job and the dispatcher on the app's jobs. `cache`: the app's cache of form versions'
+    schemas (one of its own if not given)."""
+    schemas = cache or VersionCache()
+
+    def attempt(delivery_id: int) -> None:
+        hook_id = deliver(sessions, allow_private, backoff_ms, delivery_id, schemas)
+        if hook_id is not None:  # the hook's share is free again: its next due delivery, without waiting
+            with sessions() as db:
+                dispatch(db, jobs, per_hook, hook_id)
+
+    def dispatch_due() -> None:
+        with sessions() as db:
+            dispatch(db, jobs, per_hook)
+
+    jobs.register(JOB, attempt, max_retries=0, time_limit=60_000)
+    jobs.every(poll_seconds, dispatch_due)
+
+    @event.listens_for(sessions, "after_commit")
+    def _nudge(session: Session) -> None:
+        # In-process, the dispatcher runs in this very process: wake it. With a broker, nothing: the
+        # worker's dispatcher finds the rows, and intake sends nothing to the broker.
+        if session.info.pop(RECORDED_KEY, False) and jobs.in_process:
+            jobs.nudge()
+
+    @event.listens_for(sessions, "after_rollback")
+    def _forget(session: Session) -> None:
+        session.info.pop(RECORDED_KEY, None)
+
+
+def resend(db: Session, jobs: Jobs, delivery: WebhookDelivery, per_hook: int) -> None:
+    """Send again now, with a fresh day of retries (REST and the page); the log keeps its attempts. Queued
+    at once unless the hook's share is full, then by the dispatcher as soon as it is not."""
+    mark_for_resend(db, delivery)
+    db.commit()
+    dispatch(db, jobs, per_hook, delivery.webhook_id)
+    db.refresh(delivery)

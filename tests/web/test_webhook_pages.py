@@ -19,7 +19,7 @@ from .helpers import Browserish, make_user
 
 @pytest.fixture
 def settings(settings):
-    return replace(settings, webhook_allow_private=True, webhook_backoff_ms=(100, 400))
+    return replace(settings, webhook_allow_private=True, webhook_backoff_ms=(100, 400), webhook_poll_seconds=0.1)
 
 
 def test_a_manager_adds_a_webhook_and_reads_its_log(app, signed_in, client, key_base, households):
