@@ -35,7 +35,7 @@ from server.models import submission_queries as q
 from server.models.accounts import APP_USER, actor_for_token, is_wellformed_token
 from server.models.forms import Form
 from server.models.intake import Upload, identify, published_version, receive
-from server.web.i18n import _, size_text
+from server.web.i18n import N_, _, size_text
 from server.web.limits import takes_file
 from server.xforms.xform import unsafe_file_name
 
@@ -185,22 +185,30 @@ def _answer(status: int, message: str, **extra):
     return jsonify({"message": message, **extra}), status
 
 
+_NO_ANSWERS = N_("The answers were not in the request. Reload the page and try again.")
+
+
+def _posted_answers(form: Form):
+    """The browser's multipart body, as Collect's: the XML part read and identified as this form's, and
+    the other parts as attachments. The caller has checked that the XML part is there."""
+    xml = request.files["xml_submission_file"].read()
+    uploads = {name: Upload(name=name, stream=cast(BinaryIO, part.stream), content_type=part.mimetype or None)
+               for name, part in request.files.items() if name != "xml_submission_file"}
+    root, parsed = identify(xml)
+    if parsed.xml_form_id != form.xml_form_id:
+        raise problems.UnexpectedValue("The answers are for another form.")
+    return xml, uploads, root, parsed
+
+
 def _receive(form: Form):
     """The browser's multipart body through Collect's intake; a refusal is JSON in the page's language."""
     if _closed(form):
         return _answer(409, _closed(form) or "")
     limit = settings().max_submission_bytes
-    files = request.files
-    xml_part = files.get("xml_submission_file")
-    if xml_part is None:
-        return _answer(400, _("The answers were not in the request. Reload the page and try again."))
-    xml = xml_part.read()
-    uploads = {name: Upload(name=name, stream=cast(BinaryIO, part.stream), content_type=part.mimetype or None)
-               for name, part in files.items() if name != "xml_submission_file"}
+    if "xml_submission_file" not in request.files:
+        return _answer(400, _(_NO_ANSWERS))
     try:
-        root, parsed = identify(xml)
-        if parsed.xml_form_id != form.xml_form_id:
-            raise problems.UnexpectedValue("The answers are for another form.")
+        xml, uploads, root, parsed = _posted_answers(form)
         verbs = verbs_for(db(), g.actor, form.project_id, form.id)
         if parsed.deprecated_id and not can(verbs, "submission.update"):
             return _answer(403, _("You may not change a submission that has been sent."))
@@ -433,16 +441,10 @@ def draft_submission(project_id: int, xml_form_id: str, token: str):
     """A test submission from the browser: stored as the draft's, as Collect's through /v1/test/{token}."""
     form, draft = _draft_of(project_id, xml_form_id, token)
     limit = settings().max_submission_bytes
-    xml_part = request.files.get("xml_submission_file")
-    if xml_part is None:
-        return _answer(400, _("The answers were not in the request. Reload the page and try again."))
-    xml = xml_part.read()
-    uploads = {name: Upload(name=name, stream=cast(BinaryIO, part.stream), content_type=part.mimetype or None)
-               for name, part in request.files.items() if name != "xml_submission_file"}
+    if "xml_submission_file" not in request.files:
+        return _answer(400, _(_NO_ANSWERS))
     try:
-        root, parsed = identify(xml)
-        if parsed.xml_form_id != form.xml_form_id:
-            raise problems.UnexpectedValue("The answers are for another form.")
+        xml, uploads, root, parsed = _posted_answers(form)
         receive(db(), blobs(), cache(), form, draft, root, parsed, xml, uploads, submitter_id=None, device_id=None,
                 user_agent=_user_agent(), limit=limit, max_repeats=settings().max_repeat_instances, draft=True)
     except problems.PayloadTooLarge:
