@@ -147,7 +147,7 @@ def _judged(node: AreaNode, area: Area, workbook: Workbook, criteria, query: Rep
     return area_result(node, workbook, criteria, query.low_coverage)
 
 
-def _scope(db: Session, project_id: int, area: str | None, level: str | None = None,
+def areas_within(db: Session, project_id: int, area: str | None, level: str | None = None,
            limit: AreaScope | None = None) -> tuple[list[Area], set[str] | None]:
     """The registry areas under `area` (all when None) and their codes (None: no restriction), within
     the caller's `limit` when it is limited to some areas."""
@@ -166,19 +166,15 @@ def _scope(db: Session, project_id: int, area: str | None, level: str | None = N
     return inside, {a.code for a in inside}
 
 
-def _prepared(db: Session, form) -> Workbook:
+def up_to_date(db: Session, form) -> Workbook:
+    """The form's workbook with its stored contributions brought up to date: what every report and any
+    page that reads the contributions directly (one household's card, the visiting sheet) starts from."""
     found = indicator_set(db, form.id)
     if found is None:
         raise ReportError("This form has no indicators workbook yet; its settings name the area field.")
     workbook = Workbook.from_json(found.definition)
     store.refresh_if_changed(db, form.id, workbook, found.generation, store.data_version(db, form.id))
     return workbook
-
-
-def up_to_date(db: Session, form) -> Workbook:
-    """The form's workbook with its stored contributions brought up to date, for a page that reads
-    them directly (one household's card)."""
-    return _prepared(db, form)
 
 
 def coverage_report(db: Session, form, level: str | None, area: str | None, low_coverage: float,
@@ -189,8 +185,8 @@ def coverage_report(db: Session, form, level: str | None, area: str | None, low_
 
     if level and level not in LEVELS:
         raise ReportError(f"Unknown level '{level}'; use one of {', '.join(LEVELS)}.")
-    workbook = _prepared(db, form)
-    areas, codes = _scope(db, form.project_id, area, limit=scope)
+    workbook = up_to_date(db, form)
+    areas, codes = areas_within(db, form.project_id, area, limit=scope)
     counts = coverage_counts(db, form.id, workbook, codes, include_rejected)
     nodes = {a.code: AreaNode(a.code, a.name, a.level, a.parent_code, a.expected_households) for a in areas_of(db, form.project_id)}
     for child in nodes.values():
@@ -218,12 +214,12 @@ def follow_up_list(db: Session, form, indicator_name: str, area: str | None, inc
     """The households to visit again for an indicator, in `area` (all when None), within `scope`."""
     from server.indicators.followup import follow_up
 
-    workbook = _prepared(db, form)
+    workbook = up_to_date(db, form)
     indicator = next((i for i in workbook.indicators if i.name == indicator_name), None)
     if indicator is None:
         raise ReportError(f"Unknown indicator '{indicator_name}'; this form has "
                           f"{', '.join(i.name for i in workbook.indicators)}.")
-    _, codes = _scope(db, form.project_id, area, limit=scope)
+    _, codes = areas_within(db, form.project_id, area, limit=scope)
     rows = follow_up(db, form.id, workbook, indicator, codes, include_rejected)
     return {"indicator": indicator.name, "labels": indicator.labels, "unit": indicator.unit, "area": area,
             "households": rows}

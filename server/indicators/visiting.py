@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from server.auth.scope import AreaScope
 from server.indicators.dashboard import default_target_set
 from server.indicators.followup import follow_up
-from server.indicators.results import _prepared, _scope
+from server.indicators.results import areas_within, up_to_date
 from server.indicators.workbook import Criterion, Workbook
 from server.models.areas import Area, areas_of
 
@@ -59,11 +59,11 @@ def visiting_sheet(db: Session, form, area_code: str, target_set: str | None = N
                    include_rejected: bool = False, scope: AreaScope | None = None) -> Sheet:
     """The sheet of `area_code` (a commune or a village, checked by the caller) within the caller's
     `scope`, judged by `target_set` or, when None, by the set that applies (sheet_target_set)."""
-    workbook = _prepared(db, form)
+    workbook = up_to_date(db, form)
     registry = areas_of(db, form.project_id)
     by_code = {a.code: a for a in registry}
     area = by_code[area_code]
-    _, codes = _scope(db, form.project_id, area_code, limit=scope)
+    _, codes = areas_within(db, form.project_id, area_code, limit=scope)
     name = target_set if target_set is not None else sheet_target_set(workbook, registry, area)
     criteria = [c for c in workbook.criteria if c.target_set == name]
     indicators = {i.name: i for i in workbook.indicators}
