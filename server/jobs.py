@@ -25,6 +25,10 @@ from dramatiq.brokers.stub import StubBroker
 log = logging.getLogger("hamlet.jobs")
 
 
+# The least time between two runs of a periodic task that nudges brought forward.
+NUDGE_GAP = 0.2
+
+
 class RetryLater(dramatiq.Retry):
     """Raised by a job that failed in a way worth trying again (a receiver that is down). A dramatiq.Retry,
     so the worker does not log a traceback as an error for each attempt: a dead receiver would otherwise
@@ -107,16 +111,22 @@ class Jobs:
     def _tick(self) -> None:
         self._own.thread = True
         due = [0.0] * len(self._periodic)
+        last = [float("-inf")] * len(self._periodic)
         while not self._stopping.is_set():
             nudged = self._nudged.is_set()
             self._nudged.clear()
             for i, (seconds, task) in enumerate(self._periodic):
-                if nudged or time.monotonic() >= due[i]:
+                # A nudge runs the task at once, but not twice within NUDGE_GAP: under a burst of
+                # submissions a run every few milliseconds would cost more than it saves.
+                if time.monotonic() >= due[i] or (nudged and time.monotonic() >= last[i] + NUDGE_GAP):
                     try:
                         task()
                     except Exception:  # a database or broker outage: try again at the next tick
                         log.exception("periodic job %s failed", getattr(task, "__name__", task))
-                    due[i] = time.monotonic() + seconds
+                    last[i] = time.monotonic()
+                    due[i] = last[i] + seconds
+                elif nudged:
+                    due[i] = min(due[i], last[i] + NUDGE_GAP)
             self._nudged.wait(max(0.0, min(due) - time.monotonic()))
 
     def stop(self) -> None:

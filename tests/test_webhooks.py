@@ -145,7 +145,8 @@ def test_a_receiver_that_is_down_gets_the_delivery_when_it_comes_back(app, admin
     back = Receiver(port=port)
     try:
         [done] = wait_for(lambda: [d for d in deliveries(admin, hook["id"]) if d["status"] == "delivered"])
-        assert done["attempts"] >= 3 and done["lastError"] is None and len(back.got) == 1
+        # >= 2: the attempt under way when the receiver came back may be the one that gets through
+        assert done["attempts"] >= 2 and done["lastError"] is None and len(back.got) == 1
     finally:
         back.stop()
 
@@ -294,10 +295,10 @@ def test_the_dispatcher_hands_out_only_what_is_due(app, admin, client, key_base)
         d.status, d.next_attempt_at, d.leased_until = "retrying", utcnow() + timedelta(minutes=50), None
         s.commit()
         assert claim_due(s, per_hook=2) == []  # still waiting out a 1-hour backoff
-        d.next_attempt_at, d.leased_until = utcnow() - timedelta(minutes=1), utcnow() + timedelta(minutes=4)
+        d.next_attempt_at = d.leased_until = utcnow() + timedelta(minutes=4)
         s.commit()
-        assert claim_due(s, per_hook=2) == []  # due, but a worker holds it
-        d.leased_until = utcnow() - timedelta(seconds=1)
+        assert claim_due(s, per_hook=2) == []  # a worker holds it
+        d.next_attempt_at = d.leased_until = utcnow() - timedelta(seconds=1)
         s.commit()
         assert claim_due(s, per_hook=2) == [d.id]  # its job was lost
         assert claim_due(s, per_hook=2) == []  # and it is leased again, to one dispatcher only
@@ -317,7 +318,7 @@ def test_without_a_broker_a_delivery_lost_with_the_process_is_sent_after_the_nex
     with app.extensions["hamlet.sessionmaker"]() as s:  # ... with the delivery queued but never sent
         d = s.scalars(select(WebhookDelivery)).one()
         d.status, d.attempts, d.delivered_at = "pending", 0, None
-        d.leased_until = utcnow() - timedelta(seconds=1)
+        d.next_attempt_at = d.leased_until = utcnow() - timedelta(seconds=1)
         s.commit()
     assert submit(client, key_base, to_xml(household(42))).status_code == 201
     wait_for(lambda: len(receiver.got) == 3)
@@ -325,19 +326,18 @@ def test_without_a_broker_a_delivery_lost_with_the_process_is_sent_after_the_nex
 
 
 def test_a_slow_receiver_holds_only_its_share_of_the_workers(app, admin, client, key_base, receiver):
-    """Each webhook has at most two deliveries in the workers' hands: a receiver that takes a second per
-    request gets them two at a time, and another hook of the form is served meanwhile."""
-    receiver.delay = 1.0
+    """Each webhook has at most two deliveries in the workers' hands: a receiver that takes two seconds per
+    request gets them two at a time, and another hook of the same form is served meanwhile."""
+    receiver.delay = 2.0
     slow = make_hook(admin, receiver.url)
     quick = Receiver()
     try:
         fast = make_hook(admin, quick.url)
         for seed in range(6):
             assert submit(client, key_base, to_xml(household(50 + seed))).status_code == 201
-        started = time.monotonic()
         wait_for(lambda: len(quick.got) == 6)
-        assert time.monotonic() - started < 1.5, "the quick receiver waited behind the slow one"
-        assert len(receiver.got) <= 2 and receiver.most_at_once <= 2
+        assert len(receiver.got) <= 2, "the quick receiver waited behind the slow one"
+        assert receiver.most_at_once <= 2
         wait_for(lambda: len(receiver.got) == 6)
         assert receiver.most_at_once == 2
         assert {d["status"] for d in deliveries(admin, slow["id"]) + deliveries(admin, fast["id"])} == {"delivered"}
@@ -367,3 +367,24 @@ def test_a_broker_outage_never_turns_a_stored_submission_into_an_error(app, admi
     monkeypatch.setattr(jobs, "defer", down)
     assert submit(client, key_base, to_xml(household(44))).status_code == 201
     assert [d["status"] for d in deliveries(admin, hook["id"])] == ["pending"]  # handed out again later
+
+
+def test_a_dead_receiver_is_probed_by_one_delivery_and_the_backlog_flows_when_it_is_back(app, admin, client,
+                                                                                         key_base):
+    """While a receiver is down, one delivery probes it after each wait instead of every delivery trying on
+    its own: five deliveries over two seconds of waits of at most 0.4 s make about one attempt per wait
+    (each on its own schedule would make about 30); the first success sends the rest."""
+    port = free_port()
+    hook = make_hook(admin, f"http://127.0.0.1:{port}/hamlet")
+    for seed in range(5):
+        assert submit(client, key_base, to_xml(household(60 + seed))).status_code == 201
+    time.sleep(2.0)
+    log = deliveries(admin, hook["id"])
+    attempts = sum(d["attempts"] for d in log)
+    assert 1 <= attempts <= 12, log
+    back = Receiver(port=port)
+    try:
+        wait_for(lambda: len(back.got) == 5)
+        assert {d["status"] for d in deliveries(admin, hook["id"])} == {"delivered"}
+    finally:
+        back.stop()

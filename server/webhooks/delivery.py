@@ -46,6 +46,7 @@ from server.webhooks.models import (
     WebhookDelivery,
     claim_due,
     mark_for_resend,
+    note_outcome,
 )
 from server.xforms.safexml import local, parse
 from server.xforms.schema import Schema
@@ -250,8 +251,9 @@ def deliver(sessions: sessionmaker[Session], allow_private: bool, backoff_ms: tu
         except (OSError, ValueError, http.client.HTTPException) as exc:  # refused, timed out, unsafe, garbled
             error = f"{type(exc).__name__}: {exc}"[:500]
         now = utcnow()
+        ok = status is not None and 200 <= status < 300
         delivery.last_status_code, delivery.updated_at, delivery.leased_until = status, now, None
-        if status is not None and 200 <= status < 300:
+        if ok:
             delivery.status, delivery.last_error, delivery.delivered_at = DELIVERED, None, now
             delivery.next_attempt_at = None
         else:
@@ -259,6 +261,7 @@ def deliver(sessions: sessionmaker[Session], allow_private: bool, backoff_ms: tu
             give_up = delivery.retry_until or delivery.created_at + GIVE_UP_AFTER
             delivery.status = FAILED if now > give_up else RETRYING
             delivery.next_attempt_at = now + backoff(backoff_ms, attempt) if delivery.status == RETRYING else None
+        note_outcome(db, hook, ok, backoff(backoff_ms, hook.failures + 1))
         hook_id = hook.id
         return hook_id if _commit(db) else None
 

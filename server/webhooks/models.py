@@ -20,8 +20,8 @@ from sqlalchemy import (
     func,
     insert,
     literal,
-    or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -43,13 +43,26 @@ class Webhook(Base):
     secret: Mapped[str] = mapped_column(String(64), default=lambda: secrets.token_hex(32))
     include_xml: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The receiver's health: attempts failed in a row, and until when it is left alone. While a receiver is
+    # down, one delivery probes it after each wait (30 s doubling up to the hour), not every delivery on its
+    # own schedule, so a dead endpoint costs one attempt per wait; its first success lets the backlog flow.
+    failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    resume_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("actors.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class WebhookDelivery(Base):
     __tablename__ = "webhook_deliveries"
-    __table_args__ = (Index("ix_webhook_deliveries_status", "status", "updated_at"),)
+    __table_args__ = (
+        # What the dispatcher reads: a hook's due deliveries in order of due time, and its deliveries in the
+        # workers' hands. Both partial, so a table of millions of delivered rows stays out of them.
+        Index("ix_webhook_deliveries_due", "webhook_id", "next_attempt_at",
+              postgresql_where=text("status IN ('pending', 'retrying')"),
+              sqlite_where=text("status IN ('pending', 'retrying')")),
+        Index("ix_webhook_deliveries_leased", "webhook_id", "leased_until",
+              postgresql_where=text("leased_until IS NOT NULL"), sqlite_where=text("leased_until IS NOT NULL")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"), index=True)
@@ -62,7 +75,8 @@ class WebhookDelivery(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # When a retry is due (None: now); a delivery waiting out its backoff is not handed out before.
+    # When the next attempt is due: at creation, after a backoff, or when a lease runs out; None once
+    # delivered or given up.
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Set when a job is queued for the delivery, cleared when its attempt ends: while it is in the future the
     # delivery counts against its hook's share of the workers; once past, the job is taken as lost.
@@ -78,10 +92,11 @@ def active_hook_ids(db: Session, form_id: int) -> list[int]:
 
 _INSERT_DELIVERY = (
     insert(WebhookDelivery)
-    .from_select(["webhook_id", "submission_def_id", "event", "status", "attempts", "created_at", "updated_at"],
+    .from_select(["webhook_id", "submission_def_id", "event", "status", "attempts", "created_at", "updated_at",
+                  "next_attempt_at"],
                  select(Webhook.id, bindparam("submission_def_id", type_=Integer), bindparam("event", type_=String),
                         literal(PENDING), literal(0), bindparam("now", type_=UTCDateTime),
-                        bindparam("now", type_=UTCDateTime))
+                        bindparam("now", type_=UTCDateTime), bindparam("now", type_=UTCDateTime))
                  .where(Webhook.id == bindparam("webhook_id"), Webhook.active.is_(True)))
     .returning(WebhookDelivery.id))
 
@@ -114,40 +129,58 @@ def deliveries_of(db: Session, webhook_id: int, limit: int = 50, offset: int = 0
 LEASE = timedelta(minutes=5)
 
 
-def claim_due(db: Session, per_hook: int, webhook_id: int | None = None, limit: int = 200) -> list[int]:
-    """Deliveries to queue now, leased so that no other dispatcher queues them too: due (new, or a retry
-    whose time has come, or lost), oldest first, at most `per_hook` in the workers' hands per hook (counting
-    those already leased). Two dispatchers racing may go one or two over the share, never send twice
-    (`deliver` claims each attempt). Commits the lease."""
+_ACTIVE = (PENDING, RETRYING)
+
+
+def claim_due(db: Session, per_hook: int, webhook_id: int | None = None) -> list[int]:
+    """Deliveries to queue now, leased so that no other dispatcher queues them too: per hook (one, or
+    every hook), the earliest due, as many as its share of the workers has room for (`per_hook` less
+    those already leased; one while its receiver is failing, none until its `resume_at`). Leasing also
+    moves the next attempt to when the lease runs out, so a lost job comes due again by itself. Each step
+    reads a handful of index entries, however long the log or the backlog. Two dispatchers racing may go one over a share, never send twice (`deliver` claims each
+    attempt). Commits the lease."""
     now = utcnow()
-    active = WebhookDelivery.status.in_((PENDING, RETRYING))
-    free = or_(WebhookDelivery.leased_until.is_(None), WebhookDelivery.leased_until < now)
-    due = or_(WebhookDelivery.next_attempt_at.is_(None), WebhookDelivery.next_attempt_at <= now)
-    busy = (select(WebhookDelivery.webhook_id, func.count().label("n"))
-            .where(active, WebhookDelivery.leased_until >= now).group_by(WebhookDelivery.webhook_id).subquery())
-    ranked = select(WebhookDelivery.id, WebhookDelivery.webhook_id,
-                    func.row_number().over(partition_by=WebhookDelivery.webhook_id,
-                                           order_by=WebhookDelivery.id).label("rank")).where(active, free, due)
+    d = WebhookDelivery
+    busy: dict[int, int] = dict(db.execute(
+        select(d.webhook_id, func.count()).where(d.leased_until.is_not(None), d.leased_until > now, d.status.in_(_ACTIVE))
+        .group_by(d.webhook_id)).all())
+    of_hooks = select(Webhook.id, Webhook.failures, Webhook.resume_at).order_by(Webhook.id)
     if webhook_id is not None:
-        ranked = ranked.where(WebhookDelivery.webhook_id == webhook_id)
-    r = ranked.subquery()
-    ids = list(db.scalars(select(r.c.id).outerjoin(busy, busy.c.webhook_id == r.c.webhook_id)
-                          .where(r.c.rank + func.coalesce(busy.c.n, 0) <= per_hook).order_by(r.c.id).limit(limit)))
-    if not ids:
-        db.rollback()
-        return []
-    claimed = list(db.scalars(update(WebhookDelivery).where(WebhookDelivery.id.in_(ids), free)
-                              .values(leased_until=now + LEASE).returning(WebhookDelivery.id)
-                              .execution_options(synchronize_session=False)))
+        of_hooks = of_hooks.where(Webhook.id == webhook_id)
+    hooks = db.execute(of_hooks).all()
+    claimed: list[int] = []
+    for hook, failures, resume_at in hooks:
+        if resume_at is not None and resume_at > now:
+            continue  # its receiver is down: left alone until the next probe
+        room = (1 if failures else per_hook) - busy.get(hook, 0)  # a receiver that was down: one probe at a time
+        if room <= 0:
+            continue
+        due = list(db.scalars(select(d.id).where(d.webhook_id == hook, d.status.in_(_ACTIVE), d.next_attempt_at <= now)
+                              .order_by(d.next_attempt_at).limit(room)))
+        if due:
+            lease = now + LEASE
+            claimed += db.scalars(update(d).where(d.id.in_(due), d.status.in_(_ACTIVE), d.next_attempt_at <= now)
+                                  .values(leased_until=lease, next_attempt_at=lease).returning(d.id)
+                                  .execution_options(synchronize_session=False))
     db.commit()
     return sorted(claimed)
+
+
+def note_outcome(db: Session, hook: Webhook, ok: bool, wait: timedelta) -> None:
+    """After an attempt: a success clears the receiver's failures; a failure leaves it alone for `wait`.
+    Written only when it changes something, so a healthy hook's attempts do not all update its row."""
+    if ok and (hook.failures or hook.resume_at is not None):
+        hook.failures, hook.resume_at = 0, None
+    elif not ok:
+        hook.failures += 1
+        hook.resume_at = utcnow() + wait
 
 
 def mark_for_resend(db: Session, delivery: WebhookDelivery) -> None:
     """Due now, with a fresh day of retries; its attempts and creation time stay as they were."""
     now = utcnow()
     db.execute(update(WebhookDelivery).where(WebhookDelivery.id == delivery.id)
-               .values(status=PENDING, updated_at=now, next_attempt_at=None, leased_until=None,
+               .values(status=PENDING, updated_at=now, next_attempt_at=now, leased_until=None,
                        retry_until=now + timedelta(days=1)))
 
 
