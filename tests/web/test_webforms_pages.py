@@ -127,3 +127,18 @@ def test_an_encrypted_form_is_refused_in_the_browser_with_a_message(signed_in, a
                                  data=_multipart(b"<data id='x'/>"), content_type="multipart/form-data",
                                  headers={"X-CSRF-Token": signed_in.csrf})
     assert resp.status_code == 409 and len(admin.get(f"{form}/submissions").get_json()) == 1
+
+
+def test_a_body_without_the_answers_or_for_another_form_is_refused_in_the_pages_language(signed_in, admin, project,
+                                                                                         survey):
+    url = f"/projects/{project}/forms/{FORM}/fill/submission"
+    headers = {"X-CSRF-Token": signed_in.csrf, "Accept-Language": "vi"}
+    photo = {"photo.jpg": (io.BytesIO(b"\xff\xd8 not the answers"), "photo.jpg", "image/jpeg")}
+    empty = signed_in.client.post(url, data=photo, content_type="multipart/form-data", headers=headers)
+    assert empty.status_code == 400 and "tải lại trang" in empty.get_json()["message"]
+    other = to_xml(random_household(random.Random(4), "DN-HV-HP-01", members=1)).replace(
+        f'id="{FORM}"'.encode(), b'id="another_form"')
+    assert f'id="{FORM}"'.encode() not in other
+    wrong = signed_in.client.post(url, data=_multipart(other), content_type="multipart/form-data", headers=headers)
+    assert wrong.status_code == 400 and "another form" in wrong.get_json()["message"]
+    assert admin.get(f"{survey}/submissions").get_json() == []
