@@ -340,7 +340,9 @@ class _ChunkReader:
     """A file object over an iterator of byte chunks, for the blob store's put_stream."""
 
     def __init__(self, chunks: Iterator[bytes]):
-        self._chunks, self._buffer = chunks, b""
+        # A bytearray: appending and taking from the front are amortised O(1), where bytes would copy
+        # the whole buffer for each of the many small chunks a block is made of.
+        self._chunks, self._buffer = chunks, bytearray()
 
     def read(self, size: int = -1) -> bytes:
         while size < 0 or len(self._buffer) < size:
@@ -348,10 +350,9 @@ class _ChunkReader:
             if chunk is None:
                 break
             self._buffer += chunk
-        if size < 0:
-            data, self._buffer = self._buffer, b""
-        else:
-            data, self._buffer = self._buffer[:size], self._buffer[size:]
+        taken = len(self._buffer) if size < 0 else min(size, len(self._buffer))
+        data = bytes(self._buffer[:taken])
+        del self._buffer[:taken]
         return data
 
 
