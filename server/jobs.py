@@ -41,9 +41,9 @@ def _broker(url: str | None):
     if url.startswith(("amqp://", "amqps://")):
         from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
-        # No publisher confirms: RabbitMQ confirms a persistent message once it is on disk, ~6 ms per
-        # submission that a web thread would wait (bench/README.md). A job lost before that is not lost:
-        # its delivery row was committed with the submission, and the worker's sweep queues it again.
+        # No publisher confirms: RabbitMQ confirms a persistent message once it is on disk, ~6 ms per job
+        # that the publishing thread would wait (bench/README.md). A webhook job lost before that is not
+        # lost: its delivery is handed out again from the table when its lease runs out.
         return RabbitmqBroker(url=url, confirm_delivery=False)
     if url.startswith(("redis://", "rediss://")):
         from dramatiq.brokers.redis import RedisBroker
@@ -65,8 +65,7 @@ class Jobs:
         self._lock = threading.Lock()
         self._periodic: list[tuple[float, Callable[[], Any]]] = []
         self._nudged = threading.Event()
-        self._stopping = threading.Event()
-        self._ticker: threading.Thread | None = None
+        self._ticker: tuple[threading.Thread, threading.Event] | None = None  # the thread and its own stop
         # Set on the threads that run jobs and periodic tasks: what they queue never (re)starts the worker,
         # so a job still ending while `stop` waits for it cannot bring the worker back.
         self._own = threading.local()
@@ -103,18 +102,21 @@ class Jobs:
                                                worker_timeout=200)
                 self._worker.start()
                 if self._periodic:
-                    self._stopping.clear()
-                    self._ticker = threading.Thread(target=self._tick, name="hamlet-jobs-periodic", daemon=True)
-                    self._ticker.start()
+                    stopping = threading.Event()
+                    thread = threading.Thread(target=self._tick, args=(stopping,), name="hamlet-jobs-periodic",
+                                              daemon=True)
+                    self._ticker = (thread, stopping)
+                    thread.start()
             return self._worker
 
-    def _tick(self) -> None:
+    def _tick(self, stopping: threading.Event) -> None:
         self._own.thread = True
         due = [0.0] * len(self._periodic)
         last = [float("-inf")] * len(self._periodic)
-        while not self._stopping.is_set():
+        while not stopping.is_set():
             nudged = self._nudged.is_set()
-            self._nudged.clear()
+            if nudged:
+                self._nudged.clear()
             for i, (seconds, task) in enumerate(self._periodic):
                 # A nudge runs the task at once, but not twice within NUDGE_GAP: under a burst of
                 # submissions a run every few milliseconds would cost more than it saves.
@@ -132,9 +134,10 @@ class Jobs:
     def stop(self) -> None:
         with self._lock:
             if self._ticker is not None:
-                self._stopping.set()
+                thread, stopping = self._ticker
+                stopping.set()
                 self._nudged.set()
-                self._ticker.join(timeout=10)
+                thread.join(timeout=10)
                 self._ticker = None
             if self._worker is not None:
                 self._worker.stop(timeout=5000)

@@ -105,6 +105,7 @@ DatasetNotFound = problem("404.7", "The Entity List specified in the submission 
 EntityNotFound = problem("404.8", "The entity specified in the submission does not exist.")
 EntityVersionNotFound = problem("404.9", "The base version specified does not exist for this entity.")
 EntityDeleted = problem("404.11", "The entity has been deleted.")
+DeliveryUnderWay = problem("409.101", "An attempt at this delivery is under way; resend it once its outcome is in the log.")
 EntityVersionConflict = problem("409.15", "The entity has changed since the version you provided.")
 DatasetNameConflict = problem("409.16", "An Entity List with the same name but different capitalization exists.")
 

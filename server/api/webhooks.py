@@ -14,7 +14,7 @@ from server.db import isoformat
 from server.models.forms import Form
 from server.params import non_negative_int
 from server.webhooks import delivery
-from server.webhooks.models import Webhook, WebhookDelivery, deliveries_of, hooks_of
+from server.webhooks.models import Webhook, WebhookDelivery, deliveries_of, hooks_of, receiver_changed
 
 bp = Blueprint("webhooks", __name__, url_prefix="/v1/projects/<int:project_id>/forms/<xml_form_id>/webhooks")
 
@@ -33,7 +33,9 @@ class WebhookPatch(In):
 
 def hook_json(hook: Webhook, with_secret: bool = False) -> dict:
     body = {"id": hook.id, "url": hook.url, "includeXml": hook.include_xml, "active": hook.active,
-            "createdAt": isoformat(hook.created_at)}
+            "createdAt": isoformat(hook.created_at),
+            # the receiver's health: attempts failed in a row, and until when it is left alone (docs/webhooks.md)
+            "failures": hook.failures, "resumeAt": isoformat(hook.resume_at) if hook.resume_at else None}
     if with_secret:
         body["secret"] = hook.secret
     return body
@@ -92,10 +94,13 @@ def patch_hook(project_id: int, xml_form_id: str, hook_id: int):
     body = json_body(WebhookPatch())
     if "url" in body:
         hook.url = checked_url(body["url"])
+        receiver_changed(hook)
         audit("webhook.update", db().get(Form, hook.form_id), {"data": {"webhookId": hook.id, "url": hook.url}})
     if "includeXml" in body:
         hook.include_xml = body["includeXml"]
     if "active" in body:
+        if body["active"] and not hook.active:
+            receiver_changed(hook)
         hook.active = body["active"]
     commit()
     return hook_json(hook)

@@ -8,9 +8,10 @@ from server.access import form_or_404, project_or_404
 from server.auth.permissions import can, verbs_for
 from server.context import audit, db, jobs, settings
 from server.models.forms import Form
+from server.problems import DeliveryUnderWay
 from server.web.i18n import N_, _
 from server.webhooks import delivery
-from server.webhooks.models import Webhook, WebhookDelivery, deliveries_of, hooks_of
+from server.webhooks.models import Webhook, WebhookDelivery, deliveries_of, hooks_of, receiver_changed
 
 bp = Blueprint("webhooks", __name__, url_prefix="/projects/<int:project_id>/forms/<xml_form_id>/webhooks")
 
@@ -75,6 +76,8 @@ def create(project_id: int, xml_form_id: str):
 def toggle(project_id: int, xml_form_id: str, hook_id: int):
     hook = _hook(project_id, xml_form_id, hook_id)
     hook.active = request.form.get("active") == "1"
+    if hook.active:
+        receiver_changed(hook)
     db().commit()
     flash(_("Sending resumed.") if hook.active else _("Sending paused."), "ok")
     return redirect(url_for(".page", project_id=project_id, xml_form_id=xml_form_id))
@@ -98,6 +101,10 @@ def resend(project_id: int, xml_form_id: str, hook_id: int, delivery_id: int):
         from flask import abort
 
         abort(404)
-    delivery.resend(db(), jobs(), found, settings().webhook_per_hook)
-    flash(_("Sending again."), "ok")
+    try:
+        delivery.resend(db(), jobs(), found, settings().webhook_per_hook)
+    except DeliveryUnderWay:
+        flash(_("It is being sent right now. Send it again once the result shows below."), "error")
+    else:
+        flash(_("Sending again."), "ok")
     return redirect(url_for(".page", project_id=project_id, xml_form_id=xml_form_id))

@@ -5,8 +5,9 @@ exponential backoff (30 s doubling up to an hour) until a day has passed, then g
 Who sends what when: a dispatcher (`dispatch`, a periodic task of whichever process runs the jobs)
 hands out due deliveries from the table a few per hook at a time and queues one job each; the job
 makes one attempt, writes its outcome and the time of the next, and hands out the next due delivery
-of its hook. So intake only writes a row, retries survive any restart, and a slow receiver holds at
-most its share of the worker threads while the other hooks' deliveries go on.
+of its hook. So intake only writes a row, retries are in the table (found again by the next dispatcher
+to run after a restart), and a slow receiver holds at most its share of the worker threads while the
+other hooks' deliveries go on.
 
 The receiver checks `X-Hamlet-Signature: sha256=<hex>`, the HMAC-SHA256 of the raw body under the
 hook's secret, and may drop a repeat by `X-Hamlet-Delivery` (a delivery can arrive twice: at least
@@ -40,6 +41,9 @@ from server.models.submissions import Submission, SubmissionDef
 from server.webhooks.models import (
     DELIVERED,
     FAILED,
+    GIVE_UP_AFTER,
+    LEASE,
+    PENDING,
     RECORDED_KEY,
     RETRYING,
     Webhook,
@@ -47,6 +51,7 @@ from server.webhooks.models import (
     claim_due,
     mark_for_resend,
     note_outcome,
+    tidy,
 )
 from server.xforms.safexml import local, parse
 from server.xforms.schema import Schema
@@ -54,7 +59,6 @@ from server.xforms.schema import Schema
 log = logging.getLogger("hamlet.webhooks")
 JOB = "webhooks.deliver"
 TIMEOUT_SECONDS = 10
-GIVE_UP_AFTER = timedelta(days=1)
 
 
 class UnsafeUrl(ValueError):
@@ -215,55 +219,72 @@ def _stopped(db: Session, hook: Webhook, delivery: WebhookDelivery) -> str | Non
 
 
 def deliver(sessions: sessionmaker[Session], allow_private: bool, backoff_ms: tuple[int, int],
-            delivery_id: int, cache: VersionCache | None = None) -> int | None:
-    """The job: one attempt at one delivery, its outcome and the time of the next written on its row (the
-    lease released). Returns the hook's id, for its next due delivery to be handed out."""
+            delivery_id: int, lease: int | None = None, cache: VersionCache | None = None) -> int | None:
+    """The job: one attempt at one delivery, made only by the holder of its lease token; its outcome and the
+    time of the next written on its row, the lease released. Returns the hook's id, for its next due
+    delivery to be handed out."""
+    if lease is None:  # a job queued by a release before 0022: its delivery is handed out again from the table
+        return None
+    d = WebhookDelivery
     with sessions() as db:
-        delivery = db.get(WebhookDelivery, delivery_id)
-        if delivery is None or delivery.status in (DELIVERED, FAILED):
+        delivery = db.get(d, delivery_id)
+        if delivery is None or delivery.status not in (PENDING, RETRYING) or delivery.lease != lease:
             return None
         hook = db.get_one(Webhook, delivery.webhook_id)
         reason = _stopped(db, hook, delivery)
         if reason is not None:
-            delivery.status, delivery.last_error, delivery.next_attempt_at = FAILED, reason, None
-            delivery.updated_at, delivery.leased_until = utcnow(), None
+            db.execute(update(d).where(d.id == delivery_id, d.lease == lease)
+                       .values(status=FAILED, last_error=reason, next_attempt_at=None, leased_until=None,
+                               updated_at=utcnow()))
             _commit(db)
             return None
-        # One attempt at a time: a second job of the same delivery (its lease ran out, a resend) that lost
-        # the race ends here instead of sending it twice.
-        attempt = delivery.attempts + 1
-        claimed = cast(CursorResult, db.execute(update(WebhookDelivery).where(WebhookDelivery.id == delivery.id,
-                                                           WebhookDelivery.attempts == delivery.attempts)
-                             .values(attempts=attempt, updated_at=utcnow()))).rowcount
+        # The attempt takes the token on, so that neither a second job with the same token (a broker's
+        # redelivery) nor an older one can attempt it or write its outcome while this one runs.
+        mine, now = lease + 1, utcnow()
+        claimed = cast(CursorResult, db.execute(
+            update(d).where(d.id == delivery_id, d.lease == lease, d.status.in_((PENDING, RETRYING)))
+            .values(lease=mine, attempts=d.attempts + 1, updated_at=now, leased_until=now + LEASE,
+                    next_attempt_at=now + LEASE))).rowcount
         if not claimed:
             db.rollback()
             return None
         db.commit()
         db.refresh(delivery)
-        body = payload(db, delivery, hook, cache or VersionCache())
-        db.commit()  # no transaction stays open while the receiver takes its time (up to TIMEOUT_SECONDS)
         error, status = None, None
         try:
+            body = payload(db, delivery, hook, cache or VersionCache())
+            db.commit()  # no transaction stays open while the receiver takes its time (up to TIMEOUT_SECONDS)
             status = post(hook.url, allow_private, body, {
                 "Content-Type": "application/json; charset=utf-8", "User-Agent": "Hamlet-Webhook/1",
                 "X-Hamlet-Event": delivery.event, "X-Hamlet-Delivery": str(delivery.id),
                 "X-Hamlet-Signature": sign(hook.secret, body)})
         except (OSError, ValueError, http.client.HTTPException) as exc:  # refused, timed out, unsafe, garbled
             error = f"{type(exc).__name__}: {exc}"[:500]
-        now = utcnow()
-        ok = status is not None and 200 <= status < 300
-        delivery.last_status_code, delivery.updated_at, delivery.leased_until = status, now, None
-        if ok:
-            delivery.status, delivery.last_error, delivery.delivered_at = DELIVERED, None, now
-            delivery.next_attempt_at = None
-        else:
-            delivery.last_error = error or f"the receiver answered HTTP {status}"
-            give_up = delivery.retry_until or delivery.created_at + GIVE_UP_AFTER
-            delivery.status = FAILED if now > give_up else RETRYING
-            delivery.next_attempt_at = now + backoff(backoff_ms, attempt) if delivery.status == RETRYING else None
-        note_outcome(db, hook, ok, backoff(backoff_ms, hook.failures + 1))
-        hook_id = hook.id
-        return hook_id if _commit(db) else None
+        except BaseException as exc:  # anything else (a bug, the database, the job's time limit): a failed
+            db.rollback()              # attempt in the log, the lease released, then raised as usual
+            _outcome(db, delivery, mine, hook, None, f"{type(exc).__name__}: {exc}"[:500], backoff_ms)
+            raise
+        return hook.id if _outcome(db, delivery, mine, hook, status, error, backoff_ms) else None
+
+
+def _outcome(db: Session, delivery: WebhookDelivery, token: int, hook: Webhook, status: int | None,
+             error: str | None, backoff_ms: tuple[int, int]) -> bool:
+    """Write an attempt's outcome, if the attempt still holds the delivery; whether it did."""
+    now = utcnow()
+    ok = status is not None and 200 <= status < 300
+    values: dict = {"last_status_code": status, "updated_at": now, "leased_until": None}
+    if ok:
+        values.update(status=DELIVERED, last_error=None, delivered_at=now, next_attempt_at=None)
+    else:
+        give_up = now > (delivery.retry_until or delivery.created_at + GIVE_UP_AFTER)
+        values.update(status=FAILED if give_up else RETRYING, last_error=error or f"the receiver answered HTTP {status}",
+                      next_attempt_at=None if give_up else now + backoff(backoff_ms, delivery.attempts))
+    d = WebhookDelivery
+    written = cast(CursorResult, db.execute(update(d).where(d.id == delivery.id, d.lease == token).values(**values)
+                                            .execution_options(synchronize_session=False))).rowcount
+    if written:
+        note_outcome(db, hook.id, ok, backoff(backoff_ms, hook.failures + 1))
+    return _commit(db) and bool(written)
 
 
 def backoff(backoff_ms: tuple[int, int], attempt: int) -> timedelta:
@@ -285,9 +306,13 @@ def _commit(db: Session) -> bool:
 def dispatch(db: Session, jobs: Jobs, per_hook: int, webhook_id: int | None = None) -> int:
     """Queue a job for each delivery due now (of one hook, or all), within each hook's share; how many."""
     found = claim_due(db, per_hook, webhook_id)
-    for delivery_id in found:
-        jobs.defer(JOB, delivery_id)
+    for delivery_id, lease in found:
+        jobs.defer(JOB, delivery_id, lease)
     return len(found)
+
+
+# How often the dispatcher gives up what is past its day (models.tidy).
+TIDY_EVERY_SECONDS = 60.0
 
 
 def register(jobs: Jobs, sessions: sessionmaker[Session], allow_private: bool, backoff_ms: tuple[int, int],
@@ -296,8 +321,8 @@ def register(jobs: Jobs, sessions: sessionmaker[Session], allow_private: bool, b
     schemas (one of its own if not given)."""
     schemas = cache or VersionCache()
 
-    def attempt(delivery_id: int) -> None:
-        hook_id = deliver(sessions, allow_private, backoff_ms, delivery_id, schemas)
+    def attempt(delivery_id: int, lease: int | None = None) -> None:
+        hook_id = deliver(sessions, allow_private, backoff_ms, delivery_id, lease, schemas)
         if hook_id is not None:  # the hook's share is free again: its next due delivery, without waiting
             with sessions() as db:
                 dispatch(db, jobs, per_hook, hook_id)
@@ -306,8 +331,13 @@ def register(jobs: Jobs, sessions: sessionmaker[Session], allow_private: bool, b
         with sessions() as db:
             dispatch(db, jobs, per_hook)
 
+    def give_up_overdue() -> None:
+        with sessions() as db:
+            tidy(db)
+
     jobs.register(JOB, attempt, max_retries=0, time_limit=60_000)
     jobs.every(poll_seconds, dispatch_due)
+    jobs.every(TIDY_EVERY_SECONDS, give_up_overdue)
 
     @event.listens_for(sessions, "after_commit")
     def _nudge(session: Session) -> None:
@@ -323,7 +353,8 @@ def register(jobs: Jobs, sessions: sessionmaker[Session], allow_private: bool, b
 
 def resend(db: Session, jobs: Jobs, delivery: WebhookDelivery, per_hook: int) -> None:
     """Send again now, with a fresh day of retries (REST and the page); the log keeps its attempts. Queued
-    at once unless the hook's share is full, then by the dispatcher as soon as it is not."""
+    at once unless the hook's share is full, then by the dispatcher as soon as it is not; refused (409)
+    while an attempt is under way."""
     mark_for_resend(db, delivery)
     db.commit()
     dispatch(db, jobs, per_hook, delivery.webhook_id)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta
+from typing import cast
 
 from sqlalchemy import (
     Boolean,
@@ -16,14 +17,17 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    and_,
     bindparam,
     func,
     insert,
     literal,
+    or_,
     select,
     text,
     update,
 )
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from server.db import Base, UTCDateTime, utcnow
@@ -31,6 +35,12 @@ from server.models.recent import Recent
 
 # What a delivery is: waiting for its first attempt, failed and waiting for the next, done, or given up.
 PENDING, RETRYING, DELIVERED, FAILED = "pending", "retrying", "delivered", "failed"
+# A delivery still to send, as SQL text: the partial indexes' predicate, written the same way in the queries
+# so that SQLite and PostgreSQL's generic plans can prove it and use them (bound parameters cannot).
+STILL_TO_SEND = "status IN ('pending', 'retrying')"
+_still_to_send = text(STILL_TO_SEND)
+# Retries stop a day after the submission (or after a resend by hand).
+GIVE_UP_AFTER = timedelta(days=1)
 
 
 class Webhook(Base):
@@ -58,8 +68,7 @@ class WebhookDelivery(Base):
         # What the dispatcher reads: a hook's due deliveries in order of due time, and its deliveries in the
         # workers' hands. Both partial, so a table of millions of delivered rows stays out of them.
         Index("ix_webhook_deliveries_due", "webhook_id", "next_attempt_at",
-              postgresql_where=text("status IN ('pending', 'retrying')"),
-              sqlite_where=text("status IN ('pending', 'retrying')")),
+              postgresql_where=text(STILL_TO_SEND), sqlite_where=text(STILL_TO_SEND)),
         Index("ix_webhook_deliveries_leased", "webhook_id", "leased_until",
               postgresql_where=text("leased_until IS NOT NULL"), sqlite_where=text("leased_until IS NOT NULL")),
     )
@@ -81,6 +90,10 @@ class WebhookDelivery(Base):
     # Set when a job is queued for the delivery, cleared when its attempt ends: while it is in the future the
     # delivery counts against its hook's share of the workers; once past, the job is taken as lost.
     leased_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The lease's token, moved on at each hand-out and at each attempt's start: a job carries the token it
+    # was given, and one whose token has moved on (its lease ran out and the delivery went to another job,
+    # a broker's redelivery) neither sends nor writes.
+    lease: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Retries stop after this (None: a day after created_at); a resend by hand gives a fresh day.
     retry_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -129,59 +142,89 @@ def deliveries_of(db: Session, webhook_id: int, limit: int = 50, offset: int = 0
 LEASE = timedelta(minutes=5)
 
 
-_ACTIVE = (PENDING, RETRYING)
+def claim_due(db: Session, per_hook: int, webhook_id: int | None = None) -> list[tuple[int, int]]:
+    """Deliveries to queue now, as (id, lease token), leased so that no other dispatcher queues them too:
+    per hook (one, or every hook whose receiver is not being left alone), the earliest due, as many as its
+    share of the workers has room for — `per_hook` less those leased, one while its receiver is failing.
+    Leasing moves the next attempt to the lease's end, so a lost job comes due again by itself. One small
+    read per hook from the partial indexes, however long the log or the backlog, then one write. Two
+    dispatchers racing may go one over a share; a delivery is still attempted by one job at a time (the
+    token). Commits."""
+    now = utcnow()
+    d, w = WebhookDelivery, Webhook
+    busy_of = (select(d.webhook_id, func.count()).where(d.leased_until.is_not(None), d.leased_until > now, _still_to_send)
+               .group_by(d.webhook_id))
+    hooks_now = select(w.id, w.failures).where(or_(w.resume_at.is_(None), w.resume_at <= now)).order_by(w.id)
+    if webhook_id is not None:
+        busy_of, hooks_now = busy_of.where(d.webhook_id == webhook_id), hooks_now.where(w.id == webhook_id)
+    busy: dict[int, int] = dict(db.execute(busy_of).all())
+    due: list[int] = []
+    for hook, failures in db.execute(hooks_now).all():
+        room = (1 if failures else per_hook) - busy.get(hook, 0)
+        if room > 0:
+            due += db.scalars(select(d.id).where(d.webhook_id == hook, _still_to_send, d.next_attempt_at <= now)
+                              .order_by(d.next_attempt_at).limit(room))
+    if not due:
+        db.rollback()
+        return []
+    lease = now + LEASE
+    claimed = db.execute(update(d).where(d.id.in_(due), _still_to_send, d.next_attempt_at <= now)
+                         .values(leased_until=lease, next_attempt_at=lease, lease=d.lease + 1)
+                         .returning(d.id, d.lease).execution_options(synchronize_session=False)).all()
+    db.commit()
+    return sorted((i, token) for i, token in claimed)
 
 
-def claim_due(db: Session, per_hook: int, webhook_id: int | None = None) -> list[int]:
-    """Deliveries to queue now, leased so that no other dispatcher queues them too: per hook (one, or
-    every hook), the earliest due, as many as its share of the workers has room for (`per_hook` less
-    those already leased; one while its receiver is failing, none until its `resume_at`). Leasing also
-    moves the next attempt to when the lease runs out, so a lost job comes due again by itself. Each step
-    reads a handful of index entries, however long the log or the backlog. Two dispatchers racing may go one over a share, never send twice (`deliver` claims each
-    attempt). Commits the lease."""
+def tidy(db: Session) -> int:
+    """Once a minute: give up what is past its day and not in a worker's hands — a receiver left alone for
+    hours is not probed once per delivery, so its backlog would otherwise never end — and make due a delivery
+    written without a due time (by a node of an older release during an upgrade). How many were given up."""
     now = utcnow()
     d = WebhookDelivery
-    busy: dict[int, int] = dict(db.execute(
-        select(d.webhook_id, func.count()).where(d.leased_until.is_not(None), d.leased_until > now, d.status.in_(_ACTIVE))
-        .group_by(d.webhook_id)).all())
-    of_hooks = select(Webhook.id, Webhook.failures, Webhook.resume_at).order_by(Webhook.id)
-    if webhook_id is not None:
-        of_hooks = of_hooks.where(Webhook.id == webhook_id)
-    hooks = db.execute(of_hooks).all()
-    claimed: list[int] = []
-    for hook, failures, resume_at in hooks:
-        if resume_at is not None and resume_at > now:
-            continue  # its receiver is down: left alone until the next probe
-        room = (1 if failures else per_hook) - busy.get(hook, 0)  # a receiver that was down: one probe at a time
-        if room <= 0:
-            continue
-        due = list(db.scalars(select(d.id).where(d.webhook_id == hook, d.status.in_(_ACTIVE), d.next_attempt_at <= now)
-                              .order_by(d.next_attempt_at).limit(room)))
-        if due:
-            lease = now + LEASE
-            claimed += db.scalars(update(d).where(d.id.in_(due), d.status.in_(_ACTIVE), d.next_attempt_at <= now)
-                                  .values(leased_until=lease, next_attempt_at=lease).returning(d.id)
-                                  .execution_options(synchronize_session=False))
+    free = or_(d.leased_until.is_(None), d.leased_until < now)
+    overdue = or_(and_(d.retry_until.is_(None), d.created_at < now - GIVE_UP_AFTER), d.retry_until < now)
+    given_up = cast(CursorResult, db.execute(
+        update(d).where(_still_to_send, free, overdue)
+        .values(status=FAILED, next_attempt_at=None, leased_until=None, updated_at=now,
+                last_error=func.coalesce(d.last_error, "not sent: the receiver could not be reached for a day"))
+        .execution_options(synchronize_session=False))).rowcount
+    db.execute(update(d).where(_still_to_send, d.next_attempt_at.is_(None)).values(next_attempt_at=d.updated_at)
+               .execution_options(synchronize_session=False))
     db.commit()
-    return sorted(claimed)
+    return given_up
 
 
-def note_outcome(db: Session, hook: Webhook, ok: bool, wait: timedelta) -> None:
+def note_outcome(db: Session, hook_id: int, ok: bool, wait: timedelta) -> None:
     """After an attempt: a success clears the receiver's failures; a failure leaves it alone for `wait`.
-    Written only when it changes something, so a healthy hook's attempts do not all update its row."""
-    if ok and (hook.failures or hook.resume_at is not None):
-        hook.failures, hook.resume_at = 0, None
-    elif not ok:
-        hook.failures += 1
-        hook.resume_at = utcnow() + wait
+    In SQL, so that attempts ending together count right; a healthy hook's row is not written at all."""
+    w = Webhook
+    if ok:
+        db.execute(update(w).where(w.id == hook_id, or_(w.failures > 0, w.resume_at.is_not(None)))
+                   .values(failures=0, resume_at=None).execution_options(synchronize_session=False))
+    else:
+        db.execute(update(w).where(w.id == hook_id).values(failures=w.failures + 1, resume_at=utcnow() + wait)
+                   .execution_options(synchronize_session=False))
+
+
+def receiver_changed(hook: Webhook) -> None:
+    """A new address, or the hook resumed: whatever failed before says nothing about it now."""
+    hook.failures, hook.resume_at = 0, None
 
 
 def mark_for_resend(db: Session, delivery: WebhookDelivery) -> None:
-    """Due now, with a fresh day of retries; its attempts and creation time stay as they were."""
+    """Due now, with a fresh day of retries; its attempts and creation time stay as they were. It is also the
+    probe of a receiver being left alone. Refused while an attempt is under way (it could send it twice)."""
+    from server.problems import DeliveryUnderWay
+
     now = utcnow()
-    db.execute(update(WebhookDelivery).where(WebhookDelivery.id == delivery.id)
+    if delivery.leased_until is not None and delivery.leased_until > now and delivery.status in (PENDING, RETRYING):
+        raise DeliveryUnderWay()
+    d = WebhookDelivery
+    db.execute(update(d).where(d.id == delivery.id)
                .values(status=PENDING, updated_at=now, next_attempt_at=now, leased_until=None,
-                       retry_until=now + timedelta(days=1)))
+                       retry_until=now + GIVE_UP_AFTER))
+    db.execute(update(Webhook).where(Webhook.id == delivery.webhook_id, Webhook.resume_at.is_not(None))
+               .values(resume_at=None).execution_options(synchronize_session=False))
 
 
 _recent_hooks = Recent("form webhooks", lambda: (Webhook,))

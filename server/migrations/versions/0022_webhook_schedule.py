@@ -25,6 +25,7 @@ def upgrade() -> None:
     with op.batch_alter_table('webhook_deliveries') as batch:
         batch.add_column(sa.Column('leased_until', server.db.UTCDateTime(timezone=True), nullable=True))
         batch.add_column(sa.Column('retry_until', server.db.UTCDateTime(timezone=True), nullable=True))
+        batch.add_column(sa.Column('lease', sa.Integer(), server_default='0', nullable=False))
     with op.batch_alter_table('webhooks') as batch:
         batch.add_column(sa.Column('failures', sa.Integer(), server_default='0', nullable=False))
         batch.add_column(sa.Column('resume_at', server.db.UTCDateTime(timezone=True), nullable=True))
@@ -43,6 +44,7 @@ def downgrade() -> None:
     op.drop_index('ix_webhook_deliveries_leased', table_name='webhook_deliveries')
     op.drop_index('ix_webhook_deliveries_due', table_name='webhook_deliveries')
     with op.batch_alter_table('webhook_deliveries') as batch:
+        batch.drop_column('lease')
         batch.drop_column('retry_until')
         batch.drop_column('leased_until')
     op.create_index('ix_webhook_deliveries_status', 'webhook_deliveries', ['status', 'updated_at'], unique=False)
