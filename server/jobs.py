@@ -63,7 +63,7 @@ class Jobs:
         self.actors: dict[str, dramatiq.Actor] = {}
         self._worker: dramatiq.Worker | None = None
         self._lock = threading.Lock()
-        self._periodic: list[tuple[float, Callable[[], Any]]] = []
+        self._periodic: list[tuple[float, Callable[[], Any], bool]] = []
         self._nudged = threading.Event()
         self._ticker: tuple[threading.Thread, threading.Event] | None = None  # the thread and its own stop
         # Set on the threads that run jobs and periodic tasks: what they queue never (re)starts the worker,
@@ -85,9 +85,9 @@ class Jobs:
         if self.in_process and not getattr(self._own, "thread", False):
             self.start_worker()
 
-    def every(self, seconds: float, task: Callable[[], Any]) -> None:
-        """Run `task` every `seconds`, and at once when nudged, on one thread beside the worker."""
-        self._periodic.append((seconds, task))
+    def every(self, seconds: float, task: Callable[[], Any], on_nudge: bool = True) -> None:
+        """Run `task` every `seconds` on one thread beside the worker, and (`on_nudge`) at once when nudged."""
+        self._periodic.append((seconds, task, on_nudge))
 
     def nudge(self) -> None:
         """Run the periodic tasks now (in-process: the request that recorded work calls this; cheap)."""
@@ -117,17 +117,18 @@ class Jobs:
             nudged = self._nudged.is_set()
             if nudged:
                 self._nudged.clear()
-            for i, (seconds, task) in enumerate(self._periodic):
+            for i, (seconds, task, on_nudge) in enumerate(self._periodic):
                 # A nudge runs the task at once, but not twice within NUDGE_GAP: under a burst of
                 # submissions a run every few milliseconds would cost more than it saves.
-                if time.monotonic() >= due[i] or (nudged and time.monotonic() >= last[i] + NUDGE_GAP):
+                nudged_here = nudged and on_nudge
+                if time.monotonic() >= due[i] or (nudged_here and time.monotonic() >= last[i] + NUDGE_GAP):
                     try:
                         task()
                     except Exception:  # a database or broker outage: try again at the next tick
                         log.exception("periodic job %s failed", getattr(task, "__name__", task))
                     last[i] = time.monotonic()
                     due[i] = last[i] + seconds
-                elif nudged:
+                elif nudged_here:
                     due[i] = min(due[i], last[i] + NUDGE_GAP)
             self._nudged.wait(max(0.0, min(due) - time.monotonic()))
 

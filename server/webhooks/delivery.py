@@ -337,7 +337,7 @@ def register(jobs: Jobs, sessions: sessionmaker[Session], allow_private: bool, b
 
     jobs.register(JOB, attempt, max_retries=0, time_limit=60_000)
     jobs.every(poll_seconds, dispatch_due)
-    jobs.every(TIDY_EVERY_SECONDS, give_up_overdue)
+    jobs.every(TIDY_EVERY_SECONDS, give_up_overdue, on_nudge=False)
 
     @event.listens_for(sessions, "after_commit")
     def _nudge(session: Session) -> None:
