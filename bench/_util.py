@@ -433,6 +433,7 @@ class CpuMeter:
         self.server = server
         self.db = db or CpuMeter.db
         self.seconds, self.db_seconds, self.stable = 0.0, None, True
+        self.per_process: dict[int, float] = {}
 
     def __enter__(self):
         self.t0 = self.server.cpu_ticks()
@@ -443,6 +444,8 @@ class CpuMeter:
         t1 = self.server.cpu_ticks()
         d1 = self.db.cpu_ticks() if self.db else None
         self.seconds = _delta_seconds(self.t0, t1)
+        tick = os.sysconf("SC_CLK_TCK")
+        self.per_process = {p: (t - self.t0.get(p, 0)) / tick for p, t in t1.items()}
         self.stable = set(self.t0) == set(t1)
         self.db_seconds = _delta_seconds(self.d0, d1) if self.d0 is not None and d1 is not None else None
 
