@@ -339,14 +339,22 @@ class _AllInOne:
 
     def params(self, values: dict, parsed: ParsedSubmission) -> dict:
         out = {c: values[c] for c in _DEF_COLUMNS}
-        out["household"] = [parsed.root.get(path) for path, _ in self.root]
+        out["household"] = _text_array([parsed.root.get(path) for path, _ in self.root])
         for repeat, keys, parents, columns in self.repeats:
             rows = [r for r in parsed.repeats if r.repeat == repeat]
-            out[keys] = [r.key for r in rows]
-            out[parents] = [r.parent_key for r in rows]
+            out[keys] = _text_array([r.key for r in rows])
+            out[parents] = _text_array([r.parent_key for r in rows])
             for path, param in columns:
-                out[param] = [r.values.get(path) for r in rows]
+                out[param] = _text_array([r.values.get(path) for r in rows])
         return out
+
+
+def _text_array(values: list[str | None]) -> str:
+    """PostgreSQL's text form of a `text[]`, which the statement casts: every element quoted (backslash
+    and double quote escaped), None as NULL. psycopg's list dumper inspected every element of every
+    array to choose a type, ~0.3 ms per submission; this is one join."""
+    return "{" + ",".join("NULL" if v is None else '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+                          for v in values) + "}"
 
 
 # By the identity of the VersionCache's tables object, which is kept alive here so its id is never reused.
