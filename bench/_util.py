@@ -797,15 +797,20 @@ def read_collapsed(folder: Path, pattern: str = "worker-*.txt") -> dict[str, int
 
 
 def gunicorn_profile_config(folder: Path, interval: float = 0.002) -> Path:
-    """A gunicorn config file (pass `-c` it) that runs install_cpu_sampler in every worker, writing
-    `folder`/worker-<pid>.txt."""
+    """A gunicorn config file (pass `-c` it): the shipped server/gunicorn_config.py, plus
+    install_cpu_sampler in every worker, writing `folder`/worker-<pid>.txt."""
     folder.mkdir(parents=True, exist_ok=True)
     conf = folder / "gunicorn_profile.conf.py"
+    # The shipped config first (access log and its masking logger, gc.freeze): what is profiled is what is served.
     conf.write_text(
         "import os, sys\n"
         f"sys.path.insert(0, {str(Path(__file__).resolve().parent)!r})\n"
-        "from pathlib import Path\n\n\n"
+        f"sys.path.insert(0, {str(ROOT)!r})\n"
+        "from pathlib import Path\n"
+        "from server.gunicorn_config import *  # noqa: F403\n"
+        "from server.gunicorn_config import post_worker_init as shipped_post_worker_init\n\n\n"
         "def post_worker_init(worker):\n"
+        "    shipped_post_worker_init(worker)\n"
         "    from _util import install_cpu_sampler\n"
         f"    install_cpu_sampler(Path({str(folder)!r}) / f'worker-{{os.getpid()}}.txt', interval={interval!r})\n\n\n"
         "def worker_exit(server, worker):\n"
