@@ -258,6 +258,8 @@ class Gunicorn:
             cmd += ["--worker-class", self.worker_class]
         if self.threads:
             cmd += ["--threads", str(self.threads)]
+        elif self.worker_class == "sync":
+            cmd += ["--threads", "1"]   # gunicorn runs gthread instead of sync when the config asks for threads
         cmd += self.extra_args
         if _gunicorn_has_control_socket():
             # gunicorn >= 24 opens ~/.gunicorn/gunicorn.ctl by default, shared by every gunicorn of this user
