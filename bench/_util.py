@@ -258,6 +258,8 @@ class Gunicorn:
             cmd += ["--worker-class", self.worker_class]
         if self.threads:
             cmd += ["--threads", str(self.threads)]
+        elif self.worker_class == "sync":
+            cmd += ["--threads", "1"]   # gunicorn runs gthread instead of sync when the config asks for threads
         cmd += self.extra_args
         if _gunicorn_has_control_socket():
             # gunicorn >= 24 opens ~/.gunicorn/gunicorn.ctl by default, shared by every gunicorn of this user
@@ -433,6 +435,7 @@ class CpuMeter:
         self.server = server
         self.db = db or CpuMeter.db
         self.seconds, self.db_seconds, self.stable = 0.0, None, True
+        self.per_process: dict[int, float] = {}
 
     def __enter__(self):
         self.t0 = self.server.cpu_ticks()
@@ -443,6 +446,8 @@ class CpuMeter:
         t1 = self.server.cpu_ticks()
         d1 = self.db.cpu_ticks() if self.db else None
         self.seconds = _delta_seconds(self.t0, t1)
+        tick = os.sysconf("SC_CLK_TCK")
+        self.per_process = {p: (t - self.t0.get(p, 0)) / tick for p, t in t1.items()}
         self.stable = set(self.t0) == set(t1)
         self.db_seconds = _delta_seconds(self.d0, d1) if self.d0 is not None and d1 is not None else None
 
@@ -794,15 +799,20 @@ def read_collapsed(folder: Path, pattern: str = "worker-*.txt") -> dict[str, int
 
 
 def gunicorn_profile_config(folder: Path, interval: float = 0.002) -> Path:
-    """A gunicorn config file (pass `-c` it) that runs install_cpu_sampler in every worker, writing
-    `folder`/worker-<pid>.txt."""
+    """A gunicorn config file (pass `-c` it): the shipped server/gunicorn_config.py, plus
+    install_cpu_sampler in every worker, writing `folder`/worker-<pid>.txt."""
     folder.mkdir(parents=True, exist_ok=True)
     conf = folder / "gunicorn_profile.conf.py"
+    # The shipped config first (access log and its masking logger, gc.freeze): what is profiled is what is served.
     conf.write_text(
         "import os, sys\n"
         f"sys.path.insert(0, {str(Path(__file__).resolve().parent)!r})\n"
-        "from pathlib import Path\n\n\n"
+        f"sys.path.insert(0, {str(ROOT)!r})\n"
+        "from pathlib import Path\n"
+        "from server.gunicorn_config import *  # noqa: F403\n"
+        "from server.gunicorn_config import post_worker_init as shipped_post_worker_init\n\n\n"
         "def post_worker_init(worker):\n"
+        "    shipped_post_worker_init(worker)\n"
         "    from _util import install_cpu_sampler\n"
         f"    install_cpu_sampler(Path({str(folder)!r}) / f'worker-{{os.getpid()}}.txt', interval={interval!r})\n\n\n"
         "def worker_exit(server, worker):\n"

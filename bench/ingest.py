@@ -16,12 +16,15 @@ N simulated Collect devices, each in a loop of
 Submissions are server.synthetic households (4 members, a village from xlsforms/areas.csv), padded to
 --xml-kb with text in <notes>, each with its own instanceID; --photo-fraction of them (10%) carry a
 --photo-kb (200 KB) random, unique photo. Bodies are built before the timed phase. Each level has a
-short warm-up, then runs for --duration seconds (and at most --max-submissions submissions).
+short warm-up, then runs for --duration seconds (and at most --max-submissions submissions). Before the
+first level, every side measured (minimal intake, app-user key, Digest) runs once unmeasured, so none is
+measured on a colder server than another.
 
 Reported per level: submissions/s (201s / wall time), latency of a whole upload (HEAD + POST, including
 TCP connects) p50/p95/p99 and of the POST alone, failures (non-204 HEAD, non-201 POST, socket errors,
 timeouts, and any difference between the 201s and the submissions the REST API then counts), the
-server's CPU per submission (gunicorn master + workers from /proc; with a local PostgreSQL also its
+server's CPU per submission (gunicorn master + workers from /proc, and each worker's share of a CPU:
+a worker is one GIL, so one worker near 100% while the other idles means uneven connections; with a local PostgreSQL also its
 backends for the bench database, and all PostgreSQL processes including the WAL writer), the client's
 own CPU per submission (it shares the machine), the server's peak RSS (summed over the master and
 workers, sampled every 0.2 s; and the largest per-process VmHWM), and how busy the CPUs were, flagging
@@ -418,6 +421,7 @@ class Level:
     peak_hwm: int = 0
     stored: int | None = None
     expected: int | None = None
+    worker_split: list = field(default_factory=list)
     connects: int = 0
     retries: int = 0
     warmup_ok: int = 0
@@ -446,6 +450,8 @@ class Level:
             cpu += f" + PG backends {self.per_sub(self.pg_backends_cpu):.2f}"
         if self.pg_all_cpu is not None:
             cpu += f" (all PG processes {self.per_sub(self.pg_all_cpu):.2f})"
+        if len(self.worker_split) > 1 and self.server_cpu > 0:
+            cpu += " (workers " + "/".join(f"{s / self.wall:.0%}" for s in self.worker_split) + " of a CPU)"
         fails = f"failures {self.all_failures}"
         if self.stored is not None and self.stored != self.expected:
             fails += f" (stored {self.stored} != {self.expected} answered 201)"
@@ -608,6 +614,7 @@ def run_level(srv: Gunicorn, db, setup: dict, admin_token: str, clients: int, ar
                 buckets[int(t)] += 1
         level.worst_second = min(buckets)
     level.server_cpu, level.cpu_stable, level.pg_backends_cpu = cpu.seconds, cpu.stable, cpu.db_seconds
+    level.worker_split = sorted((s for p, s in cpu.per_process.items() if p != srv.proc.pid), reverse=True)
     if pg0 is not None and pg1 is not None:
         level.pg_all_cpu = _delta_seconds(pg0, pg1)
     level.peak_rss, level.peak_hwm = rss.peak, rss.hwm
@@ -644,6 +651,22 @@ def start_ceiling(db, tmp: Path, w: int, wc: str, t: int | None):
             return conn.execute(f"SELECT count(*) FROM {CEILING_TABLE}").fetchone()[0]
 
     return srv, count
+
+
+def warm_up_all(srv: Gunicorn, ceiling, db, setup: dict, admin_token: str, clients: int, args, label: str) -> None:
+    """Before any measured level, every side that will be measured runs once unmeasured, as a level would
+    (its own warm-up, then --warmup seconds more): the minimal intake, Hamlet with the key, Hamlet with
+    Digest. Otherwise the first level measured on a fresh server (the key's) pays the process's first
+    requests (pool connections, statements prepared after a few uses, caches, heap growth) that the
+    Digest level after it does not."""
+    # Its own seed: the measured levels' instanceIDs stay new (a resend takes another path).
+    short = argparse.Namespace(**{**vars(args), "duration": max(args.warmup, 1.0), "seed": args.seed + 1})
+    if ceiling is not None:
+        run_level(ceiling[0], db, setup, admin_token, clients, short, label, None, count=ceiling[1])
+    run_level(srv, db, setup, admin_token, clients, short, label, None)
+    if args.digest:
+        run_level(srv, db, setup, admin_token, clients, short, label, None,
+                  digest={"username": DIGEST_USER, "password": DIGEST_PASSWORD})
 
 
 def server_configs(args) -> list[tuple[str, int, int | None]]:
@@ -818,6 +841,7 @@ def run_server(url: str | None, wc: str, w: int, t: int | None, args, levels: li
                     if db.cluster_cpu_ticks() is not None and not args.no_ceiling:
                         ceiling = start_ceiling(db, tmp, w, wc, t)
                     try:
+                        warm_up_all(srv, ceiling, db, setup, admin, max(args.clients), args, label)
                         for n in sorted(args.clients):
                             if ceiling is not None:  # the machine's own limit, right before Hamlet's level
                                 level = run_level(ceiling[0], db, setup, admin, n, args, label, None,

@@ -350,7 +350,7 @@ def indicators_load(path: Path, project_id: int, form_id: str) -> None:
             lines = [f"  {e.get('sheet') or ''} row {e.get('row')}, column {e.get('column')}: {e['message']}" for e in exc.errors]
             raise click.ClickException("the workbook has problems; nothing was changed:\n" + "\n".join(lines)) from None
         sha, md5, size = store.put_bytes(data)
-        save_workbook(s, form.id, workbook, ensure_blob(s, sha, md5, size).id)
+        save_workbook(s, form.id, workbook, ensure_blob(s, sha, md5, size))
         s.commit()
     click.echo(f"loaded {len(workbook.indicators)} indicators and {len(workbook.criteria)} criteria in "
                f"{len(workbook.target_sets())} target sets for {form_id}")

@@ -307,7 +307,7 @@ def upload_attachment(project_id: int, xml_form_id: str, instance_id: str, name:
         sha, md5, size = blobs().put_stream(request.stream, limit=limit)
     except ValueError:
         raise problems.PayloadTooLarge(f"The file is larger than {limit:,} bytes.") from None
-    slot.blob_id = ensure_blob(db(), sha, md5, size).id
+    slot.blob_id = ensure_blob(db(), sha, md5, size)
     slot.content_type = request.headers.get("Content-Type") or None
     slot.updated_at = utcnow()
     sub.updated_at = slot.updated_at

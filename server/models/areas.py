@@ -242,7 +242,7 @@ def sync_form_media(db: Session, store, project_id: int) -> list[str]:
 
     data = as_media_csv(areas_of(db, project_id))
     sha, md5, size = store.put_bytes(data)
-    blob_id = ensure_blob(db, sha, md5, size).id
+    blob_id = ensure_blob(db, sha, md5, size)
     rows = db.execute(select(Form.xml_form_id, FormAttachment)
                       .join(FormAttachment, FormAttachment.form_def_id.in_([Form.current_def_id, Form.draft_def_id]))
                       .where(Form.project_id == project_id, Form.deleted_at.is_(None),

@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 from typing import IO, BinaryIO
 
-from sqlalchemy import BigInteger, String, select
+from sqlalchemy import BigInteger, String, bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -125,9 +125,25 @@ def make_store(settings) -> BlobStore:
     return LocalBlobStore(settings.data_dir)
 
 
-def ensure_blob(db: Session, sha256: str, md5: str, size: int) -> Blob:
-    """Insert-or-get by hash; safe when two requests store the same bytes at once."""
-    values = dict(sha256=sha256, md5=md5, size=size)
-    insert = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
-    db.execute(insert(Blob).values(**values).on_conflict_do_nothing(index_elements=["sha256"]))
-    return db.scalars(select(Blob).where(Blob.sha256 == sha256)).one()
+_ENSURE: dict[str, tuple] = {}
+
+
+def ensure_blob(db: Session, sha256: str, md5: str, size: int) -> int:
+    """Insert-or-get by hash: the blob's id; safe when two requests store the same bytes at once.
+
+    Core statements built once per dialect, on the session's connection: intake calls this for every
+    photo, and the ORM round (an object loaded into the session) cost ~1 ms each."""
+    conn = db.connection()
+    dialect = conn.dialect.name
+    found = _ENSURE.get(dialect)
+    if found is None:
+        t = Blob.__table__
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        found = _ENSURE[dialect] = (
+            insert(t).values(sha256=bindparam("sha256"), md5=bindparam("md5"), size=bindparam("size"))
+            .on_conflict_do_nothing(index_elements=["sha256"]).returning(t.c.id),
+            select(t.c.id).where(t.c.sha256 == bindparam("sha256")))
+    blob_id = conn.execute(found[0], {"sha256": sha256, "md5": md5, "size": size}).scalar()
+    if blob_id is None:   # already there: a new statement sees it even if another request just committed it
+        blob_id = conn.execute(found[1], {"sha256": sha256}).scalar_one()
+    return blob_id

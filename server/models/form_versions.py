@@ -96,7 +96,7 @@ def _store_source(db: Session, store: BlobStore, definition: Definition) -> int 
     if definition.source is None:
         return None
     sha, md5, size = store.put_bytes(definition.source)
-    return ensure_blob(db, sha, md5, size).id
+    return ensure_blob(db, sha, md5, size)
 
 
 def _new_def(db: Session, store: BlobStore, form: Form, definition: Definition, actor_id: int | None) -> FormDef:
@@ -120,7 +120,7 @@ def _declare_attachments(db: Session, store: BlobStore, form_def: FormDef, info:
         attachment = FormAttachment(form_def_id=form_def.id, name=name, type=kind)
         if name in generated:
             sha, md5, size = store.put_bytes(generated[name])
-            attachment.blob_id = ensure_blob(db, sha, md5, size).id
+            attachment.blob_id = ensure_blob(db, sha, md5, size)
             attachment.content_type = "text/csv"
             attachment.updated_at = utcnow()
         elif name in previous and previous[name].blob_id is not None:
@@ -305,7 +305,7 @@ def upload_attachment(db: Session, store: BlobStore, form: Form, name: str, stre
         sha, md5, size = store.put_stream(stream, limit=limit)
     except ValueError:
         raise problems.PayloadTooLarge(f"The file '{name}' is larger than the {limit:,} bytes this server accepts.") from None
-    slot.blob_id = ensure_blob(db, sha, md5, size).id
+    slot.blob_id = ensure_blob(db, sha, md5, size)
     if not content_type or content_type.startswith("application/x-www-form-urlencoded"):
         content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
     slot.content_type = content_type

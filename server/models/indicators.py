@@ -97,4 +97,4 @@ def upload_workbook(db: Session, store: BlobStore, form: Form, data: bytes) -> t
             f"The indicators workbook has {len(exc.errors)} problem(s); nothing was changed. First: "
             f"{where + ': ' if where else ''}{first['message']}", details={"errors": exc.errors}) from None
     sha, md5, size = store.put_bytes(data)
-    return workbook, save_workbook(db, form.id, workbook, ensure_blob(db, sha, md5, size).id)
+    return workbook, save_workbook(db, form.id, workbook, ensure_blob(db, sha, md5, size))

@@ -339,14 +339,22 @@ class _AllInOne:
 
     def params(self, values: dict, parsed: ParsedSubmission) -> dict:
         out = {c: values[c] for c in _DEF_COLUMNS}
-        out["household"] = [parsed.root.get(path) for path, _ in self.root]
+        out["household"] = _text_array([parsed.root.get(path) for path, _ in self.root])
         for repeat, keys, parents, columns in self.repeats:
             rows = [r for r in parsed.repeats if r.repeat == repeat]
-            out[keys] = [r.key for r in rows]
-            out[parents] = [r.parent_key for r in rows]
+            out[keys] = _text_array([r.key for r in rows])
+            out[parents] = _text_array([r.parent_key for r in rows])
             for path, param in columns:
-                out[param] = [r.values.get(path) for r in rows]
+                out[param] = _text_array([r.values.get(path) for r in rows])
         return out
+
+
+def _text_array(values: list[str | None]) -> str:
+    """PostgreSQL's text form of a `text[]`, which the statement casts: every element quoted (backslash
+    and double quote escaped), None as NULL. psycopg's list dumper inspected every element of every
+    array to choose a type, ~0.3 ms per submission; this is one join."""
+    return "{" + ",".join("NULL" if v is None else '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+                          for v in values) + "}"
 
 
 # By the identity of the VersionCache's tables object, which is kept alive here so its id is never reused.
@@ -547,10 +555,20 @@ def _delete_rows(db: Session, tables: DataTables, submission_id: int) -> None:
 
 def _store_attachments(db: Session, store: BlobStore, sdef_id: int, expected: list[str],
                        uploads: Mapping[str, Upload], limit: int, new: bool = False) -> int:
-    """Store the parts whose names the XML expects; other parts are ignored, as Central does."""
+    """Store the parts whose names the XML expects; other parts are ignored, as Central does.
+    `new`: the version was just inserted, so its slots are plain rows in one Core insert (no ORM objects)."""
     if not expected:
         return 0
-    existing = {} if new else {a.name: a for a in db.scalars(
+    if new:
+        rows = []
+        for name in expected:
+            upload = uploads.get(name)
+            blob_id, ctype = _put(db, store, name, upload, limit) if upload is not None else (None, None)
+            rows.append({"submission_def_id": sdef_id, "name": name, "blob_id": blob_id, "content_type": ctype,
+                         "updated_at": None if upload is None else utcnow()})
+        db.connection().execute(insert(SubmissionAttachment.__table__), rows)
+        return sum(1 for r in rows if r["blob_id"] is not None)
+    existing = {a.name: a for a in db.scalars(
         select(SubmissionAttachment).where(SubmissionAttachment.submission_def_id == sdef_id))}
     added = 0
     for name in expected:
@@ -561,16 +579,20 @@ def _store_attachments(db: Session, store: BlobStore, sdef_id: int, expected: li
             db.add(slot)
         if upload is None:
             continue
-        try:
-            sha, md5, size = store.put_stream(upload.stream, limit=limit)
-        except ValueError:
-            raise problems.PayloadTooLarge(f"The attachment '{name}' is larger than {limit:,} bytes.") from None
-        slot.blob_id = ensure_blob(db, sha, md5, size).id
-        ctype = upload.content_type
-        if not ctype or ctype == "application/octet-stream":
-            ctype = mimetypes.guess_type(name)[0] or "application/octet-stream"
-        slot.content_type = ctype
+        slot.blob_id, slot.content_type = _put(db, store, name, upload, limit)
         slot.updated_at = utcnow()
         added += 1
     db.flush()
     return added
+
+
+def _put(db: Session, store: BlobStore, name: str, upload: Upload, limit: int) -> tuple[int, str]:
+    """One attachment into the store and its blob row: (blob id, content type)."""
+    try:
+        sha, md5, size = store.put_stream(upload.stream, limit=limit)
+    except ValueError:
+        raise problems.PayloadTooLarge(f"The attachment '{name}' is larger than {limit:,} bytes.") from None
+    ctype = upload.content_type
+    if not ctype or ctype == "application/octet-stream":
+        ctype = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    return ensure_blob(db, sha, md5, size), ctype

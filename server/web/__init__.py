@@ -75,7 +75,8 @@ def _private(response):
 def _policy(response):
     """Every HTML page (error pages for unknown URLs too) gets the pages' policy; an attachment sets
     its own, stricter one (a sandbox)."""
-    if response.mimetype == "text/html":
+    # The raw header's start first: parsing it (`mimetype`) for every OpenRosa and API answer cost more.
+    if response.headers.get("Content-Type", "")[:9].lower() == "text/html" and response.mimetype == "text/html":
         response.headers.setdefault("Content-Security-Policy", page_policy(current_app.config["HAMLET"].map_tiles))
     return response
 

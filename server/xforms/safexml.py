@@ -29,9 +29,9 @@ def parse(data: bytes) -> etree._Element:
 
 def local(tag) -> str:
     """An element's name without its namespace; ODK clients disagree on namespaces (odk-protocol §0.4)."""
-    if not isinstance(tag, str):
+    if tag.__class__ is not str:   # comments and processing instructions (lxml gives their factory)
         return ""
-    return tag.rsplit("}", 1)[-1]
+    return tag[tag.rfind("}") + 1:]   # the whole tag when there is no namespace (rfind gives -1)
 
 
 def child(el: etree._Element, name: str) -> etree._Element | None:

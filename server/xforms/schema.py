@@ -5,6 +5,7 @@ give leaf types, body <repeat nodeset> marks repeats, body <select> marks select
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from lxml import etree
 
@@ -34,6 +35,12 @@ class Schema:
 
     def repeats(self) -> list[Field]:
         return [f for f in self.fields if f.type == "repeat"]
+
+    @cached_property
+    def kinds(self) -> dict[str, str]:
+        """Each field's type by its slash-joined path, as intake's walk looks it up; built once per schema
+        (a cached schema serves every submission to its version), after read_schema has filled it."""
+        return {"/".join(f.path): f.type for f in self.fields}
 
     def repeat_of(self, f: Field) -> tuple[str, ...] | None:
         """The path of the innermost repeat that holds a field (None for the root table)."""

@@ -40,8 +40,10 @@ class SubmissionRejected(ValueError):
     pass
 
 
-def _meta(root: etree._Element, name: str) -> str | None:
-    meta = child(root, "meta")
+def _meta(root: etree._Element, name: str, meta: etree._Element | None = None) -> str | None:
+    """meta/`name`'s text; `meta`, when given, is root's <meta> already found (one scan of the root)."""
+    if meta is None:
+        meta = child(root, "meta")
     el = child(meta, name) if meta is not None else None
     if el is None and name == "instanceID":
         el = child(root, "instanceID")  # Briefcase storage copies carry it on the root
@@ -59,10 +61,17 @@ def read_identity(xml: bytes) -> tuple[etree._Element, ParsedSubmission]:
     if not form_id:
         raise SubmissionRejected(f"The submission's root element <{local(root.tag)}> has no id attribute, so it "
                                  "cannot be matched to a form.")
-    encrypted = any(child(root, m) is not None for m in ENCRYPTION_MARKERS)
+    meta = None
+    names = set()
+    for c in root:   # one pass over the root's children instead of one per name looked up
+        name = local(c.tag)
+        if name == "meta" and meta is None:
+            meta = c
+        names.add(name)
+    encrypted = any(m in names for m in ENCRYPTION_MARKERS)
     parsed = ParsedSubmission(xml_form_id=form_id, version=attr(root, "version") or "",
-                              instance_id=_meta(root, "instanceID"), deprecated_id=_meta(root, "deprecatedID"),
-                              instance_name=_meta(root, "instanceName"), encrypted=encrypted)
+                              instance_id=_meta(root, "instanceID", meta), deprecated_id=_meta(root, "deprecatedID", meta),
+                              instance_name=_meta(root, "instanceName", meta), encrypted=encrypted)
     return root, parsed
 
 
@@ -78,7 +87,7 @@ def read_rows(root: etree._Element, parsed: ParsedSubmission, schema: Schema) ->
             names.append((enc.text or "").strip())
         parsed.attachments = [n for n in dict.fromkeys(names) if n]
         return parsed
-    kinds = {"/".join(f.path): f.type for f in schema.fields}
+    kinds = schema.kinds
     binaries: dict[str, None] = {}
     counters: dict[tuple[str, str], int] = {}
 
