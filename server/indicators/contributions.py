@@ -22,8 +22,8 @@ so two workers refreshing at once never apply a delta twice, and a household edi
 chunk was being computed is left for the next refresh.
 
 On PostgreSQL `ic{form}` is made without its foreign key to submissions, which is added (one check of
-every row) once the refresh that wrote its rows is done: checked row by row it cost as much as
-writing the rows."""
+every row, `NOT VALID` then `VALIDATE`, so intake is not blocked meanwhile) once the refresh that wrote
+its rows is done: checked row by row it cost as much as writing the rows."""
 from __future__ import annotations
 
 import json
@@ -51,10 +51,11 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    text,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
 from server.indicators import latest
@@ -66,6 +67,9 @@ from server.models.submissions import Submission
 
 NOT_COUNTED, COUNTED, REJECTED = 0, 1, 2
 CHUNK = 20_000
+# How long adding ic{form}'s foreign key may wait for its lock on submissions before leaving it to the next
+# refresh (_constrain).
+CONSTRAIN_LOCK_TIMEOUT = "2s"
 
 
 def counted_states(include_rejected: bool) -> list[int]:
@@ -157,21 +161,43 @@ def _unconstrained(ic: Table) -> Table:
                                                index=c.index, autoincrement=False) for c in ic.columns])
 
 
+_HAS_FOREIGN_KEY = text("SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass(:t) AND contype = 'f')")
+_TABLE_EXISTS = text("SELECT to_regclass(:t) IS NOT NULL")
+
+
 def _constrain(db: Session, form_id: int, ic: Table) -> None:
     """PostgreSQL: give `ic` its foreign key once its rows are written (one check of all rows, not one per
-    row), under the form's lock; rows of submissions deleted meanwhile are dropped first (the sums are
-    then made right by _reconcile or, after an incremental refresh, by the full check it falls back to)."""
+    row). Every refresh asks one catalog question (has it one?); the first adds it `NOT VALID` under the
+    form's lock and commits at once — that ALTER takes SHARE ROW EXCLUSIVE on submissions, which blocks
+    intake, so it is held for no more than the ALTER and, with a lock timeout, never queued behind a long
+    transaction (the next refresh tries again) — then checks the rows with `VALIDATE CONSTRAINT`, which
+    takes only SHARE UPDATE EXCLUSIVE on `ic` and ROW SHARE on submissions: intake goes on meanwhile.
+    Rows of submissions deleted before the constraint existed are dropped first (the sums are then made
+    right by _reconcile or, after an incremental refresh, by the full check it falls back to)."""
     conn = db.connection()
-    if conn.dialect.name != "postgresql" or inspect(conn).get_foreign_keys(ic.name):
+    if conn.dialect.name != "postgresql" or conn.execute(_HAS_FOREIGN_KEY, {"t": ic.name}).scalar():
         return
     _lock(db, form_id)
     conn = db.connection()
-    have = inspect(conn)
-    if have.has_table(ic.name) and not have.get_foreign_keys(ic.name):   # not dropped for a new workbook
-        s = Submission.__table__
-        conn.execute(ic.delete().where(~select(s.c.id).where(s.c.id == ic.c.submission_id).exists()))
+    # under the lock: not dropped for a new workbook, nor constrained by another worker meanwhile
+    if not conn.execute(_TABLE_EXISTS, {"t": ic.name}).scalar() or \
+            conn.execute(_HAS_FOREIGN_KEY, {"t": ic.name}).scalar():
+        db.commit()
+        return
+    conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{CONSTRAIN_LOCK_TIMEOUT}'")
+    try:
         conn.exec_driver_sql(f"ALTER TABLE {ic.name} ADD CONSTRAINT {ic.name}_submission_id_fkey FOREIGN KEY "
-                             "(submission_id) REFERENCES submissions (id) ON DELETE CASCADE")
+                             "(submission_id) REFERENCES submissions (id) ON DELETE CASCADE NOT VALID")
+    except OperationalError as e:
+        if getattr(e.orig, "sqlstate", None) != "55P03":   # lock_not_available: leave it to the next refresh
+            raise
+        db.rollback()
+        return
+    # No submission can be deleted now (the ALTER's lock) and later deletions cascade: drop the orphans.
+    s = Submission.__table__
+    conn.execute(ic.delete().where(~select(s.c.id).where(s.c.id == ic.c.submission_id).exists()))
+    db.commit()
+    db.connection().exec_driver_sql(f"ALTER TABLE {ic.name} VALIDATE CONSTRAINT {ic.name}_submission_id_fkey")
     db.commit()
 
 
