@@ -58,7 +58,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
-from server.indicators import latest
+from server.indicators import in_database, latest
 from server.indicators.engine import contributions, needed_fields
 from server.indicators.workbook import Workbook
 from server.models.form_data import data_tables
@@ -70,6 +70,9 @@ CHUNK = 20_000
 # How long adding ic{form}'s foreign key may wait for its lock on submissions before leaving it to the next
 # refresh (_constrain).
 CONSTRAIN_LOCK_TIMEOUT = "2s"
+# From how many households a first computation is done by the database (_fill_in_database); below, one
+# or two chunks of the Python path are as quick.
+IN_DATABASE_FROM = 2_000
 
 
 def counted_states(include_rejected: bool) -> list[int]:
@@ -205,6 +208,11 @@ def _state(s):
     """What a submission's contribution counts as now (see the module doc)."""
     return case((or_(s.c.deleted_at.is_not(None), s.c.draft.is_(True)), literal(NOT_COUNTED)),
                 (s.c.review_state == "rejected", literal(REJECTED)), else_=literal(COUNTED))
+
+
+# _state over submissions aliased `s`, as SQL text (server/indicators/in_database.py)
+_STATE_SQL = (f"(CASE WHEN s.deleted_at IS NOT NULL OR s.draft THEN {NOT_COUNTED} "
+              f"WHEN s.review_state = 'rejected' THEN {REJECTED} ELSE {COUNTED} END)")
 
 
 def _is_stale(s, ic, generation: int):
@@ -378,10 +386,72 @@ def _refresh_all(db: Session, form_id: int, workbook: Workbook, generation: int)
     count = len(workbook.indicators)
     ic, ia = _ensure_tables(db, form_id, count)
     s = Submission.__table__
-    done = _process_stale(db, form_id, workbook, generation, ic, ia, count, [s.c.form_id == form_id])
+    done = _fill_in_database(db, form_id, workbook, generation, ic, ia, count)
+    done += _process_stale(db, form_id, workbook, generation, ic, ia, count, [s.c.form_id == form_id])
     _constrain(db, form_id, ic)
     _reconcile(db, form_id, ic, ia, count)
     return done
+
+
+def _fill_in_database(db: Session, form_id: int, workbook: Workbook, generation: int, ic: Table, ia: Table,
+                      count: int) -> int:
+    """PostgreSQL, the first computation of at least IN_DATABASE_FROM households: every household the
+    database can compute, by one statement under the form's lock (server/indicators/in_database.py), the
+    indicators it cannot compile by the Python evaluator for the same households, the sums from the rows.
+    Returns how many households it wrote; those it left out stay due for the ordinary path."""
+    conn = db.connection()
+    if conn.dialect.name != "postgresql":
+        return 0
+    entities = latest.writes_entities(db, form_id)
+    tables = data_tables(db, form_id)
+    found = in_database.plan(tables, workbook, form_id, generation, entities, ic.name, _STATE_SQL)
+    if found is None or _lock(db, form_id) != generation:
+        db.commit()
+        return 0
+    conn = db.connection()
+    s = Submission.__table__
+    if conn.execute(select(ic.c.submission_id).limit(1)).first() is not None or \
+            (conn.execute(select(func.count()).where(s.c.form_id == form_id, s.c.draft.is_(False))).scalar() or 0) \
+            < IN_DATABASE_FROM:
+        db.commit()
+        return 0
+    # One hash aggregate over every roster row: in memory rather than spilled (4 MB by default); no JIT, whose
+    # compilation of this many expressions costs more than it saves.
+    conn.exec_driver_sql("SET LOCAL work_mem = '64MB'")
+    conn.exec_driver_sql("SET LOCAL jit = off")
+    written = conn.exec_driver_sql(found.sql, found.params).rowcount
+    if found.python and written:
+        _python_measures(db, tables, workbook, ic, found.python)
+    measures = _measures(count)
+    conn.execute(ia.delete())
+    conn.execute(ia.insert().from_select(
+        ["area_code", "state", "households", *measures],
+        select(ic.c.area_code, ic.c.state, func.count(), *[func.sum(ic.c[m]) for m in measures])
+        .group_by(ic.c.area_code, ic.c.state)))
+    db.commit()
+    return written
+
+
+def _python_measures(db: Session, tables, workbook: Workbook, ic: Table, positions: list[int]) -> None:
+    """The indicators at `positions` (0 so far) for every household in `ic`, by the Python evaluator, in
+    the caller's transaction. These households' entities are at their first version at most: their
+    answers are their latest state."""
+    conn = db.connection()
+    ids, defs = _pairs(conn.execute(select(ic.c.submission_id, ic.c.def_id)))
+    part = Workbook(workbook.area_field, workbook.area_path, [workbook.indicators[k] for k in positions], [],
+                    workbook.contacts)
+    names = [f"{x}{k}" for k in positions for x in ("n", "d")]
+    conn.exec_driver_sql(f"CREATE TEMPORARY TABLE ic_python (submission_id integer PRIMARY KEY, "
+                         f"{', '.join(n + ' integer' for n in names)}) ON COMMIT DROP")
+    scratch = Table("ic_python", MetaData(), Column("submission_id", Integer), *[Column(n, Integer) for n in names])
+    order = np.argsort(ids, kind="stable")
+    ids, defs = ids[order], defs[order]
+    for start in range(0, len(ids), CHUNK):
+        frame = _compute(conn, tables, part, ids[start:start + CHUNK], defs[start:start + CHUNK])
+        frame = frame.rename(columns={f"{x}{j}": f"{x}{k}" for j, k in enumerate(positions) for x in ("n", "d")})
+        _insert(conn, scratch, frame[["submission_id", *names]])
+    conn.exec_driver_sql(f"UPDATE {ic.name} SET {', '.join(f'{n} = p.{n}' for n in names)} FROM ic_python p "
+                         f"WHERE {ic.name}.submission_id = p.submission_id")
 
 
 def _refresh_since(db: Session, form_id: int, workbook: Workbook, generation: int, since: DataVersion,
