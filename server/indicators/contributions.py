@@ -419,7 +419,13 @@ def _fill_in_database(db: Session, form_id: int, workbook: Workbook, generation:
     # compilation of this many expressions costs more than it saves.
     conn.exec_driver_sql("SET LOCAL work_mem = '64MB'")
     conn.exec_driver_sql("SET LOCAL jit = off")
+    # The table is empty: its two indexes are built once after the rows, not updated row by row (a third of
+    # the statement's time). Their names are those contributions_table gives them.
+    conn.exec_driver_sql(f"ALTER TABLE {ic.name} DROP CONSTRAINT {ic.name}_pkey")
+    conn.exec_driver_sql(f"DROP INDEX ix_{ic.name}_area_code")
     written = conn.exec_driver_sql(found.sql, found.params).rowcount
+    conn.exec_driver_sql(f"ALTER TABLE {ic.name} ADD CONSTRAINT {ic.name}_pkey PRIMARY KEY (submission_id)")
+    conn.exec_driver_sql(f"CREATE INDEX ix_{ic.name}_area_code ON {ic.name} (area_code)")
     if found.python and written:
         _python_measures(db, tables, workbook, ic, found.python)
     measures = _measures(count)

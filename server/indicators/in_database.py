@@ -81,7 +81,8 @@ def plan(tables: DataTables, workbook: Workbook, form_id: int, generation: int, 
 
     measures: list[str] = []
     compiled, python = [], []
-    rosters: dict[str, dict] = {}         # unit path -> {"sums": [...], "reads": Reads, "alias": …}
+    # unit path -> its alias, Reads, the answers it reads ({alias: source}) and its truth values ({SQL: name})
+    rosters: dict[str, dict] = {}
     for k, ind in enumerate(workbook.indicators):
         unit = ind.unit_path
         if unit != "" and unit not in tables.repeats:
@@ -96,13 +97,16 @@ def plan(tables: DataTables, workbook: Workbook, form_id: int, generation: int, 
                 household_reads.lists |= reads.lists
                 measures += [f"({meets})::int", f"({passes})::int"]
             else:
-                found = rosters.setdefault(unit, {"sums": [], "reads": Reads(), "alias": f"u{len(rosters)}", "used": {}})
+                found = rosters.setdefault(unit, {"alias": f"u{len(rosters)}", "reads": Reads(), "used": {}, "truths": {},
+                                                 "sums": []})
                 reads = Reads()
                 passes, meets = _unit_sql(ind, roster_column(ind, found["used"]), params, reads, lambda c: f"{c}_n")
                 found["reads"].numbers |= reads.numbers
                 found["reads"].lists |= reads.lists
-                a = found["alias"]
-                found["sums"] += [f"sum(({meets})::int) AS n{k}", f"sum(({passes})::int) AS d{k}"]
+                a, truths = found["alias"], found["truths"]
+                for x, sql in (("n", meets), ("d", passes)):
+                    name = truths.setdefault(sql, f"t{len(truths)}")
+                    found["sums"].append(f"count(*) FILTER (WHERE r.{name}) AS {x}{k}")
                 measures += [f"coalesce({a}.n{k}, 0)", f"coalesce({a}.d{k}, 0)"]
             compiled.append(k)
         except NotCompilable:
@@ -117,15 +121,19 @@ def plan(tables: DataTables, workbook: Workbook, form_id: int, generation: int, 
     odd = [household_reads.odd(params)]
     joins = [f"JOIN {tables.root.name} h ON h.submission_id = s.id"]
     for unit, found in rosters.items():
+        # Three levels, each computed once per roster row (`OFFSET 0` keeps PostgreSQL from inlining one into
+        # the next, which would compute a shared filter or a number once per use): the answers, and as
+        # numbers; each distinct truth value; the counts per household.
         a, reads, used = found["alias"], found["reads"], found["used"]
-        source = used.__getitem__
         ancestor = f" JOIN {tables.root.name} h ON h.submission_id = r.submission_id" \
             if any(c.startswith("h.") for c in used.values()) else ""
-        read = ["r.submission_id", *[f"{src} AS {alias[2:]}" for alias, src in used.items()],
-                *[f"{number_of(source(c), params)} AS {c[2:]}_n" for c in sorted(reads.numbers)],
-                f"({reads.odd(params, source)}) AS odd"]
+        answers = ["r.submission_id", *[f"{src} AS {alias[2:]}" for alias, src in used.items()],
+                   *[f"{number_of(used[c], params)} AS {c[2:]}_n" for c in sorted(reads.numbers)]]
+        truths = ["r.submission_id", *[f"{sql} AS {name}" for sql, name in found["truths"].items()],
+                  f"({reads.odd(params, lambda c: f'{c}_n')}) AS odd"]
         joins.append(f"LEFT JOIN (SELECT r.submission_id, {', '.join(found['sums'])}, bool_or(r.odd) AS odd"
-                     f" FROM (SELECT {', '.join(read)} FROM {tables.repeats[unit].name} r{ancestor} OFFSET 0) r"
+                     f" FROM (SELECT {', '.join(truths)} FROM (SELECT {', '.join(answers)}"
+                     f" FROM {tables.repeats[unit].name} r{ancestor} OFFSET 0) r OFFSET 0) r"
                      f" GROUP BY r.submission_id) {a} ON {a}.submission_id = s.id")
         odd.append(f"coalesce({a}.odd, false)")
     version = "0"

@@ -43,6 +43,11 @@ class Parameters:
     values: dict[str, object] = field(default_factory=dict)
 
     def add(self, value: object) -> str:
+        """The placeholder of `value`: the same one for the same value, so that equal expressions compile
+        to equal SQL (the caller computes each once)."""
+        for name, known in self.values.items():
+            if type(known) is type(value) and known == value:
+                return f"%({name})s"
         name = f"p{len(self.values)}"
         self.values[name] = value
         return f"%({name})s"
@@ -56,12 +61,12 @@ class Reads:
     numbers: set[str] = field(default_factory=set)
     lists: set[str] = field(default_factory=set)
 
-    def odd(self, params: Parameters, source: Callable[[str], str] = str) -> str:
-        """A condition true (never NULL) on a row that must be left to the Python evaluator; `source` gives
-        the SQL of a column where its rows are read."""
-        tests = [f"({c} IS NOT NULL AND {c} <> '' AND NOT {_plain(c)})" for c in sorted(map(source, self.numbers))]
-        tests += [f"({c} IS NOT NULL AND {c} ~ {params.add('[' + OTHER_WHITESPACE + ']')})"
-                  for c in sorted(map(source, self.lists))]
+    def odd(self, params: Parameters, number: Callable[[str], str] | None = None) -> str:
+        """A condition true (never NULL) on a row that must be left to the Python evaluator; `number(c)`, when
+        given, is a column holding `number_of(c)` already."""
+        tests = [f"({c} IS NOT NULL AND {c} <> '' AND " + (f"{number(c)} IS NULL)" if number else f"NOT {_plain(c)})")
+                 for c in sorted(self.numbers)]
+        tests += [f"({c} IS NOT NULL AND {c} ~ {params.add('[' + OTHER_WHITESPACE + ']')})" for c in sorted(self.lists)]
         return " OR ".join(tests) or "false"
 
 
