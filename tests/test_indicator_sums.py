@@ -338,3 +338,26 @@ def test_the_database_stores_the_rows_python_would(app, admin, client, form, key
     after = reports(admin, form)
     assert computed == [1]
     assert after == recomputed(admin, form)
+
+
+def test_a_statement_the_database_refuses_leaves_every_household_to_python(app, admin, client, form, key,
+                                                                           monkeypatch, computed):
+    if app.extensions["hamlet.engine"].dialect.name != "postgresql":
+        pytest.skip("the first computation is done in the database on PostgreSQL only")
+    from server.indicators import in_database
+
+    for h in households(17, 5):
+        post(client, key, to_xml(h))
+    expected = reports(admin, form)
+    original = in_database.plan
+
+    def broken(*args):
+        found = original(*args)
+        found.sql = found.sql.replace("FROM submissions s", "FROM submissions s JOIN no_such_table x ON true")
+        return found
+
+    monkeypatch.setattr(in_database, "plan", broken)
+    monkeypatch.setattr(store, "IN_DATABASE_FROM", 0)
+    computed.clear()
+    assert recomputed(admin, form) == expected
+    assert sum(computed) == 5

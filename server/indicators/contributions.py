@@ -27,6 +27,7 @@ its rows is done: checked row by row it cost as much as writing the rows."""
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from datetime import datetime, timedelta
@@ -64,6 +65,8 @@ from server.indicators.workbook import Workbook
 from server.models.form_data import data_tables
 from server.models.indicators import IndicatorSet
 from server.models.submissions import Submission
+
+log = logging.getLogger("hamlet.indicators")
 
 NOT_COUNTED, COUNTED, REJECTED = 0, 1, 2
 CHUNK = 20_000
@@ -421,6 +424,24 @@ def _fill_in_database(db: Session, form_id: int, workbook: Workbook, generation:
     conn.exec_driver_sql("SET LOCAL jit = off")
     # The table is empty: its two indexes are built once after the rows, not updated row by row (a third of
     # the statement's time). Their names are those contributions_table gives them.
+    # A statement the database refuses (what the Python path would refuse too, or a form this code did not
+    # foresee) leaves every household to that path rather than failing the report.
+    conn.exec_driver_sql("SAVEPOINT in_database")
+    try:
+        written = _write_in_database(db, tables, workbook, ic, ia, count, found)
+    except DBAPIError:
+        log.exception("indicators of form %s: computing in the database failed; computing in Python", form_id)
+        conn.exec_driver_sql("ROLLBACK TO SAVEPOINT in_database")
+        written = 0
+    db.commit()
+    return written
+
+
+def _write_in_database(db: Session, tables, workbook: Workbook, ic: Table, ia: Table, count: int,
+                       found: in_database.Plan) -> int:
+    """The statement's rows (into the empty `ic`, its indexes built after them), the indicators it left to
+    the Python evaluator, and the sums from the rows."""
+    conn = db.connection()
     conn.exec_driver_sql(f"ALTER TABLE {ic.name} DROP CONSTRAINT {ic.name}_pkey")
     conn.exec_driver_sql(f"DROP INDEX ix_{ic.name}_area_code")
     written = conn.exec_driver_sql(found.sql, found.params).rowcount
@@ -434,7 +455,6 @@ def _fill_in_database(db: Session, form_id: int, workbook: Workbook, generation:
         ["area_code", "state", "households", *measures],
         select(ic.c.area_code, ic.c.state, func.count(), *[func.sum(ic.c[m]) for m in measures])
         .group_by(ic.c.area_code, ic.c.state)))
-    db.commit()
     return written
 
 
