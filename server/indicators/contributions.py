@@ -76,9 +76,6 @@ CONSTRAIN_LOCK_TIMEOUT = "2s"
 # From how many households a first computation is done by the database (_fill_in_database); below, one
 # or two chunks of the Python path are as quick.
 IN_DATABASE_FROM = 2_000
-# … a range of this many submission ids at a time: the sums per household of a range are counted in memory
-# (a hash table of 1M households spilled to disk: 1M took 20 times as long as 100k).
-IN_DATABASE_IDS = 100_000
 
 
 def counted_states(include_rejected: bool) -> list[int]:
@@ -431,7 +428,7 @@ def _fill_in_database(db: Session, form_id: int, workbook: Workbook, generation:
     # foresee) leaves every household to that path rather than failing the report.
     conn.exec_driver_sql("SAVEPOINT in_database")
     try:
-        written = _write_in_database(db, form_id, tables, workbook, ic, ia, count, found)
+        written = _write_in_database(db, tables, workbook, ic, ia, count, found)
     except DBAPIError:
         log.exception("indicators of form %s: computing in the database failed; computing in Python", form_id)
         conn.exec_driver_sql("ROLLBACK TO SAVEPOINT in_database")
@@ -440,19 +437,14 @@ def _fill_in_database(db: Session, form_id: int, workbook: Workbook, generation:
     return written
 
 
-def _write_in_database(db: Session, form_id: int, tables, workbook: Workbook, ic: Table, ia: Table, count: int,
+def _write_in_database(db: Session, tables, workbook: Workbook, ic: Table, ia: Table, count: int,
                        found: in_database.Plan) -> int:
     """The statement's rows (into the empty `ic`, its indexes built after them), the indicators it left to
     the Python evaluator, and the sums from the rows."""
     conn = db.connection()
     conn.exec_driver_sql(f"ALTER TABLE {ic.name} DROP CONSTRAINT {ic.name}_pkey")
     conn.exec_driver_sql(f"DROP INDEX ix_{ic.name}_area_code")
-    s = Submission.__table__
-    first, last = conn.execute(select(func.min(s.c.id), func.max(s.c.id)).where(s.c.form_id == form_id)).one()
-    written = 0
-    for start in range(first or 0, (last or 0) + 1, IN_DATABASE_IDS):
-        written += conn.exec_driver_sql(found.sql, {**found.params, "first_id": start,
-                                                    "last_id": start + IN_DATABASE_IDS - 1}).rowcount
+    written = conn.exec_driver_sql(found.sql, found.params).rowcount
     conn.exec_driver_sql(f"ALTER TABLE {ic.name} ADD CONSTRAINT {ic.name}_pkey PRIMARY KEY (submission_id)")
     conn.exec_driver_sql(f"CREATE INDEX ix_{ic.name}_area_code ON {ic.name} (area_code)")
     if found.python and written:

@@ -46,10 +46,8 @@ def _unit_sql(ind: Indicator, column, params: Parameters, reads: Reads, number=N
 
 def plan(tables: DataTables, workbook: Workbook, form_id: int, generation: int, entities: bool,
          ic_name: str, states: str) -> Plan | None:
-    """The statement inserting every due household of the form whose id is between the parameters
-    `first_id` and `last_id` (none of them may have a row yet: the caller checks `ic` is empty; it runs
-    it once per range of ids, so that each range's sums per household are counted in memory), or None when
-    no indicator compiles. `states` is the SQL of a submission's
+    """The statement inserting every due household of the form (none of them may have a row yet: the
+    caller checks `ic` is empty) or None when no indicator compiles. `states` is the SQL of a submission's
     state (contributions._state) over `s`."""
     need = needed_fields(workbook)
     params = Parameters()
@@ -135,12 +133,11 @@ def plan(tables: DataTables, workbook: Workbook, form_id: int, generation: int, 
                   f"({reads.odd(params, lambda c: f'{c}_n')}) AS odd"]
         joins.append(f"LEFT JOIN (SELECT r.submission_id, {', '.join(found['sums'])}, bool_or(r.odd) AS odd"
                      f" FROM (SELECT {', '.join(truths)} FROM (SELECT {', '.join(answers)}"
-                     f" FROM {tables.repeats[unit].name} r{ancestor}"
-                     " WHERE r.submission_id BETWEEN %(first_id)s AND %(last_id)s OFFSET 0) r OFFSET 0) r"
+                     f" FROM {tables.repeats[unit].name} r{ancestor} OFFSET 0) r OFFSET 0) r"
                      f" GROUP BY r.submission_id) {a} ON {a}.submission_id = s.id")
         odd.append(f"coalesce({a}.odd, false)")
     version = "0"
-    where = [f"s.form_id = {params.add(form_id)}", "s.draft = false", "s.id BETWEEN %(first_id)s AND %(last_id)s"]
+    where = [f"s.form_id = {params.add(form_id)}", "s.draft = false"]
     if entities:
         ev, e = EntityVersion.__table__.name, Entity.__table__.name
         joins.append(f"LEFT JOIN {ev} hh_first ON hh_first.submission_id = s.id AND hh_first.version = 1"
