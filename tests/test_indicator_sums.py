@@ -192,6 +192,42 @@ def test_a_household_deleted_from_the_database_during_the_first_computation(app,
         assert [fk["referred_table"] for fk in inspect(conn).get_foreign_keys(f"ic{form_id}")] == ["submissions"]
 
 
+def test_the_foreign_key_never_waits_behind_intake(app, admin, client, form, key, monkeypatch):
+    """PostgreSQL: adding the rows' foreign key needs a lock on submissions that intake's transactions hold;
+    it gives up after its lock timeout (the report is served all the same) and the next refresh adds it,
+    validated. An unchanged report asks the catalog once, not SQLAlchemy's inspector."""
+    engine = app.extensions["hamlet.engine"]
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the foreign key is added after the rows on PostgreSQL only")
+    monkeypatch.setattr(store, "CONSTRAIN_LOCK_TIMEOUT", "200ms")
+    for h in households(13, 4):
+        post(client, key, to_xml(h))
+    assert _workbook(admin, form).status_code == 200
+    form_id = _form_id(app)
+
+    def foreign_keys():
+        with engine.connect() as conn:
+            return conn.execute(text("SELECT convalidated FROM pg_constraint WHERE conrelid = to_regclass(:t) "
+                                     "AND contype = 'f'"), {"t": f"ic{form_id}"}).scalars().all()
+
+    with engine.connect() as intake:
+        intake.execute(text("LOCK TABLE submissions IN ROW EXCLUSIVE MODE"))   # what an INSERT holds till commit
+        held = reports(admin, form)
+        assert foreign_keys() == []
+        intake.rollback()
+    post(client, key, to_xml(households(14, 1)[0]))
+    after = reports(admin, form)
+    assert foreign_keys() == [True]
+    assert sum(a["households"] for a in held[0]["areas"] if a["level"] == "province") + \
+        sum(u["households"] for u in held[0]["unmatchedAreas"]) == 4
+    assert after == recomputed(admin, form)
+
+
+def _form_id(app) -> int:
+    with app.extensions["hamlet.engine"].connect() as conn:
+        return conn.execute(text("SELECT id FROM forms WHERE xml_form_id = :f"), {"f": FORM}).scalar()
+
+
 def test_every_household_is_checked_when_the_last_full_check_is_old(app, admin, client, form, key, monkeypatch):
     for h in households(8, 6):
         post(client, key, to_xml(h))
@@ -251,3 +287,77 @@ def test_writing_a_chunk_twice_changes_nothing(app, admin, client, project, form
         assert store._apply(s, f.id, ic, ia, len(wb.indicators), found.generation - 1, frame) is None
         s.rollback()
     assert reports(admin, form) == recomputed(admin, form)
+
+
+def _stored(app) -> tuple[list, list]:
+    form_id = _form_id(app)
+    with app.extensions["hamlet.engine"].connect() as conn:
+        return (conn.execute(text(f"SELECT * FROM ic{form_id} ORDER BY submission_id")).all(),
+                conn.execute(text(f"SELECT * FROM ia{form_id} ORDER BY area_code, state")).all())
+
+
+@pytest.mark.parametrize("left_to_python", [(), ("hh_broadband", "adult_bank_or_ewallet")])
+def test_the_database_stores_the_rows_python_would(app, admin, client, form, key, monkeypatch, computed,
+                                                  left_to_python):
+    """PostgreSQL computes a first computation in one statement (server/indicators/in_database.py): the rows
+    and sums it stores are those of the Python path, byte for byte, with indicators that do not compile left
+    to the Python evaluator, rejected and deleted households, an answer it would read differently (left to
+    the Python path) — and a new household after it is computed incrementally as before."""
+    if app.extensions["hamlet.engine"].dialect.name != "postgresql":
+        pytest.skip("the first computation is done in the database on PostgreSQL only")
+    from server.indicators import in_database
+    from server.indicators.sql_expressions import NotCompilable
+
+    hs = households(15, 9)
+    hs[3].members[0].age = "1.5"   # not a plain number: this household is computed in Python
+    for h in hs:
+        post(client, key, to_xml(h))
+    assert admin.patch(f"{form}/submissions/{hs[1].instance_id}", {"reviewState": "rejected"}).status_code == 200
+    assert admin.delete(f"{form}/submissions/{hs[2].instance_id}").status_code == 200
+    original = in_database._unit_sql
+
+    def refusing(ind, *args):
+        if ind.name in left_to_python:
+            raise NotCompilable("as if it did not compile")
+        return original(ind, *args)
+
+    monkeypatch.setattr(in_database, "_unit_sql", refusing)
+    monkeypatch.setattr(store, "IN_DATABASE_FROM", 10**9)
+    python = reports(admin, form), _stored(app)
+    monkeypatch.setattr(store, "IN_DATABASE_FROM", 0)
+    computed.clear()
+    assert _workbook(admin, form).status_code == 200
+    database = reports(admin, form), _stored(app)
+    assert python[1][0] and python[1][1]
+    assert [tuple(r)[:2] + tuple(r)[3:] for r in database[1][0]] == [tuple(r)[:2] + tuple(r)[3:] for r in python[1][0]]
+    assert database[1][1] == python[1][1] and database[0] == python[0]
+    # Python computed only the odd household, plus, for the indicators left to it, every household
+    assert computed == ([1] if not left_to_python else [3, 3, 2, 1])
+    post(client, key, to_xml(households(16, 1)[0]))
+    computed.clear()
+    after = reports(admin, form)
+    assert computed == [1]
+    assert after == recomputed(admin, form)
+
+
+def test_a_statement_the_database_refuses_leaves_every_household_to_python(app, admin, client, form, key,
+                                                                           monkeypatch, computed):
+    if app.extensions["hamlet.engine"].dialect.name != "postgresql":
+        pytest.skip("the first computation is done in the database on PostgreSQL only")
+    from server.indicators import in_database
+
+    for h in households(17, 5):
+        post(client, key, to_xml(h))
+    expected = reports(admin, form)
+    original = in_database.plan
+
+    def broken(*args):
+        found = original(*args)
+        found.sql = found.sql.replace("FROM submissions s", "FROM submissions s JOIN no_such_table x ON true")
+        return found
+
+    monkeypatch.setattr(in_database, "plan", broken)
+    monkeypatch.setattr(store, "IN_DATABASE_FROM", 0)
+    computed.clear()
+    assert recomputed(admin, form) == expected
+    assert sum(computed) == 5

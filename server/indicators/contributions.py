@@ -22,11 +22,12 @@ so two workers refreshing at once never apply a delta twice, and a household edi
 chunk was being computed is left for the next refresh.
 
 On PostgreSQL `ic{form}` is made without its foreign key to submissions, which is added (one check of
-every row) once the refresh that wrote its rows is done: checked row by row it cost as much as
-writing the rows."""
+every row, `NOT VALID` then `VALIDATE`, so intake is not blocked meanwhile) once the refresh that wrote
+its rows is done: checked row by row it cost as much as writing the rows."""
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from datetime import datetime, timedelta
@@ -51,21 +52,30 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    text,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
-from server.indicators import latest
+from server.indicators import in_database, latest
 from server.indicators.engine import contributions, needed_fields
 from server.indicators.workbook import Workbook
 from server.models.form_data import data_tables
 from server.models.indicators import IndicatorSet
 from server.models.submissions import Submission
 
+log = logging.getLogger("hamlet.indicators")
+
 NOT_COUNTED, COUNTED, REJECTED = 0, 1, 2
 CHUNK = 20_000
+# How long adding ic{form}'s foreign key may wait for its lock on submissions before leaving it to the next
+# refresh (_constrain).
+CONSTRAIN_LOCK_TIMEOUT = "2s"
+# From how many households a first computation is done by the database (_fill_in_database); below, one
+# or two chunks of the Python path are as quick.
+IN_DATABASE_FROM = 2_000
 
 
 def counted_states(include_rejected: bool) -> list[int]:
@@ -157,21 +167,43 @@ def _unconstrained(ic: Table) -> Table:
                                                index=c.index, autoincrement=False) for c in ic.columns])
 
 
+_HAS_FOREIGN_KEY = text("SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass(:t) AND contype = 'f')")
+_TABLE_EXISTS = text("SELECT to_regclass(:t) IS NOT NULL")
+
+
 def _constrain(db: Session, form_id: int, ic: Table) -> None:
     """PostgreSQL: give `ic` its foreign key once its rows are written (one check of all rows, not one per
-    row), under the form's lock; rows of submissions deleted meanwhile are dropped first (the sums are
-    then made right by _reconcile or, after an incremental refresh, by the full check it falls back to)."""
+    row). Every refresh asks one catalog question (has it one?); the first adds it `NOT VALID` under the
+    form's lock and commits at once — that ALTER takes SHARE ROW EXCLUSIVE on submissions, which blocks
+    intake, so it is held for no more than the ALTER and, with a lock timeout, never queued behind a long
+    transaction (the next refresh tries again) — then checks the rows with `VALIDATE CONSTRAINT`, which
+    takes only SHARE UPDATE EXCLUSIVE on `ic` and ROW SHARE on submissions: intake goes on meanwhile.
+    Rows of submissions deleted before the constraint existed are dropped first (the sums are then made
+    right by _reconcile or, after an incremental refresh, by the full check it falls back to)."""
     conn = db.connection()
-    if conn.dialect.name != "postgresql" or inspect(conn).get_foreign_keys(ic.name):
+    if conn.dialect.name != "postgresql" or conn.execute(_HAS_FOREIGN_KEY, {"t": ic.name}).scalar():
         return
     _lock(db, form_id)
     conn = db.connection()
-    have = inspect(conn)
-    if have.has_table(ic.name) and not have.get_foreign_keys(ic.name):   # not dropped for a new workbook
-        s = Submission.__table__
-        conn.execute(ic.delete().where(~select(s.c.id).where(s.c.id == ic.c.submission_id).exists()))
+    # under the lock: not dropped for a new workbook, nor constrained by another worker meanwhile
+    if not conn.execute(_TABLE_EXISTS, {"t": ic.name}).scalar() or \
+            conn.execute(_HAS_FOREIGN_KEY, {"t": ic.name}).scalar():
+        db.commit()
+        return
+    conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{CONSTRAIN_LOCK_TIMEOUT}'")
+    try:
         conn.exec_driver_sql(f"ALTER TABLE {ic.name} ADD CONSTRAINT {ic.name}_submission_id_fkey FOREIGN KEY "
-                             "(submission_id) REFERENCES submissions (id) ON DELETE CASCADE")
+                             "(submission_id) REFERENCES submissions (id) ON DELETE CASCADE NOT VALID")
+    except OperationalError as e:
+        if getattr(e.orig, "sqlstate", None) != "55P03":   # lock_not_available: leave it to the next refresh
+            raise
+        db.rollback()
+        return
+    # No submission can be deleted now (the ALTER's lock) and later deletions cascade: drop the orphans.
+    s = Submission.__table__
+    conn.execute(ic.delete().where(~select(s.c.id).where(s.c.id == ic.c.submission_id).exists()))
+    db.commit()
+    db.connection().exec_driver_sql(f"ALTER TABLE {ic.name} VALIDATE CONSTRAINT {ic.name}_submission_id_fkey")
     db.commit()
 
 
@@ -179,6 +211,11 @@ def _state(s):
     """What a submission's contribution counts as now (see the module doc)."""
     return case((or_(s.c.deleted_at.is_not(None), s.c.draft.is_(True)), literal(NOT_COUNTED)),
                 (s.c.review_state == "rejected", literal(REJECTED)), else_=literal(COUNTED))
+
+
+# _state over submissions aliased `s`, as SQL text (server/indicators/in_database.py)
+_STATE_SQL = (f"(CASE WHEN s.deleted_at IS NOT NULL OR s.draft THEN {NOT_COUNTED} "
+              f"WHEN s.review_state = 'rejected' THEN {REJECTED} ELSE {COUNTED} END)")
 
 
 def _is_stale(s, ic, generation: int):
@@ -352,10 +389,95 @@ def _refresh_all(db: Session, form_id: int, workbook: Workbook, generation: int)
     count = len(workbook.indicators)
     ic, ia = _ensure_tables(db, form_id, count)
     s = Submission.__table__
-    done = _process_stale(db, form_id, workbook, generation, ic, ia, count, [s.c.form_id == form_id])
+    done = _fill_in_database(db, form_id, workbook, generation, ic, ia, count)
+    done += _process_stale(db, form_id, workbook, generation, ic, ia, count, [s.c.form_id == form_id])
     _constrain(db, form_id, ic)
     _reconcile(db, form_id, ic, ia, count)
     return done
+
+
+def _fill_in_database(db: Session, form_id: int, workbook: Workbook, generation: int, ic: Table, ia: Table,
+                      count: int) -> int:
+    """PostgreSQL, the first computation of at least IN_DATABASE_FROM households: every household the
+    database can compute, by one statement under the form's lock (server/indicators/in_database.py), the
+    indicators it cannot compile by the Python evaluator for the same households, the sums from the rows.
+    Returns how many households it wrote; those it left out stay due for the ordinary path."""
+    conn = db.connection()
+    if conn.dialect.name != "postgresql":
+        return 0
+    entities = latest.writes_entities(db, form_id)
+    tables = data_tables(db, form_id)
+    found = in_database.plan(tables, workbook, form_id, generation, entities, ic.name, _STATE_SQL)
+    if found is None or _lock(db, form_id) != generation:
+        db.commit()
+        return 0
+    conn = db.connection()
+    s = Submission.__table__
+    if conn.execute(select(ic.c.submission_id).limit(1)).first() is not None or \
+            (conn.execute(select(func.count()).where(s.c.form_id == form_id, s.c.draft.is_(False))).scalar() or 0) \
+            < IN_DATABASE_FROM:
+        db.commit()
+        return 0
+    # One hash aggregate over every roster row: in memory rather than spilled (4 MB by default); no JIT, whose
+    # compilation of this many expressions costs more than it saves.
+    conn.exec_driver_sql("SET LOCAL work_mem = '64MB'")
+    conn.exec_driver_sql("SET LOCAL jit = off")
+    # The table is empty: its two indexes are built once after the rows, not updated row by row (a third of
+    # the statement's time). Their names are those contributions_table gives them.
+    # A statement the database refuses (what the Python path would refuse too, or a form this code did not
+    # foresee) leaves every household to that path rather than failing the report.
+    conn.exec_driver_sql("SAVEPOINT in_database")
+    try:
+        written = _write_in_database(db, tables, workbook, ic, ia, count, found)
+    except DBAPIError:
+        log.exception("indicators of form %s: computing in the database failed; computing in Python", form_id)
+        conn.exec_driver_sql("ROLLBACK TO SAVEPOINT in_database")
+        written = 0
+    db.commit()
+    return written
+
+
+def _write_in_database(db: Session, tables, workbook: Workbook, ic: Table, ia: Table, count: int,
+                       found: in_database.Plan) -> int:
+    """The statement's rows (into the empty `ic`, its indexes built after them), the indicators it left to
+    the Python evaluator, and the sums from the rows."""
+    conn = db.connection()
+    conn.exec_driver_sql(f"ALTER TABLE {ic.name} DROP CONSTRAINT {ic.name}_pkey")
+    conn.exec_driver_sql(f"DROP INDEX ix_{ic.name}_area_code")
+    written = conn.exec_driver_sql(found.sql, found.params).rowcount
+    conn.exec_driver_sql(f"ALTER TABLE {ic.name} ADD CONSTRAINT {ic.name}_pkey PRIMARY KEY (submission_id)")
+    conn.exec_driver_sql(f"CREATE INDEX ix_{ic.name}_area_code ON {ic.name} (area_code)")
+    if found.python and written:
+        _python_measures(db, tables, workbook, ic, found.python)
+    measures = _measures(count)
+    conn.execute(ia.delete())
+    conn.execute(ia.insert().from_select(
+        ["area_code", "state", "households", *measures],
+        select(ic.c.area_code, ic.c.state, func.count(), *[func.sum(ic.c[m]) for m in measures])
+        .group_by(ic.c.area_code, ic.c.state)))
+    return written
+
+
+def _python_measures(db: Session, tables, workbook: Workbook, ic: Table, positions: list[int]) -> None:
+    """The indicators at `positions` (0 so far) for every household in `ic`, by the Python evaluator, in
+    the caller's transaction. These households' entities are at their first version at most: their
+    answers are their latest state."""
+    conn = db.connection()
+    ids, defs = _pairs(conn.execute(select(ic.c.submission_id, ic.c.def_id)))
+    part = Workbook(workbook.area_field, workbook.area_path, [workbook.indicators[k] for k in positions], [],
+                    workbook.contacts)
+    names = [f"{x}{k}" for k in positions for x in ("n", "d")]
+    conn.exec_driver_sql(f"CREATE TEMPORARY TABLE ic_python (submission_id integer PRIMARY KEY, "
+                         f"{', '.join(n + ' integer' for n in names)}) ON COMMIT DROP")
+    scratch = Table("ic_python", MetaData(), Column("submission_id", Integer), *[Column(n, Integer) for n in names])
+    order = np.argsort(ids, kind="stable")
+    ids, defs = ids[order], defs[order]
+    for start in range(0, len(ids), CHUNK):
+        frame = _compute(conn, tables, part, ids[start:start + CHUNK], defs[start:start + CHUNK])
+        frame = frame.rename(columns={f"{x}{j}": f"{x}{k}" for j, k in enumerate(positions) for x in ("n", "d")})
+        _insert(conn, scratch, frame[["submission_id", *names]])
+    conn.exec_driver_sql(f"UPDATE {ic.name} SET {', '.join(f'{n} = p.{n}' for n in names)} FROM ic_python p "
+                         f"WHERE {ic.name}.submission_id = p.submission_id")
 
 
 def _refresh_since(db: Session, form_id: int, workbook: Workbook, generation: int, since: DataVersion,
