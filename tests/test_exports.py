@@ -196,3 +196,23 @@ def test_hamlet_export_writes_each_format(app, admin, project, survey, household
     assert len(rows) == 5 and "Thôn/Ấp/Buôn/Khu phố/Tổ dân phố" in rows[0]
     result = runner.invoke(main, ["export", FORM, "--project", str(project), "--area", "NOWHERE", "--out", str(tmp_path)])
     assert result.exit_code != 0 and "NOWHERE" in result.output
+
+
+def test_person_table_lines_hold_any_text_of_a_member_or_household(admin, client, survey, key_base):
+    """Each household's text is written once and placed in its members' lines at a mark (U+E000); a
+    member whose own cells hold that character, a comma, a quote or a formula is written in full."""
+    odd = ["Lan \ue000 Anh", 'Hoa, "Bé"', "=1+2", "Minh\ue000"]
+    h = random_household(random.Random(21), "DN-HV-HP-01", members=len(odd))
+    for member, name in zip(h.members, odd):
+        member.name = name
+    h.respondent = 'Trần "\ue000", Văn'
+    assert submit(client, key_base, to_xml(h)).status_code == 201
+    people = table(admin.get(f"{survey}/persons.csv").data)
+    by_key = {r["KEY"]: r for r in people}
+    zipped = zipfile.ZipFile(io.BytesIO(admin.get(f"{survey}/submissions.csv.zip?attachments=false").data))
+    members = [r for r in table(zipped.read(f"{FORM}-members.csv")) if r["PARENT_KEY"] == h.instance_id]
+    assert [by_key[m["KEY"]]["member_name"] for m in members] == ["Lan \ue000 Anh", 'Hoa, "Bé"', "'=1+2", "Minh\ue000"]
+    for m in members:
+        row = by_key[m["KEY"]]
+        assert row["respondent-respondent_name"] == h.respondent and row["PARENT_KEY"] == h.instance_id
+        assert list(row) == list(people[0])
