@@ -216,3 +216,18 @@ def test_person_table_lines_hold_any_text_of_a_member_or_household(admin, client
         row = by_key[m["KEY"]]
         assert row["respondent-respondent_name"] == h.respondent and row["PARENT_KEY"] == h.instance_id
         assert list(row) == list(people[0])
+
+
+def test_geojson_chunks_are_the_features_one_by_one_with_non_finite_numbers_as_null():
+    """Features are encoded 500 at a time as one list; a batch with a non-finite number one by one."""
+    from server.exports.geojson import feature_chunks
+
+    features = [{"type": "Feature", "id": f"uuid:{i}", "geometry": None,
+                 "properties": {"n": float("inf") if i == 777 else i / 3, "name": f"Hộ \"{i}\", ấp"}}
+                for i in range(1203)]
+    text = b"".join(feature_chunks(iter(features))).decode("utf-8")
+    one_by_one = ",".join(json.dumps({**f, "properties": {**f["properties"], "n": None if f["id"] == "uuid:777"
+                                                          else f["properties"]["n"]}},
+                                     ensure_ascii=False, separators=(",", ":")) for f in features)
+    assert text == '{"type":"FeatureCollection","features":[' + one_by_one + "]}"
+    assert b"".join(feature_chunks(iter([]))) == b'{"type":"FeatureCollection","features":[]}'
