@@ -231,3 +231,18 @@ def test_geojson_chunks_are_the_features_one_by_one_with_non_finite_numbers_as_n
                                      ensure_ascii=False, separators=(",", ":")) for f in features)
     assert text == '{"type":"FeatureCollection","features":[' + one_by_one + "]}"
     assert b"".join(feature_chunks(iter([]))) == b'{"type":"FeatureCollection","features":[]}'
+
+
+def test_xlsx_rows_are_the_same_cells_with_or_without_remembered_ones():
+    """_row looks every cell up among its column's cells made before; the cells are those made anew."""
+    from server.exports import xlsx
+
+    rng = random.Random(5)
+    values = ["yes", "no", " lead", "trail ", "a<b&c", "x\x01y", "12", "-3.5", "012", None, "", 7, "Hòa"]
+    numeric = [i % 2 == 0 for i in range(6)]
+    seen: list[dict] = []
+    for _ in range(300):
+        row = [rng.choice(values) for _ in range(rng.choice([5, 6]))]
+        assert xlsx._row(row, numeric, seen=seen) == xlsx._row(row, numeric)
+    assert all(seen[i][None] == seen[i][""] == "<c/>" for i in range(6))
+    assert not any(7 in column for column in seen)   # only texts are remembered
