@@ -25,11 +25,13 @@ memory: the largest RSS of any gunicorn process sampled every 50 ms during the d
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import io
 import json
 import statistics
 import sys
+import tempfile
 import threading
 import time
 import zipfile
@@ -160,6 +162,37 @@ def copy_ceiling(db, form_id: int) -> Download | None:
                     time.process_time() - cpu0, db_cpu)
 
 
+@contextlib.contextmanager
+def kept_database(url: str, name: str, tmp: Path):
+    """A PostgreSQL database of this name, made when missing and never dropped (--reuse)."""
+    import psycopg
+
+    from _util import Db, _plain_pg, _with_dbname
+
+    admin_url = _plain_pg(url)
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        version = conn.execute("SHOW server_version").fetchone()[0]
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is not None
+        if not exists or not (tmp / "load.json").exists():   # a first run, or a load that did not finish
+            (tmp / "load.json").unlink(missing_ok=True)
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{name}"')
+    tmp.mkdir(parents=True, exist_ok=True)
+    with psycopg.connect(admin_url, autocommit=True) as probe:
+        yield Db(_with_dbname(admin_url, name), f"PostgreSQL {version} (kept database {name})", probe, name)
+
+
+def loaded(db, tmp: Path, args):
+    """What an earlier run with --reuse loaded (None: load it now)."""
+    path = tmp / "load.json"
+    if not path.exists():
+        return None
+    saved = json.loads(path.read_text())
+    if saved["households"] != args.households:
+        raise SystemExit(f"--reuse: {db.name} holds {saved['households']:,} households, not {args.households:,}")
+    return argparse.Namespace(**saved)
+
+
 def csv_rows(body: bytes) -> dict[str, int]:
     with zipfile.ZipFile(io.BytesIO(body)) as z:
         return {name: z.read(name).count(b"\n") - 1 for name in z.namelist()}
@@ -185,32 +218,54 @@ def main(argv=None) -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--db-prefix", default="hamlet_bench_export",
                     help="the PostgreSQL database made for the run is <prefix>_<pid>")
+    ap.add_argument("--reuse", metavar="NAME",
+                    help="PostgreSQL: keep the loaded database NAME (and its blob store in the temp directory) "
+                         "after the run, and on a later run with the same NAME and --households skip the load "
+                         "and the CSV zip right after it")
     args = ap.parse_args(argv)
     install_signal_handlers()
-    with temp_dir("hamlet-bench-export-") as tmp:
+    if args.reuse:
+        if args.database_url.startswith("sqlite"):
+            ap.error("--reuse is for PostgreSQL")
+        tmp_dir = contextlib.nullcontext(Path(tempfile.gettempdir()) / f"hamlet-bench-export-{args.reuse}")
+    else:
+        tmp_dir = temp_dir("hamlet-bench-export-")
+    with tmp_dir as tmp:
         db_url = None if args.database_url.startswith("sqlite") else args.database_url
-        with database(db_url, tmp, prefix=args.db_prefix) as db:
+        db_context = kept_database(db_url, args.reuse, tmp) if args.reuse else database(db_url, tmp, prefix=args.db_prefix)
+        with db_context as db:
             print(f"database: {db.label}")
-            info = bulk_load(db.url, households=args.households, villages=args.villages, data_dir=tmp / "data",
-                             analyze=False)
-            print(f"loaded {info.households:,} households, {info.members:,} members in {info.seconds:.0f} s")
+            info = loaded(db, tmp, args) if args.reuse else None
+            fresh = info is None
+            if info is None:
+                info = bulk_load(db.url, households=args.households, villages=args.villages, data_dir=tmp / "data",
+                                 analyze=False)
+                print(f"loaded {info.households:,} households, {info.members:,} members in {info.seconds:.0f} s")
+                if args.reuse:
+                    (tmp / "load.json").write_text(json.dumps(
+                        {"households": info.households, "members": info.members, "project_id": info.project_id,
+                         "form_id": info.form_id, "xml_form_id": info.xml_form_id}))
+            else:
+                print(f"reused {info.households:,} households, {info.members:,} members (no load, no stale run)")
             env = server_env(tmp, db.url)
             base = f"/v1/projects/{info.project_id}/forms/{info.xml_form_id}"
             results: dict[str, list[Download]] = {}
             with Gunicorn(env, tmp / "gunicorn.log", workers=args.workers) as server:
                 token = sign_in(server.host)
-                print("\nright after the burst of ingest (no ANALYZE yet):")
-                d = download(server, db, token, "CSV zip (stale statistics)", f"{base}/submissions.csv.zip?attachments=false",
-                             keep=True)
-                rows = csv_rows(d.body)
-                print(line(d))
-                print(f"  rows: {rows}")
-                stale = d
-                assert rows[f"{info.xml_form_id}.csv"] == info.households, rows
-                assert rows[f"{info.xml_form_id}-members.csv"] == info.members, rows
-                t = time.perf_counter()
-                if db.analyze():
-                    print(f"\nANALYZE: {time.perf_counter() - t:.1f} s")
+                stale = None
+                if fresh:
+                    print("\nright after the burst of ingest (no ANALYZE yet):")
+                    d = download(server, db, token, "CSV zip (stale statistics)",
+                                 f"{base}/submissions.csv.zip?attachments=false", keep=True)
+                    rows = csv_rows(d.body)
+                    print(line(d))
+                    print(f"  rows: {rows}")
+                    stale = d
+                    assert rows[f"{info.xml_form_id}.csv"] == info.households, rows
+                    assert rows[f"{info.xml_form_id}-members.csv"] == info.members, rows
+                    t = time.perf_counter()
+                    if db.analyze():
+                        print(f"\nANALYZE: {time.perf_counter() - t:.1f} s")
                 runs = [("CSV zip", f"{base}/submissions.csv.zip?attachments=false"),
                         ("root CSV", f"{base}/submissions.csv"),
                         ("XLSX", f"{base}/submissions.xlsx"),
@@ -235,8 +290,9 @@ def main(argv=None) -> int:
                    for k, v in results.items()}
             for d in med.values():
                 print(line(d))
-            print(f"  stale statistics: CSV zip {stale.seconds:.2f} s vs {med['CSV zip'].seconds:.2f} s after ANALYZE "
-                  f"({stale.seconds / med['CSV zip'].seconds:.2f}x)")
+            if stale is not None:
+                print(f"  stale statistics: CSV zip {stale.seconds:.2f} s vs {med['CSV zip'].seconds:.2f} s after "
+                      f"ANALYZE ({stale.seconds / med['CSV zip'].seconds:.2f}x)")
             csv_zip, xlsx = med["CSV zip"], med["XLSX"]
             limit = med.get("COPY into a deflate-1 zip (ceiling)")
             if limit is not None:
@@ -261,6 +317,8 @@ def main(argv=None) -> int:
 
 
 def odata_pages(server: Gunicorn, token: str, base: str, info, pages: int) -> dict[str, float]:
+    if pages <= 0:
+        return {}
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
     headers = {"Authorization": f"Bearer {token}"}
     conn.request("GET", f"{base}.svc", headers=headers)

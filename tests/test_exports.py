@@ -196,3 +196,53 @@ def test_hamlet_export_writes_each_format(app, admin, project, survey, household
     assert len(rows) == 5 and "Thôn/Ấp/Buôn/Khu phố/Tổ dân phố" in rows[0]
     result = runner.invoke(main, ["export", FORM, "--project", str(project), "--area", "NOWHERE", "--out", str(tmp_path)])
     assert result.exit_code != 0 and "NOWHERE" in result.output
+
+
+def test_person_table_lines_hold_any_text_of_a_member_or_household(admin, client, survey, key_base):
+    """Each household's text is written once and placed in its members' lines at a mark (U+E000); a
+    member whose own cells hold that character, a comma, a quote or a formula is written in full."""
+    odd = ["Lan \ue000 Anh", 'Hoa, "Bé"', "=1+2", "Minh\ue000"]
+    h = random_household(random.Random(21), "DN-HV-HP-01", members=len(odd))
+    for member, name in zip(h.members, odd):
+        member.name = name
+    h.respondent = 'Trần "\ue000", Văn'
+    assert submit(client, key_base, to_xml(h)).status_code == 201
+    people = table(admin.get(f"{survey}/persons.csv").data)
+    by_key = {r["KEY"]: r for r in people}
+    zipped = zipfile.ZipFile(io.BytesIO(admin.get(f"{survey}/submissions.csv.zip?attachments=false").data))
+    members = [r for r in table(zipped.read(f"{FORM}-members.csv")) if r["PARENT_KEY"] == h.instance_id]
+    assert [by_key[m["KEY"]]["member_name"] for m in members] == ["Lan \ue000 Anh", 'Hoa, "Bé"', "'=1+2", "Minh\ue000"]
+    for m in members:
+        row = by_key[m["KEY"]]
+        assert row["respondent-respondent_name"] == h.respondent and row["PARENT_KEY"] == h.instance_id
+        assert list(row) == list(people[0])
+
+
+def test_geojson_chunks_are_the_features_one_by_one_with_non_finite_numbers_as_null():
+    """Features are encoded 500 at a time as one list; a batch with a non-finite number one by one."""
+    from server.exports.geojson import feature_chunks
+
+    features = [{"type": "Feature", "id": f"uuid:{i}", "geometry": None,
+                 "properties": {"n": float("inf") if i == 777 else i / 3, "name": f"Hộ \"{i}\", ấp"}}
+                for i in range(1203)]
+    text = b"".join(feature_chunks(iter(features))).decode("utf-8")
+    one_by_one = ",".join(json.dumps({**f, "properties": {**f["properties"], "n": None if f["id"] == "uuid:777"
+                                                          else f["properties"]["n"]}},
+                                     ensure_ascii=False, separators=(",", ":")) for f in features)
+    assert text == '{"type":"FeatureCollection","features":[' + one_by_one + "]}"
+    assert b"".join(feature_chunks(iter([]))) == b'{"type":"FeatureCollection","features":[]}'
+
+
+def test_xlsx_rows_are_the_same_cells_with_or_without_remembered_ones():
+    """_row looks every cell up among its column's cells made before; the cells are those made anew."""
+    from server.exports import xlsx
+
+    rng = random.Random(5)
+    values = ["yes", "no", " lead", "trail ", "a<b&c", "x\x01y", "12", "-3.5", "012", None, "", 7, "Hòa"]
+    numeric = [i % 2 == 0 for i in range(6)]
+    seen: list[dict] = []
+    for _ in range(300):
+        row = [rng.choice(values) for _ in range(rng.choice([5, 6]))]
+        assert xlsx._row(row, numeric, seen=seen) == xlsx._row(row, numeric)
+    assert all(seen[i][None] == seen[i][""] == "<c/>" for i in range(6))
+    assert not any(7 in column for column in seen)   # only texts are remembered

@@ -84,3 +84,14 @@ def test_the_follow_up_and_indicator_csvs_have_no_live_formula():
                                                     "met": False}]}]})
     row = list(csv.reader(io.StringIO(report)))[1]
     assert row[:2] == ["'=A1", "'+1-1"] and row[7] == "'@ind" and row[10:12] == ["-33.3", "-1.5"]
+
+
+def test_inert_row_looks_at_each_cell_whenever_one_might_start_a_formula():
+    from server.exports.spreadsheet import inert_row
+
+    assert inert_row(["a", None, "", "b"]) == ["a", None, "", "b"]
+    assert inert_row(("x", "=1+2", None)) == ["x", "'=1+2", None]
+    assert inert_row(["x\x00=1", "@A1"]) == ["x\x00=1", "'@A1"]      # a NUL inside a text: cell by cell
+    assert inert_row(["x\x00=1", "y"]) == ["x\x00=1", "y"]
+    assert inert_row([1, 0, "-A1", "-5"]) == [1, 0, "'-A1", "-5"]    # numbers among the cells
+    assert inert_row(["\tx", "\ry", "+84 9"]) == ["'\tx", "'\ry", "'+84 9"]

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from psycopg.pq import TransactionStatus
 from sqlalchemy import Connection, Text, case, func, literal, null, select
@@ -54,17 +54,26 @@ def _text(value) -> ColumnElement:
     return func.nullif(value, "")
 
 
-def _cells(plan: TablePlan, answers: list, where: list[int]) -> list[ColumnElement]:
-    """plan.cells in SQL: a geopoint's four parts, every other field's text."""
+def _cells(plan: TablePlan, answers: list, where: list[int], splits: Mapping[int, ColumnElement] | None = None,
+           shown=None) -> list[ColumnElement]:
+    """plan.cells in SQL: a geopoint's four parts, every other field's text. `splits`: a geopoint's
+    parts already split (by where it sits among the answers), `shown` the condition for showing them."""
     out: list[ColumnElement] = []
     for col, w in zip(plan.columns, where):
         value = answers[w] if w >= 0 else null()
         if col.field.type == "geopoint":
-            parts = func.regexp_split_to_array(value, literal(_SPACE), type_=ARRAY(Text))
+            if splits is not None and w in splits:
+                out += [_text(case((shown, splits[w][k]), else_=null())) for k in range(1, 5)]
+                continue
+            parts = _split(value)
             out += [_text(parts[k]) for k in range(1, 5)]
         else:
             out.append(_text(value))
     return out
+
+
+def _split(value) -> ColumnElement:
+    return func.regexp_split_to_array(value, literal(_SPACE), type_=ARRAY(Text))
 
 
 def _timestamp(value) -> ColumnElement:
@@ -73,17 +82,25 @@ def _timestamp(value) -> ColumnElement:
 
 
 def root_select(export: Export):
+    """The root table's cells over source.root_query. That query is kept a subquery of its own
+    (OFFSET 0: PostgreSQL does not merge it into this one), so each row's encrypted state and each
+    geopoint's split are computed once, not once for each of the ~60 cells that read them."""
     plan = export.root
     columns, where = _answers(export, plan)
-    inner = source.root_query(export.tables, columns, export.selection).subquery()
+    query = source.root_query(export.tables, columns, export.selection, lateral=True)
+    geopoints = sorted({w for col, w in zip(plan.columns, where) if col.field.type == "geopoint" and w >= 0})
+    query = query.add_columns(*[_split(query.selected_columns[12 + w]) for w in geopoints])
+    inner = query.offset(0).subquery()
     c = list(inner.c)
     (submission_id, instance_id, created_at, submitter_id, submitter_name, present, expected, encrypted,
      review_state, device_id, edits, version) = c[:12]
-    answers = [case((encrypted == 0, a), else_=null()) for a in c[12:]]
-    status = case((encrypted == 0, null()), (encrypted == 2, MISSING_ENCRYPTED_DATA), else_=NOT_DECRYPTED)
-    return (select(_timestamp(created_at), *_cells(plan, answers, where), _text(instance_id), submitter_id,
-                   _text(submitter_name), present, expected, status, _text(review_state), _text(device_id), edits,
-                   _text(version))
+    plain = encrypted == 0
+    answers = [case((plain, a), else_=null()) for a in c[12:12 + len(columns)]]
+    splits = dict(zip(geopoints, c[12 + len(columns):]))
+    status = case((plain, null()), (encrypted == 2, MISSING_ENCRYPTED_DATA), else_=NOT_DECRYPTED)
+    return (select(_timestamp(created_at), *_cells(plan, answers, where, splits, plain), _text(instance_id),
+                   submitter_id, _text(submitter_name), present, expected, status, _text(review_state),
+                   _text(device_id), edits, _text(version))
             .order_by(created_at.desc(), submission_id.desc()))
 
 
@@ -126,11 +143,13 @@ def copy_chunks(conn: Connection, head: list[str], stmt) -> Iterator[bytes]:
     sql, params = _statement(conn, stmt)
     cursor = conn.connection.driver_connection.cursor()   # type: ignore[union-attr]
     # COPY is planned for its whole result, unlike a cursor (cursor_tuple_fraction): PostgreSQL chose hash
-    # joins and a sort of all 100,000 households before the first row (1.3 s at 100k). The export's order
-    # is an index's (submissions by form and time): nested loops from it stream from the first row, and
-    # the database's work then overlaps the compression here.
-    saved = cursor.execute("SELECT current_setting('enable_hashjoin'), current_setting('enable_mergejoin')").fetchone()
-    cursor.execute("SELECT set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)")
+    # joins and a sort of all 100,000 households before the first row (1.3 s at 100k), and right after a
+    # bulk load, without statistics, a sort of every household even with nested loops. The export's
+    # order is an index's (submissions by form and time): nested loops from it stream from the first
+    # row, and the database's work then overlaps the compression here.
+    settings = ("enable_hashjoin", "enable_mergejoin", "enable_sort")
+    saved = cursor.execute("SELECT " + ", ".join(f"current_setting('{name}')" for name in settings)).fetchone()
+    cursor.execute("SELECT " + ", ".join(f"set_config('{name}', 'off', true)" for name in settings))
     try:
         with cursor.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv)", params) as copy:
             parts: list[bytes] = []
@@ -149,6 +168,5 @@ def copy_chunks(conn: Connection, head: list[str], stmt) -> Iterator[bytes]:
                 yield b"".join(parts)
     finally:
         if not cursor.closed and conn.connection.driver_connection.info.transaction_status == INTRANS:   # type: ignore[union-attr]
-            cursor.execute("SELECT set_config('enable_hashjoin', %s, true), set_config('enable_mergejoin', %s, true)",
-                           saved)
+            cursor.execute("SELECT " + ", ".join(f"set_config('{name}', %s, true)" for name in settings), saved)
         cursor.close()

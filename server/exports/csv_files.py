@@ -29,11 +29,12 @@ CLIENT_AUDIT_FILE = source.ENCRYPTED_CLIENT_AUDIT[: -len(".enc")]
 log = logging.getLogger("hamlet")
 
 
-def csv_bytes(head: list[str], rows: Iterable[list], bom: bool = False, spreadsheet: bool = False) -> Iterator[bytes]:
+def csv_bytes(head: list[str], rows: Iterable[list], bom: bool = False, spreadsheet: bool = False,
+              inert_cells: bool = False) -> Iterator[bytes]:
     """The CSV text in chunks. A BOM, or `spreadsheet` (labels, the person table), marks a file meant
     for Excel: its formulas are made inert (server/exports/spreadsheet.py). Central's own format has
-    neither and is written as Central writes it."""
-    if bom or spreadsheet:
+    neither and is written as Central writes it. `inert_cells`: the caller made every cell inert."""
+    if (bom or spreadsheet) and not inert_cells:
         head, rows = inert_row(head), inert_rows(rows)
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
@@ -50,6 +51,18 @@ def csv_bytes(head: list[str], rows: Iterable[list], bom: bool = False, spreadsh
             buf.truncate()
             n = 0
     yield buf.getvalue().encode("utf-8")
+
+
+def line_chunks(lines: Iterable[str]) -> Iterator[bytes]:
+    """CSV lines already written, ROWS_PER_CHUNK a chunk."""
+    parts: list[str] = []
+    for line in lines:
+        parts.append(line)
+        if len(parts) == ROWS_PER_CHUNK:
+            yield "".join(parts).encode("utf-8")
+            parts.clear()
+    if parts:
+        yield "".join(parts).encode("utf-8")
 
 
 def connect(engine: Engine):

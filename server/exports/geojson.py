@@ -5,8 +5,11 @@ properties are the root table's columns, so a GIS user sees what the CSV shows. 
 no location keeps its Feature with a null geometry rather than disappearing from the map's table."""
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Iterator
+from itertools import chain
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Engine
@@ -34,7 +37,7 @@ def _number(value):
     if value is None or value == "":
         return None
     try:
-        return float(value) if any(c in value for c in ".eE") else int(value)
+        return float(value) if "." in value or "e" in value or "E" in value else int(value)
     except ValueError:
         return value
 
@@ -53,19 +56,30 @@ def _point(cells: list) -> dict | None:
     return {"type": "Point", "coordinates": coords}
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
 def feature_chunks(features: Iterable[dict[str, Any]]) -> Iterator[bytes]:
-    """Features as a streamed FeatureCollection, 500 a chunk; non-finite numbers become null."""
+    """Features as a streamed FeatureCollection, 500 a chunk; non-finite numbers become null. The 500
+    are encoded as one JSON list, its brackets dropped (the same text as one by one, a tenth of the
+    calls); a chunk holding a non-finite number is encoded again one feature at a time."""
     yield b'{"type":"FeatureCollection","features":['
     first = True
-    out: list[str] = []
-    for feature in features:
-        out.append(("" if first else ",") + finite_json.dumps(feature, ensure_ascii=False, separators=(",", ":")))
-        first = False
-        if len(out) >= 500:
-            yield "".join(out).encode("utf-8")
-            out.clear()
-    out.append("]}")
-    yield "".join(out).encode("utf-8")
+    batch: list[dict[str, Any]] = []
+    for feature in chain(features, [None]):
+        if feature is not None:
+            batch.append(feature)
+            if len(batch) < 500:
+                continue
+        if batch:
+            try:
+                text = _ENCODER.encode(batch)[1:-1]
+            except ValueError:
+                text = ",".join(finite_json.dumps(f, ensure_ascii=False, separators=(",", ":")) for f in batch)
+            yield (text if first else "," + text).encode("utf-8")
+            first = False
+            batch.clear()
+    yield b"]}"
 
 
 def geojson_chunks(engine: Engine, export: Export, geometry_field: str | None = None) -> Iterator[bytes]:
@@ -75,10 +89,17 @@ def geojson_chunks(engine: Engine, export: Export, geometry_field: str | None = 
         at = geometry_column(export, geometry_field)
         numeric = export.root.numeric()
         keep = [i for i in range(len(names)) if at is None or not at <= i < at + 4]
+        keys = [names[i] for i in keep]
+        numbers = [j for j, i in enumerate(keep) if i < len(numeric) and numeric[i]]
+        pick = itemgetter(*keep)
         key_at = len(names) - 10
-        features = ({"type": "Feature", "id": row[key_at],
-                     "geometry": _point(row[at:at + 4]) if at is not None else None,
-                     "properties": {names[i]: (_number(row[i]) if i < len(numeric) and numeric[i] else row[i])
-                                    for i in keep}}
-                    for row in root_table(conn, export))
-        yield from feature_chunks(features)
+
+        def features() -> Iterator[dict[str, Any]]:
+            for row in root_table(conn, export):
+                values = list(pick(row))
+                for j in numbers:
+                    values[j] = _number(values[j])
+                yield {"type": "Feature", "id": row[key_at],
+                       "geometry": _point(row[at:at + 4]) if at is not None else None,
+                       "properties": dict(zip(keys, values))}
+        yield from feature_chunks(features())

@@ -5,6 +5,7 @@ here the join is done once, in the database, and the area code comes with the na
 village, commune, district and province it belongs to (from the project's registry)."""
 from __future__ import annotations
 
+import csv
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -13,8 +14,9 @@ from sqlalchemy import Engine
 from server import problems
 from server.db import isoformat
 from server.exports import source
-from server.exports.csv_files import connect, csv_bytes
+from server.exports.csv_files import connect, csv_bytes, line_chunks
 from server.exports.plan import TablePlan
+from server.exports.spreadsheet import inert, inert_row
 from server.exports.tables import Export, header, labeller, make_plans
 from server.models.areas import LEVELS
 
@@ -68,20 +70,51 @@ def person_chunks(engine: Engine, export: Export, repeat_name: str | None, regis
             area_at = household.paths.index(export.selection.area_path)
             area_levels = list(reversed(LEVELS))
         head = own + theirs + [f"{level} name" for level in area_levels] + ["SubmissionDate", "PARENT_KEY", "KEY"]
-        n = len(rcols)
         label_roster, label_household = labeller(export, roster), labeller(export, household)
 
-        def rows():
-            for row in source.person_rows(conn, export.tables, roster.repeat_path, rcols, hcols, export.selection):
+        def lines() -> Iterator[str]:
+            """Each member's CSV line. A household's cells (its answers, area names, SubmissionDate) are
+            made, made inert and written as CSV once, and shared by its members: rows come household
+            by household, and an instance ID names one household of the form. The csv module quotes
+            each cell on its own, so a member's line is its own cells written with a mark where the
+            household's text goes (written in full when a cell of its own holds the mark)."""
+            parts: list[str] = []
+            writer = csv.writer(_Appender(parts), lineterminator="\n")
+            current, tail, text = None, [], ""
+            for hers, row in source.person_rows(conn, export.tables, roster.repeat_path, rcols, hcols,
+                                                export.selection):
                 instance_id, created_at, key, parent_key = row[:4]
-                answers = row[4:]
-                mine, hers = answers[:n], answers[n:]
-                cells = (roster.cells(label_roster(mine) if label_roster else mine)
-                         + household.cells(label_household(hers) if label_household else hers))
-                if area_at is not None and registry is not None:   # both set together above
-                    names = registry.names_by_level(hers[area_at])
-                    cells += [names.get(level) for level in area_levels]
-                yield cells + [isoformat(created_at), f"{instance_id}/{parent_key}" if parent_key else instance_id,
-                               f"{instance_id}/{key}"]
+                if instance_id != current:
+                    cells = household.cells(label_household(hers) if label_household else hers)
+                    if area_at is not None and registry is not None:   # both set together above
+                        names = registry.names_by_level(hers[area_at])
+                        cells += [names.get(level) for level in area_levels]
+                    cells.append(isoformat(created_at))
+                    current, tail = instance_id, inert_row(cells)
+                    writer.writerow(tail)
+                    text = parts.pop()[:-1]
+                mine = row[4:]
+                own = inert_row(roster.cells(label_roster(mine) if label_roster else mine))
+                keys = (inert(f"{instance_id}/{parent_key}" if parent_key else instance_id), inert(f"{instance_id}/{key}"))
+                writer.writerow([*own, _MARK, *keys])
+                line = parts.pop()
+                if line.count(_MARK) == 1:
+                    yield line.replace(_MARK, text)
+                else:
+                    writer.writerow([*own, *tail, *keys])
+                    yield parts.pop()
 
-        yield from csv_bytes(head, rows(), bom, spreadsheet=True)  # the person table is meant for Excel
+        # The person table is meant for Excel: every cell is inert (made so in lines()).
+        yield from csv_bytes(inert_row(head), [], bom, inert_cells=True)
+        yield from line_chunks(lines())
+
+
+# Where a household's CSV text goes in a member's line: a character the csv module never quotes.
+_MARK = "\ue000"
+
+
+class _Appender:
+    """A file for csv.writer that keeps each line it writes."""
+
+    def __init__(self, parts: list[str]) -> None:
+        self.write = parts.append
