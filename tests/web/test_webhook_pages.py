@@ -41,6 +41,7 @@ def test_a_manager_adds_a_webhook_and_reads_its_log(app, signed_in, client, key_
     while "Sẽ gửi lại" not in (html := signed_in.get(page).get_data(as_text=True)) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert "Sẽ gửi lại" in html and "Connection refused" in html
+    assert "Số lần gửi không thành công liên tiếp" in html  # the receiver is left alone, and the page says so
     resend = re.search(r'action="([^"]+/resend)"', html).group(1)
     assert signed_in.post(resend).status_code == 302
 
