@@ -449,13 +449,19 @@ def _write_in_database(db: Session, tables, workbook: Workbook, ic: Table, ia: T
     conn.exec_driver_sql(f"CREATE INDEX ix_{ic.name}_area_code ON {ic.name} (area_code)")
     if found.python and written:
         _python_measures(db, tables, workbook, ic, found.python)
+    _sums_from_rows(db, ic, ia, count)
+    return written
+
+
+def _sums_from_rows(db: Session, ic: Table, ia: Table, count: int) -> None:
+    """`ia` rebuilt from `ic`: the households and each measure's sum per area and state."""
     measures = _measures(count)
+    conn = db.connection()
     conn.execute(ia.delete())
     conn.execute(ia.insert().from_select(
         ["area_code", "state", "households", *measures],
         select(ic.c.area_code, ic.c.state, func.count(), *[func.sum(ic.c[m]) for m in measures])
         .group_by(ic.c.area_code, ic.c.state)))
-    return written
 
 
 def _python_measures(db: Session, tables, workbook: Workbook, ic: Table, positions: list[int]) -> None:
@@ -729,12 +735,7 @@ def _reconcile(db: Session, form_id: int, ic: Table, ia: Table, count: int) -> N
     s = Submission.__table__
     conn = db.connection()
     conn.execute(ic.delete().where(~select(s.c.id).where(s.c.id == ic.c.submission_id).exists()))
-    measures = _measures(count)
-    conn.execute(ia.delete())
-    conn.execute(ia.insert().from_select(
-        ["area_code", "state", "households", *measures],
-        select(ic.c.area_code, ic.c.state, func.count(), *[func.sum(ic.c[m]) for m in measures])
-        .group_by(ic.c.area_code, ic.c.state)))
+    _sums_from_rows(db, ic, ia, count)
     db.commit()
 
 
