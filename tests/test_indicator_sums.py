@@ -192,13 +192,12 @@ def test_a_household_deleted_from_the_database_during_the_first_computation(app,
         assert [fk["referred_table"] for fk in inspect(conn).get_foreign_keys(f"ic{form_id}")] == ["submissions"]
 
 
+@pytest.mark.postgresql_only
 def test_the_foreign_key_never_waits_behind_intake(app, admin, client, form, key, monkeypatch):
     """PostgreSQL: adding the rows' foreign key needs a lock on submissions that intake's transactions hold;
     it gives up after its lock timeout (the report is served all the same) and the next refresh adds it,
     validated. An unchanged report asks the catalog once, not SQLAlchemy's inspector."""
     engine = app.extensions["hamlet.engine"]
-    if engine.dialect.name != "postgresql":
-        pytest.skip("the foreign key is added after the rows on PostgreSQL only")
     monkeypatch.setattr(store, "CONSTRAIN_LOCK_TIMEOUT", "200ms")
     for h in households(13, 4):
         post(client, key, to_xml(h))
@@ -297,14 +296,13 @@ def _stored(app) -> tuple[list, list]:
 
 
 @pytest.mark.parametrize("left_to_python", [(), ("hh_broadband", "adult_bank_or_ewallet")])
+@pytest.mark.postgresql_only
 def test_the_database_stores_the_rows_python_would(app, admin, client, form, key, monkeypatch, computed,
                                                   left_to_python):
     """PostgreSQL computes a first computation in one statement (server/indicators/in_database.py): the rows
     and sums it stores are those of the Python path, byte for byte, with indicators that do not compile left
     to the Python evaluator, rejected and deleted households, an answer it would read differently (left to
     the Python path) — and a new household after it is computed incrementally as before."""
-    if app.extensions["hamlet.engine"].dialect.name != "postgresql":
-        pytest.skip("the first computation is done in the database on PostgreSQL only")
     from server.indicators import in_database
     from server.indicators.sql_expressions import NotCompilable
 
@@ -340,10 +338,9 @@ def test_the_database_stores_the_rows_python_would(app, admin, client, form, key
     assert after == recomputed(admin, form)
 
 
+@pytest.mark.postgresql_only
 def test_a_statement_the_database_refuses_leaves_every_household_to_python(app, admin, client, form, key,
                                                                            monkeypatch, computed):
-    if app.extensions["hamlet.engine"].dialect.name != "postgresql":
-        pytest.skip("the first computation is done in the database on PostgreSQL only")
     from server.indicators import in_database
 
     for h in households(17, 5):

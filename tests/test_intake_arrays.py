@@ -12,8 +12,7 @@ def test_text_array_quotes_every_element_and_escapes_backslash_and_quote():
     assert _text_array([]) == "{}"
     assert _text_array([None, "NULL", 'a"b', "c\\d"]) == '{NULL,"NULL","a\\"b","c\\\\d"}'
 
-@pytest.mark.skipif(not (os.environ.get("HAMLET_TEST_DATABASE_URL") or "").startswith("postgresql"),
-                    reason="PostgreSQL's own parsing of the literal (HAMLET_TEST_DATABASE_URL)")
+@pytest.mark.postgresql_only
 def test_postgresql_reads_back_every_value_as_sent():
     import psycopg
 
