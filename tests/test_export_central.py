@@ -858,6 +858,22 @@ def test_a_geopoint_is_split_on_javascript_whitespace_into_at_most_four_parts(ce
         ["1", "2", "", "", "nbsp"]]
 
 
+def test_a_plain_geopoint_and_its_near_misses_split_alike(central):
+    # PostgreSQL's COPY splits `lat lon alt acc` on the space and anything else by the regular expression.
+    central.publish("geopoint")
+    points = {"plain": "16.128795 108.235125 12.0 5.0", "double": "1  -2 3 4", "trailing": "1 2 3 4 ",
+              "exp": "1e5 2 3 4", "three": "1 2 3", "six": "1 2 3 4 5 6"}
+    submit_newest_first(central, "mytestform", [(k, f"<location>{v}</location>") for k, v in points.items()])
+    rows = central.csv_files("mytestform")["mytestform.csv"].split("\n")[1:-1]
+    assert [r.split(",")[3:8] for r in rows] == [
+        ["16.128795", "108.235125", "12.0", "5.0", "plain"],
+        ["1", "-2", "3", "4", "double"],
+        ["1", "2", "3", "4", "trailing"],
+        ["1e5", "2", "3", "4", "exp"],
+        ["1", "2", "3", "", "three"],
+        ["1", "2", "3", "4", "six"]]
+
+
 def test_select_multiple_values_are_split_on_javascript_whitespace(central, alice):
     central.publish("selectMultiple")
     central.submit("selectMultiple", instance("selectMultiple", "one", "<q1>a&#133;b c</q1>", version=None), api=alice)
