@@ -781,3 +781,27 @@ def test_the_shipped_files_load_together_and_report_sensibly(admin, client, proj
                 assert area["achieved"] is want, (target_set, area["code"])
                 if area["households"]:
                     assert area["expectedHouseholds"] and 0 < area["coverage"] <= 100
+
+
+@pytest.mark.parametrize("in_database", [False, True])
+def test_a_roster_indicator_reads_a_household_answer_no_household_indicator_reads(
+        small, admin, client, key_base, monkeypatch, in_database):
+    """${fixed_broadband} read only by a person-level indicator is still loaded (was always empty: the
+    household's answers were loaded for the household-level indicators only). `in_database`: on PostgreSQL
+    the first computation of every household by one statement (server/indicators/in_database.py)."""
+    from server.indicators import contributions as store
+
+    monkeypatch.setattr(store, "IN_DATABASE_FROM", 0 if in_database else 10**9)
+    by_python: list[int] = []
+    original = store._compute
+    monkeypatch.setattr(store, "_compute", lambda conn, tables, wb, ids, *rest: (by_python.append(len(ids)),
+                                                                                  original(conn, tables, wb, ids, *rest))[1])
+    only = [INDICATORS[1], ("adult_fibre", "", "", "members", "${age} >= 15", "${fixed_broadband} = 'fibre'")]
+    for h in (H1, H2, H3, H8):
+        post(client, key_base, to_xml(h))
+    assert put_workbook(admin, small, workbook_bytes(indicators=only, targets=[])).status_code == 200
+    by = areas(report(admin, small))
+    assert [(indicator(by[c], "adult_fibre")["numerator"], indicator(by[c], "adult_fibre")["denominator"])
+            for c in ("P-D-A-1", "P-D-A-2", "P-D-A", "P")] == [(2, 4), (0, 3), (2, 7), (2, 7)]
+    postgresql = admin.client.application.extensions["hamlet.engine"].dialect.name == "postgresql"
+    assert sum(by_python) == (0 if in_database and postgresql else 4)

@@ -151,20 +151,26 @@ def _ensure_tables(db: Session, form_id: int, count: int) -> tuple[Table, Table]
     if conn.dialect.name == "postgresql":
         # Without its foreign key until the first computation is written (_constrain): PostgreSQL checks a
         # foreign key row by row, which cost as much as writing the rows.
-        _unconstrained(ic).create(conn)
+        # UNLOGGED: derived data, rebuilt when missing, so not written twice (to the write-ahead log too). A
+        # crash of the database, or a standby promoted, leaves the three tables empty: no stored baseline,
+        # so the next refresh checks every household (refresh_if_changed) and, `ic` being empty, computes
+        # them all again as after a new workbook.
+        for t in (ic, ia, ib):
+            _unlogged(t).create(conn)
     else:
         ic.create(conn)
-    ia.create(conn)
-    ib.create(conn)
+        ia.create(conn)
+        ib.create(conn)
     db.commit()
     _baselines.pop(form_id, None)
     return ic, ia
 
 
-def _unconstrained(ic: Table) -> Table:
-    """`ic` without its foreign key to submissions."""
-    return Table(ic.name, MetaData(), *[Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable,
-                                               index=c.index, autoincrement=False) for c in ic.columns])
+def _unlogged(t: Table) -> Table:
+    """`t` UNLOGGED and without foreign keys (`ic`'s to submissions)."""
+    return Table(t.name, MetaData(), *[Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable,
+                                              index=c.index, autoincrement=False) for c in t.columns],
+                 prefixes=["UNLOGGED"])
 
 
 _HAS_FOREIGN_KEY = text("SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass(:t) AND contype = 'f')")
@@ -342,7 +348,11 @@ def refresh_if_changed(db: Session, form_id: int, workbook: Workbook, generation
     fingerprint's (or the submissions', counted again); if not (a restore, a commit that landed out of
     order), or with no baseline, every household is checked with one anti-join."""
     base = _baselines.get(form_id)
-    if base is None or base.generation != generation or base.version != version:
+    if db.connection().dialect.name == "postgresql":
+        # The tables are UNLOGGED there (_ensure_tables): a crash of the database empties all three, and only
+        # the stored baseline (gone with them) tells this process so; one read of a one-row table.
+        base = _stored_baseline(db, form_id, generation)
+    elif base is None or base.generation != generation or base.version != version:
         base = _stored_baseline(db, form_id, generation) or base
     if base is not None and base.generation == generation and base.version == version:
         _remember(form_id, base)
@@ -389,35 +399,40 @@ def _refresh_all(db: Session, form_id: int, workbook: Workbook, generation: int)
     count = len(workbook.indicators)
     ic, ia = _ensure_tables(db, form_id, count)
     s = Submission.__table__
-    done = _fill_in_database(db, form_id, workbook, generation, ic, ia, count)
-    done += _process_stale(db, form_id, workbook, generation, ic, ia, count, [s.c.form_id == form_id])
+    done, every = _fill_in_database(db, form_id, workbook, generation, ic, ia, count)
+    if not every:
+        done += _process_stale(db, form_id, workbook, generation, ic, ia, count, [s.c.form_id == form_id])
     _constrain(db, form_id, ic)
     _reconcile(db, form_id, ic, ia, count)
     return done
 
 
 def _fill_in_database(db: Session, form_id: int, workbook: Workbook, generation: int, ic: Table, ia: Table,
-                      count: int) -> int:
+                      count: int) -> tuple[int, bool]:
     """PostgreSQL, the first computation of at least IN_DATABASE_FROM households: every household the
     database can compute, by one statement under the form's lock (server/indicators/in_database.py), the
     indicators it cannot compile by the Python evaluator for the same households, the sums from the rows.
-    Returns how many households it wrote; those it left out stay due for the ordinary path."""
+    Returns how many households it wrote, and whether that was every household of the form (counted just
+    before, in the same transaction): then none is left due and the caller skips looking for them (a
+    change committed meanwhile moves the data version, and the next refresh finds it). Those it left out
+    stay due for the ordinary path."""
     conn = db.connection()
     if conn.dialect.name != "postgresql":
-        return 0
+        return 0, False
     entities = latest.writes_entities(db, form_id)
     tables = data_tables(db, form_id)
     found = in_database.plan(tables, workbook, form_id, generation, entities, ic.name, _STATE_SQL)
     if found is None or _lock(db, form_id) != generation:
         db.commit()
-        return 0
+        return 0, False
     conn = db.connection()
     s = Submission.__table__
-    if conn.execute(select(ic.c.submission_id).limit(1)).first() is not None or \
-            (conn.execute(select(func.count()).where(s.c.form_id == form_id, s.c.draft.is_(False))).scalar() or 0) \
-            < IN_DATABASE_FROM:
+    households = 0
+    if conn.execute(select(ic.c.submission_id).limit(1)).first() is None:
+        households = conn.execute(select(func.count()).where(s.c.form_id == form_id, s.c.draft.is_(False))).scalar() or 0
+    if households < IN_DATABASE_FROM:
         db.commit()
-        return 0
+        return 0, False
     # One hash aggregate over every roster row: in memory rather than spilled (4 MB by default); no JIT, whose
     # compilation of this many expressions costs more than it saves.
     conn.exec_driver_sql("SET LOCAL work_mem = '64MB'")
@@ -434,7 +449,7 @@ def _fill_in_database(db: Session, form_id: int, workbook: Workbook, generation:
         conn.exec_driver_sql("ROLLBACK TO SAVEPOINT in_database")
         written = 0
     db.commit()
-    return written
+    return written, written == households
 
 
 def _write_in_database(db: Session, tables, workbook: Workbook, ic: Table, ia: Table, count: int,

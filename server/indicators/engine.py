@@ -22,6 +22,10 @@ def needed_fields(workbook: Workbook) -> dict[str, set[str]]:
         need.setdefault(ind.unit_path, set())
         for path in ind.fields.values():
             need[ind.unit_path].add(path)
+            if ind.unit_path and not path.startswith(ind.unit_path + "/"):
+                # an ancestor's answer (${consent} read per person): loaded with the household, then
+                # joined to the roster rows; a path of no household column is skipped where it is loaded
+                need[""].add(path)
     member = workbook.contacts.get("member_number_field")
     if member and member.rsplit("/", 1)[0] in need:
         need[member.rsplit("/", 1)[0]].add(member)   # a household's latest state names its members by number
