@@ -361,11 +361,10 @@ def test_a_statement_the_database_refuses_leaves_every_household_to_python(app, 
     assert sum(computed) == 5
 
 
+@pytest.mark.postgresql_only
 def test_tables_emptied_by_a_database_crash_are_computed_again(app, admin, client, form, key, computed):
     """PostgreSQL: the three derived tables are UNLOGGED; crash recovery leaves them empty (as TRUNCATE
     does here), while this process still remembers the data version they were up to date at."""
-    if app.extensions["hamlet.engine"].dialect.name != "postgresql":
-        pytest.skip("the derived tables are UNLOGGED on PostgreSQL only")
     for h in households(18, 5):
         post(client, key, to_xml(h))
     expected = reports(admin, form)
