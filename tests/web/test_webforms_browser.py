@@ -24,10 +24,23 @@ def question(page, label: str, nth: int = 0):
     return page.locator(".question-container", has=page.locator(".control-text label", has_text=label)).nth(nth)
 
 
+def tick(field) -> None:
+    """Tick one of the engine's radio buttons or checkboxes. On a busy machine the page may take a click after
+    Playwright has stopped waiting for it; then the box is looked at again and clicked only if still clear."""
+    for _ in range(5):
+        if not field.is_checked():
+            field.click(force=True)
+        for _ in range(20):
+            if field.is_checked():
+                return
+            field.page.wait_for_timeout(100)
+    assert field.is_checked(), "the page never took the click"
+
+
 def choose(page, label: str, *values: str, nth: int = 0):
     box = question(page, label, nth)
     for value in values:
-        box.locator(f"input[value='{value}']").check(force=True)
+        tick(box.locator(f"input[value='{value}']"))
 
 
 def type_in(page, label: str, text: str, nth: int = 0):
@@ -83,7 +96,7 @@ def fill_household(page, tmp_path, shot, name: str, photo_bytes: bytes = PHOTO):
 def choose_member(page, member: str, words: str, value: str):
     box = page.locator(".question-container", has=page.locator(".control-text label", has_text=member)).filter(
         has_text=words).first
-    box.locator(f"input[value='{value}']").check(force=True)
+    tick(box.locator(f"input[value='{value}']"))
 
 
 def send(page, shot, name: str):
