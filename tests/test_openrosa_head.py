@@ -1,5 +1,6 @@
 """Collect's HEAD before an upload, answered in front of Flask from the hot path's caches (server/openrosa/head.py):
 the same bytes as Flask's answer, and everything it cannot vouch for still answered by Flask."""
+from dataclasses import replace
 from email.utils import parsedate_to_datetime
 
 import pytest
@@ -79,3 +80,16 @@ def test_a_deleted_project_is_gone_at_once(admin, client, key_base, project):
     assert client.head(url, headers=COLLECT).status_code == 204
     assert admin.delete(f"/v1/projects/{project}").status_code == 200
     assert client.head(url, headers=COLLECT).status_code in (403, 404)
+
+
+def test_the_policy_and_limit_follow_the_settings(app, client, key_base, flask_calls):
+    app.config["HAMLET"] = replace(app.config["HAMLET"], map_tiles="https://{s}.tile.example.org/{z}/{x}/{y}.png",
+                                   max_submission_bytes=12_345_678)
+    _forget()
+    url = f"{key_base}/submission"
+    by_flask = client.head(url, headers=COLLECT)
+    thin = client.head(url, headers=COLLECT)
+    assert len(flask_calls) == 1
+    assert _answer(thin) == _answer(by_flask)
+    assert "https://*.tile.example.org" in thin.headers["Content-Security-Policy"]
+    assert thin.headers["X-OpenRosa-Accept-Content-Length"] == "12345678"
