@@ -632,7 +632,7 @@ def run_level(srv: Gunicorn, db, setup: dict, admin_token: str, clients: int, ar
 CEILING, DIGEST = "minimal intake", "Digest (username and password)"
 
 
-def start_ceiling(db, tmp: Path, w: int, wc: str, t: int | None):
+def start_ceiling(db, tmp: Path, w: int, wc: str, t: int | None, gunicorn_args: list[str]):
     """bench/_ceiling.py under gunicorn as Hamlet is served (same config file, workers, threads, access log),
     writing into a table of the bench database; and a function counting what it stored."""
     import psycopg
@@ -644,7 +644,8 @@ def start_ceiling(db, tmp: Path, w: int, wc: str, t: int | None):
         conn.execute(CEILING_CREATE)
     env = {**os.environ, "CEILING_DATABASE_URL": url}
     srv = Gunicorn(env, tmp / "ceiling.log", workers=w, worker_class=wc, threads=t if wc == "gthread" else None,
-                   extra_args=["--pythonpath", str(Path(__file__).resolve().parent)], app="_ceiling:app").start()
+                   extra_args=["--pythonpath", str(Path(__file__).resolve().parent), *gunicorn_args],
+                   app="_ceiling:app").start()
 
     def count() -> int:
         with psycopg.connect(url, autocommit=True) as conn:
@@ -765,6 +766,8 @@ def main(argv=None) -> int:
     ap.add_argument("--workers", type=parse_list(int), default=[2], help="gunicorn workers (default 2 = cores); a list tries each")
     ap.add_argument("--worker-class", type=parse_list(str), default=["gthread"], help="gthread (as shipped) and/or sync")
     ap.add_argument("--threads", type=parse_list(int), default=[4], help="threads per gthread worker (default 4)")
+    ap.add_argument("--gunicorn-arg", action="append", default=[], metavar="ARG",
+                    help="one more gunicorn flag for both servers, e.g. --gunicorn-arg=--reuse-port (repeatable)")
     ap.add_argument("--xml-kb", type=int, default=4, help="pad each submission's XML to this size (default 4)")
     ap.add_argument("--photo-kb", type=int, default=200)
     ap.add_argument("--photo-fraction", type=float, default=0.10)
@@ -830,7 +833,7 @@ def run_server(url: str | None, wc: str, w: int, t: int | None, args, levels: li
             print(f"\n== {label_full}\n== gunicorn {config_label(wc, w, t)}  (temp dir {tmp})", flush=True)
             try:
                 env = migrated_env(tmp, db.url, HAMLET_ODK_VALIDATE="off")
-                extra = profiling_args(args.profile_dir)
+                extra = profiling_args(args.profile_dir) + args.gunicorn_arg
                 with Gunicorn(env, log, workers=w, worker_class=wc, threads=t if wc == "gthread" else None,
                               extra_args=extra) as srv:
                     admin = sign_in(srv.host)
@@ -839,7 +842,7 @@ def run_server(url: str | None, wc: str, w: int, t: int | None, args, levels: li
                           f"app user ready; gunicorn master {srv.proc.pid}, workers {srv.worker_pids()}", flush=True)
                     ceiling = None
                     if db.cluster_cpu_ticks() is not None and not args.no_ceiling:
-                        ceiling = start_ceiling(db, tmp, w, wc, t)
+                        ceiling = start_ceiling(db, tmp, w, wc, t, args.gunicorn_arg)
                     try:
                         warm_up_all(srv, ceiling, db, setup, admin, max(args.clients), args, label)
                         for n in sorted(args.clients):

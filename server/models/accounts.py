@@ -209,6 +209,13 @@ def actor_for_token(db: Session, token: str) -> tuple[Caller, TokenSession] | No
     return found
 
 
+def recent_token_is_valid(token: str) -> bool:
+    """True when `actor_for_token` would find this token's caller without the database: looked up
+    within the last second and not expired. False means "ask actor_for_token", not "invalid"."""
+    found = _recent_tokens.get(token)
+    return found is not None and (found[1].expires_at is None or found[1].expires_at >= utcnow())
+
+
 def end_sessions(db: Session, actor_id: int) -> None:
     db.execute(delete(AuthSession).where(AuthSession.actor_id == actor_id))
 

@@ -40,6 +40,11 @@ def _live_statement():
 _recent_projects = Recent("live projects", lambda: (Project,))
 
 
+def project_recently_live(project_id: int) -> bool:
+    """True when `project_exists` would answer True without the database (looked up within a second)."""
+    return bool(_recent_projects.get(project_id))
+
+
 def project_exists(db: Session, project_id: int) -> bool:
     """Cheap existence check for hot paths (Collect's HEAD before every upload)."""
     if _recent_projects.get(project_id):
