@@ -159,12 +159,20 @@ def project(admin) -> int:
 
 @pytest.fixture
 def live_server(app):
-    """The app on a real port, for real HTTP clients (pyodk, requests)."""
+    """The app on a real port, for real HTTP clients (pyodk, requests, Chromium). Its teardown waits for the
+    requests still running — a page the browser left mid-load goes on computing — before the next test
+    empties the tables they write to: the database is the same file (or the same PostgreSQL database) from
+    test to test, so such a request could otherwise hold its locks into the next test."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
+    server.daemon_threads = False  # so that socketserver keeps a list of the request threads
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
+    for request in list(getattr(server, "_threads", None) or []):
+        request.join(timeout=10)
+    server.block_on_close = False  # joined above, with a limit; server_close must not wait again
+    server.server_close()
     thread.join(timeout=5)
 
 
