@@ -9,6 +9,7 @@ Like api/ and openrosa/, web/ knows about requests and imports the domain (model
 access.py); it never imports api/ or openrosa/."""
 from __future__ import annotations
 
+import functools
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, current_app, g, redirect, request, session, url_for
@@ -81,6 +82,7 @@ def _policy(response):
     return response
 
 
+@functools.lru_cache(maxsize=8)
 def page_policy(map_tiles: str | None) -> str:
     """The pages' Content-Security-Policy. Every script and style is a file under static/ (no inline
     <script>, <style> or style=""), so nothing inline is allowed and an injected one would not run;
