@@ -82,7 +82,9 @@ class Jobs:
         self.actors[name].send_with_options(args=args, delay=delay_ms)
 
     def _start_in_process(self) -> None:
-        if self.in_process and not getattr(self._own, "thread", False):
+        # The unlocked look first: every submission to a form with webhooks nudges, the worker is nearly
+        # always running already, and start_worker looks again under its lock.
+        if self.in_process and self._worker is None and not getattr(self._own, "thread", False):
             self.start_worker()
 
     def every(self, seconds: float, task: Callable[[], Any], on_nudge: bool = True) -> None:
