@@ -941,9 +941,10 @@ def bulk_form(url: str) -> dict:
 
 def analyze_as_autovacuum(url: str) -> list[str]:
     """ANALYZE the tables autovacuum would (more than 50 + 10% of their rows changed since the last ANALYZE):
-    the bench machine's PostgreSQL runs with autovacuum off. Without it the form that starts empty keeps the
-    plans made while it was: the foreign-key checks of every household row (submission_defs, d{form},
-    d{form}_r{n} against submissions) stay sequential scans of a table that grows (~6 a submission)."""
+    the bench machine's PostgreSQL runs with autovacuum off. Without it the empty form, whose tables bulk_load
+    analyzed while empty, keeps the plans made then: the foreign-key checks of every household row
+    (submission_defs, d{form}, d{form}_r{n} against submissions) stay sequential scans of a table that
+    grows (~6 a submission)."""
     import psycopg
 
     from _util import _plain_pg
