@@ -35,11 +35,21 @@ On PostgreSQL each level is preceded by the minimal correct intake (bench/_ceili
 gunicorn configuration, the same client and requests: the machine's own limit, measured in the same run)
 and followed by the same level as a web user signing with Digest (Collect's username and password); the
 summary gives Hamlet / ceiling and Digest / app-user key, by rate and by CPU per submission (issue 19).
+
+`--reuse NAME` measures instead intake into a form that already holds many households (issue 19): NAME is
+a PostgreSQL database loaded by bench/_bulk.py (e.g. a copy of a 1M-household load; it keeps what is sent),
+set against an empty form loaded the same way (bench/_bulk.py with 0 households, a throwaway database), each
+behind its own gunicorn. Rounds alternate between the two (so drift hits both) at each --clients level; the
+summary gives the median rate and CPU per submission of each and full / empty. Before each round a table
+gets ANALYZE where autovacuum would have run one (`analyze_as_autovacuum`; `--no-analyze` skips it).
+
+    .venv/bin/python bench/ingest.py --reuse onem7_1m --clients 8 --duration 20 --rounds 5
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import csv
 import hashlib
 import itertools
@@ -783,6 +793,12 @@ def main(argv=None) -> int:
                     help="skip the minimal intake (bench/_ceiling.py) measured before each PostgreSQL level")
     ap.add_argument("--digest", action=argparse.BooleanOptionalAction, default=True,
                     help="also send as a web user with Digest (Collect's username and password) after each level")
+    ap.add_argument("--reuse", metavar="NAME",
+                    help="PostgreSQL: send into NAME, a database bench/_bulk.py loaded (it keeps what is sent), "
+                         "alternating with an empty form loaded the same way; no minimal intake, no Digest")
+    ap.add_argument("--rounds", type=int, default=5, help="with --reuse: rounds of each side per level (default 5)")
+    ap.add_argument("--no-analyze", action="store_true",
+                    help="with --reuse: no ANALYZE before a round where autovacuum would have run one")
     ap.add_argument("--client-worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.client_worker:
@@ -801,6 +817,8 @@ def main(argv=None) -> int:
     if args.keep_log:
         args.keep_log.mkdir(parents=True, exist_ok=True)
 
+    if args.reuse:
+        return fill_compare(args, next((u for u in urls if u != "sqlite"), DEFAULT_PG))
     levels: list[Level] = []
     notes: list[str] = []
     code = 0
@@ -896,6 +914,136 @@ def run_server(url: str | None, wc: str, w: int, t: int | None, args, levels: li
         traceback.print_exc()
         notes.append(f"SKIPPED ({label}, {config_label(wc, w, t)}): {type(exc).__name__}: {exc}"[:400])
         return 1
+
+
+# --- --reuse: intake into a full form against an empty one ------------------------------------------
+
+def bulk_form(url: str) -> dict:
+    """The one form of a database bench/_bulk.py loaded: its project, the app user's key, the households."""
+    import psycopg
+
+    from _util import _plain_pg
+
+    with psycopg.connect(_plain_pg(url)) as conn:
+        forms = conn.execute("SELECT id, project_id FROM forms WHERE xml_form_id = %s", (FORM_ID,)).fetchall()
+        if len(forms) != 1:
+            raise SystemExit(f"--reuse: {len(forms)} forms {FORM_ID} in the database, not one")
+        form_id, project = forms[0]
+        token = conn.execute("SELECT s.token FROM sessions s JOIN actors a ON a.id = s.actor_id JOIN form_assignments f "
+                             "ON f.actor_id = a.id WHERE a.type = 'field_key' AND a.deleted_at IS NULL AND f.form_id = %s "
+                             "ORDER BY a.id LIMIT 1", (form_id,)).fetchone()
+        if token is None:
+            raise SystemExit("--reuse: no app user assigned to the form")
+        households = conn.execute("SELECT count(*) FROM submissions WHERE form_id = %s AND deleted_at IS NULL",
+                                  (form_id,)).fetchone()[0]
+    return {"project": project, "app_token": token[0], "households": households}
+
+
+def analyze_as_autovacuum(url: str) -> list[str]:
+    """ANALYZE the tables autovacuum would (more than 50 + 10% of their rows changed since the last ANALYZE):
+    the bench machine's PostgreSQL runs with autovacuum off. Without it the empty form, whose tables bulk_load
+    analyzed while empty, keeps the plans made then: the foreign-key checks of every household row
+    (submission_defs, d{form}, d{form}_r{n} against submissions) stay sequential scans of a table that
+    grows (~6 a submission)."""
+    import psycopg
+
+    from _util import _plain_pg
+
+    with psycopg.connect(_plain_pg(url), autocommit=True) as conn:
+        due = [r[0] for r in conn.execute(
+            "SELECT format('%I.%I', s.schemaname, s.relname) FROM pg_stat_user_tables s JOIN pg_class c "
+            "ON c.oid = s.relid WHERE s.n_mod_since_analyze > 50 + 0.1 * greatest(c.reltuples, 0) ORDER BY 1")]
+        for table in due:
+            conn.execute(f"ANALYZE {table}")
+    return due
+
+
+def fill_compare(args, admin_url: str) -> int:
+    """Alternate rounds into the empty form and into NAME's full one, each behind its own gunicorn."""
+    import psycopg
+
+    from _bulk import bulk_load
+    from _util import Db, _plain_pg, _with_dbname
+
+    if args.rounds < 1:
+        raise SystemExit("--rounds must be at least 1")
+    admin_url = _plain_pg(admin_url)
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (args.reuse,)).fetchone() is None:
+            raise SystemExit(f"--reuse: no database {args.reuse}")
+    wc, w, t = server_configs(args)[0]
+    args.config_label = config_label(wc, w, t)
+    # NAME keeps what every run sends, and a resent instanceID takes another path: each run its own IDs.
+    run_seed = random.SystemRandom().randrange(1 << 40)
+    levels: dict[tuple[str, int], list[Level]] = {}
+    with temp_dir("hamlet-ingest-") as tmp, database(admin_url, tmp, prefix="hamlet_ingest") as empty, \
+            psycopg.connect(admin_url, autocommit=True) as probe, contextlib.ExitStack() as servers:
+        bulk_load(empty.url, 0, data_dir=tmp / "empty" / "data", progress=None)
+        full = Db(_with_dbname(admin_url, args.reuse), f"PostgreSQL (kept database {args.reuse})", probe, args.reuse)
+        sides = []
+        for side, db in (("empty", empty), ("full", full)):
+            (tmp / side).mkdir(exist_ok=True)
+            env = migrated_env(tmp / side, db.url, HAMLET_ODK_VALIDATE="off")
+            srv = servers.enter_context(Gunicorn(env, tmp / side / "gunicorn.log", workers=w, worker_class=wc,
+                                                 threads=t if wc == "gthread" else None, extra_args=args.gunicorn_arg))
+            servers.callback(lambda side=side, srv=srv: print(
+                f"gunicorn log ({side}): " + ("\n".join(log_problems(srv.log_text())) or "no errors"), flush=True))
+            setup = bulk_form(db.url)
+            sides.append((side, db, srv, sign_in(srv.host), setup))
+            print(f"{side}: {db.label}, {setup['households']:,} households, gunicorn {args.config_label}", flush=True)
+        short = argparse.Namespace(**{**vars(args), "duration": max(args.warmup, 1.0), "seed": run_seed})
+        for _side, db, srv, admin, setup in sides:   # unmeasured: each server's first requests
+            run_level(srv, db, setup, admin, max(args.clients), short, "PostgreSQL", None)
+        for n in sorted(args.clients):
+            for r in range(args.rounds):
+                for side, db, srv, admin, setup in (sides if r % 2 == 0 else sides[::-1]):
+                    if not args.no_analyze:
+                        analyzed = analyze_as_autovacuum(db.url)
+                        print(f"  ANALYZE ({side}): {', '.join(analyzed) or 'none due'}", flush=True)
+                    each = argparse.Namespace(**{**vars(args), "seed": run_seed + 1 + r})   # new instanceIDs
+                    level = run_level(srv, db, setup, admin, n, each, "PostgreSQL", None,
+                                      config=f"{args.config_label}, {side} form")
+                    levels.setdefault((side, n), []).append(level)
+                    print(f"  round {r + 1}, {side:5} form: {level.line()}", flush=True)
+        households = {side: (setup["households"], bulk_form(db.url)["households"]) for side, db, _, _, setup in sides}
+    print(fill_summary(levels, args, households), flush=True)
+    return 0 if all(lv.all_failures == 0 for group in levels.values() for lv in group) else 1
+
+
+def fill_summary(levels: dict[tuple[str, int], list[Level]], args, households: dict[str, tuple[int, int]]) -> str:
+    """`households`: each side's at the start and at the end."""
+    from statistics import median
+
+    def cpu(lv: Level) -> float:
+        return (lv.per_sub(lv.server_cpu) or 0) + (lv.per_sub(lv.pg_backends_cpu) or 0)
+
+    (full0, full1), (empty0, empty1) = households["full"], households["empty"]
+    out = ["", "=" * 100, f"SUMMARY  bench/ingest.py --reuse {args.reuse}: intake into a form holding "
+           f"{full0:,} households ({full1:,} at the end) against an empty one ({empty0:,}, {empty1:,} at the end), gunicorn "
+           f"{args.config_label}, {args.duration:g} s a round, {args.rounds} rounds each, alternating; load average "
+           f"now {os.getloadavg()[0]:.1f}", "=" * 100]
+    for n in sorted({n for _, n in levels}):
+        got = {}
+        for side in ("empty", "full"):
+            group = levels.get((side, n), [])
+            got[side] = (median(lv.rate for lv in group), median(cpu(lv) for lv in group),
+                         median(lv.per_sub(lv.server_cpu) or 0 for lv in group),
+                         median(lv.per_sub(lv.pg_backends_cpu) or 0 for lv in group),
+                         median(percentile(lv.upload, 95) * 1000 for lv in group), sum(lv.all_failures for lv in group))
+            rate, c, s_cpu, pg_cpu, p95, fails = got[side]
+            out.append(f"  {n} clients, {side:5} form: {rate:6.1f} subs/s (rounds "
+                       + ", ".join(f"{lv.rate:.0f}" for lv in group) + f"), CPU {c:.2f} ms/sub (gunicorn {s_cpu:.2f} "
+                       f"+ PG backends {pg_cpu:.2f}), upload p95 {p95:.1f} ms, failures {fails}")
+        ratio = got["full"][0] / got["empty"][0] if got["empty"][0] else 0.0
+        cpu_ratio = got["empty"][1] / got["full"][1] if got["full"][1] else 0.0
+        out.append(f"  {n} clients, full / empty: {ratio:.2f} by rate, {cpu_ratio:.2f} by CPU per submission "
+                   f"(medians); target >= 0.9 [{'PASS' if ratio >= 0.9 else 'MISS'}]")
+    samples = [f"  {side} form, {n} clients: {s}" for (side, n), group in levels.items() for lv in group
+               for s in lv.samples[:3]]
+    if samples:
+        out += ["failure samples:"] + samples
+    out.append("=" * 100)
+    return "\n".join(out)
 
 
 if __name__ == "__main__":
