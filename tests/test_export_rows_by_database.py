@@ -87,3 +87,23 @@ def test_the_database_writes_the_person_table_as_python_does(admin, survey, odd_
     assert by_database == by_python
     text = by_python["areaField=village"].decode("utf-8")
     assert "'=1+2" in text and ",-5," in text and "Hòa Phước" in text
+
+
+def test_the_database_makes_the_geojson_cells_as_python_does(admin, survey, odd_households, database_url,
+                                                             monkeypatch):
+    selected: list[int] = []
+    root_select = copy_csv.root_select
+
+    def counted(*args, **kwargs):
+        selected.append(1)
+        return root_select(*args, **kwargs)
+
+    monkeypatch.setattr(copy_csv, "root_select", counted)
+    by_database = admin.get(f"{survey}/submissions.geojson").data
+    assert len(selected) == (1 if database_url.startswith("postgresql") else 0)
+    monkeypatch.setattr(copy_csv, "cells_usable", lambda *args, **kwargs: False)
+    by_python = admin.get(f"{survey}/submissions.geojson").data
+    assert len(selected) == (1 if database_url.startswith("postgresql") else 0)
+    assert by_database == by_python
+    text = by_python.decode("utf-8")
+    assert ':""' in text and '"Lê Thu Yến"' in text and '"\\u0001ctl"' in text and '"a\\rb"' in text

@@ -61,8 +61,9 @@ def _text(value) -> ColumnElement:
     return func.nullif(value, "")
 
 
+
 def _cells(plan: TablePlan, answers: list, where: list[int], splits: Mapping[int, ColumnElement] | None = None,
-           shown=None) -> list[ColumnElement]:
+           shown=None, text=_text) -> list[ColumnElement]:
     """plan.cells in SQL: a geopoint's four parts, every other field's text. `splits`: a geopoint's
     parts already split (by where it sits among the answers), `shown` the condition for showing them."""
     out: list[ColumnElement] = []
@@ -70,12 +71,12 @@ def _cells(plan: TablePlan, answers: list, where: list[int], splits: Mapping[int
         value = answers[w] if w >= 0 else null()
         if col.field.type == "geopoint":
             if splits is not None and w in splits:
-                out += [_text(case((shown, splits[w][k]), else_=null())) for k in range(1, 5)]
+                out += [text(case((shown, splits[w][k]), else_=null())) for k in range(1, 5)]
                 continue
             parts = Grouping(_split(value))   # (CASE … END)[k]: without the brackets, a syntax error
-            out += [_text(parts[k]) for k in range(1, 5)]
+            out += [text(parts[k]) for k in range(1, 5)]
         else:
-            out.append(_text(value))
+            out.append(text(value))
     return out
 
 
@@ -100,11 +101,17 @@ def _timestamp(value) -> ColumnElement:
     return func.to_char(func.timezone("UTC", value), 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
 
 
-def root_select(export: Export, finish=None):
+def _as_stored(value) -> ColumnElement:
+    return value
+
+
+def root_select(export: Export, finish=None, empty_as_null: bool = True):
     """The root table's cells over source.root_query. That query is kept a subquery of its own
     (OFFSET 0: PostgreSQL does not merge it into this one), so each row's encrypted state and each
     geopoint's split are computed once, not once for each of the ~60 cells that read them.
-    `finish`: what the cells become instead (xlsx_rows.py: one row of sheet XML), given the cells."""
+    `finish`: what the cells become instead (xlsx_rows.py: one row of sheet XML), given the cells.
+    `empty_as_null=False`: an empty text stays one, as tables.root_table has it (GeoJSON tells them apart)."""
+    text = _text if empty_as_null else _as_stored
     plan = export.root
     columns, where = _answers(export, plan)
     query = source.root_query(export.tables, columns, export.selection, lateral=True)
@@ -118,9 +125,9 @@ def root_select(export: Export, finish=None):
     answers = [case((plain, a), else_=null()) for a in c[12:12 + len(columns)]]
     splits = dict(zip(geopoints, c[12 + len(columns):]))
     status = case((plain, null()), (encrypted == 2, MISSING_ENCRYPTED_DATA), else_=NOT_DECRYPTED)
-    cells = [_timestamp(created_at), *_cells(plan, answers, where, splits, plain), _text(instance_id),
-             submitter_id, _text(submitter_name), present, expected, status, _text(review_state),
-             _text(device_id), edits, _text(version)]
+    cells = [_timestamp(created_at), *_cells(plan, answers, where, splits, plain, text), text(instance_id),
+             submitter_id, text(submitter_name), present, expected, status, text(review_state),
+             text(device_id), edits, text(version)]
     return select(*(finish(cells) if finish else cells)).order_by(created_at.desc(), submission_id.desc())
 
 
