@@ -25,8 +25,9 @@ ODD = ["&<>", " lead", "trail ", "\u00a0nb", "x\u3000", "\x01ctl", "\x0b", "a\x1
 
 @pytest.fixture
 def odd_households(app, households):
-    """The five households with the odd values spread over every stored answer of theirs and of their
-    members, and an instance ID and device ID that need care too."""
+    """The five households with the odd values spread over every other household's answers and every
+    other member's, an instance ID and device ID that need care too, and a plain household without a
+    submitter."""
     with app.extensions["hamlet.sessionmaker"]() as s:
         form = s.scalar(select(Form))
         tables = data_tables(s, form.id)
@@ -35,14 +36,17 @@ def odd_households(app, households):
             answers = [c for c in table.c if c.name.startswith("c")]
             key = table.c.id if "id" in table.c else table.c.submission_id
             for n, row_id in enumerate(s.scalars(select(key).order_by(key))):
+                if n % 2:
+                    continue   # every other row left plain
                 values = {}
                 for j, column in enumerate(answers):
                     if (n + j) % 2 == 0:
                         values[column.name] = ODD[at % len(ODD)]
                         at += 1
                 s.execute(update(table).where(key == row_id).values(values))
-        first = s.scalar(select(Submission.id).order_by(Submission.id))
+        first, second = s.scalars(select(Submission.id).order_by(Submission.id).limit(2))
         s.execute(update(Submission).where(Submission.id == first).values(instance_id="=uuid:odd", device_id=" dev&"))
+        s.execute(update(Submission).where(Submission.id == second).values(submitter_id=None))   # an empty number
         s.commit()
     return households
 
@@ -64,6 +68,7 @@ def test_the_database_writes_the_xlsx_rows_as_python_does(admin, survey, odd_hou
     assert by_database == by_python
     sheet = zipfile.ZipFile(io.BytesIO(by_python[""])).read("xl/worksheets/sheet1.xml")
     assert b"<t>&amp;&lt;&gt;</t>" in sheet and b'<t xml:space="preserve">trail </t>' in sheet
+    assert b"<c><v></v></c>" not in sheet
 
 
 def test_the_database_writes_the_person_table_as_python_does(admin, survey, odd_households, database_url,

@@ -59,7 +59,8 @@ EMPTY_MARK, NUMBER_START, NUMBER_END = "\x01", "\x02", "\x03"
 def _marked(value: ColumnElement, numeric: bool) -> ColumnElement:
     """The cell's text as it goes between OPEN and CLOSE: EMPTY_MARK for NULL, a number between its marks."""
     if isinstance(value.type, Integer):
-        return func.coalesce(func.concat(NUMBER_START, cast(value, Text), NUMBER_END, type_=Text), EMPTY_MARK)
+        # ||, not concat(): NULL stays NULL, an empty cell
+        return func.coalesce(literal(NUMBER_START) + cast(value, Text) + literal(NUMBER_END), literal(EMPTY_MARK))
     if numeric:
         return case((value.is_(None), literal(EMPTY_MARK)),
                     (value.op("~")(literal(NUMBER)), func.concat(NUMBER_START, value, NUMBER_END, type_=Text)),
