@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import chain
 from operator import itemgetter
 from typing import Any
@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from server import finite_json, problems
+from server.exports import copy_csv, source
 from server.exports.csv_files import connect
 from server.exports.tables import Export, header, make_plans, root_table
 
@@ -42,7 +43,7 @@ def _number(value):
         return value
 
 
-def _point(cells: list) -> dict | None:
+def _point(cells: Sequence) -> dict | None:
     """The Point, or None (a null geometry) when latitude or longitude is missing or not a finite
     number: `1e400` is Infinity, which no map can place and JSON cannot carry."""
     lat, lon, alt = (_number(c) for c in cells[:3])
@@ -93,13 +94,22 @@ def geojson_chunks(engine: Engine, export: Export, geometry_field: str | None = 
         numbers = [j for j, i in enumerate(keep) if i < len(numeric) and numeric[i]]
         pick = itemgetter(*keep)
         key_at = len(names) - 10
+        by_database = copy_csv.cells_usable(conn, export)
 
         def features() -> Iterator[dict[str, Any]]:
-            for row in root_table(conn, export):
+            for row in rows:
                 values = list(pick(row))
                 for j in numbers:
                     values[j] = _number(values[j])
                 yield {"type": "Feature", "id": row[key_at],
                        "geometry": _point(row[at:at + 4]) if at is not None else None,
                        "properties": dict(zip(keys, values))}
-        yield from feature_chunks(features())
+        if not by_database:
+            rows: Iterable[Sequence] = root_table(conn, export)
+            yield from feature_chunks(features())
+            return
+        # The same cells made by PostgreSQL (timestamps, geopoints split), a third of the Python per row.
+        with copy_csv.streaming_plan(conn):
+            result = conn.execution_options(**source.STREAM).execute(copy_csv.root_select(export, empty_as_null=False))
+            rows = map(tuple, result)   # plain tuples: a Row's slices and items cost more
+            yield from feature_chunks(features())

@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 
 from server import problems
 from server.db import isoformat
-from server.exports import source
+from server.exports import persons_copy, source
 from server.exports.csv_files import connect, csv_bytes, line_chunks
 from server.exports.plan import TablePlan
 from server.exports.spreadsheet import inert, inert_row
@@ -106,6 +106,13 @@ def person_chunks(engine: Engine, export: Export, repeat_name: str | None, regis
 
         # The person table is meant for Excel: every cell is inert (made so in lines()).
         yield from csv_bytes(inert_row(head), [], bom, inert_cells=True)
+        if persons_copy.usable(conn, export) and roster.repeat_path in export.tables.repeats:
+            names = None
+            if area_at is not None and registry is not None:
+                names = {code: [found.get(level) for level in area_levels]
+                         for code, found in ((code, registry.names_by_level(code)) for code in registry.areas) if code}
+            yield from persons_copy.person_chunks(conn, export, roster, household, names, len(area_levels))
+            return
         yield from line_chunks(lines())
 
 

@@ -1,0 +1,125 @@
+"""An XLSX sheet's rows written by PostgreSQL: each row's `<row>…</row>` made in SQL, byte for byte
+what xlsx._row makes of the same cells.
+
+Building each cell's XML in Python (a cache look-up, a regular expression, escaping) was ~80% of a
+100k-household workbook's CPU, one core's worth, while PostgreSQL waited. Here the cells are the
+ones copy_csv.py selects for Central's CSV (the same texts as tables.py's, an empty text as NULL,
+which a sheet shows alike), and each becomes its XML with plain string functions; Python only joins
+rows and compresses them, on the other core.
+
+A row with a text to change (escaped, emptied of characters XML forbids, its edge spaces kept) or a
+number-typed cell holding a character outside ASCII (xlsx's number pattern takes any script's digits,
+PostgreSQL's `[0-9]` does not) comes with its cells instead, and xlsx._row writes it: such texts are
+rare, and one test over the whole row is cheaper than one per cell."""
+from __future__ import annotations
+
+import json
+import re
+import sys
+from array import array
+from collections.abc import Iterator
+from functools import cache
+
+from sqlalchemy import Connection, Integer, Text, case, cast, func, literal, or_, type_coerce
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import array as pg_array
+from sqlalchemy.sql.elements import ColumnElement
+
+from server.exports import copy_csv, xlsx
+from server.exports.plan import TablePlan
+from server.exports.tables import Export
+
+NUMBER = "^-?(0|[1-9][0-9]{0,14})(\\.[0-9]+)?$"    # xlsx._NUMBER over ASCII
+assert xlsx._NUMBER.pattern == r"-?(0|[1-9]\d{0,14})(\.\d+)?"
+
+
+@cache
+def _characters() -> tuple[str, str]:
+    """xlsx._ILLEGAL's characters (deleted by translate(); PostgreSQL's texts never hold NUL), and
+    every character str.isspace() is true of (a text starting or ending with one keeps its spaces),
+    found among all of Unicode held in one string (not a million one-character ones)."""
+    every = array("I", range(1, 0x110000)).tobytes().decode("utf-32-le" if sys.byteorder == "little" else "utf-32-be",
+                                                            "surrogatepass")
+    return "".join(xlsx._ILLEGAL.findall(every)), "".join(re.findall(r"\s", every))   # \s: str.isspace()
+
+
+
+def usable(conn: Connection, export: Export) -> bool:
+    """When the sheets' cells are those Central's CSV holds (no labels, split selects or keys)."""
+    return copy_csv.usable(conn, export, bom=False, spreadsheet=False)
+
+
+# A plain row is made by concat_ws, its cells joined by what ends one text cell and starts the
+# next; an empty cell and a number are marked by characters no plain row holds (XML forbids them) and
+# their tags put right by replace(): a few calls a row instead of a few a cell.
+OPEN, CLOSE = '<c t="inlineStr"><is><t>', "</t></is></c>"
+EMPTY_MARK, NUMBER_START, NUMBER_END = "\x01", "\x02", "\x03"
+
+
+def _marked(value: ColumnElement, numeric: bool) -> ColumnElement:
+    """The cell's text as it goes between OPEN and CLOSE: EMPTY_MARK for NULL, a number between its marks."""
+    if isinstance(value.type, Integer):
+        # ||, not concat(): NULL stays NULL, an empty cell
+        return func.coalesce(literal(NUMBER_START) + cast(value, Text) + literal(NUMBER_END), literal(EMPTY_MARK))
+    if numeric:
+        return case((value.is_(None), literal(EMPTY_MARK)),
+                    (value.op("~")(literal(NUMBER)), func.concat(NUMBER_START, value, NUMBER_END, type_=Text)),
+                    else_=value)
+    return func.coalesce(value, literal(EMPTY_MARK))
+
+
+def _row(cells: list[ColumnElement], flags: list[bool]) -> ColumnElement:
+    """xlsx._row of a plain row."""
+    joined = copy_csv.joined([_marked(c, flag) for c, flag in zip(cells, flags)], CLOSE + OPEN)
+    row: ColumnElement = func.concat("<row>" + OPEN, joined, CLOSE + "</row>", type_=Text)
+    row = func.replace(row, literal(OPEN + EMPTY_MARK + CLOSE), literal(xlsx.EMPTY), type_=Text)
+    if any(flags) or any(isinstance(c.type, Integer) for c in cells):
+        row = func.replace(row, literal(OPEN + NUMBER_START), literal("<c><v>"), type_=Text)
+        row = func.replace(row, literal(NUMBER_END + CLOSE), literal("</v></c>"), type_=Text)
+    return row
+
+
+def _plain(texts: list[ColumnElement], numbers: list[ColumnElement]) -> ColumnElement:
+    """Whether every text of the row goes in as it is: none holds a character XML forbids or `&<>`,
+    or starts or ends with a space (xlsx._text_cell), which one regular expression over the row's
+    texts, one a line, says at once; and no number-typed cell holds a character outside ASCII."""
+    illegal, spaces = _characters()
+    special = f"[{illegal}&<>]|^[{spaces}]|[{spaces}]$|[{spaces}]\n|\n[{spaces}]"   # \n is a space
+    found: list[ColumnElement] = [copy_csv.joined(texts).op("~")(literal(special))]
+    found += [func.octet_length(n) != func.char_length(n) for n in numbers]
+    return ~func.coalesce(or_(*found), False)
+
+
+def _finish(numeric: list[bool]):
+    """copy_csv's `finish`: the row's XML, or when Python must write it its cells as a JSON list of texts."""
+    def finish(cells: list[ColumnElement]) -> list[ColumnElement]:
+        flags = [i < len(numeric) and numeric[i] for i in range(len(cells))]
+        texts = [c for c in cells if not isinstance(c.type, Integer)]
+        numbers = [c for c, flag in zip(cells, flags) if flag and not isinstance(c.type, Integer)]
+        plain = _plain(texts, numbers)
+        row = _row(cells, flags)
+        every = func.to_json(type_coerce(pg_array([cast(c, Text) for c in cells]), ARRAY(Text)), type_=Text)
+        return [case((plain, row), else_=cast(every, Text)).label("xml")]
+    return finish
+
+
+def row_xml(conn: Connection, export: Export, plan: TablePlan) -> Iterator[str]:
+    """Each data row of the plan's sheet as xlsx._row writes it, in the export's order."""
+    numeric = plan.numeric()
+    if plan.repeat is None:
+        stmt = copy_csv.root_select(export, _finish(numeric))
+        ints = [i for i, c in enumerate(copy_csv.root_select(export).selected_columns) if isinstance(c.type, Integer)]
+    else:
+        if plan.repeat_path not in export.tables.repeats:
+            return
+        stmt = copy_csv.repeat_select(export, plan, _finish(numeric))
+        ints = []
+    for (made,) in conn.execution_options(**copy_csv.source.STREAM).execute(stmt):
+        if made[0] != "[":
+            yield made
+            continue
+        cells = json.loads(made)   # not a plain row: its cells, as a JSON list of texts
+        for i in ints:
+            if cells[i] is not None:
+                cells[i] = int(cells[i])
+        yield xlsx._row(cells, numeric)

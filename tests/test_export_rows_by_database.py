@@ -1,0 +1,114 @@
+"""On PostgreSQL the XLSX sheets' rows are made by the database (server/exports/xlsx_rows.py); they
+must be the very bytes Python makes of the same cells, odd values included: texts needing escapes or
+kept spaces, characters XML forbids, numbers of other scripts' digits, formulas, signs, line breaks.
+On SQLite Python writes every file, and the comparison holds trivially."""
+from __future__ import annotations
+
+import io
+import zipfile
+
+import pytest
+from sqlalchemy import select, update
+
+from server.exports import copy_csv, xlsx_rows
+from server.models.form_data import data_tables
+from server.models.forms import Form
+from server.models.submissions import Submission
+
+ODD = ["&<>", " lead", "trail ", "\u00a0nb", "x\u3000", "\x01ctl", "\x0b", "a\x1fb", "\ufffeq", "=1+2", "-5",
+       "+84905", "-\u0663", "\u0663\u0664", "-1+1", "@SUM(1)", "\tTab", "\rcr", "a\rb", "line\nbreak", 'quo"te',
+       "com,ma", "007", "1e5", "12.0", "1_000", "nan", "inf", "1e400", "-0", "-0.0", "0.0001", "1e-05",
+       "123456789012345678", "1234567890123456.5", ".5", "5.", " 5", "5 ", "+5", "-12.5e3", "3.14159", "Lê Thu Yến",
+       "\\.", "", "16.1 108.2 12.0 5.0", " 16.1 108.2", "16.1  108.2 1 2 3", "1e400 5", "-0 0 0 0", "\u2028x", "\x7f",
+       "'quoted", "-", "+", "=", "\U0001F600", "\\", "0", "-1", "99999999999999999999", "1.0e+20", "\u0663"]
+
+
+@pytest.fixture
+def odd_households(app, households):
+    """The five households with the odd values spread over every other household's answers and every
+    other member's, an instance ID and device ID that need care too, and a plain household without a
+    submitter."""
+    with app.extensions["hamlet.sessionmaker"]() as s:
+        form = s.scalar(select(Form))
+        tables = data_tables(s, form.id)
+        at = 0
+        for table in [tables.root, *tables.repeats.values()]:
+            answers = [c for c in table.c if c.name.startswith("c")]
+            key = table.c.id if "id" in table.c else table.c.submission_id
+            for n, row_id in enumerate(s.scalars(select(key).order_by(key))):
+                if n % 2:
+                    continue   # every other row left plain
+                values = {}
+                for j, column in enumerate(answers):
+                    if (n + j) % 2 == 0:
+                        values[column.name] = ODD[at % len(ODD)]
+                        at += 1
+                s.execute(update(table).where(key == row_id).values(values))
+        first, second = s.scalars(select(Submission.id).order_by(Submission.id).limit(2))
+        s.execute(update(Submission).where(Submission.id == first).values(instance_id="=uuid:odd", device_id=" dev&"))
+        s.execute(update(Submission).where(Submission.id == second).values(submitter_id=None))   # an empty number
+        s.commit()
+    return households
+
+
+def test_the_database_writes_the_xlsx_rows_as_python_does(admin, survey, odd_households, database_url, monkeypatch):
+    made: list[int] = []
+    row_xml = xlsx_rows.row_xml
+
+    def counted(*args):
+        made.append(1)
+        return row_xml(*args)
+
+    monkeypatch.setattr(xlsx_rows, "row_xml", counted)
+    by_database = {q: admin.get(f"{survey}/submissions.xlsx?{q}").data for q in ("", "labelRow=en")}
+    assert len(made) == (4 if database_url.startswith("postgresql") else 0)   # two sheets, twice
+    monkeypatch.setattr(copy_csv, "usable", lambda *args, **kwargs: False)
+    by_python = {q: admin.get(f"{survey}/submissions.xlsx?{q}").data for q in ("", "labelRow=en")}
+    assert len(made) == (4 if database_url.startswith("postgresql") else 0)
+    assert by_database == by_python
+    sheet = zipfile.ZipFile(io.BytesIO(by_python[""])).read("xl/worksheets/sheet1.xml")
+    assert b"<t>&amp;&lt;&gt;</t>" in sheet and b'<t xml:space="preserve">trail </t>' in sheet
+    assert b"<c><v></v></c>" not in sheet
+
+
+def test_the_database_writes_the_person_table_as_python_does(admin, survey, odd_households, database_url,
+                                                              monkeypatch):
+    from server.exports import persons_copy
+
+    made: list[int] = []
+    person_chunks = persons_copy.person_chunks
+
+    def counted(*args):
+        made.append(1)
+        return person_chunks(*args)
+
+    monkeypatch.setattr(persons_copy, "person_chunks", counted)
+    queries = ("", "areaField=village", "area=DN-HV-HP&areaField=village", "bom=false")
+    by_database = {q: admin.get(f"{survey}/persons.csv?{q}").data for q in queries}
+    assert len(made) == (len(queries) if database_url.startswith("postgresql") else 0)
+    monkeypatch.setattr(copy_csv, "usable", lambda *args, **kwargs: False)
+    monkeypatch.setattr(copy_csv, "cells_usable", lambda *args, **kwargs: False)
+    by_python = {q: admin.get(f"{survey}/persons.csv?{q}").data for q in queries}
+    assert by_database == by_python
+    text = by_python["areaField=village"].decode("utf-8")
+    assert "'=1+2" in text and ",-5," in text and "Hòa Phước" in text
+
+
+def test_the_database_makes_the_geojson_cells_as_python_does(admin, survey, odd_households, database_url,
+                                                             monkeypatch):
+    selected: list[int] = []
+    root_select = copy_csv.root_select
+
+    def counted(*args, **kwargs):
+        selected.append(1)
+        return root_select(*args, **kwargs)
+
+    monkeypatch.setattr(copy_csv, "root_select", counted)
+    by_database = admin.get(f"{survey}/submissions.geojson").data
+    assert len(selected) == (1 if database_url.startswith("postgresql") else 0)
+    monkeypatch.setattr(copy_csv, "cells_usable", lambda *args, **kwargs: False)
+    by_python = admin.get(f"{survey}/submissions.geojson").data
+    assert len(selected) == (1 if database_url.startswith("postgresql") else 0)
+    assert by_database == by_python
+    text = by_python.decode("utf-8")
+    assert ':""' in text and '"Lê Thu Yến"' in text and '"\\u0001ctl"' in text and '"a\\rb"' in text
