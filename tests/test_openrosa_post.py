@@ -1,6 +1,8 @@
 """Collect's POST with a recently seen app-user key, stored in front of Flask (server/openrosa/post.py): the
 same 201, byte for byte, as Flask's route, the same rows, and every refusal still answered by Flask."""
+import hashlib
 import random
+import re
 
 import pytest
 
@@ -156,3 +158,64 @@ def test_what_the_short_cut_cannot_vouch_for_goes_to_flask(app, client, key_base
     too_big = submit(client, key_base, _household(14))
     assert too_big.status_code == 413
     assert len(flask_calls) == seen + 2
+
+
+DIGEST_EMAIL, DIGEST_PASSWORD = "tcn02@hamlet.test", "mật khẩu của tổ 2"
+
+
+@pytest.fixture
+def collector(admin, project, survey):
+    """A data collector (formfill role) signing in with a username and password, as Collect does with Digest."""
+    uid = admin.post("/v1/users", json_body={"email": DIGEST_EMAIL, "password": DIGEST_PASSWORD}).get_json()["id"]
+    assert admin.post(f"/v1/projects/{project}/assignments/formfill/{uid}").status_code == 200
+    return uid
+
+
+def _signed(challenge: str, method: str, uri: str, nc: int, password: str = DIGEST_PASSWORD) -> dict:
+    fields = dict(re.findall(r'(\w+)="?([^",]+)"?', challenge))
+    ha1 = hashlib.md5(f"{DIGEST_EMAIL}:{fields['realm']}:{password}".encode()).hexdigest()
+    ha2 = hashlib.md5(f"{method}:{uri}".encode()).hexdigest()
+    cnonce, ncv = "0a4f113b0a4f113b", f"{nc:08x}"
+    response = hashlib.md5(f"{ha1}:{fields['nonce']}:{ncv}:{cnonce}:auth:{ha2}".encode()).hexdigest()
+    return {**COLLECT, "Authorization": f'Digest username="{DIGEST_EMAIL}", realm="{fields["realm"]}", '
+            f'nonce="{fields["nonce"]}", uri="{uri}", response="{response}", qop=auth, nc={ncv}, '
+            f'cnonce="{cnonce}", opaque="{fields["opaque"]}", algorithm=MD5'}
+
+
+def test_digest_head_and_post_skip_flask_once_vouched_for(admin, client, project, survey, collector, flask_calls):
+    _forget()
+    base = f"/v1/projects/{project}"
+    uri = f"{base}/submission?deviceID=collect%3AAbCdEfGh12345678"
+    challenge = client.head(uri, headers=COLLECT).headers["WWW-Authenticate"]
+    heads = [client.head(uri, headers=_signed(challenge, "HEAD", uri, nc)) for nc in (1, 2, 3)]
+    assert [h.status_code for h in heads] == [204, 204, 204]
+    # The first signed HEAD makes the address known, the second finds a clean standing: the third needs no Flask.
+    assert len(flask_calls) == 3
+    assert _answer(heads[2]) == _answer(heads[1])
+    assert list(heads[2].headers.keys()) == list(heads[1].headers.keys())
+    thin = submit(client, base, _household(20), headers=_signed(challenge, "POST", uri, 4))
+    assert thin.status_code == 201 and len(flask_calls) == 3
+    _forget()
+    by_flask = submit(client, base, _household(21), headers=_signed(challenge, "POST", uri, 5))
+    assert len(flask_calls) == 4
+    assert _answer(thin) == _answer(by_flask)
+    listed = admin.get(f"{survey}/submissions").get_json()
+    assert len(listed) == 2 and {s["submitterId"] for s in listed} == {collector}
+
+
+def test_a_wrong_digest_answer_is_always_checked_by_flask(client, project, survey, collector, flask_calls):
+    _forget()
+    base = f"/v1/projects/{project}"
+    uri = f"{base}/submission?deviceID=collect%3AAbCdEfGh12345678"
+    challenge = client.head(uri, headers=COLLECT).headers["WWW-Authenticate"]
+    for nc in (1, 2):
+        assert client.head(uri, headers=_signed(challenge, "HEAD", uri, nc)).status_code == 204
+    seen = len(flask_calls)
+    wrong = client.head(uri, headers=_signed(challenge, "HEAD", uri, 3, password="not the password"))
+    assert wrong.status_code == 401 and wrong.headers["WWW-Authenticate"].startswith("Digest ")
+    refused = submit(client, base, _household(22), headers=_signed(challenge, "POST", uri, 4, password="nope"))
+    assert refused.status_code == 401
+    assert len(flask_calls) == seen + 2
+    # A failure ends the short cut: the next right answer goes through the full check again.
+    assert submit(client, base, _household(23), headers=_signed(challenge, "POST", uri, 5)).status_code == 201
+    assert len(flask_calls) == seen + 3

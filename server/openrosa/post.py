@@ -1,7 +1,9 @@
-"""Collect's POST of a submission with an app-user key, stored in front of Flask when it is accepted.
+"""Collect's POST of a submission, with an app-user key or Digest, stored in front of Flask when it is accepted.
 
 Every upload is `HEAD` then `POST …/v1/key/{token}/projects/{p}/submission` (odk-protocol §3). When this
-worker looked the token up within the last second (server/models/recent.py, as head.py does), the POST
+worker looked the token up within the last second (server/models/recent.py, as head.py does), or the
+request carries a right Digest answer that server/auth/identify.py `recent_digest_caller` vouches for
+without the database (Collect set up with a username and password, …/v1/projects/{p}/submission), the POST
 needs none of Flask's request, context, routing and response objects, which cost about a fifth of its
 CPU. This middleware reads the body (up to `BUFFERED` bytes, declared by Content-Length), stores the
 submission with the same functions as the route in submission.py, commits, and answers the same 201,
@@ -19,6 +21,7 @@ from werkzeug.http import http_date
 from werkzeug.wrappers import Request
 
 from server import problems
+from server.auth.identify import recent_digest_caller
 from server.models.accounts import actor_for_token, is_wellformed_token, recent_token_is_valid
 from server.models.intake import identify, receive, resolve
 from server.models.public_links import PUBLIC_LINK
@@ -68,8 +71,7 @@ class SubmissionPost:
 
     def _answerable(self, environ) -> int | None:
         """The project of a POST this middleware may store, or None for Flask."""
-        key = environ.get("hamlet.key")
-        if key is None or "HTTP_TRANSFER_ENCODING" in environ:
+        if "HTTP_TRANSFER_ENCODING" in environ:
             return None
         match = _PATH.fullmatch(environ.get("PATH_INFO", ""))
         if match is None:
@@ -80,9 +82,20 @@ class SubmissionPost:
         length = environ.get("CONTENT_LENGTH", "")
         if not length.isdigit() or not 0 < int(length) <= min(BUFFERED, self.flask_app.config["HAMLET"].max_submission_bytes):
             return None
-        if not (is_wellformed_token(key) and recent_token_is_valid(key)):
+        key = environ.get("hamlet.key")
+        if key is not None:
+            if not (is_wellformed_token(key) and recent_token_is_valid(key)):
+                return None
+        elif "HTTP_AUTHORIZATION" not in environ:
             return None
         return int(match.group(1))
+
+    def _caller(self, environ, session):
+        key = environ.get("hamlet.key")
+        if key is not None:
+            found = actor_for_token(session, key)
+            return found[0] if found is not None else None
+        return recent_digest_caller(environ, self.flask_app.config["SECRET_KEY"], self.flask_app.extensions["hamlet.digest"])
 
     def _store(self, environ, project_id: int, body: bytes) -> bool | None:
         """True for a new submission, False for a resend that was taken; None: let Flask answer."""
@@ -90,10 +103,9 @@ class SubmissionPost:
         settings = app.config["HAMLET"]
         session = app.extensions["hamlet.sessionmaker"]()
         try:
-            found = actor_for_token(session, environ["hamlet.key"])
-            if found is None or found[0].type == PUBLIC_LINK:
+            actor = self._caller(environ, session)
+            if actor is None or actor.type == PUBLIC_LINK:
                 return None
-            actor = found[0]
             xml, uploads = read_post(io.BytesIO(body), environ.get("CONTENT_TYPE", ""), settings.max_submission_bytes)
             root, parsed = identify(xml)
             form, form_def = resolve(session, project_id, parsed.xml_form_id, parsed.version, actor)
