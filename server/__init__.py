@@ -70,6 +70,7 @@ def create_app(settings: Settings | None = None, *, create_admin: bool = True) -
     from server.context import close_db, db
     from server.openrosa import bp as openrosa_bp
     from server.openrosa.head import SubmissionHead
+    from server.openrosa.post import SubmissionPost
     from server.web import register_web
 
     app.register_blueprint(openrosa_bp)
@@ -84,7 +85,8 @@ def create_app(settings: Settings | None = None, *, create_admin: bool = True) -
 
     # ProxyFix outermost: X-Forwarded-* from the trusted proxies decide the scheme, host and client
     # address; with none trusted, those headers are ignored.
-    app.wsgi_app = SubmissionHead(app.wsgi_app, app.config)  # type: ignore[method-assign]  # Collect's HEAD
+    app.wsgi_app = SubmissionHead(app.wsgi_app, app.config, app.extensions)  # type: ignore[method-assign]  # Collect's HEAD
+    app.wsgi_app = SubmissionPost(app.wsgi_app, app)  # type: ignore[method-assign]  # and its accepted POST
     app.wsgi_app = KeyPrefixMiddleware(app.wsgi_app)  # type: ignore[method-assign]  # Flask's documented way
     app.wsgi_app = problems.CloseAfterRefusedBody(app.wsgi_app)  # type: ignore[method-assign]
     hops = settings.trusted_proxies

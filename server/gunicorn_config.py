@@ -24,6 +24,21 @@ forwarded_allow_ips = ""
 secure_scheme_headers: dict[str, str] = {}
 
 
+# A kept-alive connection is closed after this many requests, with `Connection: close` on the last answer
+# (nginx's keepalive_requests, Apache's MaxKeepAliveRequests). Workers share one listening socket and the
+# first to wake takes what arrives: devices that connect at once can all land on one worker, which (one
+# GIL) then serves them on one CPU while the other idles, for as long as they keep their connections
+# (bench/ingest.py: 95% / 0%). Reconnecting every 100 requests lets the less busy worker take them over;
+# a phone's upload of a day's work is a few dozen requests, so it rarely meets this.
+KEEPALIVE_REQUESTS = 100
+
+
+def pre_request(worker, req):
+    worker.log.debug("%s %s", req.method, req.path)   # gunicorn's own pre_request
+    if req.req_number % KEEPALIVE_REQUESTS == 0:
+        req.force_close()
+
+
 def post_worker_init(worker):
     """Move what loading the app allocated out of the collector's reach: otherwise every full
     collection rescans every loaded module and template (~126k objects, 46 ms here) in some request."""

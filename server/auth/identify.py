@@ -6,8 +6,8 @@ from urllib.parse import parse_qsl, urlencode
 
 from flask import Request, g
 
-from server.auth.throttle import digest_allowed, memo, user_for_password
-from server.models.accounts import actor_for_token, digest_user, is_wellformed_token
+from server.auth.throttle import DigestMemo, account_key, address_key, digest_allowed, memo, user_for_password
+from server.models.accounts import Caller, actor_for_token, digest_user, is_wellformed_token
 from server.problems import AuthenticationFailed, HttpsOnly, InsufficientRights
 
 _KEY_PATH = re.compile(r"^/v1/key/([^/]*)(/.*)?$")
@@ -101,3 +101,31 @@ def _digest_user(request: Request, db):
         problem.stale = True
         raise problem
     return user
+
+
+def recent_digest_caller(environ, secret: str, remembered: DigestMemo) -> Caller | None:
+    """The caller of a right Digest answer that `_digest_user` would accept without the database: a
+    fresh nonce signed here, the user and the clean standing of its account and address both looked
+    up within the last second (server/auth/throttle.py `digest_allowed`). None means "ask
+    `identify`", which answers everything else (a wrong or stale answer, a throttled address, an
+    unknown user) as before. For the WSGI layers in front of Flask (server/openrosa/head.py, post.py)."""
+    header = environ.get("HTTP_AUTHORIZATION", "")
+    if header[:7].lower() != "digest " or "hamlet.key" in environ:
+        return None
+    from werkzeug.datastructures import Authorization
+
+    from server.auth import digest
+
+    auth = Authorization.from_header(header)
+    if auth is None or auth.type != "digest" or not auth.username:
+        return None
+    uri_path = (auth.parameters.get("uri") or "").split("?", 1)[0]
+    if not uri_path.endswith(environ.get("PATH_INFO", "")) \
+            or digest.nonce_state(secret, auth.parameters.get("nonce") or "") != "ok":
+        return None
+    found = remembered.users.get(auth.username.strip().lower())
+    if found is None or not digest.check(auth, found[1], environ.get("REQUEST_METHOD", "")):
+        return None
+    if not remembered.clean.get((account_key(secret, auth.username), address_key(environ.get("REMOTE_ADDR")))):
+        return None
+    return found[0]

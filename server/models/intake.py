@@ -303,8 +303,8 @@ def _create(db, store, cache, form, form_def, parsed, xml, uploads, submitter_id
     made = waiting = False
     if conn.dialect.name == "postgresql":
         statement = _pg_create_all(tables, entity is not None)
-        row = conn.exec_driver_sql(statement.sql, {**statement.params(values, parsed), "draft": draft,
-                                                   **(entity or {})}).first()
+        row = _run_create_all(conn, statement.sql, {**statement.params(values, parsed), "draft": draft,
+                                                    **(entity or {})})
         if row is None:
             return None
         sub_id, def_id = row[0], row[1]
@@ -418,6 +418,19 @@ roster{i} AS (
     statement = _AllInOne("".join(parts), root, tuple(repeats))
     _ALL_IN_ONE[(id(tables), with_entity)] = (tables, statement)
     return statement
+
+
+def _run_create_all(conn, sql: str, params: dict):
+    """The all-in-one statement through the driver's own cursor: SQLAlchemy's result object for a
+    statement it did not compile cost ~0.1 ms per submission. A unique violation is still raised as
+    SQLAlchemy's IntegrityError, which `receive` answers."""
+    dbapi = conn.dialect.dbapi
+    try:
+        with conn.connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchone()
+    except dbapi.IntegrityError as exc:
+        raise IntegrityError(sql, params, exc) from exc
 
 
 def _create_stepwise(conn, form, parsed, submitter_id, device_id, now, values, draft: bool = False):

@@ -1,4 +1,4 @@
-"""Collect's HEAD before each upload with an app-user key, answered in front of Flask when it cannot fail.
+"""Collect's HEAD before each upload, with an app-user key or Digest, answered in front of Flask when it cannot fail.
 
 Every upload starts with `HEAD …/v1/key/{token}/projects/{p}/submission` (odk-protocol §3.1). When this
 worker looked the token and the project up within the last second (server/models/recent.py), the route
@@ -6,7 +6,9 @@ in submission.py would answer 204 without the database, and Flask's request, con
 response objects are most of that answer's cost (~0.3 ms of ~2 per upload). This middleware gives the
 same 204, byte for byte, from the same caches; anything else — another method or path, no key, an
 unknown, expired or not-recently-seen key, a project not seen within the second, an X-OpenRosa-Version
-other than 1.0 — goes to Flask as before, which answers it (and its refusals) itself."""
+other than 1.0 — goes to Flask as before, which answers it (and its refusals) itself. Collect set up
+with a username and password signs each HEAD with Digest: a right answer that server/auth/identify.py
+`recent_digest_caller` vouches for without the database is answered here too."""
 from __future__ import annotations
 
 import re
@@ -15,6 +17,7 @@ from typing import Any
 
 from werkzeug.http import http_date
 
+from server.auth.identify import recent_digest_caller
 from server.models.accounts import is_wellformed_token, recent_token_is_valid
 from server.models.projects import project_recently_live
 from server.web import page_policy
@@ -26,8 +29,8 @@ _PATH = re.compile(r"/v1/projects/([1-9][0-9]{0,15})/submission")
 class SubmissionHead:
     """WSGI middleware between KeyPrefixMiddleware and Flask (server/__init__.py)."""
 
-    def __init__(self, app, config: MutableMapping[str, Any]):
-        self.app, self.config = app, config
+    def __init__(self, app, config: MutableMapping[str, Any], extensions: MutableMapping[str, Any]):
+        self.app, self.config, self.extensions = app, config, extensions
 
     def __call__(self, environ, start_response):
         if environ.get("REQUEST_METHOD") == "HEAD" and self._answerable(environ):
@@ -46,15 +49,16 @@ class SubmissionHead:
             return []
         return self.app(environ, start_response)
 
-    @staticmethod
-    def _answerable(environ) -> bool:
-        key = environ.get("hamlet.key")
-        if key is None:
-            return False
+    def _answerable(self, environ) -> bool:
         match = _PATH.fullmatch(environ.get("PATH_INFO", ""))
         if match is None:
             return False
         version = environ.get("HTTP_X_OPENROSA_VERSION")
         if version is not None and version.strip() != "1.0":
             return False
-        return is_wellformed_token(key) and recent_token_is_valid(key) and project_recently_live(int(match.group(1)))
+        key = environ.get("hamlet.key")
+        if key is not None:
+            known = is_wellformed_token(key) and recent_token_is_valid(key)
+        else:
+            known = recent_digest_caller(environ, self.config["SECRET_KEY"], self.extensions["hamlet.digest"]) is not None
+        return known and project_recently_live(int(match.group(1)))

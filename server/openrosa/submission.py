@@ -48,9 +48,13 @@ def root_submission_head():
 
 
 def _read_post() -> tuple[bytes, dict[str, Upload]]:
-    limit = settings().max_submission_bytes
+    return read_post(request.stream, request.headers.get("Content-Type", ""), settings().max_submission_bytes)
+
+
+def read_post(stream, content_type: str, limit: int) -> tuple[bytes, dict[str, Upload]]:
+    """The XML and the file parts of Collect's multipart POST (§3.2); the typed Problem for a bad body."""
     try:
-        parts = read_parts(request.stream, request.headers.get("Content-Type", ""), limit)
+        parts = read_parts(stream, content_type, limit)
     except BodyTooLarge:
         raise problems.PayloadTooLarge(f"The submission is larger than the {limit:,} bytes this server accepts.") from None
     except MultipartInvalid as exc:
@@ -110,8 +114,13 @@ def _public_link_may_send(actor_id: int, deprecated_id: str | None) -> None:
 
 
 def _user_agent() -> str | None:
-    ua = request.headers.get("User-Agent")
-    client = request.headers.get("ODK-Client")
+    return user_agent(request.headers)
+
+
+def user_agent(headers) -> str | None:
+    """What the submission version records as its user agent: Collect's ODK-Client before its User-Agent."""
+    ua = headers.get("User-Agent")
+    client = headers.get("ODK-Client")
     if client:
         ua = f"{client} {ua}" if ua else client
     return ua[:255] if ua else None

@@ -93,20 +93,21 @@ def read_rows(root: etree._Element, parsed: ParsedSubmission, schema: Schema) ->
 
     def walk(el: etree._Element, path: str, row: dict[str, str], row_key: str, key_path: str) -> None:
         for c in el:
-            if not isinstance(c.tag, str):
+            tag = c.tag
+            if tag.__class__ is not str:   # comments and processing instructions
                 continue
-            name = local(c.tag)
+            name = tag[tag.rfind("}") + 1:]   # safexml.local, inlined: this loop visits every element
             p = f"{path}/{name}" if path else name
             kind = kinds.get(p)
-            kp = f"{key_path}/{name}" if key_path else name
             if kind == "repeat":
+                kp = f"{key_path}/{name}" if key_path else name
                 n = counters[(row_key, p)] = counters.get((row_key, p), 0) + 1
                 key = f"{kp}[{n}]"
                 rr = RepeatRow(repeat=p, key=key, parent_key=row_key)
                 parsed.repeats.append(rr)
                 walk(c, p, rr.values, key, key)
             elif kind == "structure" or (kind is None and len(c)):
-                walk(c, p, row, row_key, kp)
+                walk(c, p, row, row_key, f"{key_path}/{name}" if key_path else name)
             elif kind is not None and p not in row:
                 text = c.text or ""
                 row[p] = text

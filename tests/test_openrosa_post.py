@@ -1,0 +1,221 @@
+"""Collect's POST with a recently seen app-user key, stored in front of Flask (server/openrosa/post.py): the
+same 201, byte for byte, as Flask's route, the same rows, and every refusal still answered by Flask."""
+import hashlib
+import random
+import re
+
+import pytest
+
+from collect import COLLECT, submit
+from server.models import recent
+from server.synthetic import random_household, to_xml
+
+
+@pytest.fixture
+def flask_calls(app, monkeypatch):
+    """How many requests reached Flask's dispatch (the middleware answers the others)."""
+    calls = []
+    dispatch = app.full_dispatch_request
+
+    def counted():
+        calls.append(1)
+        return dispatch()
+
+    monkeypatch.setattr(app, "full_dispatch_request", counted)
+    return calls
+
+
+def _forget():
+    for remembered in recent._caches:
+        remembered.clear()
+
+
+def _answer(resp):
+    return resp.status, [(k, v) for k, v in resp.headers.items() if k != "Date"], resp.data
+
+
+def _household(seed: int) -> bytes:
+    return to_xml(random_household(random.Random(seed), "DN-HV-HP-01", members=3))
+
+
+def _stored(app, submission_id: int) -> dict:
+    """What one submission left in the database, without its own ids and times."""
+    from sqlalchemy import inspect, text
+
+    out = {}
+    with app.extensions["hamlet.sessionmaker"]() as s:
+        conn = s.connection()
+        d = conn.execute(text("SELECT form_id, form_def_id, deprecated_id, instance_name, encrypted, submitter_id, "
+                              "device_id, user_agent, current, instance_id, xml FROM submission_defs "
+                              "WHERE submission_id = :id"), {"id": submission_id}).one()
+        out["def"] = tuple(d[:9]) + (bytes(d[10]).replace(d[9].encode(), b"IID"),)
+        sub = conn.execute(text("SELECT form_id, submitter_id, device_id, review_state, edits, draft FROM submissions "
+                                "WHERE id = :id"), {"id": submission_id}).one()
+        out["submission"] = tuple(sub)
+        out["attachments"] = [tuple(r) for r in conn.execute(text(
+            "SELECT a.name, a.content_type, b.sha256 FROM submission_attachments a JOIN submission_defs d "
+            "ON d.id = a.submission_def_id LEFT JOIN blobs b ON b.id = a.blob_id WHERE d.submission_id = :id "
+            "ORDER BY a.name"), {"id": submission_id})]
+        for name in sorted(inspect(conn).get_table_names()):
+            if name.startswith("d") and name[1:].split("_r")[0].isdigit():
+                rows = conn.execute(text(f"SELECT * FROM {name} WHERE submission_id = :id"), {"id": submission_id})
+                out[name] = sorted(tuple("IID" if v == d[9] else v for k, v in r._mapping.items()
+                                         if k not in ("id", "submission_id")) for r in rows)
+    return out
+
+
+def test_an_accepted_post_skips_flask_with_the_same_answer(admin, client, key_base, survey, flask_calls):
+    _forget()
+    by_flask = submit(client, key_base, _household(1))
+    assert by_flask.status_code == 201 and len(flask_calls) == 1
+    thin = submit(client, key_base, _household(2))
+    assert len(flask_calls) == 1, "the key was just looked up: Flask is not needed"
+    assert _answer(thin) == _answer(by_flask)
+    assert list(thin.headers.keys()) == list(by_flask.headers.keys())  # same order, Date included
+    # An identical resend is taken (Central's answer for it), also without Flask.
+    again = submit(client, key_base, _household(2))
+    assert again.status_code == 201 and len(flask_calls) == 1
+    _forget()
+    again_by_flask = submit(client, key_base, _household(2))
+    assert len(flask_calls) == 2
+    assert _answer(again) == _answer(again_by_flask)
+    assert b"Already received" in again.data
+
+
+def test_rows_stored_by_either_path_are_the_same(app, admin, client, key_base, survey, flask_calls):
+    household = random_household(random.Random(3), "DN-HV-HP-01", members=4, photo=True)
+    assert household.photo
+    photo = b"\xff\xd8\xff" + bytes(range(256)) * 40
+    xml = to_xml(household)
+    _forget()
+    assert submit(client, key_base, xml, {household.photo: photo}).status_code == 201
+    assert len(flask_calls) == 1
+    resent = xml.replace(household.instance_id.encode(), b"uuid:00000000-0000-4000-8000-000000000001")
+    assert submit(client, key_base, resent, {household.photo: photo}).status_code == 201
+    assert len(flask_calls) == 1
+    listed = admin.get(f"{survey}/submissions").get_json()
+    assert len(listed) == 2
+    with app.extensions["hamlet.sessionmaker"]() as s:
+        from sqlalchemy import text
+
+        ids = [r[0] for r in s.execute(text("SELECT id FROM submissions ORDER BY id"))]
+    by_flask, thin = _stored(app, ids[0]), _stored(app, ids[1])
+    assert by_flask == thin
+    assert by_flask["attachments"] and by_flask["attachments"][0][2] is not None
+    assert any(k.startswith("d") and v for k, v in by_flask.items())
+    assert by_flask["def"][6] == "collect:AbCdEfGh12345678" and by_flask["def"][7] == COLLECT["User-Agent"]
+
+
+def test_refusals_are_answered_by_flask(admin, client, key_base, survey, flask_calls):
+    _forget()
+    first = _household(4)
+    assert submit(client, key_base, first).status_code == 201
+    seen = len(flask_calls)
+    # The same instanceID with other content: Central's 409, by Flask's route, after the short cut gave way.
+    conflict = submit(client, key_base, first.replace(b"</data>", b"<x/></data>") if b"</data>" in first
+                      else first.replace(b"<meta>", b"<extra/><meta>", 1))
+    assert conflict.status_code == 409 and conflict.headers["X-OpenRosa-Version"] == "1.0"
+    assert len(flask_calls) == seen + 1
+    _forget()
+    by_flask_only = submit(client, key_base, first.replace(b"</data>", b"<x/></data>") if b"</data>" in first
+                           else first.replace(b"<meta>", b"<extra/><meta>", 1))
+    assert _answer(by_flask_only) == _answer(conflict)
+    # No XML part, and a form this project does not have.
+    assert submit(client, key_base, _household(5)).status_code == 201
+    seen = len(flask_calls)
+    bare = client.post(f"{key_base}/submission", data={"other": "x"}, headers=COLLECT, content_type="multipart/form-data")
+    assert bare.status_code == 400
+    unknown = submit(client, key_base, _household(6).replace(b'id="household_digital_survey"', b'id="nope"'))
+    assert unknown.status_code == 404
+    assert len(flask_calls) == seen + 2
+
+
+def test_a_closed_form_and_a_revoked_key_are_refused_at_once(admin, client, key_base, project, survey, flask_calls):
+    assert submit(client, key_base, _household(7)).status_code == 201
+    assert submit(client, key_base, _household(8)).status_code == 201
+    assert admin.patch(survey, json_body={"state": "closed"}).status_code == 200
+    closed = submit(client, key_base, _household(9))
+    assert closed.status_code == 409
+    assert admin.patch(survey, json_body={"state": "open"}).status_code == 200
+    assert submit(client, key_base, _household(10)).status_code == 201
+    [au] = admin.get(f"/v1/projects/{project}/app-users").get_json()
+    assert admin.delete(f"/v1/projects/{project}/app-users/{au['id']}").status_code == 200
+    refused = submit(client, key_base, _household(11))
+    assert refused.status_code == 403 and refused.headers["X-OpenRosa-Version"] == "1.0"
+    assert len(admin.get(f"{survey}/submissions").get_json()) == 3
+
+
+def test_what_the_short_cut_cannot_vouch_for_goes_to_flask(app, client, key_base, survey, flask_calls):
+    assert submit(client, key_base, _household(12)).status_code == 201
+    seen = len(flask_calls)
+    other_version = submit(client, key_base, _household(13), headers={"X-OpenRosa-Version": "2.0"})
+    assert other_version.status_code == 400
+    assert len(flask_calls) == seen + 1
+    # Larger than the server accepts: Flask's 413, as before.
+    from dataclasses import replace
+
+    app.config["HAMLET"] = replace(app.config["HAMLET"], max_submission_bytes=1000)
+    too_big = submit(client, key_base, _household(14))
+    assert too_big.status_code == 413
+    assert len(flask_calls) == seen + 2
+
+
+DIGEST_EMAIL, DIGEST_PASSWORD = "tcn02@hamlet.test", "mật khẩu của tổ 2"
+
+
+@pytest.fixture
+def collector(admin, project, survey):
+    """A data collector (formfill role) signing in with a username and password, as Collect does with Digest."""
+    uid = admin.post("/v1/users", json_body={"email": DIGEST_EMAIL, "password": DIGEST_PASSWORD}).get_json()["id"]
+    assert admin.post(f"/v1/projects/{project}/assignments/formfill/{uid}").status_code == 200
+    return uid
+
+
+def _signed(challenge: str, method: str, uri: str, nc: int, password: str = DIGEST_PASSWORD) -> dict:
+    fields = dict(re.findall(r'(\w+)="?([^",]+)"?', challenge))
+    ha1 = hashlib.md5(f"{DIGEST_EMAIL}:{fields['realm']}:{password}".encode()).hexdigest()
+    ha2 = hashlib.md5(f"{method}:{uri}".encode()).hexdigest()
+    cnonce, ncv = "0a4f113b0a4f113b", f"{nc:08x}"
+    response = hashlib.md5(f"{ha1}:{fields['nonce']}:{ncv}:{cnonce}:auth:{ha2}".encode()).hexdigest()
+    return {**COLLECT, "Authorization": f'Digest username="{DIGEST_EMAIL}", realm="{fields["realm"]}", '
+            f'nonce="{fields["nonce"]}", uri="{uri}", response="{response}", qop=auth, nc={ncv}, '
+            f'cnonce="{cnonce}", opaque="{fields["opaque"]}", algorithm=MD5'}
+
+
+def test_digest_head_and_post_skip_flask_once_vouched_for(admin, client, project, survey, collector, flask_calls):
+    _forget()
+    base = f"/v1/projects/{project}"
+    uri = f"{base}/submission?deviceID=collect%3AAbCdEfGh12345678"
+    challenge = client.head(uri, headers=COLLECT).headers["WWW-Authenticate"]
+    heads = [client.head(uri, headers=_signed(challenge, "HEAD", uri, nc)) for nc in (1, 2, 3)]
+    assert [h.status_code for h in heads] == [204, 204, 204]
+    # The first signed HEAD makes the address known, the second finds a clean standing: the third needs no Flask.
+    assert len(flask_calls) == 3
+    assert _answer(heads[2]) == _answer(heads[1])
+    assert list(heads[2].headers.keys()) == list(heads[1].headers.keys())
+    thin = submit(client, base, _household(20), headers=_signed(challenge, "POST", uri, 4))
+    assert thin.status_code == 201 and len(flask_calls) == 3
+    _forget()
+    by_flask = submit(client, base, _household(21), headers=_signed(challenge, "POST", uri, 5))
+    assert len(flask_calls) == 4
+    assert _answer(thin) == _answer(by_flask)
+    listed = admin.get(f"{survey}/submissions").get_json()
+    assert len(listed) == 2 and {s["submitterId"] for s in listed} == {collector}
+
+
+def test_a_wrong_digest_answer_is_always_checked_by_flask(client, project, survey, collector, flask_calls):
+    _forget()
+    base = f"/v1/projects/{project}"
+    uri = f"{base}/submission?deviceID=collect%3AAbCdEfGh12345678"
+    challenge = client.head(uri, headers=COLLECT).headers["WWW-Authenticate"]
+    for nc in (1, 2):
+        assert client.head(uri, headers=_signed(challenge, "HEAD", uri, nc)).status_code == 204
+    seen = len(flask_calls)
+    wrong = client.head(uri, headers=_signed(challenge, "HEAD", uri, 3, password="not the password"))
+    assert wrong.status_code == 401 and wrong.headers["WWW-Authenticate"].startswith("Digest ")
+    refused = submit(client, base, _household(22), headers=_signed(challenge, "POST", uri, 4, password="nope"))
+    assert refused.status_code == 401
+    assert len(flask_calls) == seen + 2
+    # A failure ends the short cut: the next right answer goes through the full check again.
+    assert submit(client, base, _household(23), headers=_signed(challenge, "POST", uri, 5)).status_code == 201
+    assert len(flask_calls) == seen + 3
