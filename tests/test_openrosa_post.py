@@ -1,6 +1,7 @@
 """Collect's POST with a recently seen app-user key, stored in front of Flask (server/openrosa/post.py): the
 same 201, byte for byte, as Flask's route, the same rows, and every refusal still answered by Flask."""
 import hashlib
+import io
 import random
 import re
 
@@ -219,3 +220,36 @@ def test_a_wrong_digest_answer_is_always_checked_by_flask(client, project, surve
     # A failure ends the short cut: the next right answer goes through the full check again.
     assert submit(client, base, _household(23), headers=_signed(challenge, "POST", uri, 5)).status_code == 201
     assert len(flask_calls) == seen + 3
+
+
+class _CountedBody(io.BytesIO):
+    """A request body that counts the bytes the server read of it."""
+
+    read_bytes = 0
+
+    def read(self, size=-1):
+        chunk = super().read(size)
+        self.read_bytes += len(chunk)
+        return chunk
+
+    def readline(self, size=-1):
+        line = super().readline(size)
+        self.read_bytes += len(line)
+        return line
+
+
+def test_a_post_no_one_vouched_for_is_refused_before_its_body_is_read(client, project, survey, collector):
+    """Flask refuses a bad Digest answer before the route reads the body; a layer in front of it must not
+    take a few MB into memory first for any request that merely carries an Authorization header."""
+    _forget()
+    body = b"--x\r\nContent-Disposition: form-data; name=\"xml_submission_file\"; filename=\"s.xml\"\r\n\r\n" \
+        + _household(24) + b"\r\n--x\r\nContent-Disposition: form-data; name=\"p.jpg\"; filename=\"p.jpg\"\r\n\r\n" \
+        + b"\xff" * 1_000_000 + b"\r\n--x--\r\n"
+    for authorization in ('Digest username="nobody@hamlet.test", realm="x", nonce="forged", uri="/", response="0"',
+                          "Bearer not-a-session-token"):
+        counted = _CountedBody(body)
+        refused = client.post(f"/v1/projects/{project}/submission", input_stream=counted, content_length=len(body),
+                              content_type="multipart/form-data; boundary=x",
+                              headers={**COLLECT, "Authorization": authorization})
+        assert refused.status_code == 401
+        assert counted.read_bytes == 0, f"{counted.read_bytes:,} bytes read for {authorization.split()[0]}"
