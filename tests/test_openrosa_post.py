@@ -253,3 +253,108 @@ def test_a_post_no_one_vouched_for_is_refused_before_its_body_is_read(client, pr
                               headers={**COLLECT, "Authorization": authorization})
         assert refused.status_code == 401
         assert counted.read_bytes == 0, f"{counted.read_bytes:,} bytes read for {authorization.split()[0]}"
+
+
+def _warm_digest(client, uri):
+    """Three signed HEADs: the user and a clean standing are then remembered (the short cut's condition)."""
+    challenge = client.head(uri, headers=COLLECT).headers["WWW-Authenticate"]
+    assert [client.head(uri, headers=_signed(challenge, "HEAD", uri, nc)).status_code for nc in (1, 2, 3)] == [204] * 3
+    return challenge
+
+
+def test_a_digest_user_demoted_repassworded_or_removed_is_refused_at_once(admin, client, project, survey, collector,
+                                                                          flask_calls):
+    _forget()
+    base = f"/v1/projects/{project}"
+    uri = f"{base}/submission?deviceID=collect%3AAbCdEfGh12345678"
+    challenge = _warm_digest(client, uri)
+    seen = len(flask_calls)
+    assert submit(client, base, _household(30), headers=_signed(challenge, "POST", uri, 4)).status_code == 201
+    assert len(flask_calls) == seen, "vouched for: the short cut took it"
+    # The role withdrawn a moment ago: Flask's 403, nothing stored.
+    assert admin.delete(f"/v1/projects/{project}/assignments/formfill/{collector}").status_code == 200
+    demoted = submit(client, base, _household(31), headers=_signed(challenge, "POST", uri, 5))
+    assert demoted.status_code == 403 and demoted.headers["X-OpenRosa-Version"] == "1.0"
+    assert admin.post(f"/v1/projects/{project}/assignments/formfill/{collector}").status_code == 200
+    # A new password: the old one's answers stop working at once.
+    challenge = _warm_digest(client, uri)
+    token = client.post("/v1/sessions", json={"email": DIGEST_EMAIL, "password": DIGEST_PASSWORD}).get_json()["token"]
+    changed = client.put(f"/v1/users/{collector}/password", headers={"Authorization": f"Bearer {token}"},
+                         json={"old": DIGEST_PASSWORD, "new": "một mật khẩu mới hẳn"})
+    assert changed.status_code == 200
+    stale = submit(client, base, _household(32), headers=_signed(challenge, "POST", uri, 6))
+    assert stale.status_code == 401
+    # The account removed.
+    assert admin.delete(f"/v1/users/{collector}").status_code == 200
+    gone = submit(client, base, _household(33),
+                  headers=_signed(challenge, "POST", uri, 7, password="một mật khẩu mới hẳn"))
+    assert gone.status_code == 401
+    assert len(admin.get(f"{survey}/submissions").get_json()) == 1
+
+
+def test_another_workers_revocation_holds_within_a_second(app, admin, client, key_base, project, survey, flask_calls,
+                                                          monkeypatch):
+    """A key revoked by another worker (no session event here) stops working when this worker's second is up,
+    on the short cut as on Flask's route: the window is the `Recent` caches' ttl, no longer."""
+    from sqlalchemy import text
+
+    assert submit(client, key_base, _household(34)).status_code == 201
+    with app.extensions["hamlet.sessionmaker"]() as s:  # as another process would: plain SQL, no ORM events
+        s.execute(text("DELETE FROM sessions WHERE token = :t"), {"t": key_base.split("/")[3]})
+        s.commit()
+    later = recent.time.monotonic() + 1.01
+    monkeypatch.setattr(recent.time, "monotonic", lambda: later)
+    refused = submit(client, key_base, _household(35))
+    assert refused.status_code == 403
+    assert len(admin.get(f"{survey}/submissions").get_json()) == 1
+
+
+@pytest.mark.parametrize("failure", [OSError(28, "No space left on device"), RuntimeError("boom")])
+def test_a_failure_inside_the_short_cut_gets_flasks_answer_and_keeps_nothing(app, admin, client, key_base, survey,
+                                                                             flask_calls, monkeypatch, failure):
+    from server.models import intake
+
+    assert submit(client, key_base, _household(40)).status_code == 201
+    real = intake._store_attachments
+
+    def failing(*args, **kwargs):
+        raise failure
+
+    monkeypatch.setattr(intake, "_store_attachments", failing)
+    seen = len(flask_calls)
+    warm = submit(client, key_base, _household(41))
+    assert len(flask_calls) == seen + 1, "the short cut gave way to Flask"
+    _forget()
+    cold = submit(client, key_base, _household(41))
+    assert warm.status_code == cold.status_code == (507 if isinstance(failure, OSError) else 500)
+    assert _answer(warm) == _answer(cold)
+    monkeypatch.setattr(intake, "_store_attachments", real)
+    again = submit(client, key_base, _household(41))
+    assert again.status_code == 201 and b"in full" in again.data, "nothing of the failed tries was kept"
+    assert len(admin.get(f"{survey}/submissions").get_json()) == 2
+
+
+_REFUSED = {
+    "malformed XML": lambda xml: xml[: len(xml) // 2],
+    "another form": lambda xml: xml.replace(b'id="household_digital_survey"', b'id="nope"'),
+    "another version": lambda xml: re.sub(rb'version="[^"]*"', b'version="not-published"', xml, count=1),
+}
+
+
+@pytest.mark.parametrize("change", sorted(_REFUSED))
+def test_each_refusal_after_the_short_cut_is_flasks_byte_for_byte(client, key_base, survey, flask_calls, change):
+    assert submit(client, key_base, _household(50)).status_code == 201
+    seen = len(flask_calls)
+    xml = _REFUSED[change](_household(51))
+    warm = submit(client, key_base, xml)
+    assert len(flask_calls) == seen + 1 and warm.status_code >= 400
+    _forget()
+    cold = submit(client, key_base, xml)
+    assert _answer(warm) == _answer(cold)
+    assert submit(client, key_base, _household(52)).status_code == 201
+    bare = client.post(f"{key_base}/submission", data={"other": (io.BytesIO(b"x"), "x.jpg")}, headers=COLLECT,
+                       content_type="multipart/form-data")
+    _forget()
+    bare_cold = client.post(f"{key_base}/submission", data={"other": (io.BytesIO(b"x"), "x.jpg")}, headers=COLLECT,
+                            content_type="multipart/form-data")
+    assert bare.status_code == 400 and _answer(bare) == _answer(bare_cold)
