@@ -358,3 +358,29 @@ def test_each_refusal_after_the_short_cut_is_flasks_byte_for_byte(client, key_ba
     bare_cold = client.post(f"{key_base}/submission", data={"other": (io.BytesIO(b"x"), "x.jpg")}, headers=COLLECT,
                             content_type="multipart/form-data")
     assert bare.status_code == 400 and _answer(bare) == _answer(bare_cold)
+
+
+def test_digest_answers_for_another_request_go_to_flask_and_are_refused(app, admin, client, project, survey, collector,
+                                                                        flask_calls, monkeypatch):
+    """Vouched for or not, an answer signed for another method or path, or with a nonce past its day, is not the
+    short cut's: Flask refuses it as before (401, stale=true for the old nonce) and nothing is stored."""
+    from server.auth import digest
+
+    _forget()
+    base = f"/v1/projects/{project}"
+    uri = f"{base}/submission?deviceID=collect%3AAbCdEfGh12345678"
+    challenge = _warm_digest(client, uri)
+    seen = len(flask_calls)
+    head_answer = _signed(challenge, "HEAD", uri, 4)   # a HEAD's answer replayed on a POST
+    other_path = _signed(challenge, "POST", "/v1/projects/999/submission", 5)
+    for headers in (head_answer, other_path):
+        assert submit(client, base, _household(60), headers=headers).status_code == 401
+    assert len(flask_calls) == seen + 2
+    _warm_digest(client, uri)
+    seen = len(flask_calls)
+    later = __import__("time").time() + digest.NONCE_SECONDS + 5
+    monkeypatch.setattr(digest.time, "time", lambda: later)
+    stale = submit(client, base, _household(61), headers=_signed(challenge, "POST", uri, 6))
+    assert stale.status_code == 401 and "stale=true" in stale.headers["WWW-Authenticate"]
+    assert len(flask_calls) == seen + 1
+    assert admin.get(f"{survey}/submissions").get_json() == []
