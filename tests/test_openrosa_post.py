@@ -1,6 +1,7 @@
 """Collect's POST with a recently seen app-user key, stored in front of Flask (server/openrosa/post.py): the
 same 201, byte for byte, as Flask's route, the same rows, and every refusal still answered by Flask."""
 import hashlib
+import io
 import random
 import re
 
@@ -219,3 +220,167 @@ def test_a_wrong_digest_answer_is_always_checked_by_flask(client, project, surve
     # A failure ends the short cut: the next right answer goes through the full check again.
     assert submit(client, base, _household(23), headers=_signed(challenge, "POST", uri, 5)).status_code == 201
     assert len(flask_calls) == seen + 3
+
+
+class _CountedBody(io.BytesIO):
+    """A request body that counts the bytes the server read of it."""
+
+    read_bytes = 0
+
+    def read(self, size=-1):
+        chunk = super().read(size)
+        self.read_bytes += len(chunk)
+        return chunk
+
+    def readline(self, size=-1):
+        line = super().readline(size)
+        self.read_bytes += len(line)
+        return line
+
+
+def test_a_post_no_one_vouched_for_is_refused_before_its_body_is_read(client, project, survey, collector):
+    """Flask refuses a bad Digest answer before the route reads the body; a layer in front of it must not
+    take a few MB into memory first for any request that merely carries an Authorization header."""
+    _forget()
+    body = b"--x\r\nContent-Disposition: form-data; name=\"xml_submission_file\"; filename=\"s.xml\"\r\n\r\n" \
+        + _household(24) + b"\r\n--x\r\nContent-Disposition: form-data; name=\"p.jpg\"; filename=\"p.jpg\"\r\n\r\n" \
+        + b"\xff" * 1_000_000 + b"\r\n--x--\r\n"
+    for authorization in ('Digest username="nobody@hamlet.test", realm="x", nonce="forged", uri="/", response="0"',
+                          "Bearer not-a-session-token"):
+        counted = _CountedBody(body)
+        refused = client.post(f"/v1/projects/{project}/submission", input_stream=counted, content_length=len(body),
+                              content_type="multipart/form-data; boundary=x",
+                              headers={**COLLECT, "Authorization": authorization})
+        assert refused.status_code == 401
+        assert counted.read_bytes == 0, f"{counted.read_bytes:,} bytes read for {authorization.split()[0]}"
+
+
+def _warm_digest(client, uri):
+    """Three signed HEADs: the user and a clean standing are then remembered (the short cut's condition)."""
+    challenge = client.head(uri, headers=COLLECT).headers["WWW-Authenticate"]
+    assert [client.head(uri, headers=_signed(challenge, "HEAD", uri, nc)).status_code for nc in (1, 2, 3)] == [204] * 3
+    return challenge
+
+
+def test_a_digest_user_demoted_repassworded_or_removed_is_refused_at_once(admin, client, project, survey, collector,
+                                                                          flask_calls):
+    _forget()
+    base = f"/v1/projects/{project}"
+    uri = f"{base}/submission?deviceID=collect%3AAbCdEfGh12345678"
+    challenge = _warm_digest(client, uri)
+    seen = len(flask_calls)
+    assert submit(client, base, _household(30), headers=_signed(challenge, "POST", uri, 4)).status_code == 201
+    assert len(flask_calls) == seen, "vouched for: the short cut took it"
+    # The role withdrawn a moment ago: Flask's 403, nothing stored.
+    assert admin.delete(f"/v1/projects/{project}/assignments/formfill/{collector}").status_code == 200
+    demoted = submit(client, base, _household(31), headers=_signed(challenge, "POST", uri, 5))
+    assert demoted.status_code == 403 and demoted.headers["X-OpenRosa-Version"] == "1.0"
+    assert admin.post(f"/v1/projects/{project}/assignments/formfill/{collector}").status_code == 200
+    # A new password: the old one's answers stop working at once.
+    challenge = _warm_digest(client, uri)
+    token = client.post("/v1/sessions", json={"email": DIGEST_EMAIL, "password": DIGEST_PASSWORD}).get_json()["token"]
+    changed = client.put(f"/v1/users/{collector}/password", headers={"Authorization": f"Bearer {token}"},
+                         json={"old": DIGEST_PASSWORD, "new": "một mật khẩu mới hẳn"})
+    assert changed.status_code == 200
+    stale = submit(client, base, _household(32), headers=_signed(challenge, "POST", uri, 6))
+    assert stale.status_code == 401
+    # The account removed.
+    assert admin.delete(f"/v1/users/{collector}").status_code == 200
+    gone = submit(client, base, _household(33),
+                  headers=_signed(challenge, "POST", uri, 7, password="một mật khẩu mới hẳn"))
+    assert gone.status_code == 401
+    assert len(admin.get(f"{survey}/submissions").get_json()) == 1
+
+
+def test_another_workers_revocation_holds_within_a_second(app, admin, client, key_base, project, survey, flask_calls,
+                                                          monkeypatch):
+    """A key revoked by another worker (no session event here) stops working when this worker's second is up,
+    on the short cut as on Flask's route: the window is the `Recent` caches' ttl, no longer."""
+    from sqlalchemy import text
+
+    assert submit(client, key_base, _household(34)).status_code == 201
+    with app.extensions["hamlet.sessionmaker"]() as s:  # as another process would: plain SQL, no ORM events
+        s.execute(text("DELETE FROM sessions WHERE token = :t"), {"t": key_base.split("/")[3]})
+        s.commit()
+    later = recent.time.monotonic() + 1.01
+    monkeypatch.setattr(recent.time, "monotonic", lambda: later)
+    refused = submit(client, key_base, _household(35))
+    assert refused.status_code == 403
+    assert len(admin.get(f"{survey}/submissions").get_json()) == 1
+
+
+@pytest.mark.parametrize("failure", [OSError(28, "No space left on device"), RuntimeError("boom")])
+def test_a_failure_inside_the_short_cut_gets_flasks_answer_and_keeps_nothing(app, admin, client, key_base, survey,
+                                                                             flask_calls, monkeypatch, failure):
+    from server.models import intake
+
+    assert submit(client, key_base, _household(40)).status_code == 201
+    real = intake._store_attachments
+
+    def failing(*args, **kwargs):
+        raise failure
+
+    monkeypatch.setattr(intake, "_store_attachments", failing)
+    seen = len(flask_calls)
+    warm = submit(client, key_base, _household(41))
+    assert len(flask_calls) == seen + 1, "the short cut gave way to Flask"
+    _forget()
+    cold = submit(client, key_base, _household(41))
+    assert warm.status_code == cold.status_code == (507 if isinstance(failure, OSError) else 500)
+    assert _answer(warm) == _answer(cold)
+    monkeypatch.setattr(intake, "_store_attachments", real)
+    again = submit(client, key_base, _household(41))
+    assert again.status_code == 201 and b"in full" in again.data, "nothing of the failed tries was kept"
+    assert len(admin.get(f"{survey}/submissions").get_json()) == 2
+
+
+_REFUSED = {
+    "malformed XML": lambda xml: xml[: len(xml) // 2],
+    "another form": lambda xml: xml.replace(b'id="household_digital_survey"', b'id="nope"'),
+    "another version": lambda xml: re.sub(rb'version="[^"]*"', b'version="not-published"', xml, count=1),
+}
+
+
+@pytest.mark.parametrize("change", sorted(_REFUSED))
+def test_each_refusal_after_the_short_cut_is_flasks_byte_for_byte(client, key_base, survey, flask_calls, change):
+    assert submit(client, key_base, _household(50)).status_code == 201
+    seen = len(flask_calls)
+    xml = _REFUSED[change](_household(51))
+    warm = submit(client, key_base, xml)
+    assert len(flask_calls) == seen + 1 and warm.status_code >= 400
+    _forget()
+    cold = submit(client, key_base, xml)
+    assert _answer(warm) == _answer(cold)
+    assert submit(client, key_base, _household(52)).status_code == 201
+    bare = client.post(f"{key_base}/submission", data={"other": (io.BytesIO(b"x"), "x.jpg")}, headers=COLLECT,
+                       content_type="multipart/form-data")
+    _forget()
+    bare_cold = client.post(f"{key_base}/submission", data={"other": (io.BytesIO(b"x"), "x.jpg")}, headers=COLLECT,
+                            content_type="multipart/form-data")
+    assert bare.status_code == 400 and _answer(bare) == _answer(bare_cold)
+
+
+def test_digest_answers_for_another_request_go_to_flask_and_are_refused(app, admin, client, project, survey, collector,
+                                                                        flask_calls, monkeypatch):
+    """Vouched for or not, an answer signed for another method or path, or with a nonce past its day, is not the
+    short cut's: Flask refuses it as before (401, stale=true for the old nonce) and nothing is stored."""
+    from server.auth import digest
+
+    _forget()
+    base = f"/v1/projects/{project}"
+    uri = f"{base}/submission?deviceID=collect%3AAbCdEfGh12345678"
+    challenge = _warm_digest(client, uri)
+    seen = len(flask_calls)
+    head_answer = _signed(challenge, "HEAD", uri, 4)   # a HEAD's answer replayed on a POST
+    other_path = _signed(challenge, "POST", "/v1/projects/999/submission", 5)
+    for headers in (head_answer, other_path):
+        assert submit(client, base, _household(60), headers=headers).status_code == 401
+    assert len(flask_calls) == seen + 2
+    _warm_digest(client, uri)
+    seen = len(flask_calls)
+    later = __import__("time").time() + digest.NONCE_SECONDS + 5
+    monkeypatch.setattr(digest.time, "time", lambda: later)
+    stale = submit(client, base, _household(61), headers=_signed(challenge, "POST", uri, 6))
+    assert stale.status_code == 401 and "stale=true" in stale.headers["WWW-Authenticate"]
+    assert len(flask_calls) == seen + 1
+    assert admin.get(f"{survey}/submissions").get_json() == []

@@ -85,3 +85,28 @@ def test_access_logger_masks_credentials_in_every_atom():
     flat = " ".join(str(v) for v in atoms.values())
     for secret in ("tok/", "tok2", "tok3", "session=abc"):
         assert secret not in flat
+
+
+def test_every_hundredth_answer_closes_and_collect_carries_on_over_a_new_connection(served):
+    """server/gunicorn_config.py ends a kept-alive connection after 100 requests, saying so on the last answer,
+    whose body was read whole: a phone sending HEAD and POST 60 times loses no submission, and reconnects once."""
+    from server.gunicorn_config import KEEPALIVE_REQUESTS
+
+    port, token, project, log = served
+    path = f"/v1/key/{token}/projects/{project}/submission?deviceID={DEVICE_ID.replace(':', '%3A')}"
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    closing, sockets = [], set()
+    for seed in range(60):
+        for method, body in (("HEAD", None), ("POST", multipart(to_xml(random_household(random.Random(seed),
+                                                                                              "DN-HV-HP-01", members=2))))):
+            headers = {**COLLECT, "Content-Type": f"multipart/form-data; boundary={BOUNDARY}"} if body else COLLECT
+            conn.request(method, path, body=body, headers=headers)
+            sockets.add(conn.sock.getsockname())
+            resp = conn.getresponse()
+            resp.read()
+            assert resp.status == (201 if body else 204)
+            if resp.getheader("Connection", "").lower() == "close":
+                closing.append(2 * seed + (2 if body else 1))
+    conn.close()
+    assert closing == [KEEPALIVE_REQUESTS] and len(sockets) == 2
+    assert "Traceback" not in log.read_text()

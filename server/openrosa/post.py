@@ -7,9 +7,10 @@ without the database (Collect set up with a username and password, …/v1/projec
 needs none of Flask's request, context, routing and response objects, which cost about a fifth of its
 CPU. This middleware reads the body (up to `BUFFERED` bytes, declared by Content-Length), stores the
 submission with the same functions as the route in submission.py, commits, and answers the same 201,
-byte for byte. Anything it is not sure of goes to Flask with the body it read put back: another
-method, path or X-OpenRosa-Version, no key or one not seen within the second, a public link, a chunked
-or larger body — and every refusal. A refusal is rolled back here and the route runs again, so Flask
+byte for byte. Anything it is not sure of goes to Flask — before the body is read when it can tell,
+as Flask refuses a bad credential unread: another method, path or X-OpenRosa-Version, no key or one not
+seen within the second, a Digest answer not vouched for; after, with the body put back: a public link,
+a chunked or larger body — and every refusal. A refusal is rolled back here and the route runs again, so Flask
 answers every refusal itself, exactly as before; only the accepted case is answered here."""
 from __future__ import annotations
 
@@ -86,7 +87,7 @@ class SubmissionPost:
         if key is not None:
             if not (is_wellformed_token(key) and recent_token_is_valid(key)):
                 return None
-        elif "HTTP_AUTHORIZATION" not in environ:
+        elif self._digest_caller(environ) is None:   # vouched for before the body is read, as Flask refuses first
             return None
         return int(match.group(1))
 
@@ -95,6 +96,9 @@ class SubmissionPost:
         if key is not None:
             found = actor_for_token(session, key)
             return found[0] if found is not None else None
+        return self._digest_caller(environ)   # again: the second may have passed while the body came
+
+    def _digest_caller(self, environ):
         return recent_digest_caller(environ, self.flask_app.config["SECRET_KEY"], self.flask_app.extensions["hamlet.digest"])
 
     def _store(self, environ, project_id: int, body: bytes) -> bool | None:
