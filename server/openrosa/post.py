@@ -10,8 +10,9 @@ submission with the same functions as the route in submission.py, commits, and a
 byte for byte. Anything it is not sure of goes to Flask — before the body is read when it can tell,
 as Flask refuses a bad credential unread: another method, path or X-OpenRosa-Version, no key or one not
 seen within the second, a Digest answer not vouched for; after, with the body put back: a public link,
-a chunked or larger body — and every refusal. A refusal is rolled back here and the route runs again, so Flask
-answers every refusal itself, exactly as before; only the accepted case is answered here."""
+a chunked or larger body, a submission without its own instanceID — and every refusal. A refusal is
+rolled back here and the route runs again, so Flask answers every refusal itself, exactly as before;
+only the accepted case is answered here."""
 from __future__ import annotations
 
 import io
@@ -112,6 +113,11 @@ class SubmissionPost:
                 return None
             xml, uploads = read_post(io.BytesIO(body), environ.get("CONTENT_TYPE", ""), settings.max_submission_bytes)
             root, parsed = identify(xml)
+            if parsed.instance_id is None:
+                # The route would give it a fresh instanceID; were the commit below to fail after PostgreSQL
+                # kept the row, Flask's second try would then store a second copy. With the device's own
+                # instanceID the second try finds the first and answers it as a resend.
+                return None
             form, form_def = resolve(session, project_id, parsed.xml_form_id, parsed.version, actor)
             request = Request(environ)   # the query string and headers as Flask's route reads them
             received = receive(session, app.extensions["hamlet.blobs"], app.extensions["hamlet.cache"], form, form_def,
