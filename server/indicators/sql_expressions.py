@@ -178,6 +178,10 @@ class _Compiler:
             if choice == "" or args[0].sql == "NULL":
                 return _S("bool", "false")
             self.reads.lists.add(args[0].sql)
+            if choice.split() == [choice]:
+                # One of the space-separated tokens (a choice holds no whitespace): found between spaces, the
+                # answer padded with one on each side — no array built per row.
+                return _S("bool", f"coalesce(strpos(' ' || {args[0].sql} || ' ', {self.params.add(f' {choice} ')}) > 0, false)")
             return _S("bool", f"coalesce({self.params.add(choice)} = ANY(string_to_array({args[0].sql}, ' ')), false)")
         if name == "count-selected" and args[0].kind == "field":
             if args[0].sql == "NULL":
