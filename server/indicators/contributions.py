@@ -56,7 +56,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from server.indicators import in_database, latest
@@ -184,8 +184,9 @@ def _constrain(db: Session, form_id: int, ic: Table) -> None:
     intake, so it is held for no more than the ALTER and, with a lock timeout, never queued behind a long
     transaction (the next refresh tries again) — then checks the rows with `VALIDATE CONSTRAINT`, which
     takes only SHARE UPDATE EXCLUSIVE on `ic` and ROW SHARE on submissions: intake goes on meanwhile.
-    Rows of submissions deleted before the constraint existed are dropped first (the sums are then made
-    right by _reconcile or, after an incremental refresh, by the full check it falls back to)."""
+    Rows of submissions deleted before the constraint existed make VALIDATE fail; they are then dropped and
+    it runs again (the sums are made right by _reconcile or, after an incremental refresh, by the full check
+    it falls back to)."""
     conn = db.connection()
     if conn.dialect.name != "postgresql" or conn.execute(_HAS_FOREIGN_KEY, {"t": ic.name}).scalar():
         return
@@ -205,11 +206,25 @@ def _constrain(db: Session, form_id: int, ic: Table) -> None:
             raise
         db.rollback()
         return
-    # No submission can be deleted now (the ALTER's lock) and later deletions cascade: drop the orphans.
-    s = Submission.__table__
-    conn.execute(ic.delete().where(~select(s.c.id).where(s.c.id == ic.c.submission_id).exists()))
     db.commit()
-    db.connection().exec_driver_sql(f"ALTER TABLE {ic.name} VALIDATE CONSTRAINT {ic.name}_submission_id_fkey")
+    # Deletions from now on cascade, so the only rows without a submission are those whose submission was
+    # deleted before: VALIDATE finds them (it reads every row, as looking for them first would: that was
+    # twice the work, for rows that are nearly always none), and only then are they dropped.
+    validate = f"ALTER TABLE {ic.name} VALIDATE CONSTRAINT {ic.name}_submission_id_fkey"
+    try:
+        db.connection().exec_driver_sql(validate)
+    except IntegrityError as e:
+        if getattr(e.orig, "sqlstate", None) != "23503":   # foreign_key_violation
+            raise
+        db.rollback()
+        _lock(db, form_id)
+        if not db.connection().execute(_TABLE_EXISTS, {"t": ic.name}).scalar():   # a new workbook meanwhile
+            db.commit()
+            return
+        s = Submission.__table__
+        db.connection().execute(ic.delete().where(~select(s.c.id).where(s.c.id == ic.c.submission_id).exists()))
+        db.commit()
+        db.connection().exec_driver_sql(validate)
     db.commit()
 
 
