@@ -158,6 +158,20 @@ def project(admin) -> int:
 
 
 @pytest.fixture
+def flask_calls(app, monkeypatch):
+    """How many requests reached Flask's dispatch (the middlewares in front of it answer the others)."""
+    calls = []
+    dispatch = app.full_dispatch_request
+
+    def counted():
+        calls.append(1)
+        return dispatch()
+
+    monkeypatch.setattr(app, "full_dispatch_request", counted)
+    return calls
+
+
+@pytest.fixture
 def live_server(app):
     """The app on a real port, for real HTTP clients (pyodk, requests, Chromium). Its teardown waits for the
     requests still running — a page the browser left mid-load goes on computing — before the next test

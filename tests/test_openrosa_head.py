@@ -3,29 +3,8 @@ the same bytes as Flask's answer, and everything it cannot vouch for still answe
 from dataclasses import replace
 from email.utils import parsedate_to_datetime
 
-import pytest
-
 from collect import COLLECT
-from server.models import recent
-
-
-@pytest.fixture
-def flask_calls(app, monkeypatch):
-    """How many requests reached Flask's dispatch (the middleware answers the others)."""
-    calls = []
-    dispatch = app.full_dispatch_request
-
-    def counted():
-        calls.append(1)
-        return dispatch()
-
-    monkeypatch.setattr(app, "full_dispatch_request", counted)
-    return calls
-
-
-def _forget():
-    for remembered in recent._caches:
-        remembered.clear()
+from helpers import forget_recent_lookups
 
 
 def _answer(resp):
@@ -34,7 +13,7 @@ def _answer(resp):
 
 
 def test_second_head_skips_flask_with_the_same_answer(client, key_base, flask_calls):
-    _forget()
+    forget_recent_lookups()
     url = f"{key_base}/submission?deviceID=collect%3Ax"
     by_flask = client.head(url, headers=COLLECT)
     assert len(flask_calls) == 1 and by_flask.status_code == 204
@@ -85,7 +64,7 @@ def test_a_deleted_project_is_gone_at_once(admin, client, key_base, project):
 def test_the_policy_and_limit_follow_the_settings(app, client, key_base, flask_calls):
     app.config["HAMLET"] = replace(app.config["HAMLET"], map_tiles="https://{s}.tile.example.org/{z}/{x}/{y}.png",
                                    max_submission_bytes=12_345_678)
-    _forget()
+    forget_recent_lookups()
     url = f"{key_base}/submission"
     by_flask = client.head(url, headers=COLLECT)
     thin = client.head(url, headers=COLLECT)

@@ -8,27 +8,9 @@ import re
 import pytest
 
 from collect import COLLECT, submit
+from helpers import forget_recent_lookups
 from server.models import recent
 from server.synthetic import random_household, to_xml
-
-
-@pytest.fixture
-def flask_calls(app, monkeypatch):
-    """How many requests reached Flask's dispatch (the middleware answers the others)."""
-    calls = []
-    dispatch = app.full_dispatch_request
-
-    def counted():
-        calls.append(1)
-        return dispatch()
-
-    monkeypatch.setattr(app, "full_dispatch_request", counted)
-    return calls
-
-
-def _forget():
-    for remembered in recent._caches:
-        remembered.clear()
 
 
 def _answer(resp):
@@ -66,7 +48,7 @@ def _stored(app, submission_id: int) -> dict:
 
 
 def test_an_accepted_post_skips_flask_with_the_same_answer(admin, client, key_base, survey, flask_calls):
-    _forget()
+    forget_recent_lookups()
     by_flask = submit(client, key_base, _household(1))
     assert by_flask.status_code == 201 and len(flask_calls) == 1
     thin = submit(client, key_base, _household(2))
@@ -76,7 +58,7 @@ def test_an_accepted_post_skips_flask_with_the_same_answer(admin, client, key_ba
     # An identical resend is taken (Central's answer for it), also without Flask.
     again = submit(client, key_base, _household(2))
     assert again.status_code == 201 and len(flask_calls) == 1
-    _forget()
+    forget_recent_lookups()
     again_by_flask = submit(client, key_base, _household(2))
     assert len(flask_calls) == 2
     assert _answer(again) == _answer(again_by_flask)
@@ -88,7 +70,7 @@ def test_rows_stored_by_either_path_are_the_same(app, admin, client, key_base, s
     assert household.photo
     photo = b"\xff\xd8\xff" + bytes(range(256)) * 40
     xml = to_xml(household)
-    _forget()
+    forget_recent_lookups()
     assert submit(client, key_base, xml, {household.photo: photo}).status_code == 201
     assert len(flask_calls) == 1
     resent = xml.replace(household.instance_id.encode(), b"uuid:00000000-0000-4000-8000-000000000001")
@@ -108,7 +90,7 @@ def test_rows_stored_by_either_path_are_the_same(app, admin, client, key_base, s
 
 
 def test_refusals_are_answered_by_flask(admin, client, key_base, survey, flask_calls):
-    _forget()
+    forget_recent_lookups()
     first = _household(4)
     assert submit(client, key_base, first).status_code == 201
     seen = len(flask_calls)
@@ -117,7 +99,7 @@ def test_refusals_are_answered_by_flask(admin, client, key_base, survey, flask_c
                       else first.replace(b"<meta>", b"<extra/><meta>", 1))
     assert conflict.status_code == 409 and conflict.headers["X-OpenRosa-Version"] == "1.0"
     assert len(flask_calls) == seen + 1
-    _forget()
+    forget_recent_lookups()
     by_flask_only = submit(client, key_base, first.replace(b"</data>", b"<x/></data>") if b"</data>" in first
                            else first.replace(b"<meta>", b"<extra/><meta>", 1))
     assert _answer(by_flask_only) == _answer(conflict)
@@ -184,7 +166,7 @@ def _signed(challenge: str, method: str, uri: str, nc: int, password: str = DIGE
 
 
 def test_digest_head_and_post_skip_flask_once_vouched_for(admin, client, project, survey, collector, flask_calls):
-    _forget()
+    forget_recent_lookups()
     base = f"/v1/projects/{project}"
     uri = f"{base}/submission?deviceID=collect%3AAbCdEfGh12345678"
     challenge = client.head(uri, headers=COLLECT).headers["WWW-Authenticate"]
@@ -196,7 +178,7 @@ def test_digest_head_and_post_skip_flask_once_vouched_for(admin, client, project
     assert list(heads[2].headers.keys()) == list(heads[1].headers.keys())
     thin = submit(client, base, _household(20), headers=_signed(challenge, "POST", uri, 4))
     assert thin.status_code == 201 and len(flask_calls) == 3
-    _forget()
+    forget_recent_lookups()
     by_flask = submit(client, base, _household(21), headers=_signed(challenge, "POST", uri, 5))
     assert len(flask_calls) == 4
     assert _answer(thin) == _answer(by_flask)
@@ -205,7 +187,7 @@ def test_digest_head_and_post_skip_flask_once_vouched_for(admin, client, project
 
 
 def test_a_wrong_digest_answer_is_always_checked_by_flask(client, project, survey, collector, flask_calls):
-    _forget()
+    forget_recent_lookups()
     base = f"/v1/projects/{project}"
     uri = f"{base}/submission?deviceID=collect%3AAbCdEfGh12345678"
     challenge = client.head(uri, headers=COLLECT).headers["WWW-Authenticate"]
@@ -241,7 +223,7 @@ class _CountedBody(io.BytesIO):
 def test_a_post_no_one_vouched_for_is_refused_before_its_body_is_read(client, project, survey, collector):
     """Flask refuses a bad Digest answer before the route reads the body; a layer in front of it must not
     take a few MB into memory first for any request that merely carries an Authorization header."""
-    _forget()
+    forget_recent_lookups()
     body = b"--x\r\nContent-Disposition: form-data; name=\"xml_submission_file\"; filename=\"s.xml\"\r\n\r\n" \
         + _household(24) + b"\r\n--x\r\nContent-Disposition: form-data; name=\"p.jpg\"; filename=\"p.jpg\"\r\n\r\n" \
         + b"\xff" * 1_000_000 + b"\r\n--x--\r\n"
@@ -264,7 +246,7 @@ def _warm_digest(client, uri):
 
 def test_a_digest_user_demoted_repassworded_or_removed_is_refused_at_once(admin, client, project, survey, collector,
                                                                           flask_calls):
-    _forget()
+    forget_recent_lookups()
     base = f"/v1/projects/{project}"
     uri = f"{base}/submission?deviceID=collect%3AAbCdEfGh12345678"
     challenge = _warm_digest(client, uri)
@@ -324,7 +306,7 @@ def test_a_failure_inside_the_short_cut_gets_flasks_answer_and_keeps_nothing(app
     seen = len(flask_calls)
     warm = submit(client, key_base, _household(41))
     assert len(flask_calls) == seen + 1, "the short cut gave way to Flask"
-    _forget()
+    forget_recent_lookups()
     cold = submit(client, key_base, _household(41))
     assert warm.status_code == cold.status_code == (507 if isinstance(failure, OSError) else 500)
     assert _answer(warm) == _answer(cold)
@@ -348,13 +330,13 @@ def test_each_refusal_after_the_short_cut_is_flasks_byte_for_byte(client, key_ba
     xml = _REFUSED[change](_household(51))
     warm = submit(client, key_base, xml)
     assert len(flask_calls) == seen + 1 and warm.status_code >= 400
-    _forget()
+    forget_recent_lookups()
     cold = submit(client, key_base, xml)
     assert _answer(warm) == _answer(cold)
     assert submit(client, key_base, _household(52)).status_code == 201
     bare = client.post(f"{key_base}/submission", data={"other": (io.BytesIO(b"x"), "x.jpg")}, headers=COLLECT,
                        content_type="multipart/form-data")
-    _forget()
+    forget_recent_lookups()
     bare_cold = client.post(f"{key_base}/submission", data={"other": (io.BytesIO(b"x"), "x.jpg")}, headers=COLLECT,
                             content_type="multipart/form-data")
     assert bare.status_code == 400 and _answer(bare) == _answer(bare_cold)
@@ -366,7 +348,7 @@ def test_digest_answers_for_another_request_go_to_flask_and_are_refused(app, adm
     short cut's: Flask refuses it as before (401, stale=true for the old nonce) and nothing is stored."""
     from server.auth import digest
 
-    _forget()
+    forget_recent_lookups()
     base = f"/v1/projects/{project}"
     uri = f"{base}/submission?deviceID=collect%3AAbCdEfGh12345678"
     challenge = _warm_digest(client, uri)
