@@ -379,3 +379,43 @@ def test_tables_emptied_by_a_database_crash_are_computed_again(app, admin, clien
     computed.clear()
     assert reports(admin, form) == expected
     assert sum(computed) == 5
+
+
+ODD_AGES = ["-0", "007", " 12", "+5", "\u0663", "1234567890123456", "15.0", "", "-00", "15", "60", "61", "14", "18",
+            "123456789012345", "-15", "0015"]
+ODD_LISTS = ["momo  zalopay", " momo", "none ", "momo\tnone", "% _", "a.b", "", "none\u00a0momo", "momo momo", "_",
+             "zalopay   none", "none", "momo"]
+
+
+@pytest.mark.postgresql_only
+def test_the_database_stores_the_rows_python_would_for_odd_answers(app, admin, client, form, key, monkeypatch,
+                                                                  computed):
+    """As above, with answers in every shape SQL reads as a number or list (or leaves to Python): ages with
+    signs, zeros, edge spaces, other scripts' digits, 15 and 16 digits; lists with several spaces, edge
+    spaces, other whitespace, LIKE specials; a household without members and one with many."""
+    hs = households(17, 12)
+    at = 0
+    for h in hs:
+        h.runs_business = "yes"
+        h.extra["cashless"] = ODD_LISTS[at % len(ODD_LISTS)]
+        h.extra["ecommerce"] = ODD_LISTS[(at + 5) % len(ODD_LISTS)]
+        for m in h.members:
+            m.age = ODD_AGES[at % len(ODD_AGES)]   # type: ignore[assignment]
+            m.answers.update(smartphone="yes", bank_account="no", ewallets=ODD_LISTS[at % len(ODD_LISTS)],
+                             vneid_level2="yes", shopped_online="yes", digital_signature="no")
+            at += 1
+    hs[0].members = []
+    hs[1].members = hs[1].members * 5
+    for h in hs:
+        post(client, key, to_xml(h))
+    monkeypatch.setattr(store, "IN_DATABASE_FROM", 10**9)
+    python = reports(admin, form), _stored(app)
+    monkeypatch.setattr(store, "IN_DATABASE_FROM", 0)
+    computed.clear()
+    assert _workbook(admin, form).status_code == 200
+    database = reports(admin, form), _stored(app)
+    assert python[1][0] and python[1][1]
+    assert [tuple(r)[:2] + tuple(r)[3:] for r in database[1][0]] == [tuple(r)[:2] + tuple(r)[3:] for r in python[1][0]]
+    assert database[1][1] == python[1][1] and database[0] == python[0]
+    assert 0 < sum(computed) < len(hs)   # the households with odd answers by Python, the others by SQL
+
