@@ -419,3 +419,57 @@ def test_the_database_stores_the_rows_python_would_for_odd_answers(app, admin, c
     assert database[1][1] == python[1][1] and database[0] == python[0]
     assert 0 < sum(computed) < len(hs)   # the households with odd answers by Python, the others by SQL
 
+
+@pytest.mark.parametrize("replaced", [False, True])
+@pytest.mark.postgresql_only
+def test_rows_left_by_a_deleted_household_make_validate_try_again(app, admin, client, form, key, monkeypatch,
+                                                                 replaced):
+    """PostgreSQL: a household deleted behind the server's back before the rows' foreign key existed leaves a
+    row VALIDATE refuses (23503); the rows without a submission are then dropped under the form's lock and
+    VALIDATE runs again. `replaced`: meanwhile a new workbook replaced the table (its new table has no
+    foreign key yet): nothing is validated then, the report is served, and the next refresh adds the key."""
+    engine = app.extensions["hamlet.engine"]
+    hs = households(18, 5)
+    for h in hs:
+        post(client, key, to_xml(h))
+    assert _workbook(admin, form).status_code == 200
+    form_id = _form_id(app)
+    original_constrain, original_lock, locks = store._constrain, store._lock, []
+
+    def deleting_first(db, fid, ic):
+        with engine.begin() as other:   # the rows are written, their key not yet added
+            other.execute(text("UPDATE submissions SET current_def_id = NULL WHERE instance_id = :i"),
+                          {"i": hs[0].instance_id})
+            other.execute(text("DELETE FROM submissions WHERE instance_id = :i"), {"i": hs[0].instance_id})
+        monkeypatch.setattr(store, "_lock", locking)
+        try:
+            original_constrain(db, fid, ic)
+        finally:
+            monkeypatch.setattr(store, "_lock", original_lock)
+
+    def locking(db, fid):
+        locks.append(fid)
+        if len(locks) == 2 and replaced:   # VALIDATE failed; before the retry, the table is made anew
+            with engine.begin() as other:
+                other.execute(text(f"ALTER TABLE ic{fid} DROP CONSTRAINT ic{fid}_submission_id_fkey"))
+        return original_lock(db, fid)
+
+    def foreign_keys():
+        with engine.connect() as conn:
+            return conn.execute(text("SELECT convalidated FROM pg_constraint WHERE conrelid = to_regclass(:t) "
+                                     "AND contype = 'f'"), {"t": f"ic{form_id}"}).scalars().all()
+
+    monkeypatch.setattr(store, "_constrain", deleting_first)
+    first = reports(admin, form)   # (with the table replaced, a ProgrammingError: no constraint to VALIDATE)
+    monkeypatch.setattr(store, "_constrain", original_constrain)
+    # VALIDATE refused the row and was tried again under the lock (replaced: the report's next query added it)
+    assert len(locks) == 2 if not replaced else len(locks) > 2
+    assert foreign_keys() == [True]
+    after = reports(admin, form)
+    assert foreign_keys() == [True]
+    with engine.connect() as conn:
+        assert conn.execute(text(f"SELECT count(*) FROM ic{form_id}")).scalar() == 4
+    assert sum(a["households"] for a in after[0]["areas"] if a["level"] == "province") + \
+        sum(u["households"] for u in after[0]["unmatchedAreas"]) == 4
+    assert after == recomputed(admin, form)
+    assert first == after
