@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from urllib.parse import quote
 
 import pytest
 from sqlalchemy import select, update
@@ -253,3 +254,29 @@ def test_an_encrypted_form_without_its_key_gives_the_same_bytes(admin, client, p
         assert by_database[p] == by_python[p], p
     sheet = zipfile.ZipFile(io.BytesIO(by_python[paths[0]])).read("xl/worksheets/sheet1.xml")
     assert b"not decrypted" in sheet
+
+
+def _corpus_scenarios():
+    from test_export_corpus import SCENARIOS
+
+    return list({s.case: s for s in SCENARIOS}.values())
+
+
+@pytest.mark.parametrize("scenario", _corpus_scenarios(), ids=lambda s: s.case)
+def test_each_corpus_form_gives_the_same_bytes_by_database_and_by_python(scenario, app, admin, client, project,
+                                                                        monkeypatch):
+    """Other servers' forms and instances (nested repeats, geopoints in repeats, groups, select multiples,
+    other languages): every format the database makes, against Python's."""
+    from test_export_corpus import Hamlet
+
+    hamlet = Hamlet(app, admin, client, project, scenario)
+    hamlet.publish()
+    hamlet.post_corpus()
+    form = f"/v1/projects/{project}/forms/{quote(hamlet.form_id)}"
+    paths = [f"{form}/submissions.xlsx", f"{form}/submissions.xlsx?groupPaths=false",
+             f"{form}/submissions.geojson", f"{form}/persons.csv", f"{form}/submissions.csv.zip"]
+    statuses = {p: admin.get(p).status_code for p in paths}
+    by_database, by_python = _both(admin, paths, monkeypatch)
+    for p in paths:
+        assert by_database[p] == by_python[p], p
+    assert statuses[paths[0]] == 200
