@@ -153,7 +153,18 @@ def more_households(app, households):
     return households
 
 
-def _both(admin, paths: list[str], monkeypatch) -> tuple[dict, dict]:
+def _both(admin, paths: list[str], monkeypatch, used: list | None = None) -> tuple[dict, dict]:
+    """The downloads made by the database (`used`: whether copy_csv.cells_usable said it could, each time)
+    and by Python."""
+    cells_usable = copy_csv.cells_usable
+
+    def asked(*args, **kwargs):
+        found = cells_usable(*args, **kwargs)
+        if used is not None:
+            used.append(found)
+        return found
+
+    monkeypatch.setattr(copy_csv, "cells_usable", asked)
     by_database = {p: admin.get(p).data for p in paths}
     monkeypatch.setattr(copy_csv, "usable", lambda *args, **kwargs: False)
     monkeypatch.setattr(copy_csv, "cells_usable", lambda *args, **kwargs: False)
@@ -162,7 +173,7 @@ def _both(admin, paths: list[str], monkeypatch) -> tuple[dict, dict]:
 
 
 def test_more_values_give_the_same_bytes_by_database_and_by_python(admin, client, key_base, survey, more_households,
-                                                                   monkeypatch):
+                                                                   database_url, monkeypatch):
     from collect import submit
     from server.synthetic import to_xml
 
@@ -177,9 +188,11 @@ def test_more_values_give_the_same_bytes_by_database_and_by_python(admin, client
              f"{survey}/submissions.geojson?groupPaths=false", f"{survey}/persons.csv?area=DN-HV-HP&areaField=village",
              f"{survey}/persons.csv", f"{survey}/persons.csv?areaField=village", f"{survey}/persons.csv?bom=false",
              f"{survey}/submissions.geojson", f"{survey}/submissions.csv", f"{survey}/submissions.csv.zip"]
-    by_database, by_python = _both(admin, paths, monkeypatch)
+    used: list[bool] = []
+    by_database, by_python = _both(admin, paths, monkeypatch, used)
     for p in paths:
         assert by_database[p] == by_python[p], p
+    assert used and all(used) == database_url.startswith("postgresql")
     sheet = zipfile.ZipFile(io.BytesIO(by_python[paths[0]])).read("xl/worksheets/sheet2.xml").decode("utf-8")
     assert "x" * 33000 in sheet and "&amp;" + "y" * 33000 in sheet and "<c><v>-0.</v></c>" not in sheet
     people = by_python[f"{survey}/persons.csv?areaField=village"].decode("utf-8")
@@ -244,14 +257,16 @@ def test_each_value_alone_makes_the_person_line_python_makes(app):
     assert plain > 60
 
 
-def test_an_encrypted_form_without_its_key_gives_the_same_bytes(admin, client, project, monkeypatch):
+def test_an_encrypted_form_without_its_key_gives_the_same_bytes(admin, client, project, database_url, monkeypatch):
     from helpers import encrypted_form_with_one_submission
 
     form = encrypted_form_with_one_submission(admin, client, project)
     paths = [f"{form}/submissions.xlsx", f"{form}/submissions.geojson", f"{form}/submissions.csv.zip"]
-    by_database, by_python = _both(admin, paths, monkeypatch)
+    used: list[bool] = []
+    by_database, by_python = _both(admin, paths, monkeypatch, used)
     for p in paths:
         assert by_database[p] == by_python[p], p
+    assert used and all(used) == database_url.startswith("postgresql")
     sheet = zipfile.ZipFile(io.BytesIO(by_python[paths[0]])).read("xl/worksheets/sheet1.xml")
     assert b"not decrypted" in sheet
 
@@ -264,7 +279,7 @@ def _corpus_scenarios():
 
 @pytest.mark.parametrize("scenario", _corpus_scenarios(), ids=lambda s: s.case)
 def test_each_corpus_form_gives_the_same_bytes_by_database_and_by_python(scenario, app, admin, client, project,
-                                                                        monkeypatch):
+                                                                        database_url, monkeypatch):
     """Other servers' forms and instances (nested repeats, geopoints in repeats, groups, select multiples,
     other languages): every format the database makes, against Python's."""
     from test_export_corpus import Hamlet
@@ -276,7 +291,71 @@ def test_each_corpus_form_gives_the_same_bytes_by_database_and_by_python(scenari
     paths = [f"{form}/submissions.xlsx", f"{form}/submissions.xlsx?groupPaths=false",
              f"{form}/submissions.geojson", f"{form}/persons.csv", f"{form}/submissions.csv.zip"]
     statuses = {p: admin.get(p).status_code for p in paths}
-    by_database, by_python = _both(admin, paths, monkeypatch)
+    used: list[bool] = []
+    by_database, by_python = _both(admin, paths, monkeypatch, used)
     for p in paths:
         assert by_database[p] == by_python[p], p
+    assert used and all(used) == database_url.startswith("postgresql")
     assert statuses[paths[0]] == 200
+
+
+def _wide_form(n: int, m: int) -> bytes:
+    """A form of `n` root answers (texts, integers, decimals in turn), a geopoint and a repeat of `m`."""
+    kinds = ["string", "int", "decimal"]
+    root = "".join(f"<f{i}/>" for i in range(n))
+    rep = "".join(f"<r{i}/>" for i in range(m))
+    binds = "".join(f'<bind nodeset="/data/f{i}" type="{kinds[i % 3]}"/>' for i in range(n))
+    binds += "".join(f'<bind nodeset="/data/people/r{i}" type="{kinds[i % 3]}"/>' for i in range(m))
+    body = "".join(f'<input ref="/data/f{i}"><label>f{i}</label></input>' for i in range(n))
+    body += ('<group ref="/data/people"><label>p</label><repeat nodeset="/data/people">'
+             + "".join(f'<input ref="/data/people/r{i}"><label>r{i}</label></input>' for i in range(m))
+             + "</repeat></group>")
+    return f"""<?xml version="1.0"?>
+<h:html xmlns="http://www.w3.org/2002/xforms" xmlns:h="http://www.w3.org/1999/xhtml" xmlns:jr="http://openrosa.org/javarosa">
+<h:head><h:title>wide</h:title><model><instance><data id="wide" version="1">{root}<gps/><people>{rep}</people>
+<meta><instanceID/></meta></data></instance>{binds}<bind nodeset="/data/gps" type="geopoint"/>
+<bind nodeset="/data/meta/instanceID" type="string" readonly="true()" jr:preload="uid"/></model></h:head>
+<h:body>{body}<input ref="/data/gps"><label>gps</label></input></h:body></h:html>""".encode()
+
+
+def test_a_wide_form_gives_the_same_bytes_by_database_and_by_python(admin, client, project, database_url,
+                                                                    monkeypatch):
+    """More answers than one concat_ws() call takes (copy_csv.MAX_ARGUMENTS), some groups of them all empty."""
+    from xml.sax.saxutils import escape
+
+    from collect import submit
+    from helpers import app_user, post_xml
+
+    n, m = 230, 120
+    assert post_xml(admin, project, _wide_form(n, m)).status_code == 200
+    base = f"/v1/key/{app_user(admin, project, 'wide')['token']}/projects/{project}"
+    values = [v for v in MORE + ODD if not any(c in v for c in "\x00\x01\x02\x03\x0b\x0c\x1c\x1d\x1e\x1f\x08\x7f")
+              and "\ufffe" not in v and "\uffff" not in v and "\r" not in v and len(v) < 1000]
+    at = 0
+
+    def answer(k: int, i: int) -> str:
+        nonlocal at
+        if k == 1 or (k == 2 and i < 100) or (i // 90) % 3 == k % 3:
+            return ""   # a submission without answers, and whole groups of 90 empty
+        at += 1
+        return escape(values[at % len(values)])
+
+    for k in range(6):
+        people = "".join("<people>" + "".join(f"<r{i}>{answer(k, i)}</r{i}>" for i in range(m)) + "</people>"
+                         for _ in range(k % 3))
+        xml = ('<data id="wide" version="1">' + "".join(f"<f{i}>{answer(k, i)}</f{i}>" for i in range(n))
+               + f"<gps>{'16.1 108.2 1 2' if k % 2 else ''}</gps>{people}"
+               + f"<meta><instanceID>uuid:wide-{k}</instanceID></meta></data>")
+        assert submit(client, base, xml.encode()).status_code == 201
+    form = f"/v1/projects/{project}/forms/wide"
+    paths = [f"{form}/submissions.xlsx", f"{form}/submissions.geojson", f"{form}/persons.csv",
+             f"{form}/submissions.csv.zip"]
+    used: list[bool] = []
+    by_database, by_python = _both(admin, paths, monkeypatch, used)
+    for p in paths:
+        assert by_database[p] == by_python[p], p
+    assert used and all(used) == database_url.startswith("postgresql")
+    import csv
+
+    members = list(csv.reader(io.StringIO(by_python[paths[2]].decode("utf-8-sig"), newline="")))
+    assert len(members) == 1 + 6 and all(len(row) == len(members[0]) for row in members)
