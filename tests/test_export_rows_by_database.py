@@ -288,8 +288,9 @@ def test_each_corpus_form_gives_the_same_bytes_by_database_and_by_python(scenari
     hamlet.publish()
     hamlet.post_corpus()
     form = f"/v1/projects/{project}/forms/{quote(hamlet.form_id)}"
-    paths = [f"{form}/submissions.xlsx", f"{form}/submissions.xlsx?groupPaths=false",
-             f"{form}/submissions.geojson", f"{form}/persons.csv", f"{form}/submissions.csv.zip"]
+    paths = [f"{form}/submissions.xlsx", f"{form}/submissions.xlsx?groupPaths=false&deletedFields=true",
+             f"{form}/submissions.geojson", f"{form}/submissions.geojson?deletedFields=true", f"{form}/persons.csv",
+             f"{form}/submissions.csv.zip", f"{form}/submissions.csv.zip?deletedFields=true"]
     statuses = {p: admin.get(p).status_code for p in paths}
     used: list[bool] = []
     by_database, by_python = _both(admin, paths, monkeypatch, used)

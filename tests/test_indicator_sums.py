@@ -488,6 +488,7 @@ SHARING = [
     ("i", "i", "i", "members", "${age} > 0", "not(selected(${ewallets}, 'none'))"),
     ("j", "j", "j", "members", "${age} >= 15", "${age} >= 15"),
     ("k", "k", "k", "members", "selected(${ewallets}, '%')", "selected(${ewallets}, '_')"),
+    ("l", "l", "l", "members", "selected(${cashless}, 'qr_code')", "count-selected(${cashless}) = 1"),
 ]
 
 
@@ -506,6 +507,8 @@ def test_shared_filters_and_conditions_store_the_rows_python_would(app, admin, c
     for n, h in enumerate(hs):
         for j, m in enumerate(h.members):
             m.answers.update(smartphone=["yes", "no", ""][(n + j) % 3], ewallets=ODD_LISTS[(n * 3 + j) % len(ODD_LISTS)])
+        h.runs_business = "yes"
+        h.extra["cashless"] = ["qr_code  bank_transfer", " qr_code", "qr_code\tnone", "none", ""][n % 5]
     hs[2].members = []
     for h in hs:
         post(client, key, to_xml(h))
