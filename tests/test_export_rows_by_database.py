@@ -142,3 +142,25 @@ def test_the_later_sheets_are_made_in_the_first_sheets_snapshot(app, admin, surv
     assert sheets(admin.get(f"{survey}/submissions.xlsx").data) == before
     assert later == [0, 1]
     assert sheets(admin.get(f"{survey}/submissions.xlsx").data)[1].count(b"<row>") == 1   # the header alone: emptied
+
+
+@pytest.mark.postgresql_only
+def test_a_workbook_closed_early_stops_its_later_sheets(app, survey, households, monkeypatch):
+    """A client gone mid-download: the roster sheet's thread stops and both connections go back."""
+    from server.exports import xlsx, zipstream
+    from server.exports.downloads import requested
+
+    monkeypatch.setattr(zipstream, "CHUNK", 1)   # every write handed out at once: the first sheet streams
+    engine = app.extensions["hamlet.engine"]
+    started: list[object] = []
+    made = xlsx_rows.LaterSheets
+    monkeypatch.setattr(xlsx_rows, "LaterSheets", lambda *args: started.append(made(*args)) or started[-1])
+    with app.extensions["hamlet.sessionmaker"]() as s:
+        export = requested(s, s.scalar(select(Form)), {}, for_people=True).export
+        chunks = xlsx.xlsx_chunks(engine, export)
+        for _chunk in chunks:
+            if started:
+                break
+        chunks.close()
+    assert len(started) == 1 and started[0]._stop.is_set() and started[0]._conn.closed
+    assert engine.pool.checkedout() == 0
