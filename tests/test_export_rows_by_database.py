@@ -120,6 +120,58 @@ def test_the_database_makes_the_geojson_cells_as_python_does(admin, survey, odd_
     assert ':""' in text and '"Lê Thu Yến"' in text and '"\\u0001ctl"' in text and '"a\\rb"' in text
 
 
+@pytest.mark.postgresql_only
+def test_the_later_sheets_are_made_in_the_first_sheets_snapshot(app, admin, survey, households, monkeypatch):
+    """The roster sheet is made on a second connection while the first sheet streams: it must see
+    what the first one sees, not a roster changed in between."""
+    def sheets(data: bytes) -> list[bytes]:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        return [archive.read(n) for n in archive.namelist() if n.startswith("xl/worksheets/")]
+
+    before = sheets(admin.get(f"{survey}/submissions.xlsx").data)
+    assert len(before) == 2 and before[1].count(b"<row>") > 2
+    row_xml = xlsx_rows.row_xml
+    later: list[int] = []
+
+    def emptied_first(conn, export, plan):
+        if plan.repeat is not None:   # the roster, on the second connection: empty the roster first
+            later.append(1)
+            with app.extensions["hamlet.sessionmaker"]() as s:
+                for table in data_tables(s, s.scalar(select(Form)).id).repeats.values():
+                    s.execute(table.delete())
+                s.commit()
+        return row_xml(conn, export, plan)
+
+    monkeypatch.setattr(xlsx_rows, "row_xml", emptied_first)
+    made = xlsx_rows.LaterSheets
+    monkeypatch.setattr(xlsx_rows, "LaterSheets", lambda *args: later.append(0) or made(*args))
+    assert sheets(admin.get(f"{survey}/submissions.xlsx").data) == before
+    assert later == [0, 1]
+    assert sheets(admin.get(f"{survey}/submissions.xlsx").data)[1].count(b"<row>") == 1   # the header alone: emptied
+
+
+@pytest.mark.postgresql_only
+def test_a_workbook_closed_early_stops_its_later_sheets(app, survey, households, monkeypatch):
+    """A client gone mid-download: the roster sheet's thread stops and both connections go back."""
+    from server.exports import xlsx, zipstream
+    from server.exports.downloads import requested
+
+    monkeypatch.setattr(zipstream, "CHUNK", 1)   # every write handed out at once: the first sheet streams
+    engine = app.extensions["hamlet.engine"]
+    started: list[object] = []
+    made = xlsx_rows.LaterSheets
+    monkeypatch.setattr(xlsx_rows, "LaterSheets", lambda *args: started.append(made(*args)) or started[-1])
+    with app.extensions["hamlet.sessionmaker"]() as s:
+        export = requested(s, s.scalar(select(Form)), {}, for_people=True).export
+        chunks = xlsx.xlsx_chunks(engine, export)
+        for _chunk in chunks:
+            if started:
+                break
+        chunks.close()
+    assert len(started) == 1 and started[0]._stop.is_set() and started[0]._conn.closed
+    assert engine.pool.checkedout() == 0
+
+
 # More values the SQL paths could read differently: its own marker characters (\x01-\x03) and tags, XML
 # forbidden characters alone and at the edges, every kind of edge whitespace, line ends, texts past a
 # cell's 32,767 characters, numbers of other shapes, quotes and CSV specials, formula starts after

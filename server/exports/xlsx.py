@@ -138,12 +138,22 @@ def xlsx_chunks(engine: Engine, export: Export, label_row: Export | None = None)
         from server.exports import xlsx_rows
 
         by_database = xlsx_rows.usable(conn, export)
-        for i, plan in enumerate(plans):
-            labels = header(label_row, plan) if label_row is not None else None
-            if by_database:
-                sheet = _sheet(header(export, plan), labels, [], plan.numeric(), xlsx_rows.row_xml(conn, export, plan))
-            else:
-                rows = root_table(conn, export) if plan.repeat is None else repeat_table(conn, export, plan)
-                sheet = _sheet(header(export, plan), labels, rows, plan.numeric())
-            yield from archive.entry(f"xl/worksheets/sheet{i + 1}.xml", sheet)
+        heads = [(header(export, plan), header(label_row, plan) if label_row is not None else None) for plan in plans]
+        later = xlsx_rows.LaterSheets(engine, conn, export, plans[1:], heads[1:], archive.compresslevel) \
+            if by_database and len(plans) > 1 else None
+        try:
+            for i, (plan, (head, labels)) in enumerate(zip(plans, heads)):
+                name = f"xl/worksheets/sheet{i + 1}.xml"
+                if later is not None and i > 0:
+                    yield from archive.deflated(name, later.sheet(i - 1))
+                    continue
+                if by_database:
+                    sheet = _sheet(head, labels, [], plan.numeric(), xlsx_rows.row_xml(conn, export, plan))
+                else:
+                    rows = root_table(conn, export) if plan.repeat is None else repeat_table(conn, export, plan)
+                    sheet = _sheet(head, labels, rows, plan.numeric())
+                yield from archive.entry(name, sheet)
+        finally:
+            if later is not None:
+                later.close()
         yield from archive.finish()

@@ -16,18 +16,22 @@ from __future__ import annotations
 import json
 import re
 import sys
+import threading
 from array import array
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cache
 
-from sqlalchemy import Connection, Integer, Text, case, cast, func, literal, or_, type_coerce
+from sqlalchemy import Connection, Engine, Integer, Text, case, cast, func, literal, or_, type_coerce
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import array as pg_array
 from sqlalchemy.sql.elements import ColumnElement
 
 from server.exports import copy_csv, xlsx
+from server.exports.csv_files import connect
 from server.exports.plan import TablePlan
 from server.exports.tables import Export
+from server.exports.zipstream import Deflated
 
 NUMBER = "^-?(0|[1-9][0-9]{0,14})(\\.[0-9]+)?$"    # xlsx._NUMBER over ASCII
 assert xlsx._NUMBER.pattern == r"-?(0|[1-9]\d{0,14})(\.\d+)?"
@@ -123,3 +127,62 @@ def row_xml(conn: Connection, export: Export, plan: TablePlan) -> Iterator[str]:
             if cells[i] is not None:
                 cells[i] = int(cells[i])
         yield xlsx._row(cells, numeric)
+
+
+class _Stopped(Exception):
+    """The workbook's response was closed before a later sheet was done."""
+
+
+class LaterSheets:
+    """The sheets after the first, made by a second connection in the first one's snapshot and
+    compressed on a thread of their own while the first sheet streams; the archive adds each in its
+    turn as it is (`ZipStream.deflated`), the same bytes as when made in turn.
+
+    Each sheet is PostgreSQL's work (~1.5 s at 100k households) and one connection made them one
+    after the other, leaving the machine's second core mostly idle. zlib and psycopg's waits on the
+    socket release the GIL, so a thread is enough."""
+
+    def __init__(self, engine: Engine, conn: Connection, export: Export, plans: list[TablePlan],
+                 heads: list[tuple[list[str], list[str] | None]], compresslevel: int) -> None:
+        snapshot = conn.exec_driver_sql("SELECT pg_export_snapshot()").scalar_one()
+        self._conn = connect(engine)
+        self._stop = threading.Event()
+        self._pool: ThreadPoolExecutor | None = None
+        self._made: list[Future[Deflated]] = []
+        try:
+            # first in its transaction, while the exporting one is open (PostgreSQL's rule)
+            self._conn.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="xlsx-sheets")
+            self._made = [self._pool.submit(self._make, export, plan, head, labels, compresslevel)
+                          for plan, (head, labels) in zip(plans, heads)]
+        except BaseException:
+            self.close()
+            raise
+
+    def _make(self, export: Export, plan: TablePlan, head: list[str], labels: list[str] | None,
+              compresslevel: int) -> Deflated:
+        done = Deflated(compresslevel)
+        try:
+            for chunk in xlsx._sheet(head, labels, [], plan.numeric(), row_xml(self._conn, export, plan)):
+                if self._stop.is_set():
+                    raise _Stopped
+                done.write(chunk)
+            done.close()
+        except BaseException:
+            done.bytes.close()
+            raise
+        return done
+
+    def sheet(self, i: int) -> Deflated:
+        """The i-th later sheet, compressed, once it is done (its error raised here)."""
+        return self._made[i].result()
+
+    def close(self) -> None:
+        """Stops what is not done and frees what was not added (a response closed early)."""
+        self._stop.set()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        for made in self._made:
+            if not made.cancelled() and made.exception() is None:
+                made.result().bytes.close()
+        self._conn.close()
