@@ -65,3 +65,55 @@ def test_each_supported_form_gives_the_python_evaluator_s_answers(app, expressio
     assert odd_rows <= {7, 8, 9, 10, 11, 13, 14, 15}
     if "age" in reads.numbers or any("t.a" in c for c in reads.numbers):
         assert {8, 9, 10, 11, 13, 14, 15} <= odd_rows
+
+
+# More answers: numbers of other shapes (signs, zeros, other scripts' digits, 15 and 16 digits, edge spaces),
+# lists with LIKE and regular-expression specials, several spaces, edge spaces, whitespace SQL leaves to Python.
+MORE_ROWS = [
+    # age, yes, list
+    ("-0", "", "% _"), ("1.0", "", "a_b"), ("\u0663", "", "."), ("+5", "", "a.b"),
+    ("1234567890123456", "", "momo  zalopay"), ("123456789012345", "", " momo"), ("-123456789012345", "", "momo "),
+    ("00", "", "%"), ("-", "", "a b"), ("", "", " "), (None, None, "momo\u00a0zalopay"), ("12 ", "", "momo\u2028"),
+    ("0x10", "", "\u200bmomo"), ("\u0663\u0664", "", "momo\u200b"), ("-00", "", "MOMO"), ("99999999999999999999", "", "momomomo"),
+    ("1_000", "", "mo"), ("Infinity", "", "momo,zalopay"), ("nan", "", "_"), ("-1234567890123456", "", "a%b"),
+    ("--5", "", "\\"), ("5-5", "", "a\\b"), ("-015", "", "  momo   none  "), ("015", "", "none\tmomo"), ("14", "", "momo\n"),
+    (" ", "", "\u3000"), ("\u00a015", "", "(a)"), ("1e1", "", "[a]"), ("٣", "", "a*"), ("0000000000000015", "", "^a$"),
+]
+MORE_SUPPORTED = [
+    "${age} >= 0", "${age} = 0", "${age} < 0", "${age} = -0", "${age} >= 15", "${age} = 15", "${age} > 99999999999999",
+    "selected(${list}, '%')", "selected(${list}, '_')", "selected(${list}, 'a_b')", "selected(${list}, '.')",
+    "selected(${list}, 'a.b')", "selected(${list}, 'a%b')", "selected(${list}, 'momo')", "selected(${list}, 'momo ')",
+    "selected(${list}, ' momo')", "selected(${list}, 'a b')", "selected(${list}, 'zalopay')", "selected(${list}, 'none')",
+    "selected(${list}, 'mo')", "selected(${list}, '\\')", "selected(${list}, 'a*')", "selected(${list}, '(a)')",
+    "selected(${list}, '[a]')", "selected(${list}, '^a$')", "selected(${list}, 'MOMO')",
+    "count-selected(${list}) = 0", "count-selected(${list}) = 1", "count-selected(${list}) = 2",
+    "count-selected(${list}) >= 3",
+]
+
+
+@pytest.mark.postgresql_only
+@pytest.mark.parametrize("expression", MORE_SUPPORTED)
+def test_more_answers_give_the_python_evaluator_s_answers(app, expression):
+    engine = app.extensions["hamlet.engine"]
+    params, reads = Parameters(), Reads()
+    sql = compile_condition(parse(expression), _column, params, reads)
+    odd = reads.odd(params)
+    with engine.connect() as conn:
+        conn.execute(text("CREATE TEMPORARY TABLE t (n integer, a text, b text, c text)"))
+        conn.execute(text("INSERT INTO t VALUES (:n, :a, :b, :c)"),
+                     [{"n": i, "a": a, "b": b, "c": c} for i, (a, b, c) in enumerate(MORE_ROWS)])
+        got = conn.exec_driver_sql(f"SELECT n, {sql}, {odd} FROM t ORDER BY n", params.values).all()
+        conn.rollback()
+    frame = pd.DataFrame([{"age": a, "yes": b, "list": c, "missing": None} for a, b, c in MORE_ROWS])
+    expected = compile_expression(expression, as_boolean=True)(frame).tolist()
+    computed = [(n, value) for n, value, is_odd in got if not is_odd]
+    assert all(value is not None for _, value in computed)
+    assert computed == [(n, expected[n]) for n, _ in computed]
+    odd_rows = {n for n, _, is_odd in got if is_odd}
+    plain_numbers = {i for i, (a, _, _) in enumerate(MORE_ROWS) if a in ("-0", "123456789012345", "-123456789012345",
+                                                                         "00", "", None, "-00", "-015", "015", "14")}
+    other_whitespace = {i for i, (_, _, c) in enumerate(MORE_ROWS) if c and any(ch.isspace() and ch != " " for ch in c)}
+    if reads.numbers:
+        assert odd_rows == set(range(len(MORE_ROWS))) - plain_numbers
+    else:
+        assert odd_rows == other_whitespace

@@ -82,7 +82,10 @@ def _cells(plan: TablePlan, answers: list, where: list[int], splits: Mapping[int
 
 
 def joined(texts: list[ColumnElement], between: str = "\n") -> ColumnElement:
-    """The texts joined by `between`, NULLs left out (concat_ws), in calls of at most MAX_ARGUMENTS."""
+    """The texts joined by `between`, NULLs left out (concat_ws), in calls of at most MAX_ARGUMENTS; no texts:
+    '' (concat_ws needs one besides `between`: a household without answers of its own in the person table)."""
+    if not texts:
+        return literal("", Text)
     while len(texts) > MAX_ARGUMENTS:
         texts = [func.nullif(func.concat_ws(between, *texts[i:i + MAX_ARGUMENTS], type_=Text), "")
                  for i in range(0, len(texts), MAX_ARGUMENTS)]

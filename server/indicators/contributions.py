@@ -218,7 +218,9 @@ def _constrain(db: Session, form_id: int, ic: Table) -> None:
             raise
         db.rollback()
         _lock(db, form_id)
-        if not db.connection().execute(_TABLE_EXISTS, {"t": ic.name}).scalar():   # a new workbook meanwhile
+        # A new workbook meanwhile replaced the table (its new one has no foreign key until its rows are written)
+        # or dropped it: nothing of ours to validate.
+        if not db.connection().execute(_HAS_FOREIGN_KEY, {"t": ic.name}).scalar():
             db.commit()
             return
         s = Submission.__table__
