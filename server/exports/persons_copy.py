@@ -74,7 +74,7 @@ def person_select(export: Export, roster: TablePlan, household: TablePlan, area_
 
 def _again(cells: list) -> ColumnElement:
     """Whether a cell starts with a formula character or holds a carriage return."""
-    return func.coalesce(copy_csv.joined(cells).op("~")(literal(_LOOK_AGAIN)), False)
+    return func.coalesce(copy_csv.joined(cells).op("~", is_comparison=True)(literal(_LOOK_AGAIN)), False)
 
 
 def _area_names(export: Export, area_names: dict[str, list] | None, levels: int) -> list:

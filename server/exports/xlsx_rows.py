@@ -89,7 +89,7 @@ def _plain(texts: list[ColumnElement], numbers: list[ColumnElement]) -> ColumnEl
     texts, one a line, says at once; and no number-typed cell holds a character outside ASCII."""
     illegal, spaces = _characters()
     special = f"[{illegal}&<>]|^[{spaces}]|[{spaces}]$|[{spaces}]\n|\n[{spaces}]"   # \n is a space
-    found: list[ColumnElement] = [copy_csv.joined(texts).op("~")(literal(special))]
+    found: list[ColumnElement] = [copy_csv.joined(texts).op("~", is_comparison=True)(literal(special))]
     found += [func.octet_length(n) != func.char_length(n) for n in numbers]
     return ~func.coalesce(or_(*found), False)
 
