@@ -378,3 +378,25 @@ def forget_recent_lookups() -> None:
 
     for remembered in recent._caches:
         remembered.clear()
+
+
+def downloads_by_database_and_by_python(admin, paths: list[str], monkeypatch, used: list | None = None
+                                        ) -> tuple[dict, dict]:
+    """The downloads made by the database (`used`: whether copy_csv.cells_usable said it could, each time)
+    and by Python, for holding the two paths of an export to the same bytes."""
+    from server.exports import copy_csv
+
+    cells_usable = copy_csv.cells_usable
+
+    def asked(*args, **kwargs):
+        found = cells_usable(*args, **kwargs)
+        if used is not None:
+            used.append(found)
+        return found
+
+    monkeypatch.setattr(copy_csv, "cells_usable", asked)
+    by_database = {p: admin.get(p).data for p in paths}
+    monkeypatch.setattr(copy_csv, "usable", lambda *args, **kwargs: False)
+    monkeypatch.setattr(copy_csv, "cells_usable", lambda *args, **kwargs: False)
+    by_python = {p: admin.get(p).data for p in paths}
+    return by_database, by_python

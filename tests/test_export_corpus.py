@@ -35,7 +35,7 @@ from lxml import etree
 
 from central import Central
 from collect import submit
-from helpers import CORPUS, CORPUS_CASES, publish_case
+from helpers import CORPUS, CORPUS_CASES, downloads_by_database_and_by_python, publish_case
 
 BY_NAME = {c["name"]: c for c in CORPUS_CASES}
 
@@ -711,3 +711,24 @@ def test_ona_flattened_repeat_is_hamlets_person_table(admin, client, project):
             else:
                 assert mine.get(row, c.column) == want, name
         assert mine.get(row, "KEY").startswith(erow["meta/instanceID"] + "/children[")
+
+
+@pytest.mark.parametrize("scenario", list({s.case: s for s in SCENARIOS}.values()), ids=lambda s: s.case)
+def test_each_corpus_form_gives_the_same_bytes_by_database_and_by_python(scenario, app, admin, client, project,
+                                                                        database_url, monkeypatch):
+    """Other servers' forms and instances (nested repeats, geopoints in repeats, groups, select multiples,
+    other languages): every format the database makes, against Python's."""
+    hamlet = Hamlet(app, admin, client, project, scenario)
+    hamlet.publish()
+    hamlet.post_corpus()
+    form = f"/v1/projects/{project}/forms/{quote(hamlet.form_id)}"
+    paths = [f"{form}/submissions.xlsx", f"{form}/submissions.xlsx?groupPaths=false&deletedFields=true",
+             f"{form}/submissions.geojson", f"{form}/submissions.geojson?deletedFields=true", f"{form}/persons.csv",
+             f"{form}/submissions.csv.zip", f"{form}/submissions.csv.zip?deletedFields=true"]
+    statuses = {p: admin.get(p).status_code for p in paths}
+    used: list[bool] = []
+    by_database, by_python = downloads_by_database_and_by_python(admin, paths, monkeypatch, used)
+    for p in paths:
+        assert by_database[p] == by_python[p], p
+    assert used and all(used) == database_url.startswith("postgresql")
+    assert statuses[paths[0]] == 200

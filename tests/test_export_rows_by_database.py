@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import io
 import zipfile
-from urllib.parse import quote
 
 import pytest
 from sqlalchemy import select, update
 
+from helpers import downloads_by_database_and_by_python
 from server.exports import copy_csv, xlsx_rows
 from server.models.form_data import data_tables
 from server.models.forms import Form
@@ -205,25 +205,6 @@ def more_households(app, households):
     return households
 
 
-def _both(admin, paths: list[str], monkeypatch, used: list | None = None) -> tuple[dict, dict]:
-    """The downloads made by the database (`used`: whether copy_csv.cells_usable said it could, each time)
-    and by Python."""
-    cells_usable = copy_csv.cells_usable
-
-    def asked(*args, **kwargs):
-        found = cells_usable(*args, **kwargs)
-        if used is not None:
-            used.append(found)
-        return found
-
-    monkeypatch.setattr(copy_csv, "cells_usable", asked)
-    by_database = {p: admin.get(p).data for p in paths}
-    monkeypatch.setattr(copy_csv, "usable", lambda *args, **kwargs: False)
-    monkeypatch.setattr(copy_csv, "cells_usable", lambda *args, **kwargs: False)
-    by_python = {p: admin.get(p).data for p in paths}
-    return by_database, by_python
-
-
 def test_more_values_give_the_same_bytes_by_database_and_by_python(admin, client, key_base, survey, more_households,
                                                                    database_url, monkeypatch):
     from collect import submit
@@ -241,7 +222,7 @@ def test_more_values_give_the_same_bytes_by_database_and_by_python(admin, client
              f"{survey}/persons.csv", f"{survey}/persons.csv?areaField=village", f"{survey}/persons.csv?bom=false",
              f"{survey}/submissions.geojson", f"{survey}/submissions.csv", f"{survey}/submissions.csv.zip"]
     used: list[bool] = []
-    by_database, by_python = _both(admin, paths, monkeypatch, used)
+    by_database, by_python = downloads_by_database_and_by_python(admin, paths, monkeypatch, used)
     for p in paths:
         assert by_database[p] == by_python[p], p
     assert used and all(used) == database_url.startswith("postgresql")
@@ -315,41 +296,12 @@ def test_an_encrypted_form_without_its_key_gives_the_same_bytes(admin, client, p
     form = encrypted_form_with_one_submission(admin, client, project)
     paths = [f"{form}/submissions.xlsx", f"{form}/submissions.geojson", f"{form}/submissions.csv.zip"]
     used: list[bool] = []
-    by_database, by_python = _both(admin, paths, monkeypatch, used)
+    by_database, by_python = downloads_by_database_and_by_python(admin, paths, monkeypatch, used)
     for p in paths:
         assert by_database[p] == by_python[p], p
     assert used and all(used) == database_url.startswith("postgresql")
     sheet = zipfile.ZipFile(io.BytesIO(by_python[paths[0]])).read("xl/worksheets/sheet1.xml")
     assert b"not decrypted" in sheet
-
-
-def _corpus_scenarios():
-    from test_export_corpus import SCENARIOS
-
-    return list({s.case: s for s in SCENARIOS}.values())
-
-
-@pytest.mark.parametrize("scenario", _corpus_scenarios(), ids=lambda s: s.case)
-def test_each_corpus_form_gives_the_same_bytes_by_database_and_by_python(scenario, app, admin, client, project,
-                                                                        database_url, monkeypatch):
-    """Other servers' forms and instances (nested repeats, geopoints in repeats, groups, select multiples,
-    other languages): every format the database makes, against Python's."""
-    from test_export_corpus import Hamlet
-
-    hamlet = Hamlet(app, admin, client, project, scenario)
-    hamlet.publish()
-    hamlet.post_corpus()
-    form = f"/v1/projects/{project}/forms/{quote(hamlet.form_id)}"
-    paths = [f"{form}/submissions.xlsx", f"{form}/submissions.xlsx?groupPaths=false&deletedFields=true",
-             f"{form}/submissions.geojson", f"{form}/submissions.geojson?deletedFields=true", f"{form}/persons.csv",
-             f"{form}/submissions.csv.zip", f"{form}/submissions.csv.zip?deletedFields=true"]
-    statuses = {p: admin.get(p).status_code for p in paths}
-    used: list[bool] = []
-    by_database, by_python = _both(admin, paths, monkeypatch, used)
-    for p in paths:
-        assert by_database[p] == by_python[p], p
-    assert used and all(used) == database_url.startswith("postgresql")
-    assert statuses[paths[0]] == 200
 
 
 def _wide_form(n: int, m: int) -> bytes:
@@ -404,7 +356,7 @@ def test_a_wide_form_gives_the_same_bytes_by_database_and_by_python(admin, clien
     paths = [f"{form}/submissions.xlsx", f"{form}/submissions.geojson", f"{form}/persons.csv",
              f"{form}/submissions.csv.zip"]
     used: list[bool] = []
-    by_database, by_python = _both(admin, paths, monkeypatch, used)
+    by_database, by_python = downloads_by_database_and_by_python(admin, paths, monkeypatch, used)
     for p in paths:
         assert by_database[p] == by_python[p], p
     assert used and all(used) == database_url.startswith("postgresql")
