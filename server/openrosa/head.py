@@ -50,15 +50,25 @@ class SubmissionHead:
         return self.app(environ, start_response)
 
     def _answerable(self, environ) -> bool:
-        match = _PATH.fullmatch(environ.get("PATH_INFO", ""))
-        if match is None:
-            return False
-        version = environ.get("HTTP_X_OPENROSA_VERSION")
-        if version is not None and version.strip() != "1.0":
-            return False
-        key = environ.get("hamlet.key")
-        if key is not None:
-            known = is_wellformed_token(key) and recent_token_is_valid(key)
-        else:
-            known = recent_digest_caller(environ, self.config["SECRET_KEY"], self.extensions["hamlet.digest"]) is not None
-        return known and project_recently_live(int(match.group(1)))
+        project_id = vouched_project(environ, self.config["SECRET_KEY"], self.extensions["hamlet.digest"])
+        return project_id is not None and project_recently_live(project_id)
+
+
+def vouched_project(environ, secret: str, digest_memo) -> int | None:
+    """The project of a request to `…/submission` (X-OpenRosa-Version 1.0 or none) whose app-user key this
+    worker saw within the last second, or whose Digest answer `recent_digest_caller` vouches for without
+    the database; None: Flask's to answer. Shared by the HEAD and POST short cuts (post.py), so both trust
+    the same callers."""
+    match = _PATH.fullmatch(environ.get("PATH_INFO", ""))
+    if match is None:
+        return None
+    version = environ.get("HTTP_X_OPENROSA_VERSION")
+    if version is not None and version.strip() != "1.0":
+        return None
+    key = environ.get("hamlet.key")
+    if key is not None:
+        if not (is_wellformed_token(key) and recent_token_is_valid(key)):
+            return None
+    elif recent_digest_caller(environ, secret, digest_memo) is None:
+        return None
+    return int(match.group(1))

@@ -17,23 +17,20 @@ from __future__ import annotations
 
 import io
 import logging
-import re
 
 from werkzeug.http import http_date
 from werkzeug.wrappers import Request
 
 from server import problems
 from server.auth.identify import recent_digest_caller
-from server.models.accounts import actor_for_token, is_wellformed_token, recent_token_is_valid
+from server.models.accounts import actor_for_token
 from server.models.intake import identify, receive, resolve
 from server.models.public_links import PUBLIC_LINK
+from server.openrosa.head import vouched_project
 from server.openrosa.submission import RECEIVED, RESENT, read_post, user_agent
 from server.problems import openrosa_envelope
 
 log = logging.getLogger(__name__)
-
-# PATH_INFO after KeyPrefixMiddleware moved the key out; the digits are those Werkzeug's int converter takes.
-_PATH = re.compile(r"/v1/projects/([1-9][0-9]{0,15})/submission")
 
 # A body up to this size is read into memory here (Collect's XML and a photo or two); a larger one is
 # streamed to temporary files by Flask's route as before.
@@ -72,25 +69,14 @@ class SubmissionPost:
         return self.app(environ, start_response)
 
     def _answerable(self, environ) -> int | None:
-        """The project of a POST this middleware may store, or None for Flask."""
+        """The project of a POST this middleware may store, or None for Flask. The caller is vouched for
+        before the body is read, as Flask refuses a bad credential unread."""
         if "HTTP_TRANSFER_ENCODING" in environ:
-            return None
-        match = _PATH.fullmatch(environ.get("PATH_INFO", ""))
-        if match is None:
-            return None
-        version = environ.get("HTTP_X_OPENROSA_VERSION")
-        if version is not None and version.strip() != "1.0":
             return None
         length = environ.get("CONTENT_LENGTH", "")
         if not length.isdigit() or not 0 < int(length) <= min(BUFFERED, self.flask_app.config["HAMLET"].max_submission_bytes):
             return None
-        key = environ.get("hamlet.key")
-        if key is not None:
-            if not (is_wellformed_token(key) and recent_token_is_valid(key)):
-                return None
-        elif self._digest_caller(environ) is None:   # vouched for before the body is read, as Flask refuses first
-            return None
-        return int(match.group(1))
+        return vouched_project(environ, self.flask_app.config["SECRET_KEY"], self.flask_app.extensions["hamlet.digest"])
 
     def _caller(self, environ, session):
         key = environ.get("hamlet.key")
