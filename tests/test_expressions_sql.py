@@ -42,21 +42,26 @@ def test_what_does_not_compile_is_left_to_python(expression):
         compile_condition(parse(expression), _column, Parameters(), Reads())
 
 
-@pytest.mark.postgresql_only
-@pytest.mark.parametrize("expression", SUPPORTED)
-def test_each_supported_form_gives_the_python_evaluator_s_answers(app, expression):
-    engine = app.extensions["hamlet.engine"]
+def _by_sql_and_by_python(app, expression: str, rows: list[tuple]) -> tuple[list, list, Reads]:
+    """Each row's (n, answer, is odd) by the compiled SQL, the Python evaluator's answers, and what the
+    SQL read; rows are (age, yes, list)."""
     params, reads = Parameters(), Reads()
     sql = compile_condition(parse(expression), _column, params, reads)
     odd = reads.odd(params)
-    with engine.connect() as conn:
+    with app.extensions["hamlet.engine"].connect() as conn:
         conn.execute(text("CREATE TEMPORARY TABLE t (n integer, a text, b text, c text)"))
         conn.execute(text("INSERT INTO t VALUES (:n, :a, :b, :c)"),
-                     [{"n": i, "a": a, "b": b, "c": c} for i, (a, b, c) in enumerate(ROWS)])
+                     [{"n": i, "a": a, "b": b, "c": c} for i, (a, b, c) in enumerate(rows)])
         got = conn.exec_driver_sql(f"SELECT n, {sql}, {odd} FROM t ORDER BY n", params.values).all()
         conn.rollback()
-    frame = pd.DataFrame([{"age": a, "yes": b, "list": c, "missing": None} for a, b, c in ROWS])
-    expected = compile_expression(expression, as_boolean=True)(frame).tolist()
+    frame = pd.DataFrame([{"age": a, "yes": b, "list": c, "missing": None} for a, b, c in rows])
+    return got, compile_expression(expression, as_boolean=True)(frame).tolist(), reads
+
+
+@pytest.mark.postgresql_only
+@pytest.mark.parametrize("expression", SUPPORTED)
+def test_each_supported_form_gives_the_python_evaluator_s_answers(app, expression):
+    got, expected, reads = _by_sql_and_by_python(app, expression, ROWS)
     computed = [(n, value) for n, value, is_odd in got if not is_odd]
     assert all(value is not None for _, value in computed)
     assert computed == [(n, expected[n]) for n, _ in computed]
@@ -94,18 +99,7 @@ MORE_SUPPORTED = [
 @pytest.mark.postgresql_only
 @pytest.mark.parametrize("expression", MORE_SUPPORTED)
 def test_more_answers_give_the_python_evaluator_s_answers(app, expression):
-    engine = app.extensions["hamlet.engine"]
-    params, reads = Parameters(), Reads()
-    sql = compile_condition(parse(expression), _column, params, reads)
-    odd = reads.odd(params)
-    with engine.connect() as conn:
-        conn.execute(text("CREATE TEMPORARY TABLE t (n integer, a text, b text, c text)"))
-        conn.execute(text("INSERT INTO t VALUES (:n, :a, :b, :c)"),
-                     [{"n": i, "a": a, "b": b, "c": c} for i, (a, b, c) in enumerate(MORE_ROWS)])
-        got = conn.exec_driver_sql(f"SELECT n, {sql}, {odd} FROM t ORDER BY n", params.values).all()
-        conn.rollback()
-    frame = pd.DataFrame([{"age": a, "yes": b, "list": c, "missing": None} for a, b, c in MORE_ROWS])
-    expected = compile_expression(expression, as_boolean=True)(frame).tolist()
+    got, expected, reads = _by_sql_and_by_python(app, expression, MORE_ROWS)
     computed = [(n, value) for n, value, is_odd in got if not is_odd]
     assert all(value is not None for _, value in computed)
     assert computed == [(n, expected[n]) for n, _ in computed]
