@@ -296,6 +296,14 @@ def _stored(app) -> tuple[list, list]:
                 conn.execute(text(f"SELECT * FROM ia{form_id} ORDER BY area_code, state")).all())
 
 
+def _assert_the_same(python: tuple, database: tuple) -> None:
+    """(reports, (ic rows, ia rows)) computed by Python and by the database agree: the same reports, the
+    same household rows but for their generation (column 2), the same sums per area."""
+    assert python[1][0] and python[1][1]
+    assert [tuple(r)[:2] + tuple(r)[3:] for r in database[1][0]] == [tuple(r)[:2] + tuple(r)[3:] for r in python[1][0]]
+    assert database[1][1] == python[1][1] and database[0] == python[0]
+
+
 @pytest.mark.parametrize("left_to_python", [(), ("hh_broadband", "adult_bank_or_ewallet")])
 @pytest.mark.postgresql_only
 def test_the_database_stores_the_rows_python_would(app, admin, client, form, key, monkeypatch, computed,
@@ -327,9 +335,7 @@ def test_the_database_stores_the_rows_python_would(app, admin, client, form, key
     computed.clear()
     assert _workbook(admin, form).status_code == 200
     database = reports(admin, form), _stored(app)
-    assert python[1][0] and python[1][1]
-    assert [tuple(r)[:2] + tuple(r)[3:] for r in database[1][0]] == [tuple(r)[:2] + tuple(r)[3:] for r in python[1][0]]
-    assert database[1][1] == python[1][1] and database[0] == python[0]
+    _assert_the_same(python, database)
     # Python computed only the odd household, plus, for the indicators left to it, every household
     assert computed == ([1] if not left_to_python else [3, 3, 2, 1])
     post(client, key, to_xml(households(16, 1)[0]))
@@ -414,9 +420,7 @@ def test_the_database_stores_the_rows_python_would_for_odd_answers(app, admin, c
     computed.clear()
     assert _workbook(admin, form).status_code == 200
     database = reports(admin, form), _stored(app)
-    assert python[1][0] and python[1][1]
-    assert [tuple(r)[:2] + tuple(r)[3:] for r in database[1][0]] == [tuple(r)[:2] + tuple(r)[3:] for r in python[1][0]]
-    assert database[1][1] == python[1][1] and database[0] == python[0]
+    _assert_the_same(python, database)
     assert 0 < sum(computed) < len(hs)   # the households with odd answers by Python, the others by SQL
 
 
@@ -524,8 +528,6 @@ def test_shared_filters_and_conditions_store_the_rows_python_would(app, admin, c
     computed.clear()
     upload()
     database = reports(admin, form), _stored(app)
-    assert python[1][0] and python[1][1]
-    assert [tuple(r)[:2] + tuple(r)[3:] for r in database[1][0]] == [tuple(r)[:2] + tuple(r)[3:] for r in python[1][0]]
-    assert database[1][1] == python[1][1] and database[0] == python[0]
+    _assert_the_same(python, database)
     # "h" is left to Python: every household computed by it too; else only those with lists SQL leaves to it
     assert sum(computed) == 10 if with_python else 0 < sum(computed) < 10
