@@ -4,6 +4,7 @@ Collect's side of the protocol is in collect.py and Central's CSV test harness i
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import os
@@ -119,8 +120,10 @@ def publish_file(api: Api, project_id: int, path: Path, fallback: str | None = N
     return api.post(f"/v1/projects/{project_id}/forms{query}", data=data, content_type=ctype, headers=headers)
 
 
+@functools.cache
 def tiny_xlsform(version: str, label: str = "Tên chủ hộ", form_id: str = "so_ho") -> bytes:
-    """A one-question XLSForm (form ID `so_ho`) whose bytes differ with the version and the label."""
+    """A one-question XLSForm (form ID `so_ho`) whose bytes differ with the version and the label. Made once
+    per arguments: openpyxl stamps the time of saving into the file, so two makings a second apart differ."""
     from openpyxl import Workbook
 
     wb = Workbook()
