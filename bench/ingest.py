@@ -35,6 +35,9 @@ On PostgreSQL each level is preceded by the minimal correct intake (bench/_ceili
 gunicorn configuration, the same client and requests: the machine's own limit, measured in the same run)
 and followed by the same level as a web user signing with Digest (Collect's username and password); the
 summary gives Hamlet / ceiling and Digest / app-user key, by rate and by CPU per submission (issue 19).
+This machine's speed drifts by a quarter from one minute to the next, so one level's ratio is a sample:
+`--rounds N` runs each level N times, the three sides alternating within each round, and gives the median
+of the rounds' ratios (issue 19's figure: `--clients 8 --duration 20 --rounds 5`).
 
 `--reuse NAME` measures instead intake into a form that already holds many households (issue 19): NAME is
 a PostgreSQL database loaded by bench/_bulk.py (e.g. a copy of a 1M-household load; it keeps what is sent),
@@ -436,6 +439,7 @@ class Level:
     retries: int = 0
     warmup_ok: int = 0
     profile: dict | None = None
+    round: int = 0                 # with --rounds: which round of the level (sides alternate within a round)
     machine_busy: float = 0.0      # fraction of all CPUs busy during the level
     other_load: float = 0.0        # CPUs used meanwhile by processes other than server, database and client
 
@@ -735,8 +739,12 @@ def summary(levels: list[Level], args, notes: list[str]) -> str:
 
 
 def ratio_lines(levels: list[Level]) -> list[str]:
-    """Hamlet against the minimal intake, and Digest against the app user's key, level by level (same run)."""
+    """Hamlet against the minimal intake, and Digest against the app user's key, level by level (same run).
+    With --rounds, each round's sides are paired, and the median of the rounds' ratios is the figure."""
+    from statistics import median
+
     out = []
+    rounds: dict[tuple[str, int, str, float], list[tuple[float, float]]] = {}
 
     def cpu(lv: Level) -> float:
         return (lv.per_sub(lv.server_cpu) or 0) + (lv.per_sub(lv.pg_backends_cpu) or 0)
@@ -746,16 +754,29 @@ def ratio_lines(levels: list[Level]) -> list[str]:
             continue
         for other, what, target in ((f"{lv.config}, {CEILING}", "of the minimal intake", TARGET_CEILING),
                                     (f"{lv.config}, {DIGEST}", "Digest / app-user key", TARGET_DIGEST)):
-            ref = next((x for x in levels if x.db == lv.db and x.config == other and x.clients == lv.clients), None)
+            ref = next((x for x in levels if x.db == lv.db and x.config == other and x.clients == lv.clients
+                        and x.round == lv.round), None)
             if ref is None or not ref.rate or not lv.rate:
                 continue
             num, den = (lv, ref) if CEILING in other else (ref, lv)
             ratio = num.rate / den.rate
+            by_cpu = cpu(den) / cpu(num) if cpu(num) else 0
+            rounds.setdefault((lv.db, lv.clients, what, target), []).append((ratio, by_cpu))
             verdict = ("PASS" if ratio >= target else "MISS") if lv.clients == 8 else "-"
-            out.append(f"  {lv.db}, {lv.clients} clients, {what}: {ratio:.2f} ({num.rate:.0f} / {den.rate:.0f} subs/s; "
+            which = f", round {lv.round + 1}" if any(x.round for x in levels) else ""
+            out.append(f"  {lv.db}, {lv.clients} clients{which}, {what}: {ratio:.2f} ({num.rate:.0f} / {den.rate:.0f} subs/s; "
                        f"CPU per submission, gunicorn + PostgreSQL backends, {cpu(num):.2f} / {cpu(den):.2f} ms, "
-                       f"CPU ratio {cpu(den) / cpu(num) if cpu(num) else 0:.2f}) target >= {target} at 8 clients [{verdict}]")
-    return ["\nratios, same run:"] + out if out else []
+                       f"CPU ratio {by_cpu:.2f}) target >= {target} at 8 clients [{verdict}]")
+    medians = []
+    for (db, clients, what, target), pairs in rounds.items():
+        if len(pairs) < 2:
+            continue
+        by_rate, by_cpu = median(p[0] for p in pairs), median(p[1] for p in pairs)
+        verdict = ("PASS" if by_rate >= target else "MISS") if clients == 8 else "-"
+        medians.append(f"  {db}, {clients} clients, {what}: median of {len(pairs)} rounds {by_rate:.2f} by rate "
+                       f"({', '.join(f'{p[0]:.2f}' for p in pairs)}), {by_cpu:.2f} by CPU "
+                       f"({', '.join(f'{p[1]:.2f}' for p in pairs)}) target >= {target} at 8 clients [{verdict}]")
+    return (["\nratios, same run:"] + out if out else []) + (["\nmedians of the rounds:"] + medians if medians else [])
 
 
 def parse_list(kind):
@@ -796,7 +817,9 @@ def main(argv=None) -> int:
     ap.add_argument("--reuse", metavar="NAME",
                     help="PostgreSQL: send into NAME, a database bench/_bulk.py loaded (it keeps what is sent), "
                          "alternating with an empty form loaded the same way; no minimal intake, no Digest")
-    ap.add_argument("--rounds", type=int, default=5, help="with --reuse: rounds of each side per level (default 5)")
+    ap.add_argument("--rounds", type=int, default=None,
+                    help="rounds of each side per level, alternating, with the median of the rounds' ratios "
+                         "(default 1; with --reuse 5)")
     ap.add_argument("--no-analyze", action="store_true",
                     help="with --reuse: no ANALYZE before a round where autovacuum would have run one")
     ap.add_argument("--client-worker", action="store_true", help=argparse.SUPPRESS)
@@ -817,8 +840,12 @@ def main(argv=None) -> int:
     if args.keep_log:
         args.keep_log.mkdir(parents=True, exist_ok=True)
 
+    if args.rounds is None:
+        args.rounds = 5 if args.reuse else 1
     if args.reuse:
         return fill_compare(args, next((u for u in urls if u != "sqlite"), DEFAULT_PG))
+    if args.rounds < 1:
+        ap.error("--rounds must be at least 1")
     levels: list[Level] = []
     notes: list[str] = []
     code = 0
@@ -863,16 +890,18 @@ def run_server(url: str | None, wc: str, w: int, t: int | None, args, levels: li
                         ceiling = start_ceiling(db, tmp, w, wc, t, args.gunicorn_arg)
                     try:
                         warm_up_all(srv, ceiling, db, setup, admin, max(args.clients), args, label)
-                        for n in sorted(args.clients):
+                        for n, r in itertools.product(sorted(args.clients), range(args.rounds)):
                             if ceiling is not None:  # the machine's own limit, right before Hamlet's level
                                 level = run_level(ceiling[0], db, setup, admin, n, args, label, None,
                                                   config=f"{args.config_label}, {CEILING}", count=ceiling[1])
+                                level.round = r
                                 levels.append(level)
                                 print("  " + level.line(), flush=True)
                             prof = None
                             if args.profile_dir:
                                 prof = args.profile_dir / f"{label.lower()}-{wc}-w{w}{f't{t}' if t else ''}-c{n}.txt"
                             level = run_level(srv, db, setup, admin, n, args, label, prof)
+                            level.round = r
                             levels.append(level)
                             print("  " + level.line(), flush=True)
                             if level.profile is not None:
@@ -885,6 +914,7 @@ def run_server(url: str | None, wc: str, w: int, t: int | None, args, levels: li
                                 level = run_level(srv, db, setup, admin, n, args, label, prof,
                                                   config=f"{args.config_label}, {DIGEST}",
                                                   digest={"username": DIGEST_USER, "password": DIGEST_PASSWORD})
+                                level.round = r
                                 levels.append(level)
                                 print("  " + level.line(), flush=True)
                                 if level.profile is not None:
@@ -966,7 +996,7 @@ def fill_compare(args, admin_url: str) -> int:
     from _util import Db, _plain_pg, _with_dbname
 
     if args.rounds < 1:
-        raise SystemExit("--rounds must be at least 1")
+        raise SystemExit("--rounds must be at least 1")  # main() fills in the default
     admin_url = _plain_pg(admin_url)
     with psycopg.connect(admin_url, autocommit=True) as conn:
         if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (args.reuse,)).fetchone() is None:
