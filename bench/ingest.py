@@ -890,9 +890,13 @@ def run_server(url: str | None, wc: str, w: int, t: int | None, args, levels: li
                         ceiling = start_ceiling(db, tmp, w, wc, t, args.gunicorn_arg)
                     try:
                         warm_up_all(srv, ceiling, db, setup, admin, max(args.clients), args, label)
+                        base_seed = args.seed
                         for n, r in itertools.product(sorted(args.clients), range(args.rounds)):
+                            # Each round its own instanceIDs: a device's are drawn from the seed, and a resent
+                            # one takes Hamlet's resend path (and is a no-op for the minimal intake).
+                            each = argparse.Namespace(**{**vars(args), "seed": base_seed + 1000 * r})
                             if ceiling is not None:  # the machine's own limit, right before Hamlet's level
-                                level = run_level(ceiling[0], db, setup, admin, n, args, label, None,
+                                level = run_level(ceiling[0], db, setup, admin, n, each, label, None,
                                                   config=f"{args.config_label}, {CEILING}", count=ceiling[1])
                                 level.round = r
                                 levels.append(level)
@@ -900,7 +904,7 @@ def run_server(url: str | None, wc: str, w: int, t: int | None, args, levels: li
                             prof = None
                             if args.profile_dir:
                                 prof = args.profile_dir / f"{label.lower()}-{wc}-w{w}{f't{t}' if t else ''}-c{n}.txt"
-                            level = run_level(srv, db, setup, admin, n, args, label, prof)
+                            level = run_level(srv, db, setup, admin, n, each, label, prof)
                             level.round = r
                             levels.append(level)
                             print("  " + level.line(), flush=True)
@@ -911,7 +915,7 @@ def run_server(url: str | None, wc: str, w: int, t: int | None, args, levels: li
                             if args.digest:
                                 if prof is not None:
                                     prof = prof.with_name(prof.stem + "-digest.txt")
-                                level = run_level(srv, db, setup, admin, n, args, label, prof,
+                                level = run_level(srv, db, setup, admin, n, each, label, prof,
                                                   config=f"{args.config_label}, {DIGEST}",
                                                   digest={"username": DIGEST_USER, "password": DIGEST_PASSWORD})
                                 level.round = r
