@@ -79,31 +79,16 @@ def _empty_all_tables(app) -> None:
 
 
 @pytest.fixture(scope="session")
-def s3_server() -> Iterator[str]:
+def s3_server(tmp_path_factory) -> Iterator[str]:
     """An S3 emulator (moto's standalone server) on a loopback port: the S3 store's code talks HTTP to it
     exactly as to a real bucket. Its endpoint URL. It runs in a process of its own, as a bucket does, so what
     it allocates while sending never counts in a test's measure of this process's memory."""
-    import socket
-    import subprocess
-    import time
+    import os
 
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"moto's S3 server did not start on port {port}") from None
-                time.sleep(0.05)
+    log = tmp_path_factory.mktemp("s3") / "moto.log"
+    with running([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], dict(os.environ), port, log):
         yield f"http://127.0.0.1:{port}"
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 @pytest.fixture
