@@ -37,7 +37,7 @@ and followed by the same level as a web user signing with Digest (Collect's user
 summary gives Hamlet / ceiling and Digest / app-user key, by rate and by CPU per submission (issue 19).
 This machine's speed drifts by a quarter from one minute to the next, so one level's ratio is a sample:
 `--rounds N` runs each level N times, the three sides alternating within each round, and gives the median
-of the rounds' ratios (issue 19's figure: `--clients 8 --duration 20 --rounds 5`).
+of the rounds' ratios (bench/README.md's figure: `--clients 8 --duration 15 --rounds 4`).
 
 `--reuse NAME` measures instead intake into a form that already holds many households (issue 19): NAME is
 a PostgreSQL database loaded by bench/_bulk.py (e.g. a copy of a 1M-household load; it keeps what is sent),
@@ -903,7 +903,8 @@ def run_server(url: str | None, wc: str, w: int, t: int | None, args, levels: li
                                 print("  " + level.line(), flush=True)
                             prof = None
                             if args.profile_dir:
-                                prof = args.profile_dir / f"{label.lower()}-{wc}-w{w}{f't{t}' if t else ''}-c{n}.txt"
+                                prof = args.profile_dir / (f"{label.lower()}-{wc}-w{w}{f't{t}' if t else ''}-c{n}"
+                                                           f"{f'-r{r + 1}' if args.rounds > 1 else ''}.txt")
                             level = run_level(srv, db, setup, admin, n, each, label, prof)
                             level.round = r
                             levels.append(level)
