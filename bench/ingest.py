@@ -15,7 +15,10 @@ N simulated Collect devices, each in a loop of
 
 Submissions are server.synthetic households (4 members, a village from xlsforms/areas.csv), padded to
 --xml-kb with text in <notes>, each with its own instanceID; --photo-fraction of them (10%) carry a
---photo-kb (200 KB) random, unique photo. Bodies are built before the timed phase. Each level has a
+--photo-kb (200 KB) random, unique photo. They answer the questions but not the register's calculates
+and carry no entity block, so no household joins the Entity List; `--register` sends them as Collect
+sends the shipped survey (bench/_bulk_entities.py `registration_xml`), each adding its household to the
+list under a UUID of its own. Bodies are built before the timed phase. Each level has a
 short warm-up, then runs for --duration seconds (and at most --max-submissions submissions). Before the
 first level, every side measured (minimal intake, app-user key, Digest) runs once unmeasured, so none is
 measured on a colder server than another.
@@ -117,9 +120,9 @@ NOTES = ("Hộ gia đình đã được hướng dẫn cài đặt VNeID và ví
 
 @dataclass
 class Template:
-    """One household's upload, split around its instanceID so each request gets a fresh one cheaply."""
-    xml_prefix: bytes
-    xml_suffix: bytes
+    """One household's upload, split around its UUID (in the instanceID, and with --register in the entity's
+    id) so each request gets a fresh one cheaply."""
+    xml_parts: tuple[bytes, ...]
     photo_name: str | None
 
 
@@ -128,7 +131,10 @@ def village_codes() -> list[str]:
         return [row["code"] for row in csv.DictReader(f) if row["level"] == "village"]
 
 
-def build_templates(n: int, seed: int, xml_bytes: int, photo_fraction: float) -> list[Template]:
+def build_templates(n: int, seed: int, xml_bytes: int, photo_fraction: float, register: bool = False) -> list[Template]:
+    """`register`: the household as Collect sends the shipped survey, with the register's calculates and
+    the entity block that adds the household to the `households` Entity List (bench/_bulk_entities.py)."""
+    from _bulk_entities import registration_xml
     from server.synthetic import random_household, to_xml
 
     villages = village_codes()
@@ -137,16 +143,16 @@ def build_templates(n: int, seed: int, xml_bytes: int, photo_fraction: float) ->
         rng = random.Random(seed * 1_000_003 + i)
         photo = int((i + 1) * photo_fraction) > int(i * photo_fraction)
         h = random_household(rng, rng.choice(villages), members=4, photo=photo)
-        xml = to_xml(h)
+        uid = h.instance_id.removeprefix("uuid:")
+        xml = registration_xml(h, uid) if register else to_xml(h)
         pad = xml_bytes - len(xml) - len("<notes></notes>") + len("<notes/>")
         if pad > 0:
             text = (NOTES * (pad // len(NOTES.encode()) + 1)).encode()[:pad].decode("utf-8", "ignore")
             xml = xml.replace(b"<notes/>", f"<notes>{text}</notes>".encode(), 1)
-        marker = h.instance_id.encode()
-        if xml.count(marker) != 1:
-            raise RuntimeError(f"instanceID appears {xml.count(marker)} times in the XML")
-        before, after = xml.split(marker)
-        out.append(Template(before, after, h.photo))
+        marker = uid.encode()
+        if xml.count(marker) != 1 + register:
+            raise RuntimeError(f"the household's UUID appears {xml.count(marker)} times in the XML")
+        out.append(Template(tuple(xml.split(marker)), h.photo))
     return out
 
 
@@ -280,7 +286,7 @@ class Device:
         iid = uuid.UUID(int=self.rng.getrandbits(128), version=4)
         parts = [f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="xml_submission_file"; '
                  'filename="submission.xml"\r\nContent-Type: text/xml\r\n\r\n'.encode(),
-                 t.xml_prefix, f"uuid:{iid}".encode(), t.xml_suffix, b"\r\n"]
+                 str(iid).encode().join(t.xml_parts), b"\r\n"]
         if t.photo_name:
             # Unique bytes per photo (content-addressed storage would otherwise store one file).
             parts += [f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{t.photo_name}"; '
@@ -387,7 +393,8 @@ def digest_challenge(cfg: dict) -> dict:
 def client_worker() -> int:
     cfg = json.loads(sys.stdin.readline())
     n = cfg["clients"]
-    templates = build_templates(cfg["templates"], cfg["seed"], cfg["xml_bytes"], cfg["photo_fraction"])
+    templates = build_templates(cfg["templates"], cfg["seed"], cfg["xml_bytes"], cfg["photo_fraction"],
+                                cfg.get("register", False))
     photo = random.Random(cfg["seed"]).randbytes(max(0, cfg["photo_bytes"] - 16))
     if cfg.get("digest"):
         cfg["digest"] = digest_challenge(cfg)
@@ -585,7 +592,7 @@ def run_level(srv: Gunicorn, db, setup: dict, admin_token: str, clients: int, ar
            "clients": clients, "duration": args.duration, "warmup": args.warmup, "warmup_max": 50 * clients,
            "max_submissions": args.max_submissions, "timeout": args.timeout, "seed": args.seed,
            "templates": args.templates, "xml_bytes": args.xml_kb * 1024, "photo_bytes": args.photo_kb * 1024,
-           "photo_fraction": args.photo_fraction}
+           "photo_fraction": args.photo_fraction, "register": args.register}
     proc = subprocess.Popen([python_exe(), str(Path(__file__).resolve()), "--client-worker"], cwd=ROOT,
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
     prof_before = None
@@ -802,6 +809,9 @@ def main(argv=None) -> int:
     ap.add_argument("--xml-kb", type=int, default=4, help="pad each submission's XML to this size (default 4)")
     ap.add_argument("--photo-kb", type=int, default=200)
     ap.add_argument("--photo-fraction", type=float, default=0.10)
+    ap.add_argument("--register", action="store_true",
+                    help="send households as Collect sends the shipped survey: with the register's calculates and "
+                         "the entity block, so each one is also added to the households Entity List")
     ap.add_argument("--templates", type=int, default=2000, help="distinct households per client process")
     ap.add_argument("--timeout", type=float, default=30, help="per request, seconds")
     ap.add_argument("--seed", type=int, default=20261120)

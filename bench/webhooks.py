@@ -117,9 +117,10 @@ def retarget(templates: list[Template], form_id: str) -> list[Template]:
     old, new = f'id="{PLAIN}"'.encode(), f'id="{form_id}"'.encode()
     out = []
     for t in templates:
-        if t.xml_prefix.count(old) != 1:
+        first, *rest = t.xml_parts
+        if first.count(old) != 1:
             raise RuntimeError(f"the submission's root does not carry {old.decode()} once")
-        out.append(Template(t.xml_prefix.replace(old, new), t.xml_suffix, t.photo_name))
+        out.append(Template((first.replace(old, new), *rest), t.photo_name))
     return out
 
 

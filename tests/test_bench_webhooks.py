@@ -35,9 +35,9 @@ def test_the_same_households_are_sent_to_each_form():
     templates = build_templates(3, seed=7, xml_bytes=4096, photo_fraction=0.0)
     dead = bench.retarget(templates, bench.DEAD)
     for before, after in zip(templates, dead, strict=True):
-        assert f'id="{bench.DEAD}"'.encode() in after.xml_prefix
-        assert after.xml_prefix.replace(f'id="{bench.DEAD}"'.encode(), f'id="{bench.PLAIN}"'.encode()) == before.xml_prefix
-        assert after.xml_suffix == before.xml_suffix
+        assert f'id="{bench.DEAD}"'.encode() in after.xml_parts[0]
+        assert after.xml_parts[0].replace(f'id="{bench.DEAD}"'.encode(), f'id="{bench.PLAIN}"'.encode()) == before.xml_parts[0]
+        assert after.xml_parts[1:] == before.xml_parts[1:]
 
 
 def test_rounds_alternate_so_each_form_runs_early_and_late():
