@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from entity_forms import registration, revisit, to_xform, upload, xlsform
+from entity_forms import register_xml, registration, revisit, to_xform, upload, xlsform
 from server.xforms.entities import (
     EntityDataInvalid,
     EntityFormRefused,
@@ -13,7 +13,9 @@ from server.xforms.entities import (
     normalise_uuid,
     read_declaration,
     read_declarations,
+    read_submitted,
 )
+from server.xforms.safexml import parse
 
 # --- reading the declaration (pure) ---------------------------------------------------------------
 
@@ -24,6 +26,17 @@ def test_a_registration_form_declares_a_create_with_its_properties_in_order():
     assert found.spec_version == "2024.1.0"
     assert found.properties == (EntityProperty("head_name", ("head",)), EntityProperty("village", ("village",)),
                                 EntityProperty("members", ("members",)))
+
+
+def test_a_saved_value_is_all_the_text_of_its_field_comments_and_nested_elements_included():
+    declaration = read_declaration(to_xform(registration()))
+    xml = register_xml("2c1a3b4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d", "Lò Văn Páo").decode()
+    xml = xml.replace("<village>Thôn 1</village>", "<village>Thôn<!-- a comment --> 1</village>")
+    xml = xml.replace("<members>4</members>", "<members>4<b> người</b> lớn</members>")
+    found = read_submitted(parse(xml.encode()), declaration)
+    assert found is not None and found.id == "2c1a3b4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"
+    assert found.data == {"head_name": "Lò Văn Páo", "village": "Thôn 1", "members": "4 người lớn"}
+    assert found.label == "Hộ Lò Văn Páo"
 
 
 def test_a_revisit_form_declares_an_update_without_a_label():

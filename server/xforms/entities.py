@@ -259,12 +259,15 @@ class _Children:
             if table is None:
                 table = self.tables[prefix] = {}
                 for c in node:
-                    if isinstance(c.tag, str):
-                        table.setdefault(local(c.tag), c)
+                    tag = c.tag
+                    if tag.__class__ is str:   # not a comment or processing instruction; safexml.local, inlined
+                        table.setdefault(tag[tag.rfind("}") + 1:], c)
             found = table.get(name)
             if found is None:
                 return None
             node = found
+        if not len(node):   # a leaf, as nearly every saved field is: its text is all its text
+            return node.text or ""
         return "".join(node.itertext())
 
 
