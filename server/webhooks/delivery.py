@@ -23,6 +23,7 @@ import logging
 import random
 import socket
 import ssl
+import weakref
 from datetime import timedelta
 from typing import cast
 from urllib.parse import SplitResult, urlsplit
@@ -339,12 +340,18 @@ def register(jobs: Jobs, sessions: sessionmaker[Session], allow_private: bool, b
     jobs.every(poll_seconds, dispatch_due)
     jobs.every(TIDY_EVERY_SECONDS, give_up_overdue, on_nudge=False)
 
+    # Held weakly: SQLAlchemy keeps a sessionmaker's listeners in a WeakKeyDictionary keyed by its Session
+    # class, and a listener reaching that class again (jobs → their actors → the app → the sessionmaker)
+    # kept the entry, and with it the whole app, alive after the app was gone (every test's app did).
+    jobs_ref = weakref.ref(jobs)
+
     @event.listens_for(sessions, "after_commit")
     def _nudge(session: Session) -> None:
         # In-process, the dispatcher runs in this very process: wake it. With a broker, nothing: the
         # worker's dispatcher finds the rows, and intake sends nothing to the broker.
-        if session.info.pop(RECORDED_KEY, False) and jobs.in_process:
-            jobs.nudge()
+        found = jobs_ref()
+        if session.info.pop(RECORDED_KEY, False) and found is not None and found.in_process:
+            found.nudge()
 
     @event.listens_for(sessions, "after_rollback")
     def _forget(session: Session) -> None:
