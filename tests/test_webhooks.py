@@ -499,6 +499,15 @@ def test_an_error_inside_an_attempt_is_logged_and_frees_the_hooks_share(app, adm
         assert log[i]["status"] == "retrying" and "schema could not be read" in log[i]["lastError"]
 
 
+def test_a_submission_for_a_hook_wakes_the_dispatcher_when_it_commits(app, admin, client, key_base, receiver,
+                                                                     monkeypatch):
+    make_hook(admin, receiver.url)
+    woken = []
+    monkeypatch.setattr(app.extensions["hamlet.jobs"], "nudge", lambda: woken.append(True))
+    assert submit(client, key_base, to_xml(household(3))).status_code == 201
+    assert woken, "the listener, holding the jobs weakly, still reaches them while the app lives"
+
+
 def test_an_app_no_longer_used_is_freed_with_its_dispatchers_listener(settings):
     """The dispatcher's after-commit listener lives in SQLAlchemy's class-level registry; it must not keep
     the app it belongs to alive (every test's app did, 4.9 GB by the end of the suite)."""
