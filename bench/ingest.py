@@ -756,6 +756,7 @@ def ratio_lines(levels: list[Level]) -> list[str]:
     def cpu(lv: Level) -> float:
         return (lv.per_sub(lv.server_cpu) or 0) + (lv.per_sub(lv.pg_backends_cpu) or 0)
 
+    rounds_run = any(x.round for x in levels)
     for lv in levels:
         if CEILING in lv.config or DIGEST in lv.config:
             continue
@@ -770,7 +771,7 @@ def ratio_lines(levels: list[Level]) -> list[str]:
             by_cpu = cpu(den) / cpu(num) if cpu(num) else 0
             rounds.setdefault((lv.db, lv.clients, what, target), []).append((ratio, by_cpu))
             verdict = ("PASS" if ratio >= target else "MISS") if lv.clients == 8 else "-"
-            which = f", round {lv.round + 1}" if any(x.round for x in levels) else ""
+            which = f", round {lv.round + 1}" if rounds_run else ""
             out.append(f"  {lv.db}, {lv.clients} clients{which}, {what}: {ratio:.2f} ({num.rate:.0f} / {den.rate:.0f} subs/s; "
                        f"CPU per submission, gunicorn + PostgreSQL backends, {cpu(num):.2f} / {cpu(den):.2f} ms, "
                        f"CPU ratio {by_cpu:.2f}) target >= {target} at 8 clients [{verdict}]")
@@ -852,10 +853,10 @@ def main(argv=None) -> int:
 
     if args.rounds is None:
         args.rounds = 5 if args.reuse else 1
-    if args.reuse:
-        return fill_compare(args, next((u for u in urls if u != "sqlite"), DEFAULT_PG))
     if args.rounds < 1:
         ap.error("--rounds must be at least 1")
+    if args.reuse:
+        return fill_compare(args, next((u for u in urls if u != "sqlite"), DEFAULT_PG))
     levels: list[Level] = []
     notes: list[str] = []
     code = 0
@@ -900,25 +901,25 @@ def run_server(url: str | None, wc: str, w: int, t: int | None, args, levels: li
                         ceiling = start_ceiling(db, tmp, w, wc, t, args.gunicorn_arg)
                     try:
                         warm_up_all(srv, ceiling, db, setup, admin, max(args.clients), args, label)
-                        base_seed = args.seed
                         for n, r in itertools.product(sorted(args.clients), range(args.rounds)):
                             # Each round its own instanceIDs: a device's are drawn from the seed, and a resent
                             # one takes Hamlet's resend path (and is a no-op for the minimal intake).
-                            each = argparse.Namespace(**{**vars(args), "seed": base_seed + 1000 * r})
-                            if ceiling is not None:  # the machine's own limit, right before Hamlet's level
-                                level = run_level(ceiling[0], db, setup, admin, n, each, label, None,
-                                                  config=f"{args.config_label}, {CEILING}", count=ceiling[1])
+                            each = argparse.Namespace(**{**vars(args), "seed": args.seed + 1000 * r})
+
+                            def measure(target, prof=None, n=n, r=r, each=each, **kw) -> Level:
+                                level = run_level(target, db, setup, admin, n, each, label, prof, **kw)
                                 level.round = r
                                 levels.append(level)
                                 print("  " + level.line(), flush=True)
+                                return level
+
+                            if ceiling is not None:  # the machine's own limit, right before Hamlet's level
+                                measure(ceiling[0], config=f"{args.config_label}, {CEILING}", count=ceiling[1])
                             prof = None
                             if args.profile_dir:
                                 prof = args.profile_dir / (f"{label.lower()}-{wc}-w{w}{f't{t}' if t else ''}-c{n}"
                                                            f"{f'-r{r + 1}' if args.rounds > 1 else ''}.txt")
-                            level = run_level(srv, db, setup, admin, n, each, label, prof)
-                            level.round = r
-                            levels.append(level)
-                            print("  " + level.line(), flush=True)
+                            level = measure(srv, prof)
                             if level.profile is not None:
                                 print(f"  CPU profile of the gunicorn workers at {n} clients ({prof}; sampled on "
                                       f"CPU time{', approximate for gthread' if wc == 'gthread' else ''}):\n"
@@ -926,12 +927,8 @@ def run_server(url: str | None, wc: str, w: int, t: int | None, args, levels: li
                             if args.digest:
                                 if prof is not None:
                                     prof = prof.with_name(prof.stem + "-digest.txt")
-                                level = run_level(srv, db, setup, admin, n, each, label, prof,
-                                                  config=f"{args.config_label}, {DIGEST}",
-                                                  digest={"username": DIGEST_USER, "password": DIGEST_PASSWORD})
-                                level.round = r
-                                levels.append(level)
-                                print("  " + level.line(), flush=True)
+                                level = measure(srv, prof, config=f"{args.config_label}, {DIGEST}",
+                                                digest={"username": DIGEST_USER, "password": DIGEST_PASSWORD})
                                 if level.profile is not None:
                                     print(f"  CPU profile of the gunicorn workers at {n} clients, Digest ({prof}):\n"
                                           + summarise_profile(level.profile, level.ok), flush=True)
@@ -1010,8 +1007,6 @@ def fill_compare(args, admin_url: str) -> int:
     from _bulk import bulk_load
     from _util import Db, _plain_pg, _with_dbname
 
-    if args.rounds < 1:
-        raise SystemExit("--rounds must be at least 1")  # main() fills in the default
     admin_url = _plain_pg(admin_url)
     with psycopg.connect(admin_url, autocommit=True) as conn:
         if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (args.reuse,)).fetchone() is None:

@@ -83,9 +83,7 @@ class SubmissionPost:
         if key is not None:
             found = actor_for_token(session, key)
             return found[0] if found is not None else None
-        return self._digest_caller(environ)   # again: the second may have passed while the body came
-
-    def _digest_caller(self, environ):
+        # Again: the second may have passed while the body came.
         return recent_digest_caller(environ, self.flask_app.config["SECRET_KEY"], self.flask_app.extensions["hamlet.digest"])
 
     def _store(self, environ, project_id: int, body: bytes) -> bool | None:
