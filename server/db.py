@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from sqlalchemy import MetaData, Table, create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 NAMING = {
@@ -58,6 +58,42 @@ def make_engine(url: str) -> Engine:
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+class SessionNeeded(Exception):
+    """Code given a `ConnectionOnly` asked for more than its connection: run it again with a Session."""
+
+
+class ConnectionOnly:
+    """A stand-in for a Session that has only a connection in a transaction, for intake's hot path.
+
+    Taking in a submission needs nothing of the ORM (its statements go through `db.connection()`), yet a
+    Session's transaction bookkeeping cost ~70 µs of the ~1.1 ms of Python a submission takes, more than
+    any step of its own (bench/README.md, session 9). Anything but `connection()`, `commit()`,
+    `rollback()`, `close()` and `info` raises SessionNeeded, so the caller rolls back and runs the same
+    code again with a real Session: a resend, an edit, an entity update, a cache being filled."""
+
+    def __init__(self, engine: Engine):
+        self._conn = engine.connect()
+        # Begun here, not on the first statement: intake's own statement goes through the driver's cursor,
+        # which SQLAlchemy does not see, and `commit()` would then find nothing begun to commit.
+        self._conn.begin()
+        self.info: dict = {}
+
+    def connection(self) -> Connection:
+        return self._conn
+
+    def commit(self) -> None:
+        self._conn.commit()
+
+    def rollback(self) -> None:
+        self._conn.rollback()
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __getattr__(self, name: str):
+        raise SessionNeeded(name)
 
 
 from sqlalchemy import DateTime, TypeDecorator  # noqa: E402

@@ -89,6 +89,68 @@ def test_rows_stored_by_either_path_are_the_same(app, admin, client, key_base, s
     assert by_flask["def"][6] == "collect:AbCdEfGh12345678" and by_flask["def"][7] == COLLECT["User-Agent"]
 
 
+class _SessionsBegun:
+    """Counts ORM Session transactions begun while it is entered."""
+
+    def __enter__(self):
+        from sqlalchemy import event
+        from sqlalchemy.orm import Session
+
+        self.count = 0
+        event.listen(Session, "after_begin", self._begun)
+        return self
+
+    def _begun(self, *_):
+        self.count += 1
+
+    def __exit__(self, *_):
+        from sqlalchemy import event
+        from sqlalchemy.orm import Session
+
+        event.remove(Session, "after_begin", self._begun)
+
+
+def test_a_new_submission_is_stored_in_a_lean_transaction_without_a_session(admin, client, key_base, survey,
+                                                                            flask_calls):
+    """The short cut's statements go through a connection alone (server/db.py ConnectionOnly): a Session's
+    bookkeeping was the largest single cost left in it. What it writes is committed all the same."""
+    assert submit(client, key_base, _household(60)).status_code == 201   # the key, form and caches, by Flask
+    with _SessionsBegun() as begun:
+        thin = submit(client, key_base, _household(61))
+    assert thin.status_code == 201 and b"in full" in thin.data and len(flask_calls) == 1
+    assert begun.count == 0
+    assert len(admin.get(f"{survey}/submissions").get_json()) == 2
+
+
+def test_what_needs_a_session_is_run_again_with_one_and_kept_once(app, admin, client, key_base, survey,
+                                                                   flask_calls, monkeypatch):
+    """A step that asks for more than the connection (here: the ORM's pending objects, after the submission's
+    rows were written) rolls the lean try back; the same body is then stored with a Session, once."""
+    from server.models import intake
+
+    assert submit(client, key_base, _household(62)).status_code == 201
+    real, asked = intake.announce, []
+
+    def announce_with_the_orm(db, *args):
+        asked.append(type(db).__name__)
+        assert not db.new   # a Session has it; the lean transaction has only its connection
+        return real(db, *args)
+
+    monkeypatch.setattr(intake, "announce", announce_with_the_orm)
+    with _SessionsBegun() as begun:
+        thin = submit(client, key_base, _household(63))
+    assert thin.status_code == 201 and b"in full" in thin.data and len(flask_calls) == 1, "no Flask either way"
+    assert asked == ["ConnectionOnly", "Session"] and begun.count == 1
+    listed = admin.get(f"{survey}/submissions").get_json()
+    assert len(listed) == 2 and len({s["instanceId"] for s in listed}) == 2
+    # A resend needs the stored version (the ORM): the same two tries, and nothing more is kept.
+    monkeypatch.setattr(intake, "announce", real)
+    with _SessionsBegun() as begun:
+        again = submit(client, key_base, _household(63))
+    assert again.status_code == 201 and b"Already received" in again.data and begun.count == 1
+    assert len(admin.get(f"{survey}/submissions").get_json()) == 2
+
+
 def test_refusals_are_answered_by_flask(admin, client, key_base, survey, flask_calls):
     forget_recent_lookups()
     first = _household(4)

@@ -17,18 +17,22 @@ from __future__ import annotations
 
 import io
 import logging
+from typing import cast
 
+from sqlalchemy.orm import Session
 from werkzeug.http import http_date
 from werkzeug.wrappers import Request
 
 from server import problems
 from server.auth.identify import recent_digest_caller
+from server.db import ConnectionOnly, SessionNeeded
 from server.models.accounts import actor_for_token
 from server.models.intake import identify, receive, resolve
 from server.models.public_links import PUBLIC_LINK
 from server.openrosa.head import vouched_project
 from server.openrosa.submission import RECEIVED, RESENT, read_post, user_agent
 from server.problems import openrosa_envelope
+from server.webhooks.delivery import nudge_if_recorded
 
 log = logging.getLogger(__name__)
 
@@ -87,10 +91,20 @@ class SubmissionPost:
         return recent_digest_caller(environ, self.flask_app.config["SECRET_KEY"], self.flask_app.extensions["hamlet.digest"])
 
     def _store(self, environ, project_id: int, body: bytes) -> bool | None:
-        """True for a new submission, False for a resend that was taken; None: let Flask answer."""
+        """True for a new submission, False for a resend that was taken; None: let Flask answer.
+        Tried first in a lean transaction (server/db.py `ConnectionOnly`); whatever needs the ORM (a
+        resend, an edit, an entity update, a cache being filled) is rolled back and run again with a
+        Session, from the same body."""
+        try:
+            return self._store_in(environ, project_id, body, lean=True)
+        except SessionNeeded:
+            return self._store_in(environ, project_id, body, lean=False)
+
+    def _store_in(self, environ, project_id: int, body: bytes, lean: bool) -> bool | None:
         app = self.flask_app
         settings = app.config["HAMLET"]
-        session = app.extensions["hamlet.sessionmaker"]()
+        session = cast(Session, ConnectionOnly(app.extensions["hamlet.engine"]) if lean
+                       else app.extensions["hamlet.sessionmaker"]())
         try:
             actor = self._caller(environ, session)
             if actor is None or actor.type == PUBLIC_LINK:
@@ -109,7 +123,12 @@ class SubmissionPost:
                                device_id=request.args.get("deviceID"), user_agent=user_agent(request.headers),
                                limit=settings.max_submission_bytes, max_repeats=settings.max_repeat_instances)
             session.commit()
+            if lean:  # a Session's own commit does this in its listener (server/webhooks/delivery.py)
+                nudge_if_recorded(session.info, app.extensions["hamlet.jobs"])
             return received.created
+        except SessionNeeded:
+            session.rollback()
+            raise
         except problems.Problem:
             session.rollback()
             return None

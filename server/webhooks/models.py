@@ -99,8 +99,9 @@ class WebhookDelivery(Base):
 
 
 def active_hook_ids(db: Session, form_id: int) -> list[int]:
-    return list(db.scalars(select(Webhook.id).where(Webhook.form_id == form_id, Webhook.active.is_(True))
-                           .order_by(Webhook.id)))
+    """On the session's connection: intake's lean transaction (server/db.py `ConnectionOnly`) has no ORM."""
+    return list(db.connection().scalars(select(Webhook.id).where(Webhook.form_id == form_id, Webhook.active.is_(True))
+                                        .order_by(Webhook.id)))
 
 
 _INSERT_DELIVERY = (
