@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import tempfile
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import IO, BinaryIO, TypedDict
 
 from python_multipart import MultipartParser
@@ -17,6 +18,15 @@ from werkzeug.http import parse_options_header
 
 READ = 64 * 1024
 SPOOL = 1024 * 1024
+
+
+@lru_cache(maxsize=256)
+def _disposition(value: str) -> tuple[str | None, str | None]:
+    """A part's (name, filename) from its Content-Disposition. Every submission of a form sends the same few
+    (`form-data; name="xml_submission_file"; filename="submission.xml"`), and werkzeug's parse of one
+    cost ~15 µs, a quarter of reading the body."""
+    _, options = parse_options_header(value)
+    return options.get("name"), options.get("filename")
 
 
 class MultipartInvalid(ValueError):
@@ -68,13 +78,12 @@ def read_parts(stream: IO[bytes], content_type: str, limit: int) -> list[Part]:
         state["field"], state["value"] = b"", b""
 
     def on_headers_finished():
-        _, disposition = parse_options_header(headers.get("content-disposition", ""))
-        name = disposition.get("name")
+        name, filename = _disposition(headers.get("content-disposition", ""))
         if name is None:
             raise MultipartInvalid("A part of the multipart body has no name.")
         spool = tempfile.SpooledTemporaryFile(max_size=SPOOL)  # noqa: SIM115 (the Part owns it)
         # typeshed types SpooledTemporaryFile as IO[bytes], not BinaryIO, though it is a binary file.
-        parts.append(Part(name=name, filename=disposition.get("filename"), content_type=headers.get("content-type"),
+        parts.append(Part(name=name, filename=filename, content_type=headers.get("content-type"),
                           file=spool))  # type: ignore[arg-type]
 
     def on_part_data(data, start, end):
