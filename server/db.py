@@ -71,14 +71,23 @@ class ConnectionOnly:
     Session's transaction bookkeeping cost ~70 µs of the ~1.1 ms of Python a submission takes, more than
     any step of its own (bench/README.md, session 9). Anything but `connection()`, `commit()`,
     `rollback()`, `close()` and `info` raises SessionNeeded, so the caller rolls back and runs the same
-    code again with a real Session: a resend, an edit, an entity update, a cache being filled."""
+    code again with a real Session: a resend, an edit, an entity update, a cache being filled. Code that
+    knows early that it will need the ORM says so with `require_session`, before it writes anything."""
 
     def __init__(self, engine: Engine):
         self._conn = engine.connect()
-        # Begun here, not on the first statement: intake's own statement goes through the driver's cursor,
-        # which SQLAlchemy does not see, and `commit()` would then find nothing begun to commit.
-        self._conn.begin()
+        try:
+            self._begin()
+        except BaseException:
+            self._conn.close()
+            raise
         self.info: dict = {}
+
+    def _begin(self) -> None:
+        # Begun explicitly, never left to the first statement: intake's own statement goes through the
+        # driver's cursor, which SQLAlchemy does not see, and `commit()` would then find nothing begun to
+        # commit (the pool's reset would roll the rows back after a 201).
+        self._conn.begin()
 
     def connection(self) -> Connection:
         return self._conn
@@ -87,13 +96,24 @@ class ConnectionOnly:
         self._conn.commit()
 
     def rollback(self) -> None:
+        """As a Session does after a rollback, whatever comes next runs in a new transaction."""
         self._conn.rollback()
+        self._begin()
 
     def close(self) -> None:
-        self._conn.close()
+        self._conn.close()   # what was not committed is rolled back as the pool takes the connection
 
     def __getattr__(self, name: str):
+        if name.startswith("__"):   # copy, pickle and debuggers probe for these
+            raise AttributeError(name)
         raise SessionNeeded(name)
+
+
+def require_session(db: Session | ConnectionOnly, why: str) -> None:
+    """Before any write of a step that will need the ORM: a lean transaction gives way to a Session now,
+    not after doing the submission's work for nothing."""
+    if isinstance(db, ConnectionOnly):
+        raise SessionNeeded(why)
 
 
 from sqlalchemy import DateTime, TypeDecorator  # noqa: E402

@@ -403,3 +403,27 @@ def downloads_by_database_and_by_python(admin, paths: list[str], monkeypatch, us
     monkeypatch.setattr(copy_csv, "cells_usable", lambda *args, **kwargs: False)
     by_python = {p: admin.get(p).data for p in paths}
     return by_database, by_python
+
+
+class sessions_begun:  # a context manager read as a phrase: `with sessions_begun(app) as begun`
+    """Counts the ORM Session transactions of `app` begun while it is entered (intake's short cut stores
+    in a lean transaction without one, server/db.py `ConnectionOnly`). Only this app's sessionmaker is
+    watched, so another app's threads cannot change the count."""
+
+    def __init__(self, app):
+        self.sessions = app.extensions["hamlet.sessionmaker"]
+        self.count = 0
+
+    def _begun(self, *_):
+        self.count += 1
+
+    def __enter__(self):
+        from sqlalchemy import event
+
+        event.listen(self.sessions, "after_begin", self._begun)
+        return self
+
+    def __exit__(self, *_):
+        from sqlalchemy import event
+
+        event.remove(self.sessions, "after_begin", self._begun)

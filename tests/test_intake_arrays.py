@@ -56,7 +56,7 @@ def test_every_answer_lands_as_sent_in_the_household_and_roster_tables(app, clie
         member.name = value
     seen = len(flask_calls)
     assert submit(client, key_base, to_xml(h)).status_code == 201
-    assert len(flask_calls) == seen, "stored in front of Flask, by the all-in-one statement on PostgreSQL"
+    assert len(flask_calls) == seen, "stored in front of Flask (on PostgreSQL, by the all-in-one statement)"
     household, members = _table(app, ""), _table(app, "household/members")
     respondent, name = _column(app, "respondent/respondent_name"), _column(app, "household/members/member_name")
     rows = _column_values(app, f"SELECT {respondent} FROM {household} ORDER BY submission_id")

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from collect import COLLECT, submit
-from helpers import forget_recent_lookups
+from helpers import forget_recent_lookups, sessions_begun
 from server.models import recent
 from server.synthetic import random_household, to_xml
 
@@ -89,33 +89,12 @@ def test_rows_stored_by_either_path_are_the_same(app, admin, client, key_base, s
     assert by_flask["def"][6] == "collect:AbCdEfGh12345678" and by_flask["def"][7] == COLLECT["User-Agent"]
 
 
-class _SessionsBegun:
-    """Counts ORM Session transactions begun while it is entered."""
-
-    def __enter__(self):
-        from sqlalchemy import event
-        from sqlalchemy.orm import Session
-
-        self.count = 0
-        event.listen(Session, "after_begin", self._begun)
-        return self
-
-    def _begun(self, *_):
-        self.count += 1
-
-    def __exit__(self, *_):
-        from sqlalchemy import event
-        from sqlalchemy.orm import Session
-
-        event.remove(Session, "after_begin", self._begun)
-
-
-def test_a_new_submission_is_stored_in_a_lean_transaction_without_a_session(admin, client, key_base, survey,
+def test_a_new_submission_is_stored_in_a_lean_transaction_without_a_session(app, admin, client, key_base, survey,
                                                                             flask_calls):
     """The short cut's statements go through a connection alone (server/db.py ConnectionOnly): a Session's
     bookkeeping was the largest single cost left in it. What it writes is committed all the same."""
     assert submit(client, key_base, _household(60)).status_code == 201   # the key, form and caches, by Flask
-    with _SessionsBegun() as begun:
+    with sessions_begun(app) as begun:
         thin = submit(client, key_base, _household(61))
     assert thin.status_code == 201 and b"in full" in thin.data and len(flask_calls) == 1
     assert begun.count == 0
@@ -137,7 +116,7 @@ def test_what_needs_a_session_is_run_again_with_one_and_kept_once(app, admin, cl
         return real(db, *args)
 
     monkeypatch.setattr(intake, "announce", announce_with_the_orm)
-    with _SessionsBegun() as begun:
+    with sessions_begun(app) as begun:
         thin = submit(client, key_base, _household(63))
     assert thin.status_code == 201 and b"in full" in thin.data and len(flask_calls) == 1, "no Flask either way"
     assert asked == ["ConnectionOnly", "Session"] and begun.count == 1
@@ -145,9 +124,54 @@ def test_what_needs_a_session_is_run_again_with_one_and_kept_once(app, admin, cl
     assert len(listed) == 2 and len({s["instanceId"] for s in listed}) == 2
     # A resend needs the stored version (the ORM): the same two tries, and nothing more is kept.
     monkeypatch.setattr(intake, "announce", real)
-    with _SessionsBegun() as begun:
+    with sessions_begun(app) as begun:
         again = submit(client, key_base, _household(63))
     assert again.status_code == 201 and b"Already received" in again.data and begun.count == 1
+    assert len(admin.get(f"{survey}/submissions").get_json()) == 2
+
+
+def test_an_entity_update_goes_to_a_session_before_anything_is_written(app, admin, client, project, monkeypatch):
+    """A revisit updates its household's entity with the ORM: the lean try gives way before the insert
+    (server/db.py `require_session`), so the submission is written once, not written and rolled back."""
+    from entity_forms import Phone, new_id, published, register_xml, registration, revisit, visit_xml
+    from server.models import intake
+
+    published(admin, project, registration(), revisit())
+    phone, household, other = Phone(admin, client, project), new_id(), new_id()
+    phone.send(register_xml(household, "Lê Văn Tám"))
+    phone.send(register_xml(other, "Phạm Thị Hoa"))
+    phone.send(visit_xml(other, "1", members="3"))   # the key and both forms' versions are now known
+    written, real = [], intake._create
+
+    def counted(db, *args, **kwargs):
+        written.append(type(db).__name__)
+        return real(db, *args, **kwargs)
+
+    monkeypatch.setattr(intake, "_create", counted)
+    with sessions_begun(app) as begun:
+        phone.send(visit_xml(household, "1", members="6"))
+    assert written == ["Session"] and begun.count >= 1, "no insert in the lean try, then the Session's"
+    entity = admin.get(f"/v1/projects/{project}/datasets/households/entities/{household}").get_json()
+    assert entity["currentVersion"]["version"] == 2 and entity["currentVersion"]["data"]["members"] == "6"
+
+
+def test_a_connection_the_short_cut_cannot_get_leaves_the_post_to_flask(admin, client, key_base, survey, flask_calls,
+                                                                        monkeypatch):
+    """The lean transaction connects as it starts: a database that refuses it (down, or the pool exhausted)
+    gives the POST to Flask's route, which answers it as it would any other, never a bare error."""
+    from sqlalchemy.exc import OperationalError
+
+    from server.openrosa import post
+
+    assert submit(client, key_base, _household(70)).status_code == 201
+
+    def refused(engine):
+        raise OperationalError("connect", {}, Exception("the database is restarting"))
+
+    monkeypatch.setattr(post, "ConnectionOnly", refused)
+    seen = len(flask_calls)
+    resp = submit(client, key_base, _household(71))
+    assert resp.status_code == 201 and len(flask_calls) == seen + 1
     assert len(admin.get(f"{survey}/submissions").get_json()) == 2
 
 

@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import select
 
 from collect import submit
-from helpers import FORM, free_port, give, web_user
+from helpers import FORM, free_port, give, sessions_begun, web_user
 from server import create_app
 from server.synthetic import random_household, to_xml
 
@@ -509,8 +509,9 @@ def test_a_submission_for_a_hook_wakes_the_dispatcher_when_it_commits(app, admin
     assert woken == [True], "the listener, holding the jobs weakly, still reaches them while the app lives"
     # The next one is stored in front of Flask, in a transaction without a Session (and its listener).
     seen = len(flask_calls)
-    assert submit(client, key_base, to_xml(household(4))).status_code == 201
-    assert len(flask_calls) == seen and woken == [True, True]
+    with sessions_begun(app) as begun:
+        assert submit(client, key_base, to_xml(household(4))).status_code == 201
+    assert len(flask_calls) == seen and begun.count == 0 and woken == [True, True]
 
 
 def test_an_app_no_longer_used_is_freed_with_its_dispatchers_listener(settings):

@@ -710,6 +710,14 @@ INTAKE_ANSWERS = """(SELECT id FROM entity),
        (SELECT id FROM entity_submission_backlog WHERE entity_uuid = %(e_uuid)s LIMIT 1)"""
 
 
+def has_blocks_to_apply(db: Session, form_def_id: int, root, cache: object | None) -> bool:
+    """Whether `apply_submission` will have an entity to create or update for this submission (its ORM
+    work: intake's lean transaction gives way to a Session before writing anything, server/db.py)."""
+    declarations = declaration_for(db, form_def_id, cache)
+    return bool(declarations) and root is not None and any(
+        s.create or s.update for _, s in read_all_submitted(root, declarations))
+
+
 def registration_in_intake(db: Session, project_id: int, form_def_id: int, root, cache: object | None) -> dict | None:
     """The values of a new submission's entity for intake's own INSERT to write (INTAKE_PARTS), when it
     is the simple case: the form's one declaration outside any repeat, a create and nothing else, no

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from server import problems
-from server.db import utcnow
+from server.db import require_session, utcnow
 from server.models.blobs import BlobStore, ensure_blob
 from server.models.form_data import DataTables, VersionCache
 from server.models.forms import Form, FormDef
@@ -186,6 +186,7 @@ def receive(db: Session, store: BlobStore, cache: VersionCache, form: Form | For
             raise problems.UnexpectedValue(f"The submission names an attachment '{name}' that cannot be stored: {reason}.",
                                            details={"field": "attachment", "value": name})
     if parsed.deprecated_id:
+        require_session(db, "an edit")
         edited = _edit(db, store, cache, form, form_def, parsed, xml, uploads, submitter_id, device_id, user_agent, limit,
                        draft)
         if not draft:  # a test submission makes no entity and is announced to no webhook
@@ -195,6 +196,10 @@ def receive(db: Session, store: BlobStore, cache: VersionCache, form: Form | For
         return edited
     form_id = form.id
     entity = _registration(db, cache, form, form_def, root, parsed, draft)
+    # Any other entity block is the general entity step's, after the insert, with the ORM.
+    blocks_left = entity is None and not draft and not parsed.encrypted and _has_blocks(db, cache, form_def, root)
+    if blocks_left:
+        require_session(db, "an entity step beyond a plain registration")
     try:
         received = _create(db, store, cache, form, form_def, parsed, xml, uploads, submitter_id, device_id,
                            user_agent, limit, draft, entity)
@@ -207,7 +212,7 @@ def receive(db: Session, store: BlobStore, cache: VersionCache, form: Form | For
                 from server.models.entities import registered_in_intake
 
                 registered_in_intake(db, entity["e_uuid"], received.entity_waiting, cache)
-            else:  # everything else, a UUID already taken included, goes through the entity step
+            elif entity is not None or blocks_left:  # a UUID already taken goes through the entity step too
                 _entities(db, cache, form, form_def, root, parsed, received, submitter_id, user_agent, "create")
             if received.def_id is not None:
                 announce(db, form.id, received.def_id, "submission.create")
@@ -233,6 +238,12 @@ def _registration(db, cache, form, form_def, root, parsed, draft: bool) -> dict 
     from server.models.entities import registration_in_intake
 
     return registration_in_intake(db, form.project_id, form_def.id, root, cache)
+
+
+def _has_blocks(db, cache, form_def, root) -> bool:
+    from server.models.entities import has_blocks_to_apply
+
+    return has_blocks_to_apply(db, form_def.id, root, cache)
 
 
 def _entities(db, cache, form, form_def, root, parsed, received: Received, submitter_id, user_agent, event) -> None:

@@ -20,13 +20,20 @@ READ = 64 * 1024
 SPOOL = 1024 * 1024
 
 
-@lru_cache(maxsize=256)
 def _disposition(value: str) -> tuple[str | None, str | None]:
     """A part's (name, filename) from its Content-Disposition. Every submission of a form sends the same few
     (`form-data; name="xml_submission_file"; filename="submission.xml"`), and werkzeug's parse of one
-    cost ~15 µs, a quarter of reading the body."""
+    cost ~15 µs, a quarter of reading the body: short ones are remembered (a long one, which no client
+    sends, is not kept in memory)."""
+    return _short_disposition(value) if len(value) <= 256 else _parse_disposition(value)
+
+
+def _parse_disposition(value: str) -> tuple[str | None, str | None]:
     _, options = parse_options_header(value)
     return options.get("name"), options.get("filename")
+
+
+_short_disposition = lru_cache(maxsize=256)(_parse_disposition)
 
 
 class MultipartInvalid(ValueError):

@@ -96,9 +96,13 @@ class SubmissionPost:
         resend, an edit, an entity update, a cache being filled) is rolled back and run again with a
         Session, from the same body."""
         try:
-            return self._store_in(environ, project_id, body, lean=True)
-        except SessionNeeded:
-            return self._store_in(environ, project_id, body, lean=False)
+            try:
+                return self._store_in(environ, project_id, body, lean=True)
+            except SessionNeeded:
+                return self._store_in(environ, project_id, body, lean=False)
+        except Exception:  # the database gone, say: Flask's route meets it again and answers it (and logs it)
+            log.debug("submission POST left to Flask", exc_info=True)
+            return None
 
     def _store_in(self, environ, project_id: int, body: bytes, lean: bool) -> bool | None:
         app = self.flask_app
@@ -130,10 +134,6 @@ class SubmissionPost:
             session.rollback()
             raise
         except problems.Problem:
-            session.rollback()
-            return None
-        except Exception:  # Flask's route meets it again and answers it (and logs it) as always
-            log.debug("submission POST left to Flask", exc_info=True)
             session.rollback()
             return None
         finally:

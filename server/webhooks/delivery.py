@@ -347,20 +347,18 @@ def register(jobs: Jobs, sessions: sessionmaker[Session], allow_private: bool, b
 
     @event.listens_for(sessions, "after_commit")
     def _nudge(session: Session) -> None:
-        found = jobs_ref()
-        if found is not None:
-            nudge_if_recorded(session.info, found)
+        nudge_if_recorded(session.info, jobs_ref())
 
     @event.listens_for(sessions, "after_rollback")
     def _forget(session: Session) -> None:
         session.info.pop(RECORDED_KEY, None)
 
 
-def nudge_if_recorded(info: dict, jobs: Jobs) -> None:
+def nudge_if_recorded(info: dict, jobs: Jobs | None) -> None:
     """After a commit that recorded deliveries (`info`: the session's, or intake's lean transaction's):
     in-process, the dispatcher runs in this very process, so wake it. With a broker, nothing: the
     worker's dispatcher finds the rows, and intake sends nothing to the broker."""
-    if info.pop(RECORDED_KEY, False) and jobs.in_process:
+    if info.pop(RECORDED_KEY, False) and jobs is not None and jobs.in_process:
         jobs.nudge()
 
 
