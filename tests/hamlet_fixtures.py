@@ -102,6 +102,27 @@ def url_builders_made_once() -> Iterator[None]:
         yield
 
 
+@pytest.fixture(scope="session", autouse=True)
+def xlsforms_converted_once() -> Iterator[None]:
+    """pyxform takes 0.1–0.3 s for the household survey, and hundreds of tests publish the same workbook
+    bytes. Its conversion is a function of the bytes, the file type and the fallback ID, so each successful
+    one is kept for the run (a copy handed out each time); a refused workbook is converted, and refused, anew."""
+    from server.models import form_versions
+
+    converted: dict = {}
+    convert = form_versions.convert
+
+    def convert_once(data: bytes, file_type: str, fallback_id: str | None):
+        key = (data, file_type, fallback_id)
+        if key not in converted:
+            converted[key] = convert(data, file_type, fallback_id)
+        return replace(converted[key], warnings=list(converted[key].warnings))
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(form_versions, "convert", convert_once)
+        yield
+
+
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory) -> Iterator[str]:
     """An S3 emulator (moto's standalone server) on a loopback port: the S3 store's code talks HTTP to it
