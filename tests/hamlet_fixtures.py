@@ -15,9 +15,11 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.engine import Engine
 from werkzeug.security import generate_password_hash
 from werkzeug.serving import make_server
 
+import server
 from central import Central
 from collect import submit
 from helpers import (
@@ -43,7 +45,7 @@ from helpers import (
 from server import create_app
 from server.cli import upgrade_database
 from server.config import S3Settings, Settings
-from server.db import Base
+from server.db import Base, make_engine
 from server.models import recent
 from server.models.accounts import create_session, create_user, user_by_email
 from server.synthetic import random_household, to_xml
@@ -165,9 +167,21 @@ def admin_password_hash() -> str:
     return generate_password_hash(ADMIN_PASSWORD, method="scrypt")
 
 
+@pytest.fixture(scope="session")
+def app_engine(database_url) -> Iterator[Engine]:
+    """The one engine the `app` fixture's apps share. SQLAlchemy keeps the SQL it has compiled per engine, so
+    an engine per test compiled every statement afresh in every test. Each test's app still starts on a
+    new pool: the `app` fixture disposes of it afterwards, as it did of its own engine."""
+    shared = make_engine(database_url)
+    yield shared
+    shared.dispose()
+
+
 @pytest.fixture
-def app(settings, admin_password_hash):
-    application = create_app(replace(settings, admin_email=None, admin_password=None))
+def app(settings, admin_password_hash, app_engine, database_url):
+    with pytest.MonkeyPatch.context() as patch:  # other apps a test makes keep engines of their own
+        patch.setattr(server, "make_engine", lambda url: app_engine if url == database_url else make_engine(url))
+        application = create_app(replace(settings, admin_email=None, admin_password=None))
     application.config["HAMLET"] = settings
     _empty_all_tables(application)
     for remembered in recent._caches:  # the hot path's one-second memory of rows just deleted
