@@ -690,7 +690,7 @@ SELECT (SELECT id FROM entity),
 # --- intake's shortcut (PostgreSQL): a registration written by the submission's own statement ----------
 
 # The entity and its first version as two more data-modifying CTEs of intake's all-in-one INSERT
-# (server/models/intake.py `_pg_create_all`), after its `def`; `registration_in_intake` checked the values.
+# (server/models/intake.py `_pg_create_all`), after its `def`; `entity_in_intake` checked the values.
 # Its final SELECT adds INTAKE_ANSWERS: the entity's id (NULL: the UUID is taken) and the backlog's answer.
 INTAKE_PARTS = """,
 entity AS (
@@ -710,26 +710,31 @@ INTAKE_ANSWERS = """(SELECT id FROM entity),
        (SELECT id FROM entity_submission_backlog WHERE entity_uuid = %(e_uuid)s LIMIT 1)"""
 
 
-def has_blocks_to_apply(db: Session, form_def_id: int, root, cache: object | None) -> bool:
-    """Whether `apply_submission` will have an entity to create or update for this submission (its ORM
-    work: intake's lean transaction gives way to a Session before writing anything, server/db.py)."""
+def entity_in_intake(db: Session, project_id: int, form_def_id: int, root, cache: object | None,
+                     in_statement: bool) -> tuple[dict | None, bool]:
+    """A new submission's entity blocks, read once for intake: (the values of its entity for intake's own
+    INSERT to write, INTAKE_PARTS; whether a block is left for the general entity step after the insert).
+
+    Intake's statement writes the simple case (`in_statement`: PostgreSQL): the form's one declaration
+    outside any repeat, a create and nothing else, no offline branch, a list not requiring approval, every
+    value as `_create_from_submission` accepts it. Any other block to create or update (an update, a
+    roster, several lists, a branch, approval, anything refused) is left to the entity step, which uses
+    the ORM (so intake's lean transaction gives way before writing, server/db.py) and records any refusal."""
     declarations = declaration_for(db, form_def_id, cache)
-    return bool(declarations) and root is not None and any(
-        s.create or s.update for _, s in read_all_submitted(root, declarations))
+    if not declarations or root is None:
+        return None, False
+    if len(declarations) != 1 or declarations[0].repeat:
+        return None, any(s.create or s.update for _, s in read_all_submitted(root, declarations))
+    submitted = read_submitted(root, declarations[0])
+    if submitted is None or not (submitted.create or submitted.update):
+        return None, False
+    values = _registration_values(db, project_id, declarations[0], submitted) if in_statement else None
+    return values, values is None
 
 
-def registration_in_intake(db: Session, project_id: int, form_def_id: int, root, cache: object | None) -> dict | None:
-    """The values of a new submission's entity for intake's own INSERT to write (INTAKE_PARTS), when it
-    is the simple case: the form's one declaration outside any repeat, a create and nothing else, no
-    offline branch, a list not requiring approval, every value as `_create_from_submission` accepts it.
-    None otherwise (no block, an update, a roster, several lists, a branch, approval, anything refused):
-    the general entity step then runs after the insert, as it always did, and records any refusal."""
-    declarations = declaration_for(db, form_def_id, cache)
-    if len(declarations) != 1 or declarations[0].repeat or root is None:
-        return None
-    declaration = declarations[0]
-    submitted = read_submitted(root, declaration)
-    if submitted is None or not submitted.create or submitted.update or submitted.branch_id:
+def _registration_values(db: Session, project_id: int, declaration: EntityDeclaration,
+                         submitted: SubmittedEntity) -> dict | None:
+    if not submitted.create or submitted.update or submitted.branch_id:
         return None
     try:
         _check_submitted(declaration, submitted)

@@ -195,9 +195,7 @@ def receive(db: Session, store: BlobStore, cache: VersionCache, form: Form | For
                 announce(db, form.id, edited.def_id, "submission.update")
         return edited
     form_id = form.id
-    entity = _registration(db, cache, form, form_def, root, parsed, draft)
-    # Any other entity block is the general entity step's, after the insert, with the ORM.
-    blocks_left = entity is None and not draft and not parsed.encrypted and _has_blocks(db, cache, form_def, root)
+    entity, blocks_left = _entity_plan(db, cache, form, form_def, root, parsed, draft)
     if blocks_left:
         require_session(db, "an entity step beyond a plain registration")
     try:
@@ -229,21 +227,16 @@ def receive(db: Session, store: BlobStore, cache: VersionCache, form: Form | For
     return _resend(db, store, found, parsed, xml, uploads, limit, openrosa)
 
 
-def _registration(db, cache, form, form_def, root, parsed, draft: bool) -> dict | None:
-    """PostgreSQL: the entity of a plain registration, for the submission's own statement to write
-    (server/models/entities.py `registration_in_intake`); None for every other case, including a draft
-    (which never makes an entity), an encrypted submission and SQLite."""
-    if draft or parsed.encrypted or db.connection().dialect.name != "postgresql":
-        return None
-    from server.models.entities import registration_in_intake
+def _entity_plan(db, cache, form, form_def, root, parsed, draft: bool) -> tuple[dict | None, bool]:
+    """(A plain registration's entity for the submission's own statement to write, PostgreSQL only; whether
+    an entity block is left for the entity step after the insert): server/models/entities.py
+    `entity_in_intake`. A draft never makes an entity, and an encrypted submission's blocks cannot be read."""
+    if draft or parsed.encrypted:
+        return None, False
+    from server.models.entities import entity_in_intake
 
-    return registration_in_intake(db, form.project_id, form_def.id, root, cache)
-
-
-def _has_blocks(db, cache, form_def, root) -> bool:
-    from server.models.entities import has_blocks_to_apply
-
-    return has_blocks_to_apply(db, form_def.id, root, cache)
+    return entity_in_intake(db, form.project_id, form_def.id, root, cache,
+                            in_statement=db.connection().dialect.name == "postgresql")
 
 
 def _entities(db, cache, form, form_def, root, parsed, received: Received, submitter_id, user_agent, event) -> None:
