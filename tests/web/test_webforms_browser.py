@@ -6,6 +6,7 @@ sent by ODK Collect. Then a manager edits one in the browser.
 Screenshots land in tests/web/artifacts/ (git-ignored)."""
 from __future__ import annotations
 
+import contextlib
 import io
 import zipfile
 
@@ -26,10 +27,15 @@ def question(page, label: str, nth: int = 0):
 
 def tick(field) -> None:
     """Tick one of the engine's radio buttons or checkboxes. On a busy machine the page may take a click after
-    Playwright has stopped waiting for it; then the box is looked at again and clicked only if still clear."""
+    Playwright has stopped waiting for it, or move while Playwright scrolls to the box ("outside of the
+    viewport"); then the box is looked at again and clicked only if still clear."""
+    from playwright.sync_api import Error as PlaywrightError
+
     for _ in range(5):
         if not field.is_checked():
-            field.click(force=True)
+            # The page may move while Playwright scrolls to the box: then it is looked at again below.
+            with contextlib.suppress(PlaywrightError):
+                field.click(force=True)
         for _ in range(20):
             if field.is_checked():
                 return
