@@ -52,8 +52,8 @@ def _table(name: str, repeat: bool, columns: list[str]) -> Table:
     submission (server/models/intake.py), and PostgreSQL checked each row's key again, locking the
     submission's row: with a 4-member roster, five checks, 0.03–0.06 ms of the database's ~0.75 ms a
     submission (bench/README.md). Submissions are only ever hidden (`deleted_at`), except test
-    submissions, whose rows are deleted first (server/models/draft_tests.py); every reader joins
-    submissions, so a row whose submission were removed by hand would never be read."""
+    submissions, whose rows are deleted first (server/models/draft_tests.py); every reader goes
+    through submissions (a join, or its ids), so a row whose submission were removed by hand would never be read."""
     md = MetaData()
     cols: list[Column]
     if repeat:
