@@ -7,10 +7,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || python3 -m venv .venv
-stamp="$(sha256sum pyproject.toml | cut -d' ' -f1) $(.venv/bin/python -c 'import sys; print(sys.version)')"
-if [ -f .venv/.hamlet-installed ] && [ "$(cat .venv/.hamlet-installed)" = "$stamp" ] \
-   && .venv/bin/python -c 'import server, pytest' 2>/dev/null; then
+stamp="$(.venv/bin/python -c 'import hashlib, sys; print(hashlib.sha256(open("pyproject.toml", "rb").read()).hexdigest(), sys.version)')"
+if [ -f .venv/.hamlet-installed ] && [ "$(cat .venv/.hamlet-installed)" = "$stamp" ] && [ -x .venv/bin/hamlet ] \
+   && .venv/bin/python -c 'import importlib.metadata as m; m.version("hamlet"); m.version("pytest")' 2>/dev/null; then
   exit 0
 fi
+rm -f .venv/.hamlet-installed  # written again only once pip has succeeded
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
 printf '%s' "$stamp" > .venv/.hamlet-installed

@@ -47,21 +47,27 @@ class DataTables:
     columns: dict[str, tuple[str, str]]  # field path -> (repeat path, column name)
 
 
-def _table(name: str, repeat: bool, columns: list[str]) -> Table:
-    """No foreign key to submissions: a household's rows are written in the statement that writes its
-    submission (server/models/intake.py), and PostgreSQL checked each row's key again, locking the
-    submission's row: with a 4-member roster, five checks, 0.03–0.06 ms of the database's ~0.75 ms a
-    submission (bench/README.md). Submissions are only ever hidden (`deleted_at`), except test
-    submissions, whose rows are deleted first (server/models/draft_tests.py); every reader goes
-    through submissions (a join, or its ids), so a row whose submission were removed by hand would never be read."""
+def _table(name: str, repeat: bool, columns: list[str], with_key: bool = False) -> Table:
+    """`with_key`: a foreign key to submissions, made on SQLite only. On PostgreSQL intake writes a
+    household's rows in the statement that writes its submission (server/models/intake.py), and the key
+    was checked again for every row, locking the submission's row: with a 4-member roster, five checks,
+    0.03–0.06 ms of the database's ~0.75 ms a submission (bench/README.md). Nothing needs it there:
+    submissions are hidden (`deleted_at`), not deleted; test submissions' rows are deleted first
+    (server/models/draft_tests.py); every reader goes through submissions (a join, or its ids); and
+    PostgreSQL never gives a removed submission's id to another. SQLite does (a new row takes the
+    largest id + 1), so there the key's cascade keeps a submission removed by hand from leaving its
+    rows to the next one; its check is an index look-up without a lock."""
     md = MetaData()
+    key = [ForeignKey("submissions.id", ondelete="CASCADE")] if with_key else []
     cols: list[Column]
     if repeat:
         cols = [Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
-                Column("submission_id", Integer, index=True, nullable=False),
+                Column("submission_id", Integer, *key, index=True, nullable=False),
                 Column("row_key", Text, nullable=False), Column("parent_key", Text, nullable=False)]
     else:
-        cols = [Column("submission_id", Integer, primary_key=True, autoincrement=False)]
+        cols = [Column("submission_id", Integer, *key, primary_key=True, autoincrement=False)]
+    if with_key:  # the key's target must be known to this MetaData for CREATE TABLE; a stub is enough
+        Table("submissions", md, Column("id", Integer, primary_key=True))
     return Table(name, md, *cols, *[Column(c, Text) for c in columns])
 
 
@@ -94,7 +100,7 @@ def ensure_tables(db: Session, form_id: int, schema: Schema, retype: bool = True
             name = f"d{form_id}" if rp == "" else f"d{form_id}_r{len(tables)}"
             db.add(FormTable(form_id=form_id, repeat_path=rp, table_name=name))
             tables[rp] = FormTable(form_id=form_id, repeat_path=rp, table_name=name)
-            _table(name, rp != "", new_cols).create(conn)
+            _table(name, rp != "", new_cols, with_key=conn.dialect.name != "postgresql").create(conn)
         else:
             for c in new_cols:
                 conn.exec_driver_sql(f'ALTER TABLE {tables[rp].table_name} ADD COLUMN {c} TEXT')

@@ -17,8 +17,7 @@ depends_on = None
 def upgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name != "postgresql":
-        # SQLite cannot drop a constraint without copying the table, and checks a key by one index lookup
-        # without locking anything; the tables it has keep theirs, new ones are made without.
+        # SQLite keeps the key (server/models/form_data.py `_table`: it reuses a removed submission's id).
         return
     keys = bind.execute(sa.text(
         "SELECT c.conrelid::regclass::text, c.conname FROM pg_constraint c "
