@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from xml.sax.saxutils import escape, quoteattr
+from xml.sax.saxutils import escape, quoteattr, unescape
 
 from sqlalchemy import Engine
 
@@ -53,8 +53,34 @@ def sheet_names(names: list[str]) -> list[str]:
     return out
 
 
+# Excel holds at most 32,767 characters (UTF-16 code units) in a cell, and calls a workbook with a longer one
+# damaged. Such a text (a long note, say) is cut to fit and says so; the CSV keeps it whole.
+CELL_LIMIT = 32_767
+CUT = " … [cắt bớt: một ô Excel chứa tối đa 32.767 ký tự; bản CSV có đủ]"
+
+
+def fitted(text: str) -> str:
+    """The text as an Excel cell can hold it: whole, or cut (never inside a surrogate pair) with CUT after it."""
+    if len(text) <= CELL_LIMIT // 2:   # fits even if every character took two units
+        return text
+    units = text.encode("utf-16-le")
+    if len(units) <= 2 * CELL_LIMIT:
+        return text
+    return units[:2 * (CELL_LIMIT - len(CUT))].decode("utf-16-le", "ignore") + CUT
+
+
+# A plain text cell of a row the database made (xlsx_rows.py: no attribute, no `<` inside) whose escaped
+# text is long enough that it might not fit.
+_LONG_TEXT = re.compile(f"<t>([^<]{{{CELL_LIMIT // 2 + 1},}})</t>")
+
+
+def fitted_row(row: str) -> str:
+    """A row the database made with its texts cut as _text_cell cuts them (escape is undone by unescape)."""
+    return _LONG_TEXT.sub(lambda m: f"<t>{escape(fitted(unescape(m.group(1))))}</t>", row)
+
+
 def _text_cell(value: str, style: str = "") -> str:
-    text = _ILLEGAL.sub("", value)
+    text = fitted(_ILLEGAL.sub("", value))
     space = ' xml:space="preserve"' if text[:1].isspace() or text[-1:].isspace() else ""
     return f'<c t="inlineStr"{style}><is><t{space}>{escape(text)}</t></is></c>'
 
