@@ -114,15 +114,19 @@ def row_xml(conn: Connection, export: Export, plan: TablePlan) -> Iterator[str]:
     numeric = plan.numeric()
     if plan.repeat is None:
         stmt = copy_csv.root_select(export, _finish(numeric))
-        ints = [i for i, c in enumerate(copy_csv.root_select(export).selected_columns) if isinstance(c.type, Integer)]
+        columns = copy_csv.root_select(export).selected_columns
+        ints = [i for i, c in enumerate(columns) if isinstance(c.type, Integer)]
     else:
         if plan.repeat_path not in export.tables.repeats:
             return
         stmt = copy_csv.repeat_select(export, plan, _finish(numeric))
+        columns = copy_csv.repeat_select(export, plan).selected_columns
         ints = []
-    short = xlsx.CELL_LIMIT // 2
+    # A row no longer than this holds no text over CELL_LIMIT // 2 characters, which always fits: <row></row>,
+    # the text's own cell tags (37) and at least <c/> for every other cell. Longer rows are searched (~0.65 ns
+    # a character), most rows pass without a call.
+    short = xlsx.CELL_LIMIT // 2 + 11 + 37 + 4 * (len(columns) - 1)
     for (made,) in conn.execution_options(**copy_csv.source.STREAM).execute(stmt):
-        # most rows: the XML as made, without a call
         yield made if made[0] != "[" and len(made) <= short else finished(made, ints, numeric)
 
 
