@@ -291,7 +291,7 @@ def test_each_value_alone_makes_the_xlsx_row_python_makes(app, numeric):
         for value in _values():
             cells = [literal("a", Text), func.nullif(literal(value, Text), ""), cast(literal(7), Integer),
                      func.nullif(literal("", Text), "")]
-            made = conn.execute(select(*xlsx_rows._finish(flags)(cells))).scalar_one()
+            made = conn.execute(select(*xlsx_rows._Finish(flags)(cells))).scalar_one()
             plain += made[0] != "["
             made = xlsx_rows.finished(made, [2], flags)
             python = xlsx._row(["a", value, 7, ""], flags, seen=[])

@@ -80,7 +80,9 @@ def fitted_row(row: str) -> str:
 
 
 def _text_cell(value: str, style: str = "") -> str:
-    text = fitted(_ILLEGAL.sub("", value))
+    text = _ILLEGAL.sub("", value)
+    if len(text) > CELL_LIMIT // 2:   # most cells: no call
+        text = fitted(text)
     space = ' xml:space="preserve"' if text[:1].isspace() or text[-1:].isspace() else ""
     return f'<c t="inlineStr"{style}><is><t{space}>{escape(text)}</t></is></c>'
 

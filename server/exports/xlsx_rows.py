@@ -96,45 +96,49 @@ def _plain(texts: list[ColumnElement], numbers: list[ColumnElement]) -> ColumnEl
     return ~func.coalesce(or_(*found), False)
 
 
-def _finish(numeric: list[bool]):
-    """copy_csv's `finish`: the row's XML, or when Python must write it its cells as a JSON list of texts."""
-    def finish(cells: list[ColumnElement]) -> list[ColumnElement]:
-        flags = [i < len(numeric) and numeric[i] for i in range(len(cells))]
+class _Finish:
+    """copy_csv's `finish`: the row's XML, or when Python must write it its cells as a JSON list of texts.
+    Keeps the cells it was given, for row_xml to read their count and types from the same statement."""
+
+    def __init__(self, numeric: list[bool]):
+        self.numeric = numeric
+        self.cells: list[ColumnElement] = []
+
+    def __call__(self, cells: list[ColumnElement]) -> list[ColumnElement]:
+        self.cells = cells
+        flags = [i < len(self.numeric) and self.numeric[i] for i in range(len(cells))]
         texts = [c for c in cells if not isinstance(c.type, Integer)]
         numbers = [c for c, flag in zip(cells, flags) if flag and not isinstance(c.type, Integer)]
         plain = _plain(texts, numbers)
         row = _row(cells, flags)
         every = func.to_json(type_coerce(pg_array([cast(c, Text) for c in cells]), ARRAY(Text)), type_=Text)
         return [case((plain, row), else_=cast(every, Text)).label("xml")]
-    return finish
 
 
 def row_xml(conn: Connection, export: Export, plan: TablePlan) -> Iterator[str]:
     """Each data row of the plan's sheet as xlsx._row writes it, in the export's order."""
     numeric = plan.numeric()
+    finish = _Finish(numeric)
     if plan.repeat is None:
-        stmt = copy_csv.root_select(export, _finish(numeric))
-        columns = copy_csv.root_select(export).selected_columns
-        ints = [i for i, c in enumerate(columns) if isinstance(c.type, Integer)]
+        stmt = copy_csv.root_select(export, finish)
     else:
         if plan.repeat_path not in export.tables.repeats:
             return
-        stmt = copy_csv.repeat_select(export, plan, _finish(numeric))
-        columns = copy_csv.repeat_select(export, plan).selected_columns
-        ints = []
+        stmt = copy_csv.repeat_select(export, plan, finish)
+    ints = [i for i, c in enumerate(finish.cells) if isinstance(c.type, Integer)]
     # A row no longer than this holds no text over CELL_LIMIT // 2 characters, which always fits: <row></row>,
     # the text's own cell tags (37) and at least <c/> for every other cell. Longer rows are searched (~0.65 ns
     # a character), most rows pass without a call.
-    short = xlsx.CELL_LIMIT // 2 + 11 + 37 + 4 * (len(columns) - 1)
+    short = xlsx.CELL_LIMIT // 2 + 11 + 37 + 4 * (len(finish.cells) - 1)
     for (made,) in conn.execution_options(**copy_csv.source.STREAM).execute(stmt):
         yield made if made[0] != "[" and len(made) <= short else finished(made, ints, numeric)
 
 
 def finished(made: str, ints: list[int], numeric: list[bool]) -> str:
-    """The row `_finish` selected as xlsx._row writes it: its XML, with a text too long for a cell cut, or
+    """The row `_Finish` selected as xlsx._row writes it: its XML with a text too long for a cell cut, or
     its cells (a JSON list of texts; `ints`: those of integer columns) for xlsx._row to write."""
     if made[0] != "[":
-        return made if len(made) <= xlsx.CELL_LIMIT // 2 else xlsx.fitted_row(made)
+        return xlsx.fitted_row(made)
     cells = json.loads(made)
     for i in ints:
         if cells[i] is not None:
